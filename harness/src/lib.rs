@@ -1,0 +1,1 @@
+//! The ISAPI filter bitness harness.

@@ -1,0 +1,2 @@
+//! `isapi-harness`.
+fn main() {}

@@ -1,0 +1,96 @@
+/*
+ * The mock ISAPI filter: one source, built for x86 and AMD64, with compile-time variants.
+ *
+ * A normal build behaves like a well-mannered global filter (ASP.NET's filter is the model:
+ * low priority, pre-processed headers and URL mapping). The variants listed in variants.txt
+ * switch on one misbehaviour each, so that every way a filter load can fail is produced by a
+ * real DLL in a real process rather than described.
+ *
+ * Variant switches (each a -D define):
+ *   MOCK_REFUSE_ERROR=n     GetFilterVersion calls SetLastError(n) and returns FALSE.
+ *   MOCK_CRASH_IN_GFV       GetFilterVersion writes through a NULL pointer.
+ *   MOCK_CRASH_IN_DLLMAIN   DllMain writes through a NULL pointer on process attach.
+ *   MOCK_FAIL_DLLMAIN       DllMain returns FALSE on process attach.
+ *   MOCK_HANG_IN_GFV        GetFilterVersion never returns.
+ *   MOCK_READ_RAW_DATA      the filter also asks for SF_NOTIFY_READ_RAW_DATA.
+ *   MOCK_IMPORT_ABSENT      the filter imports a function from a DLL that does not exist.
+ */
+#include <windows.h>
+#include <httpfilt.h>
+
+#if defined(_M_AMD64) || defined(__x86_64__)
+#define MOCK_ARCH "AMD64"
+#elif defined(_M_IX86) || defined(__i386__)
+#define MOCK_ARCH "x86"
+#elif defined(_M_ARM64) || defined(__aarch64__)
+#define MOCK_ARCH "ARM64"
+#else
+#error "unknown target architecture"
+#endif
+
+#ifndef MOCK_VARIANT
+#define MOCK_VARIANT "filter"
+#endif
+
+#define MOCK_DESCRIPTION "Mock ISAPI filter (" MOCK_ARCH ", " MOCK_VARIANT ")"
+
+#ifdef MOCK_IMPORT_ABSENT
+__declspec(dllimport) int __cdecl MockAbsentFunction(void);
+#endif
+
+BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved)
+{
+    (void)instance;
+    (void)reserved;
+    if (reason == DLL_PROCESS_ATTACH) {
+#ifdef MOCK_CRASH_IN_DLLMAIN
+        *(volatile int *)0 = 1;
+#endif
+#ifdef MOCK_FAIL_DLLMAIN
+        return FALSE;
+#endif
+    }
+    return TRUE;
+}
+
+BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *version)
+{
+#ifdef MOCK_IMPORT_ABSENT
+    /* Referenced so that the linker keeps the import; never reached, as the load fails first. */
+    if (version == NULL)
+        return MockAbsentFunction();
+#endif
+#ifdef MOCK_CRASH_IN_GFV
+    *(volatile int *)0 = 1;
+#endif
+#ifdef MOCK_HANG_IN_GFV
+    for (;;)
+        Sleep(INFINITE);
+#endif
+    version->dwFilterVersion = HTTP_FILTER_REVISION;
+    lstrcpynA(version->lpszFilterDesc, MOCK_DESCRIPTION, SF_MAX_FILTER_DESC_LEN);
+    version->dwFlags = SF_NOTIFY_ORDER_LOW | SF_NOTIFY_SECURE_PORT | SF_NOTIFY_NONSECURE_PORT
+        | SF_NOTIFY_PREPROC_HEADERS | SF_NOTIFY_URL_MAP | SF_NOTIFY_END_OF_REQUEST;
+#ifdef MOCK_READ_RAW_DATA
+    version->dwFlags |= SF_NOTIFY_READ_RAW_DATA;
+#endif
+#ifdef MOCK_REFUSE_ERROR
+    SetLastError(MOCK_REFUSE_ERROR);
+    return FALSE;
+#endif
+    return TRUE;
+}
+
+DWORD WINAPI HttpFilterProc(HTTP_FILTER_CONTEXT *context, DWORD notification, VOID *data)
+{
+    (void)context;
+    (void)notification;
+    (void)data;
+    return SF_STATUS_REQ_NEXT_NOTIFICATION;
+}
+
+BOOL WINAPI TerminateFilter(DWORD flags)
+{
+    (void)flags;
+    return TRUE;
+}

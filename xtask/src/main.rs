@@ -1,0 +1,82 @@
+//! The project's build system: `cargo xtask <command>`.
+//!
+//! - `setup`: install what a fresh machine lacks (mingw-w64, Wine with its 32-bit modules, the
+//!   Rust Windows targets), or say exactly what to run where it cannot act.
+//! - `build`: the host programs and the mock filters, for x86 and AMD64, under
+//!   `target/isapi-harness/`.
+//! - `repro`: the main job, the seed case replayed with real loads.
+//! - `test`: the test suite, against real builds.
+//! - `bench`: the matrix's wall time against the bare cost of the host starts it needed.
+//! - `ci`: everything CI checks, in order.
+//!
+//! Every command that needs a toolchain calls `setup` first, so a newcomer's first command works.
+
+mod artifacts;
+mod ci;
+mod setup;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use xshell::{Shell, cmd};
+
+fn main() -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        bail!("usage: cargo xtask <setup|build|repro|test|bench|ci>");
+    };
+    match command.as_str() {
+        "setup" => setup::run(&sh),
+        "build" => build(&sh),
+        "repro" => {
+            build(&sh)?;
+            harness(&sh, "repro", rest)
+        }
+        "test" => {
+            build(&sh)?;
+            test(&sh, rest)
+        }
+        "bench" => {
+            build(&sh)?;
+            harness(&sh, "bench", rest)
+        }
+        "ci" => ci::run(&sh),
+        other => bail!(
+            "unknown xtask command `{other}`: expected setup, build, repro, test, bench or ci"
+        ),
+    }
+}
+
+/// Provisions toolchains if needed, then builds hosts and mock filters.
+fn build(sh: &Shell) -> anyhow::Result<()> {
+    setup::ensure(sh)?;
+    artifacts::build(sh)
+}
+
+/// The test command README.md shows. The suite loads real DLLs in real 32- and 64-bit processes.
+fn test(sh: &Shell, extra: &[String]) -> anyhow::Result<()> {
+    let cargo = cargo();
+    cmd!(sh, "{cargo} test --workspace {extra...}")
+        .env("ISAPI_HARNESS_DIR", artifacts::dir())
+        .run()?;
+    Ok(())
+}
+
+/// Runs the harness CLI (release build: the matrix and the benchmark start many processes).
+fn harness(sh: &Shell, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
+    let cargo = cargo();
+    cmd!(sh, "{cargo} run --quiet --release --package harness --bin isapi-harness -- {subcommand} {extra...}")
+        .env("ISAPI_HARNESS_DIR", artifacts::dir())
+        .run()?;
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
