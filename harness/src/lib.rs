@@ -1,1 +1,18 @@
-//! The ISAPI filter bitness harness.
+//! The ISAPI filter bitness harness: reproduces, with real loads, how IIS 6.0 fails when a
+//! filter's architecture does not match the process that loads it, and verifies fixes.
+//!
+//! ARCHITECTURE.md at the root of the repository maps the modules.
+
+pub mod arch;
+pub mod artifacts;
+pub mod cli;
+pub mod host;
+pub mod iis;
+pub mod machine;
+pub mod metabase;
+pub mod pe;
+pub mod matrix;
+pub mod process;
+pub mod repro;
+pub mod report;
+pub mod scenario;

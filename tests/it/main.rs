@@ -1,1 +1,10 @@
-//! The integration tests.
+//! The integration tests: one binary, one module per feature, all against real builds and
+//! real loads on one shared simulated machine (see `support`).
+
+/// Shared machine and helpers.
+mod support;
+
+/// The loader layer: mock filters of both architectures in hosts of both bitnesses.
+mod loader;
+/// The regression matrix and the metabase quirks, one test per scenario file.
+mod scenarios;

@@ -1,0 +1,121 @@
+//! Architectures, bitnesses and operating systems: the words the whole harness is written in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A processor architecture a filter image or a host program is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    X86,
+    Amd64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86, Arch::Amd64];
+
+    /// The folder name used for this architecture under `target/isapi-harness/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Arch::X86 => "x86",
+            Arch::Amd64 => "amd64",
+        }
+    }
+
+    pub fn bits(self) -> Bits {
+        match self {
+            Arch::X86 => Bits::B32,
+            Arch::Amd64 => Bits::B64,
+        }
+    }
+
+    /// The .NET Framework folder that holds this architecture's build of ASP.NET.
+    pub fn framework_folder(self) -> &'static str {
+        match self {
+            Arch::X86 => "Framework",
+            Arch::Amd64 => "Framework64",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Arch> {
+        match text.to_ascii_lowercase().as_str() {
+            "x86" | "i386" | "i686" | "32" => Some(Arch::X86),
+            "amd64" | "x64" | "x86_64" | "64" => Some(Arch::Amd64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arch::X86 => "x86",
+            Arch::Amd64 => "AMD64",
+        })
+    }
+}
+
+/// The bitness of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bits {
+    B32,
+    B64,
+}
+
+impl Bits {
+    pub fn number(self) -> u32 {
+        match self {
+            Bits::B32 => 32,
+            Bits::B64 => 64,
+        }
+    }
+
+    /// The build of the host program that runs at this bitness.
+    pub fn host_arch(self) -> Arch {
+        match self {
+            Bits::B32 => Arch::X86,
+            Bits::B64 => Arch::Amd64,
+        }
+    }
+}
+
+impl Serialize for Bits {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(self.number())
+    }
+}
+
+impl fmt::Display for Bits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-bit", self.number())
+    }
+}
+
+/// The bitness of the simulated Windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    X64,
+    X86,
+}
+
+impl Os {
+    /// The bitness of a process that is 64-bit wherever the OS allows it (inetinfo.exe; a
+    /// worker process without WOW64).
+    pub fn native_bits(self) -> Bits {
+        match self {
+            Os::X64 => Bits::B64,
+            Os::X86 => Bits::B32,
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Os::X64 => "x64",
+            Os::X86 => "x86",
+        })
+    }
+}

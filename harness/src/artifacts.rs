@@ -1,0 +1,105 @@
+//! Where the built host programs and mock filters are, and where the simulated machines live.
+//!
+//! `cargo xtask build` writes everything under `target/isapi-harness/`; this module is the one
+//! place that knows that layout on the reading side.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::arch::{Arch, Bits};
+
+/// The two processes IIS 6.0 loads filters in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum ProcessName {
+    #[serde(rename = "inetinfo.exe")]
+    Inetinfo,
+    #[serde(rename = "w3wp.exe")]
+    W3wp,
+}
+
+impl ProcessName {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ProcessName::Inetinfo => "inetinfo.exe",
+            ProcessName::W3wp => "w3wp.exe",
+        }
+    }
+}
+
+impl std::fmt::Display for ProcessName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    root: PathBuf,
+}
+
+impl Artifacts {
+    /// Finds `target/isapi-harness`: from `ISAPI_HARNESS_DIR` when set (the xtask sets it),
+    /// otherwise from the `target` folder this executable was built into.
+    pub fn locate() -> anyhow::Result<Artifacts> {
+        let root = match std::env::var_os("ISAPI_HARNESS_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let exe = std::env::current_exe().context("cannot find the running executable")?;
+                let target = exe.ancestors().find(|dir| dir.file_name().is_some_and(|name| name == "target"));
+                match target {
+                    Some(target) => target.join("isapi-harness"),
+                    None => bail!(
+                        "cannot find the build folder from `{}`; set ISAPI_HARNESS_DIR to the \
+                         target/isapi-harness folder that `cargo xtask build` made",
+                        exe.display()
+                    ),
+                }
+            }
+        };
+        let artifacts = Artifacts { root: std::path::absolute(&root)? };
+        for bits in [Bits::B32, Bits::B64] {
+            let host = artifacts.host(bits, ProcessName::Inetinfo);
+            if !host.is_file() {
+                bail!("the {bits} host program `{}` is not built; run `cargo xtask build`", host.display());
+            }
+        }
+        Ok(artifacts)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The host executable that plays `process` at `bits`.
+    pub fn host(&self, bits: Bits, process: ProcessName) -> PathBuf {
+        self.root.join("hosts").join(bits.host_arch().dir_name()).join(process.file_name())
+    }
+
+    /// A mock filter variant (a line of `mock-filters/variants.txt`) built for `arch`.
+    pub fn mock_filter(&self, arch: Arch, variant: &str) -> anyhow::Result<PathBuf> {
+        let path = self.root.join("filters").join(arch.dir_name()).join(format!("{variant}.dll"));
+        if !path.is_file() {
+            bail!(
+                "no mock filter variant `{variant}` for {arch} at `{}`; the variants are listed in \
+                 mock-filters/variants.txt (run `cargo xtask build` after adding one)",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// A synthetic image written by `cargo xtask build` (an image no compiler would produce).
+    pub fn odd_image(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let path = self.root.join("filters").join("odd").join(format!("{name}.dll"));
+        if !path.is_file() {
+            bail!("no synthetic image `{name}` at `{}`; run `cargo xtask build`", path.display());
+        }
+        Ok(path)
+    }
+
+    /// Where the simulated machines (the Wine prefix, the sandbox) keep their state.
+    pub fn machines_dir(&self) -> PathBuf {
+        self.root.join("machine")
+    }
+}

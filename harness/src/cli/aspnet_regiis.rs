@@ -1,0 +1,24 @@
+//! `isapi-harness aspnet-regiis`: what `aspnet_regiis.exe -i [-enable]` of ASP.NET 2.0.50727
+//! does to the metabase when run from the `Framework` (x86) or `Framework64` (amd64) folder,
+//! with aspnet_regiis-like progress lines. The changes themselves are modelled in
+//! `metabase::aspnet_regiis_install`; this file reads, prints and writes.
+
+use std::process::ExitCode;
+
+use super::AspnetRegiisArgs;
+use crate::metabase::{Metabase, aspnet_regiis_install};
+
+pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
+    let mut metabase = Metabase::read(&args.metabase)?;
+    println!("Start installing ASP.NET (2.0.50727).");
+    let changes = aspnet_regiis_install(&mut metabase, args.framework, &args.windir, args.enable)?;
+    metabase.write_atomically(&args.metabase)?;
+    for change in &changes {
+        println!("{change}");
+    }
+    if changes.is_empty() {
+        println!("The metabase already had this registration; nothing changed.");
+    }
+    println!("Finished installing ASP.NET (2.0.50727).");
+    Ok(ExitCode::SUCCESS)
+}

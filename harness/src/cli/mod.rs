@@ -1,0 +1,183 @@
+//! The command line of `isapi-harness`: argument definitions and dispatch.
+//!
+//! Each subcommand lives in its own module with one `run` function. A `run` returns the exit
+//! code for what it observed (0 all good, 1 a failure was observed and reported); any error it
+//! returns is bad input or a broken environment, which `main` prints on one line and turns into
+//! exit code 2.
+
+mod adsutil;
+mod aspnet_regiis;
+mod inspect;
+mod matrix;
+mod repro;
+mod start;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "isapi-harness",
+    about = "Reproduces IIS 6.0's ISAPI filter bitness failures (Win32 error 193) with real loads",
+    version
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start W3SVC on a simulated machine and load every filter for real.
+    Start(StartArgs),
+    /// Replay the seed case: reproduce W3SVC's error 193, then verify fixes A and B.
+    Repro(ReproArgs),
+    /// Run the regression matrix: every configuration against its expected outcome.
+    Matrix(MatrixArgs),
+    /// Measure the matrix against the bare cost of the host processes it starts.
+    #[command(hide = true)]
+    Bench(BenchArgs),
+    /// Edit or read a metabase the way adsutil.vbs does.
+    Adsutil(AdsutilArgs),
+    /// Register ASP.NET's filter the way aspnet_regiis -i does.
+    #[command(name = "aspnet-regiis")]
+    AspnetRegiis(AspnetRegiisArgs),
+    /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The image file to read.
+    pub dll: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What describes a simulated machine: shared by `start` and `diagnose`.
+#[derive(Debug, clap::Args)]
+pub struct ScenarioArgs {
+    /// The metabase.xml of the simulated server.
+    #[arg(long)]
+    pub metabase: PathBuf,
+    /// The bitness of the simulated Windows.
+    #[arg(long, value_enum, default_value = "x64")]
+    pub os: crate::arch::Os,
+    /// Place an image at a Windows path: WINPATH=x86, WINPATH=amd64, WINPATH=x86:VARIANT,
+    /// WINPATH=odd:NAME, or WINPATH=FILE (your own DLL). Repeatable.
+    #[arg(long = "image", value_name = "WINPATH=SPEC")]
+    pub images: Vec<String>,
+    /// Which real loader to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: crate::machine::BackendChoice,
+    /// Requests sent to each application pool (worker process isolation mode).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub requests: u32,
+    /// How long a host process may run before it is ended, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Print one JSON object instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReproArgs {
+    /// Print one JSON object instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
+    /// Which real loader to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: crate::machine::BackendChoice,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report (one test case per scenario) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The folder of scenarios (a metabase file and an expectation per case).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Run only the scenarios whose name contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// How many scenarios run at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Which real loader to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: crate::machine::BackendChoice,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The folder of scenarios to time.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdsutilArgs {
+    /// The metabase.xml to read or edit.
+    #[arg(long)]
+    pub metabase: PathBuf,
+    #[command(subcommand)]
+    pub action: AdsutilAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdsutilAction {
+    /// Print one property, e.g. `W3SVC/AppPools/Enable32BitAppOnWin64`.
+    Get { path: String },
+    /// Set one property, e.g. `W3SVC/IIs5IsolationModeEnabled 0`.
+    Set { path: String, value: String },
+    /// Delete one property or key.
+    Delete { path: String },
+    /// List the properties and subkeys of a key, e.g. `W3SVC/Filters`.
+    Enum { path: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AspnetRegiisArgs {
+    /// The metabase.xml to edit.
+    #[arg(long)]
+    pub metabase: PathBuf,
+    /// Which Framework folder aspnet_regiis.exe is run from: `x86` (Framework) or `amd64`
+    /// (Framework64).
+    #[arg(long)]
+    pub framework: crate::arch::Arch,
+    /// The Windows folder the Framework lives under.
+    #[arg(long, default_value = r"C:\WINDOWS")]
+    pub windir: String,
+    /// Install this version of ASP.NET (required; the only action modelled).
+    #[arg(short = 'i', required = true)]
+    pub install: bool,
+    /// Also allow ASP.NET in the Web Service Extension list.
+    #[arg(long = "enable", short = 'e')]
+    pub enable: bool,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Start(args) => start::run(args),
+        Command::Repro(args) => repro::run(args),
+        Command::Matrix(args) => matrix::run(args),
+        Command::Bench(args) => matrix::bench(args),
+        Command::Adsutil(args) => adsutil::run(args),
+        Command::AspnetRegiis(args) => aspnet_regiis::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}

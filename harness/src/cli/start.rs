@@ -1,0 +1,37 @@
+//! `isapi-harness start`: one W3SVC start on a simulated machine, with real loads.
+
+use std::process::ExitCode;
+
+use crate::machine::Machine;
+use crate::metabase::Metabase;
+use crate::report::Printer;
+use crate::scenario::Scenario;
+
+pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
+    let scenario = scenario_from(&args.scenario)?;
+    // Everything the user gave is checked before the machine is touched, so bad input writes
+    // nothing.
+    crate::iis::startup::check(&scenario)?;
+    let machine = Machine::open(args.scenario.backend)?;
+    let report = crate::iis::startup::start(&machine, &scenario)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        Printer::stdout().steps(&report.timeline);
+    }
+    Ok(if report.all_good() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Builds a scenario from the options `start` and `diagnose` share.
+pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
+    let metabase = Metabase::read(&args.metabase)?;
+    let name = args.metabase.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut scenario = Scenario::new(name, args.os, metabase);
+    for image in &args.images {
+        let (path, spec) = crate::scenario::parse_image_arg(image)?;
+        scenario.images.push((path, spec));
+    }
+    scenario.requests_per_pool = args.requests;
+    scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);
+    Ok(scenario)
+}

@@ -1,0 +1,169 @@
+//! The files on the simulated machine's disks, and who is using them.
+//!
+//! A scenario says which image sits at which Windows path, and which configured paths must hold
+//! nothing. Scenarios run in parallel on one machine, so two of them may want different files at
+//! the same path; a scenario therefore acquires its whole layout at once, waiting while any path
+//! it needs holds something else, and the files stay in place until the last scenario that
+//! wanted them is done. Acquiring everything under one lock, all or nothing, cannot deadlock.
+//!
+//! Only files the harness placed are ever removed; the machine's own files (Wine's
+//! `C:\windows\system32`) are never touched. Files left by a run that was killed are listed in
+//! `placed.list` and removed when the next run opens the machine.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+use anyhow::Context;
+
+use super::backend::Backend;
+use super::winpath::WinPath;
+
+/// What a scenario needs at one path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Content {
+    /// A copy of this file (a built mock, a synthetic image, or the user's own DLL).
+    Copy(PathBuf),
+    /// Nothing the harness placed: the loader should find no file (or the machine's own).
+    Nothing,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Layout {
+    entries: Vec<(WinPath, Content)>,
+}
+
+impl Layout {
+    /// Adds an entry; a later entry for the same path replaces an earlier one.
+    pub fn set(&mut self, path: WinPath, content: Content) {
+        self.entries.retain(|(existing, _)| existing != &path);
+        self.entries.push((path, content));
+    }
+
+    /// Marks `path` as needing to hold nothing, unless the layout already puts a file there.
+    pub fn require_nothing_unless_set(&mut self, path: WinPath) {
+        if !self.entries.iter().any(|(existing, _)| existing == &path) {
+            self.entries.push((path, Content::Nothing));
+        }
+    }
+
+    pub fn entries(&self) -> &[(WinPath, Content)] {
+        &self.entries
+    }
+
+    pub fn content_at(&self, path: &WinPath) -> Option<&Content> {
+        self.entries.iter().find(|(existing, _)| existing == path).map(|(_, content)| content)
+    }
+}
+
+struct Holding {
+    content: Content,
+    users: usize,
+    placed_file: Option<PathBuf>,
+}
+
+pub struct Disk {
+    holdings: Mutex<HashMap<String, Holding>>,
+    released: Condvar,
+    placed_list: PathBuf,
+}
+
+/// Keeps a layout in place; dropping it releases the paths.
+pub struct LayoutGuard<'a> {
+    disk: &'a Disk,
+    keys: Vec<String>,
+}
+
+impl Disk {
+    /// Opens the disk, first removing whatever an earlier, interrupted run left behind.
+    pub fn open(state_dir: &Path) -> anyhow::Result<Disk> {
+        let placed_list = state_dir.join("placed.list");
+        if let Ok(text) = std::fs::read_to_string(&placed_list) {
+            for line in text.lines().filter(|line| !line.is_empty()) {
+                let _ = std::fs::remove_file(line);
+            }
+        }
+        std::fs::create_dir_all(state_dir)?;
+        std::fs::write(&placed_list, b"")
+            .with_context(|| format!("cannot write `{}`", placed_list.display()))?;
+        Ok(Disk { holdings: Mutex::new(HashMap::new()), released: Condvar::new(), placed_list })
+    }
+
+    /// Waits until every path of `layout` is free or already holds what the layout wants, then
+    /// places the files.
+    pub fn acquire<'a>(&'a self, backend: &Backend, layout: &Layout) -> anyhow::Result<LayoutGuard<'a>> {
+        let mut holdings = self.holdings.lock().expect("disk lock poisoned");
+        loop {
+            let compatible = layout.entries().iter().all(|(path, content)| {
+                holdings.get(&path.key()).is_none_or(|holding| &holding.content == content)
+            });
+            if compatible {
+                break;
+            }
+            holdings = self.released.wait(holdings).expect("disk lock poisoned");
+        }
+        let mut keys = Vec::new();
+        for (path, content) in layout.entries() {
+            let key = path.key();
+            if let Some(holding) = holdings.get_mut(&key) {
+                holding.users += 1;
+                keys.push(key);
+                continue;
+            }
+            let placed_file = match content {
+                Content::Copy(source) => match self.place(backend, path, source) {
+                    Ok(file) => Some(file),
+                    Err(error) => {
+                        drop(holdings);
+                        self.release(&keys);
+                        return Err(error);
+                    }
+                },
+                Content::Nothing => {
+                    // A file of ours from a scenario that has finished would answer for a path
+                    // that is meant to be missing; the holdings say none is in use, so any
+                    // file here that we placed is gone already. Foreign files stay.
+                    None
+                }
+            };
+            holdings.insert(key.clone(), Holding { content: content.clone(), users: 1, placed_file });
+            keys.push(key);
+        }
+        Ok(LayoutGuard { disk: self, keys })
+    }
+
+    fn place(&self, backend: &Backend, path: &WinPath, source: &Path) -> anyhow::Result<PathBuf> {
+        let file = backend.file_for(path)?;
+        // Recorded before the copy, so an interrupted run still knows to remove it.
+        let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
+        writeln!(list, "{}", file.display())?;
+        // A copy rather than a link: a loaded DLL is locked on Windows, and under Wine a link
+        // out of the prefix would show the loader a path it never sees on a real server.
+        std::fs::copy(source, &file).with_context(|| {
+            format!("cannot place `{}` at {path} (`{}`)", source.display(), file.display())
+        })?;
+        Ok(file)
+    }
+
+    fn release(&self, keys: &[String]) {
+        let mut holdings = self.holdings.lock().expect("disk lock poisoned");
+        for key in keys {
+            let Some(holding) = holdings.get_mut(key) else { continue };
+            holding.users -= 1;
+            if holding.users == 0 {
+                if let Some(file) = &holding.placed_file {
+                    let _ = std::fs::remove_file(file);
+                }
+                holdings.remove(key);
+            }
+        }
+        self.released.notify_all();
+    }
+}
+
+impl Drop for LayoutGuard<'_> {
+    fn drop(&mut self) {
+        self.disk.release(&self.keys);
+    }
+}

@@ -1,0 +1,70 @@
+//! The simulated Windows machine: a real loader (Wine or Windows), its disks, and the host
+//! processes started on it.
+//!
+//! One [`Machine`] serves a whole run: one Wine prefix and one wineserver, however many
+//! scenarios and host processes the run needs. It is `Sync`, so scenarios run in parallel
+//! threads against it.
+
+mod backend;
+mod disk;
+mod winpath;
+
+use std::fs::File;
+
+pub use backend::BackendChoice;
+pub use disk::{Content, Layout, LayoutGuard};
+pub use winpath::WinPath;
+
+use crate::artifacts::Artifacts;
+use crate::host::{HostRequest, HostRun};
+
+pub struct Machine {
+    artifacts: Artifacts,
+    // Field order matters: the backend (which stops the wineserver) drops before the lock.
+    backend: backend::Backend,
+    disk: disk::Disk,
+    _lock: File,
+}
+
+impl Machine {
+    pub fn open(choice: BackendChoice) -> anyhow::Result<Machine> {
+        let artifacts = Artifacts::locate()?;
+        let (backend, lock) = backend::Backend::open(choice, &artifacts.machines_dir())?;
+        let disk = disk::Disk::open(&artifacts.machines_dir().join(backend.name()))?;
+        Ok(Machine { artifacts, backend, disk, _lock: lock })
+    }
+
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Puts a scenario's files in place for as long as the guard lives.
+    pub fn acquire(&self, layout: &Layout) -> anyhow::Result<LayoutGuard<'_>> {
+        self.disk.acquire(&self.backend, layout)
+    }
+
+    /// Starts one host process and reads what it reports. The filters are Windows paths of
+    /// this machine; the caller holds a layout guard that covers them.
+    pub fn run_host(&self, request: &HostRequest, filters: &[WinPath]) -> anyhow::Result<HostRun> {
+        let exe = self.artifacts.host(request.bits, request.process);
+        let launch = self.backend.launch(&exe);
+        let mut args = Vec::new();
+        if request.stop_at_first_failure {
+            args.push("--stop-at-first-failure".into());
+        }
+        if request.request {
+            args.push("--request".into());
+        }
+        args.push("--".into());
+        for filter in filters {
+            args.push(self.backend.loader_path(filter)?);
+        }
+        let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
+        let finished = crate::process::run_bounded(&launch, &args, request.timeout, &scratch)?;
+        crate::host::read_report(request, &finished)
+    }
+}

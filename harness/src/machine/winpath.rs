@@ -1,0 +1,102 @@
+//! Absolute Windows paths as the metabase and the user write them (`d:\WINDOWS\...`).
+
+use std::fmt;
+
+use anyhow::bail;
+
+/// An absolute, drive-qualified Windows path. Comparison ignores case, as Windows does.
+#[derive(Debug, Clone)]
+pub struct WinPath {
+    drive: char,
+    /// The components after the drive root, as written.
+    components: Vec<String>,
+    original: String,
+}
+
+impl WinPath {
+    pub fn parse(text: &str) -> anyhow::Result<WinPath> {
+        let trimmed = text.trim();
+        let mut chars = trimmed.chars();
+        let (Some(drive), Some(':'), Some('\\' | '/')) = (chars.next(), chars.next(), chars.next()) else {
+            bail!("`{text}` is not an absolute Windows path; write it as `C:\\folder\\file.dll`");
+        };
+        if !drive.is_ascii_alphabetic() {
+            bail!("`{text}` does not start with a drive letter");
+        }
+        let components: Vec<String> =
+            chars.as_str().split(['\\', '/']).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        if components.is_empty() {
+            bail!("`{text}` names a drive, not a file");
+        }
+        for component in &components {
+            if component == "." || component == ".." {
+                bail!("`{text}` contains `{component}`; write the path without it");
+            }
+            if component.contains(['<', '>', ':', '"', '|', '?', '*', '\0']) {
+                bail!("`{text}` contains a character Windows does not allow in a file name");
+            }
+        }
+        Ok(WinPath { drive: drive.to_ascii_uppercase(), components, original: trimmed.to_owned() })
+    }
+
+    /// The drive letter, upper case.
+    pub fn drive(&self) -> char {
+        self.drive
+    }
+
+    pub fn components(&self) -> &[String] {
+        &self.components
+    }
+
+    /// The path as written in the configuration.
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// A case-folded form, for comparisons and as a map key.
+    pub fn key(&self) -> String {
+        format!("{}:\\{}", self.drive, self.components.join("\\")).to_lowercase()
+    }
+}
+
+impl PartialEq for WinPath {
+    fn eq(&self, other: &WinPath) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for WinPath {}
+
+impl std::hash::Hash for WinPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl fmt::Display for WinPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WinPath;
+
+    #[test]
+    fn parses_and_compares_without_case() {
+        let a = WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll").unwrap();
+        let b = WinPath::parse("D:/windows/microsoft.net/framework/v2.0.50727/ASPNET_FILTER.DLL").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.drive(), 'D');
+        assert_eq!(a.components().len(), 5);
+        assert_eq!(a.as_str(), r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll");
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_absolute_file_path() {
+        for bad in ["aspnet_filter.dll", r"\WINDOWS\x.dll", "C:", r"C:\", r"C:\a\..\b.dll", r"1:\x.dll", r"C:\a?.dll"] {
+            assert!(WinPath::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The regression matrix: scenarios on disk, each a metabase in IIS's own format beside a JSON
+//! file with the OS, the images and the expected outcome; run in parallel on one machine.
+//!
+//! A case `NAME` is `NAME.xml` (the metabase) and `NAME.json`:
+//!
+//! ```json
+//! { "os": "x64", "images": ["C:\\Filters\\x86\\filter.dll=x86"],
+//!   "expected": { "started": false, "process": "inetinfo.exe", "bits": 64,
+//!                 "loaded": false, "win32_error": 193, "status": null } }
+//! ```
+//!
+//! `process`, `bits`, `loaded` and `win32_error` describe the first configured filter in the
+//! first host process that tried it; `status` is the first request's HTTP status (null when no
+//! request could be served). An optional `"events": [2274, 2268]` lists the event ids expected,
+//! in order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Os;
+use crate::iis::startup;
+use crate::machine::Machine;
+use crate::metabase::Metabase;
+use crate::report::StartReport;
+use crate::scenario::Scenario;
+
+/// The scenarios of this repository, for runs from a checkout.
+pub const DEFAULT_SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scenarios");
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub scenario: Scenario,
+    pub expected: Outcome,
+}
+
+/// The facts a matrix case pins down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub started: bool,
+    pub process: Option<String>,
+    pub bits: Option<u32>,
+    pub loaded: Option<bool>,
+    pub win32_error: Option<u32>,
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    os: Os,
+    #[serde(default)]
+    images: Vec<String>,
+    expected: Outcome,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaseResult {
+    pub name: String,
+    pub expected: Outcome,
+    pub observed: StartReport,
+    pub pass: bool,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Reads the same facts off an observed start, so that expected and observed compare as
+    /// plain values. `with_events` keeps the event ids only when the case pins them.
+    pub fn of(report: &StartReport, with_events: bool) -> Outcome {
+        let first = report.hosts.iter().find_map(|host| host.filters.first().map(|filter| (host, filter)));
+        Outcome {
+            started: report.service.started,
+            process: first.map(|(host, _)| host.process.to_string()),
+            bits: first.map(|(host, _)| host.bits.number()),
+            loaded: first.map(|(_, filter)| filter.loaded),
+            win32_error: first.and_then(|(_, filter)| filter.win32_error),
+            status: report.requests.first().map(|request| request.status),
+            events: with_events.then(|| report.events.iter().map(|event| event.id).collect()),
+        }
+    }
+}
+
+/// Loads every case under `dir`, checking each completely before anything runs.
+pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
+    let mut files = Vec::new();
+    collect_case_files(dir, &mut files).with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?;
+    files.sort();
+    if files.is_empty() {
+        bail!("no scenarios (NAME.json beside NAME.xml) under `{}`", dir.display());
+    }
+    files.iter().map(|json_path| load_case(dir, json_path)).collect()
+}
+
+/// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name.
+pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
+        let name = json_path.strip_prefix(root).unwrap_or(json_path).with_extension("").to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(&json_path).with_context(|| format!("cannot read `{}`", json_path.display()))?;
+        let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
+            anyhow::anyhow!("{}:{}: {error}; see the case format in harness/src/matrix.rs", json_path.display(), error.line())
+        })?;
+        let metabase = Metabase::read(&json_path.with_extension("xml"))?;
+        let mut scenario = Scenario::new(name.clone(), case.os, metabase);
+        for image in &case.images {
+            let parsed = crate::scenario::parse_image_arg(image)
+                .with_context(|| format!("in `{}`", json_path.display()))?;
+            scenario.images.push(parsed);
+        }
+        startup::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
+        Ok(Case { name, scenario, expected: case.expected })
+}
+
+fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_case_files(&path, files)?;
+        } else if path.extension().is_some_and(|ext| ext == "json") && path.with_extension("xml").is_file() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the cases on `jobs` threads against one machine; `progress` hears of each result as
+/// it arrives. Results come back in the cases' order.
+pub fn run(
+    machine: &Machine,
+    cases: &[Case],
+    jobs: usize,
+    progress: &(dyn Fn(usize, &CaseResult) + Sync),
+) -> anyhow::Result<Vec<CaseResult>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<anyhow::Result<CaseResult>>>> =
+        Mutex::new((0..cases.len()).map(|_| None).collect());
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(cases.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(index) else { break };
+                    let result = run_case(machine, case);
+                    if let Ok(result) = &result {
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, result);
+                    }
+                    results.lock().expect("results lock poisoned")[index] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results lock poisoned")
+        .into_iter()
+        .map(|result| result.expect("every case ran"))
+        .collect()
+}
+
+fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
+    let started = Instant::now();
+    let observed = startup::start(machine, &case.scenario).with_context(|| format!("scenario `{}`", case.name))?;
+    let pass = Outcome::of(&observed, case.expected.events.is_some()) == case.expected;
+    Ok(CaseResult {
+        name: case.name.clone(),
+        expected: case.expected.clone(),
+        observed,
+        pass,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A JUnit XML report: one test case per scenario; a failure's message is the observed outcome
+/// against the expected one.
+pub fn junit(results: &[CaseResult], total: Duration) -> String {
+    let failures = results.iter().filter(|result| !result.pass).count();
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"isapi-harness matrix\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        results.len(),
+        total.as_secs_f64()
+    );
+    for result in results {
+        xml.push_str(&format!(
+            "    <testcase classname=\"matrix\" name=\"{}\" time=\"{:.3}\"",
+            escape_xml(&result.name),
+            result.elapsed.as_secs_f64()
+        ));
+        if result.pass {
+            xml.push_str("/>\n");
+        } else {
+            let observed = Outcome::of(&result.observed, result.expected.events.is_some());
+            let message = format!(
+                "observed {} but expected {}",
+                serde_json::to_string(&observed).unwrap_or_default(),
+                serde_json::to_string(&result.expected).unwrap_or_default()
+            );
+            let timeline: Vec<String> = result.observed.timeline.iter().map(|step| step.text.clone()).collect();
+            xml.push_str(&format!(
+                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape_xml(&message),
+                escape_xml(&timeline.join("\n"))
+            ));
+        }
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

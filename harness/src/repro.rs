@@ -1,0 +1,217 @@
+//! The seed case, replayed: the product's main job.
+//!
+//! A 64-bit Windows Server 2003 runs IIS 6.0 in IIS 5.0 isolation mode with ASP.NET's 64-bit
+//! filter. The administrator turns on `Enable32BitAppOnWin64`, restarts IIS, and runs
+//! `aspnet_regiis -i -enable` from the 32-bit Framework folder, which points the global ASP.NET
+//! filter at the 32-bit `aspnet_filter.dll`. aspnet_regiis's restart of W3SVC fails, and so does
+//! `net start w3svc`: System error 193, because in IIS 5.0 isolation mode the filters load into
+//! the 64-bit inetinfo.exe.
+//!
+//! The replay makes every configuration change through the same admin-tool functions the
+//! `adsutil` and `aspnet-regiis` subcommands use, and every W3SVC start loads the filters for
+//! real. It then verifies the two fixes from the failing state:
+//! - A: worker process isolation mode (`IIs5IsolationModeEnabled 0`, restart W3SVC and
+//!   HttpFilter); the filter then loads in a 32-bit w3wp.exe and a request gets 200.
+//! - B: stay in IIS 5.0 isolation mode and register the 64-bit filter (aspnet_regiis from
+//!   Framework64); it then loads in the 64-bit inetinfo.exe.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::arch::{Arch, Bits, Os};
+use crate::artifacts::ProcessName;
+use crate::iis::messages;
+use crate::iis::startup;
+use crate::machine::Machine;
+use crate::metabase::{Metabase, aspnet_regiis_install};
+use crate::report::{StartReport, Step, StepKind};
+use crate::scenario::Scenario;
+
+/// The Windows folder of the server in the seed case (its paths are on `d:\WINDOWS`).
+pub const SEED_WINDIR: &str = r"d:\WINDOWS";
+
+#[derive(Debug, Serialize)]
+pub struct ReproReport {
+    /// True when W3SVC failed with Win32 error 193 in a 64-bit inetinfo.exe, as in the report.
+    pub reproduced: bool,
+    pub failure: StartReport,
+    pub fix_a: Fix,
+    pub fix_b: Fix,
+    /// The whole replay as a timeline.
+    pub timeline: Vec<Step>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Fix {
+    pub name: &'static str,
+    /// The commands an administrator runs on the server.
+    pub commands: Vec<String>,
+    pub verified: bool,
+    pub start: StartReport,
+}
+
+impl ReproReport {
+    /// What exit code 0 of `repro` promises.
+    pub fn succeeded(&self) -> bool {
+        self.reproduced && self.fix_a.verified && self.fix_b.verified
+    }
+}
+
+pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
+    let origin = Path::new("seed-metabase.xml");
+    let mut timeline = Vec::new();
+    let mut say = |kind: StepKind, text: String| timeline.push(Step { kind, text });
+    let mut metabase = Metabase::parse(crate::metabase::SEED_METABASE, origin)?;
+
+    say(StepKind::Info, "== the seed case: IIS 6.0 on Windows Server 2003 x64, IIS 5.0 isolation mode".to_owned());
+    let baseline = start(machine, &metabase, "seed: before the change")?;
+    say(StepKind::Info, "-- iisreset with the 64-bit ASP.NET filter registered".to_owned());
+    timeline_of(&mut say, &baseline);
+
+    let command = r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1";
+    say(StepKind::Config, command.to_owned());
+    metabase.set("W3SVC/AppPools/Enable32BitAppOnWin64", "1")?;
+    if let Some(property) = metabase.get("W3SVC/AppPools/Enable32BitAppOnWin64")? {
+        say(StepKind::Console, property.adsutil_line());
+    }
+    let after_flag = start(machine, &metabase, "seed: after Enable32BitAppOnWin64")?;
+    say(StepKind::Info, "-- iisreset".to_owned());
+    timeline_of(&mut say, &after_flag);
+
+    say(
+        StepKind::Config,
+        format!(r"{SEED_WINDIR}\Microsoft.NET\Framework\v2.0.50727\aspnet_regiis.exe -i -enable   (the 32-bit Framework folder)"),
+    );
+    for change in aspnet_regiis_install(&mut metabase, Arch::X86, SEED_WINDIR, true)? {
+        say(StepKind::Config, format!("aspnet_regiis: {change}"));
+    }
+    let restart = start(machine, &metabase, "seed: aspnet_regiis restarts W3SVC")?;
+    say(StepKind::Info, "-- aspnet_regiis restarts W3SVC".to_owned());
+    timeline_of(&mut say, &restart);
+    if !restart.service.started {
+        let (now, later) = timestamps();
+        for line in messages::aspnet_regiis_restart_failed(&now, &later) {
+            say(StepKind::Console, format!("aspnet_regiis log: {line}"));
+        }
+    }
+    let failure = start(machine, &metabase, "seed: net start w3svc")?;
+    say(StepKind::Info, "-- net start w3svc".to_owned());
+    timeline_of(&mut say, &failure);
+    let reproduced = is_error_193_in_64_bit_inetinfo(&failure) && is_error_193_in_64_bit_inetinfo(&restart);
+    say(
+        if reproduced { StepKind::Ok } else { StepKind::Fail },
+        if reproduced {
+            "REPRODUCED: W3SVC fails with System error 193; the loader refused the x86 filter in the 64-bit inetinfo.exe".to_owned()
+        } else {
+            "NOT REPRODUCED: W3SVC did not fail with error 193 in a 64-bit inetinfo.exe".to_owned()
+        },
+    );
+
+    say(StepKind::Info, "== fix A: switch to worker process isolation mode".to_owned());
+    let mut fixed_a = metabase.clone();
+    let commands_a = vec![
+        r"cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0".to_owned(),
+        "NET STOP HttpFilter /y".to_owned(),
+        "NET START W3SVC".to_owned(),
+    ];
+    for command in &commands_a {
+        say(StepKind::Config, command.clone());
+    }
+    fixed_a.set("W3SVC/IIs5IsolationModeEnabled", "0")?;
+    say(
+        StepKind::Info,
+        "HttpFilter restarts in lsass.exe instead of inetinfo.exe, as worker process isolation mode requires".to_owned(),
+    );
+    let start_a = start(machine, &fixed_a, "fix A")?;
+    timeline_of(&mut say, &start_a);
+    let verified_a = start_a.all_good()
+        && start_a.hosts.iter().any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
+        && start_a.requests.iter().all(|request| request.status == 200);
+    say(verdict_kind(verified_a), verdict_text("fix A", verified_a, "the x86 filter loads in a 32-bit w3wp.exe and the request gets 200"));
+
+    say(StepKind::Info, "== fix B: stay in IIS 5.0 isolation mode, register the 64-bit filter".to_owned());
+    let mut fixed_b = metabase.clone();
+    let command_b = format!(r"{SEED_WINDIR}\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable");
+    say(StepKind::Config, command_b.clone());
+    for change in aspnet_regiis_install(&mut fixed_b, Arch::Amd64, SEED_WINDIR, true)? {
+        say(StepKind::Config, format!("aspnet_regiis: {change}"));
+    }
+    let start_b = start(machine, &fixed_b, "fix B")?;
+    timeline_of(&mut say, &start_b);
+    let verified_b = start_b.all_good()
+        && start_b.hosts.iter().any(|host| host.process == ProcessName::Inetinfo && host.bits == Bits::B64);
+    say(verdict_kind(verified_b), verdict_text("fix B", verified_b, "the AMD64 filter loads in the 64-bit inetinfo.exe"));
+
+    Ok(ReproReport {
+        reproduced,
+        failure,
+        fix_a: Fix { name: "worker process isolation mode", commands: commands_a, verified: verified_a, start: start_a },
+        fix_b: Fix { name: "64-bit ASP.NET filter", commands: vec![command_b], verified: verified_b, start: start_b },
+        timeline,
+    })
+}
+
+fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<StartReport> {
+    let scenario = Scenario::new(name, Os::X64, metabase.clone());
+    startup::check(&scenario)?;
+    startup::start(machine, &scenario)
+}
+
+fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
+    for step in &report.timeline {
+        say(step.kind, step.text.clone());
+    }
+}
+
+fn is_error_193_in_64_bit_inetinfo(report: &StartReport) -> bool {
+    !report.service.started
+        && report.service.win32_error == Some(193)
+        && report.hosts.iter().any(|host| {
+            host.process == ProcessName::Inetinfo
+                && host.bits == Bits::B64
+                && host.filters.iter().any(|filter| filter.win32_error == Some(193))
+        })
+        && report.events.iter().any(|event| event.id == 2274 && event.text.contains("AMD64"))
+}
+
+fn verdict_kind(verified: bool) -> StepKind {
+    if verified { StepKind::Ok } else { StepKind::Fail }
+}
+
+fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
+    if verified { format!("{fix} VERIFIED: {what}") } else { format!("{fix} NOT VERIFIED: expected {what}") }
+}
+
+/// Two timestamps a second apart in aspnet_regiis's log format, from the wall clock.
+fn timestamps() -> (String, String) {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    (format_utc(now), format_utc(now + 1))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, from seconds since 1970 (the civil-from-days algorithm).
+fn format_utc(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let secs = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_like_the_aspnet_regiis_log() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00");
+        // 2005-12-14 12:37:39 UTC, the moment of the seed report's first log line.
+        assert_eq!(super::format_utc(1_134_563_859), "2005-12-14 12:37:39");
+    }
+}

@@ -1,0 +1,185 @@
+//! A scenario: an OS bitness, a metabase, and the files on the simulated machine's disks.
+//!
+//! By default the standard ASP.NET filter paths of whatever Windows folder the metabase names
+//! (`<windir>\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll` and its `Framework64` twin)
+//! hold mock filters of the architecture a real Windows would have there; on 32-bit Windows there
+//! is no Framework64. The user can place any image at any path with `--image`. A configured path
+//! that holds nothing stays missing, and the loader says so.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::arch::{Arch, Os};
+use crate::artifacts::Artifacts;
+use crate::machine::{Content, Layout, WinPath};
+use crate::metabase::Metabase;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub os: Os,
+    pub metabase: Metabase,
+    pub images: Vec<(WinPath, ImageSpec)>,
+    /// How long a host process may take before IIS (and the harness) gives up on it.
+    pub host_timeout: Duration,
+    /// Requests sent to each application pool in worker process isolation mode; each one to a
+    /// pool whose worker failed starts another worker, until rapid-fail protection steps in.
+    pub requests_per_pool: u32,
+}
+
+/// What to put at a Windows path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSpec {
+    /// A mock filter built by `cargo xtask build` (`filter` is the well-behaved one).
+    Mock { arch: Arch, variant: String },
+    /// A synthetic image written by `cargo xtask build` (`odd:x86_no_code`).
+    Synthetic(String),
+    /// The user's own file.
+    File(PathBuf),
+}
+
+pub const DEFAULT_HOST_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ImageSpec {
+    /// Parses the right-hand side of `--image WINPATH=SPEC`: `x86`, `amd64`, `x86:VARIANT`,
+    /// `amd64:VARIANT`, `odd:NAME`, or a path to a file.
+    pub fn parse(text: &str) -> anyhow::Result<ImageSpec> {
+        let (head, variant) = match text.split_once(':') {
+            Some((head, rest)) if !head.is_empty() && head.len() > 1 => (head, Some(rest)),
+            _ => (text, None),
+        };
+        if head.eq_ignore_ascii_case("odd") {
+            return Ok(ImageSpec::Synthetic(variant.unwrap_or_default().to_owned()));
+        }
+        if let Some(arch) = Arch::parse(head) {
+            let variant = variant.unwrap_or("filter");
+            return Ok(ImageSpec::Mock { arch, variant: variant.to_owned() });
+        }
+        let path = PathBuf::from(text);
+        if !path.is_file() {
+            bail!("`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing file");
+        }
+        Ok(ImageSpec::File(std::path::absolute(path)?))
+    }
+
+    /// The real file to copy onto the simulated disk.
+    pub fn source(&self, artifacts: &Artifacts) -> anyhow::Result<PathBuf> {
+        match self {
+            ImageSpec::Mock { arch, variant } => artifacts.mock_filter(*arch, variant),
+            ImageSpec::Synthetic(name) => artifacts.odd_image(name),
+            ImageSpec::File(path) => Ok(path.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for ImageSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageSpec::Mock { arch, variant } if variant == "filter" => write!(f, "{arch} mock filter"),
+            ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
+            ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
+            ImageSpec::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Parses one `--image WINPATH=SPEC` argument.
+pub fn parse_image_arg(text: &str) -> anyhow::Result<(WinPath, ImageSpec)> {
+    let Some((path, spec)) = text.split_once('=') else {
+        bail!("--image `{text}` should be WINPATH=x86|amd64|FILE, e.g. C:\\Filters\\f.dll=x86");
+    };
+    let path = WinPath::parse(path).with_context(|| format!("in --image `{text}`"))?;
+    let spec = ImageSpec::parse(spec).with_context(|| format!("in --image `{text}`"))?;
+    Ok((path, spec))
+}
+
+impl Scenario {
+    pub fn new(name: impl Into<String>, os: Os, metabase: Metabase) -> Scenario {
+        Scenario {
+            name: name.into(),
+            os,
+            metabase,
+            images: Vec::new(),
+            host_timeout: DEFAULT_HOST_TIMEOUT,
+            requests_per_pool: 1,
+        }
+    }
+
+    /// The image at `path`: the user's choice, else the default for a standard Framework path.
+    pub fn image_at(&self, path: &WinPath) -> Option<ImageSpec> {
+        if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
+            return Some(spec.clone());
+        }
+        default_image(self.os, path)
+    }
+
+    /// The disk layout for the given configured filter paths: their images, or nothing.
+    pub fn layout(&self, artifacts: &Artifacts, filter_paths: &[WinPath]) -> anyhow::Result<Layout> {
+        let mut layout = Layout::default();
+        for (path, spec) in &self.images {
+            layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
+        }
+        for path in filter_paths {
+            match default_image(self.os, path) {
+                Some(spec) if layout.content_at(path).is_none() => {
+                    layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
+                }
+                _ => layout.require_nothing_unless_set(path.clone()),
+            }
+        }
+        Ok(layout)
+    }
+}
+
+/// A real Windows has ASP.NET's 32-bit filter under `Framework` and, on x64 only, the 64-bit
+/// one under `Framework64`, below its Windows folder (whichever drive that is).
+fn default_image(os: Os, path: &WinPath) -> Option<ImageSpec> {
+    let components = path.components();
+    let [_windir, dotnet, framework, version, file] = components else { return None };
+    if !dotnet.eq_ignore_ascii_case("Microsoft.NET")
+        || !file.eq_ignore_ascii_case("aspnet_filter.dll")
+        || !version.starts_with(['v', 'V'])
+    {
+        return None;
+    }
+    let arch = if framework.eq_ignore_ascii_case("Framework") {
+        Arch::X86
+    } else if framework.eq_ignore_ascii_case("Framework64") && os == Os::X64 {
+        Arch::Amd64
+    } else {
+        return None;
+    };
+    Some(ImageSpec::Mock { arch, variant: "filter".to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_framework_paths_hold_the_matching_mock() {
+        let x86 = WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll").unwrap();
+        let amd64 = WinPath::parse(r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll").unwrap();
+        assert_eq!(default_image(Os::X64, &x86), Some(ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() }));
+        assert_eq!(default_image(Os::X64, &amd64), Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() }));
+        assert_eq!(default_image(Os::X86, &amd64), None, "32-bit Windows has no Framework64");
+        let other = WinPath::parse(r"C:\Filters\aspnet_filter.dll").unwrap();
+        assert_eq!(default_image(Os::X64, &other), None);
+    }
+
+    #[test]
+    fn image_specs_parse() {
+        assert_eq!(ImageSpec::parse("x86").unwrap(), ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() });
+        assert_eq!(
+            ImageSpec::parse("amd64:crash_in_gfv").unwrap(),
+            ImageSpec::Mock { arch: Arch::Amd64, variant: "crash_in_gfv".into() }
+        );
+        assert_eq!(ImageSpec::parse("odd:text").unwrap(), ImageSpec::Synthetic("text".into()));
+        assert!(ImageSpec::parse("/no/such/file.dll").is_err());
+        let (path, spec) = parse_image_arg(r"C:\f\a.dll=amd64").unwrap();
+        assert_eq!(path.as_str(), r"C:\f\a.dll");
+        assert_eq!(spec, ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() });
+    }
+}

@@ -1,0 +1,82 @@
+//! The loader layer: real mock filters in real 32- and 64-bit host processes.
+
+use harness::arch::{Arch, Bits};
+use harness::host::HostEnd;
+use harness::scenario::ImageSpec;
+use rstest::rstest;
+
+use crate::support::load_in_host;
+
+fn mock(arch: Arch, variant: &str) -> ImageSpec {
+    ImageSpec::Mock { arch, variant: variant.to_owned() }
+}
+
+#[rstest]
+#[case::host32_loads_x86(Bits::B32, Arch::X86, None)]
+#[case::host32_refuses_amd64(Bits::B32, Arch::Amd64, Some(193))]
+#[case::host64_refuses_x86(Bits::B64, Arch::X86, Some(193))]
+#[case::host64_loads_amd64(Bits::B64, Arch::Amd64, None)]
+fn the_loader_decides_by_bitness(#[case] bits: Bits, #[case] arch: Arch, #[case] error: Option<u32>) {
+    let path = format!(r"C:\it\loader\bitness-{}-{}\filter.dll", bits.number(), arch.dir_name());
+    let run = load_in_host(bits, &[(&path, mock(arch, "filter"))], &[&path]);
+    assert_eq!(run.end, HostEnd::Completed);
+    assert_eq!(run.bits, bits);
+    let filter = &run.filters[0];
+    assert_eq!(filter.loaded, Some(error.is_none()), "{filter:?}");
+    assert_eq!(filter.load_error, error, "{filter:?}");
+    if error.is_none() {
+        let version = filter.version.as_ref().expect("GetFilterVersion was called");
+        assert!(version.accepted);
+        assert_eq!(version.description, format!("Mock ISAPI filter ({arch}, filter)"));
+        assert_eq!(filter.notified, Some(0x0800_0002), "HttpFilterProc answers SF_STATUS_REQ_NEXT_NOTIFICATION");
+        assert_eq!(filter.terminated, Some(true));
+    } else {
+        assert!(filter.exports.is_none() && filter.version.is_none(), "{filter:?}");
+    }
+}
+
+#[rstest]
+fn a_missing_path_is_126(#[values(Bits::B32, Bits::B64)] bits: Bits) {
+    let path = format!(r"C:\it\loader\missing-{}\nothing.dll", bits.number());
+    let run = load_in_host(bits, &[], &[&path]);
+    assert_eq!(run.filters[0].loaded, Some(false));
+    assert_eq!(run.filters[0].load_error, Some(126));
+}
+
+/// The x86 exports are undecorated because the build links with filter.def: without it the
+/// DLL still loads, and GetFilterVersion is then not found (127), which is what IIS reports.
+#[test]
+fn decorated_x86_exports_load_and_then_miss_get_filter_version() {
+    let decorated = r"C:\it\loader\decorated\filter.dll";
+    let plain = r"C:\it\loader\decorated\plain.dll";
+    let run = load_in_host(
+        Bits::B32,
+        &[(decorated, mock(Arch::X86, "decorated")), (plain, mock(Arch::X86, "filter"))],
+        &[decorated, plain],
+    );
+    let decorated = &run.filters[0];
+    assert_eq!(decorated.loaded, Some(true));
+    let exports = decorated.exports.expect("the exports were looked up");
+    assert!(!exports.get_filter_version && !exports.http_filter_proc && !exports.terminate_filter);
+    assert_eq!(exports.lookup_error, Some(127));
+    let plain = &run.filters[1];
+    let exports = plain.exports.expect("the exports were looked up");
+    assert!(exports.get_filter_version && exports.http_filter_proc && exports.terminate_filter);
+}
+
+#[test]
+fn one_host_loads_several_filters_in_order() {
+    let first = r"C:\it\loader\order\first.dll";
+    let second = r"D:\it\loader\order\second.dll";
+    let run = load_in_host(
+        Bits::B64,
+        &[(first, mock(Arch::Amd64, "filter")), (second, mock(Arch::Amd64, "refuse"))],
+        &[first, second],
+    );
+    assert_eq!(run.filters.len(), 2);
+    assert_eq!(run.filters[0].path, first);
+    assert_eq!(run.filters[1].path, second, "D: exists and is loaded by its Windows path");
+    let refused = run.filters[1].version.as_ref().expect("GetFilterVersion was called");
+    assert!(!refused.accepted);
+    assert_eq!(refused.last_error, 5);
+}

@@ -1,0 +1,65 @@
+//! What every test module shares: the one simulated machine of this test binary, and helpers to
+//! run a host or a scenario on it.
+//!
+//! The machine is opened once and shared by every test thread, as the matrix shares it: one
+//! Wine prefix, one wineserver. Each test places its images at paths of its own, so tests in
+//! parallel never wait for each other's files. The machine is never dropped (statics are not);
+//! its wineserver ends by itself a few seconds after the last host, and the machine lock ends
+//! with this process.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use harness::arch::Bits;
+use harness::artifacts::ProcessName;
+use harness::host::{HostRequest, HostRun};
+use harness::machine::{BackendChoice, Content, Layout, Machine, WinPath};
+use harness::scenario::ImageSpec;
+
+static MACHINE: LazyLock<Machine> = LazyLock::new(|| {
+    Machine::open(BackendChoice::Auto).unwrap_or_else(|error| {
+        panic!(
+            "cannot open the simulated machine: {error:#}\n\
+             The suite loads real DLLs in real 32- and 64-bit processes and needs the toolchains \
+             and the built artifacts: run `cargo xtask test` (it runs `cargo xtask setup` and \
+             `cargo xtask build` first)."
+        )
+    })
+});
+
+pub fn machine() -> &'static Machine {
+    &MACHINE
+}
+
+/// The folder of this crate, where the scenario files are.
+pub fn tests_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn win(path: &str) -> WinPath {
+    WinPath::parse(path).unwrap_or_else(|error| panic!("bad test path `{path}`: {error}"))
+}
+
+/// Places `images` on the machine and loads `load` (in order) in one host process.
+pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> HostRun {
+    let machine = machine();
+    let mut layout = Layout::default();
+    for (path, spec) in images {
+        let source: PathBuf = spec.source(machine.artifacts()).expect("the image is built");
+        layout.set(win(path), Content::Copy(source));
+    }
+    let paths: Vec<WinPath> = load.iter().map(|path| win(path)).collect();
+    for path in &paths {
+        layout.require_nothing_unless_set(path.clone());
+    }
+    let _guard = machine.acquire(&layout).expect("the layout can be placed");
+    let request = HostRequest {
+        bits,
+        process: ProcessName::W3wp,
+        stop_at_first_failure: false,
+        request: true,
+        timeout: Duration::from_secs(30),
+    };
+    machine.run_host(&request, &paths).expect("the host program runs")
+}

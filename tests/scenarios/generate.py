@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Writes the regression scenarios: one metabase in IIS's own format and one expectation per case.
+
+The expectations encode IIS 6.0's documented behaviour, independently of the harness's code:
+in IIS 5.0 isolation mode (IIs5IsolationModeEnabled TRUE, the schema default when absent) the
+global filters load into inetinfo.exe at service start, 64-bit on x64 whatever
+Enable32BitAppOnWin64 says, and a filter that fails stops W3SVC; in worker process isolation mode
+they load into w3wp.exe on the first request, 32-bit on x64 when Enable32BitAppOnWin64 is TRUE
+(at AppPools, or inherited from W3SVC), and a filter that fails gives the request 503. 32-bit
+Windows runs everything 32-bit. The harness computes none of this from these files: it loads the
+filters for real and the test compares.
+
+Run it from anywhere (`python3 tests/scenarios/generate.py`); it rewrites the files in place.
+"""
+import json
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+FILTER_PATHS = {
+    "x86": r"C:\Filters\x86\mockfilter.dll",
+    "amd64": r"C:\Filters\amd64\mockfilter.dll",
+}
+FRAMEWORK_X86 = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll"
+
+
+def key(element, location, attributes, nl="\r\n", children=""):
+    lines = [f"<{element}\tLocation =\"{location}\""]
+    lines += [f"\t\t{name}=\"{value}\"" for name, value in attributes]
+    lines.append("\t>")
+    text = nl.join(lines) + nl + children + f"</{element}>" + nl
+    return text
+
+
+def document(keys, nl="\r\n", bom=True, namespace="urn:microsoft-catalog:XML_Metabase_V64_0"):
+    xmlns = f' xmlns="{namespace}"' if namespace else ""
+    head = f"<?xml version =\"1.0\"?>{nl}<configuration{xmlns}>{nl}<MBProperty>{nl}"
+    tail = f"</MBProperty>{nl}</configuration>{nl}"
+    text = head + "".join(keys) + tail
+    return ("\ufeff" if bom else "") + text
+
+
+def standard_keys(iis5, e32_w3svc, e32_pools, filters, nl="\r\n", load_order=None,
+                  filters_location="/LM/W3SVC/Filters", pools_location="/LM/W3SVC/AppPools",
+                  extra_filter_attributes=None, extra_keys=()):
+    keys = [
+        key("IIS_Global", ".", [("SessionKey", "496344627000000024d680"), ("XMLSchemaTimeStamp", "5cb0f52c7e3dc501")], nl),
+        key("IIsComputer", "/LM", [("EnableEditWhileRunning", "0"), ("EnableHistory", "1"), ("MaxHistoryFiles", "10")], nl),
+    ]
+    w3svc = [("AppPoolId", "DefaultAppPool"), ("AllowKeepAlive", "TRUE")]
+    if iis5 is not None:
+        w3svc.append(("IIs5IsolationModeEnabled", iis5))
+    if e32_w3svc is not None:
+        w3svc.append(("Enable32BitAppOnWin64", e32_w3svc))
+    w3svc.append(("AuthFlags", "AuthAnonymous | AuthNTLM"))
+    keys.append(key("IIsWebService", "/LM/W3SVC", w3svc, nl))
+    pools = [("AppPoolAutoStart", "TRUE")]
+    if e32_pools is not None:
+        pools.append(("Enable32BitAppOnWin64", e32_pools))
+    keys.append(key("IIsApplicationPools", pools_location, pools, nl))
+    keys.append(key("IIsApplicationPool", pools_location + "/DefaultAppPool", [("AppPoolIdentityType", "2")], nl))
+    names = [name for name, _ in filters]
+    order = load_order if load_order is not None else ",".join(names)
+    keys.append(key("IIsFilters", filters_location, [("AdminACL", "496344627000000024d680000000"), ("FilterLoadOrder", order)], nl))
+    for name, path in filters:
+        attributes = [("FilterDescription", name), ("FilterEnabled", "TRUE"), ("FilterPath", path)]
+        attributes += (extra_filter_attributes or {}).get(name, [])
+        keys.append(key("IIsFilter", f"{filters_location}/{name}", attributes, nl))
+    keys.extend(extra_keys)
+    return keys
+
+
+def expectation(os_, iis5, e32, arch):
+    """What IIS 6.0 does with one filter of `arch`, from the documented rules."""
+    iis5_mode = iis5 in ("TRUE", None)
+    if os_ == "x86":
+        bits = 32
+    elif iis5_mode:
+        bits = 64
+    else:
+        bits = 32 if e32 else 64
+    loads = (bits == 64) == (arch == "amd64")
+    if iis5_mode:
+        return {
+            "started": loads, "process": "inetinfo.exe", "bits": bits, "loaded": loads,
+            "win32_error": None if loads else 193, "status": 200 if loads else None,
+            "events": [] if loads else [2274, 2268, 7023],
+        }
+    return {
+        "started": True, "process": "w3wp.exe", "bits": bits, "loaded": loads,
+        "win32_error": None if loads else 193, "status": 200 if loads else 503,
+        "events": [] if loads else [2274, 2268],
+    }
+
+
+def write_case(folder, name, text, spec):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.xml").write_bytes(text.encode("utf-8"))
+    (folder / f"{name}.json").write_text(json.dumps(spec, indent=2) + "\n")
+
+
+def matrix():
+    folder = HERE / "matrix"
+    for os_ in ("x64", "x86"):
+        for iis5_name, iis5 in (("iis5-true", "TRUE"), ("iis5-false", "FALSE"), ("iis5-absent", None)):
+            for e32_name, e32_w3svc, e32_pools in (
+                ("e32-apppools", None, "TRUE"),
+                ("e32-w3svc-only", "TRUE", None),
+                ("e32-absent", None, None),
+            ):
+                for arch in ("x86", "amd64"):
+                    filters = [("MockFilter", FILTER_PATHS[arch])]
+                    text = document(standard_keys(iis5, e32_w3svc, e32_pools, filters))
+                    e32 = (e32_w3svc or e32_pools) == "TRUE"
+                    spec = {
+                        "os": os_,
+                        "images": [f"{FILTER_PATHS[arch]}={arch}"],
+                        "expected": expectation(os_, iis5, e32, arch),
+                    }
+                    write_case(folder, f"{os_}-{iis5_name}-{e32_name}-{arch}", text, spec)
+
+
+def quirks():
+    """One case per parsing quirk, each on the seed's failing configuration (x64, IIS 5.0
+    isolation mode, the 32-bit Framework filter) unless the quirk needs another."""
+    folder = HERE / "quirks"
+    seed_filter = [("ASP.NET_2.0.50727.0", FRAMEWORK_X86)]
+    fails = expectation("x64", "TRUE", True, "x86")
+    loads_in_wow64 = expectation("x64", "FALSE", True, "x86")
+
+    def case(name, text, expected, images=()):
+        write_case(folder, name, text, {"os": "x64", "images": list(images), "expected": expected})
+
+    case("bom-crlf-v64-namespace", document(standard_keys("TRUE", None, "TRUE", seed_filter)), fails)
+    case("no-bom-lf-no-namespace",
+         document(standard_keys("TRUE", None, "TRUE", seed_filter, nl="\n"), nl="\n", bom=False, namespace=None), fails)
+    case("v54-namespace",
+         document(standard_keys("TRUE", None, "TRUE", seed_filter), namespace="urn:microsoft-catalog:XML_Metabase_V54_0"), fails)
+    case("lowercase-key-paths",
+         document(standard_keys("FALSE", None, "TRUE", seed_filter, filters_location="/lm/w3svc/filters",
+                                pools_location="/LM/W3SVC/apppools")), loads_in_wow64)
+    multiline = key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT", [
+        ("AccessFlags", "AccessRead | AccessScript"),
+        ("ScriptMaps", ".asp,C:\\WINDOWS\\system32\\inetsrv\\asp.dll,5,GET,HEAD,POST,TRACE\r\n\t\t\t.aspx,"
+                       + FRAMEWORK_X86.replace("aspnet_filter.dll", "aspnet_isapi.dll") + ",1,GET,HEAD,POST,DEBUG"),
+    ])
+    case("values-over-several-lines",
+         document(standard_keys("TRUE", None, "TRUE", seed_filter, extra_keys=[multiline])), fails)
+    compression = key("IIsCompressionSchemes", "/LM/W3SVC/Filters/Compression/Parameters", [("HcSendCacheHeaders", "FALSE")]) \
+        + key("IIsCompressionScheme", "/LM/W3SVC/Filters/Compression/gzip", [("HcDoStaticCompression", "TRUE"),
+              ("HcFileExtensions", "htm\r\n\t\t\thtml\r\n\t\t\ttxt")])
+    case("load-order-blanks-and-compression",
+         document(standard_keys("TRUE", None, "TRUE", seed_filter, load_order="  ASP.NET_2.0.50727.0 , Compression ,",
+                                extra_keys=[compression])), fails)
+    disabled = document(standard_keys("TRUE", None, "TRUE", seed_filter,
+                                      extra_filter_attributes={"ASP.NET_2.0.50727.0": [("FilterEnabled", "FALSE")]}))
+    # A disabled filter is not loaded at all: the service starts with no filter to report.
+    disabled = disabled.replace('\t\tFilterEnabled="TRUE"\r\n\t\tFilterPath', '\t\tFilterPath')
+    case("filter-enabled-false", disabled,
+         {"started": True, "process": None, "bits": None, "loaded": None, "win32_error": None, "status": 200, "events": []})
+    two = [("AMD64Filter", FILTER_PATHS["amd64"]), ("ASP.NET_2.0.50727.0", FRAMEWORK_X86)]
+    case("load-order-decides-first-load", document(standard_keys("TRUE", None, "TRUE", two)),
+         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": True, "win32_error": None, "status": None,
+          "events": [2274, 2268, 7023]},
+         images=[f"{FILTER_PATHS['amd64']}=amd64"])
+    case("missing-file-is-126",
+         document(standard_keys("TRUE", None, None, [("Gone", r"C:\Filters\gone\nothing.dll")])),
+         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 126, "status": None,
+          "events": [2214, 2268, 7023]})
+
+
+if __name__ == "__main__":
+    matrix()
+    quirks()
