@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod artifacts;
+pub mod cause;
 pub mod cli;
 pub mod host;
 pub mod iis;

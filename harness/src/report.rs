@@ -79,6 +79,11 @@ pub struct FilterOutcome {
     pub description: Option<String>,
     /// The SF_NOTIFY_* flags GetFilterVersion asked for, when it was called.
     pub flags: Option<u32>,
+    /// Why it did or did not load, from the loader's answer and the headers (None when the
+    /// filter was not attempted).
+    pub cause: Option<crate::cause::Cause>,
+    /// What the headers of the file at `path` say; None when there is no file.
+    pub image: Option<crate::cause::ImageSummary>,
     /// What HttpFilterProc returned for the request's end-of-request notification, when the
     /// filter registered for it (0x08000002 is SF_STATUS_REQ_NEXT_NOTIFICATION).
     pub request_notification: Option<u32>,

@@ -8,3 +8,6 @@ mod support;
 mod loader;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
+mod admin_tools;
+/// The failure catalogue: every way a load fails, and its cause.
+mod catalogue;

@@ -95,6 +95,12 @@ pub fn build(sh: &Shell) -> anyhow::Result<()> {
             build_filter(arch, variant)?;
         }
     }
+    // Images no compiler makes: no code, other machines, not a PE at all, cut short.
+    let odd = dir().join("filters").join("odd");
+    crate::odd_images::write_all(&odd)?;
+    let amd64_filter = dir().join("filters").join(Arch::Amd64.dir_name()).join("filter.dll");
+    crate::odd_images::truncate(&amd64_filter, &odd.join("truncated_headers.dll"), 100)?;
+    crate::odd_images::truncate(&amd64_filter, &odd.join("truncated.dll"), 1024)?;
     Ok(())
 }
 

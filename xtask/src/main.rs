@@ -13,6 +13,7 @@
 
 mod artifacts;
 mod ci;
+mod odd_images;
 mod setup;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::messages;
+use crate::cause::{Cause, HostDeath, ImageSummary, classify};
+use crate::pe::ImageInfo;
 use crate::arch::{Bits, Os};
 use crate::artifacts::ProcessName;
 use crate::host::{HostEnd, HostRequest, HostRun};
@@ -56,7 +58,7 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
     let mut run = Run::new(scenario, isolation_mode, enable_32bit, machine.backend_name());
 
     run.config_steps(&configured);
-    let filters = active_filters(scenario, &configured)?;
+    let mut filters = active_filters(scenario, &configured)?;
     let paths: Vec<WinPath> = filters.iter().map(|f| f.path.clone()).collect();
     let layout = scenario.layout(machine.artifacts(), &paths)?;
     for (path, _) in layout.entries() {
@@ -70,6 +72,9 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
         );
     }
     let _guard = machine.acquire(&layout)?;
+    for filter in &mut filters {
+        filter.image = machine.inspect(&filter.path);
+    }
 
     match isolation_mode {
         IsolationMode::Iis5 => run.start_iis5(machine, &filters)?,
@@ -92,6 +97,8 @@ pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
 struct ActiveFilter {
     name: String,
     path: WinPath,
+    /// What the headers of the file at `path` say, read once the layout is in place.
+    image: Option<ImageInfo>,
 }
 
 fn active_filters(scenario: &Scenario, configured: &[FilterConfig]) -> anyhow::Result<Vec<ActiveFilter>> {
@@ -112,7 +119,7 @@ fn active_filters(scenario: &Scenario, configured: &[FilterConfig]) -> anyhow::R
                 filter.name
             )
         })?;
-        active.push(ActiveFilter { name: filter.name.clone(), path });
+        active.push(ActiveFilter { name: filter.name.clone(), path, image: None });
     }
     Ok(active)
 }
@@ -344,6 +351,7 @@ impl<'a> Run<'a> {
         let paths: Vec<WinPath> = filters.iter().map(|filter| filter.path.clone()).collect();
         let host_run = machine.run_host(&request, &paths)?;
         let (outcomes, failure) = judge(&host_run, filters, worker);
+        let outcomes = with_causes(outcomes, filters, &host_run);
         let pid = host_run.pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
         self.step(StepKind::Info, format!("{process} started ({bits}{pid})"));
         for outcome in &outcomes {
@@ -414,7 +422,12 @@ impl<'a> Run<'a> {
         let verdict = if self.report.all_good() {
             (StepKind::Ok, "verdict: W3SVC started and every filter loaded".to_owned())
         } else if let Some((host, filter)) = self.report.first_failed_filter() {
-            let error = filter.win32_error.map(messages::describe_win32).unwrap_or_else(|| format!("{:?}", filter.stage));
+            let error = match (filter.win32_error, filter.cause) {
+                (Some(error), _) => messages::describe_win32(error),
+                (None, Some(Cause::TimedOut)) => "it stopped answering and was ended".to_owned(),
+                (None, Some(Cause::Crashed)) => "it crashed the process".to_owned(),
+                (None, _) => "the process ended early".to_owned(),
+            };
             (
                 StepKind::Fail,
                 format!("verdict: cannot load filter `{}` in {} {}: {error}", filter.path, host.bits, host.process),
@@ -442,6 +455,8 @@ fn judge(run: &HostRun, filters: &[ActiveFilter], worker: bool) -> (Vec<FilterOu
             description: None,
             flags: None,
             request_notification: None,
+            cause: None,
+            image: None,
         };
         let Some(load) = run.filters.get(index).filter(|_| failure.is_none()) else {
             outcomes.push(outcome);
@@ -508,6 +523,20 @@ fn judge(run: &HostRun, filters: &[ActiveFilter], worker: bool) -> (Vec<FilterOu
         failure = Some(host_death(&run.end));
     }
     (outcomes, failure)
+}
+
+/// Adds each filter's cause and header summary to what `judge` found.
+fn with_causes(mut outcomes: Vec<FilterOutcome>, filters: &[ActiveFilter], run: &HostRun) -> Vec<FilterOutcome> {
+    let death = match run.end {
+        HostEnd::Crashed { .. } => HostDeath::Crashed,
+        HostEnd::TimedOut => HostDeath::TimedOut,
+        HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
+    };
+    for (outcome, filter) in outcomes.iter_mut().zip(filters) {
+        outcome.image = filter.image.as_ref().map(ImageSummary::of);
+        outcome.cause = classify(outcome.stage, outcome.win32_error, filter.image.as_ref(), run.bits, death);
+    }
+    outcomes
 }
 
 fn host_death(end: &HostEnd) -> HostFailure {

@@ -47,6 +47,13 @@ impl Machine {
         self.disk.acquire(&self.backend, layout)
     }
 
+    /// What the headers of the file at `path` say, or None when nothing is there. Read from
+    /// the simulated disk itself, so it is the file the loader was given.
+    pub fn inspect(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
+        let file = self.backend.file_for(path).ok()?;
+        crate::pe::inspect(&file).ok()
+    }
+
     /// Starts one host process and reads what it reports. The filters are Windows paths of
     /// this machine; the caller holds a layout guard that covers them.
     pub fn run_host(&self, request: &HostRequest, filters: &[WinPath]) -> anyhow::Result<HostRun> {

@@ -225,7 +225,7 @@ impl Metabase {
             // `>` (or `/>`) is on a line of its own: the attribute goes on the line before it.
             Some(at) => {
                 let at = tag.last_attr_end + at + 1;
-                Splice { range: at..at, text: format!("\t\t{name}=\"{escaped}\"{newline}") }
+                Splice { range: at..at, text: format!("\t\t{name}=\"{escaped}\"\n") }
             }
             None => Splice {
                 range: tag.last_attr_end..tag.last_attr_end,

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use quick_xml::Reader;
 use quick_xml::events::attributes::AttrError;
+use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event};
 
 use super::error::{MetabaseError, MetabaseErrorKind};
@@ -376,10 +377,11 @@ impl<'t> Parser<'t> {
             Some(Role::Key(index)) => {
                 let index = *index;
                 if name != "Custom" {
+                    let key = &self.keys[index];
                     return Err(self.error_at_line(
                         line,
-                        format!("<{name}> inside key {}", self.keys[index].location),
-                        "a key holds only <Custom> elements; move the key out to <MBProperty> with its own Location",
+                        format!("<{name}> is inside key {} (opened on line {})", key.location, key.line),
+                        format!("a key holds only <Custom> elements; close the key with </{}> before it", key.element),
                     ));
                 }
                 let prop = self.custom(start, lt, line, tag_close, empty_end)?;
@@ -406,8 +408,13 @@ impl<'t> Parser<'t> {
     }
 
     fn end(&mut self, name: &str, lt: usize, after: usize) -> Result<(), MetabaseError> {
+        // An end tag that matches no open element is stray; one that matches an outer element
+        // means the inner ones were never closed.
+        if !self.stack.iter().any(|frame| frame.name == name) {
+            return Err(self.error_at(lt, format!("</{name}> closes no open element"), "remove it"));
+        }
         let Some(frame) = self.stack.pop() else {
-            return Err(self.error_at(lt, format!("</{name}> closes no element"), "remove it"));
+            return Err(self.error_at(lt, format!("</{name}> closes no open element"), "remove it"));
         };
         if frame.name != name {
             return Err(self.error_at_line(
@@ -576,6 +583,20 @@ impl<'t> Parser<'t> {
     fn attributes(&self, start: &BytesStart<'_>, lt: usize) -> Result<Vec<RawAttr>, MetabaseError> {
         // Positions in attribute errors count from the first byte after `<`.
         let content_at = self.offset_of(start).unwrap_or(lt + 1);
+        // A `<` outside quotes means the tag was never ended with `>` and the reader ran on into
+        // the next tag; say so at the tag rather than at whatever attribute error that causes.
+        let mut quote = None;
+        for c in start.chars() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(open), _) if c == open => quote = None,
+                (None, '<') => {
+                    let name = start.name().0;
+                    return Err(self.error_at(lt, format!("the tag <{name}> is not ended with >"), "add > after its last attribute"));
+                }
+                _ => {}
+            }
+        }
         let mut attrs = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|error| self.attr_error(&error, content_at))?;
@@ -587,9 +608,15 @@ impl<'t> Parser<'t> {
             // The raw value is decoded by hand rather than with quick-xml's `normalized_value`,
             // which would turn the line breaks between MULTISZ items into spaces.
             let value = quick_xml::escape::unescape(raw).map_err(|error| {
+                let problem = match error {
+                    EscapeError::UnrecognizedEntity(_, entity) => format!("an unknown entity &{entity};"),
+                    EscapeError::UnterminatedEntity(_) => "an & that starts no entity".to_string(),
+                    EscapeError::InvalidCharRef(_) => "a bad character reference".to_string(),
+                    EscapeError::TooManyNestedEntities => "too many entities".to_string(),
+                };
                 self.error_at(
                     value_at,
-                    format!("the value of {name} has a bad entity reference ({error})"),
+                    format!("the value of {name} has {problem}"),
                     "write & as &amp;, < as &lt; and \" as &quot;",
                 )
             })?;
@@ -607,13 +634,24 @@ impl<'t> Parser<'t> {
 
     fn attr_error(&self, error: &AttrError, content_at: usize) -> MetabaseError {
         let at = |position: usize| content_at + position;
+        // The reader reports a missing `=` or value where it looked for it, past any line
+        // break; the line to fix is the one with the attribute name.
+        let after_name = |position: usize| {
+            let end = at(position).min(self.text.len());
+            self.text[..end].trim_end().len().saturating_sub(1)
+        };
         match *error {
             AttrError::ExpectedEq(p) => self.error_at(
-                at(p),
+                after_name(p),
                 "an attribute name is not followed by =",
                 "write attributes as Name=\"value\"",
             ),
-            AttrError::ExpectedValue(p) | AttrError::UnquotedValue(p) => self.error_at(
+            AttrError::ExpectedValue(p) => self.error_at(
+                after_name(p),
+                "an attribute has = but no value",
+                "write attributes as Name=\"value\"",
+            ),
+            AttrError::UnquotedValue(p) => self.error_at(
                 at(p),
                 "an attribute value is not in double quotes",
                 "write attributes as Name=\"value\"",

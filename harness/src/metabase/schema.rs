@@ -73,7 +73,10 @@ const SCHEMA: &[SchemaEntry] = {
         entry("FilterEnableCache", Boolean),
         // Application pools and their health settings.
         entry("AppPoolId", String),
+        entry("AppPoolAutoStart", Boolean),
         entry("AppPoolIdentityType", Integer),
+        entry("IdleTimeout", Integer),
+        entry("PeriodicRestartTime", Integer),
         entry("RapidFailProtection", Boolean),
         entry("RapidFailProtectionMaxCrashes", Integer),
         entry("RapidFailProtectionInterval", Integer),
@@ -83,6 +86,7 @@ const SCHEMA: &[SchemaEntry] = {
         entry("ServerBindings", List),
         entry("SecureBindings", List),
         entry("Path", String),
+        entry("AppIsolated", Integer),
         entry("WebSvcExtRestrictionList", List),
         entry("InProcessIsapiApps", List),
         entry("ScriptMaps", List),

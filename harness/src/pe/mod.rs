@@ -29,6 +29,9 @@ mod tests;
 /// Everything `inspect` reports about one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageInfo {
+    /// The file starts with the DOS header's `MZ`: it means to be an executable image, even
+    /// when the rest cannot be read.
+    pub mz: bool,
     /// The file has an MZ header, a readable `PE\0\0` signature and a readable file header.
     pub pe: bool,
     /// `FileHeader.Machine`.
@@ -298,6 +301,7 @@ pub fn inspect(path: &Path) -> std::io::Result<ImageInfo> {
 /// Inspects an image held in memory. Never panics.
 pub fn inspect_bytes(bytes: &[u8]) -> ImageInfo {
     let mut info = ImageInfo {
+        mz: bytes.starts_with(b"MZ"),
         pe: false,
         machine: None,
         machine_code: None,

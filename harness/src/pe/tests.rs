@@ -26,6 +26,7 @@ fn x86_filter_reads_as_a_32_bit_dll_with_code_and_isapi_exports() {
     assert_eq!(
         info,
         ImageInfo {
+            mz: true,
             pe: true,
             machine: Some(Machine::X86),
             machine_code: Some(0x014c),

@@ -1,0 +1,127 @@
+//! Why a filter did not load: the loader's real answer read together with the file's headers.
+//!
+//! The loader's error alone is ambiguous: Windows maps a wrong-bitness image, a text file, an
+//! image for another processor and a corrupt header all to ERROR_BAD_EXE_FORMAT (193), and a
+//! missing file and a missing dependency both to ERROR_MOD_NOT_FOUND (126). The headers of the
+//! file at the configured path tell them apart. The headers never replace the loader: a cause is
+//! only given to a result a host process reported, and an image the headers call wrong can
+//! still load (an x86 DLL with no code loads in a 64-bit process), in which case the cause is
+//! `ok`.
+
+use serde::Serialize;
+
+use crate::arch::Bits;
+use crate::pe::ImageInfo;
+use crate::report::Stage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Ok,
+    MissingFile,
+    MissingDependency,
+    WrongBitness,
+    OtherMachine,
+    NotAnImage,
+    CorruptImage,
+    MissingExport,
+    FilterRefused,
+    Crashed,
+    TimedOut,
+    RawDataUnsupported,
+}
+
+/// How the host process ended, as far as the cause of a filter result is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostDeath {
+    Crashed,
+    TimedOut,
+    Other,
+}
+
+const ERROR_MOD_NOT_FOUND: u32 = 126;
+const ERROR_BAD_EXE_FORMAT: u32 = 193;
+const ERROR_DLL_INIT_FAILED: u32 = 1114;
+/// ERROR_NOACCESS: Wine's loader catches an access violation inside DllMain and fails the load
+/// with it; the filter crashed, the process did not.
+const ERROR_NOACCESS: u32 = 998;
+
+/// The cause of one filter's result. `image` is what the headers of the file at the configured
+/// path say (None when there is no file); `bits` is the loading process's bitness; `death`
+/// says how the host ended when the filter's step never finished. None for a filter that was
+/// not attempted.
+pub fn classify(
+    stage: Stage,
+    error: Option<u32>,
+    image: Option<&ImageInfo>,
+    bits: Bits,
+    death: HostDeath,
+) -> Option<Cause> {
+    let unfinished = match death {
+        HostDeath::Crashed => Cause::Crashed,
+        HostDeath::TimedOut => Cause::TimedOut,
+        HostDeath::Other => Cause::Crashed,
+    };
+    Some(match (stage, error) {
+        (Stage::NotAttempted, _) => return None,
+        (Stage::Loaded, _) => Cause::Ok,
+        (Stage::RefusedSilently, _) => Cause::FilterRefused,
+        (Stage::ReadRawDataRefused, _) => Cause::RawDataUnsupported,
+        (Stage::GetProcAddress, _) => Cause::MissingExport,
+        (Stage::GetFilterVersion, Some(_)) => Cause::FilterRefused,
+        (Stage::GetFilterVersion, None) | (Stage::LoadLibrary, None) => unfinished,
+        (Stage::LoadLibrary, Some(ERROR_MOD_NOT_FOUND)) if image.is_none() => Cause::MissingFile,
+        (Stage::LoadLibrary, Some(ERROR_MOD_NOT_FOUND)) => Cause::MissingDependency,
+        // DllMain returned FALSE: the filter's own code refused to start.
+        (Stage::LoadLibrary, Some(ERROR_DLL_INIT_FAILED)) => Cause::FilterRefused,
+        (Stage::LoadLibrary, Some(ERROR_NOACCESS)) => Cause::Crashed,
+        (Stage::LoadLibrary, Some(ERROR_BAD_EXE_FORMAT)) => bad_format(image, bits),
+        (Stage::LoadLibrary, Some(_)) => Cause::CorruptImage,
+    })
+}
+
+/// Tells the ERROR_BAD_EXE_FORMAT cases apart by the headers.
+fn bad_format(image: Option<&ImageInfo>, bits: Bits) -> Cause {
+    let Some(image) = image else { return Cause::NotAnImage };
+    if !image.mz {
+        return Cause::NotAnImage;
+    }
+    if !image.pe || image.problem.is_some() || image.magic_matches_machine == Some(false) {
+        return Cause::CorruptImage;
+    }
+    match image.machine {
+        Some(machine) if machine.arch().is_some() => {
+            if machine.bits() != Some(bits.number()) {
+                Cause::WrongBitness
+            } else {
+                // The right machine and still refused: something else in the headers is wrong.
+                Cause::CorruptImage
+            }
+        }
+        Some(_) => Cause::OtherMachine,
+        None => Cause::CorruptImage,
+    }
+}
+
+/// The part of the headers a filter result carries in `start --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSummary {
+    pub pe: bool,
+    pub machine: Option<crate::pe::Machine>,
+    pub bits: Option<u32>,
+    pub has_code: Option<bool>,
+    /// Set when the headers could not be read whole (truncated, impossible offsets).
+    pub problem: Option<String>,
+}
+
+impl ImageSummary {
+    pub fn of(image: &ImageInfo) -> ImageSummary {
+        ImageSummary {
+            pe: image.pe,
+            machine: image.machine,
+            bits: image.bits,
+            has_code: image.has_code,
+            problem: image.problem.clone(),
+        }
+    }
+}
