@@ -46,7 +46,9 @@ impl Artifacts {
             Some(dir) => PathBuf::from(dir),
             None => {
                 let exe = std::env::current_exe().context("cannot find the running executable")?;
-                let target = exe.ancestors().find(|dir| dir.file_name().is_some_and(|name| name == "target"));
+                let target = exe
+                    .ancestors()
+                    .find(|dir| dir.file_name().is_some_and(|name| name == "target"));
                 match target {
                     Some(target) => target.join("isapi-harness"),
                     None => bail!(
@@ -61,7 +63,10 @@ impl Artifacts {
         for bits in [Bits::B32, Bits::B64] {
             let host = artifacts.host(bits, ProcessName::Inetinfo);
             if !host.is_file() {
-                bail!("the {bits} host program `{}` is not built; run `cargo xtask build`", host.display());
+                bail!(
+                    "the {bits} host program `{}` is not built; run `cargo xtask build`",
+                    host.display()
+                );
             }
         }
         Ok(artifacts)

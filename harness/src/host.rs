@@ -83,15 +83,49 @@ pub struct FilterVersion {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Line {
-    Started { bits: u32, pid: u32 },
-    Loading { index: usize, path: String },
-    Loaded { index: usize, ok: bool, win32_error: Option<u32> },
-    Exports { index: usize, get_filter_version: bool, http_filter_proc: bool, terminate_filter: bool, win32_error: Option<u32> },
-    Calling { index: usize, function: String },
-    FilterVersion { index: usize, returned: bool, last_error: u32, filter_version: u32, flags: u32, description: String },
-    Notified { index: usize, returned: Option<u32> },
-    Terminated { index: usize, returned: bool },
-    Crashed { exception_code: u32 },
+    Started {
+        bits: u32,
+        pid: u32,
+    },
+    Loading {
+        index: usize,
+        path: String,
+    },
+    Loaded {
+        index: usize,
+        ok: bool,
+        win32_error: Option<u32>,
+    },
+    Exports {
+        index: usize,
+        get_filter_version: bool,
+        http_filter_proc: bool,
+        terminate_filter: bool,
+        win32_error: Option<u32>,
+    },
+    Calling {
+        index: usize,
+        function: String,
+    },
+    FilterVersion {
+        index: usize,
+        returned: bool,
+        last_error: u32,
+        filter_version: u32,
+        flags: u32,
+        description: String,
+    },
+    Notified {
+        index: usize,
+        returned: Option<u32>,
+    },
+    Terminated {
+        index: usize,
+        returned: bool,
+    },
+    Crashed {
+        exception_code: u32,
+    },
     Done,
 }
 
@@ -133,10 +167,20 @@ pub fn read_report(request: &HostRequest, finished: &Finished) -> anyhow::Result
                     filter.load_error = win32_error;
                 }
             }
-            Line::Exports { index, get_filter_version, http_filter_proc, terminate_filter, win32_error } => {
+            Line::Exports {
+                index,
+                get_filter_version,
+                http_filter_proc,
+                terminate_filter,
+                win32_error,
+            } => {
                 if let Some(filter) = run.filters.get_mut(index) {
-                    filter.exports =
-                        Some(Exports { get_filter_version, http_filter_proc, terminate_filter, lookup_error: win32_error });
+                    filter.exports = Some(Exports {
+                        get_filter_version,
+                        http_filter_proc,
+                        terminate_filter,
+                        lookup_error: win32_error,
+                    });
                 }
             }
             Line::Calling { index, function } => {
@@ -144,11 +188,23 @@ pub fn read_report(request: &HostRequest, finished: &Finished) -> anyhow::Result
                     filter.last_call = Some(function);
                 }
             }
-            Line::FilterVersion { index, returned, last_error, filter_version, flags, description } => {
+            Line::FilterVersion {
+                index,
+                returned,
+                last_error,
+                filter_version,
+                flags,
+                description,
+            } => {
                 if let Some(filter) = run.filters.get_mut(index) {
                     filter.last_call = None;
-                    filter.version =
-                        Some(FilterVersion { accepted: returned, last_error, filter_version, flags, description });
+                    filter.version = Some(FilterVersion {
+                        accepted: returned,
+                        last_error,
+                        filter_version,
+                        flags,
+                        description,
+                    });
                 }
             }
             Line::Notified { index, returned } => {

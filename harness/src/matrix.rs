@@ -76,7 +76,8 @@ impl Outcome {
     /// Reads the same facts off an observed start, so that expected and observed compare as
     /// plain values. `with_events` keeps the event ids only when the case pins them.
     pub fn of(report: &StartReport, with_events: bool) -> Outcome {
-        let first = report.hosts.iter().find_map(|host| host.filters.first().map(|filter| (host, filter)));
+        let first =
+            report.hosts.iter().find_map(|host| host.filters.first().map(|filter| (host, filter)));
         Outcome {
             started: report.service.started,
             process: first.map(|(host, _)| host.process.to_string()),
@@ -92,7 +93,8 @@ impl Outcome {
 /// Loads every case under `dir`, checking each completely before anything runs.
 pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
     let mut files = Vec::new();
-    collect_case_files(dir, &mut files).with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?;
+    collect_case_files(dir, &mut files)
+        .with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?;
     files.sort();
     if files.is_empty() {
         bail!("no scenarios (NAME.json beside NAME.xml) under `{}`", dir.display());
@@ -102,20 +104,30 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
 
 /// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name.
 pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
-        let name = json_path.strip_prefix(root).unwrap_or(json_path).with_extension("").to_string_lossy().replace('\\', "/");
-        let text = std::fs::read_to_string(&json_path).with_context(|| format!("cannot read `{}`", json_path.display()))?;
-        let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
-            anyhow::anyhow!("{}:{}: {error}; see the case format in harness/src/matrix.rs", json_path.display(), error.line())
-        })?;
-        let metabase = Metabase::read(&json_path.with_extension("xml"))?;
-        let mut scenario = Scenario::new(name.clone(), case.os, metabase);
-        for image in &case.images {
-            let parsed = crate::scenario::parse_image_arg(image)
-                .with_context(|| format!("in `{}`", json_path.display()))?;
-            scenario.images.push(parsed);
-        }
-        startup::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
-        Ok(Case { name, scenario, expected: case.expected })
+    let name = json_path
+        .strip_prefix(root)
+        .unwrap_or(json_path)
+        .with_extension("")
+        .to_string_lossy()
+        .replace('\\', "/");
+    let text = std::fs::read_to_string(&json_path)
+        .with_context(|| format!("cannot read `{}`", json_path.display()))?;
+    let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
+        anyhow::anyhow!(
+            "{}:{}: {error}; see the case format in harness/src/matrix.rs",
+            json_path.display(),
+            error.line()
+        )
+    })?;
+    let metabase = Metabase::read(&json_path.with_extension("xml"))?;
+    let mut scenario = Scenario::new(name.clone(), case.os, metabase);
+    for image in &case.images {
+        let parsed = crate::scenario::parse_image_arg(image)
+            .with_context(|| format!("in `{}`", json_path.display()))?;
+        scenario.images.push(parsed);
+    }
+    startup::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
+    Ok(Case { name, scenario, expected: case.expected })
 }
 
 fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -123,7 +135,9 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<(
         let path = entry?.path();
         if path.is_dir() {
             collect_case_files(&path, files)?;
-        } else if path.extension().is_some_and(|ext| ext == "json") && path.with_extension("xml").is_file() {
+        } else if path.extension().is_some_and(|ext| ext == "json")
+            && path.with_extension("xml").is_file()
+        {
             files.push(path);
         }
     }
@@ -167,7 +181,8 @@ pub fn run(
 
 fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
     let started = Instant::now();
-    let observed = startup::start(machine, &case.scenario).with_context(|| format!("scenario `{}`", case.name))?;
+    let observed = startup::start(machine, &case.scenario)
+        .with_context(|| format!("scenario `{}`", case.name))?;
     let pass = Outcome::of(&observed, case.expected.events.is_some()) == case.expected;
     Ok(CaseResult {
         name: case.name.clone(),
@@ -202,7 +217,8 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
                 serde_json::to_string(&observed).unwrap_or_default(),
                 serde_json::to_string(&result.expected).unwrap_or_default()
             );
-            let timeline: Vec<String> = result.observed.timeline.iter().map(|step| step.text.clone()).collect();
+            let timeline: Vec<String> =
+                result.observed.timeline.iter().map(|step| step.text.clone()).collect();
             xml.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
                 escape_xml(&message),

@@ -61,7 +61,8 @@ pub fn run_bounded(
 ) -> anyhow::Result<Finished> {
     static RUN_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run_id = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::fs::create_dir_all(scratch).with_context(|| format!("cannot create `{}`", scratch.display()))?;
+    std::fs::create_dir_all(scratch)
+        .with_context(|| format!("cannot create `{}`", scratch.display()))?;
     let stdout_path = scratch.join(format!("host-{}-{run_id}.out", std::process::id()));
     let stderr_path = stdout_path.with_extension("err");
     let stdout = std::fs::File::create(&stdout_path)?;

@@ -65,7 +65,10 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     let mut say = |kind: StepKind, text: String| timeline.push(Step { kind, text });
     let mut metabase = Metabase::parse(crate::metabase::SEED_METABASE, origin)?;
 
-    say(StepKind::Info, "== the seed case: IIS 6.0 on Windows Server 2003 x64, IIS 5.0 isolation mode".to_owned());
+    say(
+        StepKind::Info,
+        "== the seed case: IIS 6.0 on Windows Server 2003 x64, IIS 5.0 isolation mode".to_owned(),
+    );
     let baseline = start(machine, &metabase, "seed: before the change")?;
     say(StepKind::Info, "-- iisreset with the 64-bit ASP.NET filter registered".to_owned());
     timeline_of(&mut say, &baseline);
@@ -82,7 +85,9 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
 
     say(
         StepKind::Config,
-        format!(r"{SEED_WINDIR}\Microsoft.NET\Framework\v2.0.50727\aspnet_regiis.exe -i -enable   (the 32-bit Framework folder)"),
+        format!(
+            r"{SEED_WINDIR}\Microsoft.NET\Framework\v2.0.50727\aspnet_regiis.exe -i -enable   (the 32-bit Framework folder)"
+        ),
     );
     for change in aspnet_regiis_install(&mut metabase, Arch::X86, SEED_WINDIR, true)? {
         say(StepKind::Config, format!("aspnet_regiis: {change}"));
@@ -99,7 +104,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     let failure = start(machine, &metabase, "seed: net start w3svc")?;
     say(StepKind::Info, "-- net start w3svc".to_owned());
     timeline_of(&mut say, &failure);
-    let reproduced = is_error_193_in_64_bit_inetinfo(&failure) && is_error_193_in_64_bit_inetinfo(&restart);
+    let reproduced =
+        is_error_193_in_64_bit_inetinfo(&failure) && is_error_193_in_64_bit_inetinfo(&restart);
     say(
         if reproduced { StepKind::Ok } else { StepKind::Fail },
         if reproduced {
@@ -127,13 +133,27 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     let start_a = start(machine, &fixed_a, "fix A")?;
     timeline_of(&mut say, &start_a);
     let verified_a = start_a.all_good()
-        && start_a.hosts.iter().any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
+        && start_a
+            .hosts
+            .iter()
+            .any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
         && start_a.requests.iter().all(|request| request.status == 200);
-    say(verdict_kind(verified_a), verdict_text("fix A", verified_a, "the x86 filter loads in a 32-bit w3wp.exe and the request gets 200"));
+    say(
+        verdict_kind(verified_a),
+        verdict_text(
+            "fix A",
+            verified_a,
+            "the x86 filter loads in a 32-bit w3wp.exe and the request gets 200",
+        ),
+    );
 
-    say(StepKind::Info, "== fix B: stay in IIS 5.0 isolation mode, register the 64-bit filter".to_owned());
+    say(
+        StepKind::Info,
+        "== fix B: stay in IIS 5.0 isolation mode, register the 64-bit filter".to_owned(),
+    );
     let mut fixed_b = metabase.clone();
-    let command_b = format!(r"{SEED_WINDIR}\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable");
+    let command_b =
+        format!(r"{SEED_WINDIR}\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable");
     say(StepKind::Config, command_b.clone());
     for change in aspnet_regiis_install(&mut fixed_b, Arch::Amd64, SEED_WINDIR, true)? {
         say(StepKind::Config, format!("aspnet_regiis: {change}"));
@@ -141,14 +161,30 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     let start_b = start(machine, &fixed_b, "fix B")?;
     timeline_of(&mut say, &start_b);
     let verified_b = start_b.all_good()
-        && start_b.hosts.iter().any(|host| host.process == ProcessName::Inetinfo && host.bits == Bits::B64);
-    say(verdict_kind(verified_b), verdict_text("fix B", verified_b, "the AMD64 filter loads in the 64-bit inetinfo.exe"));
+        && start_b
+            .hosts
+            .iter()
+            .any(|host| host.process == ProcessName::Inetinfo && host.bits == Bits::B64);
+    say(
+        verdict_kind(verified_b),
+        verdict_text("fix B", verified_b, "the AMD64 filter loads in the 64-bit inetinfo.exe"),
+    );
 
     Ok(ReproReport {
         reproduced,
         failure,
-        fix_a: Fix { name: "worker process isolation mode", commands: commands_a, verified: verified_a, start: start_a },
-        fix_b: Fix { name: "64-bit ASP.NET filter", commands: vec![command_b], verified: verified_b, start: start_b },
+        fix_a: Fix {
+            name: "worker process isolation mode",
+            commands: commands_a,
+            verified: verified_a,
+            start: start_a,
+        },
+        fix_b: Fix {
+            name: "64-bit ASP.NET filter",
+            commands: vec![command_b],
+            verified: verified_b,
+            start: start_b,
+        },
         timeline,
     })
 }
@@ -181,12 +217,19 @@ fn verdict_kind(verified: bool) -> StepKind {
 }
 
 fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
-    if verified { format!("{fix} VERIFIED: {what}") } else { format!("{fix} NOT VERIFIED: expected {what}") }
+    if verified {
+        format!("{fix} VERIFIED: {what}")
+    } else {
+        format!("{fix} NOT VERIFIED: expected {what}")
+    }
 }
 
 /// Two timestamps a second apart in aspnet_regiis's log format, from the wall clock.
 fn timestamps() -> (String, String) {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     (format_utc(now), format_utc(now + 1))
 }
 
@@ -197,13 +240,19 @@ fn format_utc(seconds: u64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

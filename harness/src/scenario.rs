@@ -59,7 +59,9 @@ impl ImageSpec {
         }
         let path = PathBuf::from(text);
         if !path.is_file() {
-            bail!("`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing file");
+            bail!(
+                "`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing file"
+            );
         }
         Ok(ImageSpec::File(std::path::absolute(path)?))
     }
@@ -77,7 +79,9 @@ impl ImageSpec {
 impl std::fmt::Display for ImageSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ImageSpec::Mock { arch, variant } if variant == "filter" => write!(f, "{arch} mock filter"),
+            ImageSpec::Mock { arch, variant } if variant == "filter" => {
+                write!(f, "{arch} mock filter")
+            }
             ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
             ImageSpec::File(path) => write!(f, "{}", path.display()),
@@ -116,7 +120,11 @@ impl Scenario {
     }
 
     /// The disk layout for the given configured filter paths: their images, or nothing.
-    pub fn layout(&self, artifacts: &Artifacts, filter_paths: &[WinPath]) -> anyhow::Result<Layout> {
+    pub fn layout(
+        &self,
+        artifacts: &Artifacts,
+        filter_paths: &[WinPath],
+    ) -> anyhow::Result<Layout> {
         let mut layout = Layout::default();
         for (path, spec) in &self.images {
             layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
@@ -160,10 +168,20 @@ mod tests {
 
     #[test]
     fn standard_framework_paths_hold_the_matching_mock() {
-        let x86 = WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll").unwrap();
-        let amd64 = WinPath::parse(r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll").unwrap();
-        assert_eq!(default_image(Os::X64, &x86), Some(ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() }));
-        assert_eq!(default_image(Os::X64, &amd64), Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() }));
+        let x86 =
+            WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll")
+                .unwrap();
+        let amd64 =
+            WinPath::parse(r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll")
+                .unwrap();
+        assert_eq!(
+            default_image(Os::X64, &x86),
+            Some(ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() })
+        );
+        assert_eq!(
+            default_image(Os::X64, &amd64),
+            Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() })
+        );
         assert_eq!(default_image(Os::X86, &amd64), None, "32-bit Windows has no Framework64");
         let other = WinPath::parse(r"C:\Filters\aspnet_filter.dll").unwrap();
         assert_eq!(default_image(Os::X64, &other), None);
@@ -171,7 +189,10 @@ mod tests {
 
     #[test]
     fn image_specs_parse() {
-        assert_eq!(ImageSpec::parse("x86").unwrap(), ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() });
+        assert_eq!(
+            ImageSpec::parse("x86").unwrap(),
+            ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() }
+        );
         assert_eq!(
             ImageSpec::parse("amd64:crash_in_gfv").unwrap(),
             ImageSpec::Mock { arch: Arch::Amd64, variant: "crash_in_gfv".into() }

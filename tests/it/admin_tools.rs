@@ -31,10 +31,21 @@ fn harness_bin() -> &'static Path {
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("the test binary knows its path");
         // The test binary is <target>/<profile>/deps/it-<hash>.
-        let profile_dir = exe.parent().and_then(Path::parent).expect("the test binary is in <target>/<profile>/deps");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary is in <target>/<profile>/deps");
         let target_dir = profile_dir.parent().expect("the profile folder is in the target folder");
         let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "--package", "harness", "--bin", "isapi-harness", "--target-dir"]);
+        build.args([
+            "build",
+            "--quiet",
+            "--package",
+            "harness",
+            "--bin",
+            "isapi-harness",
+            "--target-dir",
+        ]);
         build.arg(target_dir);
         match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") | None => {}
@@ -67,7 +78,8 @@ fn run(args: &[&str], hook: Option<usize>) -> Run {
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("metabase").join(name);
-    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", path.display()))
 }
 
 /// A temporary folder holding `MetaBase.xml` with the given bytes.
@@ -107,21 +119,41 @@ fn pad(name: &str) -> String {
 // adsutil
 
 #[rstest]
-#[case::boolean("W3SVC/AppPools/Enable32BitAppOnWin64", 0, "Enable32BitAppOnWin64           : (BOOLEAN) True\n")]
-#[case::case_insensitive("/lm/w3svc/iis5isolationmodeenabled", 0, "IIs5IsolationModeEnabled        : (BOOLEAN) True\n")]
+#[case::boolean(
+    "W3SVC/AppPools/Enable32BitAppOnWin64",
+    0,
+    "Enable32BitAppOnWin64           : (BOOLEAN) True\n"
+)]
+#[case::case_insensitive(
+    "/lm/w3svc/iis5isolationmodeenabled",
+    0,
+    "IIs5IsolationModeEnabled        : (BOOLEAN) True\n"
+)]
 #[case::string(
     "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterPath",
     0,
     "FilterPath                      : (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"\n"
 )]
-#[case::integer("LM/W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", 0, "FilterFlags                     : (INTEGER) 131072\n")]
-#[case::custom("W3SVC/Info/ServerConfigFlags", 0, "ServerConfigFlags               : (INTEGER) 1\n")]
+#[case::integer(
+    "LM/W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags",
+    0,
+    "FilterFlags                     : (INTEGER) 131072\n"
+)]
+#[case::custom(
+    "W3SVC/Info/ServerConfigFlags",
+    0,
+    "ServerConfigFlags               : (INTEGER) 1\n"
+)]
 #[case::list(
     "W3SVC/Filters/Compression/gzip/HcFileExtensions",
     0,
     "HcFileExtensions                : (LIST) (3 Items)\n  \"htm\"\n  \"html\"\n  \"txt\"\n"
 )]
-#[case::not_set("W3SVC/AppPools/DefaultAppPool/Enable32BitAppOnWin64", 1, "The parameter \"Enable32BitAppOnWin64\" is not set at this node.\n")]
+#[case::not_set(
+    "W3SVC/AppPools/DefaultAppPool/Enable32BitAppOnWin64",
+    1,
+    "The parameter \"Enable32BitAppOnWin64\" is not set at this node.\n"
+)]
 #[case::no_such_key("W3SVC/42/ServerAutoStart", 1, "The path requested could not be found.\n")]
 fn adsutil_get_prints_like_adsutil(#[case] path: &str, #[case] code: i32, #[case] stdout: &str) {
     let original = fixture(SEED_FAILING);
@@ -134,7 +166,8 @@ fn adsutil_get_prints_like_adsutil(#[case] path: &str, #[case] code: i32, #[case
 
 #[rstest]
 fn adsutil_set_edits_one_value_and_set_back_restores_every_byte(
-    #[values(SEED_FAILING, "fix-a-worker-process.xml", "worker-process-64bit-site-filter.xml")] name: &str,
+    #[values(SEED_FAILING, "fix-a-worker-process.xml", "worker-process-64bit-site-filter.xml")]
+    name: &str,
 ) {
     let original = fixture(name);
     let (folder, metabase) = metabase_with(&original);
@@ -144,31 +177,46 @@ fn adsutil_set_edits_one_value_and_set_back_restores_every_byte(
 
     let set = adsutil(&metabase, &["set", "W3SVC/IIs5IsolationModeEnabled", new_value]);
     let shown = if new_value == "1" { "True" } else { "False" };
-    assert_eq!((set.code, set.stdout.clone()), (0, format!("{}: (BOOLEAN) {shown}\n", pad("IIs5IsolationModeEnabled"))));
+    assert_eq!(
+        (set.code, set.stdout.clone()),
+        (0, format!("{}: (BOOLEAN) {shown}\n", pad("IIs5IsolationModeEnabled")))
+    );
     let edited = std::fs::read(&metabase).expect("the metabase is there");
-    let (old_text, new_text) = if old_value == "1" { ("\"TRUE\"", "\"FALSE\"") } else { ("\"FALSE\"", "\"TRUE\"") };
+    let (old_text, new_text) =
+        if old_value == "1" { ("\"TRUE\"", "\"FALSE\"") } else { ("\"FALSE\"", "\"TRUE\"") };
     let expected = String::from_utf8_lossy(&original).replacen(
         &format!("IIs5IsolationModeEnabled={old_text}"),
         &format!("IIs5IsolationModeEnabled={new_text}"),
         1,
     );
     assert_eq!(String::from_utf8_lossy(&edited), expected, "only the value changed");
-    assert_eq!(std::fs::read(folder.path().join("History").join("metabase_0000000001.xml")).ok(), Some(original.clone()));
+    assert_eq!(
+        std::fs::read(folder.path().join("History").join("metabase_0000000001.xml")).ok(),
+        Some(original.clone())
+    );
 
     let back = adsutil(&metabase, &["set", "w3svc/iis5isolationmodeenabled", old_value]);
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert_eq!(std::fs::read(&metabase).ok(), Some(original), "set back gives the original bytes");
-    assert_eq!(folder_entries(&folder.path().join("History")), ["metabase_0000000001.xml", "metabase_0000000002.xml"]);
+    assert_eq!(
+        folder_entries(&folder.path().join("History")),
+        ["metabase_0000000001.xml", "metabase_0000000002.xml"]
+    );
 }
 
 #[test]
 fn adsutil_set_adds_a_missing_property_in_iis_style() {
     let (_folder, metabase) = metabase_with(SEED_METABASE.as_bytes());
     let run = adsutil(&metabase, &["set", "W3SVC/AppPools/Enable32bitAppOnWin64", "1"]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "Enable32BitAppOnWin64           : (BOOLEAN) True\n"));
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Enable32BitAppOnWin64           : (BOOLEAN) True\n")
+    );
     let text = std::fs::read_to_string(&metabase).expect("the metabase is UTF-8");
     let line = "\t\tEnable32BitAppOnWin64=\"TRUE\"\r\n";
-    assert!(text.contains(&format!("\t\tPeriodicRestartTime=\"1740\"\r\n{line}\t>\r\n</IIsApplicationPools>\r\n")));
+    assert!(text.contains(&format!(
+        "\t\tPeriodicRestartTime=\"1740\"\r\n{line}\t>\r\n</IIsApplicationPools>\r\n"
+    )));
     assert_eq!(text.replacen(line, "", 1), SEED_METABASE);
 }
 
@@ -185,25 +233,43 @@ fn adsutil_enum_lists_properties_then_child_keys() {
     );
     assert_eq!((run.code, run.stdout.as_str()), (0, expected.as_str()));
     let missing = adsutil(&metabase, &["enum", "W3SVC/Nothing"]);
-    assert_eq!((missing.code, missing.stdout.as_str()), (1, "The path requested could not be found.\n"));
+    assert_eq!(
+        (missing.code, missing.stdout.as_str()),
+        (1, "The path requested could not be found.\n")
+    );
 }
 
 #[test]
 fn adsutil_delete_removes_a_property_or_a_key_with_its_subtree() {
     let (_folder, metabase) = metabase_with(&fixture(SEED_FAILING));
     let run = adsutil(&metabase, &["delete", "W3SVC/AppPools/Enable32BitAppOnWin64"]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "deleted property \"Enable32BitAppOnWin64\"\n"));
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "deleted property \"Enable32BitAppOnWin64\"\n")
+    );
     let text = std::fs::read_to_string(&metabase).expect("the metabase is UTF-8");
     assert!(!text.contains("Enable32BitAppOnWin64"));
-    assert!(text.contains("\t\tAppPoolIdentityType=\"2\"\r\n\t\tIdleTimeout=\"20\"\r\n"), "the whole line went");
+    assert!(
+        text.contains("\t\tAppPoolIdentityType=\"2\"\r\n\t\tIdleTimeout=\"20\"\r\n"),
+        "the whole line went"
+    );
 
     let again = adsutil(&metabase, &["delete", "W3SVC/AppPools/Enable32BitAppOnWin64"]);
-    assert_eq!((again.code, again.stdout.as_str()), (1, "The parameter \"Enable32BitAppOnWin64\" is not set at this node.\n"));
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (1, "The parameter \"Enable32BitAppOnWin64\" is not set at this node.\n")
+    );
 
     let key = adsutil(&metabase, &["delete", "W3SVC/Filters/Compression"]);
-    assert_eq!((key.code, key.stdout.as_str()), (0, "deleted path \"W3SVC/Filters/Compression\"\n"));
+    assert_eq!(
+        (key.code, key.stdout.as_str()),
+        (0, "deleted path \"W3SVC/Filters/Compression\"\n")
+    );
     let text = std::fs::read_to_string(&metabase).expect("the metabase is UTF-8");
-    assert!(!text.contains("/LM/W3SVC/Filters/Compression/"), "gzip, deflate and Parameters went too");
+    assert!(
+        !text.contains("/LM/W3SVC/Filters/Compression/"),
+        "gzip, deflate and Parameters went too"
+    );
     let get = adsutil(&metabase, &["get", "W3SVC/Filters/Compression/gzip/HcPriority"]);
     assert_eq!(get.code, 1);
 }
@@ -228,7 +294,16 @@ fn adsutil_refuses_bad_edits_and_writes_nothing(#[case] action: &[&str], #[case]
 // aspnet_regiis
 
 fn aspnet_regiis(metabase: &Path, framework: &str, enable: bool, hook: Option<usize>) -> Run {
-    let mut args = vec!["aspnet-regiis", "--metabase", path_str(metabase), "--framework", framework, "--windir", r"d:\WINDOWS", "-i"];
+    let mut args = vec![
+        "aspnet-regiis",
+        "--metabase",
+        path_str(metabase),
+        "--framework",
+        framework,
+        "--windir",
+        r"d:\WINDOWS",
+        "-i",
+    ];
     if enable {
         args.push("-enable");
     }
@@ -250,14 +325,17 @@ fn load_order(metabase: &Path) -> String {
     b"<?xml version =\"1.0\"?>\n<configuration>\n<MBProperty>\n<IIsWebService\tLocation =\"/LM/W3SVC\"\n\t>\n</IIsWebService>\n</MBProperty>\n</configuration>\n".to_vec()
 )]
 fn aspnet_regiis_switches_the_filter_between_frameworks(#[case] original: Vec<u8>) {
-    let (_folder, metabase) = metabase_with(&original);
+    let (folder, metabase) = metabase_with(&original);
     let x86 = aspnet_regiis(&metabase, "x86", true, None);
     assert_eq!(x86.code, 0, "{}", x86.stderr);
     assert!(x86.stdout.starts_with("Start installing ASP.NET (2.0.50727).\n"), "{}", x86.stdout);
     assert!(x86.stdout.ends_with("Finished installing ASP.NET (2.0.50727).\n"), "{}", x86.stdout);
     assert_eq!(
         filter_path(&metabase),
-        format!("{}: (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"\n", pad("FilterPath"))
+        format!(
+            "{}: (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"\n",
+            pad("FilterPath")
+        )
     );
     let order = format!("{}: (STRING) \"ASP.NET_2.0.50727.0\"\n", pad("FilterLoadOrder"));
     assert_eq!(load_order(&metabase), order);
@@ -267,11 +345,28 @@ fn aspnet_regiis_switches_the_filter_between_frameworks(#[case] original: Vec<u8
         "{extensions}"
     );
 
+    // The same registration again changes nothing and writes nothing.
+    let written = std::fs::read(&metabase).expect("the metabase is there");
+    let history = folder_entries(&folder.path().join("History"));
+    let again = aspnet_regiis(&metabase, "x86", true, None);
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (
+            0,
+            "Start installing ASP.NET (2.0.50727).\nThe metabase already had this registration; nothing changed.\nFinished installing ASP.NET (2.0.50727).\n"
+        )
+    );
+    assert_eq!(std::fs::read(&metabase).ok(), Some(written));
+    assert_eq!(folder_entries(&folder.path().join("History")), history);
+
     let amd64 = aspnet_regiis(&metabase, "amd64", false, None);
     assert_eq!(amd64.code, 0, "{}", amd64.stderr);
     assert_eq!(
         filter_path(&metabase),
-        format!("{}: (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework64\\v2.0.50727\\aspnet_filter.dll\"\n", pad("FilterPath"))
+        format!(
+            "{}: (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework64\\v2.0.50727\\aspnet_filter.dll\"\n",
+            pad("FilterPath")
+        )
     );
     assert_eq!(load_order(&metabase), order, "the name is listed once");
 }
@@ -287,13 +382,27 @@ fn an_interrupted_write_leaves_the_old_file_whole(
     let original = fixture(SEED_FAILING);
     let (folder, metabase) = metabase_with(&original);
     let run = match tool {
-        "adsutil" => run(&["adsutil", "--metabase", path_str(&metabase), "set", "W3SVC/IIs5IsolationModeEnabled", "0"], Some(crash_after)),
+        "adsutil" => run(
+            &[
+                "adsutil",
+                "--metabase",
+                path_str(&metabase),
+                "set",
+                "W3SVC/IIs5IsolationModeEnabled",
+                "0",
+            ],
+            Some(crash_after),
+        ),
         _ => aspnet_regiis(&metabase, "amd64", true, Some(crash_after)),
     };
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("simulated crash"), "{}", run.stderr);
     assert_eq!(std::fs::read(&metabase).ok(), Some(original), "the old file is whole");
-    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"], "no temporary file and no History copy");
+    assert_eq!(
+        folder_entries(folder.path()),
+        ["MetaBase.xml"],
+        "no temporary file and no History copy"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,7 +415,9 @@ fn keys(keys: &str) -> Vec<u8> {
 }
 
 fn not_utf8() -> Vec<u8> {
-    let mut bytes = keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterDescription=\"caf@\"\r\n\t>\r\n</IIsFilter>\r\n");
+    let mut bytes = keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterDescription=\"caf@\"\r\n\t>\r\n</IIsFilter>\r\n",
+    );
     // A Latin-1 `é` where the `@` is: not UTF-8.
     if let Some(at) = bytes.iter().position(|&b| b == b'@') {
         bytes[at] = 0xE9;
@@ -330,24 +441,100 @@ fn utf16() -> Vec<u8> {
 #[case::wrong_root(b"<?xml version =\"1.0\"?>\r\n<config>\r\n<MBProperty>\r\n</MBProperty>\r\n</config>\r\n".to_vec(), 2)]
 #[case::no_mbproperty(b"<?xml version =\"1.0\"?>\r\n<configuration>\r\n</configuration>\r\n".to_vec(), 2)]
 #[case::unknown_namespace(b"<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V99_0\">\r\n<MBProperty>\r\n</MBProperty>\r\n</configuration>\r\n".to_vec(), 2)]
-#[case::key_without_location(keys("<IIsFilter\r\n\t\tFilterPath=\"x.dll\"\r\n\t>\r\n</IIsFilter>\r\n"), 4)]
+#[case::key_without_location(
+    keys("<IIsFilter\r\n\t\tFilterPath=\"x.dll\"\r\n\t>\r\n</IIsFilter>\r\n"),
+    4
+)]
 #[case::empty_location(keys("<IIsFilter\tLocation =\"\"\r\n\t>\r\n</IIsFilter>\r\n"), 4)]
-#[case::duplicate_location(keys("<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n</IIsFilters>\r\n<IIsFilters\tLocation =\"/LM/W3SVC/filters\"\r\n\t>\r\n</IIsFilters>\r\n"), 7)]
-#[case::not_a_boolean(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tIIs5IsolationModeEnabled=\"MAYBE\"\r\n\t>\r\n</IIsWebService>\r\n"), 5)]
-#[case::boolean_in_custom(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n\t<Custom\r\n\t\tName=\"Enable32BitAppOnWin64\"\r\n\t\tValue=\"yes\"\r\n\t/>\r\n</IIsWebService>\r\n"), 8)]
-#[case::not_a_number(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n</IIsWebService>\r\n<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterFlags=\"lots\"\r\n\t>\r\n</IIsFilter>\r\n"), 8)]
-#[case::duplicate_attribute(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\"\r\n\t\tFilterPath=\"b.dll\"\r\n\t>\r\n</IIsFilter>\r\n"), 6)]
-#[case::same_property_in_two_cases(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\"\r\n\t\tfilterpath=\"b.dll\"\r\n\t>\r\n</IIsFilter>\r\n"), 6)]
-#[case::attribute_without_value(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterEnabled\r\n\t>\r\n</IIsFilter>\r\n"), 5)]
+#[case::duplicate_location(
+    keys(
+        "<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n</IIsFilters>\r\n<IIsFilters\tLocation =\"/LM/W3SVC/filters\"\r\n\t>\r\n</IIsFilters>\r\n"
+    ),
+    7
+)]
+#[case::not_a_boolean(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tIIs5IsolationModeEnabled=\"MAYBE\"\r\n\t>\r\n</IIsWebService>\r\n"
+    ),
+    5
+)]
+#[case::boolean_in_custom(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n\t<Custom\r\n\t\tName=\"Enable32BitAppOnWin64\"\r\n\t\tValue=\"yes\"\r\n\t/>\r\n</IIsWebService>\r\n"
+    ),
+    8
+)]
+#[case::not_a_number(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n</IIsWebService>\r\n<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterFlags=\"lots\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    8
+)]
+#[case::duplicate_attribute(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\"\r\n\t\tFilterPath=\"b.dll\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    6
+)]
+#[case::same_property_in_two_cases(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\"\r\n\t\tfilterpath=\"b.dll\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    6
+)]
+#[case::attribute_without_value(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterEnabled\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    5
+)]
 #[case::tag_without_bracket(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n"), 4)]
-#[case::unclosed_quote(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\r\n\t>\r\n</IIsFilter>\r\n"), 4)]
-#[case::bad_entity(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterDescription=\"Tom &amp Jerry\"\r\n\t>\r\n</IIsFilter>\r\n"), 5)]
-#[case::text_content(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n\tIIs5IsolationModeEnabled=TRUE\r\n</IIsWebService>\r\n"), 6)]
-#[case::element_inside_key(keys("<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t>\r\n</IIsFilter>\r\n</IIsFilters>\r\n"), 6)]
-#[case::custom_without_name(keys("<IIsConfigObject\tLocation =\"/LM/W3SVC/Info\"\r\n\t>\r\n\t<Custom\r\n\t\tValue=\"1\"\r\n\t/>\r\n</IIsConfigObject>\r\n"), 6)]
-#[case::unclosed_key(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n</IIsFilters>\r\n"), 6)]
-#[case::mismatched_end_tag(keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t>\r\n</IIsFilters>\r\n"), 6)]
-#[case::load_order_on_wrong_key(keys("<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tFilterLoadOrder=\"ASP.NET_2.0.50727.0\"\r\n\t>\r\n</IIsWebService>\r\n"), 5)]
+#[case::unclosed_quote(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"a.dll\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    4
+)]
+#[case::bad_entity(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterDescription=\"Tom &amp Jerry\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    5
+)]
+#[case::text_content(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n\tIIs5IsolationModeEnabled=TRUE\r\n</IIsWebService>\r\n"
+    ),
+    6
+)]
+#[case::element_inside_key(
+    keys(
+        "<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t>\r\n</IIsFilter>\r\n</IIsFilters>\r\n"
+    ),
+    6
+)]
+#[case::custom_without_name(
+    keys(
+        "<IIsConfigObject\tLocation =\"/LM/W3SVC/Info\"\r\n\t>\r\n\t<Custom\r\n\t\tValue=\"1\"\r\n\t/>\r\n</IIsConfigObject>\r\n"
+    ),
+    6
+)]
+#[case::unclosed_key(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t>\r\n</IIsFilters>\r\n"
+    ),
+    6
+)]
+#[case::mismatched_end_tag(
+    keys("<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t>\r\n</IIsFilters>\r\n"),
+    6
+)]
+#[case::load_order_on_wrong_key(
+    keys(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tFilterLoadOrder=\"ASP.NET_2.0.50727.0\"\r\n\t>\r\n</IIsWebService>\r\n"
+    ),
+    5
+)]
 #[case::content_after_root({ let mut bytes = keys(""); bytes.extend_from_slice(b"<MBProperty>\r\n</MBProperty>\r\n"); bytes }, 6)]
 fn a_malformed_metabase_is_refused_with_its_line(
     #[case] document: Vec<u8>,
@@ -366,5 +553,9 @@ fn a_malformed_metabase_is_refused_with_its_line(
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
     assert!(!run.stdout.contains("Finished"), "{}", run.stdout);
     assert_eq!(std::fs::read(&metabase).ok(), Some(document), "the file is unchanged");
-    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"], "no History folder, no temporary file");
+    assert_eq!(
+        folder_entries(folder.path()),
+        ["MetaBase.xml"],
+        "no History folder, no temporary file"
+    );
 }

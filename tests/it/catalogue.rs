@@ -27,7 +27,8 @@ fn scenario(name: &str, iis5: bool, image: Option<ImageSpec>) -> Scenario {
          </MBProperty>\r\n</configuration>\r\n",
         if iis5 { "TRUE" } else { "FALSE" }
     );
-    let metabase = Metabase::parse(&text, std::path::Path::new(&format!("{name}.xml"))).expect("the test metabase parses");
+    let metabase = Metabase::parse(&text, std::path::Path::new(&format!("{name}.xml")))
+        .expect("the test metabase parses");
     let mut scenario = Scenario::new(name, Os::X64, metabase);
     if let Some(image) = image {
         scenario.images.push((win(&path), image));
@@ -52,7 +53,14 @@ fn start(scenario: &Scenario) -> StartReport {
 /// The one place that compares: the first filter's cause and error, the service, the first
 /// request and the event ids, in order.
 #[track_caller]
-fn check(report: &StartReport, cause: Cause, error: Option<u32>, started: bool, status: Option<u16>, events: &[u32]) {
+fn check(
+    report: &StartReport,
+    cause: Cause,
+    error: Option<u32>,
+    started: bool,
+    status: Option<u16>,
+    events: &[u32],
+) {
     let filter = &report.hosts[0].filters[0];
     let timeline: Vec<&str> = report.timeline.iter().map(|step| step.text.as_str()).collect();
     let context = format!("filter: {filter:?}\ntimeline:\n  {}", timeline.join("\n  "));
@@ -88,7 +96,9 @@ fn iis5_mode_failures_stop_the_service(
     let report = start(&scenario(name, IIS5, image));
     check(&report, cause, Some(error), false, None, events);
     assert_eq!(report.service.win32_error, Some(error));
-    assert!(report.service.net_start_output.contains(&format!("System error {error} has occurred.")));
+    assert!(
+        report.service.net_start_output.contains(&format!("System error {error} has occurred."))
+    );
 }
 
 /// Error 193 alone is not "wrong bitness": the same code, three causes, and the event data
@@ -131,7 +141,8 @@ fn setlasterror_zero_declines_quietly() {
 
 #[rstest]
 fn a_crash_in_get_filter_version_ends_the_host_not_the_harness(#[values(IIS5, WORKER)] iis5: bool) {
-    let report = start(&scenario(&format!("crash_gfv_{iis5}"), iis5, mock(Arch::Amd64, "crash_in_gfv")));
+    let report =
+        start(&scenario(&format!("crash_gfv_{iis5}"), iis5, mock(Arch::Amd64, "crash_in_gfv")));
     let host = &report.hosts[0];
     assert_eq!(host.end, "crashed");
     assert_eq!(host.exception_code, Some(0xC000_0005));
@@ -175,7 +186,8 @@ fn process_with_argument_alive(argument: &str) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else { return false };
     entries.filter_map(Result::ok).any(|entry| {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let running = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| !stat.contains(") Z "));
+        let running = std::fs::read_to_string(entry.path().join("stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "));
         running && cmdline.split(|&byte| byte == 0).any(|arg| arg == argument.as_bytes())
     })
 }
@@ -209,6 +221,10 @@ fn rapid_fail_protection_disables_the_pool() {
     assert_eq!(statuses, [503; 7]);
     let disabled: Vec<_> = report.events.iter().filter(|event| event.id == 1002).collect();
     assert_eq!(disabled.len(), 1);
-    assert!(disabled[0].text.starts_with("Application pool DefaultAppPool is being automatically disabled"));
+    assert!(
+        disabled[0]
+            .text
+            .starts_with("Application pool DefaultAppPool is being automatically disabled")
+    );
     assert_eq!(report.events.iter().filter(|event| event.id == 2274).count(), 5);
 }

@@ -16,7 +16,11 @@ fn mock(arch: Arch, variant: &str) -> ImageSpec {
 #[case::host32_refuses_amd64(Bits::B32, Arch::Amd64, Some(193))]
 #[case::host64_refuses_x86(Bits::B64, Arch::X86, Some(193))]
 #[case::host64_loads_amd64(Bits::B64, Arch::Amd64, None)]
-fn the_loader_decides_by_bitness(#[case] bits: Bits, #[case] arch: Arch, #[case] error: Option<u32>) {
+fn the_loader_decides_by_bitness(
+    #[case] bits: Bits,
+    #[case] arch: Arch,
+    #[case] error: Option<u32>,
+) {
     let path = format!(r"C:\it\loader\bitness-{}-{}\filter.dll", bits.number(), arch.dir_name());
     let run = load_in_host(bits, &[(&path, mock(arch, "filter"))], &[&path]);
     assert_eq!(run.end, HostEnd::Completed);
@@ -28,7 +32,11 @@ fn the_loader_decides_by_bitness(#[case] bits: Bits, #[case] arch: Arch, #[case]
         let version = filter.version.as_ref().expect("GetFilterVersion was called");
         assert!(version.accepted);
         assert_eq!(version.description, format!("Mock ISAPI filter ({arch}, filter)"));
-        assert_eq!(filter.notified, Some(0x0800_0002), "HttpFilterProc answers SF_STATUS_REQ_NEXT_NOTIFICATION");
+        assert_eq!(
+            filter.notified,
+            Some(0x0800_0002),
+            "HttpFilterProc answers SF_STATUS_REQ_NEXT_NOTIFICATION"
+        );
         assert_eq!(filter.terminated, Some(true));
     } else {
         assert!(filter.exports.is_none() && filter.version.is_none(), "{filter:?}");

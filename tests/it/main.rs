@@ -4,10 +4,10 @@
 /// Shared machine and helpers.
 mod support;
 
+mod admin_tools;
+/// The failure catalogue: every way a load fails, and its cause.
+mod catalogue;
 /// The loader layer: mock filters of both architectures in hosts of both bitnesses.
 mod loader;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
-mod admin_tools;
-/// The failure catalogue: every way a load fails, and its cause.
-mod catalogue;

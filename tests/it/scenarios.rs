@@ -17,7 +17,8 @@ fn scenario(#[files("scenarios/**/*.json")] json_path: PathBuf) {
     let result = &results[0];
     if !result.pass {
         let observed = matrix::Outcome::of(&result.observed, case.expected.events.is_some());
-        let timeline: Vec<&str> = result.observed.timeline.iter().map(|step| step.text.as_str()).collect();
+        let timeline: Vec<&str> =
+            result.observed.timeline.iter().map(|step| step.text.as_str()).collect();
         panic!(
             "scenario `{}`\nexpected: {:?}\nobserved: {observed:?}\ntimeline:\n  {}",
             case.name,

@@ -219,3 +219,28 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
 }
+
+/// Adds the `*-pc-windows-msvc` targets, which `cargo xtask ci` type-checks the harness for on
+/// every machine so that Windows-only code cannot rot unnoticed on Linux. `cargo check` needs only
+/// the targets' standard library: no MSVC, no linker.
+pub fn ensure_check_targets(sh: &Shell) -> anyhow::Result<()> {
+    let installed = installed_targets(sh)?;
+    for arch in Arch::ALL {
+        let target = arch.rust_target(Toolchain::Msvc);
+        if !installed.iter().any(|line| line == target) {
+            println!("setup: adding the Rust target {target} (for `cargo check`)");
+            cmd!(sh, "rustup target add {target}")
+                .run()
+                .with_context(|| format!("cannot add the Rust target {target} with rustup"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The targets rustup has installed for the toolchain in use here.
+fn installed_targets(sh: &Shell) -> anyhow::Result<Vec<String>> {
+    let list = cmd!(sh, "rustup target list --installed")
+        .read()
+        .context("cannot ask rustup which targets are installed: is rustup on PATH?")?;
+    Ok(list.lines().map(|line| line.trim().to_owned()).collect())
+}

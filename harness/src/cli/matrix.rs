@@ -22,7 +22,8 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(junit) = &args.junit {
         // Fail on an unwritable report path now, not after the whole run.
-        std::fs::write(junit, b"").with_context(|| format!("cannot write the JUnit report `{}`", junit.display()))?;
+        std::fs::write(junit, b"")
+            .with_context(|| format!("cannot write the JUnit report `{}`", junit.display()))?;
     }
     let machine = Machine::open(args.backend)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs);
@@ -32,7 +33,11 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     let results = matrix::run(&machine, &cases, jobs, &|done, result| {
         // Progress goes to stderr so that --json output stays one clean object.
         let mark = if result.pass { "pass" } else { "FAIL" };
-        eprintln!("[{done:>3}/{total}] {mark} {} ({:.2} s)", result.name, result.elapsed.as_secs_f64());
+        eprintln!(
+            "[{done:>3}/{total}] {mark} {} ({:.2} s)",
+            result.name,
+            result.elapsed.as_secs_f64()
+        );
     })?;
     let elapsed = started.elapsed();
     if let Some(junit) = &args.junit {
@@ -46,7 +51,12 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
         print_table(&printer, &results);
         let summary = format!("{passed} passed, {} failed", results.len() - passed);
         printer.line(if passed == results.len() { StepKind::Ok } else { StepKind::Fail }, &summary);
-        eprintln!("matrix: {} scenarios in {:.2} s on {jobs} jobs ({} backend)", results.len(), elapsed.as_secs_f64(), machine.backend_name());
+        eprintln!(
+            "matrix: {} scenarios in {:.2} s on {jobs} jobs ({} backend)",
+            results.len(),
+            elapsed.as_secs_f64(),
+            machine.backend_name()
+        );
     }
     Ok(if passed == results.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -66,7 +76,10 @@ fn print_table(printer: &Printer, results: &[CaseResult]) {
                 (_, Some(error)) => format!("error {error}"),
                 _ => "-".to_owned(),
             },
-            observed.status.map(|status| format!("HTTP {status}")).unwrap_or_else(|| "no request".into()),
+            observed
+                .status
+                .map(|status| format!("HTTP {status}"))
+                .unwrap_or_else(|| "no request".into()),
         );
         printer.line(if result.pass { StepKind::Info } else { StepKind::Fail }, &line);
     }
@@ -93,8 +106,10 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         let results = matrix::run(&machine, &cases, jobs, &quiet)?;
         let wall = started.elapsed();
         if jobs == 1 {
-            host_starts =
-                results.iter().flat_map(|r| r.observed.hosts.iter().map(|h| (h.bits, h.process))).collect();
+            host_starts = results
+                .iter()
+                .flat_map(|r| r.observed.hosts.iter().map(|h| (h.bits, h.process)))
+                .collect();
         }
         let failed = results.iter().filter(|result| !result.pass).count();
         figures.push((jobs, wall, failed));
@@ -115,7 +130,15 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let n32 = host_starts.iter().filter(|(bits, _)| *bits == Bits::B32).count();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "bench: {} scenarios, {} host starts ({} 32-bit, {} 64-bit), {} backend", cases.len(), host_starts.len(), n32, host_starts.len() - n32, machine.backend_name())?;
+    writeln!(
+        out,
+        "bench: {} scenarios, {} host starts ({} 32-bit, {} 64-bit), {} backend",
+        cases.len(),
+        host_starts.len(),
+        n32,
+        host_starts.len() - n32,
+        machine.backend_name()
+    )?;
     writeln!(out, "bench: bare host starts, one after another: {:.3} s", bare.as_secs_f64())?;
     for (jobs, wall, failed) in figures {
         writeln!(

@@ -53,7 +53,9 @@ pub fn win32_message(code: u32) -> &'static str {
         126 => "The specified module could not be found.",
         127 => "The specified procedure could not be found.",
         193 => "%1 is not a valid Win32 application.",
-        216 => "This version of %1 is not compatible with the version of Windows you're running. Check your computer's system information and then contact the software publisher.",
+        216 => {
+            "This version of %1 is not compatible with the version of Windows you're running. Check your computer's system information and then contact the software publisher."
+        }
         1053 => "The service did not respond to the start or control request in a timely fashion.",
         1067 => "The process terminated unexpectedly.",
         1114 => "A dynamic link library (DLL) initialization routine failed.",
@@ -117,7 +119,8 @@ pub fn filters_did_not_all_load(error: u32) -> Event {
         source: W3SVC_WP,
         id: 2268,
         kind: EventType::Error,
-        text: "Could not load all ISAPI filters for site/service. Therefore startup aborted.".to_owned(),
+        text: "Could not load all ISAPI filters for site/service. Therefore startup aborted."
+            .to_owned(),
         data: Some(dword_data(error)),
     }
 }
@@ -204,9 +207,15 @@ pub fn net_start_failed(error: u32) -> String {
 pub fn aspnet_regiis_restart_failed(timestamp: &str, timestamp_plus_one: &str) -> Vec<String> {
     let message = win32_message(1053);
     vec![
-        format!("{timestamp}\tFailure\tWaiting for service to start: WaitForServiceState failed with HRESULT 8007041d: '{message} '"),
-        format!("{timestamp_plus_one}\tFailure\tStarting service: w3svc: StartServiceByName failed with HRESULT 8007041d: '{message} '"),
-        format!("{timestamp_plus_one}\tFailure\tRestarting W3SVC: RestartW3svc failed with HRESULT 8007041d: '{message} '"),
+        format!(
+            "{timestamp}\tFailure\tWaiting for service to start: WaitForServiceState failed with HRESULT 8007041d: '{message} '"
+        ),
+        format!(
+            "{timestamp_plus_one}\tFailure\tStarting service: w3svc: StartServiceByName failed with HRESULT 8007041d: '{message} '"
+        ),
+        format!(
+            "{timestamp_plus_one}\tFailure\tRestarting W3SVC: RestartW3svc failed with HRESULT 8007041d: '{message} '"
+        ),
     ]
 }
 
@@ -233,7 +242,12 @@ mod tests {
     #[test]
     fn net_start_puts_stars_where_the_file_name_would_be() {
         let text = net_start_failed(193);
-        assert!(text.contains("System error 193 has occurred.\n\n*** is not a valid Win32 application.\n"), "{text}");
+        assert!(
+            text.contains(
+                "System error 193 has occurred.\n\n*** is not a valid Win32 application.\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

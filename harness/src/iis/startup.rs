@@ -18,16 +18,16 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::messages;
-use crate::cause::{Cause, HostDeath, ImageSummary, classify};
-use crate::pe::ImageInfo;
 use crate::arch::{Bits, Os};
 use crate::artifacts::ProcessName;
+use crate::cause::{Cause, HostDeath, ImageSummary, classify};
 use crate::host::{HostEnd, HostRequest, HostRun};
 use crate::machine::{Machine, WinPath};
 use crate::metabase::FilterConfig;
+use crate::pe::ImageInfo;
 use crate::report::{
-    FilterOutcome, HostOutcome, IsolationMode, RequestOutcome, ServiceOutcome, Stage, StartReport, Step,
-    StepKind,
+    FilterOutcome, HostOutcome, IsolationMode, RequestOutcome, ServiceOutcome, Stage, StartReport,
+    Step, StepKind,
 };
 use crate::scenario::Scenario;
 
@@ -51,8 +51,11 @@ const WORKER_RESTART_INTERVAL: Duration = Duration::from_secs(1);
 /// Starts W3SVC as IIS 6.0 would in `scenario`, loading every filter for real.
 pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartReport> {
     let metabase = &scenario.metabase;
-    let isolation_mode =
-        if metabase.iis5_isolation_mode() { IsolationMode::Iis5 } else { IsolationMode::WorkerProcess };
+    let isolation_mode = if metabase.iis5_isolation_mode() {
+        IsolationMode::Iis5
+    } else {
+        IsolationMode::WorkerProcess
+    };
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let configured = metabase.global_filters();
     let mut run = Run::new(scenario, isolation_mode, enable_32bit, machine.backend_name());
@@ -101,7 +104,10 @@ struct ActiveFilter {
     image: Option<ImageInfo>,
 }
 
-fn active_filters(scenario: &Scenario, configured: &[FilterConfig]) -> anyhow::Result<Vec<ActiveFilter>> {
+fn active_filters(
+    scenario: &Scenario,
+    configured: &[FilterConfig],
+) -> anyhow::Result<Vec<ActiveFilter>> {
     let mut active = Vec::new();
     for filter in configured {
         let Some(path) = &filter.path else { continue };
@@ -143,7 +149,12 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(scenario: &'a Scenario, isolation_mode: IsolationMode, enable_32bit: bool, backend: &'static str) -> Run<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        isolation_mode: IsolationMode,
+        enable_32bit: bool,
+        backend: &'static str,
+    ) -> Run<'a> {
         Run {
             scenario,
             report: StartReport {
@@ -151,7 +162,11 @@ impl<'a> Run<'a> {
                 isolation_mode,
                 enable_32bit_app_on_win64: enable_32bit,
                 backend,
-                service: ServiceOutcome { started: false, win32_error: None, net_start_output: String::new() },
+                service: ServiceOutcome {
+                    started: false,
+                    win32_error: None,
+                    net_start_output: String::new(),
+                },
                 hosts: Vec::new(),
                 requests: Vec::new(),
                 events: Vec::new(),
@@ -186,25 +201,41 @@ impl<'a> Run<'a> {
     fn config_steps(&mut self, configured: &[FilterConfig]) {
         let os = self.scenario.os;
         let mode = self.report.isolation_mode;
-        self.step(StepKind::Config, format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"));
+        self.step(
+            StepKind::Config,
+            format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"),
+        );
         let enable_32bit = self.report.enable_32bit_app_on_win64;
         let effect = match (os, mode) {
             (Os::X86, _) => "ignored: 32-bit Windows runs everything 32-bit",
             (Os::X64, IsolationMode::Iis5) => {
                 "no effect: in IIS 5.0 isolation mode filters load into inetinfo.exe, which is always 64-bit on x64"
             }
-            (Os::X64, IsolationMode::WorkerProcess) if enable_32bit => "worker processes run 32-bit (WOW64)",
+            (Os::X64, IsolationMode::WorkerProcess) if enable_32bit => {
+                "worker processes run 32-bit (WOW64)"
+            }
             (Os::X64, IsolationMode::WorkerProcess) => "worker processes run 64-bit",
         };
-        self.step(StepKind::Config, format!("Enable32BitAppOnWin64 = {}: {effect}", if enable_32bit { "TRUE" } else { "FALSE" }));
+        self.step(
+            StepKind::Config,
+            format!(
+                "Enable32BitAppOnWin64 = {}: {effect}",
+                if enable_32bit { "TRUE" } else { "FALSE" }
+            ),
+        );
         if configured.iter().all(|filter| filter.path.is_none()) {
             self.step(StepKind::Config, "no global ISAPI filters are configured (FilterLoadOrder)");
         }
         for filter in configured {
             let text = match (&filter.path, filter.enabled, filter.key_exists) {
-                (_, _, false) => format!("filter {}: listed in FilterLoadOrder but has no key; IIS skips it", filter.name),
+                (_, _, false) => format!(
+                    "filter {}: listed in FilterLoadOrder but has no key; IIS skips it",
+                    filter.name
+                ),
                 (None, _, true) => continue,
-                (Some(path), false, _) => format!("filter {}: {path} (FilterEnabled FALSE, not loaded)", filter.name),
+                (Some(path), false, _) => {
+                    format!("filter {}: {path} (FilterEnabled FALSE, not loaded)", filter.name)
+                }
                 (Some(path), true, _) => format!("filter {}: {path}", filter.name),
             };
             self.step(StepKind::Config, text);
@@ -216,9 +247,12 @@ impl<'a> Run<'a> {
         self.step(StepKind::Info, "net start w3svc");
         self.step(
             StepKind::Info,
-            format!("W3SVC starts inside inetinfo.exe ({bits}), which loads the global filters now"),
+            format!(
+                "W3SVC starts inside inetinfo.exe ({bits}), which loads the global filters now"
+            ),
         );
-        let (host, failure) = self.run_host(machine, bits, ProcessName::Inetinfo, None, filters, false)?;
+        let (host, failure) =
+            self.run_host(machine, bits, ProcessName::Inetinfo, None, filters, false)?;
         self.report.hosts.push(host);
         match failure {
             None => {
@@ -242,27 +276,44 @@ impl<'a> Run<'a> {
                 self.event(messages::service_terminated_with_error(error));
                 let console = messages::net_start_failed(error);
                 self.step(StepKind::Console, console.clone());
-                self.report.service = ServiceOutcome { started: false, win32_error: Some(error), net_start_output: console };
+                self.report.service = ServiceOutcome {
+                    started: false,
+                    win32_error: Some(error),
+                    net_start_output: console,
+                };
                 self.step(
                     StepKind::Fail,
-                    format!("W3SVC did not start ({}); no request can be served", messages::describe_win32(error)),
+                    format!(
+                        "W3SVC did not start ({}); no request can be served",
+                        messages::describe_win32(error)
+                    ),
                 );
             }
         }
         Ok(())
     }
 
-    fn start_worker_process_mode(&mut self, machine: &Machine, filters: &[ActiveFilter]) -> anyhow::Result<()> {
+    fn start_worker_process_mode(
+        &mut self,
+        machine: &Machine,
+        filters: &[ActiveFilter],
+    ) -> anyhow::Result<()> {
         let bits = match self.scenario.os {
             Os::X86 => Bits::B32,
             Os::X64 if self.report.enable_32bit_app_on_win64 => Bits::B32,
             Os::X64 => Bits::B64,
         };
         self.step(StepKind::Info, "net start w3svc");
-        self.step(StepKind::Info, "W3SVC starts; no filter is loaded until a worker process starts");
+        self.step(
+            StepKind::Info,
+            "W3SVC starts; no filter is loaded until a worker process starts",
+        );
         self.step(StepKind::Console, messages::net_start_succeeded());
-        self.report.service =
-            ServiceOutcome { started: true, win32_error: None, net_start_output: messages::net_start_succeeded() };
+        self.report.service = ServiceOutcome {
+            started: true,
+            win32_error: None,
+            net_start_output: messages::net_start_succeeded(),
+        };
 
         for pool in self.scenario.metabase.app_pools() {
             let rapid_fail = self.scenario.metabase.rapid_fail(&pool);
@@ -274,7 +325,9 @@ impl<'a> Run<'a> {
                 let ordinal = request_idx + 1;
                 if disabled {
                     self.step(StepKind::Info, format!("request {ordinal} to {pool}: the pool is disabled, HTTP.sys answers at once"));
-                    self.report.requests.push(RequestOutcome { app_pool: Some(pool.clone()), status: 503 });
+                    self.report
+                        .requests
+                        .push(RequestOutcome { app_pool: Some(pool.clone()), status: 503 });
                     self.request_step(Some(&pool), 503);
                     continue;
                 }
@@ -282,18 +335,27 @@ impl<'a> Run<'a> {
                     StepKind::Info,
                     format!("request {ordinal} to application pool {pool}: WAS starts w3wp.exe ({bits}), which loads the global filters"),
                 );
-                let (host, failure) = self.run_host(machine, bits, ProcessName::W3wp, Some(&pool), filters, true)?;
+                let (host, failure) =
+                    self.run_host(machine, bits, ProcessName::W3wp, Some(&pool), filters, true)?;
                 let pid = host.pid;
                 self.report.hosts.push(host);
                 match failure {
                     None => {
-                        let status = self.request_status(self.report.hosts.last().expect("just pushed"));
-                        self.report.requests.push(RequestOutcome { app_pool: Some(pool.clone()), status });
+                        let status =
+                            self.request_status(self.report.hosts.last().expect("just pushed"));
+                        self.report
+                            .requests
+                            .push(RequestOutcome { app_pool: Some(pool.clone()), status });
                         self.request_step(Some(&pool), status);
                         // A healthy worker stays up and serves the pool's later requests.
                         for later in ordinal + 1..=self.scenario.requests_per_pool {
-                            self.report.requests.push(RequestOutcome { app_pool: Some(pool.clone()), status });
-                            self.step(StepKind::Info, format!("request {later} to {pool}: served by the same worker"));
+                            self.report
+                                .requests
+                                .push(RequestOutcome { app_pool: Some(pool.clone()), status });
+                            self.step(
+                                StepKind::Info,
+                                format!("request {later} to {pool}: served by the same worker"),
+                            );
                         }
                         break;
                     }
@@ -307,7 +369,9 @@ impl<'a> Run<'a> {
                         if let (Some(exit_code), Some(pid)) = (exit_code, pid) {
                             self.event(messages::worker_terminated(&pool, pid, exit_code));
                         }
-                        self.report.requests.push(RequestOutcome { app_pool: Some(pool.clone()), status: 503 });
+                        self.report
+                            .requests
+                            .push(RequestOutcome { app_pool: Some(pool.clone()), status: 503 });
                         self.request_step(Some(&pool), 503);
                         failures.push(clock);
                         failures.retain(|&at| clock.saturating_sub(at) < window);
@@ -365,11 +429,15 @@ impl<'a> Run<'a> {
             ),
             HostEnd::TimedOut => self.step(
                 StepKind::Fail,
-                format!("{process} stopped answering and was ended after {:?}", self.scenario.host_timeout),
+                format!(
+                    "{process} stopped answering and was ended after {:?}",
+                    self.scenario.host_timeout
+                ),
             ),
-            HostEnd::Died { exit_code } => {
-                self.step(StepKind::Fail, format!("{process} ended early with exit code {exit_code:?}"))
-            }
+            HostEnd::Died { exit_code } => self.step(
+                StepKind::Fail,
+                format!("{process} ended early with exit code {exit_code:?}"),
+            ),
             HostEnd::Completed => {}
         }
         let outcome = HostOutcome {
@@ -408,14 +476,20 @@ impl<'a> Run<'a> {
     /// A request through a process whose filters all loaded: 200, unless a filter's
     /// HttpFilterProc failed it.
     fn request_status(&self, host: &HostOutcome) -> u16 {
-        let failed = host.filters.iter().any(|filter| filter.request_notification == Some(SF_STATUS_REQ_ERROR));
+        let failed = host
+            .filters
+            .iter()
+            .any(|filter| filter.request_notification == Some(SF_STATUS_REQ_ERROR));
         if failed { 500 } else { 200 }
     }
 
     fn request_step(&mut self, app_pool: Option<&str>, status: u16) {
         let target = app_pool.map(|pool| format!(" ({pool})")).unwrap_or_default();
         let kind = if status == 200 { StepKind::Ok } else { StepKind::Fail };
-        self.step(kind, format!("GET /{target}: HTTP {status} {}", messages::http_status_text(status)));
+        self.step(
+            kind,
+            format!("GET /{target}: HTTP {status} {}", messages::http_status_text(status)),
+        );
     }
 
     fn finish(mut self) -> StartReport {
@@ -430,10 +504,16 @@ impl<'a> Run<'a> {
             };
             (
                 StepKind::Fail,
-                format!("verdict: cannot load filter `{}` in {} {}: {error}", filter.path, host.bits, host.process),
+                format!(
+                    "verdict: cannot load filter `{}` in {} {}: {error}",
+                    filter.path, host.bits, host.process
+                ),
             )
         } else {
-            (StepKind::Fail, "verdict: the service or a worker process failed (see above)".to_owned())
+            (
+                StepKind::Fail,
+                "verdict: the service or a worker process failed (see above)".to_owned(),
+            )
         };
         self.step(verdict.0, verdict.1);
         self.report
@@ -442,7 +522,11 @@ impl<'a> Run<'a> {
 
 /// Reads a host's report against the filters it was given: each filter's outcome, and the first
 /// failure as IIS would see it. Worker process isolation mode also refuses read-raw-data filters.
-fn judge(run: &HostRun, filters: &[ActiveFilter], worker: bool) -> (Vec<FilterOutcome>, Option<HostFailure>) {
+fn judge(
+    run: &HostRun,
+    filters: &[ActiveFilter],
+    worker: bool,
+) -> (Vec<FilterOutcome>, Option<HostFailure>) {
     let mut outcomes = Vec::new();
     let mut failure = None;
     for (index, filter) in filters.iter().enumerate() {
@@ -474,13 +558,23 @@ fn judge(run: &HostRun, filters: &[ActiveFilter], worker: bool) -> (Vec<FilterOu
                 outcome.win32_error = Some(error);
                 // IIS cannot tell why LoadLibrary said ERROR_BAD_EXE_FORMAT, and logs the
                 // architecture event whenever it does.
-                failure = Some(HostFailure::Filter { path, error, mismatch_event: error == 193, read_raw_data: false });
+                failure = Some(HostFailure::Filter {
+                    path,
+                    error,
+                    mismatch_event: error == 193,
+                    read_raw_data: false,
+                });
             }
             (Some(true), Some(exports), _) if !exports.get_filter_version => {
                 let error = exports.lookup_error.unwrap_or(127);
                 outcome.stage = Stage::GetProcAddress;
                 outcome.win32_error = Some(error);
-                failure = Some(HostFailure::Filter { path, error, mismatch_event: false, read_raw_data: false });
+                failure = Some(HostFailure::Filter {
+                    path,
+                    error,
+                    mismatch_event: false,
+                    read_raw_data: false,
+                });
             }
             (Some(true), _, None) => {
                 outcome.stage = Stage::GetFilterVersion;
@@ -526,7 +620,11 @@ fn judge(run: &HostRun, filters: &[ActiveFilter], worker: bool) -> (Vec<FilterOu
 }
 
 /// Adds each filter's cause and header summary to what `judge` found.
-fn with_causes(mut outcomes: Vec<FilterOutcome>, filters: &[ActiveFilter], run: &HostRun) -> Vec<FilterOutcome> {
+fn with_causes(
+    mut outcomes: Vec<FilterOutcome>,
+    filters: &[ActiveFilter],
+    run: &HostRun,
+) -> Vec<FilterOutcome> {
     let death = match run.end {
         HostEnd::Crashed { .. } => HostDeath::Crashed,
         HostEnd::TimedOut => HostDeath::TimedOut,
@@ -534,43 +632,68 @@ fn with_causes(mut outcomes: Vec<FilterOutcome>, filters: &[ActiveFilter], run: 
     };
     for (outcome, filter) in outcomes.iter_mut().zip(filters) {
         outcome.image = filter.image.as_ref().map(ImageSummary::of);
-        outcome.cause = classify(outcome.stage, outcome.win32_error, filter.image.as_ref(), run.bits, death);
+        outcome.cause =
+            classify(outcome.stage, outcome.win32_error, filter.image.as_ref(), run.bits, death);
     }
     outcomes
 }
 
 fn host_death(end: &HostEnd) -> HostFailure {
     match end {
-        HostEnd::Crashed { exception_code } => HostFailure::Crashed { exception_code: *exception_code },
+        HostEnd::Crashed { exception_code } => {
+            HostFailure::Crashed { exception_code: *exception_code }
+        }
         HostEnd::TimedOut => HostFailure::TimedOut,
         HostEnd::Died { exit_code } => HostFailure::Died { exit_code: *exit_code },
         HostEnd::Completed => HostFailure::Died { exit_code: Some(0) },
     }
 }
 
-fn describe_outcome(outcome: &FilterOutcome, process: ProcessName, bits: Bits) -> (StepKind, String) {
+fn describe_outcome(
+    outcome: &FilterOutcome,
+    process: ProcessName,
+    bits: Bits,
+) -> (StepKind, String) {
     let head = format!("load {} `{}` in {bits} {process}", outcome.name, outcome.path);
     let error = outcome.win32_error.map(messages::describe_win32).unwrap_or_default();
     match outcome.stage {
         Stage::Loaded => (
             StepKind::Ok,
-            format!("{head}: loaded; GetFilterVersion says \"{}\"", outcome.description.as_deref().unwrap_or_default()),
+            format!(
+                "{head}: loaded; GetFilterVersion says \"{}\"",
+                outcome.description.as_deref().unwrap_or_default()
+            ),
         ),
-        Stage::LoadLibrary if outcome.win32_error.is_some() => (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error}")),
-        Stage::LoadLibrary => (StepKind::Fail, format!("{head}: the process ended inside LoadLibraryExW (DllMain)")),
-        Stage::GetProcAddress => (StepKind::Fail, format!("{head}: loaded, but GetFilterVersion is not exported: {error}")),
+        Stage::LoadLibrary if outcome.win32_error.is_some() => {
+            (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error}"))
+        }
+        Stage::LoadLibrary => {
+            (StepKind::Fail, format!("{head}: the process ended inside LoadLibraryExW (DllMain)"))
+        }
+        Stage::GetProcAddress => (
+            StepKind::Fail,
+            format!("{head}: loaded, but GetFilterVersion is not exported: {error}"),
+        ),
         Stage::GetFilterVersion if outcome.win32_error.is_some() => {
             (StepKind::Fail, format!("{head}: GetFilterVersion returned FALSE with {error}"))
         }
-        Stage::GetFilterVersion => (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion")),
+        Stage::GetFilterVersion => {
+            (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion"))
+        }
         Stage::RefusedSilently => (
             StepKind::Info,
-            format!("{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it without an event"),
+            format!(
+                "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it without an event"
+            ),
         ),
         Stage::ReadRawDataRefused => (
             StepKind::Fail,
-            format!("{head}: asks for SF_NOTIFY_READ_RAW_DATA, which worker process isolation mode refuses"),
+            format!(
+                "{head}: asks for SF_NOTIFY_READ_RAW_DATA, which worker process isolation mode refuses"
+            ),
         ),
-        Stage::NotAttempted => (StepKind::Info, format!("{head}: not attempted (start-up already aborted)")),
+        Stage::NotAttempted => {
+            (StepKind::Info, format!("{head}: not attempted (start-up already aborted)"))
+        }
     }
 }

@@ -73,7 +73,8 @@ impl Backend {
             Backend::Wine(wine) => wine.drive_root(path.drive())?,
             Backend::Windows(sandbox) => sandbox.root.join(path.drive().to_string()),
         };
-        let (file_name, folders) = path.components().split_last().expect("a WinPath has a file name");
+        let (file_name, folders) =
+            path.components().split_last().expect("a WinPath has a file name");
         for folder in folders {
             dir = existing_or_new(&dir, folder)?;
         }
@@ -132,9 +133,13 @@ impl Wine {
         let wine64 = find_wine()?;
         let wineserver = wine64.with_file_name("wineserver");
         if !wineserver.is_file() {
-            bail!("found `{}` but no wineserver beside it; run `cargo xtask setup`", wine64.display());
+            bail!(
+                "found `{}` but no wineserver beside it; run `cargo xtask setup`",
+                wine64.display()
+            );
         }
-        let wine = Wine { wine64, wineserver, prefix: dir.join("prefix"), drives: dir.join("drives") };
+        let wine =
+            Wine { wine64, wineserver, prefix: dir.join("prefix"), drives: dir.join("drives") };
         if !wine.prefix.join(".isapi-harness-ready").exists() {
             wine.create_prefix()?;
         }
@@ -154,16 +159,25 @@ impl Wine {
     }
 
     fn create_prefix(&self) -> anyhow::Result<()> {
-        eprintln!("isapi-harness: creating the Wine prefix `{}` (first run only, 10-20 s)", self.prefix.display());
+        eprintln!(
+            "isapi-harness: creating the Wine prefix `{}` (first run only, 10-20 s)",
+            self.prefix.display()
+        );
         if self.prefix.exists() {
-            std::fs::remove_dir_all(&self.prefix)
-                .with_context(|| format!("cannot remove the half-made prefix `{}`", self.prefix.display()))?;
+            std::fs::remove_dir_all(&self.prefix).with_context(|| {
+                format!("cannot remove the half-made prefix `{}`", self.prefix.display())
+            })?;
         }
         std::fs::create_dir_all(&self.prefix)?;
-        let launch = Launch { program: self.wine64.clone(), args: vec!["wineboot".into(), "--init".into()], env: self.env() };
+        let launch = Launch {
+            program: self.wine64.clone(),
+            args: vec!["wineboot".into(), "--init".into()],
+            env: self.env(),
+        };
         crate::process::run_to_end(&launch).context("cannot create the Wine prefix")?;
         // wineboot returns before the prefix is fully written; wait for the server to finish.
-        let wait = Launch { program: self.wineserver.clone(), args: vec!["-w".into()], env: self.env() };
+        let wait =
+            Launch { program: self.wineserver.clone(), args: vec!["-w".into()], env: self.env() };
         crate::process::run_to_end(&wait)?;
         if !self.prefix.join("drive_c/windows/system32").is_dir() {
             bail!("wineboot did not create `{}/drive_c/windows/system32`", self.prefix.display());
@@ -176,14 +190,19 @@ impl Wine {
     /// 0.4 s. `-p10` keeps it alive between hosts and lets it end by itself 10 s after the last
     /// one, should this process end before it can stop the server.
     fn start_server(&self) -> anyhow::Result<()> {
-        let launch = Launch { program: self.wineserver.clone(), args: vec!["-p10".into()], env: self.env() };
-        crate::process::run_to_end(&launch).context("cannot start the wineserver")?;
+        let launch =
+            Launch { program: self.wineserver.clone(), args: vec!["-p10".into()], env: self.env() };
+        // A refusal means a server for this prefix is still running, left by the run before
+        // this one and still within its ten seconds: it serves this run just as well, and this
+        // run stops it at the end. Any other trouble shows when the first host starts.
+        let _ = crate::process::run_to_end(&launch);
         Ok(())
     }
 
     fn stop_server(&self) {
         // Stopped by its prefix, never by name, so other Wine users on the machine are left alone.
-        let launch = Launch { program: self.wineserver.clone(), args: vec!["-k".into()], env: self.env() };
+        let launch =
+            Launch { program: self.wineserver.clone(), args: vec!["-k".into()], env: self.env() };
         let _ = crate::process::run_to_end(&launch);
     }
 
@@ -195,7 +214,9 @@ impl Wine {
             return Ok(self.prefix.join("drive_c"));
         }
         if letter == 'z' {
-            bail!("drive Z: is the Linux root folder under Wine, so the harness will not place files there; use another drive letter");
+            bail!(
+                "drive Z: is the Linux root folder under Wine, so the harness will not place files there; use another drive letter"
+            );
         }
         let root = self.drives.join(letter.to_string());
         std::fs::create_dir_all(&root)?;
@@ -232,13 +253,16 @@ fn find_wine() -> anyhow::Result<PathBuf> {
             }
         }
     }
-    bail!("Wine is not installed (looked for /usr/lib/wine/wine64 and wine64 or wine on PATH); run `cargo xtask setup`, or set ISAPI_HARNESS_WINE")
+    bail!(
+        "Wine is not installed (looked for /usr/lib/wine/wine64 and wine64 or wine on PATH); run `cargo xtask setup`, or set ISAPI_HARNESS_WINE"
+    )
 }
 
 fn lock(dir: &Path) -> anyhow::Result<File> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join("lock");
-    let file = File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    let file =
+        File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
     if file.try_lock().is_err() {
         eprintln!("isapi-harness: waiting for another run to release `{}`", path.display());
         file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;
@@ -262,10 +286,13 @@ fn find_ignoring_case(dir: &Path, name: &str) -> Option<PathBuf> {
 fn existing_or_new(dir: &Path, folder: &str) -> anyhow::Result<PathBuf> {
     match find_ignoring_case(dir, folder) {
         Some(existing) if existing.is_dir() => Ok(existing),
-        Some(existing) => bail!("`{}` is a file where the configuration needs a folder", existing.display()),
+        Some(existing) => {
+            bail!("`{}` is a file where the configuration needs a folder", existing.display())
+        }
         None => {
             let path = dir.join(folder);
-            std::fs::create_dir_all(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create `{}`", path.display()))?;
             Ok(path)
         }
     }

@@ -92,7 +92,11 @@ impl Disk {
 
     /// Waits until every path of `layout` is free or already holds what the layout wants, then
     /// places the files.
-    pub fn acquire<'a>(&'a self, backend: &Backend, layout: &Layout) -> anyhow::Result<LayoutGuard<'a>> {
+    pub fn acquire<'a>(
+        &'a self,
+        backend: &Backend,
+        layout: &Layout,
+    ) -> anyhow::Result<LayoutGuard<'a>> {
         let mut holdings = self.holdings.lock().expect("disk lock poisoned");
         loop {
             let compatible = layout.entries().iter().all(|(path, content)| {
@@ -127,7 +131,8 @@ impl Disk {
                     None
                 }
             };
-            holdings.insert(key.clone(), Holding { content: content.clone(), users: 1, placed_file });
+            holdings
+                .insert(key.clone(), Holding { content: content.clone(), users: 1, placed_file });
             keys.push(key);
         }
         Ok(LayoutGuard { disk: self, keys })

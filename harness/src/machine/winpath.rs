@@ -17,14 +17,19 @@ impl WinPath {
     pub fn parse(text: &str) -> anyhow::Result<WinPath> {
         let trimmed = text.trim();
         let mut chars = trimmed.chars();
-        let (Some(drive), Some(':'), Some('\\' | '/')) = (chars.next(), chars.next(), chars.next()) else {
+        let (Some(drive), Some(':'), Some('\\' | '/')) = (chars.next(), chars.next(), chars.next())
+        else {
             bail!("`{text}` is not an absolute Windows path; write it as `C:\\folder\\file.dll`");
         };
         if !drive.is_ascii_alphabetic() {
             bail!("`{text}` does not start with a drive letter");
         }
-        let components: Vec<String> =
-            chars.as_str().split(['\\', '/']).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        let components: Vec<String> = chars
+            .as_str()
+            .split(['\\', '/'])
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
         if components.is_empty() {
             bail!("`{text}` names a drive, not a file");
         }
@@ -85,8 +90,10 @@ mod tests {
 
     #[test]
     fn parses_and_compares_without_case() {
-        let a = WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll").unwrap();
-        let b = WinPath::parse("D:/windows/microsoft.net/framework/v2.0.50727/ASPNET_FILTER.DLL").unwrap();
+        let a = WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll")
+            .unwrap();
+        let b = WinPath::parse("D:/windows/microsoft.net/framework/v2.0.50727/ASPNET_FILTER.DLL")
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.drive(), 'D');
         assert_eq!(a.components().len(), 5);
@@ -95,7 +102,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_absolute_file_path() {
-        for bad in ["aspnet_filter.dll", r"\WINDOWS\x.dll", "C:", r"C:\", r"C:\a\..\b.dll", r"1:\x.dll", r"C:\a?.dll"] {
+        for bad in [
+            "aspnet_filter.dll",
+            r"\WINDOWS\x.dll",
+            "C:",
+            r"C:\",
+            r"C:\a\..\b.dll",
+            r"1:\x.dll",
+            r"C:\a?.dll",
+        ] {
             assert!(WinPath::parse(bad).is_err(), "{bad} was accepted");
         }
     }

@@ -3,10 +3,10 @@
 //! values as `(LIST) (N Items)` with one indented, quoted item per line; child keys of an
 //! `ENUM` in brackets (`[/w3svc/Filters/ASP.NET_2.0.50727.0]`).
 
+use super::Property;
 use super::parse::Document;
 use super::path::{self, KeyPath, fold};
 use super::schema::{self, PropertyKind};
-use super::Property;
 
 /// What `adsutil ENUM` reports for a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,9 @@ impl Property {
                 Some(false) => format!("{head}False"),
                 None => format!("{head}{}", self.value),
             },
-            PropertyKind::String | PropertyKind::ExpandString => format!("{head}\"{}\"", self.value),
+            PropertyKind::String | PropertyKind::ExpandString => {
+                format!("{head}\"{}\"", self.value)
+            }
             PropertyKind::List => {
                 let items = self.items();
                 let mut text = format!("{head}({} Items)", items.len());

@@ -40,10 +40,9 @@ mod unverified {
     /// Whether a WebSvcExtRestrictionList entry is the one for ASP.NET 2.0.50727 (from either
     /// Framework folder), whatever its allowed flag.
     pub(super) fn is_aspnet_extension(entry: &str) -> bool {
-        entry
-            .split(',')
-            .nth(1)
-            .is_some_and(|path| path.to_ascii_lowercase().ends_with("\\v2.0.50727\\aspnet_isapi.dll"))
+        entry.split(',').nth(1).is_some_and(|path| {
+            path.to_ascii_lowercase().ends_with("\\v2.0.50727\\aspnet_isapi.dll")
+        })
     }
 }
 
@@ -79,7 +78,11 @@ fn filters_path() -> KeyPath {
     KeyPath::below_lm(&["W3SVC", "Filters"])
 }
 
-fn register_filter(mb: &mut Metabase, filter_path: &str, changes: &mut Vec<String>) -> Result<(), MetabaseError> {
+fn register_filter(
+    mb: &mut Metabase,
+    filter_path: &str,
+    changes: &mut Vec<String>,
+) -> Result<(), MetabaseError> {
     let key = filters_path().child(ASPNET_FILTER_NAME);
     let Some(existing) = mb.doc.key(&key.id()) else {
         // Set one by one so the attributes come out in the order IIS writes them (by name).
@@ -109,7 +112,11 @@ fn add_to_load_order(mb: &mut Metabase, changes: &mut Vec<String>) -> Result<(),
         1 => return Ok(()),
         0 => {
             let kept = old_text.trim_end().trim_end_matches(',').trim_end();
-            if kept.is_empty() { ASPNET_FILTER_NAME.to_string() } else { format!("{kept},{ASPNET_FILTER_NAME}") }
+            if kept.is_empty() {
+                ASPNET_FILTER_NAME.to_string()
+            } else {
+                format!("{kept},{ASPNET_FILTER_NAME}")
+            }
         }
         // Listed more than once: IIS would load it twice. Keep the first mention only.
         _ => {
@@ -128,7 +135,11 @@ fn add_to_load_order(mb: &mut Metabase, changes: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
-fn allow_extension(mb: &mut Metabase, framework_dir: &str, changes: &mut Vec<String>) -> Result<(), MetabaseError> {
+fn allow_extension(
+    mb: &mut Metabase,
+    framework_dir: &str,
+    changes: &mut Vec<String>,
+) -> Result<(), MetabaseError> {
     let w3svc = KeyPath::below_lm(&["W3SVC"]);
     if mb.doc.key(&w3svc.id()).is_none() {
         return Err(MetabaseError::new(

@@ -17,11 +17,11 @@
 
 use std::ops::Range;
 
+use super::Metabase;
 use super::error::{MetabaseError, MetabaseErrorKind};
 use super::parse::{Document, Place, Prop, Tag};
 use super::path::{self, KeyPath};
 use super::schema::{self, PropertyKind};
-use super::Metabase;
 
 /// Replace the bytes in `range` with `text` (an insertion when the range is empty).
 pub(crate) struct Splice {
@@ -38,7 +38,9 @@ fn creatable_key_type(id: &str) -> Option<&'static str> {
         None if rest == "filters" => Some("IIsFilters"),
         None if rest == "apppools" => Some("IIsApplicationPools"),
         Some(("filters", name)) if !name.is_empty() && !name.contains('/') => Some("IIsFilter"),
-        Some(("apppools", name)) if !name.is_empty() && !name.contains('/') => Some("IIsApplicationPool"),
+        Some(("apppools", name)) if !name.is_empty() && !name.contains('/') => {
+            Some("IIsApplicationPool")
+        }
         _ => None,
     }
 }
@@ -54,7 +56,12 @@ fn canonical_location(id: &str) -> Option<&'static str> {
 
 impl Metabase {
     /// Sets `name` at the key `key_path` to `value` (adsutil's spelling of a value).
-    pub(crate) fn set_property(&mut self, key_path: &KeyPath, name: &str, value: &str) -> Result<(), MetabaseError> {
+    pub(crate) fn set_property(
+        &mut self,
+        key_path: &KeyPath,
+        name: &str,
+        value: &str,
+    ) -> Result<(), MetabaseError> {
         self.check_settable(key_path, name)?;
         let id = key_path.id();
         let existing = self.doc.property(&id, name);
@@ -64,15 +71,26 @@ impl Metabase {
         let splice = match self.doc.key(&id) {
             Some(key) => match key.property(name) {
                 Some(prop) => self.replace_value(prop, kind, &stored),
-                None => self.insert_attribute(&key.tag, schema::canonical_name(name), &self.stored_text(None, kind, &stored)),
+                None => self.insert_attribute(
+                    &key.tag,
+                    schema::canonical_name(name),
+                    &self.stored_text(None, kind, &stored),
+                ),
             },
-            None => self.create_key(key_path, &[(schema::canonical_name(name), self.stored_text(None, kind, &stored))])?,
+            None => self.create_key(
+                key_path,
+                &[(schema::canonical_name(name), self.stored_text(None, kind, &stored))],
+            )?,
         };
         self.apply(vec![splice])
     }
 
     /// Deletes the property `name` at the key `key_path`.
-    pub(crate) fn delete_property(&mut self, key_path: &KeyPath, name: &str) -> Result<(), MetabaseError> {
+    pub(crate) fn delete_property(
+        &mut self,
+        key_path: &KeyPath,
+        name: &str,
+    ) -> Result<(), MetabaseError> {
         self.check_settable(key_path, name)?;
         let id = key_path.id();
         if !self.doc.key_exists(&id) {
@@ -103,7 +121,10 @@ impl Metabase {
             .keys
             .iter()
             .filter(|key| key.id == id || path::is_below(&key.id, &id))
-            .map(|key| Splice { range: self.removal_range(key.tag.start..key.end), text: String::new() })
+            .map(|key| Splice {
+                range: self.removal_range(key.tag.start..key.end),
+                text: String::new(),
+            })
             .collect();
         if splices.is_empty() {
             return Err(self.path_not_found(key_path));
@@ -113,18 +134,31 @@ impl Metabase {
 
     /// Replaces item `index` of the MULTISZ `name` at `key_id`, leaving the other items' bytes
     /// alone.
-    pub(crate) fn replace_list_item(&mut self, key_id: &str, name: &str, index: usize, item: &str) -> Result<(), MetabaseError> {
+    pub(crate) fn replace_list_item(
+        &mut self,
+        key_id: &str,
+        name: &str,
+        index: usize,
+        item: &str,
+    ) -> Result<(), MetabaseError> {
         let span = self
             .doc
             .property(key_id, name)
             .and_then(|prop| self.raw_items(prop).into_iter().nth(index))
             .map(|(span, _)| span)
-            .ok_or_else(|| self.internal(&format!("item {index} of {name} at {key_id} is not there")))?;
+            .ok_or_else(|| {
+                self.internal(&format!("item {index} of {name} at {key_id} is not there"))
+            })?;
         self.apply(vec![Splice { range: span, text: escape_value(item) }])
     }
 
     /// Appends an item to the MULTISZ `name` at `key_path`, creating the property if needed.
-    pub(crate) fn push_list_item(&mut self, key_path: &KeyPath, name: &str, item: &str) -> Result<(), MetabaseError> {
+    pub(crate) fn push_list_item(
+        &mut self,
+        key_path: &KeyPath,
+        name: &str,
+        item: &str,
+    ) -> Result<(), MetabaseError> {
         let id = key_path.id();
         let Some(prop) = self.doc.property(&id, name) else {
             return self.set_property(key_path, name, item);
@@ -132,12 +166,18 @@ impl Metabase {
         let splice = match (self.raw_items(prop).last(), &prop.place) {
             (Some((last, _)), _) => {
                 let separator = self.list_separator(prop);
-                Splice { range: last.end..last.end, text: format!("{separator}{}", escape_value(item)) }
+                Splice {
+                    range: last.end..last.end,
+                    text: format!("{separator}{}", escape_value(item)),
+                }
             }
-            (None, Place::Attribute { value, .. }) | (None, Place::Custom { value: Some(value), .. }) => {
+            (None, Place::Attribute { value, .. })
+            | (None, Place::Custom { value: Some(value), .. }) => {
                 Splice { range: value.clone(), text: escape_value(item) }
             }
-            (None, Place::Custom { tag, .. }) => self.insert_attribute(tag, "Value", &escape_value(item)),
+            (None, Place::Custom { tag, .. }) => {
+                self.insert_attribute(tag, "Value", &escape_value(item))
+            }
         };
         self.apply(vec![splice])
     }
@@ -155,7 +195,8 @@ impl Metabase {
             let trimmed = line.trim();
             if !trimmed.is_empty() {
                 let start = line_start + lead;
-                let decoded = quick_xml::escape::unescape(trimmed).map_or_else(|_| trimmed.to_string(), |v| v.into_owned());
+                let decoded = quick_xml::escape::unescape(trimmed)
+                    .map_or_else(|_| trimmed.to_string(), |v| v.into_owned());
                 items.push((start..start + trimmed.len(), decoded));
             }
             line_start += line.len() + 1;
@@ -166,7 +207,10 @@ impl Metabase {
     fn check_settable(&self, key_path: &KeyPath, name: &str) -> Result<(), MetabaseError> {
         if name.eq_ignore_ascii_case("Location") || name.eq_ignore_ascii_case("KeyType") {
             return Err(self.refused(
-                format!("{name} is the key's {}, not a property", if name.eq_ignore_ascii_case("Location") { "path" } else { "type" }),
+                format!(
+                    "{name} is the key's {}, not a property",
+                    if name.eq_ignore_ascii_case("Location") { "path" } else { "type" }
+                ),
                 "create or delete the key instead",
             ));
         }
@@ -176,7 +220,9 @@ impl Metabase {
                 "property names are letters, digits and _ (e.g. FilterPath)",
             ));
         }
-        if name.eq_ignore_ascii_case("FilterLoadOrder") && !super::parse::is_filters_key(&key_path.id()) {
+        if name.eq_ignore_ascii_case("FilterLoadOrder")
+            && !super::parse::is_filters_key(&key_path.id())
+        {
             return Err(self.refused(
                 format!("FilterLoadOrder belongs on a Filters key, not on {}", key_path.display()),
                 "set it at W3SVC/Filters (global filters) or W3SVC/<site>/Filters",
@@ -190,8 +236,13 @@ impl Metabase {
         if kind != PropertyKind::List {
             return escape_value(value);
         }
-        let separator = prop.map_or_else(|| format!("{}\t\t", self.doc.newline), |prop| self.list_separator(prop));
-        schema::list_items(value).iter().map(|item| escape_value(item)).collect::<Vec<_>>().join(&separator)
+        let separator = prop
+            .map_or_else(|| format!("{}\t\t", self.doc.newline), |prop| self.list_separator(prop));
+        schema::list_items(value)
+            .iter()
+            .map(|item| escape_value(item))
+            .collect::<Vec<_>>()
+            .join(&separator)
     }
 
     fn replace_value(&self, prop: &Prop, kind: PropertyKind, stored: &str) -> Splice {
@@ -225,7 +276,7 @@ impl Metabase {
             // `>` (or `/>`) is on a line of its own: the attribute goes on the line before it.
             Some(at) => {
                 let at = tag.last_attr_end + at + 1;
-                Splice { range: at..at, text: format!("\t\t{name}=\"{escaped}\"\n") }
+                Splice { range: at..at, text: format!("\t\t{name}=\"{escaped}\"{newline}") }
             }
             None => Splice {
                 range: tag.last_attr_end..tag.last_attr_end,
@@ -236,7 +287,11 @@ impl Metabase {
 
     /// New elements for `key_path` (and its parent, when the parent has no element yet) with
     /// the given properties (values already escaped).
-    fn create_key(&self, key_path: &KeyPath, props: &[(&str, String)]) -> Result<Splice, MetabaseError> {
+    fn create_key(
+        &self,
+        key_path: &KeyPath,
+        props: &[(&str, String)],
+    ) -> Result<Splice, MetabaseError> {
         let id = key_path.id();
         let Some(key_type) = creatable_key_type(&id) else {
             return Err(self.refused(
@@ -253,8 +308,10 @@ impl Metabase {
                 let parent_location = match self.doc.key(&parent_id) {
                     Some(existing) => existing.location.trim_end_matches('/').to_string(),
                     None => {
-                        let spelled = canonical_location(&parent_id).map_or_else(|| parent.display(), str::to_string);
-                        let parent_type = creatable_key_type(&parent_id).unwrap_or("IIsConfigObject");
+                        let spelled = canonical_location(&parent_id)
+                            .map_or_else(|| parent.display(), str::to_string);
+                        let parent_type =
+                            creatable_key_type(&parent_id).unwrap_or("IIsConfigObject");
                         block.push_str(&key_element(parent_type, &spelled, &[], newline));
                         top_id = parent_id;
                         spelled
@@ -303,7 +360,13 @@ impl Metabase {
             };
         };
         let rest = &self.text[after..];
-        let line_break = if rest.starts_with("\r\n") { 2 } else if rest.starts_with('\n') { 1 } else { 0 };
+        let line_break = if rest.starts_with("\r\n") {
+            2
+        } else if rest.starts_with('\n') {
+            1
+        } else {
+            0
+        };
         if line_break > 0 {
             let at = after + line_break;
             Splice { range: at..at, text: block }
@@ -329,7 +392,8 @@ impl Metabase {
                 line_start - previous_break..span.end
             }
             _ => {
-                let blanks = text[..span.start].len() - text[..span.start].trim_end_matches([' ', '\t']).len();
+                let blanks = text[..span.start].len()
+                    - text[..span.start].trim_end_matches([' ', '\t']).len();
                 span.start - blanks..span.end
             }
         }
@@ -353,7 +417,10 @@ impl Metabase {
                 self.doc = doc;
                 Ok(())
             }
-            Err(error) => Err(self.internal(&format!("the edited metabase does not parse ({})", error.what()))),
+            Err(error) => {
+                Err(self
+                    .internal(&format!("the edited metabase does not parse ({})", error.what())))
+            }
         }
     }
 

@@ -66,7 +66,9 @@ impl MetabaseError {
 impl fmt::Display for MetabaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: {}; {}", self.file.display(), line, self.what, self.fix),
+            Some(line) => {
+                write!(f, "{}:{}: {}; {}", self.file.display(), line, self.what, self.fix)
+            }
             None => write!(f, "{}: {}; {}", self.file.display(), self.what, self.fix),
         }
     }

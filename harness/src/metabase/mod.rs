@@ -152,8 +152,7 @@ impl Metabase {
     pub fn enable_32bit_app_on_win64(&self) -> bool {
         // KB 895976: "0 or missing => 64-bit; present and anything other than 0 => 32-bit".
         // The parser already insists the value is a Boolean, so "anything else" is TRUE or 1.
-        self.bool_at(&["/lm/w3svc/apppools", "/lm/w3svc"], "Enable32BitAppOnWin64")
-            .unwrap_or(false)
+        self.bool_at(&["/lm/w3svc/apppools", "/lm/w3svc"], "Enable32BitAppOnWin64").unwrap_or(false)
     }
 
     /// The global filters, in `FilterLoadOrder` order: the order in which IIS loads them.
@@ -177,9 +176,13 @@ impl Metabase {
                         line: key.line,
                         name,
                     },
-                    None => {
-                        FilterConfig { name, path: None, enabled: true, key_exists: false, line: order.line }
-                    }
+                    None => FilterConfig {
+                        name,
+                        path: None,
+                        enabled: true,
+                        key_exists: false,
+                        line: order.line,
+                    },
                 }
             })
             .collect()
@@ -257,11 +260,17 @@ impl Metabase {
     }
 
     fn bool_at(&self, chain: &[&str], name: &str) -> Option<bool> {
-        chain.iter().find_map(|id| self.doc.property(id, name)).and_then(|p| schema::parse_bool(&p.value))
+        chain
+            .iter()
+            .find_map(|id| self.doc.property(id, name))
+            .and_then(|p| schema::parse_bool(&p.value))
     }
 
     fn u32_at(&self, chain: &[&str], name: &str) -> Option<u32> {
-        chain.iter().find_map(|id| self.doc.property(id, name)).and_then(|p| schema::parse_u32(&p.value))
+        chain
+            .iter()
+            .find_map(|id| self.doc.property(id, name))
+            .and_then(|p| schema::parse_u32(&p.value))
     }
 
     fn key_path(&self, input: &str) -> Result<path::KeyPath, MetabaseError> {
@@ -300,5 +309,10 @@ impl Metabase {
 
 /// The names in a `FilterLoadOrder` value: comma separated, blanks trimmed, empty items dropped.
 fn filter_names(load_order: &str) -> Vec<String> {
-    load_order.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_string).collect()
+    load_order
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
 }

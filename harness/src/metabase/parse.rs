@@ -11,14 +11,14 @@ use std::ops::Range;
 use std::path::Path;
 
 use quick_xml::Reader;
-use quick_xml::events::attributes::AttrError;
 use quick_xml::escape::EscapeError;
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
 
+use super::Property;
 use super::error::{MetabaseError, MetabaseErrorKind};
 use super::path::{self, fold};
 use super::schema::{self, PropertyKind};
-use super::Property;
 
 /// The namespaces IIS writes on `<configuration>`: IIS 6.0 and IIS 5.1.
 const KNOWN_NAMESPACES: [&str; 2] =
@@ -176,7 +176,12 @@ pub(crate) fn decode(bytes: &[u8], origin: &Path) -> Result<String, MetabaseErro
     })
 }
 
-fn malformed(origin: &Path, line: usize, what: impl Into<String>, fix: impl Into<String>) -> MetabaseError {
+fn malformed(
+    origin: &Path,
+    line: usize,
+    what: impl Into<String>,
+    fix: impl Into<String>,
+) -> MetabaseError {
     MetabaseError::new(MetabaseErrorKind::Malformed, origin, Some(line), what, fix)
 }
 
@@ -300,12 +305,21 @@ impl<'t> Parser<'t> {
             None => "\r\n",
         };
         let mbproperty_close = self.mbproperty_close.ok_or_else(|| {
-            self.error_at_line(1, "there is no <MBProperty> element", "add <MBProperty> inside <configuration>")
+            self.error_at_line(
+                1,
+                "there is no <MBProperty> element",
+                "add <MBProperty> inside <configuration>",
+            )
         })?;
         Ok(Document { newline, keys: self.keys, mbproperty_close })
     }
 
-    fn start(&mut self, start: &BytesStart<'_>, lt: usize, empty_end: Option<usize>) -> Result<(), MetabaseError> {
+    fn start(
+        &mut self,
+        start: &BytesStart<'_>,
+        lt: usize,
+        empty_end: Option<usize>,
+    ) -> Result<(), MetabaseError> {
         let name = start.name().0.to_string();
         let line = self.line(lt);
         let content_at = self.offset_of(start).unwrap_or(lt + 1);
@@ -332,7 +346,10 @@ impl<'t> Parser<'t> {
                         return Err(self.error_at_line(
                             attr.line,
                             format!("unknown namespace \"{}\"", attr.value),
-                            format!("use xmlns=\"{}\" (IIS 6.0) or leave it out", KNOWN_NAMESPACES[0]),
+                            format!(
+                                "use xmlns=\"{}\" (IIS 6.0) or leave it out",
+                                KNOWN_NAMESPACES[0]
+                            ),
                         ));
                     }
                 }
@@ -411,15 +428,27 @@ impl<'t> Parser<'t> {
         // An end tag that matches no open element is stray; one that matches an outer element
         // means the inner ones were never closed.
         if !self.stack.iter().any(|frame| frame.name == name) {
-            return Err(self.error_at(lt, format!("</{name}> closes no open element"), "remove it"));
+            return Err(self.error_at(
+                lt,
+                format!("</{name}> closes no open element"),
+                "remove it",
+            ));
         }
         let Some(frame) = self.stack.pop() else {
-            return Err(self.error_at(lt, format!("</{name}> closes no open element"), "remove it"));
+            return Err(self.error_at(
+                lt,
+                format!("</{name}> closes no open element"),
+                "remove it",
+            ));
         };
         if frame.name != name {
             return Err(self.error_at_line(
                 frame.line,
-                format!("<{}> is never closed (</{name}> on line {} comes first)", frame.name, self.line(lt)),
+                format!(
+                    "<{}> is never closed (</{name}> on line {} comes first)",
+                    frame.name,
+                    self.line(lt)
+                ),
                 format!("add </{}>", frame.name),
             ));
         }
@@ -464,9 +493,17 @@ impl<'t> Parser<'t> {
     }
 
     /// Reads a key element's start tag.
-    fn key(&self, start: &BytesStart<'_>, element: &str, lt: usize, line: usize, close: usize) -> Result<Key, MetabaseError> {
+    fn key(
+        &self,
+        start: &BytesStart<'_>,
+        element: &str,
+        lt: usize,
+        line: usize,
+        close: usize,
+    ) -> Result<Key, MetabaseError> {
         let attrs = self.attributes(start, lt)?;
-        let last_attr_end = attrs.last().map_or(close - start.len() + element.len(), |a| a.span.end);
+        let last_attr_end =
+            attrs.last().map_or(close - start.len() + element.len(), |a| a.span.end);
         let mut location = None;
         let mut props: Vec<Prop> = Vec::new();
         for attr in attrs {
@@ -525,7 +562,8 @@ impl<'t> Parser<'t> {
         empty_end: Option<usize>,
     ) -> Result<Prop, MetabaseError> {
         let attrs = self.attributes(start, lt)?;
-        let last_attr_end = attrs.last().map_or(close - start.len() + "Custom".len(), |a| a.span.end);
+        let last_attr_end =
+            attrs.last().map_or(close - start.len() + "Custom".len(), |a| a.span.end);
         let find = |name: &str| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name));
         let Some(name) = find("Name").filter(|a| !a.value.trim().is_empty()) else {
             return Err(self.error_at_line(
@@ -558,10 +596,14 @@ impl<'t> Parser<'t> {
     fn check_key(&self, index: usize) -> Result<(), MetabaseError> {
         let key = &self.keys[index];
         for (at, prop) in key.props.iter().enumerate() {
-            if let Some(first) = key.props[..at].iter().find(|p| fold(&p.name) == fold(&prop.name)) {
+            if let Some(first) = key.props[..at].iter().find(|p| fold(&p.name) == fold(&prop.name))
+            {
                 return Err(self.error_at_line(
                     prop.line,
-                    format!("property {} is set twice at {} (also on line {})", prop.name, key.location, first.line),
+                    format!(
+                        "property {} is set twice at {} (also on line {})",
+                        prop.name, key.location, first.line
+                    ),
                     "keep one of them",
                 ));
             }
@@ -571,7 +613,10 @@ impl<'t> Parser<'t> {
             if prop.name.eq_ignore_ascii_case("FilterLoadOrder") && !is_filters_key(&key.id) {
                 return Err(self.error_at_line(
                     prop.line,
-                    format!("FilterLoadOrder is set at {}, which is not a Filters key", key.location),
+                    format!(
+                        "FilterLoadOrder is set at {}, which is not a Filters key",
+                        key.location
+                    ),
                     "move it to /LM/W3SVC/Filters (global filters) or /LM/W3SVC/<site>/Filters",
                 ));
             }
@@ -592,7 +637,11 @@ impl<'t> Parser<'t> {
                 (Some(open), _) if c == open => quote = None,
                 (None, '<') => {
                     let name = start.name().0;
-                    return Err(self.error_at(lt, format!("the tag <{name}> is not ended with >"), "add > after its last attribute"));
+                    return Err(self.error_at(
+                        lt,
+                        format!("the tag <{name}> is not ended with >"),
+                        "add > after its last attribute",
+                    ));
                 }
                 _ => {}
             }
@@ -602,14 +651,17 @@ impl<'t> Parser<'t> {
             let attr = attr.map_err(|error| self.attr_error(&error, content_at))?;
             let name = attr.key.0;
             let raw: &str = &attr.value;
-            let (Some(name_at), Some(value_at)) = (self.offset_of(name), self.offset_of(raw)) else {
+            let (Some(name_at), Some(value_at)) = (self.offset_of(name), self.offset_of(raw))
+            else {
                 return Err(self.internal("an attribute was not read from the text itself"));
             };
             // The raw value is decoded by hand rather than with quick-xml's `normalized_value`,
             // which would turn the line breaks between MULTISZ items into spaces.
             let value = quick_xml::escape::unescape(raw).map_err(|error| {
                 let problem = match error {
-                    EscapeError::UnrecognizedEntity(_, entity) => format!("an unknown entity &{entity};"),
+                    EscapeError::UnrecognizedEntity(_, entity) => {
+                        format!("an unknown entity &{entity};")
+                    }
                     EscapeError::UnterminatedEntity(_) => "an & that starts no entity".to_string(),
                     EscapeError::InvalidCharRef(_) => "a bad character reference".to_string(),
                     EscapeError::TooManyNestedEntities => "too many entities".to_string(),
@@ -668,7 +720,10 @@ impl<'t> Parser<'t> {
                     .collect();
                 self.error_at(
                     at(p),
-                    format!("attribute {name} appears twice in one tag (first on line {})", self.line(at(previous))),
+                    format!(
+                        "attribute {name} appears twice in one tag (first on line {})",
+                        self.line(at(previous))
+                    ),
                     "keep one of them",
                 )
             }
@@ -687,11 +742,21 @@ impl<'t> Parser<'t> {
         self.newlines.partition_point(|&newline| newline < at) + 1
     }
 
-    fn error_at(&self, at: usize, what: impl Into<String>, fix: impl Into<String>) -> MetabaseError {
+    fn error_at(
+        &self,
+        at: usize,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> MetabaseError {
         self.error_at_line(self.line(at), what, fix)
     }
 
-    fn error_at_line(&self, line: usize, what: impl Into<String>, fix: impl Into<String>) -> MetabaseError {
+    fn error_at_line(
+        &self,
+        line: usize,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> MetabaseError {
         malformed(self.origin, line, what, fix)
     }
 
@@ -714,7 +779,9 @@ pub(crate) fn is_filters_key(id: &str) -> bool {
     };
     match rest.split_once('/') {
         None => rest == "filters",
-        Some((site, tail)) => tail == "filters" && !site.is_empty() && site.bytes().all(|b| b.is_ascii_digit()),
+        Some((site, tail)) => {
+            tail == "filters" && !site.is_empty() && site.bytes().all(|b| b.is_ascii_digit())
+        }
     }
 }
 

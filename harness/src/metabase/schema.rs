@@ -159,10 +159,9 @@ pub(crate) fn check_stored(
     value: &str,
 ) -> Result<(), (String, String)> {
     match kind {
-        PropertyKind::Boolean if parse_bool(value).is_none() => Err((
-            format!("{name}=\"{value}\" is not a Boolean"),
-            "write TRUE or FALSE".to_string(),
-        )),
+        PropertyKind::Boolean if parse_bool(value).is_none() => {
+            Err((format!("{name}=\"{value}\" is not a Boolean"), "write TRUE or FALSE".to_string()))
+        }
         PropertyKind::Integer if parse_u32(value).is_none() => Err((
             format!("{name}=\"{value}\" is not a number"),
             "write a whole number between 0 and 4294967295".to_string(),
@@ -219,6 +218,6 @@ pub(crate) fn normalise_input(
 fn is_flags(value: &str) -> bool {
     value.trim().is_empty()
         || value.split('|').map(str::trim).all(|flag| {
-        !flag.is_empty() && flag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
+            !flag.is_empty() && flag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }

@@ -25,7 +25,9 @@ fn parse_error(text: &str) -> MetabaseError {
 
 /// A small metabase in LF, without BOM or namespace, built from key elements.
 fn lf_document(keys: &str) -> String {
-    format!("<?xml version =\"1.0\"?>\n<configuration>\n<MBProperty>\n{keys}</MBProperty>\n</configuration>\n")
+    format!(
+        "<?xml version =\"1.0\"?>\n<configuration>\n<MBProperty>\n{keys}</MBProperty>\n</configuration>\n"
+    )
 }
 
 fn seed() -> Metabase {
@@ -110,7 +112,8 @@ fn an_unknown_namespace_is_refused_at_its_line() {
 
 #[test]
 fn absent_isolation_mode_means_iis5_mode_by_schema_default() {
-    let metabase = parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
+    let metabase =
+        parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
     assert!(metabase.iis5_isolation_mode());
 }
 
@@ -120,7 +123,10 @@ fn multi_line_values_are_lists_of_items() {
     let script_maps = get(&metabase, "W3SVC/ScriptMaps");
     assert_eq!(script_maps.kind, PropertyKind::List);
     assert_eq!(script_maps.items().len(), 3);
-    assert_eq!(script_maps.items()[0], r".asp,d:\WINDOWS\system32\inetsrv\asp.dll,5,GET,HEAD,POST,TRACE");
+    assert_eq!(
+        script_maps.items()[0],
+        r".asp,d:\WINDOWS\system32\inetsrv\asp.dll,5,GET,HEAD,POST,TRACE"
+    );
     let extensions = get(&metabase, "W3SVC/Filters/Compression/gzip/HcFileExtensions");
     assert_eq!(extensions.items(), ["htm", "html", "txt"]);
 }
@@ -131,8 +137,10 @@ fn custom_children_are_properties_by_name() {
     let flags = get(&metabase, "W3SVC/Info/ServerConfigFlags");
     assert_eq!(flags.kind, PropertyKind::Integer);
     assert_eq!(flags.value, "1");
-    let names: Vec<String> =
-        metabase.enumerate("W3SVC/Info").map(|e| e.properties.into_iter().map(|p| p.name).collect()).unwrap_or_default();
+    let names: Vec<String> = metabase
+        .enumerate("W3SVC/Info")
+        .map(|e| e.properties.into_iter().map(|p| p.name).collect())
+        .unwrap_or_default();
     assert_eq!(names, ["KeyType", "AdminServer", "ServerConfigFlags"]);
 }
 
@@ -162,7 +170,10 @@ fn enable_32bit_is_read_at_apppools_then_inherited_from_w3svc() {
     };
     assert!(!with("", ""), "absent means 64-bit workers");
     assert!(with("Enable32BitAppOnWin64=\"TRUE\"", ""), "inherited from /LM/W3SVC");
-    assert!(!with("Enable32BitAppOnWin64=\"TRUE\"", "Enable32BitAppOnWin64=\"FALSE\""), "AppPools wins");
+    assert!(
+        !with("Enable32BitAppOnWin64=\"TRUE\"", "Enable32BitAppOnWin64=\"FALSE\""),
+        "AppPools wins"
+    );
     assert!(with("", "Enable32BitAppOnWin64=\"1\""));
     assert!(!with("", "Enable32BitAppOnWin64=\"0\""));
 }
@@ -183,7 +194,11 @@ fn filter_load_order_trims_blanks_skips_empty_items_and_non_filters() {
     let filters = metabase.global_filters();
     let names: Vec<&str> = filters.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["Compression", FILTER, "Missing"]);
-    assert_eq!((filters[0].path.as_deref(), filters[0].key_exists), (None, true), "Compression is no filter");
+    assert_eq!(
+        (filters[0].path.as_deref(), filters[0].key_exists),
+        (None, true),
+        "Compression is no filter"
+    );
     assert_eq!(filters[1].path.as_deref(), Some(r"C:\f.dll"));
     assert!(!filters[1].enabled, "FilterEnabled FALSE");
     assert_eq!(filters[1].line, 8);
@@ -192,15 +207,25 @@ fn filter_load_order_trims_blanks_skips_empty_items_and_non_filters() {
 
 #[test]
 fn app_pools_and_rapid_fail_protection_are_inherited() {
-    let metabase = parse(include_str!("../../../tests/data/metabase/worker-process-64bit-site-filter.xml"));
+    let metabase =
+        parse(include_str!("../../../tests/data/metabase/worker-process-64bit-site-filter.xml"));
     assert_eq!(metabase.app_pools(), ["DefaultAppPool", "Reports"]);
-    assert_eq!(metabase.rapid_fail("Reports"), RapidFail { enabled: true, max_crashes: 3, interval_minutes: 10 });
-    assert_eq!(metabase.rapid_fail("defaultapppool"), RapidFail { enabled: true, max_crashes: 5, interval_minutes: 5 });
+    assert_eq!(
+        metabase.rapid_fail("Reports"),
+        RapidFail { enabled: true, max_crashes: 3, interval_minutes: 10 }
+    );
+    assert_eq!(
+        metabase.rapid_fail("defaultapppool"),
+        RapidFail { enabled: true, max_crashes: 5, interval_minutes: 5 }
+    );
     let off = parse(&lf_document(
         "<IIsWebService Location=\"/LM/W3SVC\" RapidFailProtection=\"FALSE\" RapidFailProtectionMaxCrashes=\"9\">\n</IIsWebService>\n",
     ));
     assert_eq!(off.app_pools(), ["DefaultAppPool"]);
-    assert_eq!(off.rapid_fail("DefaultAppPool"), RapidFail { enabled: false, max_crashes: 9, interval_minutes: 5 });
+    assert_eq!(
+        off.rapid_fail("DefaultAppPool"),
+        RapidFail { enabled: false, max_crashes: 9, interval_minutes: 5 }
+    );
 }
 
 #[test]
@@ -210,13 +235,19 @@ fn entities_are_decoded_when_read_and_escaped_when_written() {
     ));
     assert_eq!(get(&metabase, "W3SVC/Filters/X/FilterDescription").value, "a \"b\" & <c>");
     set(&mut metabase, "W3SVC/Filters/X/FilterDescription", "x & \"y\" <z>");
-    assert!(metabase.text().contains("FilterDescription=\"x &amp; &quot;y&quot; &lt;z>\""), "{}", metabase.text());
+    assert!(
+        metabase.text().contains("FilterDescription=\"x &amp; &quot;y&quot; &lt;z>\""),
+        "{}",
+        metabase.text()
+    );
     assert_eq!(get(&metabase, "W3SVC/Filters/X/FilterDescription").value, "x & \"y\" <z>");
 }
 
 #[test]
 fn a_bad_boolean_is_refused_with_file_line_and_advice() {
-    let text = lf_document("<IIsWebService Location=\"/LM/W3SVC\"\n\t\tIIs5IsolationModeEnabled=\"MAYBE\"\n\t>\n</IIsWebService>\n");
+    let text = lf_document(
+        "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tIIs5IsolationModeEnabled=\"MAYBE\"\n\t>\n</IIsWebService>\n",
+    );
     assert_eq!(
         parse_error(&text).to_string(),
         "metabase.xml:5: IIs5IsolationModeEnabled=\"MAYBE\" is not a Boolean; write TRUE or FALSE"
@@ -226,12 +257,32 @@ fn a_bad_boolean_is_refused_with_file_line_and_advice() {
 #[test]
 fn malformed_documents_name_their_line() {
     let cases: [(&str, usize, &str); 6] = [
-        ("<IIsFilter Location=\"/LM/W3SVC/Filters/X\"\n\t\tFilterFlags=\"lots\"\n\t>\n</IIsFilter>\n", 5, "is not a number"),
+        (
+            "<IIsFilter Location=\"/LM/W3SVC/Filters/X\"\n\t\tFilterFlags=\"lots\"\n\t>\n</IIsFilter>\n",
+            5,
+            "is not a number",
+        ),
         ("<IIsFilter\n\t\tFilterPath=\"x\"\n\t>\n</IIsFilter>\n", 4, "has no Location"),
-        ("<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n</IIsFilter>\n<IIsFilter Location=\"/lm/w3svc/filters/x\">\n</IIsFilter>\n", 6, "written twice (also on line 4)"),
-        ("<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n<IIsFilter Location=\"/LM/W3SVC/Filters/Y\">\n</IIsFilter>\n", 5, "is inside key"),
-        ("<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n</MBProperty>\n", 4, "<IIsFilter> is never closed"),
-        ("<IIsWebService Location=\"/LM/W3SVC\" FilterLoadOrder=\"X\">\n</IIsWebService>\n", 4, "not a Filters key"),
+        (
+            "<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n</IIsFilter>\n<IIsFilter Location=\"/lm/w3svc/filters/x\">\n</IIsFilter>\n",
+            6,
+            "written twice (also on line 4)",
+        ),
+        (
+            "<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n<IIsFilter Location=\"/LM/W3SVC/Filters/Y\">\n</IIsFilter>\n",
+            5,
+            "is inside key",
+        ),
+        (
+            "<IIsFilter Location=\"/LM/W3SVC/Filters/X\">\n</MBProperty>\n",
+            4,
+            "<IIsFilter> is never closed",
+        ),
+        (
+            "<IIsWebService Location=\"/LM/W3SVC\" FilterLoadOrder=\"X\">\n</IIsWebService>\n",
+            4,
+            "not a Filters key",
+        ),
     ];
     for (keys, line, what) in cases {
         let error = parse_error(&lf_document(keys));
@@ -292,9 +343,12 @@ fn a_new_attribute_is_written_on_its_own_line_before_the_closing_bracket() {
 
 #[test]
 fn a_new_attribute_after_a_same_line_bracket_goes_on_a_new_line() {
-    let mut metabase = parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
+    let mut metabase =
+        parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
     set(&mut metabase, "W3SVC/IIs5IsolationModeEnabled", "0");
-    assert!(metabase.text().contains("<IIsWebService Location=\"/LM/W3SVC\"\n\t\tIIs5IsolationModeEnabled=\"FALSE\">\n"));
+    assert!(metabase.text().contains(
+        "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tIIs5IsolationModeEnabled=\"FALSE\">\n"
+    ));
 }
 
 #[test]
@@ -318,7 +372,8 @@ fn a_new_app_pool_key_is_created_and_listed() {
 
 #[test]
 fn missing_parent_keys_are_created_with_the_filter() {
-    let mut metabase = parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
+    let mut metabase =
+        parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
     set(&mut metabase, "W3SVC/Filters/F/FilterPath", "f.dll");
     assert!(metabase.text().contains(concat!(
         "</IIsWebService>\n<IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\n\t>\n</IIsFilters>\n",
@@ -369,14 +424,21 @@ fn get_tells_a_missing_property_from_a_missing_key() {
     // An unknown property on an existing key: set is allowed, as an attribute.
     let mut metabase = metabase;
     set(&mut metabase, "W3SVC/MyOwnSetting", "hello");
-    assert_eq!(get(&metabase, "W3SVC/myownsetting").adsutil_line(), format!("{:<32}: (STRING) \"hello\"", "MyOwnSetting"));
+    assert_eq!(
+        get(&metabase, "W3SVC/myownsetting").adsutil_line(),
+        format!("{:<32}: (STRING) \"hello\"", "MyOwnSetting")
+    );
 }
 
 #[test]
 fn custom_properties_are_edited_in_place() {
     let mut metabase = seed();
     set(&mut metabase, "W3SVC/Info/ServerConfigFlags", "0");
-    assert!(metabase.text().contains("\t\tName=\"ServerConfigFlags\"\r\n\t\tID=\"1027\"\r\n\t\tValue=\"0\"\r\n"));
+    assert!(
+        metabase
+            .text()
+            .contains("\t\tName=\"ServerConfigFlags\"\r\n\t\tID=\"1027\"\r\n\t\tValue=\"0\"\r\n")
+    );
     assert!(metabase.delete("W3SVC/Info/ServerConfigFlags").is_ok());
     assert!(!metabase.text().contains("<Custom"));
     assert!(metabase.text().contains("\t\tAdminServer=\"2\"\r\n\t>\r\n</IIsConfigObject>"));
@@ -389,7 +451,9 @@ fn deleting_a_key_deletes_its_subtree() {
     assert!(!metabase.text().contains("Compression"));
     let children = metabase.enumerate("W3SVC/Filters").map(|e| e.children).unwrap_or_default();
     assert_eq!(children, ["/w3svc/Filters/ASP.NET_2.0.50727.0"]);
-    assert!(metabase.text().contains("</IIsFilter>\r\n<IIsConfigObject\tLocation =\"/LM/W3SVC/Info\""));
+    assert!(
+        metabase.text().contains("</IIsFilter>\r\n<IIsConfigObject\tLocation =\"/LM/W3SVC/Info\"")
+    );
     let not_set = metabase.delete("W3SVC/Filters/NoSuchProperty").err().map(|e| e.kind());
     assert_eq!(not_set, Some(MetabaseErrorKind::NotSet));
 }
@@ -401,7 +465,10 @@ fn enumerate_prints_like_adsutil() {
         lines,
         [
             "KeyType                         : (STRING) \"IIsFilters\"".to_string(),
-            format!("AdminACL                        : (STRING) \"{}\"", "496344b0000000002c000000000000001400000002001800010000000000140003000000010100000000000512000000"),
+            format!(
+                "AdminACL                        : (STRING) \"{}\"",
+                "496344b0000000002c000000000000001400000002001800010000000000140003000000010100000000000512000000"
+            ),
             "FilterLoadOrder                 : (STRING) \"ASP.NET_2.0.50727.0\"".to_string(),
             String::new(),
             "[/w3svc/Filters/ASP.NET_2.0.50727.0]".to_string(),
@@ -467,7 +534,8 @@ fn aspnet_regiis_from_framework_registers_the_32_bit_filter() {
 
 #[test]
 fn aspnet_regiis_creates_what_is_missing() {
-    let mut metabase = parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
+    let mut metabase =
+        parse(&lf_document("<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n"));
     install(&mut metabase, Arch::Amd64, true);
     let filters = metabase.global_filters();
     assert_eq!(filters.len(), 1);
@@ -494,7 +562,9 @@ fn aspnet_regiis_lists_the_filter_exactly_once() {
 fn aspnet_regiis_enable_needs_the_web_service_key() {
     let mut metabase = parse(&lf_document("<IIsComputer Location=\"/LM\">\n</IIsComputer>\n"));
     let before = metabase.text().to_string();
-    let refused = aspnet_regiis_install(&mut metabase, Arch::X86, r"C:\WINDOWS", true).err().map(|e| e.kind());
+    let refused = aspnet_regiis_install(&mut metabase, Arch::X86, r"C:\WINDOWS", true)
+        .err()
+        .map(|e| e.kind());
     assert_eq!(refused, Some(MetabaseErrorKind::Refused));
     assert_eq!(metabase.text(), before, "a failed install leaves the metabase as it was");
 }
@@ -534,7 +604,8 @@ fn an_interrupted_write_leaves_the_old_file_whole() -> Result<(), Box<dyn std::e
     let error = write_with(metabase.text().as_bytes(), &target, Some(100)).err();
     assert_eq!(error.map(|e| e.kind()), Some(MetabaseErrorKind::Io));
     assert_eq!(std::fs::read_to_string(&target)?, SEED_METABASE);
-    let left: Vec<_> = std::fs::read_dir(folder.path())?.filter_map(Result::ok).map(|e| e.file_name()).collect();
+    let left: Vec<_> =
+        std::fs::read_dir(folder.path())?.filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("MetaBase.xml")], "no temporary file, no History");
     Ok(())
 }

@@ -39,8 +39,13 @@ fn fail_after_bytes() -> Option<usize> {
 
 /// [`write_atomically`] with the crash injection passed in, so unit tests need not touch the
 /// process environment.
-pub(crate) fn write_with(bytes: &[u8], target: &Path, fail_after: Option<usize>) -> Result<(), MetabaseError> {
-    let folder = target.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub(crate) fn write_with(
+    bytes: &[u8],
+    target: &Path,
+    fail_after: Option<usize>,
+) -> Result<(), MetabaseError> {
+    let folder =
+        target.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let Some(file_name) = target.file_name() else {
         return Err(io_error(target, "is not a file name", None));
     };
@@ -55,21 +60,34 @@ pub(crate) fn write_with(bytes: &[u8], target: &Path, fail_after: Option<usize>)
     let temp = folder.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
     if let Err(error) = write_file(&temp, bytes, fail_after) {
         remove_quietly(&temp);
-        return Err(io_error(target, &format!("cannot write the new version to {}", temp.display()), Some(error)));
+        return Err(io_error(
+            target,
+            &format!("cannot write the new version to {}", temp.display()),
+            Some(error),
+        ));
     }
-    let history = match previous.as_deref().map(|previous| keep_history(folder, previous)).transpose() {
-        Ok(history) => history,
-        Err(error) => {
-            remove_quietly(&temp);
-            return Err(io_error(target, "cannot keep a copy of the current file in History", Some(error)));
-        }
-    };
+    let history =
+        match previous.as_deref().map(|previous| keep_history(folder, previous)).transpose() {
+            Ok(history) => history,
+            Err(error) => {
+                remove_quietly(&temp);
+                return Err(io_error(
+                    target,
+                    "cannot keep a copy of the current file in History",
+                    Some(error),
+                ));
+            }
+        };
     if let Err(error) = fs::rename(&temp, target) {
         remove_quietly(&temp);
         if let Some(history) = history {
             history.undo();
         }
-        return Err(io_error(target, &format!("cannot replace it with {}", temp.display()), Some(error)));
+        return Err(io_error(
+            target,
+            &format!("cannot replace it with {}", temp.display()),
+            Some(error),
+        ));
     }
     sync_folder(folder);
     Ok(())
@@ -101,7 +119,8 @@ fn keep_history(folder: &Path, previous: &[u8]) -> io::Result<HistoryCopy> {
         .max()
         .unwrap_or(0);
     let file = history.join(format!("metabase_{:010}.xml", highest + 1));
-    let temp = history.join(format!(".metabase_{:010}.xml.{}.tmp", highest + 1, std::process::id()));
+    let temp =
+        history.join(format!(".metabase_{:010}.xml.{}.tmp", highest + 1, std::process::id()));
     let copied = write_file(&temp, previous, None).and_then(|()| fs::rename(&temp, &file));
     if let Err(error) = copied {
         remove_quietly(&temp);

@@ -1,0 +1,312 @@
+//! The command line, tested as a user meets it: the real `isapi-harness` binary, its exit codes,
+//! what it prints and what it writes. These are the contract checks of DESIGN.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `isapi-harness` binary Cargo built beside this test binary.
+fn harness_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let dir = exe.parent().and_then(Path::parent).expect("tests live in target/<profile>/deps");
+    let binary = dir.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.is_file(), "`{}` is not built; run `cargo xtask test`", binary.display());
+    binary
+}
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn harness(args: &[&str]) -> Output {
+    Command::new(harness_binary())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("isapi-harness runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not one JSON object ({error}):\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The seed's failing state: the JSON contract of `start`, field by field.
+#[test]
+fn start_json_reports_the_seed_failure() {
+    let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output = harness(&["start", "--metabase", metabase.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(1), "a failure was observed: {}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["os"], "x64");
+    assert_eq!(report["isolation_mode"], "iis5");
+    assert_eq!(report["service"]["started"], false);
+    assert_eq!(report["service"]["win32_error"], 193);
+    let console = report["service"]["net_start_output"].as_str().unwrap();
+    assert!(
+        console.contains("System error 193 has occurred.\n\n*** is not a valid Win32 application."),
+        "{console}"
+    );
+    let host = &report["hosts"][0];
+    assert_eq!(host["process"], "inetinfo.exe");
+    assert_eq!(host["bits"], 64);
+    assert_eq!(host["app_pool"], Value::Null);
+    let filter = &host["filters"][0];
+    assert_eq!(filter["name"], "ASP.NET_2.0.50727.0");
+    assert_eq!(filter["path"], r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll");
+    assert_eq!(filter["loaded"], false);
+    assert_eq!(filter["win32_error"], 193);
+    assert_eq!(filter["cause"], "wrong_bitness");
+    assert_eq!(filter["image"]["machine"], "x86");
+    assert_eq!(filter["image"]["bits"], 32);
+    assert_eq!(report["requests"], Value::Array(vec![]));
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events[0]["log"], "Application");
+    assert_eq!(events[0]["source"], "W3SVC-WP");
+    assert_eq!(events[0]["id"], 2274);
+    assert_eq!(events[0]["type"], "Error");
+    assert_eq!(events[0]["data"], "c1 00 00 00");
+    assert_eq!(events[1]["id"], 2268);
+}
+
+#[test]
+fn start_exits_0_when_everything_loads_and_shows_a_timeline() {
+    let metabase = scenarios().join("quirks/lowercase-key-paths.xml");
+    let output = harness(&["start", "--metabase", metabase.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("w3wp.exe started (32-bit"), "{text}");
+    assert!(text.contains("GET / (DefaultAppPool): HTTP 200 OK"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
+}
+
+#[test]
+fn repro_reproduces_and_verifies_both_fixes() {
+    let output = harness(&["repro", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["reproduced"], true);
+    assert_eq!(report["failure"]["service"]["win32_error"], 193);
+    assert_eq!(report["failure"]["hosts"][0]["process"], "inetinfo.exe");
+    assert_eq!(report["failure"]["hosts"][0]["bits"], 64);
+    assert_eq!(report["fix_a"]["verified"], true);
+    assert_eq!(report["fix_a"]["start"]["hosts"][0]["process"], "w3wp.exe");
+    assert_eq!(report["fix_a"]["start"]["hosts"][0]["bits"], 32);
+    assert_eq!(report["fix_a"]["start"]["requests"][0]["status"], 200);
+    assert_eq!(report["fix_b"]["verified"], true);
+    assert_eq!(report["fix_b"]["start"]["hosts"][0]["bits"], 64);
+}
+
+#[test]
+fn matrix_prints_json_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let output =
+        harness(&["matrix", "--filter", "quirks/", "--json", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 9);
+    for scenario in scenarios {
+        assert_eq!(scenario["pass"], true, "{}", scenario["name"]);
+        assert!(scenario["observed"]["service"].is_object());
+        assert!(scenario["expected"]["started"].is_boolean());
+    }
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), scenarios.len());
+    assert!(junit.contains("failures=\"0\""));
+}
+
+/// A failing scenario makes `matrix` exit 1, and JUnit carries observed against expected.
+#[test]
+fn a_wrong_expectation_fails_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = scenarios().join("matrix/x64-iis5-true-e32-absent-x86");
+    std::fs::copy(source.with_extension("xml"), dir.path().join("wrong.xml")).unwrap();
+    let mut case: Value =
+        serde_json::from_str(&std::fs::read_to_string(source.with_extension("json")).unwrap())
+            .unwrap();
+    case["expected"]["started"] = Value::Bool(true);
+    std::fs::write(dir.path().join("wrong.json"), case.to_string()).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let output = harness(&[
+        "matrix",
+        "--scenarios",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("<failure message=\"observed {&quot;started&quot;:false"), "{junit}");
+}
+
+/// Bad input: exit 2, one line naming the file (and line), and the machine is never touched.
+#[test]
+fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let malformed = dir.path().join("malformed.xml");
+    std::fs::write(&malformed, "<?xml version =\"1.0\"?>\n<configuration>\n<MBProperty>\n<IIsWebService\tLocation =\"/LM/W3SVC\"\n").unwrap();
+    let relative = dir.path().join("relative.xml");
+    let seed =
+        std::fs::read_to_string(scenarios().join("quirks/no-bom-lf-no-namespace.xml")).unwrap();
+    std::fs::write(
+        &relative,
+        seed.replace(
+            r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll",
+            "aspnet_filter.dll",
+        ),
+    )
+    .unwrap();
+    let good = scenarios().join("quirks/no-bom-lf-no-namespace.xml");
+    let machine_lock = harness_binary()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("isapi-harness/machine/wine/lock");
+    let before = std::fs::metadata(&machine_lock).and_then(|m| m.modified()).ok();
+
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![
+                "start".into(),
+                "--metabase".into(),
+                dir.path().join("absent.xml").display().to_string(),
+            ],
+            "absent.xml".into(),
+        ),
+        (
+            vec!["start".into(), "--metabase".into(), malformed.display().to_string()],
+            "malformed.xml:".into(),
+        ),
+        (
+            vec!["start".into(), "--metabase".into(), relative.display().to_string()],
+            "relative.xml:".into(),
+        ),
+        (
+            vec![
+                "start".into(),
+                "--metabase".into(),
+                good.display().to_string(),
+                "--image".into(),
+                "no-equals-sign".into(),
+            ],
+            "--image".into(),
+        ),
+        (
+            vec![
+                "start".into(),
+                "--metabase".into(),
+                good.display().to_string(),
+                "--image".into(),
+                r"C:\f.dll=x86:no_such_variant".into(),
+            ],
+            "no_such_variant".into(),
+        ),
+        (
+            vec![
+                "matrix".into(),
+                "--scenarios".into(),
+                dir.path().join("nothing-here").display().to_string(),
+            ],
+            "nothing-here".into(),
+        ),
+    ];
+    for (args, names) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = harness(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains(&names), "{args:?}: the message should name `{names}`: {message}");
+        assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+        assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    let after = std::fs::metadata(&machine_lock).and_then(|m| m.modified()).ok();
+    assert_eq!(before, after, "bad input must not open the simulated machine");
+}
+
+/// A user's own filter, built here (not by the mock-filter build), for both bitnesses, kept as a
+/// regression scenario of their own.
+#[test]
+fn a_users_own_filters_are_loaded_and_kept_as_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let x86 = build_user_filter(dir.path(), "x86");
+    let amd64 = build_user_filter(dir.path(), "amd64");
+    let metabase =
+        std::fs::read_to_string(scenarios().join("matrix/x64-iis5-false-e32-apppools-x86.xml"))
+            .unwrap();
+    std::fs::write(dir.path().join("mine.xml"), &metabase).unwrap();
+    let case = serde_json::json!({
+        "os": "x64",
+        "images": [format!(r"C:\Filters\x86\mockfilter.dll={}", x86.display())],
+        "expected": { "started": true, "process": "w3wp.exe", "bits": 32, "loaded": true, "win32_error": null, "status": 200 }
+    });
+    std::fs::write(dir.path().join("mine.json"), case.to_string()).unwrap();
+    let output = harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let filter = &report["scenarios"][0]["observed"]["hosts"][0]["filters"][0];
+    assert_eq!(filter["description"], "A user's own filter");
+
+    // The 64-bit build in the same 32-bit worker: the loader refuses it.
+    let image = format!(r"C:\Filters\x86\mockfilter.dll={}", amd64.display());
+    let output = harness(&[
+        "start",
+        "--metabase",
+        dir.path().join("mine.xml").to_str().unwrap(),
+        "--image",
+        &image,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["hosts"][0]["filters"][0]["win32_error"], 193);
+    assert_eq!(report["requests"][0]["status"], 503);
+}
+
+/// Compiles `tests/data/user-filter/userfilter.c` into a DLL for `arch`, the way a user's own
+/// build would: mingw-w64 on Linux, Visual C++ on Windows.
+#[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
+fn build_user_filter(dir: &Path, arch: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/user-filter/userfilter.c");
+    let def = source.with_extension("def");
+    let out = dir.join(format!("userfilter-{arch}.dll"));
+    let status = if cfg!(windows) {
+        let target = if arch == "x86" { "i686-pc-windows-msvc" } else { "x86_64-pc-windows-msvc" };
+        let cl = cc::windows_registry::find_tool(target, "cl.exe")
+            .expect("MSVC is installed (cargo xtask setup)");
+        let mut command = cl.to_command();
+        command
+            .current_dir(dir)
+            .arg("/nologo")
+            .arg("/LD")
+            .arg(&source)
+            .arg(format!("/Fe{}", out.display()))
+            .arg("/link")
+            .arg(format!("/DEF:{}", def.display()));
+        command.status()
+    } else {
+        let gcc = if arch == "x86" { "i686-w64-mingw32-gcc" } else { "x86_64-w64-mingw32-gcc" };
+        Command::new(gcc)
+            .arg("-shared")
+            .arg("-o")
+            .arg(&out)
+            .arg(&source)
+            .arg(&def)
+            .arg("-Wl,--enable-stdcall-fixup")
+            .status()
+    };
+    assert!(status.is_ok_and(|status| status.success()), "cannot build the user filter for {arch}");
+    out
+}
