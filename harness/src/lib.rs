@@ -7,6 +7,7 @@ pub mod arch;
 pub mod artifacts;
 pub mod cause;
 pub mod cli;
+pub mod diagnose;
 pub mod host;
 pub mod iis;
 pub mod machine;

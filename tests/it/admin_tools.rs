@@ -4,11 +4,13 @@
 //!
 //! These tests need no simulated machine: they only read and write metabase files.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use harness::metabase::{FAIL_WRITE_HOOK, SEED_METABASE};
+use harness::process::{self, Launch};
 use rstest::rstest;
 
 /// The seed case's failing state (IIS 5.0 isolation mode, WOW64 on, 32-bit ASP.NET filter).
@@ -36,43 +38,49 @@ fn harness_bin() -> &'static Path {
             .and_then(Path::parent)
             .expect("the test binary is in <target>/<profile>/deps");
         let target_dir = profile_dir.parent().expect("the profile folder is in the target folder");
-        let mut build = Command::new(env!("CARGO"));
-        build.args([
-            "build",
-            "--quiet",
-            "--package",
-            "harness",
-            "--bin",
-            "isapi-harness",
-            "--target-dir",
-        ]);
-        build.arg(target_dir);
+        let mut args: Vec<OsString> =
+            ["build", "--quiet", "--package", "harness", "--bin", "isapi-harness", "--target-dir"]
+                .map(OsString::from)
+                .to_vec();
+        args.push(target_dir.into());
         match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") | None => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
+            Some("release") => args.push("--release".into()),
+            Some(profile) => args.extend(["--profile".into(), profile.into()]),
         }
-        let status = build.status().expect("cargo can be started to build isapi-harness");
-        assert!(status.success(), "`cargo build -p harness` failed; see its output above");
+        let cargo = Launch { program: env!("CARGO").into(), args, env: Vec::new() };
+        let build = process::run_bounded(&cargo, &[], Duration::from_secs(30 * 60), &scratch())
+            .expect("cargo can be started to build isapi-harness");
+        assert!(
+            build.status.is_some_and(|status| status.success()),
+            "`cargo build -p harness` failed:\n{}",
+            build.stderr
+        );
         profile_dir.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX))
     })
 }
 
+/// Where `harness::process` keeps the output of the runs (not the metabase folders, whose
+/// contents the tests check).
+fn scratch() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("admin-tools")
+}
+
 fn run(args: &[&str], hook: Option<usize>) -> Run {
-    let mut command = Command::new(harness_bin());
-    command.args(args).env_remove(FAIL_WRITE_HOOK);
-    if let Some(bytes) = hook {
-        command.env(FAIL_WRITE_HOOK, bytes.to_string());
-    }
-    let output = command.output().expect("isapi-harness starts");
+    // An empty value turns the hook off, should the environment of the test run set it.
+    let hook = hook.map(|bytes| bytes.to_string()).unwrap_or_default();
+    let launch = Launch {
+        program: harness_bin().to_path_buf(),
+        args: args.iter().map(OsString::from).collect(),
+        env: vec![(FAIL_WRITE_HOOK.into(), hook.into())],
+    };
+    let finished = process::run_bounded(&launch, &[], Duration::from_secs(60), &scratch())
+        .expect("isapi-harness starts");
+    let status = finished.status.expect("isapi-harness ends within a minute");
     Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
-        stderr: String::from_utf8_lossy(&output.stderr).replace("\r\n", "\n"),
+        code: status.code().unwrap_or(-1),
+        stdout: finished.stdout.replace("\r\n", "\n"),
+        stderr: finished.stderr.replace("\r\n", "\n"),
     }
 }
 
@@ -100,10 +108,12 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
 
-/// The names in the folder, sorted.
+/// The names in the folder, sorted; none when the folder does not exist.
 fn folder_entries(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .expect("the folder can be listed")
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();

@@ -7,10 +7,11 @@
 
 mod adsutil;
 mod aspnet_regiis;
+mod diagnose;
 mod inspect;
 mod matrix;
 mod repro;
-mod start;
+pub(crate) mod start;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ pub enum Command {
     Start(StartArgs),
     /// Replay the seed case: reproduce W3SVC's error 193, then verify fixes A and B.
     Repro(ReproArgs),
+    /// Predict each filter's fate from the configuration and headers; --verify proves it.
+    Diagnose(DiagnoseArgs),
     /// Run the regression matrix: every configuration against its expected outcome.
     Matrix(MatrixArgs),
     /// Measure the matrix against the bare cost of the host processes it starts.
@@ -86,6 +89,18 @@ pub struct StartArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// Print one JSON object instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Also load every filter for real, compare, and try each remedy on a copy.
+    #[arg(long)]
+    pub verify: bool,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -174,6 +189,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Start(args) => start::run(args),
         Command::Repro(args) => repro::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
         Command::Matrix(args) => matrix::run(args),
         Command::Bench(args) => matrix::bench(args),
         Command::Adsutil(args) => adsutil::run(args),

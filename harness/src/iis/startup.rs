@@ -86,6 +86,27 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
     Ok(run.finish())
 }
 
+/// The process that loads the global filters, and its bitness: the heart of the model.
+/// IIS Admin (inetinfo.exe) is native only, so in IIS 5.0 isolation mode `Enable32BitAppOnWin64`
+/// changes nothing; worker processes honour it on x64; 32-bit Windows has only 32-bit processes.
+pub fn filter_host(
+    os: Os,
+    isolation_mode: IsolationMode,
+    enable_32bit: bool,
+) -> (ProcessName, Bits) {
+    match (isolation_mode, os) {
+        (IsolationMode::Iis5, _) => (ProcessName::Inetinfo, os.native_bits()),
+        (IsolationMode::WorkerProcess, Os::X86) => (ProcessName::W3wp, Bits::B32),
+        (IsolationMode::WorkerProcess, Os::X64) if enable_32bit => (ProcessName::W3wp, Bits::B32),
+        (IsolationMode::WorkerProcess, Os::X64) => (ProcessName::W3wp, Bits::B64),
+    }
+}
+
+/// The isolation mode a metabase asks for.
+pub fn isolation_mode(metabase: &crate::metabase::Metabase) -> IsolationMode {
+    if metabase.iis5_isolation_mode() { IsolationMode::Iis5 } else { IsolationMode::WorkerProcess }
+}
+
 /// Checks a scenario before any machine is touched: every filter path must be absolute and
 /// every image the scenario places must exist.
 pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
@@ -93,6 +114,52 @@ pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
     let paths: Vec<WinPath> = filters.into_iter().map(|filter| filter.path).collect();
     scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
     Ok(())
+}
+
+/// Loads every active filter of `scenario` in the process the model picks, without stopping at
+/// the first failure as IIS does, so that each filter gets a real answer of its own. This is
+/// what `diagnose --verify` compares its predictions with.
+pub fn load_every_filter(machine: &Machine, scenario: &Scenario) -> anyhow::Result<HostOutcome> {
+    let metabase = &scenario.metabase;
+    let mode = isolation_mode(metabase);
+    let (process, bits) = filter_host(scenario.os, mode, metabase.enable_32bit_app_on_win64());
+    let mut filters = active_filters(scenario, &metabase.global_filters())?;
+    let paths: Vec<WinPath> = filters.iter().map(|filter| filter.path.clone()).collect();
+    let layout = scenario.layout(machine.artifacts(), &paths)?;
+    let _guard = machine.acquire(&layout)?;
+    for filter in &mut filters {
+        filter.image = machine.inspect(&filter.path);
+    }
+    let request = HostRequest {
+        bits,
+        process,
+        stop_at_first_failure: false,
+        request: false,
+        timeout: scenario.host_timeout,
+    };
+    let run = machine.run_host(&request, &paths)?;
+    let (outcomes, _) = judge(&run, &filters, mode == IsolationMode::WorkerProcess, true);
+    Ok(HostOutcome {
+        process,
+        bits,
+        app_pool: None,
+        pid: run.pid,
+        end: end_name(&run.end),
+        exception_code: match run.end {
+            HostEnd::Crashed { exception_code } => Some(exception_code),
+            _ => None,
+        },
+        filters: with_causes(outcomes, &filters, &run),
+    })
+}
+
+fn end_name(end: &HostEnd) -> &'static str {
+    match end {
+        HostEnd::Completed => "completed",
+        HostEnd::Crashed { .. } => "crashed",
+        HostEnd::Died { .. } => "died",
+        HostEnd::TimedOut => "timed_out",
+    }
 }
 
 /// A global filter IIS will try to load.
@@ -243,7 +310,11 @@ impl<'a> Run<'a> {
     }
 
     fn start_iis5(&mut self, machine: &Machine, filters: &[ActiveFilter]) -> anyhow::Result<()> {
-        let bits = self.scenario.os.native_bits();
+        let (_, bits) = filter_host(
+            self.scenario.os,
+            IsolationMode::Iis5,
+            self.report.enable_32bit_app_on_win64,
+        );
         self.step(StepKind::Info, "net start w3svc");
         self.step(
             StepKind::Info,
@@ -298,11 +369,11 @@ impl<'a> Run<'a> {
         machine: &Machine,
         filters: &[ActiveFilter],
     ) -> anyhow::Result<()> {
-        let bits = match self.scenario.os {
-            Os::X86 => Bits::B32,
-            Os::X64 if self.report.enable_32bit_app_on_win64 => Bits::B32,
-            Os::X64 => Bits::B64,
-        };
+        let (_, bits) = filter_host(
+            self.scenario.os,
+            IsolationMode::WorkerProcess,
+            self.report.enable_32bit_app_on_win64,
+        );
         self.step(StepKind::Info, "net start w3svc");
         self.step(
             StepKind::Info,
@@ -414,7 +485,7 @@ impl<'a> Run<'a> {
         };
         let paths: Vec<WinPath> = filters.iter().map(|filter| filter.path.clone()).collect();
         let host_run = machine.run_host(&request, &paths)?;
-        let (outcomes, failure) = judge(&host_run, filters, worker);
+        let (outcomes, failure) = judge(&host_run, filters, worker, false);
         let outcomes = with_causes(outcomes, filters, &host_run);
         let pid = host_run.pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
         self.step(StepKind::Info, format!("{process} started ({bits}{pid})"));
@@ -445,12 +516,7 @@ impl<'a> Run<'a> {
             bits,
             app_pool: app_pool.map(str::to_owned),
             pid: host_run.pid,
-            end: match host_run.end {
-                HostEnd::Completed => "completed",
-                HostEnd::Crashed { .. } => "crashed",
-                HostEnd::Died { .. } => "died",
-                HostEnd::TimedOut => "timed_out",
-            },
+            end: end_name(&host_run.end),
             exception_code: match host_run.end {
                 HostEnd::Crashed { exception_code } => Some(exception_code),
                 _ => None,
@@ -526,6 +592,7 @@ fn judge(
     run: &HostRun,
     filters: &[ActiveFilter],
     worker: bool,
+    keep_going: bool,
 ) -> (Vec<FilterOutcome>, Option<HostFailure>) {
     let mut outcomes = Vec::new();
     let mut failure = None;
@@ -542,7 +609,7 @@ fn judge(
             cause: None,
             image: None,
         };
-        let Some(load) = run.filters.get(index).filter(|_| failure.is_none()) else {
+        let Some(load) = run.filters.get(index).filter(|_| keep_going || failure.is_none()) else {
             outcomes.push(outcome);
             continue;
         };
@@ -550,7 +617,7 @@ fn judge(
         match (load.loaded, load.exports, &load.version) {
             (None, _, _) => {
                 outcome.stage = Stage::LoadLibrary;
-                failure = Some(host_death(&run.end));
+                failure.get_or_insert(host_death(&run.end));
             }
             (Some(false), _, _) => {
                 let error = load.load_error.unwrap_or_default();
@@ -558,7 +625,7 @@ fn judge(
                 outcome.win32_error = Some(error);
                 // IIS cannot tell why LoadLibrary said ERROR_BAD_EXE_FORMAT, and logs the
                 // architecture event whenever it does.
-                failure = Some(HostFailure::Filter {
+                failure.get_or_insert(HostFailure::Filter {
                     path,
                     error,
                     mismatch_event: error == 193,
@@ -569,7 +636,7 @@ fn judge(
                 let error = exports.lookup_error.unwrap_or(127);
                 outcome.stage = Stage::GetProcAddress;
                 outcome.win32_error = Some(error);
-                failure = Some(HostFailure::Filter {
+                failure.get_or_insert(HostFailure::Filter {
                     path,
                     error,
                     mismatch_event: false,
@@ -578,7 +645,7 @@ fn judge(
             }
             (Some(true), _, None) => {
                 outcome.stage = Stage::GetFilterVersion;
-                failure = Some(host_death(&run.end));
+                failure.get_or_insert(host_death(&run.end));
             }
             (Some(true), _, Some(version)) => {
                 outcome.description = Some(version.description.clone());
@@ -589,7 +656,7 @@ fn judge(
                 } else if !version.accepted {
                     outcome.stage = Stage::GetFilterVersion;
                     outcome.win32_error = Some(version.last_error);
-                    failure = Some(HostFailure::Filter {
+                    failure.get_or_insert(HostFailure::Filter {
                         path,
                         error: version.last_error,
                         mismatch_event: false,
@@ -598,7 +665,7 @@ fn judge(
                 } else if worker && version.flags & SF_NOTIFY_READ_RAW_DATA != 0 {
                     outcome.stage = Stage::ReadRawDataRefused;
                     outcome.win32_error = Some(ERROR_NOT_SUPPORTED);
-                    failure = Some(HostFailure::Filter {
+                    failure.get_or_insert(HostFailure::Filter {
                         path,
                         error: ERROR_NOT_SUPPORTED,
                         mismatch_event: false,
@@ -614,7 +681,7 @@ fn judge(
         outcomes.push(outcome);
     }
     if failure.is_none() && run.end != HostEnd::Completed {
-        failure = Some(host_death(&run.end));
+        failure.get_or_insert(host_death(&run.end));
     }
     (outcomes, failure)
 }

@@ -84,6 +84,48 @@ impl Backend {
         })
     }
 
+    /// The real file that holds `path`, if there is one; creates nothing.
+    pub fn existing_file_for(&self, path: &WinPath) -> Option<PathBuf> {
+        let mut current = match self {
+            Backend::Wine(wine) if path.drive().eq_ignore_ascii_case(&'c') => {
+                wine.prefix.join("drive_c")
+            }
+            Backend::Wine(wine) => wine.drives.join(path.drive().to_ascii_lowercase().to_string()),
+            Backend::Windows(sandbox) => sandbox.root.join(path.drive().to_string()),
+        };
+        for component in path.components() {
+            current = find_ignoring_case(&current, component)?;
+        }
+        current.is_file().then_some(current)
+    }
+
+    /// Whether the system folder a process of `bits` searches holds `dll`: 32-bit processes on
+    /// 64-bit Windows see SysWOW64 in place of System32. On Windows this reads the real system
+    /// folder, which the host processes use; it is never written.
+    pub fn system_dll_exists(&self, bits: crate::arch::Bits, dll: &str) -> bool {
+        let folder = match bits {
+            crate::arch::Bits::B32 => "syswow64",
+            crate::arch::Bits::B64 => "system32",
+        };
+        let system = match self {
+            Backend::Wine(wine) => wine.prefix.join("drive_c").join("windows").join(folder),
+            Backend::Windows(_) => {
+                let root = std::env::var_os("SystemRoot")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
+                root.join(folder)
+            }
+        };
+        find_ignoring_case(&system, dll).is_some_and(|path| path.is_file())
+    }
+
+    pub fn has_clr(&self) -> bool {
+        match self {
+            Backend::Wine(_) => false,
+            Backend::Windows(_) => self.system_dll_exists(crate::arch::Bits::B64, "mscoree.dll"),
+        }
+    }
+
     /// The path the host program is given for `path`: under Wine the configured Windows path
     /// itself, so the loader sees exactly what IIS would; on Windows the sandboxed copy.
     pub fn loader_path(&self, path: &WinPath) -> anyhow::Result<OsString> {

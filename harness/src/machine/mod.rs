@@ -54,6 +54,44 @@ impl Machine {
         crate::pe::inspect(&file).ok()
     }
 
+    /// What the headers of the machine's own file at `path` say, if one is there; creates
+    /// nothing.
+    pub fn inspect_existing(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
+        crate::pe::inspect(&self.backend.existing_file_for(path)?).ok()
+    }
+
+    /// Whether the loader of a `bits` process would find `dll`, imported by the filter at
+    /// `filter`: beside the filter (the search starts there, as the host loads with an altered
+    /// search path) or in the system folder of that bitness. API-set names are resolved by the
+    /// loader itself and always count as found.
+    pub fn dependency_available(
+        &self,
+        bits: crate::arch::Bits,
+        filter: &WinPath,
+        dll: &str,
+    ) -> bool {
+        if dll.to_ascii_lowercase().starts_with("api-ms-win-")
+            || dll.to_ascii_lowercase().starts_with("ext-ms-")
+        {
+            return true;
+        }
+        let folder = filter
+            .components()
+            .split_last()
+            .map(|(_, folders)| folders.join("\\"))
+            .unwrap_or_default();
+        let beside = WinPath::parse(&format!("{}:\\{folder}\\{dll}", filter.drive()));
+        beside.is_ok_and(|path| self.backend.existing_file_for(&path).is_some())
+            || self.backend.system_dll_exists(bits, dll)
+    }
+
+    /// Whether the machine can load IL-only .NET images (through mscoree.dll). The Wine prefix
+    /// has no .NET runtime: Wine's own mscoree is switched off so it never offers to install
+    /// Mono.
+    pub fn has_clr(&self) -> bool {
+        self.backend.has_clr()
+    }
+
     /// Starts one host process and reads what it reports. The filters are Windows paths of
     /// this machine; the caller holds a layout guard that covers them.
     pub fn run_host(&self, request: &HostRequest, filters: &[WinPath]) -> anyhow::Result<HostRun> {

@@ -62,9 +62,9 @@ impl Metabase {
         name: &str,
         value: &str,
     ) -> Result<(), MetabaseError> {
-        self.check_settable(key_path, name)?;
         let id = key_path.id();
         let existing = self.doc.property(&id, name);
+        self.check_settable(key_path, name, existing.is_some())?;
         let kind = existing.map_or_else(|| schema::kind_of(name), |prop| prop.kind);
         let stored = schema::normalise_input(schema::canonical_name(name), kind, value)
             .map_err(|(what, fix)| self.refused(what, fix))?;
@@ -91,7 +91,7 @@ impl Metabase {
         key_path: &KeyPath,
         name: &str,
     ) -> Result<(), MetabaseError> {
-        self.check_settable(key_path, name)?;
+        self.check_not_key_itself(name)?;
         let id = key_path.id();
         if !self.doc.key_exists(&id) {
             return Err(self.path_not_found(key_path));
@@ -204,7 +204,8 @@ impl Metabase {
         items
     }
 
-    fn check_settable(&self, key_path: &KeyPath, name: &str) -> Result<(), MetabaseError> {
+    /// `Location` and `KeyType` look like properties to adsutil users but are the key itself.
+    fn check_not_key_itself(&self, name: &str) -> Result<(), MetabaseError> {
         if name.eq_ignore_ascii_case("Location") || name.eq_ignore_ascii_case("KeyType") {
             return Err(self.refused(
                 format!(
@@ -214,7 +215,19 @@ impl Metabase {
                 "create or delete the key instead",
             ));
         }
-        if !is_xml_name(name) {
+        Ok(())
+    }
+
+    /// What must hold before a property is set: a name that can be written as an attribute
+    /// (when it is new), and `FilterLoadOrder` only where the parser accepts it.
+    fn check_settable(
+        &self,
+        key_path: &KeyPath,
+        name: &str,
+        exists: bool,
+    ) -> Result<(), MetabaseError> {
+        self.check_not_key_itself(name)?;
+        if !exists && !is_xml_name(name) {
             return Err(self.refused(
                 format!("\"{name}\" is not a property name"),
                 "property names are letters, digits and _ (e.g. FilterPath)",
@@ -425,13 +438,7 @@ impl Metabase {
     }
 
     pub(crate) fn internal(&self, what: &str) -> MetabaseError {
-        MetabaseError::new(
-            MetabaseErrorKind::Internal,
-            &self.origin,
-            None,
-            format!("internal error: {what}"),
-            "this is a bug in the harness, please report it; the file was not changed",
-        )
+        MetabaseError::internal(&self.origin, what)
     }
 }
 

@@ -43,6 +43,17 @@ impl MetabaseError {
         MetabaseError { kind, file: file.to_path_buf(), line, what: what.into(), fix: fix.into() }
     }
 
+    /// The harness produced or read something it should not have: a bug, said as one.
+    pub(crate) fn internal(file: &Path, what: &str) -> MetabaseError {
+        MetabaseError::new(
+            MetabaseErrorKind::Internal,
+            file,
+            None,
+            format!("internal error: {what}"),
+            "this is a bug in the harness, please report it; the file was not changed",
+        )
+    }
+
     pub fn kind(&self) -> MetabaseErrorKind {
         self.kind
     }

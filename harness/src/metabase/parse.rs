@@ -761,13 +761,7 @@ impl<'t> Parser<'t> {
     }
 
     fn internal(&self, what: &str) -> MetabaseError {
-        MetabaseError::new(
-            MetabaseErrorKind::Internal,
-            self.origin,
-            None,
-            format!("internal error: {what}"),
-            "this is a bug in the harness; please report it with the file",
-        )
+        MetabaseError::internal(self.origin, what)
     }
 }
 

@@ -56,6 +56,9 @@ pub struct ImageInfo {
     pub isapi_exports: IsapiExports,
     /// Every exported name, in name-table order (empty if there are none or this is not PE).
     pub exports: Vec<String>,
+    /// The DLLs the image imports from, in import-table order: what the loader must find
+    /// before the image itself can load.
+    pub imports: Vec<String>,
     /// Why the file, or part of it, could not be read; the first problem found.
     pub problem: Option<String>,
 }
@@ -312,6 +315,7 @@ pub fn inspect_bytes(bytes: &[u8]) -> ImageInfo {
         clr: None,
         isapi_exports: IsapiExports::none(),
         exports: Vec::new(),
+        imports: Vec::new(),
         problem: None,
     };
     if let Err(problem) = read_image(bytes, &mut info) {
@@ -459,6 +463,7 @@ fn read_optional<Nt: ImageNtHeaders>(
     ));
 
     read_exports(bytes, &directories, &sections, info);
+    read_imports(bytes, &directories, &sections, info);
     read_clr(bytes, &directories, &sections, info);
     Ok(())
 }
@@ -509,6 +514,36 @@ fn read_exports(
         }
     }
     info.isapi_exports = IsapiExports::from_names(&info.exports);
+}
+
+fn read_imports(
+    bytes: &[u8],
+    directories: &DataDirectories<'_>,
+    sections: &SectionTable<'_>,
+    info: &mut ImageInfo,
+) {
+    let table = match directories.import_table(bytes, sections) {
+        Ok(Some(table)) => table,
+        Ok(None) => return,
+        Err(error) => {
+            info.problem.get_or_insert(format!("import table unreadable: {error}"));
+            return;
+        }
+    };
+    let Ok(mut descriptors) = table.descriptors() else {
+        info.problem.get_or_insert("import descriptors unreadable".to_owned());
+        return;
+    };
+    // The table ends with a null descriptor; a table that runs off the file ends here too.
+    while let Ok(Some(descriptor)) = descriptors.next() {
+        match table.name(descriptor.name.get(LE)) {
+            Ok(name) => info.imports.push(String::from_utf8_lossy(name).into_owned()),
+            Err(error) => {
+                info.problem.get_or_insert(format!("import name unreadable: {error}"));
+                return;
+            }
+        }
+    }
 }
 
 fn read_clr(

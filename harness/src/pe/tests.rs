@@ -41,6 +41,7 @@ fn x86_filter_reads_as_a_32_bit_dll_with_code_and_isapi_exports() {
                 "HttpFilterProc".to_owned(),
                 "TerminateFilter".to_owned()
             ],
+            imports: Vec::new(),
             problem: None,
         }
     );

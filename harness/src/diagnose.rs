@@ -1,0 +1,438 @@
+//! `diagnose`: predict from the configuration and the headers, prove it by loading, and say
+//! the fix.
+//!
+//! The prediction is a separate, labelled product: it reads the model (which process loads the
+//! filters, at which bitness, when) and each filter file's headers (machine, magic, code, .NET
+//! flags, imports, exports), and says what the loader will answer. It knows the odd images of
+//! the loader ground truth: an x86 DLL with no code loads in a 64-bit process, ARM64 and IA64
+//! images are another machine, not another bitness, an image whose machine and magic disagree
+//! is corrupt. `--verify` then loads every filter for real and compares; a disagreement is a bug
+//! in the prediction (exit code 3), never a reason to change an observed result.
+//!
+//! The prediction stops where headers stop: it says whether the loader will load the image and
+//! find `GetFilterVersion`. What the filter's own code then does (refuse, crash, hang) is only
+//! ever observed, and reported beside the comparison as behaviour.
+
+use serde::Serialize;
+
+use crate::arch::{Arch, Bits, Os};
+use crate::artifacts::ProcessName;
+use crate::cause::Cause;
+use crate::iis::startup::{self, filter_host, isolation_mode};
+use crate::machine::{Machine, WinPath};
+use crate::metabase::{Metabase, aspnet_regiis_install};
+use crate::pe::{ImageInfo, PredictionReason};
+use crate::report::{IsolationMode, Stage};
+use crate::scenario::Scenario;
+
+#[derive(Debug, Serialize)]
+pub struct Diagnosis {
+    pub os: Os,
+    pub isolation_mode: IsolationMode,
+    pub enable_32bit_app_on_win64: bool,
+    /// True when any filter is predicted not to load.
+    pub problems: bool,
+    /// With `--verify`: whether every prediction matched the real load. None without it.
+    pub agree: Option<bool>,
+    pub filters: Vec<FilterDiagnosis>,
+    /// Fixes, most recommended first.
+    pub remedies: Vec<Remedy>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FilterDiagnosis {
+    pub name: String,
+    pub path: String,
+    pub predicted: Predicted,
+    pub observed: Option<Observed>,
+}
+
+/// What the configuration and the headers say will happen. A prediction, never a result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Predicted {
+    pub process: ProcessName,
+    pub bits: Bits,
+    pub when: When,
+    /// The loader loads the image and GetFilterVersion can be found.
+    pub loads: bool,
+    pub win32_error: Option<u32>,
+    pub cause: Cause,
+    pub reason: String,
+    /// Where Windows versions answer differently for this image, what differs.
+    pub windows_versions_differ: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// IIS 5.0 isolation mode: inetinfo.exe loads the filters when W3SVC starts.
+    ServiceStart,
+    /// Worker process isolation mode: w3wp.exe loads them on the pool's first request.
+    FirstRequest,
+}
+
+/// What the real loader answered, at the level the prediction speaks of.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub process: ProcessName,
+    pub bits: Bits,
+    pub loads: bool,
+    pub win32_error: Option<u32>,
+    pub cause: Cause,
+    /// What the filter's own code did after the loader was done, when that was not `ok`.
+    pub behaviour: Option<Cause>,
+    pub agree: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Remedy {
+    /// What to run on the server, in order.
+    pub commands: Vec<String>,
+    pub explanation: String,
+    /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
+    /// tools and a real start then loaded every filter.
+    pub verified: bool,
+    #[serde(skip)]
+    edits: Vec<Edit>,
+}
+
+/// A configuration change a remedy makes, through the same functions as the admin tools.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(&'static str, &'static str),
+    AspnetRegiis { framework: Arch, windir: String },
+}
+
+/// Predicts, and with `verify` loads for real, compares, and tries each remedy.
+pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow::Result<Diagnosis> {
+    let metabase = &scenario.metabase;
+    let mode = isolation_mode(metabase);
+    let enable_32bit = metabase.enable_32bit_app_on_win64();
+    let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
+    let when = if mode == IsolationMode::Iis5 { When::ServiceStart } else { When::FirstRequest };
+
+    let mut filters = Vec::new();
+    for filter in metabase.global_filters().into_iter().filter(|filter| filter.enabled) {
+        let Some(path_text) = filter.path else { continue };
+        let path = WinPath::parse(&path_text)?;
+        let image = image_for(machine, scenario, &path)?;
+        // A dependency counts as there when the machine has it or the scenario places it.
+        let dependency_found = |dll: &str| {
+            machine.dependency_available(bits, &path, dll)
+                || beside(&path, dll).is_some_and(|p| scenario.image_at(&p).is_some())
+        };
+        let predicted = predict(machine, image.as_ref(), &dependency_found, process, bits, when);
+        filters.push(FilterDiagnosis {
+            name: filter.name,
+            path: path_text,
+            predicted,
+            observed: None,
+        });
+    }
+    let problems = filters.iter().any(|filter| !filter.predicted.loads);
+    let mut remedies = remedies(scenario, mode, enable_32bit, &filters);
+
+    let mut agree = None;
+    if verify {
+        let host = startup::load_every_filter(machine, scenario)?;
+        for (diagnosis, outcome) in filters.iter_mut().zip(&host.filters) {
+            let mut observed =
+                observe(host.process, host.bits, outcome.stage, outcome.win32_error, outcome.cause);
+            observed.agree = observed.process == diagnosis.predicted.process
+                && observed.bits == diagnosis.predicted.bits
+                && observed.loads == diagnosis.predicted.loads
+                && observed.win32_error == diagnosis.predicted.win32_error
+                && observed.cause == diagnosis.predicted.cause;
+            diagnosis.observed = Some(observed);
+        }
+        agree = Some(
+            filters
+                .iter()
+                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
+        );
+        for remedy in &mut remedies {
+            remedy.verified = verify_remedy(machine, scenario, &remedy.edits)?;
+        }
+    }
+    Ok(Diagnosis {
+        os: scenario.os,
+        isolation_mode: mode,
+        enable_32bit_app_on_win64: enable_32bit,
+        problems,
+        agree,
+        filters,
+        remedies,
+    })
+}
+
+/// The headers of the image the scenario puts at `path`, read from the file it will copy
+/// there (or, for a path the scenario leaves alone, from the machine's own file, if any).
+fn image_for(
+    machine: &Machine,
+    scenario: &Scenario,
+    path: &WinPath,
+) -> anyhow::Result<Option<ImageInfo>> {
+    match scenario.image_at(path) {
+        Some(spec) => Ok(Some(crate::pe::inspect(&spec.source(machine.artifacts())?)?)),
+        None => Ok(machine.inspect_existing(path)),
+    }
+}
+
+fn predict(
+    machine: &Machine,
+    image: Option<&ImageInfo>,
+    dependency_found: &dyn Fn(&str) -> bool,
+    process: ProcessName,
+    bits: Bits,
+    when: When,
+) -> Predicted {
+    let verdict = |loads: bool, error: Option<u32>, cause: Cause, reason: String| Predicted {
+        process,
+        bits,
+        when,
+        loads,
+        win32_error: error,
+        cause,
+        reason,
+        windows_versions_differ: None,
+    };
+    let Some(image) = image else {
+        return verdict(false, Some(126), Cause::MissingFile, "no file at this path".to_owned());
+    };
+    if !image.mz {
+        return verdict(
+            false,
+            Some(193),
+            Cause::NotAnImage,
+            "the file does not start with MZ: it is not an executable image".to_owned(),
+        );
+    }
+    if !image.pe || image.problem.is_some() {
+        let problem = image.problem.clone().unwrap_or_else(|| "no readable PE header".to_owned());
+        return verdict(
+            false,
+            Some(193),
+            Cause::CorruptImage,
+            format!("the headers cannot be read whole: {problem}"),
+        );
+    }
+    let prediction = image.predict();
+    let loads_here = match bits {
+        Bits::B32 => prediction.loads_in_32bit,
+        Bits::B64 => prediction.loads_in_64bit,
+    };
+    let machine_name = image.machine.map(|m| m.to_string()).unwrap_or_default();
+    let mut predicted = if !loads_here {
+        let (cause, reason) = match prediction.reason {
+            PredictionReason::ForeignMachine(other) => (
+                Cause::OtherMachine,
+                format!("built for {other}, which no {bits} x86/x64 process runs"),
+            ),
+            PredictionReason::MagicMismatch => (
+                Cause::CorruptImage,
+                format!("the machine ({machine_name}) and the optional header's magic disagree"),
+            ),
+            PredictionReason::UnknownMagic
+            | PredictionReason::Unreadable
+            | PredictionReason::NotPe => {
+                (Cause::CorruptImage, "the optional header cannot be read".to_owned())
+            }
+            _ => (
+                Cause::WrongBitness,
+                format!("a {machine_name} image cannot load in a {bits} process"),
+            ),
+        };
+        verdict(false, Some(193), cause, reason)
+    } else if image.clr.as_ref().is_some_and(|clr| clr.il_only) && !machine.has_clr() {
+        verdict(
+            false,
+            Some(126),
+            Cause::MissingDependency,
+            "an IL-only .NET image loads through mscoree.dll, and this machine has no .NET runtime"
+                .to_owned(),
+        )
+    } else if let Some(missing) = image.imports.iter().find(|dll| !dependency_found(dll)) {
+        verdict(
+            false,
+            Some(126),
+            Cause::MissingDependency,
+            format!(
+                "it imports {missing}, which is neither beside it nor in the {bits} system folder"
+            ),
+        )
+    } else if !image.isapi_exports.get_filter_version.is_present() {
+        verdict(false, Some(127), Cause::MissingExport, "GetFilterVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned())
+    } else {
+        let reason = match prediction.reason {
+            PredictionReason::NoCode32 if bits == Bits::B64 => {
+                "an x86 image without code, which 64-bit processes accept too".to_owned()
+            }
+            _ => format!("a {machine_name} image in a {bits} process"),
+        };
+        verdict(true, None, Cause::Ok, reason)
+    };
+    predicted.windows_versions_differ = match prediction.reason {
+        PredictionReason::IlOnly => Some(
+            "IL-only images load in 64-bit processes only from Windows 8 on; Windows 7 and older refuse them",
+        ),
+        PredictionReason::IlOnly32BitRequired => {
+            Some("Windows keeps 32BITREQUIRED images to 32-bit processes; Wine ignores the flag")
+        }
+        PredictionReason::IlOnlyOldRuntime => Some(
+            "Windows treats IL-only images for runtimes before 2.5 as x86; Wine ignores the version",
+        ),
+        PredictionReason::NoCode32 => Some(
+            "Windows 10 skips a code-less x86 DLL during a search by name, though it loads one given by full path",
+        ),
+        _ => None,
+    };
+    predicted
+}
+
+/// The real answer, at the loader's level: what the filter's own code did next is behaviour.
+fn observe(
+    process: ProcessName,
+    bits: Bits,
+    stage: Stage,
+    error: Option<u32>,
+    cause: Option<Cause>,
+) -> Observed {
+    let cause = cause.unwrap_or(Cause::Ok);
+    let behavioural = matches!(
+        cause,
+        Cause::FilterRefused | Cause::Crashed | Cause::TimedOut | Cause::RawDataUnsupported
+    );
+    let at_loader = matches!(stage, Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
+    Observed {
+        process,
+        bits,
+        loads: !at_loader,
+        win32_error: if at_loader { error } else { None },
+        cause: if at_loader { cause } else { Cause::Ok },
+        behaviour: (behavioural || (!at_loader && cause != Cause::Ok)).then_some(cause),
+        agree: false,
+    }
+}
+
+/// The fixes for the predicted bitness failures, most recommended first.
+fn remedies(
+    scenario: &Scenario,
+    mode: IsolationMode,
+    enable_32bit: bool,
+    filters: &[FilterDiagnosis],
+) -> Vec<Remedy> {
+    let wrong: Vec<&FilterDiagnosis> =
+        filters.iter().filter(|filter| filter.predicted.cause == Cause::WrongBitness).collect();
+    if wrong.is_empty() {
+        return Vec::new();
+    }
+    let bits = wrong[0].predicted.bits;
+    let mut remedies = Vec::new();
+    let aspnet: Vec<(&FilterDiagnosis, String)> = wrong
+        .iter()
+        .filter_map(|filter| aspnet_windir(&filter.path).map(|windir| (*filter, windir)))
+        .collect();
+    let all_aspnet = aspnet.len() == wrong.len();
+    let regiis = |framework: Arch, windir: &str| Remedy {
+        commands: vec![format!(
+            r"{windir}\Microsoft.NET\{}\v2.0.50727\aspnet_regiis.exe -i -enable",
+            framework.framework_folder()
+        )],
+        explanation: format!(
+            "register ASP.NET's {framework} filter with aspnet_regiis from the {} folder, so the {bits} process loads a filter of its own architecture",
+            framework.framework_folder()
+        ),
+        verified: false,
+        edits: vec![Edit::AspnetRegiis { framework, windir: windir.to_owned() }],
+    };
+    match (scenario.os, mode, bits) {
+        (Os::X64, IsolationMode::Iis5, _) => {
+            // Worker process isolation mode is what almost everyone wants; 64-bit filters that
+            // need read-raw-data, the reason to stay in IIS 5.0 isolation mode, are rare.
+            let mut commands =
+                vec![r"cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0".to_owned()];
+            let mut edits = vec![Edit::Set("W3SVC/IIs5IsolationModeEnabled", "0")];
+            if !enable_32bit {
+                commands.push(
+                    r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1".to_owned(),
+                );
+                edits.push(Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "1"));
+            }
+            commands.push("NET STOP HttpFilter /y".to_owned());
+            commands.push("NET START W3SVC".to_owned());
+            remedies.push(Remedy {
+                commands,
+                explanation: "switch to worker process isolation mode with 32-bit worker processes: the 32-bit filters then load in a 32-bit w3wp.exe (in IIS 5.0 isolation mode they load in inetinfo.exe, which is always 64-bit)".to_owned(),
+                verified: false,
+                edits,
+            });
+            if all_aspnet {
+                remedies.push(regiis(Arch::Amd64, &aspnet[0].1));
+            }
+        }
+        (Os::X64, IsolationMode::WorkerProcess, Bits::B64) => {
+            remedies.push(Remedy {
+                commands: vec![r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1".to_owned(), "IISRESET".to_owned()],
+                explanation: "run 32-bit worker processes; every filter and extension must then be 32-bit, as IIS 6.0 cannot mix bitnesses".to_owned(),
+                verified: false,
+                edits: vec![Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "1")],
+            });
+            if all_aspnet {
+                remedies.push(regiis(Arch::Amd64, &aspnet[0].1));
+            }
+        }
+        (Os::X64, IsolationMode::WorkerProcess, Bits::B32) => {
+            remedies.push(Remedy {
+                commands: vec![
+                    r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 0".to_owned(),
+                    "IISRESET".to_owned(),
+                ],
+                explanation: "run 64-bit worker processes, which load the 64-bit filters"
+                    .to_owned(),
+                verified: false,
+                edits: vec![Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "0")],
+            });
+            if all_aspnet {
+                remedies.push(regiis(Arch::X86, &aspnet[0].1));
+            }
+        }
+        (Os::X86, _, _) => {
+            if all_aspnet {
+                remedies.push(regiis(Arch::X86, &aspnet[0].1));
+            }
+        }
+    }
+    remedies
+}
+
+/// The path of `dll` in the same folder as `filter`.
+fn beside(filter: &WinPath, dll: &str) -> Option<WinPath> {
+    let (_, folders) = filter.components().split_last()?;
+    WinPath::parse(&format!("{}:\\{}\\{dll}", filter.drive(), folders.join("\\"))).ok()
+}
+
+/// `d:\WINDOWS` for `d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll`.
+fn aspnet_windir(path: &str) -> Option<String> {
+    let parsed = WinPath::parse(path).ok()?;
+    let components = parsed.components();
+    let [windir, dotnet, _framework, _version, file] = components else { return None };
+    (dotnet.eq_ignore_ascii_case("Microsoft.NET") && file.eq_ignore_ascii_case("aspnet_filter.dll"))
+        .then(|| format!("{}:\\{windir}", path.chars().next().unwrap_or('C')))
+}
+
+/// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
+fn verify_remedy(machine: &Machine, scenario: &Scenario, edits: &[Edit]) -> anyhow::Result<bool> {
+    let mut metabase: Metabase = scenario.metabase.clone();
+    for edit in edits {
+        match edit {
+            Edit::Set(path, value) => metabase.set(path, value)?,
+            Edit::AspnetRegiis { framework, windir } => {
+                aspnet_regiis_install(&mut metabase, *framework, windir, true)?;
+            }
+        }
+    }
+    let mut fixed = scenario.clone();
+    fixed.metabase = metabase;
+    startup::check(&fixed)?;
+    Ok(startup::start(machine, &fixed)?.all_good())
+}
