@@ -153,6 +153,8 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, &remedy.edits)?;
         }
+        // What was proven to work comes first; the order is otherwise kept.
+        remedies.sort_by_key(|remedy| !remedy.verified);
     }
     Ok(Diagnosis {
         os: scenario.os,
@@ -401,6 +403,14 @@ fn remedies(
                 remedies.push(regiis(Arch::X86, &aspnet[0].1));
             }
         }
+    }
+    // Changing the process's bitness would break the filters that load today; replacing only
+    // the wrong filters then comes first.
+    let others_load = filters.iter().any(|filter| filter.predicted.loads);
+    if others_load {
+        remedies.sort_by_key(|remedy| {
+            !remedy.edits.iter().any(|edit| matches!(edit, Edit::AspnetRegiis { .. }))
+        });
     }
     remedies
 }

@@ -310,3 +310,35 @@ fn build_user_filter(dir: &Path, arch: &str) -> PathBuf {
     assert!(status.is_ok_and(|status| status.success()), "cannot build the user filter for {arch}");
     out
 }
+
+/// `diagnose`: 1 when problems are predicted and confirmed, 0 when none are, and the JSON
+/// carries the prediction beside the observation and the verified remedies.
+#[test]
+fn diagnose_predicts_proves_and_ranks_remedies() {
+    let failing = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output =
+        harness(&["diagnose", "--metabase", failing.to_str().unwrap(), "--verify", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["agree"], true);
+    let filter = &report["filters"][0];
+    assert_eq!(filter["predicted"]["win32_error"], 193);
+    assert_eq!(filter["predicted"]["cause"], "wrong_bitness");
+    assert_eq!(filter["predicted"]["process"], "inetinfo.exe");
+    assert_eq!(filter["observed"]["win32_error"], 193);
+    let remedies = report["remedies"].as_array().unwrap();
+    assert_eq!(
+        remedies[0]["commands"][0],
+        "cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0"
+    );
+    assert!(
+        remedies
+            .iter()
+            .all(|remedy| remedy["verified"] == true && remedy["explanation"].is_string())
+    );
+
+    let healthy = scenarios().join("quirks/lowercase-key-paths.xml");
+    let output = harness(&["diagnose", "--metabase", healthy.to_str().unwrap(), "--verify"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("(agrees)"));
+}

@@ -6,35 +6,17 @@ use std::time::Duration;
 use harness::arch::{Arch, Os};
 use harness::cause::Cause;
 use harness::iis::startup;
-use harness::metabase::Metabase;
 use harness::report::StartReport;
 use harness::scenario::{ImageSpec, Scenario};
 use rstest::rstest;
 
-use crate::support::{machine, win};
+use crate::support::{machine, one_filter_server};
 
 const IIS5: bool = true;
 const WORKER: bool = false;
 
-/// A server with one global filter at `C:\it\catalogue\<name>\filter.dll` holding `image`.
 fn scenario(name: &str, iis5: bool, image: Option<ImageSpec>) -> Scenario {
-    let path = format!(r"C:\it\catalogue\{name}\filter.dll");
-    let text = format!(
-        "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n\
-         <IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tIIs5IsolationModeEnabled=\"{}\"\r\n\t>\r\n</IIsWebService>\r\n\
-         <IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t\tFilterLoadOrder=\"Catalogue\"\r\n\t>\r\n</IIsFilters>\r\n\
-         <IIsFilter\tLocation =\"/LM/W3SVC/Filters/Catalogue\"\r\n\t\tFilterPath=\"{path}\"\r\n\t>\r\n</IIsFilter>\r\n\
-         </MBProperty>\r\n</configuration>\r\n",
-        if iis5 { "TRUE" } else { "FALSE" }
-    );
-    let metabase = Metabase::parse(&text, std::path::Path::new(&format!("{name}.xml")))
-        .expect("the test metabase parses");
-    let mut scenario = Scenario::new(name, Os::X64, metabase);
-    if let Some(image) = image {
-        scenario.images.push((win(&path), image));
-    }
-    scenario.host_timeout = Duration::from_secs(2);
-    scenario
+    one_filter_server(&format!("catalogue-{name}"), Os::X64, iis5, false, image)
 }
 
 fn mock(arch: Arch, variant: &str) -> Option<ImageSpec> {
@@ -108,7 +90,7 @@ fn the_event_data_is_the_loaders_error() {
     let report = start(&scenario("event_data", IIS5, mock(Arch::X86, "filter")));
     let mismatch = report.events.iter().find(|event| event.id == 2274).expect("event 2274");
     assert_eq!(mismatch.data.as_deref(), Some("c1 00 00 00"));
-    assert!(mismatch.text.contains(r"C:\it\catalogue\event_data\filter.dll"));
+    assert!(mismatch.text.contains(r"C:\it\catalogue-event_data\filter.dll"));
     assert!(mismatch.text.contains("built for a AMD64 processor architecture"));
     let missing = start(&scenario("event_data_missing", IIS5, None));
     let aborted = missing.events.iter().find(|event| event.id == 2268).expect("event 2268");

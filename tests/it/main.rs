@@ -7,6 +7,8 @@ mod support;
 mod admin_tools;
 /// The failure catalogue: every way a load fails, and its cause.
 mod catalogue;
+/// diagnose --verify: predictions against real loads.
+mod diagnose;
 /// The loader layer: mock filters of both architectures in hosts of both bitnesses.
 mod loader;
 /// The regression matrix and the metabase quirks, one test per scenario file.

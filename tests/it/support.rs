@@ -12,10 +12,12 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use harness::arch::Bits;
+use harness::arch::Os;
 use harness::artifacts::ProcessName;
 use harness::host::{HostRequest, HostRun};
 use harness::machine::{BackendChoice, Content, Layout, Machine, WinPath};
-use harness::scenario::ImageSpec;
+use harness::metabase::Metabase;
+use harness::scenario::{ImageSpec, Scenario};
 
 static MACHINE: LazyLock<Machine> = LazyLock::new(|| {
     Machine::open(BackendChoice::Auto).unwrap_or_else(|error| {
@@ -62,4 +64,38 @@ pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> 
         timeout: Duration::from_secs(30),
     };
     machine.run_host(&request, &paths).expect("the host program runs")
+}
+
+/// A server with one global filter at `C:\it\<name>\filter.dll` holding `image` (or nothing),
+/// in IIS 5.0 isolation mode or worker process isolation mode, with `Enable32BitAppOnWin64` set
+/// at AppPools or absent. Host processes get two seconds, so a hang costs little.
+pub fn one_filter_server(
+    name: &str,
+    os: Os,
+    iis5: bool,
+    enable_32bit: bool,
+    image: Option<ImageSpec>,
+) -> Scenario {
+    let path = format!(r"C:\it\{name}\filter.dll");
+    let pools = if enable_32bit {
+        "<IIsApplicationPools\tLocation =\"/LM/W3SVC/AppPools\"\r\n\t\tEnable32BitAppOnWin64=\"TRUE\"\r\n\t>\r\n</IIsApplicationPools>\r\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n\
+         <IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tIIs5IsolationModeEnabled=\"{}\"\r\n\t>\r\n</IIsWebService>\r\n{pools}\
+         <IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t\tFilterLoadOrder=\"TestFilter\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/Filters/TestFilter\"\r\n\t\tFilterPath=\"{path}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         </MBProperty>\r\n</configuration>\r\n",
+        if iis5 { "TRUE" } else { "FALSE" }
+    );
+    let metabase = Metabase::parse(&text, Path::new(&format!("{name}.xml")))
+        .expect("the test metabase parses");
+    let mut scenario = Scenario::new(name, os, metabase);
+    if let Some(image) = image {
+        scenario.images.push((win(&path), image));
+    }
+    scenario.host_timeout = Duration::from_secs(2);
+    scenario
 }

@@ -7,6 +7,7 @@
 //! The workflow linters come from PyPI and live in a venv under `target/isapi-harness/tools/`,
 //! pinned below, so a developer and every CI row lint with the same versions.
 
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -191,6 +192,20 @@ impl LintTools {
 /// actionlint is now installed.
 fn install_actionlint(sh: &Shell, python: &Path) -> anyhow::Result<bool> {
     let requirement = ACTIONLINT.requirement();
+    let on_github_actions = std::env::var_os("GITHUB_ACTIONS").is_some_and(|value| value == "true");
+    let skip = |reason: &str| {
+        println!(
+            "ci: actionlint SKIPPED: cannot install {requirement} here ({reason}). Its PyPI \
+             package has no wheel and downloads the actionlint binary from github.com while \
+             installing; on GitHub Actions this step is required"
+        );
+        Ok(false)
+    };
+    // The package's installer tries five times with growing pauses (about 35 s) before it gives
+    // up; where github.com does not even resolve, asking is pointless.
+    if !on_github_actions && ("github.com", 443).to_socket_addrs().is_err() {
+        return skip("github.com does not resolve");
+    }
     println!("ci: installing {requirement} into the linters' venv (it downloads from github.com)");
     let output =
         cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {requirement}")
@@ -209,15 +224,14 @@ fn install_actionlint(sh: &Shell, python: &Path) -> anyhow::Result<bool> {
         .or_else(|| stderr.lines().rev().find(|line| !line.trim().is_empty()))
         .unwrap_or("pip printed nothing")
         .trim();
-    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|value| value == "true") {
-        bail!("cannot install {requirement} with pip: {reason}\n{stderr}");
+    if on_github_actions {
+        bail!(
+            "cannot install {requirement} with pip: {reason}. It downloads the actionlint binary \
+             from github.com; if that keeps failing, check that the release still exists and \
+             update the pin in xtask/src/ci.rs\n{stderr}"
+        );
     }
-    println!(
-        "ci: actionlint SKIPPED: cannot install {requirement} here ({reason}). Its PyPI package \
-         has no wheel and downloads the actionlint binary from github.com while installing; on \
-         GitHub Actions this step is required"
-    );
-    Ok(false)
+    skip(reason)
 }
 
 /// The pins the venv does not have at exactly the pinned version.

@@ -1,0 +1,150 @@
+//! `diagnose --verify` over the regression matrix and the failure catalogue: every prediction
+//! from configuration and headers must agree with the real load, 100%.
+
+use std::path::PathBuf;
+
+use harness::arch::{Arch, Os};
+use harness::diagnose::diagnose;
+use harness::matrix;
+use harness::scenario::ImageSpec;
+use rstest::rstest;
+
+use crate::support::{machine, one_filter_server, tests_dir};
+
+/// Every image the build makes: each mock variant for both architectures, and each synthetic
+/// image. `every_built_image_is_diagnosed` keeps this list complete.
+const IMAGES: &[&str] = &[
+    "x86:filter",
+    "amd64:filter",
+    "x86:decorated",
+    "amd64:decorated",
+    "x86:refuse",
+    "amd64:refuse",
+    "x86:refuse_silently",
+    "amd64:refuse_silently",
+    "x86:crash_in_gfv",
+    "amd64:crash_in_gfv",
+    "x86:crash_in_dllmain",
+    "amd64:crash_in_dllmain",
+    "x86:fail_dllmain",
+    "amd64:fail_dllmain",
+    "x86:hang_in_gfv",
+    "amd64:hang_in_gfv",
+    "x86:read_raw_data",
+    "amd64:read_raw_data",
+    "x86:missing_dependency",
+    "amd64:missing_dependency",
+    "odd:x86_no_code",
+    "odd:amd64_no_code",
+    "odd:arm64",
+    "odd:ia64",
+    "odd:x86_pe32plus",
+    "odd:x86_il_only",
+    "odd:text",
+    "odd:empty",
+    "odd:bad_lfanew",
+    "odd:truncated",
+    "odd:truncated_headers",
+    "missing",
+];
+
+/// (isolation mode is IIS 5.0, Enable32BitAppOnWin64): inetinfo 64-bit, w3wp 64-bit, w3wp 32-bit.
+#[rstest]
+fn the_catalogue_agrees(
+    #[values(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31
+    )]
+    image_idx: usize,
+    #[values((true, false), (false, false), (false, true))] mode: (bool, bool),
+) {
+    let spec = IMAGES[image_idx];
+    let image = (spec != "missing").then(|| ImageSpec::parse(spec).expect("a valid image spec"));
+    let name = format!("diagnose-{}-{}-{}", spec.replace(':', "-"), mode.0, mode.1);
+    let scenario = one_filter_server(&name, Os::X64, mode.0, mode.1, image);
+    let diagnosis =
+        diagnose(machine(), &scenario, true).unwrap_or_else(|error| panic!("{error:#}"));
+    assert_eq!(diagnosis.agree, Some(true), "{spec}: {:#?}", diagnosis.filters);
+    // A remedy fixes the bitness only; it is proven only for a filter with nothing else wrong.
+    // (For the others a remedy may honestly fail to verify: a code-less image, say, then loads
+    // and still has no GetFilterVersion.)
+    if spec.ends_with(":filter") {
+        assert!(
+            diagnosis.remedies.iter().all(|remedy| remedy.verified),
+            "{spec}: {:?}",
+            diagnosis.remedies
+        );
+    }
+}
+
+#[rstest]
+fn the_matrix_agrees(#[files("scenarios/**/*.json")] json_path: PathBuf) {
+    let case = matrix::load_case(&tests_dir().join("scenarios"), &json_path)
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let diagnosis =
+        diagnose(machine(), &case.scenario, true).unwrap_or_else(|error| panic!("{error:#}"));
+    assert_eq!(diagnosis.agree, Some(true), "{}: {:#?}", case.name, diagnosis.filters);
+    let expected = &case.expected;
+    let all_good =
+        expected.started && expected.status == Some(200) && expected.loaded != Some(false);
+    assert_eq!(diagnosis.problems, !all_good, "{}", case.name);
+    // On x64 a bitness failure always has a remedy the harness can prove; on 32-bit Windows a
+    // 64-bit filter needs a 32-bit build the harness does not have.
+    let wrong_bitness = case.expected.win32_error == Some(193);
+    if wrong_bitness && case.scenario.os == Os::X64 {
+        assert!(
+            !diagnosis.remedies.is_empty(),
+            "{}: a bitness failure on x64 has a remedy",
+            case.name
+        );
+    }
+    if let Some(first) = diagnosis.remedies.first() {
+        assert!(
+            first.verified,
+            "{}: the first remedy should be one that works: {:?}",
+            case.name, diagnosis.remedies
+        );
+    }
+}
+
+/// The seed: fix A (worker process isolation mode) first, then fix B (the 64-bit filter), both
+/// proven by a real start.
+#[test]
+fn the_seed_remedies_come_in_order_and_verify() {
+    let case = matrix::load_case(
+        &tests_dir().join("scenarios"),
+        &tests_dir().join("scenarios/quirks/bom-crlf-v64-namespace.json"),
+    )
+    .unwrap();
+    let diagnosis = diagnose(machine(), &case.scenario, true).unwrap();
+    assert_eq!(diagnosis.remedies.len(), 2);
+    assert_eq!(
+        diagnosis.remedies[0].commands[0],
+        "cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0"
+    );
+    assert!(diagnosis.remedies[0].commands.contains(&"NET STOP HttpFilter /y".to_owned()));
+    assert!(
+        diagnosis.remedies[1].commands[0]
+            .ends_with(r"Framework64\v2.0.50727\aspnet_regiis.exe -i -enable")
+    );
+    assert!(diagnosis.remedies.iter().all(|remedy| remedy.verified));
+}
+
+#[test]
+fn every_built_image_is_diagnosed() {
+    let artifacts = machine().artifacts();
+    let variants =
+        std::fs::read_to_string(tests_dir().join("../mock-filters/variants.txt")).unwrap();
+    for name in variants.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#')) {
+        let name = name.split_whitespace().next().unwrap();
+        for arch in Arch::ALL {
+            let spec = format!("{}:{name}", arch.dir_name());
+            assert!(IMAGES.contains(&spec.as_str()), "add {spec} to IMAGES");
+        }
+    }
+    for entry in std::fs::read_dir(artifacts.root().join("filters/odd")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let spec = format!("odd:{}", file.trim_end_matches(".dll"));
+        assert!(IMAGES.contains(&spec.as_str()), "add {spec} to IMAGES");
+    }
+}
