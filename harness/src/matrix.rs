@@ -110,7 +110,7 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
         .with_extension("")
         .to_string_lossy()
         .replace('\\', "/");
-    let text = std::fs::read_to_string(&json_path)
+    let text = std::fs::read_to_string(json_path)
         .with_context(|| format!("cannot read `{}`", json_path.display()))?;
     let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
         anyhow::anyhow!(
