@@ -12,6 +12,8 @@
  *   MOCK_CRASH_IN_DLLMAIN   DllMain writes through a NULL pointer on process attach.
  *   MOCK_FAIL_DLLMAIN       DllMain returns FALSE on process attach.
  *   MOCK_HANG_IN_GFV        GetFilterVersion never returns.
+ *   MOCK_FLOOD_STDOUT       GetFilterVersion writes to standard output without end.
+ *   MOCK_EXIT_IN_DLLMAIN    DllMain ends the whole process on process attach.
  *   MOCK_READ_RAW_DATA      the filter also asks for SF_NOTIFY_READ_RAW_DATA.
  *   MOCK_IMPORT_ABSENT      the filter imports a function from a DLL that does not exist.
  */
@@ -46,6 +48,9 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved)
 #ifdef MOCK_CRASH_IN_DLLMAIN
         *(volatile int *)0 = 1;
 #endif
+#ifdef MOCK_EXIT_IN_DLLMAIN
+        ExitProcess(3);
+#endif
 #ifdef MOCK_FAIL_DLLMAIN
         return FALSE;
 #endif
@@ -62,6 +67,15 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *version)
 #endif
 #ifdef MOCK_CRASH_IN_GFV
     *(volatile int *)0 = 1;
+#endif
+#ifdef MOCK_FLOOD_STDOUT
+    {
+        static const char line[] = "a filter that will not stop talking\r\n";
+        HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
+        DWORD written;
+        for (;;)
+            WriteFile(out, line, sizeof line - 1, &written, NULL);
+    }
 #endif
 #ifdef MOCK_HANG_IN_GFV
     for (;;)

@@ -44,6 +44,8 @@ pub enum HostEnd {
     Died { exit_code: Option<i32> },
     /// Killed by the harness after the time limit.
     TimedOut,
+    /// Killed by the harness for writing more output than any report needs.
+    Flooded,
 }
 
 /// One filter's story inside a host, as far as it got.
@@ -226,7 +228,10 @@ pub fn read_report(request: &HostRequest, finished: &Finished) -> anyhow::Result
     if finished.timed_out() {
         run.end = HostEnd::TimedOut;
     }
-    if !started && !finished.timed_out() {
+    if finished.flooded {
+        run.end = HostEnd::Flooded;
+    }
+    if !started && finished.status.is_some() {
         // Wine exits with 0 when it cannot start a 32-bit program at all, so "no report" is
         // never taken for success.
         let tail: String = finished.stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");

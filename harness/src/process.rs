@@ -28,11 +28,17 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// Killed for writing more than [`OUTPUT_LIMIT`] bytes.
+    pub flooded: bool,
 }
+
+/// How much output a host may write before it is ended: a report is a few kilobytes, so a host
+/// past this is a filter writing without end, which would otherwise fill the disk.
+pub const OUTPUT_LIMIT: u64 = 16 * 1024 * 1024;
 
 impl Finished {
     pub fn timed_out(&self) -> bool {
-        self.status.is_none()
+        self.status.is_none() && !self.flooded
     }
 }
 
@@ -79,11 +85,13 @@ pub fn run_bounded(
     // Polling keeps this free of threads and signals; the first checks come quickly because
     // most hosts are done within a few tens of milliseconds.
     let mut pause = Duration::from_micros(500);
+    let mut flooded = false;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
-        if started.elapsed() >= timeout {
+        flooded = std::fs::metadata(&stdout_path).is_ok_and(|meta| meta.len() > OUTPUT_LIMIT);
+        if flooded || started.elapsed() >= timeout {
             let _ = child.kill();
             let _ = child.wait();
             break None;
@@ -92,11 +100,22 @@ pub fn run_bounded(
         pause = (pause * 2).min(Duration::from_millis(10));
     };
     let elapsed = started.elapsed();
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    // Only the beginning is read: the report comes first, whatever a flooding filter wrote
+    // after it is noise.
+    let stdout = read_prefix(&stdout_path, OUTPUT_LIMIT);
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let _ = std::fs::remove_file(&stdout_path);
     let _ = std::fs::remove_file(&stderr_path);
-    Ok(Finished { status, stdout, stderr, elapsed })
+    Ok(Finished { status, stdout, stderr, elapsed, flooded })
+}
+
+fn read_prefix(path: &Path, limit: u64) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(limit).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[expect(clippy::disallowed_methods, reason = "this is the one place that builds commands")]

@@ -6,13 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The `isapi-harness` binary Cargo built beside this test binary.
-fn harness_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe.parent().and_then(Path::parent).expect("tests live in target/<profile>/deps");
-    let binary = dir.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.is_file(), "`{}` is not built; run `cargo xtask test`", binary.display());
-    binary
+fn harness_binary() -> &'static Path {
+    tests::harness_binary()
 }
 
 fn scenarios() -> PathBuf {

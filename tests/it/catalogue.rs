@@ -210,3 +210,30 @@ fn rapid_fail_protection_disables_the_pool() {
     );
     assert_eq!(report.events.iter().filter(|event| event.id == 2274).count(), 5);
 }
+
+/// A filter that writes without end is ended once its output passes the limit, well before the
+/// time limit, and the run goes on.
+#[test]
+fn a_filter_flooding_stdout_is_ended() {
+    let mut scenario = scenario("flood", IIS5, mock(Arch::Amd64, "flood_stdout"));
+    scenario.host_timeout = Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let report = start(&scenario);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert_eq!(report.hosts[0].end, "flooded");
+    check(&report, Cause::TimedOut, None, false, None, &[7023]);
+}
+
+/// A filter whose DllMain ends the process: the host dies mid-load without finishing its
+/// report, and IIS sees its process gone.
+#[test]
+fn a_filter_exiting_the_process_from_dllmain_is_reported() {
+    let report = start(&scenario("exit_dllmain", WORKER, mock(Arch::Amd64, "exit_in_dllmain")));
+    assert_eq!(report.hosts[0].end, "died");
+    check(&report, Cause::Crashed, None, true, Some(503), &[1009]);
+    assert!(
+        report.events[0].text.contains("The process exit code was '0x3'"),
+        "{:?}",
+        report.events
+    );
+}

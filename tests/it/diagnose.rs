@@ -132,6 +132,7 @@ fn the_seed_remedies_come_in_order_and_verify() {
 
 #[test]
 fn every_built_image_is_diagnosed() {
+    assert_eq!(IMAGES.len(), 36, "`the_catalogue_agrees` needs one #[values] index per image");
     let artifacts = machine().artifacts();
     let variants =
         std::fs::read_to_string(tests_dir().join("../mock-filters/variants.txt")).unwrap();

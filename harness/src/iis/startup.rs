@@ -159,6 +159,7 @@ fn end_name(end: &HostEnd) -> &'static str {
         HostEnd::Crashed { .. } => "crashed",
         HostEnd::Died { .. } => "died",
         HostEnd::TimedOut => "timed_out",
+        HostEnd::Flooded => "flooded",
     }
 }
 
@@ -509,6 +510,13 @@ impl<'a> Run<'a> {
                 StepKind::Fail,
                 format!("{process} ended early with exit code {exit_code:?}"),
             ),
+            HostEnd::Flooded => self.step(
+                StepKind::Fail,
+                format!(
+                    "{process} was ended for writing more than {} MiB of output",
+                    crate::process::OUTPUT_LIMIT / (1024 * 1024)
+                ),
+            ),
             HostEnd::Completed => {}
         }
         let outcome = HostOutcome {
@@ -694,7 +702,8 @@ fn with_causes(
 ) -> Vec<FilterOutcome> {
     let death = match run.end {
         HostEnd::Crashed { .. } => HostDeath::Crashed,
-        HostEnd::TimedOut => HostDeath::TimedOut,
+        // A host that floods its output never finishes its start either.
+        HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
         HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
     };
     for (outcome, filter) in outcomes.iter_mut().zip(filters) {
@@ -710,7 +719,7 @@ fn host_death(end: &HostEnd) -> HostFailure {
         HostEnd::Crashed { exception_code } => {
             HostFailure::Crashed { exception_code: *exception_code }
         }
-        HostEnd::TimedOut => HostFailure::TimedOut,
+        HostEnd::TimedOut | HostEnd::Flooded => HostFailure::TimedOut,
         HostEnd::Died { exit_code } => HostFailure::Died { exit_code: *exit_code },
         HostEnd::Completed => HostFailure::Died { exit_code: Some(0) },
     }
