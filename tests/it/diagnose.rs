@@ -30,6 +30,10 @@ const IMAGES: &[&str] = &[
     "amd64:fail_dllmain",
     "x86:hang_in_gfv",
     "amd64:hang_in_gfv",
+    "x86:flood_stdout",
+    "amd64:flood_stdout",
+    "x86:exit_in_dllmain",
+    "amd64:exit_in_dllmain",
     "x86:read_raw_data",
     "amd64:read_raw_data",
     "x86:missing_dependency",
@@ -53,7 +57,7 @@ const IMAGES: &[&str] = &[
 fn the_catalogue_agrees(
     #[values(
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-        25, 26, 27, 28, 29, 30, 31
+        25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35
     )]
     image_idx: usize,
     #[values((true, false), (false, false), (false, true))] mode: (bool, bool),

@@ -13,3 +13,5 @@ mod diagnose;
 mod loader;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
+/// Checks on the repository itself.
+mod tidy;

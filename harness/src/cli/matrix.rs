@@ -49,14 +49,14 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "scenarios": results }))?);
     } else {
         print_table(&printer, &results);
-        let summary = format!("{passed} passed, {} failed", results.len() - passed);
-        printer.line(if passed == results.len() { StepKind::Ok } else { StepKind::Fail }, &summary);
         eprintln!(
             "matrix: {} scenarios in {:.2} s on {jobs} jobs ({} backend)",
             results.len(),
             elapsed.as_secs_f64(),
             machine.backend_name()
         );
+        // The summary stays plain, one line, last: the form test-result readers look for.
+        println!("matrix: {passed} passed, {} failed", results.len() - passed);
     }
     Ok(if passed == results.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -116,6 +116,7 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut bare = Duration::ZERO;
+    let mut bare_by_bits = [(Bits::B32, Duration::ZERO, 0u32), (Bits::B64, Duration::ZERO, 0u32)];
     for &(bits, process) in &host_starts {
         let request = HostRequest {
             bits,
@@ -126,19 +127,34 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         };
         let started = Instant::now();
         machine.run_host(&request, &[])?;
-        bare += started.elapsed();
+        let took = started.elapsed();
+        bare += took;
+        for (kind, total, count) in &mut bare_by_bits {
+            if *kind == bits {
+                *total += took;
+                *count += 1;
+            }
+        }
     }
-    let n32 = host_starts.iter().filter(|(bits, _)| *bits == Bits::B32).count();
+    let n32 = bare_by_bits[0].2;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "bench: {} scenarios, {} host starts ({} 32-bit, {} 64-bit), {} backend",
+        "bench: {} scenarios, {} host starts ({} 32-bit, {} 64-bit), {} backend, {} cores",
         cases.len(),
         host_starts.len(),
         n32,
-        host_starts.len() - n32,
-        machine.backend_name()
+        host_starts.len() as u32 - n32,
+        machine.backend_name(),
+        default_jobs()
     )?;
+    for (bits, total, count) in bare_by_bits.iter().filter(|(_, _, count)| *count > 0) {
+        writeln!(
+            out,
+            "bench: a bare {bits} host start: {:.1} ms on average",
+            total.as_secs_f64() * 1000.0 / f64::from(*count)
+        )?;
+    }
     writeln!(out, "bench: bare host starts, one after another: {:.3} s", bare.as_secs_f64())?;
     for (jobs, wall, failed) in figures {
         writeln!(
