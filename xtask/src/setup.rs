@@ -173,10 +173,14 @@ fn install_wine_i386_modules(
             modules.display()
         );
     }
-    // `cp -n` keeps whatever the 64-bit package already put there.
-    let sources: Vec<_> =
-        std::fs::read_dir(&modules)?.filter_map(Result::ok).map(|e| e.path()).collect();
-    as_root(sh, sudo, "cp", &["-n"]).args(&sources).arg(format!("{WINE_I386_MODULES}/")).run()?;
+    // `cp -n` keeps whatever the 64-bit package already put there; `DIR/.` copies the folder's
+    // contents without naming its 750 files on the command line.
+    println!("setup: copying {} into {WINE_I386_MODULES}", modules.display());
+    as_root(sh, sudo, "cp", &["-r", "-n"])
+        .arg(modules.join("."))
+        .arg(format!("{WINE_I386_MODULES}/"))
+        .quiet()
+        .run()?;
     sh.remove_path(&work)?;
     Ok(())
 }
