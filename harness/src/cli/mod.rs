@@ -129,7 +129,7 @@ pub struct MatrixArgs {
     /// Run only the scenarios whose name contains this text.
     #[arg(long)]
     pub filter: Option<String>,
-    /// How many scenarios run at once (default: the number of cores).
+    /// How many scenarios run at once (default: twice the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Which real loader to use.
