@@ -51,11 +51,7 @@ const WORKER_RESTART_INTERVAL: Duration = Duration::from_secs(1);
 /// Starts W3SVC as IIS 6.0 would in `scenario`, loading every filter for real.
 pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartReport> {
     let metabase = &scenario.metabase;
-    let isolation_mode = if metabase.iis5_isolation_mode() {
-        IsolationMode::Iis5
-    } else {
-        IsolationMode::WorkerProcess
-    };
+    let isolation_mode = isolation_mode(metabase);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let configured = metabase.global_filters();
     let mut run = Run::new(scenario, isolation_mode, enable_32bit, machine.backend_name());
