@@ -1,4 +1,4 @@
-//! What a run reports: the typed result of a start (the `--json` contract of DESIGN.md) and its
+//! What a run reports: the typed result of a start (the `--json` contract in README.md) and its
 //! rendering as an incident timeline for a person.
 
 use std::io::{IsTerminal, Write};

@@ -1,5 +1,5 @@
 //! The command line, tested as a user meets it: the real `isapi-harness` binary, its exit codes,
-//! what it prints and what it writes. These are the contract checks of DESIGN.md.
+//! what it prints and what it writes. These are the checks of the contract in README.md.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

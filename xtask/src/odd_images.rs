@@ -2,8 +2,8 @@
 //! byte by byte the way Wine's loader tests write theirs (`create_test_dll()` in
 //! dlls/kernel32/tests/loader.c). The harness later asks real 32- and 64-bit host processes to
 //! load each one; what the loader answers is the result, and the header prediction of
-//! `isapi-harness inspect` is checked against it. Row numbers below are those of table 1.2 in
-//! reference/peers-and-loader-ground-truth.md.
+//! `isapi-harness inspect` is checked against it. Row numbers below are those of the table in
+//! harness/src/pe/mod.rs.
 //!
 //! | file | what it is | row |
 //! | --- | --- | --- |

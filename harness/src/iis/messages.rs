@@ -1,7 +1,8 @@
 //! Every text IIS 6.0, Windows and aspnet_regiis show, written once.
 //!
 //! The texts come from Microsoft's documentation and knowledge-base articles (see
-//! `../shared/reference/iis-facts.md` in the project's notes). Where the sources do not confirm a
+//! Microsoft's IIS 6.0 documentation, the IIS 6.0 Resource Kit's event tables, and
+//! Knowledge Base articles 895976 and 327611). Where the sources do not confirm a
 //! text or a detail for this exact situation, the function says so in a comment marked
 //! UNVERIFIED, so that a reader knows what is reconstruction.
 

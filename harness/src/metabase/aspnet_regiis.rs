@@ -1,5 +1,5 @@
 //! What `aspnet_regiis.exe -i [-enable]` of ASP.NET 2.0.50727 changes in an IIS 6.0 metabase
-//! (iis-facts.md §5): it points the global ASP.NET filter at the `aspnet_filter.dll` of the
+//! (Microsoft's documentation of the ASP.NET IIS Registration Tool): it points the global ASP.NET filter at the `aspnet_filter.dll` of the
 //! Framework folder it was run from, makes sure IIS loads that filter, and with `-enable` allows
 //! ASP.NET in the Web Service Extension list.
 //!
@@ -16,14 +16,14 @@ use super::{Metabase, filter_names};
 use crate::arch::Arch;
 
 /// The name of the global filter key ASP.NET 2.0 registers (as seen in real metabases, e.g. the
-/// Helicon excerpt in iis-facts.md §1.3; not `.42`).
+/// metabase excerpt Helicon published; not `.42`).
 pub const ASPNET_FILTER_NAME: &str = "ASP.NET_2.0.50727.0";
 
 /// The Framework version folder.
 const VERSION_FOLDER: &str = "v2.0.50727";
 
-/// The facts about `aspnet_regiis -i` that no source confirms (iis-facts.md §5 marks the exact
-/// metabase writes UNVERIFIED, the Web Service Extension entry format [M]). They live here, in
+/// The facts about `aspnet_regiis -i` that no source confirms (UNVERIFIED: the exact metabase
+/// writes, and the format of the Web Service Extension entry). They live here, in
 /// one place, so that a better source changes one spot.
 mod unverified {
     /// The description written on a filter key aspnet_regiis has to create.

@@ -2,7 +2,7 @@
 //!
 //! An edit never re-serialises the document: it replaces the bytes of one attribute value,
 //! inserts or removes whole lines, and leaves every other byte alone. New text follows IIS's
-//! own layout (iis-facts.md §1.3) so that an edited file looks as if IIS had written it:
+//! own layout so that an edited file looks as if IIS had written it:
 //! - a new attribute is a line `\t\tName="value"` placed just before the line holding the start
 //!   tag's `>` (or, when `>` shares a line with the last attribute, on a new line after it);
 //! - a new key is `<Type\tLocation ="/LM/..."`, one line per attribute, `\t>`, `</Type>`, placed

@@ -1,7 +1,7 @@
 //! Reading MetaBase.xml: quick-xml events in, an index of keys and properties (with the byte
 //! spans they occupy in the text) out, or a [`MetabaseError`] that names the line.
 //!
-//! The format (iis-facts.md §1.3): `<configuration xmlns="urn:microsoft-catalog:XML_Metabase_V64_0">`
+//! The format, as IIS 6.0 writes it: `<configuration xmlns="urn:microsoft-catalog:XML_Metabase_V64_0">`
 //! holds `<MBProperty>`, which holds one element per key. The element name is the key type
 //! (`IIsWebService`, `IIsFilter`, ... any name), `Location` is the key path, every other
 //! attribute is a property, and `<Custom Name=".." Value=".." .../>` children are properties the

@@ -56,7 +56,7 @@ const fn entry(name: &'static str, kind: PropertyKind) -> SchemaEntry {
     SchemaEntry { name, kind }
 }
 
-/// The property types the harness knows (iis-facts.md §1.1 for the filter and mode properties).
+/// The property types the harness knows, with the types Microsoft's IIS 6.0 metabase property reference gives.
 const SCHEMA: &[SchemaEntry] = {
     use PropertyKind::*;
     &[

@@ -2,10 +2,31 @@
 //! whether it is a DLL, its .NET (COR20) flags and its ISAPI exports.
 //!
 //! This is the static half of the harness. It reads bytes and never loads anything: a load
-//! result only ever comes from a host process asking the real loader (DESIGN.md, "the one rule").
+//! result only ever comes from a host process asking the real loader (ARCHITECTURE.md, the first invariant).
 //! [`ImageInfo::predict`] turns the headers into a *prediction* of which processes would accept
-//! the image, following the loader ground truth (reference/peers-and-loader-ground-truth.md
-//! §1.2); callers label it as a prediction and check it against real loads, never substitute it.
+//! the image, following what real loaders do with odd images (the table below); callers label it as a prediction and check it against real loads, never substitute it.
+//!
+//! What real loaders do with odd images, as Wine's loader tests (dlls/kernel32/tests/loader.c)
+//! check it on both Windows and Wine; "row N" elsewhere in the project refers to this table.
+//!
+//! | row | image | 32-bit process | 64-bit process |
+//! | --- | --- | --- | --- |
+//! | 1 | native: machine and magic match the process | loads | loads |
+//! | 2 | AMD64 with code | 193 | loads |
+//! | 3 | AMD64 without code | 193 | loads |
+//! | 4 | x86 with code | loads | 193 |
+//! | 5 | x86 without code (a resource-only DLL) | loads | loads |
+//! | 6 | x86 IL-only .NET, runtime 2.5 or later | loads | loads (not on Windows 7 and older) |
+//! | 7 | another machine of the same width (ARM, ARM64, IA64, unknown) | 193 | 193 |
+//! | 8 | machine and optional-header magic disagree | 193 | 193 |
+//! | 9 | an unknown optional-header magic | 193 | 193 |
+//! | 10 | no MZ signature (a text file) | 193 | 193 |
+//! | 11 | a 16-bit NE or an LE/LX image | 193 | 193 |
+//! | 12 | e_lfanew past the end, or no PE signature | 193 | 193 |
+//! | 13 | impossible sizes (SizeOfOptionalHeader 0, SizeOfImage too small) | 193 | 193 |
+//! | 14 | hand-made "tiny PE" images | depends on the Windows version | same |
+//! | 15 | a valid image cut short | 193 | 193 |
+//! | 16 | an empty file | 193 | 193 |
 //!
 //! Every input is untrusted: a user may point `inspect` at any file, and the odd-image suite
 //! feeds it truncated and corrupt images on purpose. Nothing here panics or indexes without a
@@ -168,7 +189,7 @@ impl ClrInfo {
     }
 }
 
-/// The ISAPI filter entry points IIS looks up with GetProcAddress (iis-facts.md §8).
+/// The ISAPI filter entry points IIS looks up with GetProcAddress (httpfilt.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IsapiEntryPoint {
     GetFilterVersion,
