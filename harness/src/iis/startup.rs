@@ -341,6 +341,17 @@ impl<'a> Run<'a> {
                     HostFailure::TimedOut => ERROR_SERVICE_REQUEST_TIMEOUT,
                 };
                 self.failure_events(&failure, bits);
+                if matches!(failure, HostFailure::TimedOut) {
+                    // What a tool that starts the service and waits (aspnet_regiis, for one)
+                    // reports: the seed's log lines carry exactly this HRESULT.
+                    self.step(
+                        StepKind::Fail,
+                        format!(
+                            "the service control manager gave up waiting for W3SVC: {} (HRESULT 8007041d)",
+                            messages::describe_win32(ERROR_SERVICE_REQUEST_TIMEOUT)
+                        ),
+                    );
+                }
                 self.event(messages::service_terminated_with_error(error));
                 let console = messages::net_start_failed(error);
                 self.step(StepKind::Console, console.clone());
