@@ -70,8 +70,8 @@ impl Backend {
     /// reusing existing ones whatever their case, as Windows would find them.
     pub fn file_for(&self, path: &WinPath) -> anyhow::Result<PathBuf> {
         let mut dir = match self {
-            Backend::Wine(wine) => wine.drive_root(path.drive())?,
-            Backend::Windows(sandbox) => sandbox.root.join(path.drive().to_string()),
+            Backend::Wine(wine) => wine.prepare_drive(path.drive())?,
+            Backend::Windows(_) => self.drive_dir(path.drive()),
         };
         let (file_name, folders) =
             path.components().split_last().expect("a WinPath has a file name");
@@ -84,15 +84,17 @@ impl Backend {
         })
     }
 
+    /// The folder that plays drive `drive`; creates nothing.
+    fn drive_dir(&self, drive: char) -> PathBuf {
+        match self {
+            Backend::Wine(wine) => wine.drive_dir(drive),
+            Backend::Windows(sandbox) => sandbox.root.join(drive.to_ascii_uppercase().to_string()),
+        }
+    }
+
     /// The real file that holds `path`, if there is one; creates nothing.
     pub fn existing_file_for(&self, path: &WinPath) -> Option<PathBuf> {
-        let mut current = match self {
-            Backend::Wine(wine) if path.drive().eq_ignore_ascii_case(&'c') => {
-                wine.prefix.join("drive_c")
-            }
-            Backend::Wine(wine) => wine.drives.join(path.drive().to_ascii_lowercase().to_string()),
-            Backend::Windows(sandbox) => sandbox.root.join(path.drive().to_string()),
-        };
+        let mut current = self.drive_dir(path.drive());
         for component in path.components() {
             current = find_ignoring_case(&current, component)?;
         }
@@ -249,18 +251,27 @@ impl Wine {
     }
 
     /// `C:` is the prefix's own drive (Wine needs its `C:\windows\system32` there); every other
-    /// letter is a folder of ours, linked into the prefix's `dosdevices` when first used.
-    fn drive_root(&self, drive: char) -> anyhow::Result<PathBuf> {
+    /// letter is a folder of ours.
+    fn drive_dir(&self, drive: char) -> PathBuf {
+        match drive.to_ascii_lowercase() {
+            'c' => self.prefix.join("drive_c"),
+            letter => self.drives.join(letter.to_string()),
+        }
+    }
+
+    /// Makes drive `drive` exist, linking our folder into the prefix's `dosdevices` when it is
+    /// first used, and returns its folder.
+    fn prepare_drive(&self, drive: char) -> anyhow::Result<PathBuf> {
         let letter = drive.to_ascii_lowercase();
+        let root = self.drive_dir(drive);
         if letter == 'c' {
-            return Ok(self.prefix.join("drive_c"));
+            return Ok(root);
         }
         if letter == 'z' {
             bail!(
                 "drive Z: is the Linux root folder under Wine, so the harness will not place files there; use another drive letter"
             );
         }
-        let root = self.drives.join(letter.to_string());
         std::fs::create_dir_all(&root)?;
         let link = self.prefix.join("dosdevices").join(format!("{letter}:"));
         if std::fs::read_link(&link).ok().as_deref() != Some(root.as_path()) {
