@@ -75,18 +75,25 @@ pub fn classify(
         // DllMain returned FALSE: the filter's own code refused to start.
         (Stage::LoadLibrary, Some(ERROR_DLL_INIT_FAILED)) => Cause::FilterRefused,
         (Stage::LoadLibrary, Some(ERROR_NOACCESS)) => Cause::Crashed,
-        (Stage::LoadLibrary, Some(ERROR_BAD_EXE_FORMAT)) => bad_format(image, bits),
+        (Stage::LoadLibrary, Some(ERROR_BAD_EXE_FORMAT)) => bad_format_cause(image, bits),
         (Stage::LoadLibrary, Some(_)) => Cause::CorruptImage,
     })
 }
 
-/// Tells the ERROR_BAD_EXE_FORMAT cases apart by the headers.
-fn bad_format(image: Option<&ImageInfo>, bits: Bits) -> Cause {
+/// Tells the ERROR_BAD_EXE_FORMAT cases apart by the headers: why the loader refuses (or, for
+/// `diagnose`, will refuse) an image in a process of `bits`.
+pub fn bad_format_cause(image: Option<&ImageInfo>, bits: Bits) -> Cause {
     let Some(image) = image else { return Cause::NotAnImage };
     if !image.mz {
         return Cause::NotAnImage;
     }
-    if !image.pe || image.problem.is_some() || image.magic_matches_machine == Some(false) {
+    // Unreadable headers, an unknown optional-header magic (no bitness), or a magic that
+    // contradicts the machine: the image is broken before its machine even matters.
+    if !image.pe
+        || image.problem.is_some()
+        || image.bits.is_none()
+        || image.magic_matches_machine == Some(false)
+    {
         return Cause::CorruptImage;
     }
     match image.machine {
@@ -122,6 +129,40 @@ impl ImageSummary {
             bits: image.bits,
             has_code: image.has_code,
             problem: image.problem.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pe::inspect_bytes;
+    use crate::pe::test_image::TestImage;
+
+    fn cause_of(bytes: &[u8], bits: Bits) -> Cause {
+        bad_format_cause(Some(&inspect_bytes(bytes)), bits)
+    }
+
+    #[test]
+    fn one_error_193_many_causes() {
+        assert_eq!(cause_of(&TestImage::x86().build(), Bits::B64), Cause::WrongBitness);
+        assert_eq!(cause_of(&TestImage::amd64().build(), Bits::B32), Cause::WrongBitness);
+        assert_eq!(
+            cause_of(&TestImage::new(0xaa64, 0x20b, &[0xc0, 0x03, 0x5f, 0xd6]).build(), Bits::B64),
+            Cause::OtherMachine
+        );
+        assert_eq!(cause_of(b"This is not a DLL.\r\n", Bits::B64), Cause::NotAnImage);
+        assert_eq!(bad_format_cause(None, Bits::B64), Cause::NotAnImage);
+        // Machine and magic disagree, or the magic means nothing: broken, whatever the process.
+        for bits in [Bits::B32, Bits::B64] {
+            assert_eq!(
+                cause_of(&TestImage::new(0x014c, 0x20b, &[0xc3]).build(), bits),
+                Cause::CorruptImage
+            );
+            assert_eq!(
+                cause_of(&TestImage::new(0x014c, 0xdead, &[0xc3]).build(), bits),
+                Cause::CorruptImage
+            );
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::arch::{Arch, Bits, Os};
 use crate::artifacts::ProcessName;
-use crate::cause::Cause;
+use crate::cause::{Cause, bad_format_cause};
 use crate::iis::startup::{self, filter_host, isolation_mode};
 use crate::machine::{Machine, WinPath};
 use crate::metabase::{Metabase, aspnet_regiis_install};
@@ -119,7 +119,7 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
         // A dependency counts as there when the machine has it or the scenario places it.
         let dependency_found = |dll: &str| {
             machine.dependency_available(bits, &path, dll)
-                || beside(&path, dll).is_some_and(|p| scenario.image_at(&p).is_some())
+                || path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
         };
         let predicted = predict(machine, image.as_ref(), &dependency_found, process, bits, when);
         filters.push(FilterDiagnosis {
@@ -225,24 +225,22 @@ fn predict(
     };
     let machine_name = image.machine.map(|m| m.to_string()).unwrap_or_default();
     let mut predicted = if !loads_here {
-        let (cause, reason) = match prediction.reason {
-            PredictionReason::ForeignMachine(other) => (
-                Cause::OtherMachine,
-                format!("built for {other}, which no {bits} x86/x64 process runs"),
-            ),
-            PredictionReason::MagicMismatch => (
-                Cause::CorruptImage,
-                format!("the machine ({machine_name}) and the optional header's magic disagree"),
-            ),
-            PredictionReason::UnknownMagic
-            | PredictionReason::Unreadable
-            | PredictionReason::NotPe => {
-                (Cause::CorruptImage, "the optional header cannot be read".to_owned())
+        // The same reading of the headers that names the cause of an observed 193, so that a
+        // prediction and an observation can only differ where the loader surprises us.
+        let cause = bad_format_cause(Some(image), bits);
+        let reason = match cause {
+            Cause::OtherMachine => {
+                format!("built for {machine_name}, which no {bits} x86/x64 process runs")
             }
-            _ => (
-                Cause::WrongBitness,
-                format!("a {machine_name} image cannot load in a {bits} process"),
-            ),
+            Cause::WrongBitness => {
+                format!("a {machine_name} image cannot load in a {bits} process")
+            }
+            _ => match prediction.reason {
+                PredictionReason::MagicMismatch => {
+                    format!("the machine ({machine_name}) and the optional header's magic disagree")
+                }
+                _ => "the optional header cannot be read".to_owned(),
+            },
         };
         verdict(false, Some(193), cause, reason)
     } else if image.clr.as_ref().is_some_and(|clr| clr.il_only) && !machine.has_clr() {
@@ -413,12 +411,6 @@ fn remedies(
         });
     }
     remedies
-}
-
-/// The path of `dll` in the same folder as `filter`.
-fn beside(filter: &WinPath, dll: &str) -> Option<WinPath> {
-    let (_, folders) = filter.components().split_last()?;
-    WinPath::parse(&format!("{}:\\{}\\{dll}", filter.drive(), folders.join("\\"))).ok()
 }
 
 /// `d:\WINDOWS` for `d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll`.

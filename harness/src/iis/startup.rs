@@ -22,7 +22,7 @@ use crate::arch::{Bits, Os};
 use crate::artifacts::ProcessName;
 use crate::cause::{Cause, HostDeath, ImageSummary, classify};
 use crate::host::{HostEnd, HostRequest, HostRun};
-use crate::machine::{Machine, WinPath};
+use crate::machine::{Layout, LayoutGuard, Machine, WinPath};
 use crate::metabase::FilterConfig;
 use crate::pe::ImageInfo;
 use crate::report::{
@@ -57,29 +57,48 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
     let mut run = Run::new(scenario, isolation_mode, enable_32bit, machine.backend_name());
 
     run.config_steps(&configured);
-    let mut filters = active_filters(scenario, &configured)?;
-    let paths: Vec<WinPath> = filters.iter().map(|f| f.path.clone()).collect();
-    let layout = scenario.layout(machine.artifacts(), &paths)?;
-    for (path, _) in layout.entries() {
-        let placed = scenario.image_at(path);
+    let placed = place(machine, scenario, &configured)?;
+    for (path, _) in placed.layout.entries() {
         run.step(
             StepKind::Config,
-            match placed {
+            match scenario.image_at(path) {
                 Some(spec) => format!("disk: {path} holds the {spec}"),
                 None => format!("disk: {path} does not exist"),
             },
         );
     }
-    let _guard = machine.acquire(&layout)?;
+    match isolation_mode {
+        IsolationMode::Iis5 => run.start_iis5(machine, &placed.filters)?,
+        IsolationMode::WorkerProcess => run.start_worker_process_mode(machine, &placed.filters)?,
+    }
+    Ok(run.finish())
+}
+
+/// A scenario's files in place on the machine, for as long as this lives.
+struct Placed<'m> {
+    filters: Vec<ActiveFilter>,
+    layout: Layout,
+    _guard: LayoutGuard<'m>,
+}
+
+/// Puts the images of `scenario` on the machine's disks and reads the headers of the file at
+/// each active filter's path: what every run of the model does before it starts a host.
+fn place<'m>(
+    machine: &'m Machine,
+    scenario: &Scenario,
+    configured: &[FilterConfig],
+) -> anyhow::Result<Placed<'m>> {
+    let mut filters = active_filters(scenario, configured)?;
+    let layout = scenario.layout(machine.artifacts(), &paths_of(&filters))?;
+    let guard = machine.acquire(&layout)?;
     for filter in &mut filters {
         filter.image = machine.inspect(&filter.path);
     }
+    Ok(Placed { filters, layout, _guard: guard })
+}
 
-    match isolation_mode {
-        IsolationMode::Iis5 => run.start_iis5(machine, &filters)?,
-        IsolationMode::WorkerProcess => run.start_worker_process_mode(machine, &filters)?,
-    }
-    Ok(run.finish())
+fn paths_of(filters: &[ActiveFilter]) -> Vec<WinPath> {
+    filters.iter().map(|filter| filter.path.clone()).collect()
 }
 
 /// The process that loads the global filters, and its bitness: the heart of the model.
@@ -107,8 +126,7 @@ pub fn isolation_mode(metabase: &crate::metabase::Metabase) -> IsolationMode {
 /// every image the scenario places must exist.
 pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
     let filters = active_filters(scenario, &scenario.metabase.global_filters())?;
-    let paths: Vec<WinPath> = filters.into_iter().map(|filter| filter.path).collect();
-    scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
+    scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths_of(&filters))?;
     Ok(())
 }
 
@@ -119,13 +137,7 @@ pub fn load_every_filter(machine: &Machine, scenario: &Scenario) -> anyhow::Resu
     let metabase = &scenario.metabase;
     let mode = isolation_mode(metabase);
     let (process, bits) = filter_host(scenario.os, mode, metabase.enable_32bit_app_on_win64());
-    let mut filters = active_filters(scenario, &metabase.global_filters())?;
-    let paths: Vec<WinPath> = filters.iter().map(|filter| filter.path.clone()).collect();
-    let layout = scenario.layout(machine.artifacts(), &paths)?;
-    let _guard = machine.acquire(&layout)?;
-    for filter in &mut filters {
-        filter.image = machine.inspect(&filter.path);
-    }
+    let placed = place(machine, scenario, &metabase.global_filters())?;
     let request = HostRequest {
         bits,
         process,
@@ -133,29 +145,30 @@ pub fn load_every_filter(machine: &Machine, scenario: &Scenario) -> anyhow::Resu
         request: false,
         timeout: scenario.host_timeout,
     };
-    let run = machine.run_host(&request, &paths)?;
-    let (outcomes, _) = judge(&run, &filters, mode == IsolationMode::WorkerProcess, true);
-    Ok(HostOutcome {
-        process,
-        bits,
-        app_pool: None,
+    let run = machine.run_host(&request, &paths_of(&placed.filters))?;
+    let (outcomes, _) = judge(&run, &placed.filters, mode == IsolationMode::WorkerProcess, true);
+    Ok(host_outcome(&run, None, with_causes(outcomes, &placed.filters, &run)))
+}
+
+/// The report of one host process, from what it reported and how its filters were judged.
+fn host_outcome(run: &HostRun, app_pool: Option<&str>, filters: Vec<FilterOutcome>) -> HostOutcome {
+    HostOutcome {
+        process: run.process,
+        bits: run.bits,
+        app_pool: app_pool.map(str::to_owned),
         pid: run.pid,
-        end: end_name(&run.end),
+        end: match run.end {
+            HostEnd::Completed => "completed",
+            HostEnd::Crashed { .. } => "crashed",
+            HostEnd::Died { .. } => "died",
+            HostEnd::TimedOut => "timed_out",
+            HostEnd::Flooded => "flooded",
+        },
         exception_code: match run.end {
             HostEnd::Crashed { exception_code } => Some(exception_code),
             _ => None,
         },
-        filters: with_causes(outcomes, &filters, &run),
-    })
-}
-
-fn end_name(end: &HostEnd) -> &'static str {
-    match end {
-        HostEnd::Completed => "completed",
-        HostEnd::Crashed { .. } => "crashed",
-        HostEnd::Died { .. } => "died",
-        HostEnd::TimedOut => "timed_out",
-        HostEnd::Flooded => "flooded",
+        filters,
     }
 }
 
@@ -491,8 +504,7 @@ impl<'a> Run<'a> {
             request: true,
             timeout: self.scenario.host_timeout,
         };
-        let paths: Vec<WinPath> = filters.iter().map(|filter| filter.path.clone()).collect();
-        let host_run = machine.run_host(&request, &paths)?;
+        let host_run = machine.run_host(&request, &paths_of(filters))?;
         let (outcomes, failure) = judge(&host_run, filters, worker, false);
         let outcomes = with_causes(outcomes, filters, &host_run);
         let pid = host_run.pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
@@ -526,19 +538,7 @@ impl<'a> Run<'a> {
             ),
             HostEnd::Completed => {}
         }
-        let outcome = HostOutcome {
-            process,
-            bits,
-            app_pool: app_pool.map(str::to_owned),
-            pid: host_run.pid,
-            end: end_name(&host_run.end),
-            exception_code: match host_run.end {
-                HostEnd::Crashed { exception_code } => Some(exception_code),
-                _ => None,
-            },
-            filters: outcomes,
-        };
-        Ok((outcome, failure))
+        Ok((host_outcome(&host_run, app_pool, outcomes), failure))
     }
 
     fn failure_events(&mut self, failure: &HostFailure, bits: Bits) {

@@ -75,13 +75,7 @@ impl Machine {
         {
             return true;
         }
-        let folder = filter
-            .components()
-            .split_last()
-            .map(|(_, folders)| folders.join("\\"))
-            .unwrap_or_default();
-        let beside = WinPath::parse(&format!("{}:\\{folder}\\{dll}", filter.drive()));
-        beside.is_ok_and(|path| self.backend.existing_file_for(&path).is_some())
+        filter.sibling(dll).is_some_and(|path| self.backend.existing_file_for(&path).is_some())
             || self.backend.system_dll_exists(bits, dll)
     }
 

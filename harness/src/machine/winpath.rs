@@ -58,6 +58,16 @@ impl WinPath {
         &self.original
     }
 
+    /// The path of `name` in the same folder, where a DLL's own dependencies are looked for first.
+    pub fn sibling(&self, name: &str) -> Option<WinPath> {
+        let (_, folders) = self.components.split_last()?;
+        let mut components = folders.to_vec();
+        components.push(name.to_owned());
+        // The drive letter as written, so the sibling reads like the path it came from.
+        let drive = self.original.chars().next()?;
+        WinPath::parse(&format!("{drive}:\\{}", components.join("\\"))).ok()
+    }
+
     /// A case-folded form, for comparisons and as a map key.
     pub fn key(&self) -> String {
         format!("{}:\\{}", self.drive, self.components.join("\\")).to_lowercase()
@@ -98,6 +108,12 @@ mod tests {
         assert_eq!(a.drive(), 'D');
         assert_eq!(a.components().len(), 5);
         assert_eq!(a.as_str(), r"d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll");
+    }
+
+    #[test]
+    fn a_sibling_shares_the_folder() {
+        let filter = WinPath::parse(r"d:\Filters\x86\filter.dll").unwrap();
+        assert_eq!(filter.sibling("msvcr71.dll").unwrap().as_str(), r"d:\Filters\x86\msvcr71.dll");
     }
 
     #[test]
