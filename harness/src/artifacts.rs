@@ -8,30 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::arch::{Arch, Bits};
-
-/// The two processes IIS 6.0 loads filters in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum ProcessName {
-    #[serde(rename = "inetinfo.exe")]
-    Inetinfo,
-    #[serde(rename = "w3wp.exe")]
-    W3wp,
-}
-
-impl ProcessName {
-    pub fn file_name(self) -> &'static str {
-        match self {
-            ProcessName::Inetinfo => "inetinfo.exe",
-            ProcessName::W3wp => "w3wp.exe",
-        }
-    }
-}
-
-impl std::fmt::Display for ProcessName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.file_name())
-    }
-}
+use crate::vocab::ProcessName;
 
 #[derive(Debug, Clone)]
 pub struct Artifacts {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::arch::Bits;
 use crate::pe::ImageInfo;
-use crate::report::Stage;
+use crate::vocab::{Stage, Win32Error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +31,32 @@ pub enum Cause {
     RawDataUnsupported,
 }
 
+impl Cause {
+    /// The cause's one name, as `--json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Ok => "ok",
+            Cause::MissingFile => "missing_file",
+            Cause::MissingDependency => "missing_dependency",
+            Cause::WrongBitness => "wrong_bitness",
+            Cause::OtherMachine => "other_machine",
+            Cause::NotAnImage => "not_an_image",
+            Cause::CorruptImage => "corrupt_image",
+            Cause::MissingExport => "missing_export",
+            Cause::FilterRefused => "filter_refused",
+            Cause::Crashed => "crashed",
+            Cause::TimedOut => "timed_out",
+            Cause::RawDataUnsupported => "raw_data_unsupported",
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How the host process ended, as far as the cause of a filter result is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostDeath {
@@ -39,20 +65,13 @@ pub enum HostDeath {
     Other,
 }
 
-const ERROR_MOD_NOT_FOUND: u32 = 126;
-const ERROR_BAD_EXE_FORMAT: u32 = 193;
-const ERROR_DLL_INIT_FAILED: u32 = 1114;
-/// ERROR_NOACCESS: Wine's loader catches an access violation inside DllMain and fails the load
-/// with it; the filter crashed, the process did not.
-const ERROR_NOACCESS: u32 = 998;
-
 /// The cause of one filter's result. `image` is what the headers of the file at the configured
 /// path say (None when there is no file); `bits` is the loading process's bitness; `death`
 /// says how the host ended when the filter's step never finished. None for a filter that was
 /// not attempted.
 pub fn classify(
     stage: Stage,
-    error: Option<u32>,
+    error: Option<Win32Error>,
     image: Option<&ImageInfo>,
     bits: Bits,
     death: HostDeath,
@@ -70,12 +89,16 @@ pub fn classify(
         (Stage::GetProcAddress, _) => Cause::MissingExport,
         (Stage::GetFilterVersion, Some(_)) => Cause::FilterRefused,
         (Stage::GetFilterVersion, None) | (Stage::LoadLibrary, None) => unfinished,
-        (Stage::LoadLibrary, Some(ERROR_MOD_NOT_FOUND)) if image.is_none() => Cause::MissingFile,
-        (Stage::LoadLibrary, Some(ERROR_MOD_NOT_FOUND)) => Cause::MissingDependency,
+        (Stage::LoadLibrary, Some(Win32Error::MOD_NOT_FOUND)) if image.is_none() => {
+            Cause::MissingFile
+        }
+        (Stage::LoadLibrary, Some(Win32Error::MOD_NOT_FOUND)) => Cause::MissingDependency,
         // DllMain returned FALSE: the filter's own code refused to start.
-        (Stage::LoadLibrary, Some(ERROR_DLL_INIT_FAILED)) => Cause::FilterRefused,
-        (Stage::LoadLibrary, Some(ERROR_NOACCESS)) => Cause::Crashed,
-        (Stage::LoadLibrary, Some(ERROR_BAD_EXE_FORMAT)) => bad_format_cause(image, bits),
+        (Stage::LoadLibrary, Some(Win32Error::DLL_INIT_FAILED)) => Cause::FilterRefused,
+        // Wine's loader catches an access violation inside DllMain and fails the load with
+        // ERROR_NOACCESS: the filter crashed, the process did not.
+        (Stage::LoadLibrary, Some(Win32Error::NOACCESS)) => Cause::Crashed,
+        (Stage::LoadLibrary, Some(Win32Error::BAD_EXE_FORMAT)) => bad_format_cause(image, bits),
         (Stage::LoadLibrary, Some(_)) => Cause::CorruptImage,
     })
 }

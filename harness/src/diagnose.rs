@@ -13,17 +13,17 @@
 //! find `GetFilterVersion`. What the filter's own code then does (refuse, crash, hang) is only
 //! ever observed, and reported beside the comparison as behaviour.
 
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::arch::{Arch, Bits, Os};
-use crate::artifacts::ProcessName;
 use crate::cause::{Cause, bad_format_cause};
-use crate::iis::startup::{self, filter_host, isolation_mode};
+use crate::iis::iis6::{self, Iis6, Purpose, filter_host, isolation_mode};
 use crate::machine::{Machine, WinPath};
-use crate::metabase::{Metabase, aspnet_regiis_install};
 use crate::pe::{ImageInfo, PredictionReason};
-use crate::report::{IsolationMode, Stage};
+use crate::remedy::{self, Remedy};
 use crate::scenario::Scenario;
+use crate::vocab::{IsolationMode, ProcessName, Stage, Win32Error};
 
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
@@ -36,7 +36,7 @@ pub struct Diagnosis {
     pub agree: Option<bool>,
     pub filters: Vec<FilterDiagnosis>,
     /// Fixes, most recommended first.
-    pub remedies: Vec<Remedy>,
+    pub remedies: Vec<ProposedRemedy>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,7 +55,7 @@ pub struct Predicted {
     pub when: When,
     /// The loader loads the image and GetFilterVersion can be found.
     pub loads: bool,
-    pub win32_error: Option<u32>,
+    pub win32_error: Option<Win32Error>,
     pub cause: Cause,
     pub reason: String,
     /// Where Windows versions answer differently for this image, what differs.
@@ -77,7 +77,7 @@ pub struct Observed {
     pub process: ProcessName,
     pub bits: Bits,
     pub loads: bool,
-    pub win32_error: Option<u32>,
+    pub win32_error: Option<Win32Error>,
     pub cause: Cause,
     /// What the filter's own code did after the loader was done, when that was not `ok`.
     pub behaviour: Option<Cause>,
@@ -85,7 +85,7 @@ pub struct Observed {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Remedy {
+pub struct ProposedRemedy {
     /// What to run on the server, in order.
     pub commands: Vec<String>,
     pub explanation: String,
@@ -93,14 +93,18 @@ pub struct Remedy {
     /// tools and a real start then loaded every filter.
     pub verified: bool,
     #[serde(skip)]
-    edits: Vec<Edit>,
+    pub remedy: Remedy,
 }
 
-/// A configuration change a remedy makes, through the same functions as the admin tools.
-#[derive(Debug, Clone)]
-enum Edit {
-    Set(&'static str, &'static str),
-    AspnetRegiis { framework: Arch, windir: String },
+impl ProposedRemedy {
+    fn new(remedy: Remedy) -> ProposedRemedy {
+        ProposedRemedy {
+            commands: remedy.commands(),
+            explanation: remedy.explanation.clone(),
+            verified: false,
+            remedy,
+        }
+    }
 }
 
 /// Predicts, and with `verify` loads for real, compares, and tries each remedy.
@@ -130,11 +134,16 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
         });
     }
     let problems = filters.iter().any(|filter| !filter.predicted.loads);
-    let mut remedies = remedies(scenario, mode, enable_32bit, &filters);
+    let mut remedies: Vec<ProposedRemedy> = remedies(scenario, mode, enable_32bit, &filters)
+        .into_iter()
+        .map(ProposedRemedy::new)
+        .collect();
 
     let mut agree = None;
     if verify {
-        let host = startup::load_every_filter(machine, scenario)?;
+        let every =
+            crate::driver::run(machine, scenario, Iis6::new(scenario, Purpose::LoadEveryFilter)?)?;
+        let host = every.hosts.first().context("loading every filter started no host")?;
         for (diagnosis, outcome) in filters.iter_mut().zip(&host.filters) {
             let mut observed =
                 observe(host.process, host.bits, outcome.stage, outcome.win32_error, outcome.cause);
@@ -151,7 +160,7 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
                 .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
         );
         for remedy in &mut remedies {
-            remedy.verified = verify_remedy(machine, scenario, &remedy.edits)?;
+            remedy.verified = verify_remedy(machine, scenario, &remedy.remedy)?;
         }
         // What was proven to work comes first; the order is otherwise kept.
         remedies.sort_by_key(|remedy| !remedy.verified);
@@ -188,23 +197,29 @@ fn predict(
     bits: Bits,
     when: When,
 ) -> Predicted {
-    let verdict = |loads: bool, error: Option<u32>, cause: Cause, reason: String| Predicted {
-        process,
-        bits,
-        when,
-        loads,
-        win32_error: error,
-        cause,
-        reason,
-        windows_versions_differ: None,
-    };
+    let verdict =
+        |loads: bool, error: Option<Win32Error>, cause: Cause, reason: String| Predicted {
+            process,
+            bits,
+            when,
+            loads,
+            win32_error: error,
+            cause,
+            reason,
+            windows_versions_differ: None,
+        };
     let Some(image) = image else {
-        return verdict(false, Some(126), Cause::MissingFile, "no file at this path".to_owned());
+        return verdict(
+            false,
+            Some(Win32Error::MOD_NOT_FOUND),
+            Cause::MissingFile,
+            "no file at this path".to_owned(),
+        );
     };
     if !image.mz {
         return verdict(
             false,
-            Some(193),
+            Some(Win32Error::BAD_EXE_FORMAT),
             Cause::NotAnImage,
             "the file does not start with MZ: it is not an executable image".to_owned(),
         );
@@ -213,7 +228,7 @@ fn predict(
         let problem = image.problem.clone().unwrap_or_else(|| "no readable PE header".to_owned());
         return verdict(
             false,
-            Some(193),
+            Some(Win32Error::BAD_EXE_FORMAT),
             Cause::CorruptImage,
             format!("the headers cannot be read whole: {problem}"),
         );
@@ -242,11 +257,11 @@ fn predict(
                 _ => "the optional header cannot be read".to_owned(),
             },
         };
-        verdict(false, Some(193), cause, reason)
+        verdict(false, Some(Win32Error::BAD_EXE_FORMAT), cause, reason)
     } else if image.clr.as_ref().is_some_and(|clr| clr.il_only) && !machine.has_clr() {
         verdict(
             false,
-            Some(126),
+            Some(Win32Error::MOD_NOT_FOUND),
             Cause::MissingDependency,
             "an IL-only .NET image loads through mscoree.dll, and this machine has no .NET runtime"
                 .to_owned(),
@@ -254,14 +269,14 @@ fn predict(
     } else if let Some(missing) = image.imports.iter().find(|dll| !dependency_found(dll)) {
         verdict(
             false,
-            Some(126),
+            Some(Win32Error::MOD_NOT_FOUND),
             Cause::MissingDependency,
             format!(
                 "it imports {missing}, which is neither beside it nor in the {bits} system folder"
             ),
         )
     } else if !image.isapi_exports.get_filter_version.is_present() {
-        verdict(false, Some(127), Cause::MissingExport, "GetFilterVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned())
+        verdict(false, Some(Win32Error::PROC_NOT_FOUND), Cause::MissingExport, "GetFilterVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned())
     } else {
         let reason = match prediction.reason {
             PredictionReason::NoCode32 if bits == Bits::B64 => {
@@ -294,7 +309,7 @@ fn observe(
     process: ProcessName,
     bits: Bits,
     stage: Stage,
-    error: Option<u32>,
+    error: Option<Win32Error>,
     cause: Option<Cause>,
 ) -> Observed {
     let cause = cause.unwrap_or(Cause::Ok);
@@ -314,7 +329,7 @@ fn observe(
     }
 }
 
-/// The fixes for the predicted bitness failures, most recommended first.
+/// The fixes for the predicted bitness failures, most recommended first, from the remedy table.
 fn remedies(
     scenario: &Scenario,
     mode: IsolationMode,
@@ -327,88 +342,33 @@ fn remedies(
         return Vec::new();
     }
     let bits = wrong[0].predicted.bits;
-    let mut remedies = Vec::new();
-    let aspnet: Vec<(&FilterDiagnosis, String)> = wrong
-        .iter()
-        .filter_map(|filter| aspnet_windir(&filter.path).map(|windir| (*filter, windir)))
-        .collect();
-    let all_aspnet = aspnet.len() == wrong.len();
-    let regiis = |framework: Arch, windir: &str| Remedy {
-        commands: vec![format!(
-            r"{windir}\Microsoft.NET\{}\v2.0.50727\aspnet_regiis.exe -i -enable",
-            framework.framework_folder()
-        )],
-        explanation: format!(
-            "register ASP.NET's {framework} filter with aspnet_regiis from the {} folder, so the {bits} process loads a filter of its own architecture",
-            framework.framework_folder()
-        ),
-        verified: false,
-        edits: vec![Edit::AspnetRegiis { framework, windir: windir.to_owned() }],
+    let windirs: Vec<String> =
+        wrong.iter().filter_map(|filter| aspnet_windir(&filter.path)).collect();
+    // Re-registering ASP.NET fixes things only when every wrong filter is ASP.NET's.
+    let regiis = |framework: Arch| {
+        (windirs.len() == wrong.len())
+            .then(|| remedy::register_aspnet(framework, &windirs[0], bits))
     };
-    match (scenario.os, mode, bits) {
+    let mut remedies: Vec<Remedy> = match (scenario.os, mode, bits) {
+        // Worker process isolation mode is what almost everyone wants; 64-bit filters that
+        // need read-raw-data, the reason to stay in IIS 5.0 isolation mode, are rare.
         (Os::X64, IsolationMode::Iis5, _) => {
-            // Worker process isolation mode is what almost everyone wants; 64-bit filters that
-            // need read-raw-data, the reason to stay in IIS 5.0 isolation mode, are rare.
-            let mut commands =
-                vec![r"cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0".to_owned()];
-            let mut edits = vec![Edit::Set("W3SVC/IIs5IsolationModeEnabled", "0")];
-            if !enable_32bit {
-                commands.push(
-                    r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1".to_owned(),
-                );
-                edits.push(Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "1"));
-            }
-            commands.push("NET STOP HttpFilter /y".to_owned());
-            commands.push("NET START W3SVC".to_owned());
-            remedies.push(Remedy {
-                commands,
-                explanation: "switch to worker process isolation mode with 32-bit worker processes: the 32-bit filters then load in a 32-bit w3wp.exe (in IIS 5.0 isolation mode they load in inetinfo.exe, which is always 64-bit)".to_owned(),
-                verified: false,
-                edits,
-            });
-            if all_aspnet {
-                remedies.push(regiis(Arch::Amd64, &aspnet[0].1));
-            }
+            std::iter::once(remedy::worker_process_isolation(enable_32bit))
+                .chain(regiis(Arch::Amd64))
+                .collect()
         }
         (Os::X64, IsolationMode::WorkerProcess, Bits::B64) => {
-            remedies.push(Remedy {
-                commands: vec![r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1".to_owned(), "IISRESET".to_owned()],
-                explanation: "run 32-bit worker processes; every filter and extension must then be 32-bit, as IIS 6.0 cannot mix bitnesses".to_owned(),
-                verified: false,
-                edits: vec![Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "1")],
-            });
-            if all_aspnet {
-                remedies.push(regiis(Arch::Amd64, &aspnet[0].1));
-            }
+            std::iter::once(remedy::worker_bitness(Bits::B32)).chain(regiis(Arch::Amd64)).collect()
         }
         (Os::X64, IsolationMode::WorkerProcess, Bits::B32) => {
-            remedies.push(Remedy {
-                commands: vec![
-                    r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 0".to_owned(),
-                    "IISRESET".to_owned(),
-                ],
-                explanation: "run 64-bit worker processes, which load the 64-bit filters"
-                    .to_owned(),
-                verified: false,
-                edits: vec![Edit::Set("W3SVC/AppPools/Enable32BitAppOnWin64", "0")],
-            });
-            if all_aspnet {
-                remedies.push(regiis(Arch::X86, &aspnet[0].1));
-            }
+            std::iter::once(remedy::worker_bitness(Bits::B64)).chain(regiis(Arch::X86)).collect()
         }
-        (Os::X86, _, _) => {
-            if all_aspnet {
-                remedies.push(regiis(Arch::X86, &aspnet[0].1));
-            }
-        }
-    }
+        (Os::X86, _, _) => regiis(Arch::X86).into_iter().collect(),
+    };
     // Changing the process's bitness would break the filters that load today; replacing only
     // the wrong filters then comes first.
-    let others_load = filters.iter().any(|filter| filter.predicted.loads);
-    if others_load {
-        remedies.sort_by_key(|remedy| {
-            !remedy.edits.iter().any(|edit| matches!(edit, Edit::AspnetRegiis { .. }))
-        });
+    if filters.iter().any(|filter| filter.predicted.loads) {
+        remedies.sort_by_key(|remedy| !remedy.registers_aspnet());
     }
     remedies
 }
@@ -423,18 +383,9 @@ fn aspnet_windir(path: &str) -> Option<String> {
 }
 
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
-fn verify_remedy(machine: &Machine, scenario: &Scenario, edits: &[Edit]) -> anyhow::Result<bool> {
-    let mut metabase: Metabase = scenario.metabase.clone();
-    for edit in edits {
-        match edit {
-            Edit::Set(path, value) => metabase.set(path, value)?,
-            Edit::AspnetRegiis { framework, windir } => {
-                aspnet_regiis_install(&mut metabase, *framework, windir, true)?;
-            }
-        }
-    }
+fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
-    fixed.metabase = metabase;
-    startup::check(&fixed)?;
-    Ok(startup::start(machine, &fixed)?.all_good())
+    fixed.metabase = remedy.applied_to(&scenario.metabase)?;
+    iis6::check(&fixed)?;
+    Ok(crate::iis::start(machine, &fixed)?.all_good())
 }

@@ -23,7 +23,6 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Os;
-use crate::iis::startup;
 use crate::machine::Machine;
 use crate::metabase::Metabase;
 use crate::report::StartReport;
@@ -83,7 +82,7 @@ impl Outcome {
             process: first.map(|(host, _)| host.process.to_string()),
             bits: first.map(|(host, _)| host.bits.number()),
             loaded: first.map(|(_, filter)| filter.loaded),
-            win32_error: first.and_then(|(_, filter)| filter.win32_error),
+            win32_error: first.and_then(|(_, filter)| filter.win32_error).map(|error| error.code()),
             status: report.requests.first().map(|request| request.status),
             events: with_events.then(|| report.events.iter().map(|event| event.id).collect()),
         }
@@ -126,7 +125,7 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
             .with_context(|| format!("in `{}`", json_path.display()))?;
         scenario.images.push(parsed);
     }
-    startup::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
+    crate::iis::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
     Ok(Case { name, scenario, expected: case.expected })
 }
 
@@ -181,7 +180,7 @@ pub fn run(
 
 fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
     let started = Instant::now();
-    let observed = startup::start(machine, &case.scenario)
+    let observed = crate::iis::start(machine, &case.scenario)
         .with_context(|| format!("scenario `{}`", case.name))?;
     let pass = Outcome::of(&observed, case.expected.events.is_some()) == case.expected;
     Ok(CaseResult {
@@ -218,7 +217,7 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
                 serde_json::to_string(&result.expected).unwrap_or_default()
             );
             let timeline: Vec<String> =
-                result.observed.timeline.iter().map(|step| step.text.clone()).collect();
+                result.observed.steps().into_iter().map(|step| step.text).collect();
             xml.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
                 escape_xml(&message),

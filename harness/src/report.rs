@@ -1,50 +1,80 @@
-//! What a run reports: the typed result of a start (the `--json` contract in README.md) and its
-//! rendering as an incident timeline for a person.
+//! What a run reports, and the only place it is turned into words: the typed result of a start
+//! (the `--json` contract in README.md), the typed timeline a model records, its rendering as
+//! an incident timeline for a person, and the printer.
+//!
+//! A model records *what happened* as [`Happening`]s; this module decides how each one reads.
+//! IIS's and Windows's own texts (event texts, `net start` output) are written in
+//! `iis::messages` and carried here as data.
 
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::arch::{Bits, Os};
-use crate::artifacts::ProcessName;
-use crate::iis::messages::Event;
+use crate::cause::{Cause, ImageSummary};
+use crate::vocab::{Event, HostEnd, IsolationMode, ProcessName, ServerKind, Stage, Win32Error};
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
-/// request did, and the events IIS would have logged.
-#[derive(Debug, Clone, Serialize)]
+/// request did, and the events IIS would have logged. It serialises with its timeline rendered
+/// as steps, the verdict last.
+#[derive(Debug, Clone)]
 pub struct StartReport {
+    pub server: ServerKind,
     pub os: Os,
     pub isolation_mode: IsolationMode,
     pub enable_32bit_app_on_win64: bool,
+    /// The loader that ran the hosts: `wine` or `windows`; filled in by the driver.
     pub backend: &'static str,
     pub service: ServiceOutcome,
     pub hosts: Vec<HostOutcome>,
     pub requests: Vec<RequestOutcome>,
     pub events: Vec<Event>,
-    pub timeline: Vec<Step>,
+    pub timeline: Vec<Happening>,
+    /// Whether the hosts ran inside the sandbox; filled in by the driver.
+    pub sandbox: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum IsolationMode {
-    #[serde(rename = "iis5")]
-    Iis5,
-    #[serde(rename = "worker_process")]
-    WorkerProcess,
+/// The `--json` shape of a [`StartReport`].
+#[derive(Serialize)]
+struct StartReportJson<'a> {
+    server: ServerKind,
+    os: Os,
+    isolation_mode: IsolationMode,
+    enable_32bit_app_on_win64: bool,
+    backend: &'static str,
+    sandbox: bool,
+    service: &'a ServiceOutcome,
+    hosts: &'a [HostOutcome],
+    requests: &'a [RequestOutcome],
+    events: &'a [Event],
+    timeline: Vec<Step>,
 }
 
-impl std::fmt::Display for IsolationMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            IsolationMode::Iis5 => "IIS 5.0 isolation mode",
-            IsolationMode::WorkerProcess => "worker process isolation mode",
-        })
+impl Serialize for StartReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartReportJson {
+            server: self.server,
+            os: self.os,
+            isolation_mode: self.isolation_mode,
+            enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
+            backend: self.backend,
+            sandbox: self.sandbox,
+            service: &self.service,
+            hosts: &self.hosts,
+            requests: &self.requests,
+            events: &self.events,
+            timeline: self.steps(),
+        }
+        .serialize(serializer)
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceOutcome {
     pub started: bool,
-    pub win32_error: Option<u32>,
+    /// The error the service reported to the service control manager.
+    pub win32_error: Option<Win32Error>,
     pub net_start_output: String,
 }
 
@@ -55,10 +85,12 @@ pub struct HostOutcome {
     /// None for inetinfo.exe, which serves no application pool.
     pub app_pool: Option<String>,
     pub pid: Option<u32>,
-    /// How the process ended: `completed`, `crashed`, `died` or `timed_out`.
-    pub end: &'static str,
+    /// How the process ended: `completed`, `crashed`, `died`, `timed_out` or `flooded`.
+    pub end: HostEnd,
     /// The exception code when the process crashed (0xC0000005 and friends).
     pub exception_code: Option<u32>,
+    /// How many starts it took before the process reached its first report line.
+    pub start_attempts: u32,
     pub filters: Vec<FilterOutcome>,
 }
 
@@ -67,11 +99,11 @@ pub struct FilterOutcome {
     pub name: String,
     pub path: String,
     /// True when the filter is loaded and initialised: LoadLibraryExW, GetProcAddress and
-    /// GetFilterVersion all succeeded, as IIS needs.
+    /// GetFilterVersion all succeeded, and IIS accepted it.
     pub loaded: bool,
-    /// The Win32 error that stopped it: the loader's, GetProcAddress's, or the one the filter
-    /// set before GetFilterVersion returned FALSE.
-    pub win32_error: Option<u32>,
+    /// The Win32 error that stopped it, as the host reported it: the loader's, GetProcAddress's,
+    /// or the one the filter set before GetFilterVersion returned FALSE. Never IIS's own.
+    pub win32_error: Option<Win32Error>,
     /// How far it got: `loaded`, `load_library`, `get_proc_address`, `get_filter_version`,
     /// `refused_silently`, `read_raw_data_refused` or `not_attempted`.
     pub stage: Stage,
@@ -81,24 +113,32 @@ pub struct FilterOutcome {
     pub flags: Option<u32>,
     /// Why it did or did not load, from the loader's answer and the headers (None when the
     /// filter was not attempted).
-    pub cause: Option<crate::cause::Cause>,
+    pub cause: Option<Cause>,
     /// What the headers of the file at `path` say; None when there is no file.
-    pub image: Option<crate::cause::ImageSummary>,
+    pub image: Option<ImageSummary>,
     /// What HttpFilterProc returned for the request's end-of-request notification, when the
     /// filter registered for it (0x08000002 is SF_STATUS_REQ_NEXT_NOTIFICATION).
     pub request_notification: Option<u32>,
+    /// Set when IIS itself refused a filter that the loader loaded and that initialised.
+    pub iis_refused: Option<IisRefusal>,
+}
+
+/// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IisRefusal {
+    pub reason: RefusalReason,
+    /// The event IIS logs for the refusal.
+    pub event_id: u32,
+    /// The data IIS attaches to the start-up failure it logs with it, as Event Viewer prints it.
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Loaded,
-    LoadLibrary,
-    GetProcAddress,
-    GetFilterVersion,
-    RefusedSilently,
-    ReadRawDataRefused,
-    NotAttempted,
+pub enum RefusalReason {
+    /// HTTP.sys hands raw data to one process only, so worker processes cannot serve
+    /// SF_NOTIFY_READ_RAW_DATA.
+    ReadRawDataInWorkerProcessIsolationMode,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +148,118 @@ pub struct RequestOutcome {
     pub status: u16,
 }
 
-/// One line of the timeline.
+/// One thing that happened during a start, in the order it happened. The model records these;
+/// [`Happening::render`] is the one place they become words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Happening {
+    /// The server and the mode it runs in.
+    Server {
+        os: Os,
+        mode: IsolationMode,
+    },
+    /// `Enable32BitAppOnWin64`, and what it does to the filter host here.
+    Enable32Bit {
+        value: bool,
+        effect: Enable32BitEffect,
+    },
+    NoGlobalFilters,
+    /// A global filter as configured.
+    FilterConfigured {
+        name: String,
+        path: Option<String>,
+        state: FilterState,
+    },
+    /// What the simulated disk holds at a path the run loads.
+    Disk {
+        path: String,
+        holds: Option<String>,
+    },
+    /// A command an administrator types.
+    Command(String),
+    /// IIS 5.0 isolation mode: the service loads the global filters in this process now.
+    ServiceLoadsFilters {
+        process: ProcessName,
+        bits: Bits,
+    },
+    /// Worker process isolation mode: the service starts without loading filters.
+    ServiceStartsWithoutFilters,
+    /// Console output, printed as it would appear.
+    Console(String),
+    HostStarted {
+        process: ProcessName,
+        bits: Bits,
+        pid: Option<u32>,
+        start_attempts: u32,
+    },
+    FilterResult {
+        name: String,
+        path: String,
+        process: ProcessName,
+        bits: Bits,
+        stage: Stage,
+        win32_error: Option<Win32Error>,
+        description: Option<String>,
+    },
+    /// A host that did not finish its start on its own.
+    HostEnded {
+        process: ProcessName,
+        end: HostEnd,
+        timeout: Duration,
+    },
+    /// An event IIS or Windows logs.
+    Logged(Event),
+    /// A start that hung: what the service control manager says.
+    ServiceRequestTimedOut,
+    ServiceFailed {
+        error: Win32Error,
+    },
+    /// WAS starts a worker for a request.
+    WorkerStartsForRequest {
+        ordinal: u32,
+        pool: String,
+        bits: Bits,
+    },
+    /// A request to a pool rapid-fail protection disabled.
+    RequestToDisabledPool {
+        ordinal: u32,
+        pool: String,
+    },
+    /// A request answered by the worker that served the one before it.
+    ServedBySameWorker {
+        ordinal: u32,
+        pool: String,
+    },
+    Response {
+        pool: Option<String>,
+        status: u16,
+    },
+    PoolDisabled {
+        pool: String,
+        failures: usize,
+        interval_minutes: u32,
+    },
+}
+
+/// What `Enable32BitAppOnWin64` changes in this configuration; decided by the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enable32BitEffect {
+    IgnoredOn32BitWindows,
+    /// IIS 5.0 isolation mode loads filters in inetinfo.exe, which is native only.
+    NoEffectInIis5Mode {
+        inetinfo: Bits,
+    },
+    WorkersRun(Bits),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterState {
+    Enabled,
+    Disabled,
+    /// Listed in FilterLoadOrder with no key of that name.
+    NoKey,
+}
+
+/// One line of the timeline, as a person and a script read it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub kind: StepKind,
@@ -132,6 +283,247 @@ pub enum StepKind {
     Console,
 }
 
+impl Happening {
+    /// How this reads on the timeline; None for what the timeline leaves out.
+    pub fn render(&self) -> Option<Step> {
+        let step = |kind: StepKind, text: String| Some(Step { kind, text });
+        match self {
+            Happening::Server { os, mode } => step(
+                StepKind::Config,
+                format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"),
+            ),
+            Happening::Enable32Bit { value, effect } => {
+                let effect = match effect {
+                    Enable32BitEffect::IgnoredOn32BitWindows => {
+                        "ignored: 32-bit Windows runs everything 32-bit".to_owned()
+                    }
+                    Enable32BitEffect::NoEffectInIis5Mode { inetinfo } => format!(
+                        "no effect: in IIS 5.0 isolation mode filters load into inetinfo.exe, which is always {inetinfo} on x64"
+                    ),
+                    Enable32BitEffect::WorkersRun(Bits::B32) => {
+                        "worker processes run 32-bit (WOW64)".to_owned()
+                    }
+                    Enable32BitEffect::WorkersRun(Bits::B64) => {
+                        "worker processes run 64-bit".to_owned()
+                    }
+                };
+                let value = if *value { "TRUE" } else { "FALSE" };
+                step(StepKind::Config, format!("Enable32BitAppOnWin64 = {value}: {effect}"))
+            }
+            Happening::NoGlobalFilters => step(
+                StepKind::Config,
+                "no global ISAPI filters are configured (FilterLoadOrder)".to_owned(),
+            ),
+            Happening::FilterConfigured { name, path, state } => match (path, state) {
+                (_, FilterState::NoKey) => step(
+                    StepKind::Config,
+                    format!(
+                        "filter {name}: listed in FilterLoadOrder but has no key; IIS skips it"
+                    ),
+                ),
+                (None, _) => None,
+                (Some(path), FilterState::Disabled) => step(
+                    StepKind::Config,
+                    format!("filter {name}: {path} (FilterEnabled FALSE, not loaded)"),
+                ),
+                (Some(path), FilterState::Enabled) => {
+                    step(StepKind::Config, format!("filter {name}: {path}"))
+                }
+            },
+            Happening::Disk { path, holds } => step(
+                StepKind::Config,
+                match holds {
+                    Some(spec) => format!("disk: {path} holds the {spec}"),
+                    None => format!("disk: {path} does not exist"),
+                },
+            ),
+            Happening::Command(command) => step(StepKind::Info, command.clone()),
+            Happening::ServiceLoadsFilters { process, bits } => step(
+                StepKind::Info,
+                format!(
+                    "W3SVC starts inside {process} ({bits}), which loads the global filters now"
+                ),
+            ),
+            Happening::ServiceStartsWithoutFilters => step(
+                StepKind::Info,
+                "W3SVC starts; no filter is loaded until a worker process starts".to_owned(),
+            ),
+            Happening::Console(text) => step(StepKind::Console, text.clone()),
+            Happening::HostStarted { process, bits, pid, start_attempts } => {
+                let pid = pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
+                let attempts = if *start_attempts > 1 {
+                    format!("; Wine needed {start_attempts} starts before the process ran")
+                } else {
+                    String::new()
+                };
+                step(StepKind::Info, format!("{process} started ({bits}{pid}){attempts}"))
+            }
+            Happening::FilterResult {
+                name,
+                path,
+                process,
+                bits,
+                stage,
+                win32_error,
+                description,
+            } => Some(filter_result(
+                name,
+                path,
+                *process,
+                *bits,
+                *stage,
+                *win32_error,
+                description.as_deref(),
+            )),
+            Happening::HostEnded { process, end, timeout } => match end {
+                HostEnd::Completed => None,
+                HostEnd::Crashed { exception_code } => step(
+                    StepKind::Fail,
+                    format!("{process} crashed with exception 0x{exception_code:08X}"),
+                ),
+                HostEnd::TimedOut => step(
+                    StepKind::Fail,
+                    format!(
+                        "{process} stopped answering and was ended after {:.1} s",
+                        timeout.as_secs_f64()
+                    ),
+                ),
+                HostEnd::Died { exit_code } => step(
+                    StepKind::Fail,
+                    match exit_code {
+                        Some(code) => format!("{process} ended early with exit code {code}"),
+                        None => format!("{process} ended early without an exit code"),
+                    },
+                ),
+                HostEnd::Flooded => step(
+                    StepKind::Fail,
+                    format!(
+                        "{process} was ended for writing more than {} MiB of output",
+                        crate::process::OUTPUT_LIMIT / (1024 * 1024)
+                    ),
+                ),
+            },
+            Happening::Logged(event) => step(
+                StepKind::Event,
+                format!(
+                    "{} log, {} {} ({}): {}{}",
+                    event.log,
+                    event.source,
+                    event.id,
+                    event.kind,
+                    event.text,
+                    event
+                        .data
+                        .as_deref()
+                        .map(|data| format!(" [data: {data}]"))
+                        .unwrap_or_default()
+                ),
+            ),
+            Happening::ServiceRequestTimedOut => step(
+                StepKind::Fail,
+                format!(
+                    // What a tool that starts the service and waits (aspnet_regiis, for one)
+                    // reports: the seed's log lines carry exactly this HRESULT.
+                    "the service control manager gave up waiting for W3SVC: {} (HRESULT {:08x})",
+                    Win32Error::SERVICE_REQUEST_TIMEOUT,
+                    Win32Error::SERVICE_REQUEST_TIMEOUT.hresult()
+                ),
+            ),
+            Happening::ServiceFailed { error } => step(
+                StepKind::Fail,
+                format!("W3SVC did not start ({error}); no request can be served"),
+            ),
+            Happening::WorkerStartsForRequest { ordinal, pool, bits } => step(
+                StepKind::Info,
+                format!(
+                    "request {ordinal} to application pool {pool}: WAS starts w3wp.exe ({bits}), which loads the global filters"
+                ),
+            ),
+            Happening::RequestToDisabledPool { ordinal, pool } => step(
+                StepKind::Info,
+                format!(
+                    "request {ordinal} to {pool}: the pool is disabled, HTTP.sys answers at once"
+                ),
+            ),
+            Happening::ServedBySameWorker { ordinal, pool } => step(
+                StepKind::Info,
+                format!("request {ordinal} to {pool}: served by the same worker"),
+            ),
+            Happening::Response { pool, status } => {
+                let target = pool.as_ref().map(|pool| format!(" ({pool})")).unwrap_or_default();
+                let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
+                step(
+                    kind,
+                    format!(
+                        "GET /{target}: HTTP {status} {}",
+                        crate::vocab::http_status_text(*status)
+                    ),
+                )
+            }
+            Happening::PoolDisabled { pool, failures, interval_minutes } => step(
+                StepKind::Fail,
+                format!(
+                    "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
+                ),
+            ),
+        }
+    }
+}
+
+fn filter_result(
+    name: &str,
+    path: &str,
+    process: ProcessName,
+    bits: Bits,
+    stage: Stage,
+    error: Option<Win32Error>,
+    description: Option<&str>,
+) -> Step {
+    let head = format!("load {name} `{path}` in {bits} {process}");
+    let error_text = error.map(|error| error.to_string()).unwrap_or_default();
+    let (kind, text) = match (stage, error) {
+        (Stage::Loaded, _) => (
+            StepKind::Ok,
+            format!(
+                "{head}: loaded; GetFilterVersion says \"{}\"",
+                description.unwrap_or_default()
+            ),
+        ),
+        (Stage::LoadLibrary, Some(_)) => {
+            (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error_text}"))
+        }
+        (Stage::LoadLibrary, None) => {
+            (StepKind::Fail, format!("{head}: the process ended inside LoadLibraryExW (DllMain)"))
+        }
+        (Stage::GetProcAddress, _) => (
+            StepKind::Fail,
+            format!("{head}: loaded, but GetFilterVersion is not exported: {error_text}"),
+        ),
+        (Stage::GetFilterVersion, Some(_)) => {
+            (StepKind::Fail, format!("{head}: GetFilterVersion returned FALSE with {error_text}"))
+        }
+        (Stage::GetFilterVersion, None) => {
+            (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion"))
+        }
+        (Stage::RefusedSilently, _) => (
+            StepKind::Info,
+            format!(
+                "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it without an event"
+            ),
+        ),
+        (Stage::ReadRawDataRefused, _) => (
+            StepKind::Fail,
+            format!(
+                "{head}: loaded and initialised, but it asks for SF_NOTIFY_READ_RAW_DATA, which IIS refuses in worker process isolation mode"
+            ),
+        ),
+        (Stage::NotAttempted, _) => {
+            (StepKind::Info, format!("{head}: not attempted (start-up already aborted)"))
+        }
+    };
+    Step { kind, text }
+}
+
 impl StartReport {
     /// True when the service started, every filter of every host loaded, and every request
     /// got 200: what exit code 0 of `start` promises.
@@ -150,6 +542,44 @@ impl StartReport {
                 .map(|filter| (host, filter))
         })
     }
+
+    /// The timeline as a person reads it, ending with the verdict.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps: Vec<Step> = self.timeline.iter().filter_map(Happening::render).collect();
+        steps.push(self.verdict());
+        steps
+    }
+
+    fn verdict(&self) -> Step {
+        if self.all_good() {
+            return Step {
+                kind: StepKind::Ok,
+                text: "verdict: W3SVC started and every filter loaded".to_owned(),
+            };
+        }
+        let text = match self.first_failed_filter() {
+            Some((host, filter)) => {
+                let why = match (filter.win32_error, filter.cause, &filter.iis_refused) {
+                    (_, _, Some(_)) => {
+                        "IIS refuses read-raw-data filters in worker process isolation mode"
+                            .to_owned()
+                    }
+                    (Some(error), _, None) => error.to_string(),
+                    (None, Some(Cause::TimedOut), None) => {
+                        "it stopped answering and was ended".to_owned()
+                    }
+                    (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
+                    (None, _, None) => "the process ended early".to_owned(),
+                };
+                format!(
+                    "verdict: cannot load filter `{}` in {} {}: {why}",
+                    filter.path, host.bits, host.process
+                )
+            }
+            None => "verdict: the service or a worker process failed (see above)".to_owned(),
+        };
+        Step { kind: StepKind::Fail, text }
+    }
 }
 
 /// Writes timeline steps for a person; failures in red when the terminal shows colour.
@@ -159,7 +589,9 @@ pub struct Printer {
 
 impl Printer {
     pub fn stdout() -> Printer {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
         Printer { colour }
     }
 

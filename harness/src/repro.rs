@@ -21,13 +21,13 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::arch::{Arch, Bits, Os};
-use crate::artifacts::ProcessName;
 use crate::iis::messages;
-use crate::iis::startup;
 use crate::machine::Machine;
-use crate::metabase::{Metabase, aspnet_regiis_install};
+use crate::metabase::Metabase;
+use crate::remedy::{self, Change, Remedy};
 use crate::report::{StartReport, Step, StepKind};
 use crate::scenario::Scenario;
+use crate::vocab::{ProcessName, Win32Error};
 
 /// The Windows folder of the server in the seed case (its paths are on `d:\WINDOWS`).
 pub const SEED_WINDIR: &str = r"d:\WINDOWS";
@@ -73,9 +73,9 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     say(StepKind::Info, "-- iisreset with the 64-bit ASP.NET filter registered".to_owned());
     timeline_of(&mut say, &baseline);
 
-    let command = r"cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1";
-    say(StepKind::Config, command.to_owned());
-    metabase.set("W3SVC/AppPools/Enable32BitAppOnWin64", "1")?;
+    let enable_32bit = Change::enable_32bit_workers();
+    say(StepKind::Config, enable_32bit.command_line());
+    enable_32bit.apply(&mut metabase)?;
     if let Some(property) = metabase.get("W3SVC/AppPools/Enable32BitAppOnWin64")? {
         say(StepKind::Console, property.adsutil_line());
     }
@@ -83,13 +83,13 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     say(StepKind::Info, "-- iisreset".to_owned());
     timeline_of(&mut say, &after_flag);
 
+    let register_x86 =
+        Change::AspnetRegiis { framework: Arch::X86, windir: SEED_WINDIR.to_owned() };
     say(
         StepKind::Config,
-        format!(
-            r"{SEED_WINDIR}\Microsoft.NET\Framework\v2.0.50727\aspnet_regiis.exe -i -enable   (the 32-bit Framework folder)"
-        ),
+        format!("{}   (the 32-bit Framework folder)", register_x86.command_line()),
     );
-    for change in aspnet_regiis_install(&mut metabase, Arch::X86, SEED_WINDIR, true)? {
+    for change in register_x86.apply(&mut metabase)? {
         say(StepKind::Config, format!("aspnet_regiis: {change}"));
     }
     let restart = start(machine, &metabase, "seed: aspnet_regiis restarts W3SVC")?;
@@ -116,16 +116,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     );
 
     say(StepKind::Info, "== fix A: switch to worker process isolation mode".to_owned());
-    let mut fixed_a = metabase.clone();
-    let commands_a = vec![
-        r"cscript adsutil.vbs SET W3SVC/IIs5IsolationModeEnabled 0".to_owned(),
-        "NET STOP HttpFilter /y".to_owned(),
-        "NET START W3SVC".to_owned(),
-    ];
-    for command in &commands_a {
-        say(StepKind::Config, command.clone());
-    }
-    fixed_a.set("W3SVC/IIs5IsolationModeEnabled", "0")?;
+    let fix_a = remedy::worker_process_isolation(metabase.enable_32bit_app_on_win64());
+    let fixed_a = apply(&mut say, &fix_a, &metabase)?;
     say(
         StepKind::Info,
         "HttpFilter restarts in lsass.exe instead of inetinfo.exe, as worker process isolation mode requires".to_owned(),
@@ -151,13 +143,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         StepKind::Info,
         "== fix B: stay in IIS 5.0 isolation mode, register the 64-bit filter".to_owned(),
     );
-    let mut fixed_b = metabase.clone();
-    let command_b =
-        format!(r"{SEED_WINDIR}\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable");
-    say(StepKind::Config, command_b.clone());
-    for change in aspnet_regiis_install(&mut fixed_b, Arch::Amd64, SEED_WINDIR, true)? {
-        say(StepKind::Config, format!("aspnet_regiis: {change}"));
-    }
+    let fix_b = remedy::register_aspnet(Arch::Amd64, SEED_WINDIR, Bits::B64);
+    let fixed_b = apply(&mut say, &fix_b, &metabase)?;
     let start_b = start(machine, &fixed_b, "fix B")?;
     timeline_of(&mut say, &start_b);
     let verified_b = start_b.all_good()
@@ -175,13 +162,13 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         failure,
         fix_a: Fix {
             name: "worker process isolation mode",
-            commands: commands_a,
+            commands: fix_a.commands(),
             verified: verified_a,
             start: start_a,
         },
         fix_b: Fix {
             name: "64-bit ASP.NET filter",
-            commands: vec![command_b],
+            commands: fix_b.commands(),
             verified: verified_b,
             start: start_b,
         },
@@ -191,23 +178,42 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
 
 fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<StartReport> {
     let scenario = Scenario::new(name, Os::X64, metabase.clone());
-    startup::check(&scenario)?;
-    startup::start(machine, &scenario)
+    crate::iis::check(&scenario)?;
+    crate::iis::start(machine, &scenario)
+}
+
+/// Makes a remedy's changes on a copy of `metabase`, saying each command as it is run.
+fn apply(
+    say: &mut impl FnMut(StepKind, String),
+    remedy: &Remedy,
+    metabase: &Metabase,
+) -> anyhow::Result<Metabase> {
+    let mut fixed = metabase.clone();
+    for change in &remedy.changes {
+        say(StepKind::Config, change.command_line());
+        for line in change.apply(&mut fixed)? {
+            say(StepKind::Config, format!("aspnet_regiis: {line}"));
+        }
+    }
+    Ok(fixed)
 }
 
 fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
-    for step in &report.timeline {
-        say(step.kind, step.text.clone());
+    for step in report.steps() {
+        say(step.kind, step.text);
     }
 }
 
 fn is_error_193_in_64_bit_inetinfo(report: &StartReport) -> bool {
     !report.service.started
-        && report.service.win32_error == Some(193)
+        && report.service.win32_error == Some(Win32Error::BAD_EXE_FORMAT)
         && report.hosts.iter().any(|host| {
             host.process == ProcessName::Inetinfo
                 && host.bits == Bits::B64
-                && host.filters.iter().any(|filter| filter.win32_error == Some(193))
+                && host
+                    .filters
+                    .iter()
+                    .any(|filter| filter.win32_error == Some(Win32Error::BAD_EXE_FORMAT))
         })
         && report.events.iter().any(|event| event.id == 2274 && event.text.contains("AMD64"))
 }

@@ -11,7 +11,7 @@ use crate::report::{Printer, StepKind};
 
 pub fn run(args: super::DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let scenario = super::start::scenario_from(&args.scenario)?;
-    crate::iis::startup::check(&scenario)?;
+    crate::iis::check(&scenario)?;
     let machine = Machine::open(args.scenario.backend)?;
     let diagnosis = diagnose(&machine, &scenario, args.verify)?;
     if args.json {
@@ -43,11 +43,7 @@ fn print(diagnosis: &Diagnosis) {
         };
         let outcome = match predicted.win32_error {
             None => "loads".to_owned(),
-            Some(error) => format!(
-                "fails with {} ({:?})",
-                crate::iis::messages::describe_win32(error),
-                predicted.cause
-            ),
+            Some(error) => format!("fails with {error} ({})", predicted.cause),
         };
         printer.line(
             if predicted.loads { StepKind::Ok } else { StepKind::Fail },
@@ -62,9 +58,7 @@ fn print(diagnosis: &Diagnosis) {
         if let Some(observed) = &filter.observed {
             let outcome = match observed.win32_error {
                 None => "loaded".to_owned(),
-                Some(error) => {
-                    format!("failed with {}", crate::iis::messages::describe_win32(error))
-                }
+                Some(error) => format!("failed with {error}"),
             };
             let behaviour = observed
                 .behaviour

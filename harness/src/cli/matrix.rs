@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::arch::Bits;
-use crate::host::HostRequest;
+use crate::host::{HostPlan, PlannedImage};
 use crate::machine::{Machine, WinPath};
 use crate::matrix::{self, CaseResult, Outcome};
 use crate::report::{Printer, StepKind};
+use crate::vocab::ImageKind;
 
 pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
@@ -131,21 +132,26 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<_>>()?;
             let layout = case.scenario.layout(machine.artifacts(), &paths)?;
             let _guard = machine.acquire(&layout)?;
-            let request = HostRequest {
+            let plan = HostPlan {
                 bits: host.bits,
                 process: host.process,
+                probes: Vec::new(),
+                images: paths
+                    .iter()
+                    .map(|path| PlannedImage { kind: ImageKind::Filter, path: path.clone() })
+                    .collect(),
                 stop_at_first_failure: true,
                 request: true,
                 timeout: case.scenario.host_timeout,
             };
             let started = Instant::now();
-            machine.run_host(&request, &paths)?;
+            machine.run_host(&plan)?;
             same_hosts += started.elapsed();
             n_hosts += 1;
             // And the same process with nothing to load: the floor a backend sets.
-            let bare = HostRequest { request: false, ..request };
+            let bare = HostPlan { images: Vec::new(), request: false, ..plan };
             let started = Instant::now();
-            machine.run_host(&bare, &[])?;
+            machine.run_host(&bare)?;
             for (bits, total, count) in &mut bare_by_bits {
                 if *bits == host.bits {
                     *total += started.elapsed();

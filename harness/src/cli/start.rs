@@ -11,13 +11,13 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario_from(&args.scenario)?;
     // Everything the user gave is checked before the machine is touched, so bad input writes
     // nothing.
-    crate::iis::startup::check(&scenario)?;
+    crate::iis::check(&scenario)?;
     let machine = Machine::open(args.scenario.backend)?;
-    let report = crate::iis::startup::start(&machine, &scenario)?;
+    let report = crate::iis::start(&machine, &scenario)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        Printer::stdout().steps(&report.timeline);
+        Printer::stdout().steps(&report.steps());
     }
     Ok(if report.all_good() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -6,35 +6,8 @@
 //! text or a detail for this exact situation, the function says so in a comment marked
 //! UNVERIFIED, so that a reader knows what is reconstruction.
 
-use serde::Serialize;
-
 use crate::arch::Bits;
-
-/// One event log entry, as Event Viewer shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
-    pub log: Log,
-    pub source: &'static str,
-    pub id: u32,
-    #[serde(rename = "type")]
-    pub kind: EventType,
-    pub text: String,
-    /// The binary data as Event Viewer prints it (`c1 00 00 00`), when the event carries some.
-    pub data: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Log {
-    System,
-    Application,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum EventType {
-    Error,
-    Warning,
-    Information,
-}
+use crate::vocab::{Event, EventType, Log, Win32Error};
 
 /// The worker-process core's event source. UNVERIFIED for IIS 5.0 isolation mode, where the
 /// same core runs inside inetinfo.exe and the source may be W3SVC instead.
@@ -44,35 +17,6 @@ const SCM: &str = "Service Control Manager";
 
 /// The display name NET.EXE and the service control manager use.
 pub const W3SVC_DISPLAY_NAME: &str = "World Wide Web Publishing Service";
-
-/// A Win32 error's message-table text, with `%1` left in place where Windows has one.
-pub fn win32_message(code: u32) -> &'static str {
-    match code {
-        2 => "The system cannot find the file specified.",
-        5 => "Access is denied.",
-        11 => "An attempt was made to load a program with an incorrect format.",
-        126 => "The specified module could not be found.",
-        127 => "The specified procedure could not be found.",
-        193 => "%1 is not a valid Win32 application.",
-        216 => {
-            "This version of %1 is not compatible with the version of Windows you're running. Check your computer's system information and then contact the software publisher."
-        }
-        1053 => "The service did not respond to the start or control request in a timely fashion.",
-        1067 => "The process terminated unexpectedly.",
-        1114 => "A dynamic link library (DLL) initialization routine failed.",
-        _ => "Unknown error.",
-    }
-}
-
-/// A Win32 error for one line of a timeline: `Win32 error 193 (%1 is not a valid Win32 application.)`.
-pub fn describe_win32(code: u32) -> String {
-    format!("Win32 error {code} ({})", win32_message(code).trim_end_matches('.'))
-}
-
-/// The event data field: the error as a little-endian DWORD, as Event Viewer prints bytes.
-pub fn dword_data(code: u32) -> String {
-    code.to_le_bytes().iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
-}
 
 /// The architecture name IIS puts into event 2274 for a process of this bitness on this OS.
 /// UNVERIFIED: "AMD64" is documented for a 64-bit process; "x86" for a 32-bit one is inferred.
@@ -86,7 +30,7 @@ pub fn process_architecture_name(bits: Bits) -> &'static str {
 /// W3SVC-WP 2274: the processor-architecture mismatch (wording verbatim, grammar included).
 /// IIS logs it when LoadLibrary answers ERROR_BAD_EXE_FORMAT; it cannot tell a wrong-bitness
 /// image from a corrupt one, and neither can this event.
-pub fn filter_architecture_mismatch(filter_path: &str, bits: Bits, error: u32) -> Event {
+pub fn filter_architecture_mismatch(filter_path: &str, bits: Bits, error: Win32Error) -> Event {
     Event {
         log: Log::Application,
         source: W3SVC_WP,
@@ -96,25 +40,25 @@ pub fn filter_architecture_mismatch(filter_path: &str, bits: Bits, error: u32) -
             "ISAPI Filter '{filter_path}' could not be loaded due to a configuration problem. The current configuration only supports loading images built for a {} processor architecture. The data field contains the error number. To learn more about this issue, including how to troubleshooting this kind of processor architecture mismatch error, see http://go.microsoft.com/fwlink/?LinkId=29349.",
             process_architecture_name(bits)
         ),
-        data: Some(dword_data(error)),
+        data: Some(error.event_data()),
     }
 }
 
 /// W3SVC-WP 2214: any other filter load failure.
-pub fn filter_load_failed(filter_path: &str, error: u32) -> Event {
+pub fn filter_load_failed(filter_path: &str, error: Win32Error) -> Event {
     Event {
         log: Log::Application,
         source: W3SVC_WP,
         id: 2214,
         kind: EventType::Error,
         text: format!("The HTTP filter DLL {filter_path} failed to load. The data is the error."),
-        data: Some(dword_data(error)),
+        data: Some(error.event_data()),
     }
 }
 
 /// W3SVC-WP 2268: the start-up of the service (IIS 5.0 isolation mode) or of the worker
-/// process is abandoned because a filter did not load.
-pub fn filters_did_not_all_load(error: u32) -> Event {
+/// process is abandoned because a filter did not load; `data` is the event's data field.
+pub fn filters_did_not_all_load(data: &str) -> Event {
     Event {
         log: Log::Application,
         source: W3SVC_WP,
@@ -122,16 +66,19 @@ pub fn filters_did_not_all_load(error: u32) -> Event {
         kind: EventType::Error,
         text: "Could not load all ISAPI filters for site/service. Therefore startup aborted."
             .to_owned(),
-        data: Some(dword_data(error)),
+        data: Some(data.to_owned()),
     }
 }
+
+/// The event IIS logs when it refuses a read-raw-data filter in worker process isolation mode.
+pub const READ_RAW_DATA_REFUSED_EVENT: u32 = 2261;
 
 /// W3SVC-WP 2261: a read-raw-data filter in worker process isolation mode.
 pub fn read_raw_data_refused(filter_path: &str) -> Event {
     Event {
         log: Log::Application,
         source: W3SVC_WP,
-        id: 2261,
+        id: READ_RAW_DATA_REFUSED_EVENT,
         kind: EventType::Error,
         text: format!(
             "An attempt was made to load filter '{filter_path}' but it requires the SF_NOTIFY_READ_RAW_DATA filter notification and this notification is not supported in Worker Process Isolation Mode."
@@ -170,7 +117,7 @@ pub fn app_pool_disabled(app_pool: &str) -> Event {
 
 /// Service Control Manager 7023 for a service that stopped during its start with an error.
 /// UNVERIFIED for this case: the standard SCM message, not seen verbatim for W3SVC and 193.
-pub fn service_terminated_with_error(error: u32) -> Event {
+pub fn service_terminated_with_error(error: Win32Error) -> Event {
     Event {
         log: Log::System,
         source: SCM,
@@ -178,7 +125,7 @@ pub fn service_terminated_with_error(error: u32) -> Event {
         kind: EventType::Error,
         text: format!(
             "The {W3SVC_DISPLAY_NAME} service terminated with the following error: \n{}",
-            win32_message(error)
+            error.message()
         ),
         data: None,
     }
@@ -193,10 +140,11 @@ pub fn net_start_succeeded() -> String {
 
 /// What `net start w3svc` prints when the service stops during its start with `error`.
 /// NET.EXE puts `***` where the message has an unfilled `%1`.
-pub fn net_start_failed(error: u32) -> String {
+pub fn net_start_failed(error: Win32Error) -> String {
     format!(
         "The {W3SVC_DISPLAY_NAME} service is starting.\nThe {W3SVC_DISPLAY_NAME} service could not be started.\n\nA system error has occurred.\n\nSystem error {error} has occurred.\n\n{}\n",
-        win32_message(error).replace("%1", "***")
+        error.message().replace("%1", "***"),
+        error = error.code()
     )
 }
 
@@ -206,28 +154,19 @@ pub fn net_start_failed(error: u32) -> String {
 /// keeps its trailing space before the closing quote, as in the real log.
 /// UNVERIFIED: that the time-out is what aspnet_regiis reports for every start failure.
 pub fn aspnet_regiis_restart_failed(timestamp: &str, timestamp_plus_one: &str) -> Vec<String> {
-    let message = win32_message(1053);
+    let message = Win32Error::SERVICE_REQUEST_TIMEOUT.message();
+    let hresult = Win32Error::SERVICE_REQUEST_TIMEOUT.hresult();
     vec![
         format!(
-            "{timestamp}\tFailure\tWaiting for service to start: WaitForServiceState failed with HRESULT 8007041d: '{message} '"
+            "{timestamp}\tFailure\tWaiting for service to start: WaitForServiceState failed with HRESULT {hresult:08x}: '{message} '"
         ),
         format!(
-            "{timestamp_plus_one}\tFailure\tStarting service: w3svc: StartServiceByName failed with HRESULT 8007041d: '{message} '"
+            "{timestamp_plus_one}\tFailure\tStarting service: w3svc: StartServiceByName failed with HRESULT {hresult:08x}: '{message} '"
         ),
         format!(
-            "{timestamp_plus_one}\tFailure\tRestarting W3SVC: RestartW3svc failed with HRESULT 8007041d: '{message} '"
+            "{timestamp_plus_one}\tFailure\tRestarting W3SVC: RestartW3svc failed with HRESULT {hresult:08x}: '{message} '"
         ),
     ]
-}
-
-/// The HTTP status line text for the statuses the harness reports.
-pub fn http_status_text(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
-    }
 }
 
 #[cfg(test)]
@@ -235,14 +174,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_data_is_the_error_as_a_little_endian_dword() {
-        assert_eq!(dword_data(193), "c1 00 00 00");
-        assert_eq!(dword_data(126), "7e 00 00 00");
-    }
-
-    #[test]
     fn net_start_puts_stars_where_the_file_name_would_be() {
-        let text = net_start_failed(193);
+        let text = net_start_failed(Win32Error::BAD_EXE_FORMAT);
         assert!(
             text.contains(
                 "System error 193 has occurred.\n\n*** is not a valid Win32 application.\n"
@@ -253,7 +186,8 @@ mod tests {
 
     #[test]
     fn the_mismatch_event_keeps_iis_grammar() {
-        let event = filter_architecture_mismatch(r"d:\x.dll", Bits::B64, 193);
+        let event =
+            filter_architecture_mismatch(r"d:\x.dll", Bits::B64, Win32Error::BAD_EXE_FORMAT);
         assert!(event.text.contains("built for a AMD64 processor architecture"));
         assert!(event.text.contains("how to troubleshooting"));
     }

@@ -16,7 +16,7 @@ pub use disk::{Content, Layout, LayoutGuard};
 pub use winpath::WinPath;
 
 use crate::artifacts::Artifacts;
-use crate::host::{HostRequest, HostRun};
+use crate::host::{HostPlan, HostRun, ReportError};
 
 pub struct Machine {
     artifacts: Artifacts,
@@ -86,24 +86,35 @@ impl Machine {
         self.backend.has_clr()
     }
 
-    /// Starts one host process and reads what it reports. The filters are Windows paths of
-    /// this machine; the caller holds a layout guard that covers them.
-    pub fn run_host(&self, request: &HostRequest, filters: &[WinPath]) -> anyhow::Result<HostRun> {
-        let exe = self.artifacts.host(request.bits, request.process);
+    /// Whether the hosts of this machine run inside the sandbox.
+    pub fn sandboxed(&self) -> bool {
+        false
+    }
+
+    /// Starts one host process with `plan` and reads what it reports. The plan's paths are
+    /// Windows paths of this machine; the caller holds a layout guard that covers them.
+    pub fn run_host(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
+        let exe = self.artifacts.host(plan.bits, plan.process);
         let launch = self.backend.launch(&exe);
-        let mut args = Vec::new();
-        if request.stop_at_first_failure {
-            args.push("--stop-at-first-failure".into());
-        }
-        if request.request {
-            args.push("--request".into());
-        }
-        args.push("--".into());
-        for filter in filters {
-            args.push(self.backend.loader_path(filter)?);
-        }
+        let probes = plan
+            .probes
+            .iter()
+            .map(|path| self.backend.loader_path(path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let images = plan
+            .images
+            .iter()
+            .map(|image| self.backend.loader_path(&image.path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
-        let finished = crate::process::run_bounded(&launch, &args, request.timeout, &scratch)?;
-        crate::host::read_report(request, &finished)
+        let finished = crate::process::run_bounded(&launch, &args, plan.timeout, &scratch)?;
+        crate::host::read_report(plan, &images, &finished).map_err(|error| match error {
+            ReportError::NotStarted { .. } => anyhow::anyhow!(
+                "the {} host program did not start: {error}; run `cargo xtask setup` and `cargo xtask build`",
+                plan.bits
+            ),
+            ReportError::Inconsistent(_) => anyhow::anyhow!("{} {}: {error}", plan.bits, plan.process),
+        })
     }
 }

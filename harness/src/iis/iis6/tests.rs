@@ -1,0 +1,349 @@
+//! The model's reasoning, fed with made-up host reports. These never stand in for a load
+//! result: they check what the model does with one. The real loads are in `tests/`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::host::{Exports, ImageLoad, RequestCall, VersionCall};
+
+const FILTER: &str = r"C:\Filters\f.dll";
+const SF_NOTIFY_END_OF_REQUEST: u32 = 0x80;
+const SF_STATUS_REQ_NEXT_NOTIFICATION: u32 = 0x0800_0002;
+
+/// A metabase with one global filter, IIS 5.0 isolation mode or not, `Enable32BitAppOnWin64`
+/// at AppPools, and the pool's rapid-fail settings when given.
+fn server(os: Os, iis5: bool, enable_32bit: bool, rapid_fail: Option<(u32, u32)>) -> Scenario {
+    let pool_settings = rapid_fail
+        .map(|(crashes, minutes)| {
+            format!("\r\n\t\tRapidFailProtectionMaxCrashes=\"{crashes}\"\r\n\t\tRapidFailProtectionInterval=\"{minutes}\"")
+        })
+        .unwrap_or_default();
+    let text = format!(
+        "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n\
+         <IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tAppPoolId=\"DefaultAppPool\"\r\n\t\tIIs5IsolationModeEnabled=\"{}\"\r\n\t>\r\n</IIsWebService>\r\n\
+         <IIsApplicationPools\tLocation =\"/LM/W3SVC/AppPools\"\r\n\t\tEnable32BitAppOnWin64=\"{}\"\r\n\t>\r\n</IIsApplicationPools>\r\n\
+         <IIsApplicationPool\tLocation =\"/LM/W3SVC/AppPools/DefaultAppPool\"{pool_settings}\r\n\t>\r\n</IIsApplicationPool>\r\n\
+         <IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t\tFilterLoadOrder=\"F\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/Filters/F\"\r\n\t\tFilterPath=\"{FILTER}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         </MBProperty>\r\n</configuration>\r\n",
+        if iis5 { "TRUE" } else { "FALSE" },
+        if enable_32bit { "TRUE" } else { "FALSE" },
+    );
+    Scenario::new("unit", os, Metabase::parse(&text, Path::new("unit.xml")).unwrap())
+}
+
+/// What a made-up host says happened to the one filter.
+#[derive(Clone, Copy)]
+enum Story {
+    Loads,
+    LoadFails(u32),
+    NoGetFilterVersion,
+    GetFilterVersionFails(u32),
+    ReadRawData,
+    /// The process ended inside GetFilterVersion, in this way.
+    EndsInGetFilterVersion(HostEnd),
+}
+
+fn report(plan: &HostPlan, story: Story) -> Observation {
+    let mut end = HostEnd::Completed;
+    let mut image = ImageLoad {
+        kind: ImageKind::Filter,
+        path: FILTER.to_owned(),
+        load: Some(Ok(())),
+        exports: Some(Exports {
+            entry_point: true,
+            request_proc: true,
+            terminate: true,
+            lookup_error: None,
+        }),
+        version: None,
+        request: None,
+        terminated: None,
+        last_call: None,
+        output: Vec::new(),
+    };
+    let accepted = |flags: u32| VersionCall {
+        accepted: true,
+        last_error: Win32Error(0),
+        version: 0x0006_0000,
+        flags,
+        description: "made up".to_owned(),
+    };
+    match story {
+        Story::Loads => {
+            image.version = Some(accepted(SF_NOTIFY_END_OF_REQUEST));
+            image.request = Some(RequestCall {
+                returned: Some(SF_STATUS_REQ_NEXT_NOTIFICATION),
+                http_status: None,
+            });
+        }
+        Story::LoadFails(error) => {
+            image.load = Some(Err(Win32Error(error)));
+            image.exports = None;
+        }
+        Story::NoGetFilterVersion => {
+            image.exports = Some(Exports {
+                entry_point: false,
+                request_proc: false,
+                terminate: false,
+                lookup_error: Some(Win32Error::PROC_NOT_FOUND),
+            })
+        }
+        Story::GetFilterVersionFails(error) => {
+            image.version =
+                Some(VersionCall { accepted: false, last_error: Win32Error(error), ..accepted(0) })
+        }
+        Story::ReadRawData => image.version = Some(accepted(SF_NOTIFY_READ_RAW_DATA)),
+        Story::EndsInGetFilterVersion(how) => {
+            image.last_call = Some("GetFilterVersion".to_owned());
+            end = how;
+        }
+    }
+    Observation {
+        run: HostRun {
+            bits: plan.bits,
+            process: plan.process,
+            pid: Some(4242),
+            probes: Vec::new(),
+            images: vec![image],
+            end,
+            elapsed: Duration::from_millis(20),
+            start_attempts: 1,
+            stray_output: Vec::new(),
+        },
+        headers: vec![None],
+    }
+}
+
+/// Drives the model as the driver does, answering every host start with `story`; returns the
+/// report and the plans the model asked for.
+fn drive(scenario: &Scenario, purpose: Purpose, story: Story) -> (StartReport, Vec<HostPlan>) {
+    let mut model = Iis6::new(scenario, purpose).unwrap();
+    let mut plans = Vec::new();
+    let mut observed = None;
+    while let Next::Start(plan) = model.next(observed.take()).unwrap() {
+        observed = Some(report(&plan, story));
+        plans.push(plan);
+    }
+    (model.finish(), plans)
+}
+
+fn event_ids(report: &StartReport) -> Vec<u32> {
+    report.events.iter().map(|event| event.id).collect()
+}
+
+#[test]
+fn the_decision_table() {
+    use IsolationMode::{Iis5, WorkerProcess};
+    use ProcessName::{Inetinfo, W3wp};
+    let rows = [
+        (Os::X64, Iis5, false, Inetinfo, Bits::B64),
+        (Os::X64, Iis5, true, Inetinfo, Bits::B64),
+        (Os::X64, WorkerProcess, false, W3wp, Bits::B64),
+        (Os::X64, WorkerProcess, true, W3wp, Bits::B32),
+        (Os::X86, Iis5, false, Inetinfo, Bits::B32),
+        (Os::X86, Iis5, true, Inetinfo, Bits::B32),
+        (Os::X86, WorkerProcess, false, W3wp, Bits::B32),
+        (Os::X86, WorkerProcess, true, W3wp, Bits::B32),
+    ];
+    for (os, mode, enable_32bit, process, bits) in rows {
+        assert_eq!(
+            filter_host(os, mode, enable_32bit),
+            (process, bits),
+            "{os} {mode} {enable_32bit}"
+        );
+        // The plan the model makes for that row asks for exactly that host.
+        let scenario = server(os, mode == Iis5, enable_32bit, None);
+        let (_, plans) = drive(&scenario, Purpose::Start, Story::Loads);
+        assert_eq!((plans[0].process, plans[0].bits), (process, bits));
+        assert_eq!(
+            plans[0].images,
+            [PlannedImage { kind: ImageKind::Filter, path: WinPath::parse(FILTER).unwrap() }]
+        );
+    }
+}
+
+#[test]
+fn iis5_mode_a_filter_that_fails_aborts_the_service_start() {
+    let (report, plans) =
+        drive(&server(Os::X64, true, true, None), Purpose::Start, Story::LoadFails(193));
+    assert_eq!(plans.len(), 1, "one inetinfo.exe, at service start");
+    assert!(plans[0].stop_at_first_failure && plans[0].request);
+    assert!(!report.service.started);
+    assert_eq!(report.service.win32_error, Some(Win32Error::BAD_EXE_FORMAT));
+    assert!(
+        report.service.net_start_output.contains("System error 193 has occurred.\n\n*** is not")
+    );
+    assert_eq!(event_ids(&report), [2274, 2268, 7023]);
+    assert_eq!(report.events[0].data.as_deref(), Some("c1 00 00 00"));
+    assert!(report.events[0].text.contains("a AMD64 processor"));
+    assert!(report.requests.is_empty(), "no request is served by a service that did not start");
+    let filter = &report.hosts[0].filters[0];
+    assert_eq!(
+        (filter.stage, filter.win32_error),
+        (Stage::LoadLibrary, Some(Win32Error::BAD_EXE_FORMAT))
+    );
+    assert!(report.steps().last().unwrap().text.starts_with("verdict: cannot load filter"));
+}
+
+#[test]
+fn iis5_mode_other_load_errors_log_2214() {
+    let (report, _) =
+        drive(&server(Os::X64, true, false, None), Purpose::Start, Story::LoadFails(126));
+    assert_eq!(event_ids(&report), [2214, 2268, 7023]);
+    assert_eq!(report.service.win32_error, Some(Win32Error::MOD_NOT_FOUND));
+}
+
+#[test]
+fn iis5_mode_a_good_filter_serves_the_request() {
+    let (report, _) = drive(&server(Os::X64, true, false, None), Purpose::Start, Story::Loads);
+    assert!(report.all_good());
+    assert_eq!(report.requests.len(), 1);
+    assert_eq!((report.requests[0].app_pool.as_deref(), report.requests[0].status), (None, 200));
+}
+
+#[test]
+fn worker_mode_a_filter_that_fails_gives_503_and_rapid_fail_uses_the_metabase_s_limits() {
+    let mut scenario = server(Os::X64, false, false, Some((3, 2)));
+    scenario.requests_per_pool = 6;
+    let (report, plans) = drive(&scenario, Purpose::Start, Story::LoadFails(193));
+    assert!(report.service.started, "W3SVC starts; the worker fails");
+    assert_eq!(plans.len(), 3, "one worker per request until 3 failures disable the pool");
+    assert!(plans.iter().all(|plan| plan.process == ProcessName::W3wp && plan.bits == Bits::B64));
+    let statuses: Vec<u16> = report.requests.iter().map(|request| request.status).collect();
+    assert_eq!(statuses, [503; 6]);
+    assert_eq!(event_ids(&report), [2274, 2268, 2274, 2268, 2274, 2268, 1002]);
+    assert_eq!(
+        report.events[6].text,
+        "Application pool DefaultAppPool is being automatically disabled because of a series of failures in the processes serving that application pool."
+    );
+    assert!(report.timeline.contains(&Happening::PoolDisabled {
+        pool: "DefaultAppPool".to_owned(),
+        failures: 3,
+        interval_minutes: 2
+    }));
+}
+
+#[test]
+fn worker_mode_a_healthy_worker_serves_every_request() {
+    let mut scenario = server(Os::X64, false, true, None);
+    scenario.requests_per_pool = 3;
+    let (report, plans) = drive(&scenario, Purpose::Start, Story::Loads);
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].bits, Bits::B32);
+    assert!(report.all_good());
+    assert_eq!(report.requests.len(), 3);
+}
+
+#[test]
+fn a_crash_ends_the_service_or_the_worker() {
+    let crash = Story::EndsInGetFilterVersion(HostEnd::Crashed { exception_code: 0xC000_0005 });
+    let (iis5, _) = drive(&server(Os::X64, true, false, None), Purpose::Start, crash);
+    assert_eq!(iis5.service.win32_error, Some(Win32Error::PROCESS_ABORTED));
+    assert_eq!(event_ids(&iis5), [7023]);
+    assert_eq!(iis5.hosts[0].filters[0].stage, Stage::GetFilterVersion);
+    assert_eq!(iis5.hosts[0].filters[0].cause, Some(crate::cause::Cause::Crashed));
+
+    let (worker, _) = drive(&server(Os::X64, false, false, None), Purpose::Start, crash);
+    assert_eq!(event_ids(&worker), [1009]);
+    assert!(
+        worker.events[0]
+            .text
+            .contains("The process id was '4242'. The process exit code was '0xc0000005'.")
+    );
+    assert_eq!(worker.requests[0].status, 503);
+}
+
+#[test]
+fn a_hang_is_a_start_the_service_control_manager_gives_up_on() {
+    let (report, _) = drive(
+        &server(Os::X64, true, false, None),
+        Purpose::Start,
+        Story::EndsInGetFilterVersion(HostEnd::TimedOut),
+    );
+    assert_eq!(report.service.win32_error, Some(Win32Error::SERVICE_REQUEST_TIMEOUT));
+    assert!(report.timeline.contains(&Happening::ServiceRequestTimedOut));
+    assert_eq!(report.hosts[0].filters[0].cause, Some(crate::cause::Cause::TimedOut));
+    assert_eq!(report.hosts[0].filters[0].win32_error, None, "no load error was reported");
+}
+
+#[test]
+fn a_refusal_is_the_filter_s_error_and_a_silent_one_is_skipped() {
+    let (refused, _) =
+        drive(&server(Os::X64, true, false, None), Purpose::Start, Story::GetFilterVersionFails(5));
+    assert_eq!(refused.hosts[0].filters[0].win32_error, Some(Win32Error::ACCESS_DENIED));
+    assert_eq!(event_ids(&refused), [2214, 2268, 7023]);
+
+    let (silent, _) =
+        drive(&server(Os::X64, true, false, None), Purpose::Start, Story::GetFilterVersionFails(0));
+    assert!(silent.service.started, "a silent refusal is no failure");
+    assert!(silent.events.is_empty());
+    assert_eq!(silent.hosts[0].filters[0].stage, Stage::RefusedSilently);
+}
+
+#[test]
+fn a_missing_get_filter_version_is_the_loader_s_127() {
+    let (report, _) =
+        drive(&server(Os::X64, false, false, None), Purpose::Start, Story::NoGetFilterVersion);
+    let filter = &report.hosts[0].filters[0];
+    assert_eq!(
+        (filter.stage, filter.win32_error),
+        (Stage::GetProcAddress, Some(Win32Error::PROC_NOT_FOUND))
+    );
+}
+
+#[test]
+fn a_read_raw_data_filter_is_refused_by_iis_in_worker_mode_only() {
+    let (worker, _) =
+        drive(&server(Os::X64, false, false, None), Purpose::Start, Story::ReadRawData);
+    let filter = &worker.hosts[0].filters[0];
+    assert_eq!(filter.stage, Stage::ReadRawDataRefused);
+    assert_eq!(filter.win32_error, None, "IIS's refusal is not a loader error");
+    let refusal = filter.iis_refused.as_ref().expect("IIS's own decision is reported as such");
+    assert_eq!(refusal.event_id, 2261);
+    assert_eq!(refusal.data.as_deref(), Some("32 00 00 00"));
+    assert_eq!(event_ids(&worker), [2261, 2268]);
+    assert_eq!(worker.events[1].data.as_deref(), Some("32 00 00 00"));
+    assert_eq!(worker.requests[0].status, 503);
+
+    let (iis5, _) = drive(&server(Os::X64, true, false, None), Purpose::Start, Story::ReadRawData);
+    assert!(iis5.all_good(), "inetinfo.exe serves raw data");
+}
+
+#[test]
+fn on_32_bit_windows_everything_is_32_bit() {
+    let (report, plans) = drive(&server(Os::X86, true, true, None), Purpose::Start, Story::Loads);
+    assert_eq!(plans[0].bits, Bits::B32);
+    assert!(report.timeline.contains(&Happening::Enable32Bit {
+        value: true,
+        effect: crate::report::Enable32BitEffect::IgnoredOn32BitWindows
+    }));
+}
+
+#[test]
+fn loading_every_filter_asks_for_every_answer_and_no_request() {
+    let (report, plans) = drive(
+        &server(Os::X64, false, false, None),
+        Purpose::LoadEveryFilter,
+        Story::LoadFails(193),
+    );
+    assert_eq!(plans.len(), 1);
+    assert!(!plans[0].stop_at_first_failure && !plans[0].request);
+    assert!(report.requests.is_empty() && report.events.is_empty());
+}
+
+#[test]
+fn a_report_that_does_not_fit_the_plan_is_an_error() {
+    let scenario = server(Os::X64, true, false, None);
+    let mut model = Iis6::new(&scenario, Purpose::Start).unwrap();
+    let Next::Start(plan) = model.next(None).unwrap() else { panic!("a start") };
+    let mut observed = report(&plan, Story::Loads);
+    observed.run.images.push(observed.run.images[0].clone());
+    let error = model.next(Some(observed)).unwrap_err();
+    assert!(error.to_string().contains("2 images for 1 planned filters"), "{error}");
+
+    let mut fresh = Iis6::new(&scenario, Purpose::Start).unwrap();
+    let out_of_order = fresh.next(Some(report(&plan, Story::Loads))).unwrap_err();
+    assert!(out_of_order.to_string().contains("out of order"), "{out_of_order}");
+}
