@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::arch::{Arch, Bits, Os};
 use crate::cause::{Cause, bad_format_cause};
-use crate::iis::iis6::{self, Iis6, Purpose, filter_host, isolation_mode};
+use crate::iis::iis6::{Iis6, Purpose, filter_host, isolation_mode};
 use crate::machine::{Machine, WinPath};
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::{self, Remedy};
@@ -386,6 +386,6 @@ fn aspnet_windir(path: &str) -> Option<String> {
 fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
     fixed.metabase = remedy.applied_to(&scenario.metabase)?;
-    iis6::check(&fixed)?;
+    crate::iis::check(&fixed)?;
     Ok(crate::iis::start(machine, &fixed)?.all_good())
 }

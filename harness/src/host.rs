@@ -416,7 +416,9 @@ impl Reader<'_> {
                     (true, None) => Ok(()),
                     (false, Some(error)) => Err(Win32Error(error)),
                     _ => {
-                        return Err("`loaded` must carry an error exactly when it failed".to_owned());
+                        return Err(
+                            "`loaded` must carry an error exactly when it failed".to_owned()
+                        );
                     }
                 });
             }

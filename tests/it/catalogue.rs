@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use harness::arch::{Arch, Os};
 use harness::cause::Cause;
-use harness::iis::startup;
 use harness::report::StartReport;
 use harness::scenario::{ImageSpec, Scenario};
+use harness::vocab::Win32Error;
 use rstest::rstest;
 
 use crate::support::{machine, one_filter_server};
@@ -28,8 +28,8 @@ fn odd(name: &str) -> Option<ImageSpec> {
 }
 
 fn start(scenario: &Scenario) -> StartReport {
-    startup::check(scenario).unwrap_or_else(|error| panic!("{error:#}"));
-    startup::start(machine(), scenario).unwrap_or_else(|error| panic!("{error:#}"))
+    harness::iis::check(scenario).unwrap_or_else(|error| panic!("{error:#}"));
+    harness::iis::start(machine(), scenario).unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 /// The one place that compares: the first filter's cause and error, the service, the first
@@ -44,10 +44,10 @@ fn check(
     events: &[u32],
 ) {
     let filter = &report.hosts[0].filters[0];
-    let timeline: Vec<&str> = report.timeline.iter().map(|step| step.text.as_str()).collect();
+    let timeline: Vec<String> = report.steps().into_iter().map(|step| step.text).collect();
     let context = format!("filter: {filter:?}\ntimeline:\n  {}", timeline.join("\n  "));
     assert_eq!(filter.cause, Some(cause), "{context}");
-    assert_eq!(filter.win32_error, error, "{context}");
+    assert_eq!(filter.win32_error.map(Win32Error::code), error, "{context}");
     assert_eq!(report.service.started, started, "{context}");
     assert_eq!(report.requests.first().map(|request| request.status), status, "{context}");
     let ids: Vec<u32> = report.events.iter().map(|event| event.id).collect();
@@ -77,7 +77,7 @@ fn iis5_mode_failures_stop_the_service(
 ) {
     let report = start(&scenario(name, IIS5, image));
     check(&report, cause, Some(error), false, None, events);
-    assert_eq!(report.service.win32_error, Some(error));
+    assert_eq!(report.service.win32_error, Some(Win32Error(error)));
     assert!(
         report.service.net_start_output.contains(&format!("System error {error} has occurred."))
     );
@@ -126,11 +126,11 @@ fn a_crash_in_get_filter_version_ends_the_host_not_the_harness(#[values(IIS5, WO
     let report =
         start(&scenario(&format!("crash_gfv_{iis5}"), iis5, mock(Arch::Amd64, "crash_in_gfv")));
     let host = &report.hosts[0];
-    assert_eq!(host.end, "crashed");
+    assert_eq!(host.end.name(), "crashed");
     assert_eq!(host.exception_code, Some(0xC000_0005));
     if iis5 {
         check(&report, Cause::Crashed, None, false, None, &[7023]);
-        assert_eq!(report.service.win32_error, Some(1067));
+        assert_eq!(report.service.win32_error, Some(Win32Error(1067)));
     } else {
         check(&report, Cause::Crashed, None, true, Some(503), &[1009]);
         assert!(report.events[0].text.contains("The process exit code was '0xc0000005'"));
@@ -151,10 +151,10 @@ fn a_hang_in_get_filter_version_is_bounded(#[values(IIS5, WORKER)] iis5: bool) {
     let started = std::time::Instant::now();
     let report = start(&scenario(&format!("hang_{iis5}"), iis5, mock(Arch::Amd64, "hang_in_gfv")));
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
-    assert_eq!(report.hosts[0].end, "timed_out");
+    assert_eq!(report.hosts[0].end.name(), "timed_out");
     if iis5 {
         check(&report, Cause::TimedOut, None, false, None, &[7023]);
-        assert_eq!(report.service.win32_error, Some(1053));
+        assert_eq!(report.service.win32_error, Some(Win32Error(1053)));
     } else {
         check(&report, Cause::TimedOut, None, true, Some(503), &[]);
     }
@@ -176,7 +176,9 @@ fn process_with_argument_alive(argument: &str) -> bool {
 
 #[rstest]
 #[case::iis5_mode_loads_it(IIS5, Cause::Ok, None, true, Some(200), &[])]
-#[case::worker_mode_refuses_it(WORKER, Cause::RawDataUnsupported, Some(50), true, Some(503), &[2261, 2268])]
+// IIS's refusal is IIS's own decision, not a loader error: the error 50 this case once read
+// as the filter's `win32_error` is now the data of IIS's own refusal (`iis_refused`).
+#[case::worker_mode_refuses_it(WORKER, Cause::RawDataUnsupported, None, true, Some(503), &[2261, 2268])]
 fn read_raw_data_filters(
     #[case] iis5: bool,
     #[case] cause: Cause,
@@ -187,6 +189,11 @@ fn read_raw_data_filters(
 ) {
     let report = start(&scenario(&format!("raw_{iis5}"), iis5, mock(Arch::Amd64, "read_raw_data")));
     check(&report, cause, error, started, status, events);
+    let refusal = report.hosts[0].filters[0].iis_refused.as_ref();
+    assert_eq!(refusal.is_some(), !iis5, "only worker process isolation mode refuses it");
+    if let Some(refusal) = refusal {
+        assert_eq!((refusal.event_id, refusal.data.as_deref()), (2261, Some("32 00 00 00")));
+    }
 }
 
 /// Worker process isolation mode: each request to a dead pool starts another worker (a real
@@ -198,7 +205,7 @@ fn rapid_fail_protection_disables_the_pool() {
     scenario.requests_per_pool = 7;
     let report = start(&scenario);
     assert_eq!(report.hosts.len(), 5, "one worker start per request until the pool is disabled");
-    assert!(report.hosts.iter().all(|host| host.filters[0].win32_error == Some(193)));
+    assert!(report.hosts.iter().all(|host| host.filters[0].win32_error == Some(Win32Error(193))));
     let statuses: Vec<u16> = report.requests.iter().map(|request| request.status).collect();
     assert_eq!(statuses, [503; 7]);
     let disabled: Vec<_> = report.events.iter().filter(|event| event.id == 1002).collect();
@@ -220,7 +227,7 @@ fn a_filter_flooding_stdout_is_ended() {
     let started = std::time::Instant::now();
     let report = start(&scenario);
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
-    assert_eq!(report.hosts[0].end, "flooded");
+    assert_eq!(report.hosts[0].end.name(), "flooded");
     check(&report, Cause::TimedOut, None, false, None, &[7023]);
 }
 
@@ -229,7 +236,7 @@ fn a_filter_flooding_stdout_is_ended() {
 #[test]
 fn a_filter_exiting_the_process_from_dllmain_is_reported() {
     let report = start(&scenario("exit_dllmain", WORKER, mock(Arch::Amd64, "exit_in_dllmain")));
-    assert_eq!(report.hosts[0].end, "died");
+    assert_eq!(report.hosts[0].end.name(), "died");
     check(&report, Cause::Crashed, None, true, Some(503), &[1009]);
     assert!(
         report.events[0].text.contains("The process exit code was '0x3'"),

@@ -1,8 +1,8 @@
 //! The loader layer: real mock filters in real 32- and 64-bit host processes.
 
 use harness::arch::{Arch, Bits};
-use harness::host::HostEnd;
 use harness::scenario::ImageSpec;
+use harness::vocab::{HostEnd, Win32Error};
 use rstest::rstest;
 
 use crate::support::load_in_host;
@@ -25,15 +25,15 @@ fn the_loader_decides_by_bitness(
     let run = load_in_host(bits, &[(&path, mock(arch, "filter"))], &[&path]);
     assert_eq!(run.end, HostEnd::Completed);
     assert_eq!(run.bits, bits);
-    let filter = &run.filters[0];
-    assert_eq!(filter.loaded, Some(error.is_none()), "{filter:?}");
-    assert_eq!(filter.load_error, error, "{filter:?}");
+    let filter = &run.images[0];
+    assert_eq!(filter.loaded(), Some(error.is_none()), "{filter:?}");
+    assert_eq!(filter.load_error().map(Win32Error::code), error, "{filter:?}");
     if error.is_none() {
         let version = filter.version.as_ref().expect("GetFilterVersion was called");
         assert!(version.accepted);
         assert_eq!(version.description, format!("Mock ISAPI filter ({arch}, filter)"));
         assert_eq!(
-            filter.notified,
+            filter.request.and_then(|request| request.returned),
             Some(0x0800_0002),
             "HttpFilterProc answers SF_STATUS_REQ_NEXT_NOTIFICATION"
         );
@@ -47,8 +47,8 @@ fn the_loader_decides_by_bitness(
 fn a_missing_path_is_126(#[values(Bits::B32, Bits::B64)] bits: Bits) {
     let path = format!(r"C:\it\loader\missing-{}\nothing.dll", bits.number());
     let run = load_in_host(bits, &[], &[&path]);
-    assert_eq!(run.filters[0].loaded, Some(false));
-    assert_eq!(run.filters[0].load_error, Some(126));
+    assert_eq!(run.images[0].loaded(), Some(false));
+    assert_eq!(run.images[0].load_error(), Some(Win32Error::MOD_NOT_FOUND));
 }
 
 /// The x86 exports are undecorated because the build links with filter.def: without it the
@@ -62,14 +62,14 @@ fn decorated_x86_exports_load_and_then_miss_get_filter_version() {
         &[(decorated, mock(Arch::X86, "decorated")), (plain, mock(Arch::X86, "filter"))],
         &[decorated, plain],
     );
-    let decorated = &run.filters[0];
-    assert_eq!(decorated.loaded, Some(true));
+    let decorated = &run.images[0];
+    assert_eq!(decorated.loaded(), Some(true));
     let exports = decorated.exports.expect("the exports were looked up");
-    assert!(!exports.get_filter_version && !exports.http_filter_proc && !exports.terminate_filter);
-    assert_eq!(exports.lookup_error, Some(127));
-    let plain = &run.filters[1];
+    assert!(!exports.entry_point && !exports.request_proc && !exports.terminate);
+    assert_eq!(exports.lookup_error, Some(Win32Error::PROC_NOT_FOUND));
+    let plain = &run.images[1];
     let exports = plain.exports.expect("the exports were looked up");
-    assert!(exports.get_filter_version && exports.http_filter_proc && exports.terminate_filter);
+    assert!(exports.entry_point && exports.request_proc && exports.terminate);
 }
 
 #[test]
@@ -81,10 +81,10 @@ fn one_host_loads_several_filters_in_order() {
         &[(first, mock(Arch::Amd64, "filter")), (second, mock(Arch::Amd64, "refuse"))],
         &[first, second],
     );
-    assert_eq!(run.filters.len(), 2);
-    assert_eq!(run.filters[0].path, first);
-    assert_eq!(run.filters[1].path, second, "D: exists and is loaded by its Windows path");
-    let refused = run.filters[1].version.as_ref().expect("GetFilterVersion was called");
+    assert_eq!(run.images.len(), 2);
+    assert_eq!(run.images[0].path, first);
+    assert_eq!(run.images[1].path, second, "D: exists and is loaded by its Windows path");
+    let refused = run.images[1].version.as_ref().expect("GetFilterVersion was called");
     assert!(!refused.accepted);
-    assert_eq!(refused.last_error, 5);
+    assert_eq!(refused.last_error, Win32Error::ACCESS_DENIED);
 }

@@ -17,8 +17,8 @@ fn scenario(#[files("scenarios/**/*.json")] json_path: PathBuf) {
     let result = &results[0];
     if !result.pass {
         let observed = matrix::Outcome::of(&result.observed, case.expected.events.is_some());
-        let timeline: Vec<&str> =
-            result.observed.timeline.iter().map(|step| step.text.as_str()).collect();
+        let timeline: Vec<String> =
+            result.observed.steps().into_iter().map(|step| step.text).collect();
         panic!(
             "scenario `{}`\nexpected: {:?}\nobserved: {observed:?}\ntimeline:\n  {}",
             case.name,

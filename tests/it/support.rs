@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use harness::arch::Bits;
 use harness::arch::Os;
-use harness::artifacts::ProcessName;
-use harness::host::{HostRequest, HostRun};
+use harness::host::{HostPlan, HostRun, PlannedImage};
 use harness::machine::{BackendChoice, Content, Layout, Machine, WinPath};
 use harness::metabase::Metabase;
 use harness::scenario::{ImageSpec, Scenario};
+use harness::vocab::{ImageKind, ProcessName};
 
 static MACHINE: LazyLock<Machine> = LazyLock::new(|| {
     Machine::open(BackendChoice::Auto).unwrap_or_else(|error| {
@@ -56,14 +56,19 @@ pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> 
         layout.require_nothing_unless_set(path.clone());
     }
     let _guard = machine.acquire(&layout).expect("the layout can be placed");
-    let request = HostRequest {
+    let plan = HostPlan {
         bits,
         process: ProcessName::W3wp,
+        probes: Vec::new(),
+        images: paths
+            .into_iter()
+            .map(|path| PlannedImage { kind: ImageKind::Filter, path })
+            .collect(),
         stop_at_first_failure: false,
         request: true,
         timeout: Duration::from_secs(30),
     };
-    machine.run_host(&request, &paths).expect("the host program runs")
+    machine.run_host(&plan).expect("the host program runs")
 }
 
 /// A server with one global filter at `C:\it\<name>\filter.dll` holding `image` (or nothing),

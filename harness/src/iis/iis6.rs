@@ -102,11 +102,6 @@ pub fn active_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> 
     Ok(active)
 }
 
-/// Checks a scenario before any machine is touched: every filter path must be absolute.
-pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
-    active_filters(&scenario.metabase).map(drop)
-}
-
 /// What the model is for: a start as IIS does it, or every filter loaded without stopping at
 /// the first failure (what `diagnose --verify` compares its predictions with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,12 +7,16 @@ pub mod iis6;
 pub mod messages;
 
 use crate::machine::Machine;
+use crate::model::ServerModel;
 use crate::report::StartReport;
 use crate::scenario::Scenario;
 
-/// Checks a scenario before any machine is touched, so that bad input writes nothing.
+/// Checks a scenario before any machine is touched, so that bad input writes nothing: the
+/// configuration must make a model, and every image the scenario places must exist.
 pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
-    iis6::check(scenario)
+    let model = iis6::Iis6::new(scenario, iis6::Purpose::Start)?;
+    scenario.layout(&crate::artifacts::Artifacts::locate()?, &model.paths())?;
+    Ok(())
 }
 
 /// Starts the scenario's web server as IIS would, loading every image for real.
