@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::arch::Bits;
-use crate::machine::WinPath;
 use crate::process::Finished;
 use crate::vocab::{HostEnd, ImageKind, ProcessName, Win32Error};
+use crate::winpath::WinPath;
 
 /// The start of every report line, with the protocol version. `harness/host/src/windows.rs`
 /// writes the same text; the tidy test keeps the two equal.

@@ -22,3 +22,4 @@ pub mod report;
 pub mod repro;
 pub mod scenario;
 pub mod vocab;
+pub mod winpath;

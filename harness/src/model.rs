@@ -10,9 +10,9 @@
 //! protocol or the report changes for it.
 
 use crate::host::{HostPlan, HostRun};
-use crate::machine::WinPath;
 use crate::pe::ImageInfo;
 use crate::report::StartReport;
+use crate::winpath::WinPath;
 
 /// What a model asks the driver to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,16 +3,18 @@
 
 use std::path::PathBuf;
 
-use harness::arch::{Arch, Os};
+use harness::arch::{Arch, Bits, Os};
 use harness::diagnose::diagnose;
 use harness::matrix;
 use harness::scenario::ImageSpec;
+use harness::vocab::{ProcessName, Win32Error};
 use rstest::rstest;
 
 use crate::support::{machine, one_filter_server, tests_dir};
 
 /// Every image the build makes: each mock variant for both architectures, and each synthetic
-/// image. `every_built_image_is_diagnosed` keeps this list complete.
+/// image. `every_built_image_is_diagnosed` keeps this list, and the catalogue's values,
+/// complete.
 const IMAGES: &[&str] = &[
     "x86:filter",
     "amd64:filter",
@@ -52,27 +54,96 @@ const IMAGES: &[&str] = &[
     "missing",
 ];
 
-/// (isolation mode is IIS 5.0, Enable32BitAppOnWin64): inetinfo 64-bit, w3wp 64-bit, w3wp 32-bit.
+/// A server configuration of the catalogue runs, with the host the decision table gives it
+/// (written out here, independently of the model): IIS 5.0 isolation mode is a 64-bit
+/// inetinfo.exe, worker process isolation mode a 64-bit or (Enable32BitAppOnWin64) 32-bit w3wp.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    iis5: bool,
+    enable_32bit: bool,
+    process: ProcessName,
+    bits: Bits,
+}
+
+const INETINFO_64: Mode =
+    Mode { iis5: true, enable_32bit: false, process: ProcessName::Inetinfo, bits: Bits::B64 };
+const W3WP_64: Mode =
+    Mode { iis5: false, enable_32bit: false, process: ProcessName::W3wp, bits: Bits::B64 };
+const W3WP_32: Mode =
+    Mode { iis5: false, enable_32bit: true, process: ProcessName::W3wp, bits: Bits::B32 };
+
 #[rstest]
 fn the_catalogue_agrees(
     #[values(
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-        25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35
+        "x86:filter",
+        "amd64:filter",
+        "x86:decorated",
+        "amd64:decorated",
+        "x86:refuse",
+        "amd64:refuse",
+        "x86:refuse_silently",
+        "amd64:refuse_silently",
+        "x86:crash_in_gfv",
+        "amd64:crash_in_gfv",
+        "x86:crash_in_dllmain",
+        "amd64:crash_in_dllmain",
+        "x86:fail_dllmain",
+        "amd64:fail_dllmain",
+        "x86:hang_in_gfv",
+        "amd64:hang_in_gfv",
+        "x86:flood_stdout",
+        "amd64:flood_stdout",
+        "x86:exit_in_dllmain",
+        "amd64:exit_in_dllmain",
+        "x86:read_raw_data",
+        "amd64:read_raw_data",
+        "x86:missing_dependency",
+        "amd64:missing_dependency",
+        "odd:x86_no_code",
+        "odd:amd64_no_code",
+        "odd:arm64",
+        "odd:ia64",
+        "odd:x86_pe32plus",
+        "odd:x86_il_only",
+        "odd:text",
+        "odd:empty",
+        "odd:bad_lfanew",
+        "odd:truncated",
+        "odd:truncated_headers",
+        "missing"
     )]
-    image_idx: usize,
-    #[values((true, false), (false, false), (false, true))] mode: (bool, bool),
+    spec: &str,
+    #[values(INETINFO_64, W3WP_64, W3WP_32)] mode: Mode,
 ) {
-    let spec = IMAGES[image_idx];
     let image = (spec != "missing").then(|| ImageSpec::parse(spec).expect("a valid image spec"));
-    let name = format!("diagnose-{}-{}-{}", spec.replace(':', "-"), mode.0, mode.1);
-    let scenario = one_filter_server(&name, Os::X64, mode.0, mode.1, image);
+    let name = format!("diagnose-{}-{}-{}", spec.replace(':', "-"), mode.iis5, mode.enable_32bit);
+    let scenario = one_filter_server(&name, Os::X64, mode.iis5, mode.enable_32bit, image);
     let diagnosis =
         diagnose(machine(), &scenario, true).unwrap_or_else(|error| panic!("{error:#}"));
-    assert_eq!(diagnosis.agree, Some(true), "{spec}: {:#?}", diagnosis.filters);
-    // A remedy fixes the bitness only; it is proven only for a filter with nothing else wrong.
-    // (For the others a remedy may honestly fail to verify: a code-less image, say, then loads
-    // and still has no GetFilterVersion.)
-    if spec.ends_with(":filter") {
+    assert_eq!(diagnosis.filters.len(), 1, "{spec}: one configured filter");
+    let filter = &diagnosis.filters[0];
+    let observed = filter.observed.as_ref().expect("--verify loads the filter for real");
+    assert_eq!(
+        (filter.predicted.process, filter.predicted.bits),
+        (mode.process, mode.bits),
+        "{spec}"
+    );
+    assert_eq!((observed.process, observed.bits), (mode.process, mode.bits), "{spec}");
+    assert!(observed.agree, "{spec}: {filter:#?}");
+    assert_eq!(diagnosis.agree, Some(true), "{spec}");
+    // The well-behaved mock loads exactly where its architecture matches the process.
+    if let Some(arch) = spec.strip_suffix(":filter") {
+        let matches = Arch::parse(arch).expect("an architecture").bits() == mode.bits;
+        assert_eq!(observed.loads, matches, "{spec} in {:?}", mode);
+        assert_eq!(
+            observed.win32_error,
+            (!matches).then_some(Win32Error::BAD_EXE_FORMAT),
+            "{spec}"
+        );
+        assert_eq!(diagnosis.problems, !matches, "{spec}");
+        // A remedy fixes the bitness only; it is proven only for a filter with nothing else
+        // wrong. (For the others a remedy may honestly fail to verify: a code-less image, say,
+        // then loads and still has no GetFilterVersion.)
         assert!(
             diagnosis.remedies.iter().all(|remedy| remedy.verified),
             "{spec}: {:?}",
@@ -136,7 +207,13 @@ fn the_seed_remedies_come_in_order_and_verify() {
 
 #[test]
 fn every_built_image_is_diagnosed() {
-    assert_eq!(IMAGES.len(), 36, "`the_catalogue_agrees` needs one #[values] index per image");
+    let source = std::fs::read_to_string(tests_dir().join("it/diagnose.rs")).unwrap();
+    for spec in IMAGES {
+        assert!(
+            source.contains(&format!("\"{spec}\", ")) || source.contains(&format!("\"{spec}\"\n")),
+            "add {spec} to the #[values] of `the_catalogue_agrees`"
+        );
+    }
     let artifacts = machine().artifacts();
     let variants =
         std::fs::read_to_string(tests_dir().join("../mock-filters/variants.txt")).unwrap();

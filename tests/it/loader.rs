@@ -88,3 +88,45 @@ fn one_host_loads_several_filters_in_order() {
     assert!(!refused.accepted);
     assert_eq!(refused.last_error, Win32Error::ACCESS_DENIED);
 }
+
+/// The headers of the mock filters as `cargo xtask build` makes them: the images every load
+/// test above relies on, read from where the build put them.
+#[test]
+fn the_mock_filters_read_as_built() {
+    use harness::pe::{ExportStatus, IsapiExports, Machine, inspect};
+    let artifacts = crate::support::machine().artifacts();
+    let read = |arch: Arch, variant: &str| {
+        let path = artifacts.mock_filter(arch, variant).expect("the mock filter is built");
+        inspect(&path).unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
+    };
+    let plain = IsapiExports {
+        get_filter_version: ExportStatus::Present,
+        http_filter_proc: ExportStatus::Present,
+        terminate_filter: ExportStatus::Present,
+    };
+    for (arch, machine, bits) in [(Arch::X86, Machine::X86, 32), (Arch::Amd64, Machine::Amd64, 64)]
+    {
+        let info = read(arch, "filter");
+        assert_eq!(info.machine, Some(machine), "{arch} filter: {info:?}");
+        assert_eq!(info.bits, Some(bits), "{arch} filter");
+        assert_eq!(info.has_code, Some(true), "{arch} filter");
+        assert_eq!(info.is_dll, Some(true), "{arch} filter");
+        assert_eq!(info.magic_matches_machine, Some(true), "{arch} filter");
+        assert_eq!(info.clr, None, "{arch} filter");
+        assert_eq!(info.isapi_exports, plain, "{arch} filter: {:?}", info.exports);
+        assert_eq!(info.problem, None, "{arch} filter");
+    }
+    let decorated = read(Arch::X86, "decorated");
+    assert_eq!(
+        decorated.isapi_exports,
+        IsapiExports {
+            get_filter_version: ExportStatus::Decorated("GetFilterVersion@4".to_owned()),
+            http_filter_proc: ExportStatus::Decorated("HttpFilterProc@12".to_owned()),
+            terminate_filter: ExportStatus::Decorated("TerminateFilter@4".to_owned()),
+        },
+        "x86 decorated exports {:?}",
+        decorated.exports
+    );
+    // AMD64 has no stdcall decoration: the same variant exports plain names there.
+    assert_eq!(read(Arch::Amd64, "decorated").isapi_exports, plain);
+}

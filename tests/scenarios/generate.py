@@ -11,11 +11,15 @@ Windows runs everything 32-bit. The harness computes none of this from these fil
 filters for real and the test compares.
 
 Run it from anywhere (`python3 tests/scenarios/generate.py`); it rewrites the files in place.
+With a folder as its argument it writes there instead, which is how the tidy test checks that
+the files in the repository are exactly what it writes. It owns `matrix/` and `quirks/`; any
+other folder under tests/scenarios holds hand-written cases.
 """
 import json
 import pathlib
+import sys
 
-HERE = pathlib.Path(__file__).resolve().parent
+HERE = pathlib.Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent
 FILTER_PATHS = {
     "x86": r"C:\Filters\x86\mockfilter.dll",
     "amd64": r"C:\Filters\amd64\mockfilter.dll",

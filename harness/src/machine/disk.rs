@@ -18,7 +18,7 @@ use std::sync::{Condvar, Mutex};
 use anyhow::Context;
 
 use super::backend::Backend;
-use super::winpath::WinPath;
+use crate::winpath::WinPath;
 
 /// What a scenario needs at one path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,13 +7,12 @@
 
 mod backend;
 mod disk;
-mod winpath;
 
 use std::fs::File;
 
+pub use crate::winpath::WinPath;
 pub use backend::BackendChoice;
 pub use disk::{Content, Layout, LayoutGuard};
-pub use winpath::WinPath;
 
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};
