@@ -1,6 +1,6 @@
-//! Header inspection against images built byte by byte (test_image.rs), the odd cases of the
-//! loader ground-truth table, a mutation test that proves no input panics, and, when
-//! ISAPI_HARNESS_DIR is set (CI, `cargo xtask test`), the real mock filters.
+//! Header inspection against images built byte by byte (test_image.rs), the loader
+//! ground-truth table of the module doc row by row, and a mutation test that proves no input
+//! panics. The real mock filters are read in `tests/it/loader.rs`, where the build is.
 
 use super::test_image::{
     FILE_HEADER_OFFSET, MACHINE_AMD64, MACHINE_ARM64, MACHINE_I386, MACHINE_IA64, MAGIC_PE32,
@@ -484,4 +484,77 @@ fn inspect_reads_files_and_fails_only_when_it_cannot() {
 
     let missing = inspect(&dir.path().join("absent.dll")).expect_err("missing file");
     assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+}
+
+/// An image for each row of the ground-truth table in the module doc, as (row, 32-bit process
+/// loads, 64-bit process loads) from the table's own text. Row 14 ("depends on the Windows
+/// version") has no single answer and no image here.
+fn image_for_row(row: u32) -> Option<Vec<u8>> {
+    let filter = TestImage::x86().isapi_filter().build();
+    Some(match row {
+        // Row 1 is checked for both natives below; the x86 one stands for it here.
+        1 | 4 => filter,
+        2 => TestImage::amd64().isapi_filter().build(),
+        3 => TestImage::amd64().without_code().build(),
+        5 => TestImage::x86().without_code().build(),
+        6 => TestImage::x86().with_cor(COR_ILONLY, 2, 5).build(),
+        7 => TestImage::new(MACHINE_ARM64, MAGIC_PE32_PLUS, &[0; 16]).build(),
+        8 => TestImage::new(MACHINE_I386, MAGIC_PE32_PLUS, &[0xc3]).build(),
+        9 => TestImage::new(MACHINE_I386, 0xdead, &[0xc3]).build(),
+        10 => b"This is not a DLL.\r\n".to_vec(),
+        11 => {
+            let mut ne = filter[..NT_OFFSET].to_vec();
+            ne.extend_from_slice(b"NE\x05\x01");
+            ne.resize(NT_OFFSET + 64, 0);
+            ne
+        }
+        12 => filter[..NT_OFFSET].to_vec(),
+        13 => {
+            let mut image = filter;
+            put_u16(&mut image, FILE_HEADER_OFFSET + 16, 0);
+            image
+        }
+        15 => filter[..100].to_vec(),
+        16 => Vec::new(),
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_row_of_the_loader_table_is_what_predict_says() {
+    let doc = include_str!("mod.rs");
+    let mut rows = 0;
+    for line in doc.lines().filter_map(|line| line.strip_prefix("//! | ")) {
+        let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+        let Ok(row) = cells[0].parse::<u32>() else { continue };
+        rows += 1;
+        let loads = |cell: &str| match cell.split_whitespace().next() {
+            Some("loads") => Some(true),
+            Some("193") => Some(false),
+            _ => None,
+        };
+        let (Some(in_32), Some(in_64)) =
+            (loads(cells[2]), loads(cells[3].trim_end_matches('|').trim()))
+        else {
+            assert!(image_for_row(row).is_none(), "row {row} has no single answer, yet an image");
+            continue;
+        };
+        let image =
+            image_for_row(row).unwrap_or_else(|| panic!("add an image for row {row}: {line}"));
+        let prediction = inspect_bytes(&image).predict();
+        if row == 1 {
+            // "Native": each native image loads in the process of its own bitness.
+            assert!(prediction.loads_in_32bit && in_32, "row 1, x86");
+            let amd64 = inspect_bytes(&TestImage::amd64().isapi_filter().build()).predict();
+            assert!(amd64.loads_in_64bit && in_64, "row 1, AMD64");
+            continue;
+        }
+        assert_eq!(
+            (prediction.loads_in_32bit, prediction.loads_in_64bit),
+            (in_32, in_64),
+            "row {row} ({}): {prediction:?}",
+            cells[1]
+        );
+    }
+    assert_eq!(rows, 16, "the table in the module doc has 16 rows");
 }
