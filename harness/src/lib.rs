@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod host;
 pub mod iis;
+pub mod input;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;

@@ -110,8 +110,12 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
         .with_extension("")
         .to_string_lossy()
         .replace('\\', "/");
-    let text = std::fs::read_to_string(json_path)
-        .with_context(|| format!("cannot read `{}`", json_path.display()))?;
+    let text = crate::input::read_regular_text(json_path).map_err(|refusal| {
+        anyhow::anyhow!(
+            "{}: cannot read the scenario: {refusal}; give a JSON file (a regular file, at most 256 MiB)",
+            json_path.display()
+        )
+    })?;
     let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
         anyhow::anyhow!(
             "{}:{}: {error}; see the case format in harness/src/matrix.rs",

@@ -108,13 +108,13 @@ impl Property {
 impl Metabase {
     /// Reads and parses a metabase file.
     pub fn read(path: &Path) -> Result<Metabase, MetabaseError> {
-        let bytes = std::fs::read(path).map_err(|error| {
+        let bytes = crate::input::read_regular(path).map_err(|refusal| {
             MetabaseError::new(
                 MetabaseErrorKind::Io,
                 path,
                 None,
-                format!("cannot read the metabase: {error}"),
-                "check the path given with --metabase",
+                format!("cannot read the metabase: {refusal}"),
+                "give the path of a MetaBase.xml file (a regular file, at most 256 MiB)",
             )
         })?;
         let text = parse::decode(&bytes, path)?;
