@@ -1,4 +1,5 @@
-//! `isapi-harness matrix` (the regression table) and the hidden `bench` behind `cargo xtask bench`.
+//! `isapi-harness matrix` (the regression table) and the hidden `bench` behind `cargo xtask bench`
+//! (parse speed, from `parse_bench`, then the matrix against its bare host starts).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -94,6 +95,13 @@ fn default_jobs() -> usize {
 /// Times the matrix on one job and on every core, and the bare host starts it needed (the same
 /// process kinds with no filter), all in this one run, and prints the ratios.
 pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
+    // Parsing first: it needs no machine, and its figures are the same with or without one.
+    for line in super::parse_bench::run()? {
+        println!("{line}");
+    }
+    if args.parse_only {
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
     let cases = matrix::load(&dir)?;
     let machine = Machine::open(crate::machine::BackendChoice::Auto)?;
