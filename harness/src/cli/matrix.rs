@@ -18,7 +18,15 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
     let mut cases = matrix::load(&dir)?;
     if let Some(filter) = &args.filter {
+        let all = cases.len();
         cases.retain(|case| case.name.contains(filter.as_str()));
+        // Running nothing would pass; a CI whose filter has a typo must not go green.
+        if cases.is_empty() {
+            anyhow::bail!(
+                "--filter `{filter}` selects none of the {all} scenarios under `{}`; check the spelling (names look like matrix/x64-iis5-... or quirks/...)",
+                dir.display()
+            );
+        }
     }
     if let Some(junit) = &args.junit {
         // Fail on an unwritable report path now, not after the whole run.

@@ -274,6 +274,15 @@ impl Metabase {
     }
 
     fn key_path(&self, input: &str) -> Result<path::KeyPath, MetabaseError> {
+        if let Some((at, c)) = crate::input::find_control(input) {
+            return Err(self.refused(
+                format!(
+                    "the path holds the control character {} at byte {at}",
+                    crate::input::describe_control(c)
+                ),
+                "write the path without it; metabase paths are printable text",
+            ));
+        }
         path::KeyPath::from_adsutil(input).ok_or_else(|| {
             self.refused(
                 format!("\"{input}\" is not a metabase path"),

@@ -265,6 +265,18 @@ impl<'t> Parser<'t> {
                 "restore MetaBase.xml from its History folder or write a <configuration> document",
             ));
         }
+        // XML allows no control character but TAB, LF and CR anywhere in a document, and IIS
+        // writes none; a NUL inside a key path would make a second spelling of the key.
+        if let Some((at, c)) = crate::input::find_control(body) {
+            return Err(self.error_at(
+                self.base + at,
+                format!(
+                    "the control character {} is in the file, where XML allows none but TAB, LF and CR",
+                    crate::input::describe_control(c)
+                ),
+                "remove it (a value cannot hold it either)",
+            ));
+        }
         let mut reader = Reader::from_str(body);
         // End tags are matched here, against the stack, so that an unclosed element is
         // reported at the line that opened it rather than where the parser noticed.
@@ -703,6 +715,17 @@ impl<'t> Parser<'t> {
                 )
             })?;
             let value_end = value_at + raw.len();
+            // A character reference (`&#1;`) is as refused as the character itself.
+            if let Some((_, c)) = crate::input::find_control(&value) {
+                return Err(self.error_at(
+                    value_at,
+                    format!(
+                        "the value of {name} holds the control character {} (a character reference), which XML and IIS do not allow",
+                        crate::input::describe_control(c)
+                    ),
+                    "remove the character reference; only TAB (&#9;), LF (&#10;) and CR (&#13;) may be written",
+                ));
+            }
             if let Some(&first) = seen.get(name) {
                 return Err(self.error_at(
                     name_at,
