@@ -254,9 +254,17 @@ impl Metabase {
     }
 
     /// Writes the current text to `path` atomically, keeping the previous version in a
-    /// `History` folder beside it. See the `write` module for the details and the test hook.
+    /// `History` folder beside it, at most [`Metabase::max_history_files`] of them. See the
+    /// `write` module for the details and the test hook.
     pub fn write_atomically(&self, path: &Path) -> Result<(), MetabaseError> {
-        write::write_atomically(self.text.as_bytes(), path)
+        write::write_atomically(self.text.as_bytes(), path, self.max_history_files())
+    }
+
+    /// `/LM` `MaxHistoryFiles`: how many previous versions History keeps; IIS's default, 10,
+    /// when the metabase does not say. Read from the text being written, so an edit of the
+    /// value applies to the write that makes it.
+    pub fn max_history_files(&self) -> u32 {
+        self.u32_at(&["/lm"], "MaxHistoryFiles").unwrap_or(write::DEFAULT_MAX_HISTORY_FILES)
     }
 
     fn bool_at(&self, chain: &[&str], name: &str) -> Option<bool> {
