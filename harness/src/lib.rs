@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod driver;
 pub mod host;
 pub mod iis;
+pub mod input;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;

@@ -92,8 +92,7 @@ impl Outcome {
 /// Loads every case under `dir`, checking each completely before anything runs.
 pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
     let mut files = Vec::new();
-    collect_case_files(dir, &mut files)
-        .with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?;
+    collect_case_files(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
         bail!("no scenarios (NAME.json beside NAME.xml) under `{}`", dir.display());
@@ -109,8 +108,12 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
         .with_extension("")
         .to_string_lossy()
         .replace('\\', "/");
-    let text = std::fs::read_to_string(json_path)
-        .with_context(|| format!("cannot read `{}`", json_path.display()))?;
+    let text = crate::input::read_regular_text(json_path).map_err(|refusal| {
+        anyhow::anyhow!(
+            "{}: cannot read the scenario: {refusal}; give a JSON file (a regular file, at most 256 MiB)",
+            json_path.display()
+        )
+    })?;
     let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
         anyhow::anyhow!(
             "{}:{}: {error}; see the case format in harness/src/matrix.rs",
@@ -118,26 +121,68 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
             error.line()
         )
     })?;
-    let metabase = Metabase::read(&json_path.with_extension("xml"))?;
+    let config = partner_of(json_path).with_context(|| format!("in `{}`", json_path.display()))?;
+    let metabase = Metabase::read(&config)?;
     let mut scenario = Scenario::new(name.clone(), case.os, metabase);
+    let folder = json_path.parent();
     for image in &case.images {
-        let parsed = crate::scenario::parse_image_arg(image)
+        let (path, spec) = crate::scenario::parse_image_arg_in(image, folder)
             .with_context(|| format!("in `{}`", json_path.display()))?;
-        scenario.images.push(parsed);
+        scenario.add_image(path, spec).with_context(|| format!("in `{}`", json_path.display()))?;
     }
     crate::iis::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
     Ok(Case { name, scenario, expected: case.expected })
 }
 
-fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+/// The extensions of a scenario's configuration file: `NAME.xml` (an IIS 6.0 MetaBase.xml) or
+/// `NAME.config` (an applicationHost.config), beside `NAME.json`.
+const CONFIG_EXTENSIONS: [&str; 2] = ["xml", "config"];
+
+/// The configuration file beside a scenario's JSON: exactly one must be there.
+fn partner_of(json_path: &Path) -> anyhow::Result<PathBuf> {
+    let present: Vec<PathBuf> = CONFIG_EXTENSIONS
+        .iter()
+        .map(|ext| json_path.with_extension(ext))
+        .filter(|path| path.exists())
+        .collect();
+    match present.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "`{}` has no configuration beside it: add `{}` (or `.config`), or remove the JSON",
+            json_path.display(),
+            json_path.with_extension("xml").display()
+        ),
+        _ => bail!(
+            "`{}` has both `{}` and `{}` beside it; a scenario has one configuration, keep one",
+            json_path.display(),
+            present[0].display(),
+            present[1].display()
+        ),
+    }
+}
+
+/// Finds the scenarios' JSON files, refusing a configuration file without its JSON (or a JSON
+/// without its configuration): a half of a scenario skipped in silence would let a suite pass
+/// that never ran the case.
+fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read the scenarios folder `{}`", dir.display()))?
+            .path();
+        let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or_default();
         if path.is_dir() {
             collect_case_files(&path, files)?;
-        } else if path.extension().is_some_and(|ext| ext == "json")
-            && path.with_extension("xml").is_file()
-        {
+        } else if extension == "json" {
+            partner_of(&path)?;
             files.push(path);
+        } else if CONFIG_EXTENSIONS.contains(&extension) && !path.with_extension("json").exists() {
+            bail!(
+                "`{}` has no `{}` beside it: a scenario is a configuration and its expectation; add the JSON or remove the file",
+                path.display(),
+                path.with_extension("json").display()
+            );
         }
     }
     Ok(())

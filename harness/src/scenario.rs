@@ -6,7 +6,7 @@
 //! is no Framework64. The user can place any image at any path with `--image`. A configured path
 //! that holds nothing stays missing, and the loader says so.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -46,6 +46,12 @@ impl ImageSpec {
     /// Parses the right-hand side of `--image WINPATH=SPEC`: `x86`, `amd64`, `x86:VARIANT`,
     /// `amd64:VARIANT`, `odd:NAME`, or a path to a file.
     pub fn parse(text: &str) -> anyhow::Result<ImageSpec> {
+        ImageSpec::parse_in(text, None)
+    }
+
+    /// [`ImageSpec::parse`], with a relative file path taken from `folder` (a scenario's own
+    /// folder) rather than the current one.
+    pub fn parse_in(text: &str, folder: Option<&Path>) -> anyhow::Result<ImageSpec> {
         let (head, variant) = match text.split_once(':') {
             Some((head, rest)) if !head.is_empty() && head.len() > 1 => (head, Some(rest)),
             _ => (text, None),
@@ -57,10 +63,19 @@ impl ImageSpec {
             let variant = variant.unwrap_or("filter");
             return Ok(ImageSpec::Mock { arch, variant: variant.to_owned() });
         }
-        let path = PathBuf::from(text);
+        let path = match folder {
+            Some(folder) if Path::new(text).is_relative() => folder.join(text),
+            _ => PathBuf::from(text),
+        };
         if !path.is_file() {
+            let relative = match folder {
+                Some(_) if Path::new(text).is_relative() => {
+                    format!(" (looked for `{}`, relative to the scenario)", path.display())
+                }
+                _ => String::new(),
+            };
             bail!(
-                "`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing file"
+                "`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing regular file{relative}"
             );
         }
         Ok(ImageSpec::File(std::path::absolute(path)?))
@@ -91,11 +106,21 @@ impl std::fmt::Display for ImageSpec {
 
 /// Parses one `--image WINPATH=SPEC` argument.
 pub fn parse_image_arg(text: &str) -> anyhow::Result<(WinPath, ImageSpec)> {
+    parse_image_arg_in(text, None)
+}
+
+/// [`parse_image_arg`] for a scenario file: a relative FILE is found beside the scenario, in
+/// `folder`, so that a folder of scenarios runs the same from anywhere.
+pub fn parse_image_arg_in(
+    text: &str,
+    folder: Option<&Path>,
+) -> anyhow::Result<(WinPath, ImageSpec)> {
+    crate::input::check_text(&format!("--image `{}`", text.escape_debug()), text)?;
     let Some((path, spec)) = text.split_once('=') else {
         bail!("--image `{text}` should be WINPATH=x86|amd64|FILE, e.g. C:\\Filters\\f.dll=x86");
     };
     let path = WinPath::parse(path).with_context(|| format!("in --image `{text}`"))?;
-    let spec = ImageSpec::parse(spec).with_context(|| format!("in --image `{text}`"))?;
+    let spec = ImageSpec::parse_in(spec, folder).with_context(|| format!("in --image `{text}`"))?;
     Ok((path, spec))
 }
 
@@ -109,6 +134,20 @@ impl Scenario {
             host_timeout: DEFAULT_HOST_TIMEOUT,
             requests_per_pool: 1,
         }
+    }
+
+    /// Places an image, refusing a second one for a path already placed: Windows paths ignore
+    /// case, so `C:\F.dll` and `c:\f.dll` are one file, and only one image can be there.
+    pub fn add_image(&mut self, path: WinPath, spec: ImageSpec) -> anyhow::Result<()> {
+        if let Some((placed, first)) = self.images.iter().find(|(placed, _)| *placed == path) {
+            bail!(
+                "two images for one file: `{}` ({first}) and `{}` ({spec}); Windows paths ignore case, so give each path once",
+                placed.as_str(),
+                path.as_str()
+            );
+        }
+        self.images.push((path, spec));
+        Ok(())
     }
 
     /// The image at `path`: the user's choice, else the default for a standard Framework path.

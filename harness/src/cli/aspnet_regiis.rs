@@ -10,9 +10,10 @@ use crate::metabase::{Metabase, aspnet_regiis_install};
 
 pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
     let mut metabase = Metabase::read(&args.metabase)?;
-    println!("Start installing ASP.NET (2.0.50727).");
+    // Refused input (a bad --windir) is found before anything is printed or written.
     let changes = aspnet_regiis_install(&mut metabase, args.framework, &args.windir, args.enable)?;
     metabase.write_atomically(&args.metabase)?;
+    println!("Start installing ASP.NET (2.0.50727).");
     for change in &changes {
         println!("{change}");
     }

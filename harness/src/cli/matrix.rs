@@ -1,4 +1,5 @@
-//! `isapi-harness matrix` (the regression table) and the hidden `bench` behind `cargo xtask bench`.
+//! `isapi-harness matrix` (the regression table) and the hidden `bench` behind `cargo xtask bench`
+//! (parse speed, from `parse_bench`, then the matrix against its bare host starts).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,7 +19,15 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
     let mut cases = matrix::load(&dir)?;
     if let Some(filter) = &args.filter {
+        let all = cases.len();
         cases.retain(|case| case.name.contains(filter.as_str()));
+        // Running nothing would pass; a CI whose filter has a typo must not go green.
+        if cases.is_empty() {
+            anyhow::bail!(
+                "--filter `{filter}` selects none of the {all} scenarios under `{}`; check the spelling (names look like matrix/x64-iis5-... or quirks/...)",
+                dir.display()
+            );
+        }
     }
     if let Some(junit) = &args.junit {
         // Fail on an unwritable report path now, not after the whole run.
@@ -95,6 +104,13 @@ fn default_jobs() -> usize {
 /// Times the matrix on one job and on every core, and the bare host starts it needed (the same
 /// process kinds with no filter), all in this one run, and prints the ratios.
 pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
+    // Parsing first: it needs no machine, and its figures are the same with or without one.
+    for line in super::parse_bench::run()? {
+        println!("{line}");
+    }
+    if args.parse_only {
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
     let cases = matrix::load(&dir)?;
     let machine = Machine::open(crate::machine::BackendChoice::Auto)?;

@@ -10,6 +10,7 @@ mod aspnet_regiis;
 mod diagnose;
 mod inspect;
 mod matrix;
+mod parse_bench;
 mod repro;
 pub(crate) mod start;
 
@@ -142,6 +143,9 @@ pub struct BenchArgs {
     /// The folder of scenarios to time.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
+    /// Only time reading big metabases (100,000 keys; 200,000 attributes): needs no machine.
+    #[arg(long)]
+    pub parse_only: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -33,7 +33,7 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     let mut scenario = Scenario::new(name, args.os, metabase);
     for image in &args.images {
         let (path, spec) = crate::scenario::parse_image_arg(image)?;
-        scenario.images.push((path, spec));
+        scenario.add_image(path, spec)?;
     }
     scenario.requests_per_pool = args.requests;
     scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);

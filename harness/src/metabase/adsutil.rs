@@ -71,7 +71,7 @@ pub(crate) fn enumerate(doc: &Document, key_path: &KeyPath) -> Enumeration {
     }
     let depth = key_path.components().len();
     let mut children: Vec<String> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for below in doc.keys.iter().filter(|other| path::is_below(&other.id, &id)) {
         let Some(below_path) = KeyPath::from_location(&below.location) else {
             continue;
@@ -80,10 +80,9 @@ pub(crate) fn enumerate(doc: &Document, key_path: &KeyPath) -> Enumeration {
             continue;
         };
         let folded = fold(&child.join("/"));
-        if seen.contains(&folded) {
+        if !seen.insert(folded) {
             continue;
         }
-        seen.push(folded);
         children.push(adsutil_spelling(child));
     }
     Enumeration {

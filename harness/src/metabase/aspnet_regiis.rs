@@ -54,6 +54,7 @@ pub fn aspnet_regiis_install(
     windir: &str,
     enable: bool,
 ) -> Result<Vec<String>, MetabaseError> {
+    check_windir(mb, windir)?;
     // Work on a copy so that a failure half-way leaves the caller's metabase untouched.
     let mut work = mb.clone();
     let framework_dir = format!(
@@ -72,6 +73,28 @@ pub fn aspnet_regiis_install(
     // decide which filters a process loads, so the harness leaves them alone.
     *mb = work;
     Ok(changes)
+}
+
+/// The Windows folder must be one a FilterPath could be written under: an absolute path on a
+/// drive, with no `.` or `..` component, no UNC share, no control character. Checked the way
+/// the start-up model checks a FilterPath, by `WinPath`.
+fn check_windir(mb: &Metabase, windir: &str) -> Result<(), MetabaseError> {
+    let refuse = |why: String| {
+        MetabaseError::new(
+            MetabaseErrorKind::Refused,
+            &mb.origin,
+            None,
+            format!("--windir `{windir}` is not a Windows folder IIS could load from: {why}"),
+            r"give an absolute folder on a drive, like C:\WINDOWS or d:\WINDOWS",
+        )
+    };
+    if let Some((at, c)) = crate::input::find_control(windir) {
+        return Err(refuse(format!(
+            "it holds the control character {} at byte {at}",
+            crate::input::describe_control(c)
+        )));
+    }
+    crate::machine::WinPath::parse(windir).map(|_| ()).map_err(|error| refuse(error.to_string()))
 }
 
 fn filters_path() -> KeyPath {

@@ -65,6 +65,16 @@ impl Metabase {
         let id = key_path.id();
         let existing = self.doc.property(&id, name);
         self.check_settable(key_path, name, existing.is_some())?;
+        // `escape_value` writes what XML can hold; the other control characters it cannot.
+        if let Some((at, c)) = crate::input::find_control(value) {
+            return Err(self.refused(
+                format!(
+                    "the value for {name} holds the control character {} at byte {at}, which XML cannot hold",
+                    crate::input::describe_control(c)
+                ),
+                "give the value without it; TAB and line breaks are allowed",
+            ));
+        }
         let kind = existing.map_or_else(|| schema::kind_of(name), |prop| prop.kind);
         let stored = schema::normalise_input(schema::canonical_name(name), kind, value)
             .map_err(|(what, fix)| self.refused(what, fix))?;

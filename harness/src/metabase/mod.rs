@@ -108,13 +108,13 @@ impl Property {
 impl Metabase {
     /// Reads and parses a metabase file.
     pub fn read(path: &Path) -> Result<Metabase, MetabaseError> {
-        let bytes = std::fs::read(path).map_err(|error| {
+        let bytes = crate::input::read_regular(path).map_err(|refusal| {
             MetabaseError::new(
                 MetabaseErrorKind::Io,
                 path,
                 None,
-                format!("cannot read the metabase: {error}"),
-                "check the path given with --metabase",
+                format!("cannot read the metabase: {refusal}"),
+                "give the path of a MetaBase.xml file (a regular file, at most 256 MiB)",
             )
         })?;
         let text = parse::decode(&bytes, path)?;
@@ -254,9 +254,17 @@ impl Metabase {
     }
 
     /// Writes the current text to `path` atomically, keeping the previous version in a
-    /// `History` folder beside it. See the `write` module for the details and the test hook.
+    /// `History` folder beside it, at most [`Metabase::max_history_files`] of them. See the
+    /// `write` module for the details and the test hook.
     pub fn write_atomically(&self, path: &Path) -> Result<(), MetabaseError> {
-        write::write_atomically(self.text.as_bytes(), path)
+        write::write_atomically(self.text.as_bytes(), path, self.max_history_files())
+    }
+
+    /// `/LM` `MaxHistoryFiles`: how many previous versions History keeps; IIS's default, 10,
+    /// when the metabase does not say. Read from the text being written, so an edit of the
+    /// value applies to the write that makes it.
+    pub fn max_history_files(&self) -> u32 {
+        self.u32_at(&["/lm"], "MaxHistoryFiles").unwrap_or(write::DEFAULT_MAX_HISTORY_FILES)
     }
 
     fn bool_at(&self, chain: &[&str], name: &str) -> Option<bool> {
@@ -274,6 +282,15 @@ impl Metabase {
     }
 
     fn key_path(&self, input: &str) -> Result<path::KeyPath, MetabaseError> {
+        if let Some((at, c)) = crate::input::find_control(input) {
+            return Err(self.refused(
+                format!(
+                    "the path holds the control character {} at byte {at}",
+                    crate::input::describe_control(c)
+                ),
+                "write the path without it; metabase paths are printable text",
+            ));
+        }
         path::KeyPath::from_adsutil(input).ok_or_else(|| {
             self.refused(
                 format!("\"{input}\" is not a metabase path"),

@@ -7,6 +7,7 @@
 //! attribute is a property, and `<Custom Name=".." Value=".." .../>` children are properties the
 //! schema does not know. Keys do not nest in the XML; the hierarchy is in the paths.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -33,6 +34,12 @@ pub(crate) struct Document {
     pub(crate) keys: Vec<Key>,
     /// Where `</MBProperty>` starts: a new key with no ancestor in the file goes before it.
     pub(crate) mbproperty_close: usize,
+    /// Each key's index in `keys` by id, so that a lookup does not scan every key (a hosting
+    /// server's metabase has tens of thousands).
+    index: HashMap<String, usize>,
+    /// The ids of keys that have no element but hold keys that do (`/lm/w3svc` when only
+    /// `/LM/W3SVC/Filters` is written).
+    implied: HashSet<String>,
 }
 
 /// One key: one element below `<MBProperty>`.
@@ -50,6 +57,8 @@ pub(crate) struct Key {
     pub(crate) end: usize,
     /// Attributes (other than `Location`) in order, then `<Custom>` properties in order.
     pub(crate) props: Vec<Prop>,
+    /// Each property's index in `props` by folded name, filled when the key is complete.
+    by_name: HashMap<String, usize>,
 }
 
 /// Where the parts of a start tag are, which is what inserting an attribute needs.
@@ -103,13 +112,13 @@ impl Document {
 
     /// The key written with this id, if there is an element for it.
     pub(crate) fn key(&self, id: &str) -> Option<&Key> {
-        self.keys.iter().find(|key| key.id == id)
+        self.index.get(id).map(|&at| &self.keys[at])
     }
 
     /// Whether the key exists: written, or implied by a key below it (IIS does not always
     /// write an element for a key that only holds other keys, e.g. `Filters/Compression`).
     pub(crate) fn key_exists(&self, id: &str) -> bool {
-        self.keys.iter().any(|key| key.id == id || path::is_below(&key.id, id))
+        self.index.contains_key(id) || self.implied.contains(id)
     }
 
     /// A property set at the key with this id.
@@ -136,8 +145,7 @@ impl Document {
 
 impl Key {
     pub(crate) fn property(&self, name: &str) -> Option<&Prop> {
-        let name = fold(name);
-        self.props.iter().find(|prop| fold(&prop.name) == name)
+        self.by_name.get(&fold(name)).map(|&at| &self.props[at])
     }
 }
 
@@ -224,6 +232,8 @@ struct Parser<'t> {
     origin: &'t Path,
     newlines: Vec<usize>,
     keys: Vec<Key>,
+    /// Each key's index by id, for the duplicate check and then for [`Document::key`].
+    index: HashMap<String, usize>,
     stack: Vec<Frame>,
     seen_root: bool,
     seen_mbproperty: bool,
@@ -238,6 +248,7 @@ impl<'t> Parser<'t> {
             origin,
             newlines: text.match_indices('\n').map(|(at, _)| at).collect(),
             keys: Vec::new(),
+            index: HashMap::new(),
             stack: Vec::new(),
             seen_root: false,
             seen_mbproperty: false,
@@ -252,6 +263,18 @@ impl<'t> Parser<'t> {
                 1,
                 "the file is empty",
                 "restore MetaBase.xml from its History folder or write a <configuration> document",
+            ));
+        }
+        // XML allows no control character but TAB, LF and CR anywhere in a document, and IIS
+        // writes none; a NUL inside a key path would make a second spelling of the key.
+        if let Some((at, c)) = crate::input::find_control(body) {
+            return Err(self.error_at(
+                self.base + at,
+                format!(
+                    "the control character {} is in the file, where XML allows none but TAB, LF and CR",
+                    crate::input::describe_control(c)
+                ),
+                "remove it (a value cannot hold it either)",
             ));
         }
         let mut reader = Reader::from_str(body);
@@ -311,7 +334,18 @@ impl<'t> Parser<'t> {
                 "add <MBProperty> inside <configuration>",
             )
         })?;
-        Ok(Document { newline, keys: self.keys, mbproperty_close })
+        let mut implied = HashSet::new();
+        for key in &self.keys {
+            let mut ancestor = path::parent_id(&key.id);
+            while let Some(id) = ancestor {
+                // An ancestor already implied had its own ancestors walked when it was added.
+                if !self.index.contains_key(id) && !implied.insert(id.to_string()) {
+                    break;
+                }
+                ancestor = path::parent_id(id);
+            }
+        }
+        Ok(Document { newline, keys: self.keys, mbproperty_close, index: self.index, implied })
     }
 
     fn start(
@@ -383,8 +417,9 @@ impl<'t> Parser<'t> {
             Some(Role::Configuration | Role::Other) => Role::Other,
             Some(Role::MBProperty) => {
                 let key = self.key(start, &name, lt, line, tag_close)?;
+                let index = self.keys.len();
+                self.index.insert(key.id.clone(), index);
                 self.keys.push(key);
-                let index = self.keys.len() - 1;
                 if let Some(end) = empty_end {
                     self.keys[index].end = end;
                     self.check_key(index)?;
@@ -534,7 +569,7 @@ impl<'t> Parser<'t> {
             ));
         }
         let id = path::location_id(&location.value);
-        if let Some(other) = self.keys.iter().find(|key| key.id == id) {
+        if let Some(other) = self.index.get(&id).map(|&at| &self.keys[at]) {
             return Err(self.error_at_line(
                 line,
                 format!("key {} is written twice (also on line {})", location.value, other.line),
@@ -549,6 +584,7 @@ impl<'t> Parser<'t> {
             tag: Tag { start: lt, last_attr_end, close },
             end: close,
             props,
+            by_name: HashMap::new(),
         })
     }
 
@@ -592,12 +628,13 @@ impl<'t> Parser<'t> {
         })
     }
 
-    /// The metabase rules a complete key must follow.
-    fn check_key(&self, index: usize) -> Result<(), MetabaseError> {
+    /// The metabase rules a complete key must follow; fills the key's index of names.
+    fn check_key(&mut self, index: usize) -> Result<(), MetabaseError> {
         let key = &self.keys[index];
+        let mut by_name = HashMap::with_capacity(key.props.len());
         for (at, prop) in key.props.iter().enumerate() {
-            if let Some(first) = key.props[..at].iter().find(|p| fold(&p.name) == fold(&prop.name))
-            {
+            if let Some(&first) = by_name.get(&fold(&prop.name)) {
+                let first: &Prop = &key.props[first];
                 return Err(self.error_at_line(
                     prop.line,
                     format!(
@@ -607,6 +644,7 @@ impl<'t> Parser<'t> {
                     "keep one of them",
                 ));
             }
+            by_name.insert(fold(&prop.name), at);
             if let Err((what, fix)) = schema::check_stored(&prop.name, prop.kind, &prop.value) {
                 return Err(self.error_at_line(prop.line, what, fix));
             }
@@ -621,6 +659,7 @@ impl<'t> Parser<'t> {
                 ));
             }
         }
+        self.keys[index].by_name = by_name;
         Ok(())
     }
 
@@ -646,8 +685,11 @@ impl<'t> Parser<'t> {
                 _ => {}
             }
         }
-        let mut attrs = Vec::new();
-        for attr in start.attributes() {
+        let mut attrs: Vec<RawAttr> = Vec::new();
+        // quick-xml's own duplicate check compares each attribute with every earlier one,
+        // which is quadratic in a tag with many thousands; this one is a hash lookup.
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for attr in start.attributes().with_checks(false) {
             let attr = attr.map_err(|error| self.attr_error(&error, content_at))?;
             let name = attr.key.0;
             let raw: &str = &attr.value;
@@ -673,6 +715,28 @@ impl<'t> Parser<'t> {
                 )
             })?;
             let value_end = value_at + raw.len();
+            // A character reference (`&#1;`) is as refused as the character itself.
+            if let Some((_, c)) = crate::input::find_control(&value) {
+                return Err(self.error_at(
+                    value_at,
+                    format!(
+                        "the value of {name} holds the control character {} (a character reference), which XML and IIS do not allow",
+                        crate::input::describe_control(c)
+                    ),
+                    "remove the character reference; only TAB (&#9;), LF (&#10;) and CR (&#13;) may be written",
+                ));
+            }
+            if let Some(&first) = seen.get(name) {
+                return Err(self.error_at(
+                    name_at,
+                    format!(
+                        "attribute {name} appears twice in one tag (first on line {})",
+                        attrs[first].line
+                    ),
+                    "keep one of them",
+                ));
+            }
+            seen.insert(name, attrs.len());
             attrs.push(RawAttr {
                 name: name.to_string(),
                 line: self.line(name_at),

@@ -62,6 +62,8 @@ const SCHEMA: &[SchemaEntry] = {
     &[
         // Isolation mode and bitness: which process loads the filters.
         entry("IIs5IsolationModeEnabled", Boolean),
+        // Metabase history (IIsComputer, /LM): how many previous versions History keeps.
+        entry("MaxHistoryFiles", Integer),
         entry("Enable32BitAppOnWin64", Boolean),
         // Filters (IIsFilters / IIsFilter).
         entry("FilterLoadOrder", String),

@@ -601,7 +601,7 @@ fn an_interrupted_write_leaves_the_old_file_whole() -> Result<(), Box<dyn std::e
     std::fs::write(&target, SEED_METABASE)?;
     let mut metabase = Metabase::read(&target)?;
     set(&mut metabase, "W3SVC/IIs5IsolationModeEnabled", "0");
-    let error = write_with(metabase.text().as_bytes(), &target, Some(100)).err();
+    let error = write_with(metabase.text().as_bytes(), &target, Some(100), 10).err();
     assert_eq!(error.map(|e| e.kind()), Some(MetabaseErrorKind::Io));
     assert_eq!(std::fs::read_to_string(&target)?, SEED_METABASE);
     let left: Vec<_> =

@@ -317,15 +317,54 @@ fn is_decoration_of(name: &str, wanted: &str) -> bool {
 
 /// Reads a file and inspects it. Fails only when the file cannot be read at all; anything it
 /// contains, including nothing, is an answer.
-pub fn inspect(path: &Path) -> std::io::Result<ImageInfo> {
-    let bytes = std::fs::read(path)?;
-    Ok(inspect_bytes(&bytes))
+///
+/// Only the parts the headers point at are read (the DOS and PE headers, the section table,
+/// the export, import and CLR directories), each read bounded by [`MAX_HEADER_READ`], so a
+/// 1 GB file costs a few kilobytes. A FIFO or device is refused without being opened for a
+/// read that could block (see `input`).
+pub fn inspect(path: &Path) -> Result<ImageInfo, crate::input::Refusal> {
+    let (file, _) = crate::input::open_regular(path)?;
+    let cache = object::ReadCache::new(file);
+    Ok(inspect_data(&Bounded(&cache)))
 }
 
 /// Inspects an image held in memory. Never panics.
 pub fn inspect_bytes(bytes: &[u8]) -> ImageInfo {
+    inspect_data(bytes)
+}
+
+/// The most a single header read may ask for: far more than any real export or import
+/// directory, and little enough that a header pointing at gigabytes costs nothing.
+pub const MAX_HEADER_READ: u64 = 16 * 1024 * 1024;
+
+/// A file read on demand, refusing any one read larger than [`MAX_HEADER_READ`].
+struct Bounded<'a>(&'a object::ReadCache<std::fs::File>);
+
+impl<'a> ReadRef<'a> for &'a Bounded<'a> {
+    fn len(self) -> Result<u64, ()> {
+        self.0.len()
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        if size > MAX_HEADER_READ {
+            return Err(());
+        }
+        self.0.read_bytes_at(offset, size)
+    }
+
+    fn read_bytes_at_until(
+        self,
+        range: std::ops::Range<u64>,
+        delimiter: u8,
+    ) -> Result<&'a [u8], ()> {
+        let end = range.end.min(range.start.saturating_add(MAX_HEADER_READ));
+        self.0.read_bytes_at_until(range.start..end, delimiter)
+    }
+}
+
+fn inspect_data<'data, R: ReadRef<'data>>(bytes: R) -> ImageInfo {
     let mut info = ImageInfo {
-        mz: bytes.starts_with(b"MZ"),
+        mz: bytes.read_bytes_at(0, 2).is_ok_and(|head| head == b"MZ"),
         pe: false,
         machine: None,
         machine_code: None,
@@ -353,24 +392,25 @@ const FILE_HEADER_SIZE: u64 = 20;
 /// Both Windows and Wine compare SectionAlignment against the 4 KiB page.
 const PAGE_MASK: u32 = 0xfff;
 
-fn truncated(len: usize, what: impl fmt::Display) -> String {
+fn truncated(len: u64, what: impl fmt::Display) -> String {
     format!("truncated at byte {len}: {what}")
 }
 
 /// Reads the headers in the order the loader does, filling `info` as far as it gets; an `Err`
 /// is the reason it stopped.
-fn read_image(bytes: &[u8], info: &mut ImageInfo) -> Result<(), String> {
-    let len = bytes.len();
-    if bytes.is_empty() {
+fn read_image<'data, R: ReadRef<'data>>(bytes: R, info: &mut ImageInfo) -> Result<(), String> {
+    let len = bytes.len().map_err(|()| "cannot tell the file's size".to_owned())?;
+    if len == 0 {
         return Err("empty file".to_owned());
     }
-    if !bytes.starts_with(b"MZ") {
-        return Err(not_mz(bytes));
+    let head = bytes.read_bytes_at(0, len.min(64)).unwrap_or(&[]);
+    if !head.starts_with(b"MZ") {
+        return Err(not_mz(head));
     }
     let dos_header = pe::ImageDosHeader::parse(bytes)
         .map_err(|_| truncated(len, "the DOS header needs 64 bytes"))?;
     let nt_offset = u64::from(dos_header.nt_headers_offset());
-    if nt_offset >= len as u64 {
+    if nt_offset >= len {
         // A small e_lfanew in a short file is most likely a copy cut short.
         let hint = if nt_offset < 0x1_0000 { " (is the file truncated?)" } else { "" };
         return Err(format!(
@@ -413,21 +453,21 @@ fn read_image(bytes: &[u8], info: &mut ImageInfo) -> Result<(), String> {
     info.bits = Some(bits);
     info.magic_matches_machine = machine.bits().map(|natural| natural == bits);
     if bits == 32 {
-        read_optional::<pe::ImageNtHeaders32>(bytes, file_header, optional_offset, info)
+        read_optional::<pe::ImageNtHeaders32, R>(bytes, file_header, optional_offset, info)
     } else {
-        read_optional::<pe::ImageNtHeaders64>(bytes, file_header, optional_offset, info)
+        read_optional::<pe::ImageNtHeaders64, R>(bytes, file_header, optional_offset, info)
     }
 }
 
 /// Reads the optional header, the data directories and the section table, then the parts that
 /// live in sections (exports, the COR20 header).
-fn read_optional<Nt: ImageNtHeaders>(
-    bytes: &[u8],
+fn read_optional<'data, Nt: ImageNtHeaders, R: ReadRef<'data>>(
+    bytes: R,
     file_header: &pe::ImageFileHeader,
     optional_offset: u64,
     info: &mut ImageInfo,
 ) -> Result<(), String> {
-    let len = bytes.len();
+    let len = bytes.len().unwrap_or(0);
     let fixed_size = std::mem::size_of::<Nt::ImageOptionalHeader>() as u64;
     let optional: &Nt::ImageOptionalHeader = bytes.read_at(optional_offset).map_err(|_| {
         truncated(
@@ -454,8 +494,7 @@ fn read_optional<Nt: ImageNtHeaders>(
     // and in the file, as the loader clamps them; a bogus count must not make the rest
     // unreadable.
     let directories_offset = optional_offset + fixed_size;
-    let directories_room = (declared_size - fixed_size)
-        .min((len as u64).saturating_sub(directories_offset))
+    let directories_room = (declared_size - fixed_size).min(len.saturating_sub(directories_offset))
         / std::mem::size_of::<pe::ImageDataDirectory>() as u64;
     let directory_count = u64::from(optional.number_of_rva_and_sizes()).min(directories_room);
     let directories_bytes =
@@ -510,10 +549,10 @@ fn contains_code(
             .any(|section| section.characteristics.get(LE).contains(pe::IMAGE_SCN_MEM_EXECUTE))
 }
 
-fn read_exports(
-    bytes: &[u8],
-    directories: &DataDirectories<'_>,
-    sections: &SectionTable<'_>,
+fn read_exports<'data, R: ReadRef<'data>>(
+    bytes: R,
+    directories: &DataDirectories<'data>,
+    sections: &SectionTable<'data>,
     info: &mut ImageInfo,
 ) {
     let table = match directories.export_table(bytes, sections) {
@@ -537,10 +576,10 @@ fn read_exports(
     info.isapi_exports = IsapiExports::from_names(&info.exports);
 }
 
-fn read_imports(
-    bytes: &[u8],
-    directories: &DataDirectories<'_>,
-    sections: &SectionTable<'_>,
+fn read_imports<'data, R: ReadRef<'data>>(
+    bytes: R,
+    directories: &DataDirectories<'data>,
+    sections: &SectionTable<'data>,
     info: &mut ImageInfo,
 ) {
     let table = match directories.import_table(bytes, sections) {
@@ -567,10 +606,10 @@ fn read_imports(
     }
 }
 
-fn read_clr(
-    bytes: &[u8],
-    directories: &DataDirectories<'_>,
-    sections: &SectionTable<'_>,
+fn read_clr<'data, R: ReadRef<'data>>(
+    bytes: R,
+    directories: &DataDirectories<'data>,
+    sections: &SectionTable<'data>,
     info: &mut ImageInfo,
 ) {
     // Like the loader, a CLR directory only counts when both its address and size are set.
@@ -606,8 +645,7 @@ fn read_clr(
 
 /// Says what a file that does not start with "MZ" looks like, so a user who pointed the
 /// harness at the wrong file sees it at once.
-fn not_mz(bytes: &[u8]) -> String {
-    let head = bytes.get(..64).unwrap_or(bytes);
+fn not_mz(head: &[u8]) -> String {
     let looks_like_text = head
         .iter()
         .all(|&b| b.is_ascii_graphic() || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n');

@@ -1,0 +1,163 @@
+//! The parse-speed half of `isapi-harness bench`: metabases the size of a hosting server's
+//! (100,000 keys; 200,000 attributes on one key), generated in memory, read and asked every
+//! question the start-up model and the admin tools ask, timed, in keys (or attributes) per
+//! second. It needs no machine, so `bench --parse-only` runs anywhere.
+//!
+//! The figure belongs in a benchmark, not a timed test: a shared CI machine's speed varies too
+//! much for a threshold, and a quadratic step shows as a collapse of the rate, not a few percent.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::metabase::Metabase;
+
+/// The sizes measured: (keys, attributes on the one big key).
+const MANY_KEYS: usize = 100_000;
+const MANY_ATTRIBUTES: usize = 200_000;
+
+/// A metabase in IIS's layout with `sites` site keys (each with a ROOT key below it) and one
+/// application pool per hundred sites, plus the filter keys of the seed case.
+pub fn many_keys(keys: usize) -> String {
+    let sites = keys / 2;
+    let mut text = head();
+    for pool in 0..sites.div_ceil(100) {
+        key(&mut text, "IIsApplicationPool", &format!("/LM/W3SVC/AppPools/Pool{pool}"), &[]);
+    }
+    for site in 1..=sites {
+        let comment = format!("Site {site}");
+        let bindings = format!(":80:site{site}.example.com");
+        key(
+            &mut text,
+            "IIsWebServer",
+            &format!("/LM/W3SVC/{site}"),
+            &[("ServerComment", &comment), ("ServerBindings", &bindings)],
+        );
+        let pool = format!("Pool{}", site / 100);
+        key(
+            &mut text,
+            "IIsWebVirtualDir",
+            &format!("/LM/W3SVC/{site}/ROOT"),
+            &[("AppPoolId", &pool)],
+        );
+    }
+    text.push_str(TAIL);
+    text
+}
+
+/// A metabase whose one site key carries `attributes` attributes.
+pub fn many_attributes(attributes: usize) -> String {
+    let mut text = head();
+    text.push_str("<IIsWebServer\tLocation =\"/LM/W3SVC/1\"\r\n");
+    for at in 0..attributes {
+        let _ = write!(text, "\t\tCustomProperty{at}=\"value {at}\"\r\n");
+    }
+    text.push_str("\t>\r\n</IIsWebServer>\r\n");
+    text.push_str(TAIL);
+    text
+}
+
+fn head() -> String {
+    let mut text = String::from(
+        "\u{feff}<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n",
+    );
+    key(&mut text, "IIsComputer", "/LM", &[("MaxHistoryFiles", "10")]);
+    key(&mut text, "IIsWebService", "/LM/W3SVC", &[("IIs5IsolationModeEnabled", "FALSE")]);
+    key(
+        &mut text,
+        "IIsApplicationPools",
+        "/LM/W3SVC/AppPools",
+        &[("Enable32BitAppOnWin64", "TRUE")],
+    );
+    key(
+        &mut text,
+        "IIsFilters",
+        "/LM/W3SVC/Filters",
+        &[("FilterLoadOrder", "ASP.NET_2.0.50727.0")],
+    );
+    key(
+        &mut text,
+        "IIsFilter",
+        "/LM/W3SVC/Filters/ASP.NET_2.0.50727.0",
+        &[("FilterPath", r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll")],
+    );
+    text
+}
+
+const TAIL: &str = "</MBProperty>\r\n</configuration>\r\n";
+
+fn key(text: &mut String, element: &str, location: &str, props: &[(&str, &str)]) {
+    let _ = write!(text, "<{element}\tLocation =\"{location}\"\r\n");
+    for (name, value) in props {
+        let _ = write!(text, "\t\t{name}=\"{value}\"\r\n");
+    }
+    let _ = write!(text, "\t>\r\n</{element}>\r\n");
+}
+
+/// Times reading `text` and every step the model and the tools take on it.
+fn measure(text: &str, edit_path: &str) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+    let origin = Path::new("generated.xml");
+    let mut steps = Vec::new();
+    let started = Instant::now();
+    let mut metabase = Metabase::parse(text, origin)?;
+    steps.push(("parse", started.elapsed()));
+
+    let started = Instant::now();
+    let _ = metabase.iis5_isolation_mode();
+    let _ = metabase.enable_32bit_app_on_win64();
+    let _ = metabase.global_filters();
+    for pool in metabase.app_pools() {
+        let _ = metabase.rapid_fail(&pool);
+    }
+    steps.push(("model questions (mode, filters, every pool)", started.elapsed()));
+
+    let started = Instant::now();
+    let _ = metabase.enumerate("W3SVC")?;
+    steps.push(("adsutil enum W3SVC", started.elapsed()));
+
+    let started = Instant::now();
+    metabase.set(edit_path, "edited")?;
+    steps.push(("adsutil set (splice and read again)", started.elapsed()));
+    Ok(steps)
+}
+
+/// Runs both sizes and returns the lines to print.
+pub fn run() -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for (label, count, text, edit) in [
+        ("keys", MANY_KEYS, many_keys(MANY_KEYS), "W3SVC/1/ServerComment"),
+        (
+            "attributes",
+            MANY_ATTRIBUTES,
+            many_attributes(MANY_ATTRIBUTES),
+            "W3SVC/1/CustomProperty7",
+        ),
+    ] {
+        let steps = measure(&text, edit)?;
+        let total: Duration = steps.iter().map(|(_, time)| *time).sum();
+        lines.push(format!(
+            "bench: parse a metabase of {count} {label} ({:.1} MB): {:.3} s in all, {:.0} {label} per second",
+            text.len() as f64 / 1e6,
+            total.as_secs_f64(),
+            count as f64 / total.as_secs_f64().max(1e-9)
+        ));
+        for (step, time) in steps {
+            lines.push(format!("bench:   {step}: {:.3} s", time.as_secs_f64()));
+        }
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_metabases_read_as_planned() {
+        let metabase = Metabase::parse(&many_keys(1_000), Path::new("k.xml")).unwrap();
+        assert_eq!(metabase.app_pools().len(), 5);
+        assert_eq!(metabase.global_filters().len(), 1);
+        let metabase = Metabase::parse(&many_attributes(50), Path::new("a.xml")).unwrap();
+        assert!(metabase.get("W3SVC/1/CustomProperty49").unwrap().is_some());
+    }
+}
