@@ -38,7 +38,7 @@ pub fn run<M: ServerModel>(
         observed = Some(Observation { run, headers: images });
     }
     let mut report = model.finish();
-    report.backend = machine.backend_name();
+    report.backend = Some(machine.backend());
     report.sandbox = machine.sandboxed();
     Ok(report)
 }

@@ -13,7 +13,9 @@ use serde::{Serialize, Serializer};
 
 use crate::arch::{Bits, Os};
 use crate::cause::{Cause, ImageSummary};
-use crate::vocab::{Event, HostEnd, IsolationMode, ProcessName, ServerKind, Stage, Win32Error};
+use crate::vocab::{
+    BackendKind, Event, HostEnd, IsolationMode, ProcessName, ServerKind, Stage, Win32Error,
+};
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
 /// request did, and the events IIS would have logged. It serialises with its timeline rendered
@@ -24,8 +26,8 @@ pub struct StartReport {
     pub os: Os,
     pub isolation_mode: IsolationMode,
     pub enable_32bit_app_on_win64: bool,
-    /// The loader that ran the hosts: `wine` or `windows`; filled in by the driver.
-    pub backend: &'static str,
+    /// The loader that ran the hosts; None until the driver fills it in.
+    pub backend: Option<BackendKind>,
     pub service: ServiceOutcome,
     pub hosts: Vec<HostOutcome>,
     pub requests: Vec<RequestOutcome>,
@@ -42,7 +44,7 @@ struct StartReportJson<'a> {
     os: Os,
     isolation_mode: IsolationMode,
     enable_32bit_app_on_win64: bool,
-    backend: &'static str,
+    backend: Option<BackendKind>,
     sandbox: bool,
     service: &'a ServiceOutcome,
     hosts: &'a [HostOutcome],

@@ -35,6 +35,31 @@ impl fmt::Display for ProcessName {
     }
 }
 
+/// The real loader a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Wine on Linux, in the harness's own prefix.
+    Wine,
+    /// Windows itself.
+    Windows,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Wine => "wine",
+            BackendKind::Windows => "windows",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Which IIS a report models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ServerKind {

@@ -62,7 +62,7 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
             "matrix: {} scenarios in {:.2} s on {jobs} jobs ({} backend)",
             results.len(),
             elapsed.as_secs_f64(),
-            machine.backend_name()
+            machine.backend()
         );
         // The summary stays plain, one line, last: the form test-result readers look for.
         println!("matrix: {passed} passed, {} failed", results.len() - passed);
@@ -183,7 +183,7 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         cases.len(),
         bare_by_bits[0].2,
         bare_by_bits[1].2,
-        machine.backend_name(),
+        machine.backend(),
         cores
     )?;
     for (bits, total, count) in bare_by_bits.iter().filter(|(_, _, count)| *count > 0) {

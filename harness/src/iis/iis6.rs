@@ -179,7 +179,7 @@ impl<'s> Iis6<'s> {
                 os: scenario.os,
                 isolation_mode: mode,
                 enable_32bit_app_on_win64: enable_32bit,
-                backend: "",
+                backend: None,
                 service: ServiceOutcome {
                     started: false,
                     win32_error: None,

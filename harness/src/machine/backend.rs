@@ -59,11 +59,16 @@ impl Backend {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> crate::vocab::BackendKind {
         match self {
-            Backend::Wine(_) => "wine",
-            Backend::Windows(_) => "windows",
+            Backend::Wine(_) => crate::vocab::BackendKind::Wine,
+            Backend::Windows(_) => crate::vocab::BackendKind::Windows,
         }
+    }
+
+    /// The folder of this backend's machine under `machine/`.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The real file that holds `path` on the simulated machine. Missing folders are created,

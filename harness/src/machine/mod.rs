@@ -37,8 +37,8 @@ impl Machine {
         &self.artifacts
     }
 
-    pub fn backend_name(&self) -> &'static str {
-        self.backend.name()
+    pub fn backend(&self) -> crate::vocab::BackendKind {
+        self.backend.kind()
     }
 
     /// Puts a scenario's files in place for as long as the guard lives.
