@@ -86,6 +86,16 @@ impl Serialize for Bits {
     }
 }
 
+impl<'de> Deserialize<'de> for Bits {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u32::deserialize(deserializer)? {
+            32 => Ok(Bits::B32),
+            64 => Ok(Bits::B64),
+            other => Err(serde::de::Error::custom(format!("bits must be 32 or 64, not {other}"))),
+        }
+    }
+}
+
 impl fmt::Display for Bits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-bit", self.number())

@@ -121,7 +121,7 @@ pub fn bad_format_cause(image: Option<&ImageInfo>, bits: Bits) -> Cause {
     }
     match image.machine {
         Some(machine) if machine.arch().is_some() => {
-            if machine.bits() != Some(bits.number()) {
+            if machine.bits() != Some(bits) {
                 Cause::WrongBitness
             } else {
                 // The right machine and still refused: something else in the headers is wrong.
@@ -138,7 +138,7 @@ pub fn bad_format_cause(image: Option<&ImageInfo>, bits: Bits) -> Cause {
 pub struct ImageSummary {
     pub pe: bool,
     pub machine: Option<crate::pe::Machine>,
-    pub bits: Option<u32>,
+    pub bits: Option<Bits>,
     pub has_code: Option<bool>,
     /// Set when the headers could not be read whole (truncated, impossible offsets).
     pub problem: Option<String>,

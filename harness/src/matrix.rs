@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::arch::Os;
+use crate::arch::{Bits, Os};
 use crate::machine::Machine;
 use crate::metabase::Metabase;
 use crate::report::StartReport;
@@ -44,7 +44,7 @@ pub struct Case {
 pub struct Outcome {
     pub started: bool,
     pub process: Option<String>,
-    pub bits: Option<u32>,
+    pub bits: Option<Bits>,
     pub loaded: Option<bool>,
     pub win32_error: Option<u32>,
     pub status: Option<u16>,
@@ -80,7 +80,7 @@ impl Outcome {
         Outcome {
             started: report.service.started,
             process: first.map(|(host, _)| host.process.to_string()),
-            bits: first.map(|(host, _)| host.bits.number()),
+            bits: first.map(|(host, _)| host.bits),
             loaded: first.map(|(_, filter)| filter.loaded),
             win32_error: first.and_then(|(_, filter)| filter.win32_error).map(|error| error.code()),
             status: report.requests.first().map(|request| request.status),

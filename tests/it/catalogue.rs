@@ -104,7 +104,7 @@ fn an_x86_image_without_code_loads_in_a_64_bit_process() {
     let report = start(&scenario("x86_no_code", IIS5, odd("x86_no_code")));
     check(&report, Cause::MissingExport, Some(127), false, None, &[2214, 2268, 7023]);
     let image = report.hosts[0].filters[0].image.as_ref().expect("the file exists");
-    assert_eq!((image.bits, image.has_code), (Some(32), Some(false)));
+    assert_eq!((image.bits, image.has_code), (Some(harness::arch::Bits::B32), Some(false)));
 }
 
 #[test]

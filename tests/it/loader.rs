@@ -104,7 +104,8 @@ fn the_mock_filters_read_as_built() {
         http_filter_proc: ExportStatus::Present,
         terminate_filter: ExportStatus::Present,
     };
-    for (arch, machine, bits) in [(Arch::X86, Machine::X86, 32), (Arch::Amd64, Machine::Amd64, 64)]
+    for (arch, machine, bits) in
+        [(Arch::X86, Machine::X86, Bits::B32), (Arch::Amd64, Machine::Amd64, Bits::B64)]
     {
         let info = read(arch, "filter");
         assert_eq!(info.machine, Some(machine), "{arch} filter: {info:?}");

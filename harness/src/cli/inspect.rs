@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 
+use crate::arch::Bits;
 use crate::pe::{self, ExportStatus, ImageInfo, IsapiEntryPoint};
 
 pub fn run(args: super::InspectArgs) -> anyhow::Result<ExitCode> {
@@ -64,15 +65,15 @@ fn render_text(file: &str, info: &ImageInfo) -> String {
     };
 
     let format = match info.bits {
-        Some(32) => "PE32 (32-bit)".to_owned(),
-        Some(64) => "PE32+ (64-bit)".to_owned(),
+        Some(Bits::B32) => "PE32 (32-bit)".to_owned(),
+        Some(Bits::B64) => "PE32+ (64-bit)".to_owned(),
         _ => "PE, with an optional header that is neither PE32 nor PE32+".to_owned(),
     };
     line(&mut out, "format", format);
     let disagreement = match (info.magic_matches_machine, info.bits) {
         (Some(false), Some(bits)) => format!(
             ", which disagrees with the {} optional header",
-            if bits == 64 { "PE32+" } else { "PE32" }
+            if bits == Bits::B64 { "PE32+" } else { "PE32" }
         ),
         _ => String::new(),
     };

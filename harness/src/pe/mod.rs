@@ -42,6 +42,8 @@ use object::pe;
 use object::read::pe::{DataDirectories, ImageNtHeaders, ImageOptionalHeader, SectionTable};
 use serde::{Serialize, Serializer};
 
+use crate::arch::Bits;
+
 #[cfg(test)]
 pub(crate) mod test_image;
 #[cfg(test)]
@@ -62,7 +64,7 @@ pub struct ImageInfo {
     pub machine_code: Option<u16>,
     /// 32 for the PE32 optional header magic (0x10b), 64 for PE32+ (0x20b); `None` when the
     /// magic is neither or unreadable.
-    pub bits: Option<u32>,
+    pub bits: Option<Bits>,
     /// Whether the loader counts the image as containing code; `None` when the optional header
     /// or the section table cannot be read. See [`contains_code`] for the rule.
     pub has_code: Option<bool>,
@@ -116,10 +118,10 @@ impl Machine {
     }
 
     /// The bitness of the processes this machine's code runs in, where it is known.
-    pub fn bits(&self) -> Option<u32> {
+    pub fn bits(&self) -> Option<Bits> {
         match self {
-            Machine::X86 | Machine::Arm => Some(32),
-            Machine::Amd64 | Machine::Arm64 | Machine::Ia64 => Some(64),
+            Machine::X86 | Machine::Arm => Some(Bits::B32),
+            Machine::Amd64 | Machine::Arm64 | Machine::Ia64 => Some(Bits::B64),
             Machine::Other(_) => None,
         }
     }
@@ -439,8 +441,8 @@ fn read_image<'data, R: ReadRef<'data>>(bytes: R, info: &mut ImageInfo) -> Resul
         truncated(len, format_args!("the optional header at 0x{optional_offset:x} is missing"))
     })?;
     let bits = match magic.get(LE) {
-        PE32_MAGIC => 32,
-        PE32_PLUS_MAGIC => 64,
+        PE32_MAGIC => Bits::B32,
+        PE32_PLUS_MAGIC => Bits::B64,
         other => {
             // The loader rejects an unknown magic outright (ground truth row 9), so a machine
             // with a known bitness cannot match it.
@@ -452,7 +454,7 @@ fn read_image<'data, R: ReadRef<'data>>(bytes: R, info: &mut ImageInfo) -> Resul
     };
     info.bits = Some(bits);
     info.magic_matches_machine = machine.bits().map(|natural| natural == bits);
-    if bits == 32 {
+    if bits == Bits::B32 {
         read_optional::<pe::ImageNtHeaders32, R>(bytes, file_header, optional_offset, info)
     } else {
         read_optional::<pe::ImageNtHeaders64, R>(bytes, file_header, optional_offset, info)
@@ -714,9 +716,9 @@ impl ImageInfo {
     /// Predicts from the headers which processes would load the image.
     pub fn predict(&self) -> Prediction {
         let neither = |reason| Prediction { loads_in_32bit: false, loads_in_64bit: false, reason };
-        let only = |bits: u32, reason| Prediction {
-            loads_in_32bit: bits == 32,
-            loads_in_64bit: bits == 64,
+        let only = |bits: Bits, reason| Prediction {
+            loads_in_32bit: bits == Bits::B32,
+            loads_in_64bit: bits == Bits::B64,
             reason,
         };
         let both = |reason| Prediction { loads_in_32bit: true, loads_in_64bit: true, reason };
@@ -743,7 +745,7 @@ impl ImageInfo {
             } else {
                 PredictionReason::NoCode64
             };
-            return only(64, reason);
+            return only(Bits::B64, reason);
         }
         // The order is the loader's: Wine's is_valid_binary lets any code-less 32-bit image
         // through before it looks at the COR20 header.
@@ -752,13 +754,13 @@ impl ImageInfo {
         }
         match self.clr {
             Some(clr) if clr.il_only && clr.requires_32bit => {
-                only(32, PredictionReason::IlOnly32BitRequired)
+                only(Bits::B32, PredictionReason::IlOnly32BitRequired)
             }
             Some(clr) if clr.il_only && !clr.runtime_at_least_2_5() => {
-                only(32, PredictionReason::IlOnlyOldRuntime)
+                only(Bits::B32, PredictionReason::IlOnlyOldRuntime)
             }
             Some(clr) if clr.il_only => both(PredictionReason::IlOnly),
-            _ => only(32, PredictionReason::Native(machine)),
+            _ => only(Bits::B32, PredictionReason::Native(machine)),
         }
     }
 }
@@ -790,7 +792,7 @@ impl fmt::Display for PredictionReason {
                 write!(f, "{machine} code runs on neither x86 nor x64 Windows")
             }
             PredictionReason::Native(machine) => match machine.bits() {
-                Some(bits) => write!(f, "a native {machine} image with code needs a {bits}-bit process"),
+                Some(bits) => write!(f, "a native {machine} image with code needs a {bits} process"),
                 None => write!(f, "a native {machine} image"),
             },
             PredictionReason::NoCode32 => f.write_str(

@@ -30,7 +30,7 @@ fn x86_filter_reads_as_a_32_bit_dll_with_code_and_isapi_exports() {
             pe: true,
             machine: Some(Machine::X86),
             machine_code: Some(0x014c),
-            bits: Some(32),
+            bits: Some(Bits::B32),
             has_code: Some(true),
             is_dll: Some(true),
             magic_matches_machine: Some(true),
@@ -54,7 +54,7 @@ fn x86_filter_reads_as_a_32_bit_dll_with_code_and_isapi_exports() {
 fn amd64_filter_is_predicted_for_64_bit_processes_only() {
     let info = inspect_bytes(&TestImage::amd64().isapi_filter().build());
     assert_eq!(info.machine, Some(Machine::Amd64));
-    assert_eq!(info.bits, Some(64));
+    assert_eq!(info.bits, Some(Bits::B64));
     assert_eq!(info.magic_matches_machine, Some(true));
     assert!(info.isapi_exports.required_present());
     let prediction = info.predict();
@@ -94,7 +94,7 @@ fn machines_serialise_lowercase_and_unknown_ones_as_hex() {
     }
     assert_eq!(Machine::from_code(0x01c4), Machine::Arm);
     assert_eq!(Machine::from_code(0xdead), Machine::Other(0xdead));
-    assert_eq!(Machine::Ia64.bits(), Some(64));
+    assert_eq!(Machine::Ia64.bits(), Some(Bits::B64));
     assert_eq!(Machine::Other(0).bits(), None);
 }
 
@@ -149,7 +149,7 @@ fn foreign_machines_are_predicted_to_load_nowhere() {
     for (code, machine) in [(MACHINE_ARM64, Machine::Arm64), (MACHINE_IA64, Machine::Ia64)] {
         let info = inspect_bytes(&TestImage::new(code, MAGIC_PE32_PLUS, &[0; 16]).build());
         assert_eq!(info.machine, Some(machine));
-        assert_eq!(info.bits, Some(64));
+        assert_eq!(info.bits, Some(Bits::B64));
         assert_eq!(info.magic_matches_machine, Some(true));
         assert_eq!(info.has_code, Some(true));
         let prediction = info.predict();
@@ -166,13 +166,13 @@ fn foreign_machines_are_predicted_to_load_nowhere() {
 #[test]
 fn machine_and_magic_that_disagree_are_reported() {
     let x86_plus = inspect_bytes(&TestImage::new(MACHINE_I386, MAGIC_PE32_PLUS, &[0xc3]).build());
-    assert_eq!((x86_plus.machine, x86_plus.bits), (Some(Machine::X86), Some(64)));
+    assert_eq!((x86_plus.machine, x86_plus.bits), (Some(Machine::X86), Some(Bits::B64)));
     assert_eq!(x86_plus.magic_matches_machine, Some(false));
     assert_eq!(x86_plus.problem, None);
     assert_eq!(x86_plus.predict().reason, PredictionReason::MagicMismatch);
 
     let amd64_32 = inspect_bytes(&TestImage::new(MACHINE_AMD64, MAGIC_PE32, &[0xc3]).build());
-    assert_eq!((amd64_32.machine, amd64_32.bits), (Some(Machine::Amd64), Some(32)));
+    assert_eq!((amd64_32.machine, amd64_32.bits), (Some(Machine::Amd64), Some(Bits::B32)));
     assert_eq!(amd64_32.magic_matches_machine, Some(false));
     assert!(!amd64_32.predict().loads_in_64bit);
 }
@@ -345,7 +345,7 @@ fn broken_headers_say_where_they_break() {
     let first_100 = inspect_bytes(&image[..100]);
     assert!(first_100.pe);
     assert_eq!(first_100.machine, Some(Machine::X86));
-    assert_eq!(first_100.bits, Some(32));
+    assert_eq!(first_100.bits, Some(Bits::B32));
     assert_eq!(first_100.has_code, None);
     assert_eq!(
         first_100.problem.as_deref(),
