@@ -9,6 +9,7 @@
 use std::process::ExitCode;
 
 use super::{AdsutilAction, AdsutilArgs};
+use crate::iis::messages::tools;
 use crate::metabase::{Metabase, MetabaseError, MetabaseErrorKind};
 
 pub fn run(args: AdsutilArgs) -> anyhow::Result<ExitCode> {
@@ -41,9 +42,9 @@ pub fn run(args: AdsutilArgs) -> anyhow::Result<ExitCode> {
             }
             metabase.write_atomically(&args.metabase)?;
             if is_key {
-                println!("deleted path \"{path}\"");
+                println!("{}", tools::adsutil_deleted_key(&path));
             } else {
-                println!("deleted property \"{}\"", last_component(&path));
+                println!("{}", tools::adsutil_deleted_property(last_component(&path)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -60,7 +61,7 @@ pub fn run(args: AdsutilArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn not_set(path: &str) -> anyhow::Result<ExitCode> {
-    println!("The parameter \"{}\" is not set at this node.", last_component(path));
+    println!("{}", tools::adsutil_not_set(last_component(path)));
     Ok(ExitCode::from(1))
 }
 
@@ -69,7 +70,7 @@ fn not_found(error: MetabaseError) -> anyhow::Result<ExitCode> {
     if error.kind() != MetabaseErrorKind::PathNotFound {
         return Err(error.into());
     }
-    println!("The path requested could not be found.");
+    println!("{}", tools::ADSUTIL_PATH_NOT_FOUND);
     Ok(ExitCode::from(1))
 }
 

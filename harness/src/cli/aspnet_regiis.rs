@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use super::AspnetRegiisArgs;
+use crate::iis::messages::tools;
 use crate::metabase::{Metabase, aspnet_regiis_install};
 
 pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
@@ -13,13 +14,13 @@ pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
     // Refused input (a bad --windir) is found before anything is printed or written.
     let changes = aspnet_regiis_install(&mut metabase, args.framework, &args.windir, args.enable)?;
     metabase.write_atomically(&args.metabase)?;
-    println!("Start installing ASP.NET (2.0.50727).");
+    println!("{}", tools::ASPNET_REGIIS_START);
     for change in &changes {
         println!("{change}");
     }
     if changes.is_empty() {
-        println!("The metabase already had this registration; nothing changed.");
+        println!("{}", tools::ASPNET_REGIIS_NOTHING_CHANGED);
     }
-    println!("Finished installing ASP.NET (2.0.50727).");
+    println!("{}", tools::ASPNET_REGIIS_FINISHED);
     Ok(ExitCode::SUCCESS)
 }

@@ -169,6 +169,30 @@ pub fn aspnet_regiis_restart_failed(timestamp: &str, timestamp_plus_one: &str) -
     ]
 }
 
+/// What the admin tools print, in their own words: `adsutil.vbs` and `aspnet_regiis.exe`.
+/// UNVERIFIED: reconstructed from their documented usage, not copied from a real console.
+pub mod tools {
+    pub fn adsutil_deleted_key(path: &str) -> String {
+        format!("deleted path \"{path}\"")
+    }
+
+    pub fn adsutil_deleted_property(name: &str) -> String {
+        format!("deleted property \"{name}\"")
+    }
+
+    pub fn adsutil_not_set(name: &str) -> String {
+        format!("The parameter \"{name}\" is not set at this node.")
+    }
+
+    pub const ADSUTIL_PATH_NOT_FOUND: &str = "The path requested could not be found.";
+
+    pub const ASPNET_REGIIS_START: &str = "Start installing ASP.NET (2.0.50727).";
+    pub const ASPNET_REGIIS_FINISHED: &str = "Finished installing ASP.NET (2.0.50727).";
+    /// The harness's own line, where the real tool would print nothing more.
+    pub const ASPNET_REGIIS_NOTHING_CHANGED: &str =
+        "The metabase already had this registration; nothing changed.";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
