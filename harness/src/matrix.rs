@@ -100,6 +100,50 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
     files.iter().map(|json_path| load_case(dir, json_path)).collect()
 }
 
+/// One of N disjoint parts of a suite, for CI engines that run shards side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1 to `count`.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N`, with I from 1 to N.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("`{text}` is not a shard: write I/N with I from 1 to N, e.g. 2/4");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = index.trim().parse().map_err(|_| bad())?;
+        let count: usize = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Scenario number k (0-based) of the name-sorted suite belongs to shard I when
+    /// k mod N = I - 1: a stable, disjoint partition whose union is the whole suite, and in
+    /// which shards differ in size by one at most.
+    pub fn select<T>(self, sorted: Vec<T>) -> Vec<T> {
+        sorted
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % self.count == self.index - 1)
+            .map(|(_, item)| item)
+            .collect()
+    }
+}
+
 /// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name.
 pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
     let name = json_path
@@ -276,4 +320,32 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
 
 fn escape_xml(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_partition_the_suite() {
+        for count in 1..=7 {
+            for len in 0..=20 {
+                let suite: Vec<usize> = (0..len).collect();
+                let mut union: Vec<usize> = (1..=count)
+                    .flat_map(|index| Shard { index, count }.select(suite.clone()))
+                    .collect();
+                union.sort();
+                assert_eq!(union, suite, "{count} shards of {len}");
+            }
+        }
+        assert_eq!(Shard { index: 2, count: 3 }.select((0..7).collect::<Vec<_>>()), [1, 4]);
+    }
+
+    #[test]
+    fn shards_parse_as_i_of_n() {
+        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "2", "a/b", "1/2/3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 }

@@ -347,3 +347,29 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("(agrees)"));
 }
+
+/// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,
+/// and an empty JUnit report. A shard that cannot exist is bad input.
+#[test]
+fn an_empty_shard_exits_0_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let output = harness(&[
+        "matrix",
+        "--filter",
+        "quirks/",
+        "--shard",
+        "10/10",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("shard 10/10 holds none of the 9 scenarios"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("tests=\"0\""));
+    let bad = harness(&["matrix", "--shard", "4/3"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}

@@ -29,6 +29,26 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let selected = cases.len();
+    if let Some(shard) = args.shard {
+        cases = shard.select(cases);
+        if cases.is_empty() {
+            // A shard of a suite smaller than the shard count: nothing to run is the right
+            // answer here, unlike a --filter that matches nothing.
+            eprintln!(
+                "matrix: shard {shard} holds none of the {selected} scenarios; nothing to run"
+            );
+            if let Some(junit) = &args.junit {
+                std::fs::write(junit, matrix::junit(&[], Duration::ZERO)).with_context(|| {
+                    format!("cannot write the JUnit report `{}`", junit.display())
+                })?;
+            }
+            if args.json {
+                println!("{}", serde_json::json!({ "scenarios": [] }));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if let Some(junit) = &args.junit {
         // Fail on an unwritable report path now, not after the whole run.
         std::fs::write(junit, b"")
@@ -75,7 +95,7 @@ fn print_table(printer: &Printer, results: &[CaseResult]) {
     for result in results {
         let observed = Outcome::of(&result.observed, false);
         let line = format!(
-            "{:<width$}  {:<7}  {:<13} {:>2}  {:<10}  {}",
+            "{:<width$}  {:<7}  {:<13} {:>6}  {:<10}  {}",
             result.name,
             if observed.started { "started" } else { "failed" },
             observed.process.as_deref().unwrap_or("-"),

@@ -130,6 +130,10 @@ pub struct MatrixArgs {
     /// Run only the scenarios whose name contains this text.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Run only shard I of N (I from 1 to N): scenario k of the name-sorted list when
+    /// k mod N = I - 1, after --filter.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::matrix::Shard>,
     /// How many scenarios run at once (default: twice the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
