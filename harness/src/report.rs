@@ -159,7 +159,10 @@ pub struct Printer {
 
 impl Printer {
     pub fn stdout() -> Printer {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        // NO_COLOR (no-color.org) and TERM=dumb (a terminal that shows escapes as text) both say no.
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
         Printer { colour }
     }
 
