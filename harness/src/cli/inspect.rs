@@ -301,6 +301,6 @@ mod tests {
             message.starts_with(&format!("cannot read `{}`: ", missing.display())),
             "{message}"
         );
-        assert!(message.ends_with("give the path of an existing file you may read"), "{message}");
+        assert!(message.ends_with("(a regular file you may read)"), "{message}");
     }
 }
