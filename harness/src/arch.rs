@@ -56,6 +56,23 @@ impl fmt::Display for Arch {
     }
 }
 
+/// "a" or "an" before an architecture or machine name, as the name is read aloud: "an x86",
+/// "an AMD64", "an ARM64", "an IA64", "a 0x01c4". Upper-case names are read letter by
+/// letter, and the letters whose names start with a vowel sound take "an".
+pub fn article(name: &str) -> &'static str {
+    let mut chars = name.chars();
+    let (Some(first), second) = (chars.next(), chars.next()) else { return "a" };
+    let spelled_out = first.is_ascii_uppercase()
+        && second.is_none_or(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let an = if spelled_out {
+        "AEFHILMNORSX".contains(first)
+    } else {
+        // Lower case: `x86` is read "ex-eighty-six"; other words by their first vowel.
+        "aeiouxAEIOU8".contains(first)
+    };
+    if an { "an" } else { "a" }
+}
+
 /// The bitness of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bits {
@@ -127,5 +144,20 @@ impl fmt::Display for Os {
             Os::X64 => "x64",
             Os::X86 => "x86",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::article;
+
+    #[test]
+    fn names_take_the_article_they_are_read_with() {
+        for name in ["x86", "AMD64", "ARM64", "ARM", "IA64", "x64"] {
+            assert_eq!(article(name), "an", "{name}");
+        }
+        for name in ["0x01c4", "PowerPC", "32-bit"] {
+            assert_eq!(article(name), "a", "{name}");
+        }
     }
 }

@@ -16,7 +16,8 @@
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::arch::{Arch, Bits, Os};
+use crate::arch::{Arch, Bits, Os, article};
+use crate::artifacts::Artifacts;
 use crate::cause::{Cause, bad_format_cause};
 use crate::iis::iis6::{Iis6, Purpose, filter_host, isolation_mode};
 use crate::machine::{Machine, WinPath};
@@ -34,6 +35,10 @@ pub struct Diagnosis {
     pub problems: bool,
     /// With `--verify`: whether every prediction matched the real load. None without it.
     pub agree: Option<bool>,
+    /// Whether the prediction asked a machine what it has: the DLLs a filter imports, files
+    /// the scenario does not place, a .NET runtime. Without `--verify` no machine is opened
+    /// (so no Wine is needed), and those are not checked.
+    pub machine_checked: bool,
     pub filters: Vec<FilterDiagnosis>,
     /// Fixes, most recommended first.
     pub remedies: Vec<ProposedRemedy>,
@@ -109,6 +114,22 @@ impl ProposedRemedy {
 
 /// Predicts, and with `verify` loads for real, compares, and tries each remedy.
 pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow::Result<Diagnosis> {
+    diagnose_with(Some(machine), machine.artifacts(), scenario, verify)
+}
+
+/// Predicts from the configuration and the headers alone, opening no machine: the images the
+/// scenario places are read from the build, and a filter's imports, the machine's own files
+/// and its .NET runtime are not checked (`machine_checked` is false).
+pub fn predict_only(artifacts: &Artifacts, scenario: &Scenario) -> anyhow::Result<Diagnosis> {
+    diagnose_with(None, artifacts, scenario, false)
+}
+
+fn diagnose_with(
+    machine: Option<&Machine>,
+    artifacts: &Artifacts,
+    scenario: &Scenario,
+    verify: bool,
+) -> anyhow::Result<Diagnosis> {
     let metabase = &scenario.metabase;
     let mode = isolation_mode(metabase);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
@@ -119,13 +140,15 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
     for filter in metabase.global_filters().into_iter().filter(|filter| filter.enabled) {
         let Some(path_text) = filter.path else { continue };
         let path = WinPath::parse(&path_text)?;
-        let image = image_for(machine, scenario, &path)?;
-        // A dependency counts as there when the machine has it or the scenario places it.
+        let image = image_for(machine, artifacts, scenario, &path)?;
+        // A dependency counts as there when the machine has it or the scenario places it;
+        // with no machine to ask, it is not checked.
         let dependency_found = |dll: &str| {
-            machine.dependency_available(bits, &path, dll)
+            machine.is_none_or(|machine| machine.dependency_available(bits, &path, dll))
                 || path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
         };
-        let predicted = predict(machine, image.as_ref(), &dependency_found, process, bits, when);
+        let has_clr = machine.map(Machine::has_clr);
+        let predicted = predict(has_clr, image.as_ref(), &dependency_found, process, bits, when);
         filters.push(FilterDiagnosis {
             name: filter.name,
             path: path_text,
@@ -140,7 +163,7 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
         .collect();
 
     let mut agree = None;
-    if verify {
+    if let Some(machine) = machine.filter(|_| verify) {
         let every =
             crate::driver::run(machine, scenario, Iis6::new(scenario, Purpose::LoadEveryFilter)?)?;
         let host = every.hosts.first().context("loading every filter started no host")?;
@@ -167,6 +190,7 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
     }
     Ok(Diagnosis {
         os: scenario.os,
+        machine_checked: machine.is_some(),
         isolation_mode: mode,
         enable_32bit_app_on_win64: enable_32bit,
         problems,
@@ -179,18 +203,20 @@ pub fn diagnose(machine: &Machine, scenario: &Scenario, verify: bool) -> anyhow:
 /// The headers of the image the scenario puts at `path`, read from the file it will copy
 /// there (or, for a path the scenario leaves alone, from the machine's own file, if any).
 fn image_for(
-    machine: &Machine,
+    machine: Option<&Machine>,
+    artifacts: &Artifacts,
     scenario: &Scenario,
     path: &WinPath,
 ) -> anyhow::Result<Option<ImageInfo>> {
     match scenario.image_at(path) {
-        Some(spec) => Ok(Some(crate::pe::inspect(&spec.source(machine.artifacts())?)?)),
-        None => Ok(machine.inspect_existing(path)),
+        Some(spec) => Ok(Some(crate::pe::inspect(&spec.source(artifacts)?)?)),
+        None => Ok(machine.and_then(|machine| machine.inspect_existing(path))),
     }
 }
 
+/// `has_clr`: whether the machine has a .NET runtime; None when no machine was asked.
 fn predict(
-    machine: &Machine,
+    has_clr: Option<bool>,
     image: Option<&ImageInfo>,
     dependency_found: &dyn Fn(&str) -> bool,
     process: ProcessName,
@@ -248,7 +274,10 @@ fn predict(
                 format!("built for {machine_name}, which no {bits} x86/x64 process runs")
             }
             Cause::WrongBitness => {
-                format!("a {machine_name} image cannot load in a {bits} process")
+                format!(
+                    "{} {machine_name} image cannot load in a {bits} process",
+                    article(&machine_name)
+                )
             }
             _ => match prediction.reason {
                 PredictionReason::MagicMismatch => {
@@ -258,7 +287,7 @@ fn predict(
             },
         };
         verdict(false, Some(Win32Error::BAD_EXE_FORMAT), cause, reason)
-    } else if image.clr.as_ref().is_some_and(|clr| clr.il_only) && !machine.has_clr() {
+    } else if image.clr.as_ref().is_some_and(|clr| clr.il_only) && has_clr == Some(false) {
         verdict(
             false,
             Some(Win32Error::MOD_NOT_FOUND),
@@ -282,7 +311,7 @@ fn predict(
             PredictionReason::NoCode32 if bits == Bits::B64 => {
                 "an x86 image without code, which 64-bit processes accept too".to_owned()
             }
-            _ => format!("a {machine_name} image in a {bits} process"),
+            _ => format!("{} {machine_name} image in a {bits} process", article(&machine_name)),
         };
         verdict(true, None, Cause::Ok, reason)
     };

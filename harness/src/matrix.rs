@@ -13,6 +13,10 @@
 //! first host process that tried it; `status` is the first request's HTTP status (null when no
 //! request could be served). An optional `"events": [2274, 2268]` lists the event ids expected,
 //! in order.
+//!
+//! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
+//! an applicationHost.config), or a configuration without its JSON, is an error rather than a
+//! case skipped in silence. An image given as a relative file path is found beside the JSON.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -591,6 +591,7 @@ pub struct Printer {
 
 impl Printer {
     pub fn stdout() -> Printer {
+        // NO_COLOR (no-color.org) and TERM=dumb (a terminal that shows escapes as text) both say no.
         let colour = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none()
             && std::env::var_os("TERM").is_none_or(|term| term != "dumb");

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod hostile_input;
+
 fn harness_binary() -> &'static Path {
     tests::harness_binary()
 }

@@ -251,6 +251,19 @@ fn adsutil_delete_removes_a_property_or_a_key_with_its_subtree() {
 #[case::not_a_number(&["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "many"], "is not a number")]
 #[case::missing_key(&["set", "W3SVC/9/ServerAutoStart", "1"], "key /LM/W3SVC/9 does not exist; create it")]
 #[case::location(&["set", "W3SVC/Filters/Location", "/x"], "Location is the key's path")]
+#[case::control_character_in_the_value(
+    &["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterDescription", "a\u{1}b"],
+    "holds the control character U+0001"
+)]
+#[case::escape_in_the_value(
+    &["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterDescription", "\u{1b}[31mred"],
+    "U+001B (ESC)"
+)]
+#[case::control_character_in_the_path(
+    &["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/Filter\u{7}Path", "x"],
+    "the path holds the control character U+0007"
+)]
+#[case::control_character_in_a_get_path(&["get", "W3SVC/\u{1}"], "control character U+0001")]
 fn adsutil_refuses_bad_edits_and_writes_nothing(#[case] action: &[&str], #[case] message: &str) {
     let original = fixture(SEED_FAILING);
     let (folder, metabase) = metabase_with(&original);
@@ -507,6 +520,24 @@ fn utf16() -> Vec<u8> {
     ),
     5
 )]
+#[case::control_character_in_a_value(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterDescription=\"a\u{1}b\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    5
+)]
+#[case::character_reference_to_a_control_character(
+    keys(
+        "<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterPath=\"C:\\&#1;.dll\"\r\n\t>\r\n</IIsFilter>\r\n"
+    ),
+    5
+)]
+#[case::nul_inside_a_key(
+    keys(
+        "<IIsFilters\tLocation =\"/LM/W3SVC/Fil\0ters\"\r\n\t\tFilterLoadOrder=\"X\"\r\n\t>\r\n</IIsFilters>\r\n"
+    ),
+    4
+)]
 #[case::content_after_root({ let mut bytes = keys(""); bytes.extend_from_slice(b"<MBProperty>\r\n</MBProperty>\r\n"); bytes }, 6)]
 fn a_malformed_metabase_is_refused_with_its_line(
     #[case] document: Vec<u8>,
@@ -530,4 +561,272 @@ fn a_malformed_metabase_is_refused_with_its_line(
         ["MetaBase.xml"],
         "no History folder, no temporary file"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values that XML can hold, and values it cannot
+
+#[test]
+fn adsutil_set_escapes_what_xml_allows_and_keeps_line_breaks() {
+    let (_folder, metabase) = metabase_with(&fixture(SEED_FAILING));
+    let value = "Tom & Jerry's <\"filter\">\twith a tab";
+    let run =
+        adsutil(&metabase, &["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterDescription", value]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&metabase).expect("UTF-8");
+    assert!(
+        text.contains(
+            "FilterDescription=\"Tom &amp; Jerry's &lt;&quot;filter&quot;>\twith a tab\""
+        ),
+        "{text}"
+    );
+    let get = adsutil(&metabase, &["get", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterDescription"]);
+    assert_eq!(get.stdout, format!("{}: (STRING) \"{value}\"\n", pad("FilterDescription")));
+
+    // A MULTISZ set with line breaks keeps one item per line.
+    let list = "htm\nhtml\ntxt\naspx";
+    let run = adsutil(&metabase, &["set", "W3SVC/Filters/Compression/gzip/HcFileExtensions", list]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let get = adsutil(&metabase, &["get", "W3SVC/Filters/Compression/gzip/HcFileExtensions"]);
+    assert!(get.stdout.starts_with(&format!("{}: (LIST) (4 Items)\n", pad("HcFileExtensions"))));
+    assert!(get.stdout.ends_with("  \"aspx\"\n"), "{}", get.stdout);
+}
+
+#[rstest]
+#[case::dot_dot(r"C:\..\x", "contains `..`")]
+#[case::relative(r"WINDOWS", "is not an absolute Windows path")]
+#[case::drive_relative(r"C:WINDOWS", "is not an absolute Windows path")]
+#[case::unc(r"\\server\share\WINDOWS", "is not an absolute Windows path")]
+#[case::unix(r"/windows", "is not an absolute Windows path")]
+#[case::control_character("C:\\WIN\u{1}DOWS", "control character U+0001")]
+fn aspnet_regiis_refuses_a_windir_iis_could_not_load_from(
+    #[case] windir: &str,
+    #[case] message: &str,
+) {
+    let original = fixture(SEED_FAILING);
+    let (folder, metabase) = metabase_with(&original);
+    let args = [
+        "aspnet-regiis",
+        "--metabase",
+        path_str(&metabase),
+        "--framework",
+        "amd64",
+        "--windir",
+        windir,
+        "-i",
+        "-enable",
+    ];
+    let run = run(&args, None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("--windir"), "{}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing printed before the refusal");
+    assert_eq!(std::fs::read(&metabase).ok(), Some(original), "the file is unchanged");
+    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not metabases to read
+
+#[cfg(unix)]
+#[rstest]
+#[case::dev_zero("/dev/zero", "a character device")]
+#[case::dev_null("/dev/null", "a character device")]
+#[case::folder("/", "a folder")]
+fn devices_and_folders_are_refused_at_once(
+    #[case] path: &str,
+    #[case] message: &str,
+    #[values("get", "set", "aspnet-regiis")] tool: &str,
+) {
+    let started = std::time::Instant::now();
+    let run = match tool {
+        "get" => adsutil(Path::new(path), &["get", "W3SVC/IIs5IsolationModeEnabled"]),
+        "set" => adsutil(Path::new(path), &["set", "W3SVC/IIs5IsolationModeEnabled", "0"]),
+        _ => aspnet_regiis(Path::new(path), "x86", true, None),
+    };
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains(&format!("{path}: ")), "{}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "refused at once, not after reading");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let fifo = folder.path().join("MetaBase.xml");
+    make_fifo(&fifo);
+    // No one ever writes to the FIFO: a harness that opened it for reading would wait
+    // forever, and `run` would then fail on its one-minute bound instead of hanging.
+    for action in [&["get", "W3SVC/IIs5IsolationModeEnabled"][..], &["set", "W3SVC/X/Y", "1"]] {
+        let run = adsutil(&fifo, action);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        assert!(run.stderr.contains("a FIFO (named pipe), not a regular file"), "{}", run.stderr);
+    }
+    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"]);
+}
+
+/// Makes a FIFO with mkfifo(1), through `harness::process` like every process the suite starts.
+#[cfg(unix)]
+pub(crate) fn make_fifo(path: &Path) {
+    let launch = Launch {
+        program: "mkfifo".into(),
+        args: vec![path.as_os_str().to_owned()],
+        env: Vec::new(),
+    };
+    let made = process::run_bounded(&launch, &[], Duration::from_secs(30), &scratch())
+        .expect("mkfifo starts");
+    assert!(made.status.is_some_and(|status| status.success()), "mkfifo failed: {}", made.stderr);
+}
+
+#[test]
+fn a_file_over_256_mib_is_refused_before_it_is_read() {
+    let (folder, metabase) = metabase_with(b"");
+    let file = std::fs::OpenOptions::new().write(true).open(&metabase).expect("open");
+    // Sparse: the test costs no disk, and a harness that read it would take 257 MiB of memory.
+    file.set_len(257 * 1024 * 1024).expect("a sparse file");
+    let run = adsutil(&metabase, &["get", "W3SVC/IIs5IsolationModeEnabled"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("more than the 256 MiB"), "{}", run.stderr);
+    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"]);
+}
+
+/// A hosting server's metabase: `sites` site keys, each with a ROOT key.
+fn hosting_metabase(sites: usize, attributes_on_site_1: usize) -> Vec<u8> {
+    let mut keys = String::from(
+        "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tIIs5IsolationModeEnabled=\"FALSE\"\r\n\t>\r\n</IIsWebService>\r\n",
+    );
+    for site in 1..=sites {
+        keys.push_str(&format!("<IIsWebServer\tLocation =\"/LM/W3SVC/{site}\"\r\n"));
+        if site == 1 {
+            for at in 0..attributes_on_site_1 {
+                keys.push_str(&format!("\t\tCustom{at}=\"{at}\"\r\n"));
+            }
+        }
+        keys.push_str(&format!(
+            "\t\tServerComment=\"site {site}\"\r\n\t>\r\n</IIsWebServer>\r\n<IIsWebVirtualDir\tLocation =\"/LM/W3SVC/{site}/ROOT\"\r\n\t>\r\n</IIsWebVirtualDir>\r\n"
+        ));
+    }
+    self::keys(&keys)
+}
+
+/// 100,000 keys and 200,000 attributes on one key read and edit in seconds (the harness took
+/// minutes when lookups were linear scans). The figure itself is in `cargo xtask bench`; this
+/// only checks that such a file works, within `run`'s one-minute bound.
+#[rstest]
+#[case::many_keys(50_000, 0)]
+#[case::many_attributes(1, 200_000)]
+fn a_hosting_servers_metabase_reads_and_edits(#[case] sites: usize, #[case] attributes: usize) {
+    let (_folder, metabase) = metabase_with(&hosting_metabase(sites, attributes));
+    let last = format!("W3SVC/{sites}/ServerComment");
+    let get = adsutil(&metabase, &["get", &last]);
+    assert_eq!(get.code, 0, "{}", get.stderr);
+    assert!(get.stdout.ends_with(&format!("\"site {sites}\"\n")), "{}", get.stdout);
+    let set = adsutil(&metabase, &["set", "W3SVC/1/ServerComment", "edited"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let enumerated = adsutil(&metabase, &["enum", "W3SVC"]);
+    assert_eq!(enumerated.code, 0, "{}", enumerated.stderr);
+    assert_eq!(enumerated.stdout.lines().filter(|line| line.starts_with('[')).count(), sites);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edits keep the file
+
+#[cfg(unix)]
+#[test]
+fn an_edit_through_a_symlink_edits_the_target_and_keeps_the_link() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let real_folder = folder.path().join("inetsrv");
+    std::fs::create_dir(&real_folder).expect("a folder");
+    let real = real_folder.join("MetaBase.xml");
+    std::fs::write(&real, fixture(SEED_FAILING)).expect("write");
+    let link = folder.path().join("link.xml");
+    std::os::unix::fs::symlink("inetsrv/MetaBase.xml", &link).expect("a symlink");
+
+    let run = adsutil(&link, &["set", "W3SVC/IIs5IsolationModeEnabled", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let link_meta = std::fs::symlink_metadata(&link).expect("the link is there");
+    assert!(link_meta.file_type().is_symlink(), "the link is still a link");
+    assert_eq!(std::fs::read_link(&link).expect("a link"), Path::new("inetsrv/MetaBase.xml"));
+    let get = adsutil(&real, &["get", "W3SVC/IIs5IsolationModeEnabled"]);
+    assert!(get.stdout.ends_with("False\n"), "the target was edited: {}", get.stdout);
+    assert_eq!(
+        folder_entries(&real_folder),
+        ["History", "MetaBase.xml"],
+        "History beside the target"
+    );
+    assert_eq!(folder_entries(folder.path()), ["inetsrv", "link.xml"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_edit_keeps_mode_and_owner_and_history_copies_are_no_more_readable() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (folder, metabase) = metabase_with(&fixture(SEED_FAILING));
+    std::fs::set_permissions(&metabase, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let before = std::fs::metadata(&metabase).expect("metadata");
+
+    let run = aspnet_regiis(&metabase, "amd64", true, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = std::fs::metadata(&metabase).expect("metadata");
+    assert_eq!(after.mode() & 0o7777, 0o640, "a 640 file stays 640");
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    let copy = folder.path().join("History").join("metabase_0000000001.xml");
+    let copy_mode = std::fs::metadata(&copy).expect("a History copy").mode() & 0o7777;
+    assert_eq!(copy_mode, 0o640, "the copy is as private as the file");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_linked_metabase_is_refused_and_left_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let original = fixture(SEED_FAILING);
+    let (folder, metabase) = metabase_with(&original);
+    let other = folder.path().join("backup.xml");
+    std::fs::hard_link(&metabase, &other).expect("a hard link");
+    let inode = std::fs::metadata(&metabase).expect("metadata").ino();
+
+    for run in [
+        adsutil(&metabase, &["set", "W3SVC/IIs5IsolationModeEnabled", "0"]),
+        aspnet_regiis(&metabase, "amd64", true, None),
+    ] {
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        assert!(run.stderr.contains("has 2 hard links"), "{}", run.stderr);
+        assert!(run.stderr.contains("edit a copy"), "{}", run.stderr);
+    }
+    assert_eq!(std::fs::metadata(&metabase).expect("metadata").ino(), inode, "same file");
+    assert_eq!(std::fs::read(&metabase).ok(), Some(original.clone()));
+    assert_eq!(std::fs::read(&other).ok(), Some(original));
+    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml", "backup.xml"]);
+}
+
+/// IIS keeps at most MaxHistoryFiles copies, removing the oldest first; 10 when the metabase
+/// does not say.
+#[rstest]
+#[case::set_at_lm(Some(3), 3)]
+#[case::iis_default(None, 10)]
+fn history_keeps_at_most_max_history_files(#[case] max: Option<u32>, #[case] kept: usize) {
+    let (folder, metabase) = metabase_with(&fixture(SEED_FAILING));
+    // The fixture says MaxHistoryFiles="10" at /LM, as IIS writes it.
+    let prepared = match max {
+        Some(max) => adsutil(&metabase, &["set", "/LM/MaxHistoryFiles", &max.to_string()]),
+        None => adsutil(&metabase, &["delete", "/LM/MaxHistoryFiles"]),
+    };
+    assert_eq!(prepared.code, 0, "{}", prepared.stderr);
+    std::fs::remove_dir_all(folder.path().join("History")).expect("the first History copy");
+    // A file of the user's own in History is never removed.
+    let history = folder.path().join("History");
+    std::fs::create_dir(&history).expect("a History folder");
+    std::fs::write(history.join("notes.txt"), "mine").expect("write");
+    let edits = kept + 4;
+    for edit in 0..edits {
+        let value = if edit % 2 == 0 { "0" } else { "1" };
+        let run = adsutil(&metabase, &["set", "W3SVC/IIs5IsolationModeEnabled", value]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let mut expected: Vec<String> =
+        (edits - kept + 1..=edits).map(|n| format!("metabase_{n:010}.xml")).collect();
+    expected.push("notes.txt".to_owned());
+    assert_eq!(folder_entries(&history), expected, "the newest {kept}, the oldest removed first");
 }

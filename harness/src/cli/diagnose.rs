@@ -5,15 +5,22 @@
 
 use std::process::ExitCode;
 
-use crate::diagnose::{Diagnosis, diagnose};
+use crate::artifacts::Artifacts;
+use crate::cause::Cause;
+use crate::diagnose::{Diagnosis, diagnose, predict_only};
 use crate::machine::Machine;
 use crate::report::{Printer, StepKind};
 
 pub fn run(args: super::DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let scenario = super::start::scenario_from(&args.scenario)?;
     crate::iis::check(&scenario)?;
-    let machine = Machine::open(args.scenario.backend)?;
-    let diagnosis = diagnose(&machine, &scenario, args.verify)?;
+    // Only --verify loads anything, so only --verify needs a machine (and Wine, off Windows).
+    let diagnosis = if args.verify {
+        let machine = Machine::open(args.scenario.backend)?;
+        diagnose(&machine, &scenario, true)?
+    } else {
+        predict_only(&Artifacts::locate()?, &scenario)?
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&diagnosis)?);
     } else {
@@ -43,7 +50,7 @@ fn print(diagnosis: &Diagnosis) {
         };
         let outcome = match predicted.win32_error {
             None => "loads".to_owned(),
-            Some(error) => format!("fails with {error} ({})", predicted.cause),
+            Some(error) => format!("fails with {error} ({})", cause_words(predicted.cause)),
         };
         printer.line(
             if predicted.loads { StepKind::Ok } else { StepKind::Fail },
@@ -62,7 +69,7 @@ fn print(diagnosis: &Diagnosis) {
             };
             let behaviour = observed
                 .behaviour
-                .map(|cause| format!("; then the filter: {cause:?}"))
+                .map(|cause| format!("; then the filter: {}", cause_words(cause)))
                 .unwrap_or_default();
             printer.line(
                 if observed.agree { StepKind::Ok } else { StepKind::Fail },
@@ -89,7 +96,21 @@ fn print(diagnosis: &Diagnosis) {
             printer.line(StepKind::Console, command);
         }
     }
+    if !diagnosis.machine_checked && !diagnosis.filters.is_empty() {
+        printer.line(
+            StepKind::Info,
+            "note: predicted from the configuration and the headers alone; the DLLs the filters import, files the scenario does not place and a .NET runtime were not checked against a machine (--verify does, and loads for real)",
+        );
+    }
     if diagnosis.filters.is_empty() {
         printer.line(StepKind::Info, "no enabled global filter is configured");
     }
+}
+
+/// A cause in words, as the JSON names it (`wrong_bitness` reads "wrong bitness").
+fn cause_words(cause: Cause) -> String {
+    serde_json::to_value(cause)
+        .ok()
+        .and_then(|value| value.as_str().map(|name| name.replace('_', " ")))
+        .unwrap_or_default()
 }

@@ -3,7 +3,8 @@
 //! (`start`, `repro`, `matrix`) says what the loader does.
 //!
 //! Exit codes: 0 whenever the file could be read, even when it is not a PE image (that is an
-//! answer, not an error); an unreadable file is an error, which `main` turns into exit code 2.
+//! answer, not an error); an unreadable file, a folder, a FIFO or a device is an error, which
+//! `main` turns into exit code 2. Only the headers are read, however large the file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use crate::pe::{self, ExportStatus, ImageInfo, IsapiEntryPoint};
 pub fn run(args: super::InspectArgs) -> anyhow::Result<ExitCode> {
     let shown = args.dll.display().to_string();
     let info = pe::inspect(&args.dll).map_err(|error| {
-        anyhow!("cannot read `{shown}`: {error}; give the path of an existing file you may read")
+        anyhow!("cannot read `{shown}`: {error}; give the path of an image file (a regular file you may read)")
     })?;
     let out =
         if args.json { render_json(&shown, &info)? + "\n" } else { render_text(&shown, &info) };
@@ -301,6 +302,6 @@ mod tests {
             message.starts_with(&format!("cannot read `{}`: ", missing.display())),
             "{message}"
         );
-        assert!(message.ends_with("give the path of an existing file you may read"), "{message}");
+        assert!(message.ends_with("(a regular file you may read)"), "{message}");
     }
 }

@@ -654,7 +654,7 @@ fn not_mz(head: &[u8]) -> String {
     if looks_like_text {
         let first_line = String::from_utf8_lossy(head);
         let first_line = first_line.lines().next().unwrap_or("");
-        format!("no MZ signature: it looks like a text file ({first_line:?})")
+        format!("no MZ signature: it looks like a text file (\"{}\")", first_line.escape_default())
     } else {
         let shown: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
         format!("no MZ signature (the file starts with {})", shown.join(" "))
