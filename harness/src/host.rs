@@ -32,6 +32,8 @@ pub struct HostRun {
     pub filters: Vec<FilterLoad>,
     pub end: HostEnd,
     pub elapsed: Duration,
+    /// How many times the process was started before it ran (see `Machine::run_host`).
+    pub start_attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,7 @@ pub fn read_report(request: &HostRequest, finished: &Finished) -> anyhow::Result
         filters: Vec::new(),
         end: HostEnd::Died { exit_code: finished.status.and_then(|s| s.code()) },
         elapsed: finished.elapsed,
+        start_attempts: 1,
     };
     let mut started = false;
     for raw in finished.stdout.lines().filter(|line| line.starts_with('{')) {

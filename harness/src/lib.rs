@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod host;
 pub mod iis;
+pub mod interrupt;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;

@@ -17,6 +17,8 @@ pub struct StartReport {
     pub isolation_mode: IsolationMode,
     pub enable_32bit_app_on_win64: bool,
     pub backend: &'static str,
+    /// Whether every Wine process of the run was inside the sandbox.
+    pub sandbox: bool,
     pub service: ServiceOutcome,
     pub hosts: Vec<HostOutcome>,
     pub requests: Vec<RequestOutcome>,
@@ -59,6 +61,9 @@ pub struct HostOutcome {
     pub end: &'static str,
     /// The exception code when the process crashed (0xC0000005 and friends).
     pub exception_code: Option<u32>,
+    /// How many starts it took for the process to run (Wine sometimes fails one before the
+    /// program runs; see `Machine::run_host`).
+    pub start_attempts: u32,
     pub filters: Vec<FilterOutcome>,
 }
 

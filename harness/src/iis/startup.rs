@@ -55,6 +55,7 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let configured = metabase.global_filters();
     let mut run = Run::new(scenario, isolation_mode, enable_32bit, machine.backend_name());
+    run.report.sandbox = machine.sandboxed();
 
     run.config_steps(&configured);
     let placed = place(machine, scenario, &configured)?;
@@ -168,6 +169,7 @@ fn host_outcome(run: &HostRun, app_pool: Option<&str>, filters: Vec<FilterOutcom
             HostEnd::Crashed { exception_code } => Some(exception_code),
             _ => None,
         },
+        start_attempts: run.start_attempts,
         filters,
     }
 }
@@ -239,6 +241,7 @@ impl<'a> Run<'a> {
                 isolation_mode,
                 enable_32bit_app_on_win64: enable_32bit,
                 backend,
+                sandbox: false,
                 service: ServiceOutcome {
                     started: false,
                     win32_error: None,
@@ -508,6 +511,15 @@ impl<'a> Run<'a> {
         let (outcomes, failure) = judge(&host_run, filters, worker, false);
         let outcomes = with_causes(outcomes, filters, &host_run);
         let pid = host_run.pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
+        if host_run.start_attempts > 1 {
+            self.step(
+                StepKind::Info,
+                format!(
+                    "{process} ({bits}) was started {} times: Wine failed the earlier starts before the program ran, so they loaded nothing",
+                    host_run.start_attempts
+                ),
+            );
+        }
         self.step(StepKind::Info, format!("{process} started ({bits}{pid})"));
         for outcome in &outcomes {
             let (kind, text) = describe_outcome(outcome, process, bits);
