@@ -50,10 +50,11 @@ pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
             "--proc",
             "/proc",
             "--",
-            "true",
         ]
         .map(OsString::from)
-        .to_vec(),
+        .into_iter()
+        .chain([find_program("true").unwrap_or_else(|| "/bin/true".into()).into_os_string()])
+        .collect(),
         env: Vec::new(),
     };
     match crate::process::run_to_end(&trial, Duration::from_secs(20), scratch) {
