@@ -12,6 +12,7 @@ pub mod driver;
 pub mod host;
 pub mod iis;
 pub mod input;
+pub mod interrupt;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First, before any thread exists: SIGINT and SIGTERM end the run cleanly (exit 130/143).
+    if let Err(error) = harness::interrupt::install() {
+        eprintln!("isapi-harness: {error:#}");
+        return ExitCode::from(2);
+    }
     // aspnet_regiis spells its options with one dash (`-i -enable`); accept them as it does.
     let args =
         std::env::args_os().map(|arg| if arg == "-enable" { "--enable".into() } else { arg });
@@ -13,6 +18,13 @@ fn main() -> ExitCode {
     match harness::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
+            // Cut short by SIGINT/SIGTERM: the signal thread is cleaning up and exits itself;
+            // should this thread get here first, it still says what happened, never exit 2.
+            if let Some(interrupted) = error.downcast_ref::<harness::interrupt::Interrupted>() {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                eprintln!("isapi-harness: {interrupted}");
+                return ExitCode::from(interrupted.exit_code());
+            }
             eprintln!("isapi-harness: {error:#}");
             ExitCode::from(2)
         }

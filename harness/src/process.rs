@@ -4,10 +4,21 @@
 //! time and killed when the bound passes, and nothing is read through a pipe: under Wine the
 //! first program in a prefix starts Wine's own services, which inherit the standard handles and
 //! would hold a pipe open long after the host has gone. Output goes to files instead.
+//!
+//! No process started here may outlive the harness, however the harness ends:
+//! - on Linux every child gets a session of its own (so a Ctrl-C at the terminal reaches the
+//!   harness alone, which then ends the run itself, and no child can reach the terminal) and
+//!   `PR_SET_PDEATHSIG`, so it is killed when the thread that started it ends, `SIGKILL` of
+//!   the harness included; what a child starts in turn is covered by the sandbox (its PID
+//!   namespace dies with it, see `machine/sandbox.rs`);
+//! - on Windows every child is put in one job object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`,
+//!   which the system closes when the harness process ends;
+//! - every running child is listed, so an interrupted run ([`crate::interrupt`]) can end them.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -42,19 +53,26 @@ impl Finished {
     }
 }
 
-/// Runs a helper command (wineboot, wineserver) to completion; fails on a non-zero exit.
-pub fn run_to_end(launch: &Launch) -> anyhow::Result<()> {
-    let mut command = command(launch);
-    let output = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .with_context(|| format!("cannot start `{}`", launch.program.display()))?;
-    if !output.success() {
-        anyhow::bail!("`{}` failed ({output})", describe(launch));
+/// Runs a helper command (wineboot, wineserver) to completion, for at most `timeout`; fails on
+/// a non-zero exit, naming the command and what it printed last.
+pub fn run_to_end(launch: &Launch, timeout: Duration, scratch: &Path) -> anyhow::Result<()> {
+    let finished = run_bounded(launch, &[], timeout, scratch)?;
+    match finished.status {
+        Some(status) if status.success() => Ok(()),
+        status => {
+            let ended = match status {
+                Some(status) => format!("exit status {}", describe_status(status)),
+                None => format!("still running after {} s and ended", timeout.as_secs()),
+            };
+            let said: String =
+                finished.stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+            anyhow::bail!(
+                "`{}` failed ({ended}){}",
+                describe(launch),
+                if said.is_empty() { String::new() } else { format!(": {said}") }
+            )
+        }
     }
-    Ok(())
 }
 
 /// Runs `launch` with `extra_args`, for at most `timeout`, capturing its output through files in
@@ -75,25 +93,31 @@ pub fn run_bounded(
     let stderr = std::fs::File::create(&stderr_path)?;
 
     let started = Instant::now();
-    let mut child = command(launch)
-        .args(extra_args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .with_context(|| format!("cannot start `{}`", describe(launch)))?;
+    let mut command = command(launch);
+    command.args(extra_args).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    let spawned =
+        spawn(&mut command).with_context(|| format!("cannot start `{}`", describe(launch)));
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            let _ = std::fs::remove_file(&stdout_path);
+            let _ = std::fs::remove_file(&stderr_path);
+            return Err(error);
+        }
+    };
     // Polling keeps this free of threads and signals; the first checks come quickly because
     // most hosts are done within a few tens of milliseconds.
     let mut pause = Duration::from_micros(200);
     let mut flooded = false;
+    let mut interrupted = None;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
         flooded = std::fs::metadata(&stdout_path).is_ok_and(|meta| meta.len() > OUTPUT_LIMIT);
-        if flooded || started.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+        interrupted = crate::interrupt::requested();
+        if flooded || interrupted.is_some() || started.elapsed() >= timeout {
+            kill_tree(&mut child);
             break None;
         }
         std::thread::sleep(pause);
@@ -101,14 +125,180 @@ pub fn run_bounded(
         // poll would show up in every figure the benchmark reports.
         pause = (pause * 2).min(Duration::from_millis(1));
     };
+    forget(child.id());
     let elapsed = started.elapsed();
     // Only the beginning is read: the report comes first, whatever a flooding filter wrote
     // after it is noise.
     let stdout = read_prefix(&stdout_path, OUTPUT_LIMIT);
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let stderr = read_prefix(&stderr_path, OUTPUT_LIMIT);
     let _ = std::fs::remove_file(&stdout_path);
     let _ = std::fs::remove_file(&stderr_path);
+    if let Some(signal) = interrupted {
+        // A host ended by the interruption said nothing about its filters.
+        return Err(crate::interrupt::Interrupted(signal).into());
+    }
     Ok(Finished { status, stdout, stderr, elapsed, flooded })
+}
+
+/// A process that runs for as long as the run (the sandbox that holds the wineserver), with its
+/// output in files.
+#[derive(Debug, Clone)]
+pub struct Background {
+    pid: u32,
+    state: Arc<Mutex<BackgroundState>>,
+}
+
+#[derive(Debug)]
+struct BackgroundState {
+    child: Child,
+    status: Option<ExitStatus>,
+}
+
+impl Background {
+    /// Starts `launch` with its standard output and error in `stdout` and `stderr`.
+    ///
+    /// The process is started by a thread that does nothing but wait for it: the kernel's
+    /// parent-death signal (which bwrap's `--die-with-parent` and our own `PR_SET_PDEATHSIG`
+    /// use) fires when the *thread* that started a process ends, so a process started from a
+    /// short-lived thread (a test, a scenario) would be killed with it.
+    pub fn start(launch: &Launch, stdout: &Path, stderr: &Path) -> anyhow::Result<Background> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let launch = launch.clone();
+        let (stdout, stderr) = (stdout.to_owned(), stderr.to_owned());
+        std::thread::Builder::new()
+            .name(format!("keeps {}", launch.program.display()))
+            .spawn(move || {
+                let started = (|| -> anyhow::Result<Child> {
+                    let out = std::fs::File::create(&stdout)
+                        .with_context(|| format!("cannot create `{}`", stdout.display()))?;
+                    let err = std::fs::File::create(&stderr)
+                        .with_context(|| format!("cannot create `{}`", stderr.display()))?;
+                    let mut command = command(&launch);
+                    command.stdin(Stdio::null()).stdout(out).stderr(err);
+                    spawn(&mut command)
+                        .with_context(|| format!("cannot start `{}`", describe(&launch)))
+                })();
+                let child = match started {
+                    Ok(child) => child,
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                };
+                let pid = child.id();
+                let state = Arc::new(Mutex::new(BackgroundState { child, status: None }));
+                if sender.send(Ok(Background { pid, state: state.clone() })).is_err() {
+                    return;
+                }
+                loop {
+                    {
+                        let mut state = state.lock().expect("background state poisoned");
+                        if let Ok(Some(status)) = state.child.try_wait() {
+                            state.status = Some(status);
+                            forget(pid);
+                            return;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .context("cannot start a thread to keep a background process")?;
+        receiver.recv().context("the thread that starts a background process ended")?
+    }
+
+    /// The process's id, as this (the outer) PID namespace sees it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// How it ended, if it has.
+    pub fn status(&self) -> Option<ExitStatus> {
+        let mut state = self.state.lock().expect("background state poisoned");
+        if state.status.is_none() {
+            state.status = state.child.try_wait().ok().flatten();
+        }
+        state.status
+    }
+
+    /// Waits up to `timeout` for it to end by itself; true if it did.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if self.status().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.status().is_some()
+    }
+
+    /// Ends it (and its process group) now, if it is still running.
+    pub fn kill(&self) {
+        let mut state = self.state.lock().expect("background state poisoned");
+        if state.status.is_none() {
+            kill_tree(&mut state.child);
+            state.status = state.child.try_wait().ok().flatten();
+        }
+    }
+}
+
+/// The processes this module started that are still running, by id: an interruption ends them.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Starts `command` and lists it as running; refuses once the run is interrupted, so that
+/// nothing new starts while the run is being cleaned up.
+fn spawn(command: &mut Command) -> anyhow::Result<Child> {
+    let mut running = RUNNING.lock().expect("process list poisoned");
+    if let Some(signal) = crate::interrupt::requested() {
+        return Err(crate::interrupt::Interrupted(signal).into());
+    }
+    let child = command.spawn()?;
+    #[cfg(windows)]
+    if let Err(error) = job::assign(&child) {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(error);
+    }
+    running.push(child.id());
+    Ok(child)
+}
+
+fn forget(pid: u32) {
+    RUNNING.lock().expect("process list poisoned").retain(|&running| running != pid);
+}
+
+/// Kills every process this module started that is still running, with the process groups
+/// they lead. Called when the run is interrupted.
+pub fn kill_all() {
+    let running = RUNNING.lock().expect("process list poisoned");
+    for &pid in running.iter() {
+        kill_group(pid);
+    }
+}
+
+/// Kills `child` and, on Linux, the process group it leads (a host entered into the sandbox
+/// through nsenter is nsenter's child in the same group), then reaps it.
+fn kill_tree(child: &mut Child) {
+    kill_group(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    // SAFETY: kill has no memory effects; a negative id names the group this child leads
+    // (every child here starts its own session, so its group is its own).
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {
+    // On Windows the job object ends the whole tree when the harness ends; a single child is
+    // killed through its handle by the caller.
 }
 
 fn read_prefix(path: &Path, limit: u64) -> String {
@@ -127,7 +317,44 @@ fn command(launch: &Launch) -> Command {
     for (key, value) in &launch.env {
         command.env(key, value);
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only async-signal-safe calls are made (setsid, prctl),
+        // touching no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                // A session of its own: no controlling terminal to inject input into or to
+                // receive the terminal's Ctrl-C, and a process group the harness can end whole.
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Ends with the harness, even when the harness is killed with SIGKILL.
+                #[cfg(target_os = "linux")]
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     command
+}
+
+/// An exit status in words: `1`, or `killed by signal 9`.
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return code.to_string();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal}");
+        }
+    }
+    status.to_string()
 }
 
 fn describe(launch: &Launch) -> String {
@@ -136,4 +363,67 @@ fn describe(launch: &Launch) -> String {
         .map(|part| part.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The job object every child joins on Windows, so that none outlives the harness.
+#[cfg(windows)]
+mod job {
+    use std::os::windows::io::AsRawHandle;
+    use std::sync::OnceLock;
+
+    use windows_sys::Win32::Foundation::{GetLastError, HANDLE};
+    use windows_sys::Win32::System::JobObjects::{
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
+        SetInformationJobObject,
+    };
+
+    /// The job's handle as an integer (a raw handle is not `Sync`), or the error that kept it
+    /// from being made. The handle is never closed by the harness: the system closes it when
+    /// the harness process ends, however it ends, and the job then kills every process in it.
+    static JOB: OnceLock<Result<usize, u32>> = OnceLock::new();
+
+    fn job() -> Result<HANDLE, u32> {
+        let job = JOB.get_or_init(|| {
+            // SAFETY: plain Win32 calls with valid (null or local) arguments.
+            unsafe {
+                let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+                if job.is_null() {
+                    return Err(GetLastError());
+                }
+                let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+                limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+                let ok = SetInformationJobObject(
+                    job,
+                    JobObjectExtendedLimitInformation,
+                    (&raw const limits).cast(),
+                    std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+                );
+                if ok == 0 {
+                    return Err(GetLastError());
+                }
+                Ok(job as usize)
+            }
+        });
+        job.map(|handle| handle as HANDLE)
+    }
+
+    pub fn assign(child: &std::process::Child) -> anyhow::Result<()> {
+        let job = job().map_err(|code| {
+            anyhow::anyhow!(
+                "cannot create the job object that ends the harness's processes with it (Win32 error {code})"
+            )
+        })?;
+        // SAFETY: both handles are valid for the duration of the call.
+        let ok = unsafe { AssignProcessToJobObject(job, child.as_raw_handle() as HANDLE) };
+        if ok == 0 {
+            // SAFETY: no arguments.
+            let code = unsafe { GetLastError() };
+            anyhow::bail!(
+                "cannot put process {} in the harness's job object (Win32 error {code})",
+                child.id()
+            );
+        }
+        Ok(())
+    }
 }

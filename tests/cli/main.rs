@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod hostile_input;
+/// The sandbox, hostile filters, placement over the machine's own files and killed runs.
+mod sandbox;
 
 fn harness_binary() -> &'static Path {
     tests::harness_binary()

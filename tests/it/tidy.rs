@@ -124,14 +124,19 @@ fn mock_filters_export_the_isapi_entry_points_and_variants_exist() {
 #[test]
 fn the_generated_scenarios_are_what_generate_py_writes() {
     let fresh = tempfile::tempdir().unwrap();
-    let status = harness::process::run_to_end(&harness::process::Launch {
-        program: "python3".into(),
-        args: vec![
-            root().join("tests/scenarios/generate.py").into(),
-            fresh.path().as_os_str().to_owned(),
-        ],
-        env: vec![],
-    });
+    let scratch = tempfile::tempdir().unwrap();
+    let status = harness::process::run_to_end(
+        &harness::process::Launch {
+            program: "python3".into(),
+            args: vec![
+                root().join("tests/scenarios/generate.py").into(),
+                fresh.path().as_os_str().to_owned(),
+            ],
+            env: vec![],
+        },
+        std::time::Duration::from_secs(60),
+        scratch.path(),
+    );
     status.unwrap_or_else(|error| panic!("tests/scenarios/generate.py: {error:#}"));
     for (folder, cases) in [("matrix", 36), ("quirks", 9)] {
         let listing = |dir: &Path| {

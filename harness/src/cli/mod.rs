@@ -26,6 +26,10 @@ use clap::{Parser, Subcommand};
     version
 )]
 pub struct Cli {
+    /// Load DLLs of your own even where Wine cannot be sandboxed (no bubblewrap, or user
+    /// namespaces refused): they then run with your rights.
+    #[arg(long, global = true)]
+    pub unsandboxed: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -194,6 +198,9 @@ pub struct AspnetRegiisArgs {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.unsandboxed {
+        crate::machine::allow_unsandboxed();
+    }
     match cli.command {
         Command::Start(args) => start::run(args),
         Command::Repro(args) => repro::run(args),

@@ -6,9 +6,13 @@
 //! it needs holds something else, and the files stay in place until the last scenario that
 //! wanted them is done. Acquiring everything under one lock, all or nothing, cannot deadlock.
 //!
-//! Only files the harness placed are ever removed; the machine's own files (Wine's
-//! `C:\windows\system32`) are never touched. Files left by a run that was killed are listed in
-//! `placed.list` and removed when the next run opens the machine.
+//! Only files the harness placed are ever removed, and a file is placed only where there is
+//! none: an image at a path that holds the machine's own file (Wine's
+//! `C:\windows\system32\kernel32.dll`) or anything else the harness did not put there is
+//! refused. Files left by a run that was killed are listed in `placed.list` (outside the
+//! sandbox, so a filter cannot edit the list) and removed when the next run opens the machine;
+//! a removal happens only when the file is still a plain file inside the machine's folder, so
+//! a folder that a filter replaced with a link cannot steer it elsewhere.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -67,6 +71,8 @@ pub struct Disk {
     holdings: Mutex<HashMap<String, Holding>>,
     released: Condvar,
     placed_list: PathBuf,
+    /// The machine's folder, resolved: nothing is placed or removed outside it.
+    root: PathBuf,
 }
 
 /// Keeps a layout in place; dropping it releases the paths.
@@ -78,16 +84,26 @@ pub struct LayoutGuard<'a> {
 impl Disk {
     /// Opens the disk, first removing whatever an earlier, interrupted run left behind.
     pub fn open(state_dir: &Path) -> anyhow::Result<Disk> {
-        let placed_list = state_dir.join("placed.list");
-        if let Ok(text) = std::fs::read_to_string(&placed_list) {
-            for line in text.lines().filter(|line| !line.is_empty()) {
-                let _ = std::fs::remove_file(line);
-            }
-        }
         std::fs::create_dir_all(state_dir)?;
+        let root = std::fs::canonicalize(state_dir)
+            .with_context(|| format!("cannot resolve `{}`", state_dir.display()))?;
+        let placed_list = state_dir.join("placed.list");
+        remove_listed(&placed_list, &root);
         std::fs::write(&placed_list, b"")
             .with_context(|| format!("cannot write `{}`", placed_list.display()))?;
-        Ok(Disk { holdings: Mutex::new(HashMap::new()), released: Condvar::new(), placed_list })
+        Ok(Disk {
+            holdings: Mutex::new(HashMap::new()),
+            released: Condvar::new(),
+            placed_list,
+            root,
+        })
+    }
+
+    /// What removes every file this run placed, for an interrupted run (the guards that would
+    /// remove them never drop).
+    pub fn emergency_cleanup(&self) -> impl Fn() + Send + 'static {
+        let (list, root) = (self.placed_list.clone(), self.root.clone());
+        move || remove_listed(&list, &root)
     }
 
     /// Waits until every path of `layout` is free or already holds what the layout wants, then
@@ -139,16 +155,47 @@ impl Disk {
     }
 
     fn place(&self, backend: &Backend, path: &WinPath, source: &Path) -> anyhow::Result<PathBuf> {
+        // Counted as under way, so an interruption waits for it before removing files.
+        let _placing = crate::interrupt::placing()?;
         let file = backend.file_for(path)?;
+        // No path in use holds a file of ours (the holdings say so, and the files of killed
+        // runs went when the machine opened), so anything here is someone else's.
+        if std::fs::symlink_metadata(&file).is_ok() {
+            anyhow::bail!(
+                "refusing to place an image at {path}: `{}` already holds a file the harness did not put there (the machine's own Windows, or someone else's); choose another path",
+                file.display()
+            );
+        }
+        if !self.inside(&file) {
+            anyhow::bail!(
+                "refusing to place an image at {path}: `{}` leads out of the machine's folder `{}`",
+                file.display(),
+                self.root.display()
+            );
+        }
         // Recorded before the copy, so an interrupted run still knows to remove it.
         let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
         writeln!(list, "{}", file.display())?;
         // A copy rather than a link: a loaded DLL is locked on Windows, and under Wine a link
         // out of the prefix would show the loader a path it never sees on a real server.
-        std::fs::copy(source, &file).with_context(|| {
+        // `create_new` also refuses a file or link that appeared since the check above.
+        let copied = (|| -> std::io::Result<()> {
+            let mut from = std::fs::File::open(source)?;
+            let mut to = std::fs::OpenOptions::new().write(true).create_new(true).open(&file)?;
+            std::io::copy(&mut from, &mut to)?;
+            Ok(())
+        })();
+        copied.with_context(|| {
             format!("cannot place `{}` at {path} (`{}`)", source.display(), file.display())
         })?;
         Ok(file)
+    }
+
+    /// Whether `file`'s folder, with every link resolved, is inside the machine's folder.
+    fn inside(&self, file: &Path) -> bool {
+        file.parent()
+            .and_then(|dir| std::fs::canonicalize(dir).ok())
+            .is_some_and(|dir| dir.starts_with(&self.root))
     }
 
     fn release(&self, keys: &[String]) {
@@ -158,7 +205,7 @@ impl Disk {
             holding.users -= 1;
             if holding.users == 0 {
                 if let Some(file) = &holding.placed_file {
-                    let _ = std::fs::remove_file(file);
+                    remove_placed(file, &self.root);
                 }
                 holdings.remove(key);
             }
@@ -170,5 +217,26 @@ impl Disk {
 impl Drop for LayoutGuard<'_> {
     fn drop(&mut self) {
         self.disk.release(&self.keys);
+    }
+}
+
+/// Removes the files listed in `list` (one path a line).
+fn remove_listed(list: &Path, root: &Path) {
+    if let Ok(text) = std::fs::read_to_string(list) {
+        for line in text.lines().filter(|line| !line.is_empty()) {
+            remove_placed(Path::new(line), root);
+        }
+    }
+}
+
+/// Removes a file the harness placed, if it is still a plain file in a folder inside `root`.
+fn remove_placed(file: &Path, root: &Path) {
+    let plain = std::fs::symlink_metadata(file).is_ok_and(|meta| meta.file_type().is_file());
+    let inside = file
+        .parent()
+        .and_then(|dir| std::fs::canonicalize(dir).ok())
+        .is_some_and(|dir| dir.starts_with(root));
+    if plain && inside {
+        let _ = std::fs::remove_file(file);
     }
 }

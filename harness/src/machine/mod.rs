@@ -7,8 +7,10 @@
 
 mod backend;
 mod disk;
+mod sandbox;
 
 use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::winpath::WinPath;
 pub use backend::BackendChoice;
@@ -17,8 +19,18 @@ pub use disk::{Content, Layout, LayoutGuard};
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};
 
+/// Set by `--unsandboxed`: the user accepts that their own DLLs run without a sandbox.
+static UNSANDBOXED: AtomicBool = AtomicBool::new(false);
+
+/// Lets DLLs of the user's own run where no sandbox can be made (`--unsandboxed`).
+pub fn allow_unsandboxed() {
+    UNSANDBOXED.store(true, Ordering::Relaxed);
+}
+
 pub struct Machine {
     artifacts: Artifacts,
+    // First, so it is withdrawn before the backend stops.
+    _on_interrupt: crate::interrupt::Registration,
     // Field order matters: the backend (which stops the wineserver) drops before the lock.
     backend: backend::Backend,
     disk: disk::Disk,
@@ -28,9 +40,26 @@ pub struct Machine {
 impl Machine {
     pub fn open(choice: BackendChoice) -> anyhow::Result<Machine> {
         let artifacts = Artifacts::locate()?;
-        let (backend, lock) = backend::Backend::open(choice, &artifacts.machines_dir())?;
-        let disk = disk::Disk::open(&artifacts.machines_dir().join(backend.name()))?;
-        Ok(Machine { artifacts, backend, disk, _lock: lock })
+        let hosts_built = artifacts.root().join("hosts");
+        let (backend, lock) =
+            backend::Backend::open(choice, &artifacts.machines_dir(), &hosts_built)?;
+        let state = artifacts.machines_dir().join(backend.name());
+        let disk = disk::Disk::open(&state)?;
+        // An interrupted run ends every process of the run, then removes the files it placed
+        // (in that order: a host still running could hold one open).
+        let stop = backend.emergency_stop();
+        let remove_placed = disk.emergency_cleanup();
+        let on_interrupt = crate::interrupt::on_interrupt(move || {
+            stop();
+            remove_placed();
+        });
+        Ok(Machine { artifacts, _on_interrupt: on_interrupt, backend, disk, _lock: lock })
+    }
+
+    /// Whether every process of the run lives in a sandbox (bubblewrap on Linux): without one,
+    /// DLLs of the user's own are refused unless [`allow_unsandboxed`] was called.
+    pub fn sandboxed(&self) -> bool {
+        self.backend.sandboxed()
     }
 
     pub fn artifacts(&self) -> &Artifacts {
@@ -41,8 +70,23 @@ impl Machine {
         self.backend.kind()
     }
 
-    /// Puts a scenario's files in place for as long as the guard lives.
+    /// Puts a scenario's files in place for as long as the guard lives. Without a sandbox,
+    /// a DLL that is not one of the harness's own builds is refused unless the user said
+    /// `--unsandboxed`: a DLL of unknown origin would run with the harness's rights.
     pub fn acquire(&self, layout: &Layout) -> anyhow::Result<LayoutGuard<'_>> {
+        if !self.sandboxed() && cfg!(unix) && !UNSANDBOXED.load(Ordering::Relaxed) {
+            let own = self.artifacts.root().join("filters");
+            for (path, content) in layout.entries() {
+                if let Content::Copy(source) = content
+                    && !source.starts_with(&own)
+                {
+                    anyhow::bail!(
+                        "refusing to load `{}` at {path} without a sandbox (see the line above); pass --unsandboxed to load it anyway",
+                        source.display()
+                    );
+                }
+            }
+        }
         self.disk.acquire(&self.backend, layout)
     }
 
@@ -85,13 +129,14 @@ impl Machine {
         self.backend.has_clr()
     }
 
-    /// Whether the hosts of this machine run inside the sandbox.
-    pub fn sandboxed(&self) -> bool {
-        false
-    }
-
     /// Starts one host process with `plan` and reads what it reports. The plan's paths are
     /// Windows paths of this machine; the caller holds a layout guard that covers them.
+    ///
+    /// Under Wine about one process start in two thousand fails before the program runs at all
+    /// (`wine: failed to map the shared user data: c0000018`: Wine could not reserve a fixed
+    /// address because something else was mapped there first). Such a start printed no report
+    /// line, so it produced no load result, and starting the host again is honest: up to
+    /// [`START_ATTEMPTS`] times, counted in [`HostRun::start_attempts`].
     pub fn run_host(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
         let exe = self.artifacts.host(plan.bits, plan.process);
         let launch = self.backend.launch(&exe);
@@ -107,13 +152,39 @@ impl Machine {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
-        let finished = crate::process::run_bounded(&launch, &args, plan.timeout, &scratch)?;
-        crate::host::read_report(plan, &images, &finished).map_err(|error| match error {
-            ReportError::NotStarted { .. } => anyhow::anyhow!(
-                "the {} host program did not start: {error}; run `cargo xtask setup` and `cargo xtask build`",
-                plan.bits
-            ),
-            ReportError::Inconsistent(_) => anyhow::anyhow!("{} {}: {error}", plan.bits, plan.process),
-        })
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let finished = crate::process::run_bounded(&launch, &args, plan.timeout, &scratch)?;
+            match crate::host::read_report(plan, &images, &finished) {
+                Ok(mut run) => {
+                    run.start_attempts = attempt;
+                    return Ok(run);
+                }
+                Err(ReportError::NotStarted { exit_code, stderr_tail }) => failures.push(format!(
+                    "{}: {}",
+                    match exit_code {
+                        Some(code) => format!("exit code {code}"),
+                        None => "no exit code".to_owned(),
+                    },
+                    if stderr_tail.is_empty() {
+                        "Wine printed nothing".to_owned()
+                    } else {
+                        format!("Wine printed `{stderr_tail}`")
+                    }
+                )),
+                Err(error @ ReportError::Inconsistent(_)) => {
+                    anyhow::bail!("{} {}: {error}", plan.bits, plan.process)
+                }
+            }
+        }
+        anyhow::bail!(
+            "the {} host program (`{}`) did not start in {START_ATTEMPTS} attempts: {}",
+            plan.bits,
+            exe.display(),
+            failures.join("; ")
+        )
     }
 }
+
+/// How many times a host that never started is started (see [`Machine::run_host`]).
+pub const START_ATTEMPTS: u32 = 3;

@@ -1,0 +1,298 @@
+//! What a DLL of unknown origin can reach, and what a run leaves behind when it is killed: the
+//! real `isapi-harness` binary, a hostile filter built here, and the process table.
+//!
+//! None of these tests skips: without bubblewrap they fail, saying so (`cargo xtask setup`
+//! installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{harness, harness_binary, json, scenarios, stderr};
+
+/// `target/isapi-harness/machine/wine`, the simulated machine the binary uses.
+fn machine_dir() -> PathBuf {
+    harness_binary().parent().unwrap().parent().unwrap().join("isapi-harness/machine/wine")
+}
+
+fn prefix() -> PathBuf {
+    machine_dir().join("prefix")
+}
+
+/// IIS 5.0 isolation mode on x64: the 64-bit inetinfo.exe loads `C:\Filters\amd64\mockfilter.dll`
+/// when W3SVC starts.
+fn iis5_amd64_metabase() -> PathBuf {
+    scenarios().join("matrix/x64-iis5-true-e32-absent-amd64.xml")
+}
+
+const FILTER_PATH: &str = r"C:\Filters\amd64\mockfilter.dll";
+
+/// Builds `tests/data/escape-filter/escape.c` for AMD64 with the places it should try to reach.
+#[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
+fn build_escape_filter(
+    out_dir: &Path,
+    secret_dir: &Path,
+    home: &Path,
+    home_secret: &str,
+    port: u16,
+) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/escape-filter/escape.c");
+    let out = out_dir.join("escape.dll");
+    let define = |name: &str, value: &str| format!("-D{name}=\"{value}\"");
+    let status = Command::new("x86_64-w64-mingw32-gcc")
+        .arg("-shared")
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .arg(source.with_extension("def"))
+        .arg(define("SECRET_DIR", secret_dir.to_str().unwrap()))
+        .arg(define("HOME_DIR", home.to_str().unwrap()))
+        .arg(define("HOME_SECRET", home_secret))
+        .arg(format!("-DPORT={port}"))
+        .arg("-lws2_32")
+        .arg("-Wl,--enable-stdcall-fixup")
+        .status();
+    assert!(status.is_ok_and(|status| status.success()), "cannot build the escape filter");
+    out
+}
+
+/// Removes a file in the home folder when the test ends, however it ends.
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The files in `dir` whose names start with `stem`.
+fn files_starting_with(dir: &Path, stem: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(stem))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A filter that tries every way out (Z:, \\?\unix\, \\?\Z:, \\.\Z:, the profile folders that
+/// Wine links to the home folder, a TCP connection to 127.0.0.1) reads nothing, writes nothing
+/// outside the machine, reaches no one, and still loads.
+#[test]
+fn sandbox_keeps_a_hostile_filter_inside_the_machine() {
+    let build = tempfile::tempdir().unwrap();
+    // Under the real /tmp, which the sandbox replaces with a folder of its own.
+    let secret_dir = tempfile::Builder::new().prefix("isapi-escape-").tempdir_in("/tmp").unwrap();
+    std::fs::write(secret_dir.path().join("secret.txt"), "the secret in /tmp").unwrap();
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    let stem = format!("isapi-escape-{}", std::process::id());
+    let home_secret = format!("{stem}.txt");
+    std::fs::write(home.join(&home_secret), "the secret in the home folder").unwrap();
+    let mut planted = RemoveOnDrop(vec![home.join(&home_secret)]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dll = build_escape_filter(build.path(), secret_dir.path(), &home, &home_secret, port);
+
+    let metabase = iis5_amd64_metabase();
+    let image = format!("{FILTER_PATH}={}", dll.display());
+    let output =
+        harness(&["start", "--metabase", metabase.to_str().unwrap(), "--image", &image, "--json"]);
+    let home_files = files_starting_with(&home, &stem);
+    planted.0.extend(home_files.iter().map(|name| home.join(name)));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["sandbox"], true, "the run must be sandboxed: {}", stderr(&output));
+    let filter = &report["hosts"][0]["filters"][0];
+    assert_eq!(filter["loaded"], true, "the filter still loads: {filter}");
+    let said = filter["description"].as_str().unwrap();
+    assert!(said.starts_with("escape: inside=ok read=- wrote="), "something was read: {said}");
+    assert!(said.ends_with(" net=-"), "the network was reached: {said}");
+    assert!(!said.contains("-tmp") && !said.contains("-home"), "a write got out: {said}");
+    let mut in_tmp = files_starting_with(secret_dir.path(), "");
+    in_tmp.sort();
+    assert_eq!(in_tmp, ["secret.txt"], "nothing is written beside the secret in /tmp");
+    assert_eq!(home_files, [home_secret.clone()], "nothing is written in the home folder");
+    assert!(
+        matches!(listener.accept(), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the filter reached a listener on 127.0.0.1"
+    );
+    assert!(
+        std::fs::symlink_metadata(prefix().join("dosdevices/z:")).is_err(),
+        "the prefix has no Z: drive"
+    );
+}
+
+/// An image at a path that holds a file of the prefix's own Windows is refused (exit 2, naming
+/// the path) and the file is left as it was.
+#[test]
+fn sandbox_placing_over_a_file_of_the_machine_is_refused() {
+    let kernel32 = prefix().join("drive_c/windows/system32/kernel32.dll");
+    // A run first, so that the prefix exists.
+    let metabase = scenarios().join("quirks/lowercase-key-paths.xml");
+    let output = harness(&["start", "--metabase", metabase.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let before = std::fs::read(&kernel32).expect("the prefix has its own kernel32.dll");
+    let output = harness(&[
+        "start",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        r"C:\windows\system32\kernel32.dll=x86",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains(r"C:\windows\system32\kernel32.dll"), "names the path: {message}");
+    assert!(message.contains("did not put there"), "{message}");
+    assert_eq!(std::fs::read(&kernel32).unwrap(), before, "kernel32.dll is unchanged");
+    // And the machine still works.
+    let output = harness(&["start", "--metabase", metabase.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+/// The ids of the processes that run in the machine's prefix (their environment says so; the
+/// sandbox's processes included, since their environment is set from outside), zombies aside.
+fn processes_of_the_prefix() -> Vec<u32> {
+    let wanted = format!("WINEPREFIX={}", prefix().display());
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        });
+        if !zombie && environ.split(|&byte| byte == 0).any(|var| var == wanted.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Whether `pid` is alive (a zombie is not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts a run whose inetinfo.exe hangs in GetFilterVersion, and returns once that host is
+/// running (the run then holds the machine), with the processes of the prefix at that moment.
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn start_hanging_run() -> (Child, Vec<u32>) {
+    let metabase = iis5_amd64_metabase();
+    let image = format!("{FILTER_PATH}=amd64:hang_in_gfv");
+    let child = Command::new(harness_binary())
+        .args(["start", "--metabase", metabase.to_str().unwrap(), "--image", &image])
+        .args(["--timeout-ms", "120000"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("isapi-harness starts");
+    let harness_pid = child.id();
+    let descends_from_harness = |pid: u32| {
+        let mut current = pid;
+        for _ in 0..8 {
+            match parent_of(current) {
+                Some(parent) if parent == harness_pid => return true,
+                Some(parent) if parent > 1 => current = parent,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let started = Instant::now();
+    loop {
+        let hosts: Vec<u32> = processes_of_the_prefix()
+            .into_iter()
+            .filter(|&pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("inetinfo.exe"))
+            })
+            .filter(|&pid| descends_from_harness(pid))
+            .collect();
+        if !hosts.is_empty() {
+            // Give the host a moment to reach GetFilterVersion.
+            std::thread::sleep(Duration::from_millis(500));
+            return (child, processes_of_the_prefix());
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the hanging host never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits up to ten seconds for every one of `pids` to be gone.
+fn assert_all_gone(pids: &[u32], what: &str) {
+    let started = Instant::now();
+    while pids.iter().any(|&pid| alive(pid)) {
+        if started.elapsed() > Duration::from_secs(10) {
+            let left: Vec<String> = pids
+                .iter()
+                .filter(|&&pid| alive(pid))
+                .map(|pid| {
+                    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    format!("{pid} {}", String::from_utf8_lossy(&cmdline).replace('\0', " "))
+                })
+                .collect();
+            panic!("{what}: processes of the run are still there: {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILL of the harness mid-hang leaves no process of the run, and the next run passes and
+/// removes the killed run's output files.
+#[test]
+fn sandbox_a_run_killed_with_sigkill_leaves_no_process() {
+    let (mut child, processes) = start_hanging_run();
+    assert!(processes.len() >= 2, "the run has a host and a wineserver: {processes:?}");
+    let killed = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_all_gone(&processes, "after SIGKILL");
+
+    let metabase = scenarios().join("quirks/lowercase-key-paths.xml");
+    let output = harness(&["start", "--metabase", metabase.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "the next run passes: {}", stderr(&output));
+    let stale = files_starting_with(&machine_dir().join("runs"), &format!("host-{killed}-"));
+    assert!(stale.is_empty(), "the next run removes the killed run's files: {stale:?}");
+    assert!(
+        !prefix().join("drive_c/Filters/amd64/mockfilter.dll").exists(),
+        "the file the killed run placed is gone"
+    );
+}
+
+/// SIGINT and SIGTERM end every process of the run and remove the placed file, and the run
+/// exits with 130 or 143 saying "interrupted", blaming no filter.
+#[cfg(unix)]
+#[test]
+fn sandbox_sigint_and_sigterm_end_the_run_cleanly() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let (child, processes) = start_hanging_run();
+        // SAFETY: kill(2) on the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+        let output = child.wait_with_output().unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "signal {signal}: {message}");
+        assert!(message.contains("interrupted"), "{message}");
+        assert!(!message.contains("stopped answering"), "no filter is blamed: {message}");
+        assert_all_gone(&processes, "after the signal");
+        assert!(
+            !prefix().join("drive_c/Filters/amd64/mockfilter.dll").exists(),
+            "the placed file is removed"
+        );
+    }
+}
