@@ -20,6 +20,15 @@ static PLACING: AtomicUsize = AtomicUsize::new(0);
 type Cleanup = Box<dyn Fn() + Send>;
 static CLEANUPS: Mutex<Vec<(u64, Cleanup)>> = Mutex::new(Vec::new());
 
+/// How to end every child of the run, handed over by `process.rs` (which lists them) when it
+/// starts its first one; kept here as a function so that this module stays below it.
+static KILL_CHILDREN: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Tells the interruption how to end every child process; the first call wins.
+pub fn set_child_killer(kill: fn()) {
+    let _ = KILL_CHILDREN.set(kill);
+}
+
 /// The error of anything cut short by an interruption.
 #[derive(Debug, Clone, Copy)]
 pub struct Interrupted(pub i32);
@@ -89,7 +98,9 @@ impl Drop for Registration {
 #[cfg_attr(not(unix), allow(dead_code))]
 fn interrupt(signal: i32) -> ! {
     SIGNAL.store(signal, Ordering::SeqCst);
-    crate::process::kill_all();
+    if let Some(kill_children) = KILL_CHILDREN.get() {
+        kill_children();
+    }
     let started = Instant::now();
     while PLACING.load(Ordering::SeqCst) > 0 && started.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(2));

@@ -248,6 +248,7 @@ static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// Starts `command` and lists it as running; refuses once the run is interrupted, so that
 /// nothing new starts while the run is being cleaned up.
 fn spawn(command: &mut Command) -> anyhow::Result<Child> {
+    crate::interrupt::set_child_killer(kill_all);
     let mut running = RUNNING.lock().expect("process list poisoned");
     if let Some(signal) = crate::interrupt::requested() {
         return Err(crate::interrupt::Interrupted(signal).into());

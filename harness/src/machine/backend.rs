@@ -29,6 +29,7 @@ pub enum BackendChoice {
 }
 
 #[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one backend per run: its size costs nothing")]
 pub enum Backend {
     Wine(Wine),
     Windows(Sandbox),
@@ -452,8 +453,8 @@ impl Wine {
     /// ended with) a host that times out.
     fn warm_up(&self) -> anyhow::Result<()> {
         let host = self.hosts_built.join("amd64").join("inetinfo.exe");
-        let mut launch = self.launch(&host);
-        launch.args.push("--".into());
+        // No arguments: the host starts, reports, loads nothing and ends.
+        let launch = self.launch(&host);
         crate::process::run_to_end(&launch, Duration::from_secs(120), &self.scratch())
             .context("cannot start the first program of the Wine machine")
     }

@@ -94,7 +94,7 @@ fn check_windir(mb: &Metabase, windir: &str) -> Result<(), MetabaseError> {
             crate::input::describe_control(c)
         )));
     }
-    crate::machine::WinPath::parse(windir).map(|_| ()).map_err(|error| refuse(error.to_string()))
+    crate::winpath::WinPath::parse(windir).map(|_| ()).map_err(|error| refuse(error.to_string()))
 }
 
 fn filters_path() -> KeyPath {
