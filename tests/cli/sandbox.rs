@@ -117,7 +117,7 @@ fn sandbox_keeps_a_hostile_filter_inside_the_machine() {
     let mut in_tmp = files_starting_with(secret_dir.path(), "");
     in_tmp.sort();
     assert_eq!(in_tmp, ["secret.txt"], "nothing is written beside the secret in /tmp");
-    assert_eq!(home_files, [home_secret.clone()], "nothing is written in the home folder");
+    assert_eq!(home_files, [home_secret], "nothing is written in the home folder");
     assert!(
         matches!(listener.accept(), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
         "the filter reached a listener on 127.0.0.1"
@@ -190,6 +190,7 @@ fn parent_of(pid: u32) -> Option<u32> {
 /// Starts a run whose inetinfo.exe hangs in GetFilterVersion, and returns once that host is
 /// running (the run then holds the machine), with the processes of the prefix at that moment.
 #[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+#[expect(clippy::zombie_processes, reason = "the caller waits for the child it gets")]
 fn start_hanging_run() -> (Child, Vec<u32>) {
     let metabase = iis5_amd64_metabase();
     let image = format!("{FILTER_PATH}=amd64:hang_in_gfv");
