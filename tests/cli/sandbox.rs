@@ -194,7 +194,7 @@ fn parent_of(pid: u32) -> Option<u32> {
 /// Starts a run whose inetinfo.exe hangs in GetFilterVersion, and returns once that host is
 /// running (the run then holds the machine), with the processes of the prefix at that moment.
 #[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
-#[allow(clippy::zombie_processes, reason = "the caller kills the run and waits for it")]
+#[expect(clippy::zombie_processes, reason = "the caller waits for the child it gets")]
 fn start_hanging_run() -> (Child, Vec<u32>) {
     let metabase = iis5_amd64_metabase();
     let image = format!("{FILTER_PATH}=amd64:hang_in_gfv");

@@ -7,6 +7,8 @@
 //! - `repro`: the main job, the seed case replayed with real loads.
 //! - `test`: the test suite, against real builds.
 //! - `bench`: the matrix's wall time against the bare cost of the host starts it needed.
+//! - `stress [SCALE]`: thousands of host starts (back-to-back and two runs at a time), with
+//!   every failure and its reason, and the totals.
 //! - `ci`: everything CI checks, in order.
 //!
 //! Every command that needs a toolchain calls `setup` first, so a newcomer's first command works.
@@ -15,6 +17,7 @@ mod artifacts;
 mod ci;
 mod odd_images;
 mod setup;
+mod stress;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     sh.change_dir(project_root());
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <setup|build|repro|test|bench|ci>");
+        bail!("usage: cargo xtask <setup|build|repro|test|bench|stress|ci>");
     };
     match command.as_str() {
         "setup" => setup::run(&sh),
@@ -43,9 +46,13 @@ fn main() -> anyhow::Result<()> {
             build(&sh)?;
             harness(&sh, "bench", rest)
         }
+        "stress" => {
+            build(&sh)?;
+            stress::run(&sh, rest)
+        }
         "ci" => ci::run(&sh),
         other => bail!(
-            "unknown xtask command `{other}`: expected setup, build, repro, test, bench or ci"
+            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress or ci"
         ),
     }
 }

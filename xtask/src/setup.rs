@@ -1,8 +1,8 @@
 //! `cargo xtask setup`: provisions the toolchains the harness needs, idempotently.
 //!
 //! On Linux that is mingw-w64 (the C compilers and linkers for both Windows targets), Wine 8 with
-//! its 32-bit PE modules (the real loader, for 64-bit and WoW64 processes) and the Rust
-//! `*-pc-windows-gnu` targets. On Windows it is the `*-pc-windows-msvc` targets and a check that
+//! its 32-bit PE modules (the real loader, for 64-bit and WoW64 processes), bubblewrap (the
+//! sandbox every Wine process of a run lives in) and the Rust `*-pc-windows-gnu` targets. On Windows it is the `*-pc-windows-msvc` targets and a check that
 //! the MSVC x86 and x64 toolsets are installed.
 
 use std::path::Path;
@@ -26,6 +26,7 @@ enum Missing {
     Mingw,
     Wine,
     WineI386Modules,
+    Bubblewrap,
     RustTarget(Arch),
 }
 
@@ -34,22 +35,66 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let missing = missing(sh)?;
     if missing.is_empty() {
         println!("setup: everything is in place ({})", describe_present());
+    } else {
+        install(sh, &missing)?;
+    }
+    check_sandbox(sh)
+}
+
+/// bubblewrap needs user namespaces, which some systems restrict (Ubuntu 24.04 through
+/// AppArmor, as on GitHub's ubuntu-latest runners). Without them the harness runs Wine
+/// unsandboxed and refuses DLLs of the user's own; this says how to allow them.
+fn check_sandbox(sh: &Shell) -> anyhow::Result<()> {
+    if cfg!(windows) {
         return Ok(());
     }
-    install(sh, &missing)
+    let works = cmd!(
+        sh,
+        "bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / --proc /proc -- true"
+    )
+    .quiet()
+    .ignore_stdout()
+    .ignore_stderr()
+    .run()
+    .is_ok();
+    if works {
+        return Ok(());
+    }
+    let apparmor = Path::new("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+    let restricted = std::fs::read_to_string(apparmor).is_ok_and(|value| value.trim() == "1");
+    let allow = "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0";
+    // On a CI runner (GitHub's ubuntu-latest sets CI=true) the machine is the project's to
+    // configure; on a person's machine the choice is theirs, so setup only says what to run.
+    if restricted && std::env::var_os("CI").is_some() && (is_root(sh) || which("sudo").is_some()) {
+        println!("setup: allowing user namespaces for bubblewrap (AppArmor restricts them here)");
+        let args: Vec<&str> = allow.split(' ').skip(1).collect();
+        as_root(sh, !is_root(sh), "sysctl", &args).run()?;
+        return Ok(());
+    }
+    bail!(
+        "setup: bubblewrap cannot create user namespaces here, so the harness cannot sandbox \
+         Wine (it will refuse DLLs of your own without --unsandboxed). Allow them (on Ubuntu \
+         24.04: `sudo {allow}`, or an AppArmor profile for /usr/bin/bwrap), then run \
+         `cargo xtask setup` again"
+    )
 }
 
 /// Called by every command that builds or runs: quiet when nothing is missing.
 pub fn ensure(sh: &Shell) -> anyhow::Result<()> {
     let missing = missing(sh)?;
-    if missing.is_empty() { Ok(()) } else { install(sh, &missing) }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        install(sh, &missing)?;
+        check_sandbox(sh)
+    }
 }
 
 fn describe_present() -> &'static str {
     if cfg!(windows) {
         "Rust *-pc-windows-msvc targets, MSVC x86 and x64 toolsets"
     } else {
-        "mingw-w64, Wine 64-bit with its 32-bit modules, Rust *-pc-windows-gnu targets"
+        "mingw-w64, Wine 64-bit with its 32-bit modules, bubblewrap, Rust *-pc-windows-gnu targets"
     }
 }
 
@@ -74,6 +119,9 @@ fn missing(sh: &Shell) -> anyhow::Result<Vec<Missing>> {
     }
     if !Path::new(WINE64).exists() {
         missing.push(Missing::Wine);
+    }
+    if which("bwrap").is_none() {
+        missing.push(Missing::Bubblewrap);
     }
     // A single file from the package proves the folder was filled, not just created: Wine's own
     // package already ships that folder with one DLL in it.
@@ -126,6 +174,12 @@ fn install(sh: &Shell, missing: &[Missing]) -> anyhow::Result<()> {
         println!("setup: installing mingw-w64 and wine64 with apt-get (about 30 s)");
         apt_update(sh)?;
         let packages = ["install", "-y", "-qq", "--no-install-recommends", "mingw-w64", "wine64"];
+        as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    }
+    if system.contains(&Missing::Bubblewrap) {
+        println!("setup: installing bubblewrap with apt-get");
+        apt_update(sh)?;
+        let packages = ["install", "-y", "-qq", "--no-install-recommends", "bubblewrap"];
         as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     }
     if system.contains(&Missing::WineI386Modules) {
@@ -187,7 +241,7 @@ fn install_wine_i386_modules(
 
 fn manual_commands() -> String {
     format!(
-        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64\n  \
+        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64 bubblewrap\n  \
          dpkg --add-architecture i386 && apt-get update\n  apt-get download libwine:i386\n  \
          dpkg-deb -x libwine_*_i386.deb unpacked\n  \
          cp -n unpacked/usr/lib/i386-linux-gnu/wine/i386-windows/* {WINE_I386_MODULES}/\n  \

@@ -31,7 +31,8 @@ pub enum BackendChoice {
 #[derive(Debug)]
 #[expect(clippy::large_enum_variant, reason = "one backend per run: its size costs nothing")]
 pub enum Backend {
-    Wine(Wine),
+    // Boxed: the Wine backend holds much more than the Windows one.
+    Wine(Box<Wine>),
     Windows(Sandbox),
 }
 
@@ -61,7 +62,7 @@ impl Backend {
                 let dir = machines_dir.join("wine");
                 let lock = lock(&dir)?;
                 let wine = Wine::prepare(&dir, hosts_built)?;
-                Ok((Backend::Wine(wine), lock))
+                Ok((Backend::Wine(Box::new(wine)), lock))
             }
         }
     }
@@ -160,7 +161,7 @@ impl Backend {
     /// Whether every process of the run lives in a sandbox (see `sandbox.rs`); on Windows
     /// there is none beyond the job object and the sandbox folder for the drives.
     pub fn sandboxed(&self) -> bool {
-        matches!(self, Backend::Wine(Wine { jail: Ok(_), .. }))
+        matches!(self, Backend::Wine(wine) if wine.jail.is_ok())
     }
 
     /// What ends every process of the run at once, for an interrupted run.
