@@ -29,7 +29,6 @@ pub enum BackendChoice {
 }
 
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "one backend per run: its size costs nothing")]
 pub enum Backend {
     // Boxed: the Wine backend holds much more than the Windows one.
     Wine(Box<Wine>),
