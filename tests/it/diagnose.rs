@@ -12,48 +12,6 @@ use rstest::rstest;
 
 use crate::support::{machine, one_filter_server, tests_dir};
 
-/// Every image the build makes: each mock variant for both architectures, and each synthetic
-/// image. `every_built_image_is_diagnosed` keeps this list, and the catalogue's values,
-/// complete.
-const IMAGES: &[&str] = &[
-    "x86:filter",
-    "amd64:filter",
-    "x86:decorated",
-    "amd64:decorated",
-    "x86:refuse",
-    "amd64:refuse",
-    "x86:refuse_silently",
-    "amd64:refuse_silently",
-    "x86:crash_in_gfv",
-    "amd64:crash_in_gfv",
-    "x86:crash_in_dllmain",
-    "amd64:crash_in_dllmain",
-    "x86:fail_dllmain",
-    "amd64:fail_dllmain",
-    "x86:hang_in_gfv",
-    "amd64:hang_in_gfv",
-    "x86:flood_stdout",
-    "amd64:flood_stdout",
-    "x86:exit_in_dllmain",
-    "amd64:exit_in_dllmain",
-    "x86:read_raw_data",
-    "amd64:read_raw_data",
-    "x86:missing_dependency",
-    "amd64:missing_dependency",
-    "odd:x86_no_code",
-    "odd:amd64_no_code",
-    "odd:arm64",
-    "odd:ia64",
-    "odd:x86_pe32plus",
-    "odd:x86_il_only",
-    "odd:text",
-    "odd:empty",
-    "odd:bad_lfanew",
-    "odd:truncated",
-    "odd:truncated_headers",
-    "missing",
-];
-
 /// A server configuration of the catalogue runs, with the host the decision table gives it
 /// (written out here, independently of the model): IIS 5.0 isolation mode is a 64-bit
 /// inetinfo.exe, worker process isolation mode a 64-bit or (Enable32BitAppOnWin64) 32-bit w3wp.
@@ -207,16 +165,13 @@ fn the_seed_remedies_come_in_order_and_verify() {
 
 #[test]
 fn every_built_image_is_diagnosed() {
-    // The catalogue's #[values] list is the text between its attribute and its parameter.
+    // The catalogue's #[values] list is the text between its attribute and its parameter:
+    // every image the build makes must be in it.
     let source = std::fs::read_to_string(tests_dir().join("it/diagnose.rs")).unwrap();
     let catalogue = source.split("fn the_catalogue_agrees(").nth(1).expect("the catalogue test");
     let values = catalogue.split("spec: &str").next().expect("its image parameter");
-    for spec in IMAGES {
-        assert!(
-            values.contains(&format!("\"{spec}\"")),
-            "add {spec} to the #[values] of `the_catalogue_agrees`"
-        );
-    }
+    let listed = |spec: &str| values.contains(&format!("\"{spec}\""));
+    assert!(listed("missing"), "the catalogue covers a path with no file");
     let artifacts = machine().artifacts();
     let variants =
         std::fs::read_to_string(tests_dir().join("../mock-filters/variants.txt")).unwrap();
@@ -224,12 +179,12 @@ fn every_built_image_is_diagnosed() {
         let name = name.split_whitespace().next().unwrap();
         for arch in Arch::ALL {
             let spec = format!("{}:{name}", arch.dir_name());
-            assert!(IMAGES.contains(&spec.as_str()), "add {spec} to IMAGES");
+            assert!(listed(&spec), "add {spec} to the catalogue's #[values]");
         }
     }
     for entry in std::fs::read_dir(artifacts.root().join("filters/odd")).unwrap() {
         let file = entry.unwrap().file_name().to_string_lossy().into_owned();
         let spec = format!("odd:{}", file.trim_end_matches(".dll"));
-        assert!(IMAGES.contains(&spec.as_str()), "add {spec} to IMAGES");
+        assert!(listed(&spec), "add {spec} to the catalogue's #[values]");
     }
 }
