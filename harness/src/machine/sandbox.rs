@@ -30,9 +30,15 @@ use crate::process::{Background, Launch};
 /// Whether this machine can make the sandbox: the path of `bwrap`, or one line saying why
 /// not and how to allow it.
 pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
-    let Some(bwrap) = find_program("bwrap") else {
-        return Err("bubblewrap is not installed (no `bwrap` on PATH): run `cargo xtask setup`, \
-                    or install the Debian/Ubuntu package `bubblewrap`"
+    // ISAPI_HARNESS_BWRAP names another bubblewrap (one built from source, say).
+    let bwrap = match std::env::var_os("ISAPI_HARNESS_BWRAP") {
+        Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
+        None => find_program("bwrap"),
+    };
+    let Some(bwrap) = bwrap else {
+        return Err("bubblewrap is not installed (no `bwrap` on PATH, or none where \
+                    ISAPI_HARNESS_BWRAP says): run `cargo xtask setup`, or install the \
+                    Debian/Ubuntu package `bubblewrap`"
             .into());
     };
     // The namespaces the run's sandbox needs, tried once; a refusal shows here, not halfway
