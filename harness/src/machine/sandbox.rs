@@ -86,6 +86,8 @@ pub struct Spec {
     pub writable: Vec<PathBuf>,
     /// The folder that is `/tmp` inside.
     pub tmp: PathBuf,
+    /// The Wine prefix (one of the writable folders), whose server the sandbox holds.
+    pub prefix: PathBuf,
     /// Where bwrap's own report and errors go (outside the sandbox).
     pub state: PathBuf,
     /// The working folder of every process inside (the prefix's `drive_c`, so that Wine finds
@@ -213,7 +215,7 @@ impl Jail {
             std::thread::sleep(Duration::from_millis(2));
         };
         // Hosts must not start before the server listens: the first would start a second one.
-        while !has_socket(&spec.tmp) {
+        while !server_listening(&spec.tmp, &spec.prefix) {
             if server.status().is_some() {
                 return Err(jail_error("stopped before its wineserver was listening"));
             }
@@ -284,14 +286,27 @@ fn child_pid(info: &str) -> Option<u32> {
     u32::try_from(value.get("child-pid")?.as_u64()?).ok()
 }
 
-/// Whether a wineserver listens in the sandbox's `/tmp`: Wine 8 makes its socket at
-/// `<folder>/server-<dev>-<inode>/socket`, the folder being `.wine-<uid>` or, in a user
-/// namespace, one it names at random.
-fn has_socket(tmp: &Path) -> bool {
-    let dirs = |dir: &Path| {
-        std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path())
-    };
-    dirs(tmp).any(|folder| dirs(&folder).any(|server| server.join("socket").exists()))
+/// Whether the wineserver of `prefix` listens in `tmp` (the sandbox's private `/tmp`, or the
+/// real one): Wine 8 makes its socket at `<folder>/server-<dev>-<inode>/socket` after the
+/// prefix's device and inode, the folder being `.wine-<uid>` or, in a user namespace, one it
+/// names at random.
+pub fn server_listening(tmp: &Path, prefix: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(prefix) else { return false };
+        let name = format!("server-{:x}-{:x}", meta.dev(), meta.ino());
+        std::fs::read_dir(tmp)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .any(|folder| folder.path().join(&name).join("socket").exists())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (tmp, prefix);
+        true
+    }
 }
 
 pub fn find_program(name: &str) -> Option<PathBuf> {
