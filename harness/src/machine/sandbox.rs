@@ -2,13 +2,17 @@
 //! instance per run.
 //!
 //! Why one instance, with every other Wine process entered into it: the wineserver opens files
-//! for its clients, so it must be inside; its clients find it by a socket under
-//! `/tmp/.wine-<uid>/`, so they must see the same `/tmp`; and it signals them by their Unix
-//! process ids, so they must share its PID namespace. bwrap therefore starts the run's sandbox
-//! with `wineserver -f -p` (in the foreground, so bwrap's child *is* the server) and every
-//! other Wine process of the run (wineboot, each host, `wineserver -k`) is entered into that
-//! sandbox's namespaces with `nsenter`: the same mounts, root, user, PID namespace, network
-//! (none) and IPC. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
+//! for its clients, so it must be inside; its clients find it by a socket under `/tmp`, so
+//! they must see the same `/tmp`; and it signals them by their Unix process ids, so they must
+//! share its PID namespace. (Separate bwrap instances with identical mounts would each have a
+//! PID namespace of their own, and a shared host PID namespace would show every outside
+//! process in `/proc`.) bwrap therefore starts the run's sandbox with `wineserver -f -p` (in
+//! the foreground, so bwrap's child *is* the server) and every other Wine process of the run
+//! (wineboot, the warm-up, each host) is entered into that sandbox's namespaces with
+//! `nsenter`: the same mounts, root, user, PID namespace, network (none), IPC and host name,
+//! with an environment of the sandbox's own (`env -i`), in a session of its own (no terminal
+//! to type into). A process entered this way starts as the sandbox's unprivileged user, so it
+//! keeps no capability across its `exec`. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
 //! reach an outside process through `/proc/PID/root`, and when the sandbox's first process
 //! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel
 //! kills every process left in the namespace: hosts, Wine's services and the server.
