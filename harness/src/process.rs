@@ -278,6 +278,34 @@ pub fn kill_all() {
     }
 }
 
+/// Kills every process whose environment holds `variable` (`WINEPREFIX=/path/to/prefix`):
+/// how an unsandboxed run ends Wine's services, which outlive their wineserver, and how the
+/// next run ends what a killed unsandboxed run left. Only the caller's own processes can be
+/// read, and the machine lock says that every process of that prefix is the caller's run's.
+pub fn kill_by_environment(variable: &str) {
+    #[cfg(target_os = "linux")]
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok) {
+        let Some(pid) =
+            entry.file_name().to_str().and_then(|name| name.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // The harness itself, should the user have set WINEPREFIX to the machine's prefix.
+        if u32::try_from(pid).ok() == Some(std::process::id()) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if environ.split(|&byte| byte == 0).any(|entry| entry == variable.as_bytes()) {
+            // SAFETY: kill has no memory effects.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = variable;
+}
+
 /// Kills `child` and, on Linux, the process group it leads (a host entered into the sandbox
 /// through nsenter is nsenter's child in the same group), then reaps it.
 fn kill_tree(child: &mut Child) {

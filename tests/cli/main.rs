@@ -287,7 +287,7 @@ fn a_users_own_filters_are_loaded_and_kept_as_a_scenario() {
 /// Compiles `tests/data/user-filter/userfilter.c` into a DLL for `arch`, the way a user's own
 /// build would: mingw-w64 on Linux, Visual C++ on Windows.
 #[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
-fn build_user_filter(dir: &Path, arch: &str) -> PathBuf {
+pub(crate) fn build_user_filter(dir: &Path, arch: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/user-filter/userfilter.c");
     let def = source.with_extension("def");
     let out = dir.join(format!("userfilter-{arch}.dll"));

@@ -301,3 +301,59 @@ fn sandbox_sigint_and_sigterm_end_the_run_cleanly() {
         );
     }
 }
+
+/// Where no sandbox can be made (here: no bubblewrap where ISAPI_HARNESS_BWRAP points), the
+/// harness says so, still runs its own mock filters, refuses a DLL of the user's own (exit 2,
+/// naming `--unsandboxed`), and loads it with `--unsandboxed`, reporting `"sandbox": false`.
+#[test]
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn sandbox_missing_refuses_a_users_own_dll_unless_unsandboxed() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = super::build_user_filter(build.path(), "amd64");
+    let metabase = iis5_amd64_metabase();
+    let image = format!("{FILTER_PATH}={}", dll.display());
+    let without_bwrap = |args: &[&str]| {
+        Command::new(harness_binary())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("ISAPI_HARNESS_BWRAP", "/nonexistent/bwrap")
+            .output()
+            .expect("isapi-harness runs")
+    };
+    let mock = format!("{FILTER_PATH}=amd64");
+    let output = without_bwrap(&[
+        "start",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        &mock,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "the mocks still run: {}", stderr(&output));
+    assert_eq!(json(&output)["sandbox"], false);
+    let message = stderr(&output);
+    // One line says it (another may say that the run waits for the machine).
+    let said: Vec<&str> = message.lines().filter(|line| line.contains("no sandbox")).collect();
+    assert_eq!(said.len(), 1, "one line says there is no sandbox: {message}");
+    assert!(said[0].contains("bubblewrap") && said[0].contains("--unsandboxed"), "{message}");
+
+    let output =
+        without_bwrap(&["start", "--metabase", metabase.to_str().unwrap(), "--image", &image]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--unsandboxed"), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+
+    let output = without_bwrap(&[
+        "start",
+        "--unsandboxed",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        &image,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["sandbox"], false);
+    assert_eq!(report["hosts"][0]["filters"][0]["description"], "A user's own filter");
+}

@@ -200,6 +200,8 @@ pub struct Wine {
     hosts: PathBuf,
     /// The run's sandbox, or why there is none.
     jail: Result<super::sandbox::Jail, String>,
+    /// Without a sandbox: the run's wineserver, a child of the harness.
+    server: Option<crate::process::Background>,
 }
 
 /// Where the host programs are inside the prefix: `C:\isapi-harness\hosts`.
@@ -218,6 +220,7 @@ impl Wine {
             prefix,
             hosts_built: hosts_built.to_owned(),
             jail: Err(String::new()),
+            server: None,
         };
         wine.clean_up_after_earlier_runs();
         let bwrap = super::sandbox::probe(&wine.scratch());
@@ -234,7 +237,7 @@ impl Wine {
         wine.jail = match &bwrap {
             Ok(bwrap) => Ok(super::sandbox::Jail::start(&wine.jail_spec(bwrap), true)?),
             Err(reason) => {
-                wine.start_server()?;
+                wine.server = Some(wine.start_server()?);
                 Err(reason.clone())
             }
         };
@@ -242,8 +245,8 @@ impl Wine {
         Ok(wine)
     }
 
-    /// Whatever a run that was killed left: its wineserver (an unsandboxed run's can outlive
-    /// it by ten seconds), its private `/tmp` and the output files of its hosts. The machine
+    /// Whatever a run that was killed left: its wineserver and Wine's services (an unsandboxed
+    /// run's can outlive it), its private `/tmp` and the output files of its hosts. The machine
     /// lock is held, so nothing here belongs to a run still going.
     fn clean_up_after_earlier_runs(&self) {
         let stop = Launch {
@@ -252,6 +255,9 @@ impl Wine {
             env: self.unsandboxed_env(),
         };
         let _ = crate::process::run_to_end(&stop, Duration::from_secs(10), &self.scratch());
+        // Wine's services outlive a server that was killed; a sandboxed run's went with its
+        // PID namespace, an unsandboxed run's are found by their environment.
+        crate::process::kill_by_environment(&self.prefix_variable());
         for stale in [self.dir.join("tmp"), self.scratch()] {
             let _ = std::fs::remove_dir_all(&stale);
         }
@@ -318,6 +324,7 @@ impl Wine {
             read_only_at: vec![(self.hosts_built.clone(), self.hosts.clone())],
             writable: vec![self.prefix.clone(), self.drives.clone()],
             tmp,
+            prefix: self.prefix.clone(),
             state: self.dir.clone(),
             cwd: self.prefix.join("drive_c"),
             env: self.sandbox_env(),
@@ -459,58 +466,70 @@ impl Wine {
             .context("cannot start the first program of the Wine machine")
     }
 
-    /// Without a sandbox: one server for the whole run. With it, a 64-bit host starts in about
-    /// 0.03 s instead of 0.4 s. `-p10` keeps it alive between hosts and lets it end by itself
-    /// 10 s after the last one, should this process end before it can stop the server.
-    fn start_server(&self) -> anyhow::Result<()> {
+    /// Without a sandbox: one server for the whole run (with it, a 64-bit host starts in
+    /// about 0.03 s instead of 0.4 s), in the foreground as the harness's own child, as in the
+    /// sandbox: it dies with the harness (`PR_SET_PDEATHSIG`), its clients with it, and it is
+    /// stopped by killing it. (`wineserver -k` would wait up to ten seconds for Wine's
+    /// services.)
+    fn start_server(&self) -> anyhow::Result<crate::process::Background> {
         let launch = Launch {
             program: self.wineserver.clone(),
-            args: vec!["-p10".into()],
+            args: vec!["-f".into(), "-p".into()],
             env: self.unsandboxed_env(),
         };
-        // A refusal means a server for this prefix is still running: it serves this run just
-        // as well, and this run stops it at the end. Any other trouble shows when the first
-        // host starts.
-        let _ = crate::process::run_to_end(&launch, Duration::from_secs(30), &self.scratch());
-        Ok(())
+        let out = self.dir.join("wineserver.out");
+        let err = self.dir.join("wineserver.err");
+        let server = crate::process::Background::start(&launch, &out, &err)?;
+        let started = std::time::Instant::now();
+        let tmp = std::env::temp_dir();
+        while !super::sandbox::server_listening(&tmp, &self.prefix) {
+            if server.status().is_some() || started.elapsed() > Duration::from_secs(20) {
+                server.kill();
+                let said = std::fs::read_to_string(&err).unwrap_or_default();
+                bail!(
+                    "the wineserver for `{}` did not start: {}",
+                    self.prefix.display(),
+                    said.lines().last().unwrap_or("it printed nothing")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(server)
     }
 
     fn stop_server(&self) {
-        match &self.jail {
-            Ok(jail) => jail.stop(),
-            Err(_) => {
-                // Stopped by its prefix, never by name, so other Wine users are left alone.
-                let launch = Launch {
-                    program: self.wineserver.clone(),
-                    args: vec!["-k".into()],
-                    env: self.unsandboxed_env(),
-                };
-                let _ =
-                    crate::process::run_to_end(&launch, Duration::from_secs(10), &self.scratch());
+        match (&self.jail, &self.server) {
+            (Ok(jail), _) => jail.stop(),
+            (Err(_), server) => {
+                if let Some(server) = server {
+                    server.kill();
+                }
+                crate::process::kill_by_environment(&self.prefix_variable());
             }
         }
+    }
+
+    /// `WINEPREFIX=<prefix>`, as every Wine process of this machine has it in its environment.
+    fn prefix_variable(&self) -> String {
+        format!("WINEPREFIX={}", self.prefix.display())
     }
 
     /// What ends every Wine process of the run at once, for an interrupted run: the sandbox
     /// (its PID namespace takes every process in it along), or the unsandboxed server.
     fn emergency_stop(&self) -> Box<dyn Fn() + Send> {
-        match &self.jail {
-            Ok(jail) => {
-                let sandbox = jail.killer();
-                Box::new(move || sandbox.kill())
+        let server = match (&self.jail, &self.server) {
+            (Ok(jail), _) => Some(jail.killer()),
+            (Err(_), server) => server.clone(),
+        };
+        let unsandboxed = self.jail.is_err().then(|| self.prefix_variable());
+        Box::new(move || {
+            if let Some(server) = &server {
+                server.kill();
             }
-            Err(_) => {
-                let launch = Launch {
-                    program: self.wineserver.clone(),
-                    args: vec!["-k".into()],
-                    env: self.unsandboxed_env(),
-                };
-                let scratch = self.scratch();
-                Box::new(move || {
-                    let _ = crate::process::run_to_end(&launch, Duration::from_secs(5), &scratch);
-                })
+            if let Some(variable) = &unsandboxed {
+                crate::process::kill_by_environment(variable);
             }
-        }
+        })
     }
 
     /// `C:` is the prefix's own drive (Wine needs its `C:\windows\system32` there); every other

@@ -2,13 +2,17 @@
 //! instance per run.
 //!
 //! Why one instance, with every other Wine process entered into it: the wineserver opens files
-//! for its clients, so it must be inside; its clients find it by a socket under
-//! `/tmp/.wine-<uid>/`, so they must see the same `/tmp`; and it signals them by their Unix
-//! process ids, so they must share its PID namespace. bwrap therefore starts the run's sandbox
-//! with `wineserver -f -p` (in the foreground, so bwrap's child *is* the server) and every
-//! other Wine process of the run (wineboot, each host, `wineserver -k`) is entered into that
-//! sandbox's namespaces with `nsenter`: the same mounts, root, user, PID namespace, network
-//! (none) and IPC. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
+//! for its clients, so it must be inside; its clients find it by a socket under `/tmp`, so
+//! they must see the same `/tmp`; and it signals them by their Unix process ids, so they must
+//! share its PID namespace. (Separate bwrap instances with identical mounts would each have a
+//! PID namespace of their own, and a shared host PID namespace would show every outside
+//! process in `/proc`.) bwrap therefore starts the run's sandbox with `wineserver -f -p` (in
+//! the foreground, so bwrap's child *is* the server) and every other Wine process of the run
+//! (wineboot, the warm-up, each host) is entered into that sandbox's namespaces with
+//! `nsenter`: the same mounts, root, user, PID namespace, network (none), IPC and host name,
+//! with an environment of the sandbox's own (`env -i`), in a session of its own (no terminal
+//! to type into). A process entered this way starts as the sandbox's unprivileged user, so it
+//! keeps no capability across its `exec`. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
 //! reach an outside process through `/proc/PID/root`, and when the sandbox's first process
 //! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel
 //! kills every process left in the namespace: hosts, Wine's services and the server.
@@ -30,9 +34,15 @@ use crate::process::{Background, Launch};
 /// Whether this machine can make the sandbox: the path of `bwrap`, or one line saying why
 /// not and how to allow it.
 pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
-    let Some(bwrap) = find_program("bwrap") else {
-        return Err("bubblewrap is not installed (no `bwrap` on PATH): run `cargo xtask setup`, \
-                    or install the Debian/Ubuntu package `bubblewrap`"
+    // ISAPI_HARNESS_BWRAP names another bubblewrap (one built from source, say).
+    let bwrap = match std::env::var_os("ISAPI_HARNESS_BWRAP") {
+        Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
+        None => find_program("bwrap"),
+    };
+    let Some(bwrap) = bwrap else {
+        return Err("bubblewrap is not installed (no `bwrap` on PATH, or none where \
+                    ISAPI_HARNESS_BWRAP says): run `cargo xtask setup`, or install the \
+                    Debian/Ubuntu package `bubblewrap`"
             .into());
     };
     // The namespaces the run's sandbox needs, tried once; a refusal shows here, not halfway
@@ -80,6 +90,8 @@ pub struct Spec {
     pub writable: Vec<PathBuf>,
     /// The folder that is `/tmp` inside.
     pub tmp: PathBuf,
+    /// The Wine prefix (one of the writable folders), whose server the sandbox holds.
+    pub prefix: PathBuf,
     /// Where bwrap's own report and errors go (outside the sandbox).
     pub state: PathBuf,
     /// The working folder of every process inside (the prefix's `drive_c`, so that Wine finds
@@ -207,7 +219,7 @@ impl Jail {
             std::thread::sleep(Duration::from_millis(2));
         };
         // Hosts must not start before the server listens: the first would start a second one.
-        while !has_socket(&spec.tmp) {
+        while !server_listening(&spec.tmp, &spec.prefix) {
             if server.status().is_some() {
                 return Err(jail_error("stopped before its wineserver was listening"));
             }
@@ -278,14 +290,27 @@ fn child_pid(info: &str) -> Option<u32> {
     u32::try_from(value.get("child-pid")?.as_u64()?).ok()
 }
 
-/// Whether a wineserver listens in the sandbox's `/tmp`: Wine 8 makes its socket at
-/// `<folder>/server-<dev>-<inode>/socket`, the folder being `.wine-<uid>` or, in a user
-/// namespace, one it names at random.
-fn has_socket(tmp: &Path) -> bool {
-    let dirs = |dir: &Path| {
-        std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path())
-    };
-    dirs(tmp).any(|folder| dirs(&folder).any(|server| server.join("socket").exists()))
+/// Whether the wineserver of `prefix` listens in `tmp` (the sandbox's private `/tmp`, or the
+/// real one): Wine 8 makes its socket at `<folder>/server-<dev>-<inode>/socket` after the
+/// prefix's device and inode, the folder being `.wine-<uid>` or, in a user namespace, one it
+/// names at random.
+pub fn server_listening(tmp: &Path, prefix: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(prefix) else { return false };
+        let name = format!("server-{:x}-{:x}", meta.dev(), meta.ino());
+        std::fs::read_dir(tmp)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .any(|folder| folder.path().join(&name).join("socket").exists())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (tmp, prefix);
+        true
+    }
 }
 
 pub fn find_program(name: &str) -> Option<PathBuf> {
