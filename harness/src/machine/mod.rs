@@ -167,6 +167,15 @@ impl Machine {
             }
             let said: String =
                 finished.stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+            if attempt < START_ATTEMPTS {
+                // On stderr, for whoever watches the run; the report says it in its timeline.
+                eprintln!(
+                    "isapi-harness: the {} host did not start ({}); starting it again (attempt {} of {START_ATTEMPTS})",
+                    request.bits,
+                    if said.is_empty() { "Wine printed nothing" } else { &said },
+                    attempt + 1
+                );
+            }
             failures.push(format!(
                 "exit status {}: {}",
                 finished.status.map(crate::process::describe_status).unwrap_or_default(),
