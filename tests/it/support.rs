@@ -4,8 +4,7 @@
 //! The machine is opened once and shared by every test thread, as the matrix shares it: one
 //! Wine prefix, one wineserver. Each test places its images at paths of its own, so tests in
 //! parallel never wait for each other's files. The machine is never dropped (statics are not);
-//! its wineserver ends by itself a few seconds after the last host, and the machine lock ends
-//! with this process.
+//! its sandbox (with the wineserver) and the machine lock end with this process.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;

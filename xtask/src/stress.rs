@@ -184,6 +184,12 @@ fn execute(bin: &Path, artifacts: &Path, run: &Run) -> Totals {
             .unwrap_or(0);
         totals.other_starts += 6 * n;
     }
+    // What Wine said when it failed a start that the harness then made again.
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        if line.contains("starting it again") {
+            println!("stress: {line}");
+        }
+    }
     let code = output.status.code().unwrap_or(-1);
     if code != run.expect {
         totals.failed_runs = 1;

@@ -160,18 +160,34 @@ impl Machine {
                     run.start_attempts = attempt;
                     return Ok(run);
                 }
-                Err(ReportError::NotStarted { exit_code, stderr_tail }) => failures.push(format!(
-                    "{}: {}",
-                    match exit_code {
-                        Some(code) => format!("exit code {code}"),
-                        None => "no exit code".to_owned(),
-                    },
-                    if stderr_tail.is_empty() {
-                        "Wine printed nothing".to_owned()
-                    } else {
-                        format!("Wine printed `{stderr_tail}`")
+                Err(ReportError::NotStarted { exit_code, stderr_tail }) => {
+                    if attempt < START_ATTEMPTS {
+                        // On stderr, for whoever watches the run; the report says it in its
+                        // timeline.
+                        eprintln!(
+                            "isapi-harness: the {} host did not start ({}); starting it again (attempt {} of {START_ATTEMPTS})",
+                            plan.bits,
+                            if stderr_tail.is_empty() {
+                                "Wine printed nothing"
+                            } else {
+                                &stderr_tail
+                            },
+                            attempt + 1
+                        );
                     }
-                )),
+                    failures.push(format!(
+                        "{}: {}",
+                        match exit_code {
+                            Some(code) => format!("exit code {code}"),
+                            None => "no exit code".to_owned(),
+                        },
+                        if stderr_tail.is_empty() {
+                            "Wine printed nothing".to_owned()
+                        } else {
+                            format!("Wine printed `{stderr_tail}`")
+                        }
+                    ));
+                }
                 Err(error @ ReportError::Inconsistent(_)) => {
                     anyhow::bail!("{} {}: {error}", plan.bits, plan.process)
                 }
