@@ -31,32 +31,6 @@ pub enum Cause {
     RawDataUnsupported,
 }
 
-impl Cause {
-    /// The cause's one name, as `--json` writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cause::Ok => "ok",
-            Cause::MissingFile => "missing_file",
-            Cause::MissingDependency => "missing_dependency",
-            Cause::WrongBitness => "wrong_bitness",
-            Cause::OtherMachine => "other_machine",
-            Cause::NotAnImage => "not_an_image",
-            Cause::CorruptImage => "corrupt_image",
-            Cause::MissingExport => "missing_export",
-            Cause::FilterRefused => "filter_refused",
-            Cause::Crashed => "crashed",
-            Cause::TimedOut => "timed_out",
-            Cause::RawDataUnsupported => "raw_data_unsupported",
-        }
-    }
-}
-
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// How the host process ended, as far as the cause of a filter result is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostDeath {

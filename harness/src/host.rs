@@ -106,6 +106,13 @@ impl ImageLoad {
     pub fn load_error(&self) -> Option<Win32Error> {
         self.load.and_then(Result::err)
     }
+
+    /// Loaded, entry point found, and (where there is one) the version call accepted.
+    fn usable(&self) -> bool {
+        self.load == Some(Ok(()))
+            && self.exports.is_some_and(|exports| exports.entry_point)
+            && (self.kind == ImageKind::Module || self.version.as_ref().is_some_and(|v| v.accepted))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -520,15 +527,6 @@ impl Reader<'_> {
         if kept.len() < OUTPUT_LINES_KEPT {
             kept.push(raw.chars().take(500).collect());
         }
-    }
-}
-
-impl ImageLoad {
-    /// Loaded, entry point found, and (where there is one) the version call accepted.
-    fn usable(&self) -> bool {
-        self.load == Some(Ok(()))
-            && self.exports.is_some_and(|exports| exports.entry_point)
-            && (self.kind == ImageKind::Module || self.version.as_ref().is_some_and(|v| v.accepted))
     }
 }
 
