@@ -1,4 +1,4 @@
-//! Where the built host programs and mock filters are, and where the simulated machines live.
+//! Where the built host programs, mock filters and mock extensions are, and where the simulated machines live.
 //!
 //! `cargo xtask build` writes everything under `target/isapi-harness/`; this module is the one
 //! place that knows that layout on the reading side.
@@ -58,13 +58,20 @@ impl Artifacts {
         self.root.join("hosts").join(bits.host_arch().dir_name()).join(process.file_name())
     }
 
-    /// A mock filter variant (a line of `mock-filters/variants.txt`) built for `arch`.
-    pub fn mock_filter(&self, arch: Arch, variant: &str) -> anyhow::Result<PathBuf> {
-        let path = self.root.join("filters").join(arch.dir_name()).join(format!("{variant}.dll"));
+    /// A mock filter variant (a line of `mock-filters/variants.txt`) or, for the names that
+    /// begin with `extension`, a mock extension variant (`mock-extensions/variants.txt`),
+    /// built for `arch`.
+    pub fn mock(&self, arch: Arch, variant: &str) -> anyhow::Result<PathBuf> {
+        let (folder, list, noun) = if is_extension_variant(variant) {
+            ("extensions", "mock-extensions/variants.txt", "extension")
+        } else {
+            ("filters", "mock-filters/variants.txt", "filter")
+        };
+        let path = self.root.join(folder).join(arch.dir_name()).join(format!("{variant}.dll"));
         if !path.is_file() {
             bail!(
-                "no mock filter variant `{variant}` for {arch} at `{}`; the variants are listed in \
-                 mock-filters/variants.txt (run `cargo xtask build` after adding one)",
+                "no mock {noun} variant `{variant}` for {arch} at `{}`; the variants are listed in \
+                 {list} (run `cargo xtask build` after adding one)",
                 path.display()
             );
         }
@@ -84,4 +91,10 @@ impl Artifacts {
     pub fn machines_dir(&self) -> PathBuf {
         self.root.join("machine")
     }
+}
+
+/// Whether a mock variant's name is one of the mock extension's (`extension`,
+/// `extension_refuse`, ...) rather than the mock filter's.
+pub fn is_extension_variant(variant: &str) -> bool {
+    variant == "extension" || variant.starts_with("extension_")
 }

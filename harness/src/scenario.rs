@@ -1,9 +1,10 @@
 //! A scenario: an OS bitness, a metabase, and the files on the simulated machine's disks.
 //!
-//! By default the standard ASP.NET filter paths of whatever Windows folder the metabase names
+//! By default the standard ASP.NET paths of whatever Windows folder the metabase names
 //! (`<windir>\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll` and its `Framework64` twin)
-//! hold mock filters of the architecture a real Windows would have there; on 32-bit Windows there
-//! is no Framework64. The user can place any image at any path with `--image`. A configured path
+//! hold mock filters of the architecture a real Windows would have there, and the
+//! `aspnet_isapi.dll` beside each holds the mock extension of that architecture; on 32-bit
+//! Windows there is no Framework64. The user can place any image at any path with `--image`. A configured path
 //! that holds nothing stays missing, and the loader says so.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::arch::{Arch, Os};
-use crate::artifacts::Artifacts;
+use crate::artifacts::{Artifacts, is_extension_variant};
 use crate::machine::{Content, Layout, WinPath};
 use crate::metabase::Metabase;
 
@@ -32,7 +33,8 @@ pub struct Scenario {
 /// What to put at a Windows path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSpec {
-    /// A mock filter built by `cargo xtask build` (`filter` is the well-behaved one).
+    /// A mock filter or extension built by `cargo xtask build` (`filter` and `extension` are
+    /// the well-behaved ones; `extension_<variant>` names an extension's variant).
     Mock { arch: Arch, variant: String },
     /// A synthetic image written by `cargo xtask build` (`odd:x86_no_code`).
     Synthetic(String),
@@ -84,7 +86,7 @@ impl ImageSpec {
     /// The real file to copy onto the simulated disk.
     pub fn source(&self, artifacts: &Artifacts) -> anyhow::Result<PathBuf> {
         match self {
-            ImageSpec::Mock { arch, variant } => artifacts.mock_filter(*arch, variant),
+            ImageSpec::Mock { arch, variant } => artifacts.mock(*arch, variant),
             ImageSpec::Synthetic(name) => artifacts.odd_image(name),
             ImageSpec::File(path) => Ok(path.clone()),
         }
@@ -94,8 +96,11 @@ impl ImageSpec {
 impl std::fmt::Display for ImageSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ImageSpec::Mock { arch, variant } if variant == "filter" => {
-                write!(f, "{arch} mock filter")
+            ImageSpec::Mock { arch, variant } if variant == "filter" || variant == "extension" => {
+                write!(f, "{arch} mock {variant}")
+            }
+            ImageSpec::Mock { arch, variant } if is_extension_variant(variant) => {
+                write!(f, "{arch} mock extension ({variant})")
             }
             ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
@@ -180,17 +185,21 @@ impl Scenario {
     }
 }
 
-/// A real Windows has ASP.NET's 32-bit filter under `Framework` and, on x64 only, the 64-bit
-/// one under `Framework64`, below its Windows folder (whichever drive that is).
+/// A real Windows has ASP.NET's 32-bit filter and extension under `Framework` and, on x64 only,
+/// the 64-bit ones under `Framework64`, below its Windows folder (whichever drive that is).
 fn default_image(os: Os, path: &WinPath) -> Option<ImageSpec> {
     let components = path.components();
     let [_windir, dotnet, framework, version, file] = components else { return None };
-    if !dotnet.eq_ignore_ascii_case("Microsoft.NET")
-        || !file.eq_ignore_ascii_case("aspnet_filter.dll")
-        || !version.starts_with(['v', 'V'])
-    {
+    if !dotnet.eq_ignore_ascii_case("Microsoft.NET") || !version.starts_with(['v', 'V']) {
         return None;
     }
+    let variant = if file.eq_ignore_ascii_case("aspnet_filter.dll") {
+        "filter"
+    } else if file.eq_ignore_ascii_case("aspnet_isapi.dll") {
+        "extension"
+    } else {
+        return None;
+    };
     let arch = if framework.eq_ignore_ascii_case("Framework") {
         Arch::X86
     } else if framework.eq_ignore_ascii_case("Framework64") && os == Os::X64 {
@@ -198,7 +207,7 @@ fn default_image(os: Os, path: &WinPath) -> Option<ImageSpec> {
     } else {
         return None;
     };
-    Some(ImageSpec::Mock { arch, variant: "filter".to_owned() })
+    Some(ImageSpec::Mock { arch, variant: variant.to_owned() })
 }
 
 #[cfg(test)]
@@ -224,6 +233,14 @@ mod tests {
         assert_eq!(default_image(Os::X86, &amd64), None, "32-bit Windows has no Framework64");
         let other = WinPath::parse(r"C:\Filters\aspnet_filter.dll").unwrap();
         assert_eq!(default_image(Os::X64, &other), None);
+        let isapi =
+            WinPath::parse(r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_isapi.dll")
+                .unwrap();
+        assert_eq!(
+            default_image(Os::X64, &isapi),
+            Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "extension".into() })
+        );
+        assert_eq!(default_image(Os::X86, &isapi), None);
     }
 
     #[test]
@@ -237,6 +254,16 @@ mod tests {
             ImageSpec::Mock { arch: Arch::Amd64, variant: "crash_in_gfv".into() }
         );
         assert_eq!(ImageSpec::parse("odd:text").unwrap(), ImageSpec::Synthetic("text".into()));
+        let extension = ImageSpec::parse("x86:extension_refuse").unwrap();
+        assert_eq!(
+            extension,
+            ImageSpec::Mock { arch: Arch::X86, variant: "extension_refuse".into() }
+        );
+        assert_eq!(extension.to_string(), "x86 mock extension (extension_refuse)");
+        assert_eq!(
+            ImageSpec::parse("amd64:extension").unwrap().to_string(),
+            "AMD64 mock extension"
+        );
         assert!(ImageSpec::parse("/no/such/file.dll").is_err());
         let (path, spec) = parse_image_arg(r"C:\f\a.dll=amd64").unwrap();
         assert_eq!(path.as_str(), r"C:\f\a.dll");

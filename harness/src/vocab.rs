@@ -16,15 +16,21 @@ pub enum ProcessName {
     /// An application pool's worker process.
     #[serde(rename = "w3wp.exe")]
     W3wp,
+    /// The COM+ surrogate that runs an out-of-process application (`AppIsolated` 1 or 2) in
+    /// IIS 5.0 isolation mode, and the ISAPI extensions it maps.
+    #[serde(rename = "dllhost.exe")]
+    Dllhost,
 }
 
 impl ProcessName {
-    pub const ALL: [ProcessName; 2] = [ProcessName::Inetinfo, ProcessName::W3wp];
+    pub const ALL: [ProcessName; 3] =
+        [ProcessName::Inetinfo, ProcessName::W3wp, ProcessName::Dllhost];
 
     pub fn file_name(self) -> &'static str {
         match self {
             ProcessName::Inetinfo => "inetinfo.exe",
             ProcessName::W3wp => "w3wp.exe",
+            ProcessName::Dllhost => "dllhost.exe",
         }
     }
 }

@@ -5,7 +5,9 @@ use harness::scenario::ImageSpec;
 use harness::vocab::{HostEnd, Win32Error};
 use rstest::rstest;
 
-use crate::support::load_in_host;
+use harness::vocab::ImageKind;
+
+use crate::support::{load_in_host, load_kind_in_host};
 
 fn mock(arch: Arch, variant: &str) -> ImageSpec {
     ImageSpec::Mock { arch, variant: variant.to_owned() }
@@ -41,6 +43,85 @@ fn the_loader_decides_by_bitness(
     } else {
         assert!(filter.exports.is_none() && filter.version.is_none(), "{filter:?}");
     }
+}
+
+/// The mock extension in a real host: loaded by the loader, or refused for its bitness, and
+/// when loaded, called as IIS calls an extension (GetExtensionVersion, then HttpExtensionProc
+/// with an EXTENSION_CONTROL_BLOCK, then TerminateExtension).
+#[rstest]
+#[case::host32_runs_x86(Bits::B32, Arch::X86, None)]
+#[case::host32_refuses_amd64(Bits::B32, Arch::Amd64, Some(193))]
+#[case::host64_refuses_x86(Bits::B64, Arch::X86, Some(193))]
+#[case::host64_runs_amd64(Bits::B64, Arch::Amd64, None)]
+fn the_mock_extension_answers_a_request_in_a_host_of_its_bitness(
+    #[case] bits: Bits,
+    #[case] arch: Arch,
+    #[case] error: Option<u32>,
+) {
+    let path =
+        format!(r"C:\it\loader\extension-{}-{}\aspnet_isapi.dll", bits.number(), arch.dir_name());
+    let run = load_kind_in_host(
+        bits,
+        ImageKind::Extension,
+        &[(&path, mock(arch, "extension"))],
+        &[&path],
+    );
+    assert_eq!(run.end, HostEnd::Completed);
+    let extension = &run.images[0];
+    assert_eq!(extension.kind, ImageKind::Extension);
+    assert_eq!(extension.load_error().map(Win32Error::code), error, "{extension:?}");
+    if error.is_some() {
+        assert!(extension.exports.is_none() && extension.version.is_none(), "{extension:?}");
+        return;
+    }
+    let exports = extension.exports.expect("the exports were looked up");
+    assert!(exports.entry_point && exports.request_proc && exports.terminate, "{exports:?}");
+    let version = extension.version.as_ref().expect("GetExtensionVersion was called");
+    assert!(version.accepted);
+    assert_eq!(version.version, 0x0006_0000, "HSE_VERSION 6.0");
+    assert_eq!(version.description, format!("Mock ISAPI extension ({arch}, extension)"));
+    let request = extension.request.expect("HttpExtensionProc was called");
+    assert_eq!(request.returned, Some(1), "HSE_STATUS_SUCCESS");
+    assert_eq!(request.http_status, Some(200));
+    assert_eq!(extension.terminated, Some(true));
+}
+
+/// The extension's failure variants fail where their names say, in a real process.
+#[test]
+fn the_mock_extension_variants_fail_where_they_say() {
+    let refuse = r"C:\it\loader\extension-variants\refuse.dll";
+    let error = r"C:\it\loader\extension-variants\request_error.dll";
+    let decorated = r"C:\it\loader\extension-variants\decorated.dll";
+    let run = load_kind_in_host(
+        Bits::B32,
+        ImageKind::Extension,
+        &[
+            (refuse, mock(Arch::X86, "extension_refuse")),
+            (error, mock(Arch::X86, "extension_request_error")),
+            (decorated, mock(Arch::X86, "extension_decorated")),
+        ],
+        &[refuse, error, decorated],
+    );
+    let refused = run.images[0].version.as_ref().expect("GetExtensionVersion was called");
+    assert!(!refused.accepted);
+    assert_eq!(refused.last_error, Win32Error::ACCESS_DENIED);
+    assert!(run.images[0].request.is_none(), "a refused extension gets no request");
+    let failed = run.images[1].request.expect("HttpExtensionProc was called");
+    assert_eq!(failed.returned, Some(4), "HSE_STATUS_ERROR");
+    assert_eq!(failed.http_status, Some(500));
+    let exports = run.images[2].exports.expect("the exports were looked up");
+    assert!(!exports.entry_point);
+    assert_eq!(exports.lookup_error, Some(Win32Error::PROC_NOT_FOUND));
+
+    let crash = r"C:\it\loader\extension-variants\crash_in_hep.dll";
+    let run = load_kind_in_host(
+        Bits::B64,
+        ImageKind::Extension,
+        &[(crash, mock(Arch::Amd64, "extension_crash_in_hep"))],
+        &[crash],
+    );
+    assert_eq!(run.end, HostEnd::Crashed { exception_code: 0xC000_0005 });
+    assert_eq!(run.images[0].last_call.as_deref(), Some("HttpExtensionProc"));
 }
 
 #[rstest]
@@ -96,7 +177,7 @@ fn the_mock_filters_read_as_built() {
     use harness::pe::{ExportStatus, IsapiExports, Machine, inspect};
     let artifacts = crate::support::machine().artifacts();
     let read = |arch: Arch, variant: &str| {
-        let path = artifacts.mock_filter(arch, variant).expect("the mock filter is built");
+        let path = artifacts.mock(arch, variant).expect("the mock filter is built");
         inspect(&path).unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
     };
     let plain = IsapiExports {

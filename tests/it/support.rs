@@ -42,8 +42,18 @@ pub fn win(path: &str) -> WinPath {
     WinPath::parse(path).unwrap_or_else(|error| panic!("bad test path `{path}`: {error}"))
 }
 
-/// Places `images` on the machine and loads `load` (in order) in one host process.
+/// Places `images` on the machine and loads `load` (in order) as filters in one host process.
 pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> HostRun {
+    load_kind_in_host(bits, ImageKind::Filter, images, load)
+}
+
+/// [`load_in_host`] for images of any kind.
+pub fn load_kind_in_host(
+    bits: Bits,
+    kind: ImageKind,
+    images: &[(&str, ImageSpec)],
+    load: &[&str],
+) -> HostRun {
     let machine = machine();
     let mut layout = Layout::default();
     for (path, spec) in images {
@@ -59,10 +69,7 @@ pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> 
         bits,
         process: ProcessName::W3wp,
         probes: Vec::new(),
-        images: paths
-            .into_iter()
-            .map(|path| PlannedImage { kind: ImageKind::Filter, path })
-            .collect(),
+        images: paths.into_iter().map(|path| PlannedImage { kind, path }).collect(),
         stop_at_first_failure: false,
         request: true,
         timeout: Duration::from_secs(30),

@@ -87,35 +87,53 @@ fn architecture_md_names_every_top_level_folder() {
     }
 }
 
-/// IIS looks the exports up by their plain names; every filter source needs a .def that lists
+/// IIS looks the exports up by their plain names; every mock source needs a .def that lists
 /// them, and every variant's switch must exist in the source.
-#[test]
-fn mock_filters_export_the_isapi_entry_points_and_variants_exist() {
-    let dir = root().join("mock-filters");
-    let def = std::fs::read_to_string(dir.join("filter.def")).unwrap();
-    for export in ["GetFilterVersion", "HttpFilterProc", "TerminateFilter"] {
-        assert!(
-            def.lines().any(|line| line.trim() == export),
-            "mock-filters/filter.def: export `{export}`"
-        );
+#[rstest::rstest]
+#[case::filters("mock-filters", "filter", &["GetFilterVersion", "HttpFilterProc", "TerminateFilter"])]
+#[case::extensions(
+    "mock-extensions",
+    "extension",
+    &["GetExtensionVersion", "HttpExtensionProc", "TerminateExtension"]
+)]
+fn mock_images_export_the_isapi_entry_points_and_variants_exist(
+    #[case] folder: &str,
+    #[case] stem: &str,
+    #[case] exports: &[&str],
+) {
+    let dir = root().join(folder);
+    let def = std::fs::read_to_string(dir.join(format!("{stem}.def"))).unwrap();
+    for export in exports {
+        assert!(def.lines().any(|line| line.trim() == *export), "{folder}/{stem}.def: `{export}`");
     }
-    let source = std::fs::read_to_string(dir.join("filter.c")).unwrap();
+    let source = std::fs::read_to_string(dir.join(format!("{stem}.c"))).unwrap();
     let variants = std::fs::read_to_string(dir.join("variants.txt")).unwrap();
+    let mut names = Vec::new();
     for (line_idx, line) in variants
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.starts_with('#') && !line.trim().is_empty())
     {
+        let name = line.split_whitespace().next().unwrap();
+        names.push(name);
+        // The harness tells the two families apart by name alone.
+        assert_eq!(
+            harness::artifacts::is_extension_variant(name),
+            stem == "extension",
+            "{folder}/variants.txt:{}: `{name}` is named like the other family",
+            line_idx + 1
+        );
         let defines = line.split_whitespace().nth(2).unwrap_or("-");
         for define in defines.split(',').filter(|define| *define != "-") {
             let name = define.split('=').next().unwrap();
             assert!(
                 source.contains(&format!("#ifdef {name}")),
-                "mock-filters/variants.txt:{}: `{name}` is not used in filter.c",
+                "{folder}/variants.txt:{}: `{name}` is not used in {stem}.c",
                 line_idx + 1
             );
         }
     }
+    assert!(names.contains(&stem), "{folder}/variants.txt lists the well-behaved `{stem}`");
 }
 
 /// The folders `generate.py` owns hold exactly what it writes: 36 matrix cases (OS × three

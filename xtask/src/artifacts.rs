@@ -1,11 +1,14 @@
-//! `cargo xtask build`: the host programs and the mock filters for x86 and AMD64.
+//! `cargo xtask build`: the host programs, the mock filters and the mock extensions for x86
+//! and AMD64.
 //!
 //! Everything lands in a fixed layout that the harness reads:
 //!
 //! ```text
-//! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe   the host, once per process name
+//! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe, dllhost.exe
+//!                                                             the host, once per process name
 //! target/isapi-harness/hosts/<arch>/bcryptprimitives.dll      only where the loader lacks it
-//! target/isapi-harness/filters/<arch>/<variant>.dll           one per line of variants.txt
+//! target/isapi-harness/filters/<arch>/<variant>.dll           mock-filters/variants.txt
+//! target/isapi-harness/extensions/<arch>/<variant>.dll        mock-extensions/variants.txt
 //! ```
 //!
 //! The `cc` crate only makes static libraries, so it is used to find the right compiler for each
@@ -75,8 +78,44 @@ impl Arch {
     }
 }
 
-/// The process names the host plays; IIS 6.0 loads filters in one or the other.
-const HOST_PROCESS_NAMES: [&str; 2] = ["inetinfo.exe", "w3wp.exe"];
+/// The process names the host plays: IIS 6.0 loads filters in inetinfo.exe or w3wp.exe, and
+/// extensions there or, for an out-of-process application in IIS 5.0 isolation mode, in
+/// dllhost.exe.
+const HOST_PROCESS_NAMES: [&str; 3] = ["inetinfo.exe", "w3wp.exe", "dllhost.exe"];
+
+/// A family of mock images: one C source with its `.def` files and its list of variants.
+struct MockFamily {
+    /// What the build says it is making.
+    noun: &'static str,
+    folder: &'static str,
+    source: &'static str,
+    def: &'static str,
+    decorated_def: &'static str,
+    /// The folder under `target/isapi-harness` the DLLs go to.
+    out: &'static str,
+}
+
+const MOCK_FAMILIES: [MockFamily; 2] = [
+    MockFamily {
+        noun: "mock filter",
+        folder: "mock-filters",
+        source: "filter.c",
+        def: "filter.def",
+        decorated_def: "filter-decorated.def",
+        out: "filters",
+    },
+    MockFamily {
+        noun: "mock extension",
+        folder: "mock-extensions",
+        source: "extension.c",
+        def: "extension.def",
+        decorated_def: "extension-decorated.def",
+        out: "extensions",
+    },
+];
+
+/// The import library of a DLL that never exists, shared by both families' `missing_dependency`.
+const ABSENT_DEF: &str = "mock-filters/absent.def";
 
 /// `target/isapi-harness`, where every artifact and the simulated machines live.
 pub fn dir() -> PathBuf {
@@ -89,10 +128,12 @@ pub fn dir() -> PathBuf {
 
 pub fn build(sh: &Shell) -> anyhow::Result<()> {
     build_hosts(sh)?;
-    let variants = read_variants()?;
-    for arch in Arch::ALL {
-        for variant in &variants {
-            build_filter(arch, variant)?;
+    for family in &MOCK_FAMILIES {
+        let variants = read_variants(family)?;
+        for arch in Arch::ALL {
+            for variant in &variants {
+                build_mock(family, arch, variant)?;
+            }
         }
     }
     // Images no compiler makes: no code, other machines, not a PE at all, cut short.
@@ -163,7 +204,7 @@ fn loader_lacks_bcryptprimitives(arch: Arch) -> bool {
     !Path::new("/usr/lib/x86_64-linux-gnu/wine").join(folder).join("bcryptprimitives.dll").exists()
 }
 
-/// One line of `mock-filters/variants.txt`.
+/// One line of a family's `variants.txt`.
 #[derive(Debug)]
 struct Variant {
     name: String,
@@ -171,8 +212,8 @@ struct Variant {
     defines: Vec<String>,
 }
 
-fn read_variants() -> anyhow::Result<Vec<Variant>> {
-    let path = project_file("mock-filters/variants.txt");
+fn read_variants(family: &MockFamily) -> anyhow::Result<Vec<Variant>> {
+    let path = project_file(&format!("{}/variants.txt", family.folder));
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let mut variants = Vec::new();
@@ -205,25 +246,26 @@ fn read_variants() -> anyhow::Result<Vec<Variant>> {
     Ok(variants)
 }
 
-fn build_filter(arch: Arch, variant: &Variant) -> anyhow::Result<()> {
-    let source = project_file("mock-filters/filter.c");
+fn build_mock(family: &MockFamily, arch: Arch, variant: &Variant) -> anyhow::Result<()> {
+    let file = |name: &str| project_file(&format!("{}/{name}", family.folder));
+    let source = file(family.source);
     // x86 stdcall names are decorated (`GetFilterVersion@4`) unless a .def says otherwise; the
-    // `decorated` variant exports them that way on purpose. AMD64 has no decoration at all.
+    // `decorated` variants export them that way on purpose. AMD64 has no decoration at all.
     let def = if variant.decorated && arch == Arch::X86 {
-        project_file("mock-filters/filter-decorated.def")
+        file(family.decorated_def)
     } else {
-        project_file("mock-filters/filter.def")
+        file(family.def)
     };
-    let out = dir().join("filters").join(arch.dir_name()).join(format!("{}.dll", variant.name));
-    let mut inputs = vec![source.clone(), def.clone(), project_file("mock-filters/variants.txt")];
+    let out = dir().join(family.out).join(arch.dir_name()).join(format!("{}.dll", variant.name));
+    let mut inputs = vec![source.clone(), def.clone(), file("variants.txt")];
     let imports_absent = variant.defines.iter().any(|d| d == "MOCK_IMPORT_ABSENT");
     if imports_absent {
-        inputs.push(project_file("mock-filters/absent.def"));
+        inputs.push(project_file(ABSENT_DEF));
     }
     if !is_stale(&out, &inputs)? {
         return Ok(());
     }
-    println!("build: mock filter {} for {}", variant.name, arch.dir_name());
+    println!("build: {} {} for {}", family.noun, variant.name, arch.dir_name());
     let mut defines = variant.defines.clone();
     defines.push(format!("MOCK_VARIANT=\"{}\"", variant.name));
     link_dll(arch, &source, &def, &defines, &[], &out)
@@ -291,7 +333,7 @@ fn link_dll(
     let absent_lib = defines
         .iter()
         .any(|d| d == "MOCK_IMPORT_ABSENT")
-        .then(|| import_library(arch, &project_file("mock-filters/absent.def")))
+        .then(|| import_library(arch, &project_file(ABSENT_DEF)))
         .transpose()?;
     let mut command = compiler.to_command();
     if compiler.is_like_msvc() {
