@@ -375,8 +375,9 @@ fn remedies(
         wrong.iter().filter_map(|filter| aspnet_windir(&filter.path)).collect();
     // Re-registering ASP.NET fixes things only when every wrong filter is ASP.NET's.
     let regiis = |framework: Arch| {
-        (windirs.len() == wrong.len())
-            .then(|| remedy::register_aspnet(framework, &windirs[0], bits))
+        (windirs.len() == wrong.len()).then(|| {
+            remedy::register_aspnet(framework, &windirs[0], scenario.os, enable_32bit, bits)
+        })
     };
     let mut remedies: Vec<Remedy> = match (scenario.os, mode, bits) {
         // Worker process isolation mode is what almost everyone wants; 64-bit filters that
@@ -414,7 +415,14 @@ fn aspnet_windir(path: &str) -> Option<String> {
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
 fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
-    fixed.metabase = remedy.applied_to(&scenario.metabase)?;
+    fixed.metabase = match remedy.applied_to(&scenario.metabase) {
+        Ok(metabase) => metabase,
+        // A tool that refuses to run leaves the server as it was: the remedy did not work.
+        Err(error) if error.kind() == crate::metabase::MetabaseErrorKind::ToolRefused => {
+            return Ok(false);
+        }
+        Err(error) => return Err(error.into()),
+    };
     crate::iis::check(&fixed)?;
     Ok(crate::iis::start(machine, &fixed)?.all_good())
 }

@@ -5,7 +5,7 @@
 //! through the same functions the `adsutil` and `aspnet-regiis` subcommands use. The command
 //! lines are derived from the changes, so what a remedy says and what it does cannot drift.
 
-use crate::arch::{Arch, Bits};
+use crate::arch::{Arch, Bits, Os};
 use crate::metabase::{Metabase, MetabaseError, aspnet_regiis_install};
 
 /// The metabase property that chooses the isolation mode.
@@ -18,8 +18,9 @@ const ENABLE_32BIT: &str = "W3SVC/AppPools/Enable32bitAppOnWin64";
 pub enum Change {
     /// `cscript adsutil.vbs SET PATH VALUE`.
     Set { path: &'static str, value: &'static str },
-    /// `aspnet_regiis.exe -i -enable`, run from `framework`'s folder under `windir`.
-    AspnetRegiis { framework: Arch, windir: String },
+    /// `aspnet_regiis.exe -i -enable`, run from `framework`'s folder under `windir` on a
+    /// Windows of bitness `os` (which decides whether the tool agrees to run).
+    AspnetRegiis { framework: Arch, windir: String, os: Os },
     /// A service command, which changes no configuration.
     Service(ServiceCommand),
 }
@@ -38,7 +39,7 @@ impl Change {
     pub fn command_line(&self) -> String {
         match self {
             Change::Set { path, value } => format!("cscript adsutil.vbs SET {path} {value}"),
-            Change::AspnetRegiis { framework, windir } => format!(
+            Change::AspnetRegiis { framework, windir, .. } => format!(
                 r"{windir}\Microsoft.NET\{}\v2.0.50727\aspnet_regiis.exe -i -enable",
                 framework.framework_folder()
             ),
@@ -53,8 +54,8 @@ impl Change {
     pub fn apply(&self, metabase: &mut Metabase) -> Result<Vec<String>, MetabaseError> {
         match self {
             Change::Set { path, value } => metabase.set(path, value).map(|()| Vec::new()),
-            Change::AspnetRegiis { framework, windir } => {
-                aspnet_regiis_install(metabase, *framework, windir, true)
+            Change::AspnetRegiis { framework, windir, os } => {
+                aspnet_regiis_install(metabase, *framework, windir, true, *os)
             }
             Change::Service(_) => Ok(Vec::new()),
         }
@@ -109,12 +110,41 @@ pub fn worker_process_isolation(enable_32bit: bool) -> Remedy {
 }
 
 /// Fix B of the seed, and its twins: register ASP.NET's filter of `framework` with that
-/// Framework's aspnet_regiis, so the `bits` process loads a filter of its own architecture.
-pub fn register_aspnet(framework: Arch, windir: &str, bits: Bits) -> Remedy {
+/// Framework's aspnet_regiis, so the `bits` process loads a filter of its own architecture,
+/// then restart IIS. On x64 each tool runs only while IIS runs worker processes of its own
+/// bitness (see `metabase::aspnet_regiis`), so when `Enable32bitAppOnWin64` (`enable_32bit`)
+/// says otherwise it is set first, as a real server requires.
+pub fn register_aspnet(
+    framework: Arch,
+    windir: &str,
+    os: Os,
+    enable_32bit: bool,
+    bits: Bits,
+) -> Remedy {
+    let mut changes = Vec::new();
+    let tool_wants_32bit = framework == Arch::X86;
+    let gate = os == Os::X64 && enable_32bit != tool_wants_32bit;
+    if gate {
+        changes.push(Change::Set {
+            path: ENABLE_32BIT,
+            value: if tool_wants_32bit { "1" } else { "0" },
+        });
+    }
+    changes.push(Change::AspnetRegiis { framework, windir: windir.to_owned(), os });
+    changes.push(Change::Service(ServiceCommand::IisReset));
+    let first = if gate {
+        format!(
+            "set Enable32bitAppOnWin64 to {}, which the {} aspnet_regiis requires before it runs, then ",
+            u8::from(tool_wants_32bit),
+            if tool_wants_32bit { "32-bit" } else { "64-bit" }
+        )
+    } else {
+        String::new()
+    };
     Remedy {
-        changes: vec![Change::AspnetRegiis { framework, windir: windir.to_owned() }],
+        changes,
         explanation: format!(
-            "register ASP.NET's {framework} filter with aspnet_regiis from the {} folder, so the {bits} process loads a filter of its own architecture",
+            "{first}register ASP.NET's {framework} filter and extension with aspnet_regiis from the {} folder, so the {bits} process loads ASP.NET of its own architecture",
             framework.framework_folder()
         ),
     }
@@ -157,8 +187,17 @@ mod tests {
             "cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 1"
         );
         assert_eq!(
-            register_aspnet(Arch::Amd64, r"d:\WINDOWS", Bits::B64).commands(),
-            [r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable"]
+            register_aspnet(Arch::Amd64, r"d:\WINDOWS", Os::X64, true, Bits::B64).commands(),
+            [
+                "cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 0",
+                r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable",
+                "IISRESET"
+            ]
+        );
+        assert_eq!(
+            register_aspnet(Arch::Amd64, r"d:\WINDOWS", Os::X64, false, Bits::B64).commands()[0],
+            r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_regiis.exe -i -enable",
+            "no gate to open when IIS already runs 64-bit"
         );
         assert_eq!(
             worker_bitness(Bits::B64).commands()[0],
@@ -175,5 +214,24 @@ mod tests {
         assert!(!fixed.iis5_isolation_mode());
         assert!(fixed.enable_32bit_app_on_win64());
         assert!(metabase.iis5_isolation_mode(), "the original is left alone");
+
+        // Fix B from the seed's failing state: the 64-bit tool would refuse while
+        // Enable32bitAppOnWin64 is 1, so the remedy turns it off first and then runs.
+        let mut failing = metabase.clone();
+        Change::enable_32bit_workers().apply(&mut failing).unwrap();
+        let refused = Change::AspnetRegiis {
+            framework: Arch::Amd64,
+            windir: r"d:\WINDOWS".to_owned(),
+            os: Os::X64,
+        }
+        .apply(&mut failing.clone());
+        assert_eq!(
+            refused.err().map(|error| error.kind()),
+            Some(crate::metabase::MetabaseErrorKind::ToolRefused)
+        );
+        let fixed = register_aspnet(Arch::Amd64, r"d:\WINDOWS", Os::X64, true, Bits::B64)
+            .applied_to(&failing)
+            .unwrap();
+        assert!(!fixed.enable_32bit_app_on_win64());
     }
 }

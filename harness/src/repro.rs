@@ -84,7 +84,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     timeline_of(&mut say, &after_flag);
 
     let register_x86 =
-        Change::AspnetRegiis { framework: Arch::X86, windir: SEED_WINDIR.to_owned() };
+        Change::AspnetRegiis { framework: Arch::X86, windir: SEED_WINDIR.to_owned(), os: Os::X64 };
     say(
         StepKind::Config,
         format!("{}   (the 32-bit Framework folder)", register_x86.command_line()),
@@ -143,7 +143,13 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         StepKind::Info,
         "== fix B: stay in IIS 5.0 isolation mode, register the 64-bit filter".to_owned(),
     );
-    let fix_b = remedy::register_aspnet(Arch::Amd64, SEED_WINDIR, Bits::B64);
+    let fix_b = remedy::register_aspnet(
+        Arch::Amd64,
+        SEED_WINDIR,
+        Os::X64,
+        metabase.enable_32bit_app_on_win64(),
+        Bits::B64,
+    );
     let fixed_b = apply(&mut say, &fix_b, &metabase)?;
     let start_b = start(machine, &fixed_b, "fix B")?;
     timeline_of(&mut say, &start_b);

@@ -52,6 +52,16 @@ fn fixture(name: &str) -> Vec<u8> {
         .unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", path.display()))
 }
 
+/// The seed's failing state with IIS set back to 64-bit worker processes
+/// (`Enable32BitAppOnWin64="FALSE"`): the state in which the 64-bit aspnet_regiis agrees to run
+/// and has a 32-bit registration to replace, so that it writes.
+fn seed_failing_64bit_iis() -> Vec<u8> {
+    let text = String::from_utf8(fixture(SEED_FAILING)).expect("the fixture is UTF-8");
+    let flag = "Enable32BitAppOnWin64=\"TRUE\"";
+    assert_eq!(text.matches(flag).count(), 1, "the fixture sets the flag once");
+    text.replace(flag, "Enable32BitAppOnWin64=\"FALSE\"").into_bytes()
+}
+
 /// A temporary folder holding `MetaBase.xml` with the given bytes.
 fn metabase_with(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let folder = tempfile::tempdir().expect("a temporary folder");
@@ -295,6 +305,14 @@ fn aspnet_regiis(metabase: &Path, framework: &str, enable: bool, hook: Option<us
     run(&args, hook)
 }
 
+/// Sets IIS to worker processes of the bitness the tool of `framework` needs, as an
+/// administrator must before running it (`Enable32bitAppOnWin64` 1 for x86, 0 for amd64).
+fn set_iis_bitness_for(metabase: &Path, framework: &str) {
+    let value = if framework == "x86" { "1" } else { "0" };
+    let run = adsutil(metabase, &["set", "W3SVC/AppPools/Enable32bitAppOnWin64", value]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
 fn filter_path(metabase: &Path) -> String {
     adsutil(metabase, &["get", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterPath"]).stdout
 }
@@ -311,6 +329,7 @@ fn load_order(metabase: &Path) -> String {
 )]
 fn aspnet_regiis_switches_the_filter_between_frameworks(#[case] original: Vec<u8>) {
     let (folder, metabase) = metabase_with(&original);
+    set_iis_bitness_for(&metabase, "x86");
     let x86 = aspnet_regiis(&metabase, "x86", true, None);
     assert_eq!(x86.code, 0, "{}", x86.stderr);
     assert!(x86.stdout.starts_with("Start installing ASP.NET (2.0.50727).\n"), "{}", x86.stdout);
@@ -344,6 +363,7 @@ fn aspnet_regiis_switches_the_filter_between_frameworks(#[case] original: Vec<u8
     assert_eq!(std::fs::read(&metabase).ok(), Some(written));
     assert_eq!(folder_entries(&folder.path().join("History")), history);
 
+    set_iis_bitness_for(&metabase, "amd64");
     let amd64 = aspnet_regiis(&metabase, "amd64", false, None);
     assert_eq!(amd64.code, 0, "{}", amd64.stderr);
     assert_eq!(
@@ -364,7 +384,7 @@ fn an_interrupted_write_leaves_the_old_file_whole(
     #[values("adsutil", "aspnet-regiis")] tool: &str,
     #[values(0, 1, 100, 3000)] crash_after: usize,
 ) {
-    let original = fixture(SEED_FAILING);
+    let original = seed_failing_64bit_iis();
     let (folder, metabase) = metabase_with(&original);
     let run = match tool {
         "adsutil" => run(
@@ -626,6 +646,57 @@ fn aspnet_regiis_refuses_a_windir_iis_could_not_load_from(
     assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"]);
 }
 
+/// Under IIS 6.0 on x64 each aspnet_regiis runs only while IIS runs worker processes of its own
+/// bitness; a refusal is reported (exit code 1, the tool's words on stdout) and writes nothing.
+#[rstest]
+#[case::the_64_bit_tool_while_iis_runs_32_bit(fixture(SEED_FAILING), "amd64", "64-bit")]
+#[case::the_32_bit_tool_while_iis_runs_64_bit(SEED_METABASE.as_bytes().to_vec(), "x86", "32-bit")]
+fn aspnet_regiis_refuses_the_other_bitness_and_writes_nothing(
+    #[case] original: Vec<u8>,
+    #[case] framework: &str,
+    #[case] bitness: &str,
+) {
+    let (folder, metabase) = metabase_with(&original);
+    let run = aspnet_regiis(&metabase, framework, true, None);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("runs only if IIS has been set to run in {bitness} mode")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("Enable32bitAppOnWin64"), "{}", run.stderr);
+    assert!(!run.stdout.contains("Finished installing"), "{}", run.stdout);
+    assert_eq!(std::fs::read(&metabase).ok(), Some(original), "the file is unchanged");
+    assert_eq!(folder_entries(folder.path()), ["MetaBase.xml"], "no History copy");
+}
+
+/// On 32-bit Windows (`--os x86`) there is no gate for the 32-bit tool and no 64-bit tool.
+#[test]
+fn aspnet_regiis_on_32_bit_windows_has_no_gate_and_no_framework64() {
+    let (_folder, metabase) = metabase_with(SEED_METABASE.as_bytes());
+    let args = |framework| {
+        [
+            "aspnet-regiis",
+            "--metabase",
+            path_str(&metabase),
+            "--framework",
+            framework,
+            "--windir",
+            r"d:\WINDOWS",
+            "--os",
+            "x86",
+            "-i",
+        ]
+    };
+    let x86 = run(&args("x86"), None);
+    assert_eq!(x86.code, 0, "{}", x86.stderr);
+    let before = std::fs::read(&metabase).expect("the metabase is there");
+    let amd64 = run(&args("amd64"), None);
+    assert_eq!(amd64.code, 2, "{}", amd64.stdout);
+    assert!(amd64.stderr.contains("no Framework64"), "{}", amd64.stderr);
+    assert_eq!(std::fs::read(&metabase).ok(), Some(before));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files that are not metabases to read
 
@@ -763,7 +834,7 @@ fn an_edit_through_a_symlink_edits_the_target_and_keeps_the_link() {
 #[test]
 fn an_edit_keeps_mode_and_owner_and_history_copies_are_no_more_readable() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let (folder, metabase) = metabase_with(&fixture(SEED_FAILING));
+    let (folder, metabase) = metabase_with(&seed_failing_64bit_iis());
     std::fs::set_permissions(&metabase, std::fs::Permissions::from_mode(0o640)).expect("chmod");
     let before = std::fs::metadata(&metabase).expect("metadata");
 
@@ -781,7 +852,7 @@ fn an_edit_keeps_mode_and_owner_and_history_copies_are_no_more_readable() {
 #[test]
 fn a_hard_linked_metabase_is_refused_and_left_alone() {
     use std::os::unix::fs::MetadataExt;
-    let original = fixture(SEED_FAILING);
+    let original = seed_failing_64bit_iis();
     let (folder, metabase) = metabase_with(&original);
     let other = folder.path().join("backup.xml");
     std::fs::hard_link(&metabase, &other).expect("a hard link");

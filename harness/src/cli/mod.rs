@@ -189,6 +189,10 @@ pub struct AspnetRegiisArgs {
     /// The Windows folder the Framework lives under.
     #[arg(long, default_value = r"C:\WINDOWS")]
     pub windir: String,
+    /// The bitness of the Windows the tool runs on: on x64 each tool runs only while IIS runs
+    /// worker processes of its own bitness.
+    #[arg(long, value_enum, default_value = "x64")]
+    pub os: crate::arch::Os,
     /// Install this version of ASP.NET (required; the only action modelled).
     #[arg(short = 'i', required = true)]
     pub install: bool,

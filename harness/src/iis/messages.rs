@@ -172,6 +172,8 @@ pub fn aspnet_regiis_restart_failed(timestamp: &str, timestamp_plus_one: &str) -
 /// What the admin tools print, in their own words: `adsutil.vbs` and `aspnet_regiis.exe`.
 /// UNVERIFIED: reconstructed from their documented usage, not copied from a real console.
 pub mod tools {
+    use crate::arch::Arch;
+
     pub fn adsutil_deleted_key(path: &str) -> String {
         format!("deleted path \"{path}\"")
     }
@@ -188,6 +190,21 @@ pub mod tools {
 
     pub const ASPNET_REGIIS_START: &str = "Start installing ASP.NET (2.0.50727).";
     pub const ASPNET_REGIIS_FINISHED: &str = "Finished installing ASP.NET (2.0.50727).";
+    /// What aspnet_regiis says when it will not run because IIS runs worker processes of the
+    /// other bitness. The rule is documented (the ASP.NET IIS Registration Tool page for .NET
+    /// 3.5, k6h9cz8h: "The 32-bit version runs only if IIS has been set to run in 32-bit mode.
+    /// The 64-bit version runs only if IIS has been set to run in 64-bit mode."); the tool's
+    /// own words for it were not found. UNVERIFIED: this text is the harness's.
+    pub fn aspnet_regiis_wrong_iis_bitness(framework: Arch) -> String {
+        let (tool, mode, value) = match framework {
+            Arch::Amd64 => ("64-bit", "64-bit", "0"),
+            Arch::X86 => ("32-bit", "32-bit", "1"),
+        };
+        format!(
+            "This {tool} version of aspnet_regiis runs only if IIS has been set to run in {mode} mode (W3SVC/AppPools/Enable32bitAppOnWin64 {value}). Nothing was changed."
+        )
+    }
+
     /// The harness's own line, where the real tool would print nothing more.
     pub const ASPNET_REGIIS_NOTHING_CHANGED: &str =
         "The metabase already had this registration; nothing changed.";

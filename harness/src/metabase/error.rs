@@ -15,6 +15,9 @@ pub enum MetabaseErrorKind {
     NotSet,
     /// An edit that cannot be made (bad value, missing key, read-only property).
     Refused,
+    /// A tool that refuses to run in this configuration, as the real one does (aspnet_regiis
+    /// of the other bitness than IIS's): an observed refusal, not bad input.
+    ToolRefused,
     /// Reading or writing a file failed.
     Io,
     /// The harness produced text it cannot read back: a bug in the harness.

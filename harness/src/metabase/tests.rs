@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::write::write_with;
 use super::*;
-use crate::arch::Arch;
+use crate::arch::{Arch, Os};
 
 const FILTER: &str = "ASP.NET_2.0.50727.0";
 
@@ -503,18 +503,32 @@ fn properties_print_like_adsutil() {
 // ---------------------------------------------------------------------------------------------
 // aspnet_regiis
 
+/// Runs `aspnet_regiis -i` on x64 with IIS set to the tool's own bitness first (the real tool
+/// refuses otherwise; see `aspnet_regiis_refuses_the_other_bitness`).
 fn install(metabase: &mut Metabase, framework: Arch, enable: bool) -> Vec<String> {
-    match aspnet_regiis_install(metabase, framework, r"d:\WINDOWS", enable) {
+    set_iis_bitness_for(metabase, framework);
+    match aspnet_regiis_install(metabase, framework, r"d:\WINDOWS", enable, Os::X64) {
         Ok(changes) => changes,
         Err(error) => panic!("aspnet_regiis: {error}"),
     }
 }
 
+/// `Enable32bitAppOnWin64` as the tool of `framework` needs it: 1 for the 32-bit one, absent
+/// (false) for the 64-bit one, so that switching back restores a file that never had it.
+fn set_iis_bitness_for(metabase: &mut Metabase, framework: Arch) {
+    let path = "W3SVC/AppPools/Enable32bitAppOnWin64";
+    match framework {
+        Arch::X86 if !metabase.enable_32bit_app_on_win64() => metabase.set(path, "1").unwrap(),
+        Arch::Amd64 if metabase.enable_32bit_app_on_win64() => metabase.delete(path).unwrap(),
+        _ => {}
+    }
+}
+
 #[test]
-fn aspnet_regiis_from_framework_registers_the_32_bit_filter() {
+fn aspnet_regiis_from_framework_registers_the_32_bit_filter_and_extension() {
     let mut metabase = seed();
     let changes = install(&mut metabase, Arch::X86, true);
-    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes.len(), 3, "{changes:?}");
     let filters = metabase.global_filters();
     assert_eq!(filters.len(), 1);
     assert_eq!(
@@ -526,10 +540,72 @@ fn aspnet_regiis_from_framework_registers_the_32_bit_filter() {
         extensions[3],
         r"1,d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll,0,ASP.NET v2.0.50727,ASP.NET v2.0.50727"
     );
+    // The root's ASP.NET script maps follow the tool; ASP's stays.
+    assert_eq!(
+        get(&metabase, "W3SVC/ScriptMaps").items(),
+        [
+            r".asp,d:\WINDOWS\system32\inetsrv\asp.dll,5,GET,HEAD,POST,TRACE",
+            r".aspx,d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG",
+            r".asmx,d:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG",
+        ]
+    );
     // Running it again changes nothing; running the 64-bit one restores the seed exactly.
     assert!(install(&mut metabase, Arch::X86, true).is_empty());
     install(&mut metabase, Arch::Amd64, true);
     assert_eq!(metabase.text(), SEED_METABASE);
+}
+
+#[test]
+fn aspnet_regiis_rewrites_older_script_maps_below_the_root_and_leaves_later_ones() {
+    let mut metabase = parse(&lf_document(concat!(
+        "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".aspx,C:\\WINDOWS\\Microsoft.NET\\Framework64\\v2.0.50727\\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG\"\n\t>\n</IIsWebService>\n",
+        "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/old\"\n\t\tScriptMaps=\".aspx,C:\\WINDOWS\\Microsoft.NET\\Framework\\v1.1.4322\\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG\n\t\t.php,C:\\php\\php5isapi.dll,5\"\n\t>\n</IIsWebVirtualDir>\n",
+        "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/new\"\n\t\tScriptMaps=\".aspx,C:\\WINDOWS\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG\"\n\t>\n</IIsWebVirtualDir>\n",
+    )));
+    metabase.set("W3SVC/AppPools/Enable32bitAppOnWin64", "1").unwrap();
+    let changes =
+        aspnet_regiis_install(&mut metabase, Arch::X86, r"C:\WINDOWS", false, Os::X64).unwrap();
+    let ours = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll";
+    assert_eq!(
+        get(&metabase, "W3SVC/ScriptMaps").items(),
+        [format!(".aspx,{ours},1,GET,HEAD,POST,DEBUG")]
+    );
+    assert_eq!(
+        get(&metabase, "W3SVC/1/ROOT/old/ScriptMaps").items(),
+        [format!(".aspx,{ours},1,GET,HEAD,POST,DEBUG"), r".php,C:\php\php5isapi.dll,5".to_owned()]
+    );
+    assert!(
+        get(&metabase, "W3SVC/1/ROOT/new/ScriptMaps").value.contains("v4.0.30319"),
+        "a later ASP.NET keeps its maps"
+    );
+    // Without -enable the extension is listed, not allowed.
+    assert_eq!(
+        get(&metabase, "W3SVC/WebSvcExtRestrictionList").items(),
+        [format!("0,{ours},0,ASP.NET v2.0.50727,ASP.NET v2.0.50727")]
+    );
+    assert!(changes.iter().any(|change| change.contains("/LM/W3SVC/1/ROOT/old")), "{changes:?}");
+}
+
+/// Under IIS 6.0 on x64 each aspnet_regiis runs only while IIS runs worker processes of its own
+/// bitness (the ASP.NET IIS Registration Tool page for .NET 3.5); a refusal changes nothing.
+#[test]
+fn aspnet_regiis_refuses_the_other_bitness() {
+    let mut metabase = seed();
+    let before = metabase.text().to_string();
+    let kind = |result: Result<Vec<String>, MetabaseError>| result.err().map(|e| e.kind());
+    let refused = aspnet_regiis_install(&mut metabase, Arch::X86, r"d:\WINDOWS", true, Os::X64);
+    assert_eq!(kind(refused), Some(MetabaseErrorKind::ToolRefused), "32-bit tool, 64-bit IIS");
+    assert_eq!(metabase.text(), before);
+    metabase.set("W3SVC/AppPools/Enable32bitAppOnWin64", "1").unwrap();
+    let before = metabase.text().to_string();
+    let refused = aspnet_regiis_install(&mut metabase, Arch::Amd64, r"d:\WINDOWS", true, Os::X64);
+    assert_eq!(kind(refused), Some(MetabaseErrorKind::ToolRefused), "64-bit tool, 32-bit IIS");
+    assert_eq!(metabase.text(), before);
+    // 32-bit Windows has no gate and no Framework64.
+    let mut x86 = seed();
+    aspnet_regiis_install(&mut x86, Arch::X86, r"d:\WINDOWS", true, Os::X86).unwrap();
+    let no_tool = aspnet_regiis_install(&mut x86, Arch::Amd64, r"d:\WINDOWS", true, Os::X86);
+    assert_eq!(kind(no_tool), Some(MetabaseErrorKind::Refused));
 }
 
 #[test]
@@ -547,12 +623,12 @@ fn aspnet_regiis_creates_what_is_missing() {
 #[test]
 fn aspnet_regiis_lists_the_filter_exactly_once() {
     let mut metabase = parse(&lf_document(
-        "<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"ASP.NET_2.0.50727.0,Other, asp.net_2.0.50727.0\">\n</IIsFilters>\n",
+        "<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"ASP.NET_2.0.50727.0,Other, asp.net_2.0.50727.0\">\n</IIsFilters>\n",
     ));
     install(&mut metabase, Arch::X86, false);
     assert_eq!(get(&metabase, "W3SVC/Filters/FilterLoadOrder").value, "ASP.NET_2.0.50727.0,Other");
     let mut appended = parse(&lf_document(
-        "<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"Other,\">\n</IIsFilters>\n",
+        "<IIsWebService Location=\"/LM/W3SVC\">\n</IIsWebService>\n<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"Other,\">\n</IIsFilters>\n",
     ));
     install(&mut appended, Arch::X86, false);
     assert_eq!(get(&appended, "W3SVC/Filters/FilterLoadOrder").value, "Other,ASP.NET_2.0.50727.0");
@@ -562,7 +638,7 @@ fn aspnet_regiis_lists_the_filter_exactly_once() {
 fn aspnet_regiis_enable_needs_the_web_service_key() {
     let mut metabase = parse(&lf_document("<IIsComputer Location=\"/LM\">\n</IIsComputer>\n"));
     let before = metabase.text().to_string();
-    let refused = aspnet_regiis_install(&mut metabase, Arch::X86, r"C:\WINDOWS", true)
+    let refused = aspnet_regiis_install(&mut metabase, Arch::X86, r"C:\WINDOWS", true, Os::X86)
         .err()
         .map(|e| e.kind());
     assert_eq!(refused, Some(MetabaseErrorKind::Refused));
