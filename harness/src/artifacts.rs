@@ -87,6 +87,36 @@ impl Artifacts {
         Ok(path)
     }
 
+    /// Whether `source` is one of the harness's own files (a build of `cargo xtask build`, or
+    /// a file the harness wrote to probe with), rather than a DLL of the user's.
+    pub fn is_own(&self, source: &Path) -> bool {
+        ["filters", "extensions"].iter().any(|folder| source.starts_with(self.root.join(folder)))
+            || source.starts_with(self.probe_files_dir())
+    }
+
+    /// Where the harness writes the plain files it places for probes (never DLLs).
+    pub fn probe_files_dir(&self) -> PathBuf {
+        self.machines_dir().join("probe-files")
+    }
+
+    /// Writes `text` as the probe file `name` (unless it already holds exactly that) and
+    /// returns its path, to be placed on a machine's disk.
+    pub fn probe_file(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.probe_files_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        let path = dir.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+            // Written beside and renamed, so a run placing it at the same time never copies
+            // half a file.
+            let partial = dir.join(format!("{name}.{}.partial", std::process::id()));
+            std::fs::write(&partial, text)
+                .and_then(|()| std::fs::rename(&partial, &path))
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+        Ok(path)
+    }
+
     /// Where the simulated machines (the Wine prefix, the sandbox) keep their state.
     pub fn machines_dir(&self) -> PathBuf {
         self.root.join("machine")

@@ -36,6 +36,8 @@ pub const SEED_WINDIR: &str = r"d:\WINDOWS";
 pub struct ReproReport {
     /// True when W3SVC failed with Win32 error 193 in a 64-bit inetinfo.exe, as in the report.
     pub reproduced: bool,
+    /// The seed's explanation measured: the same System32 path in a 64-bit and a 32-bit host.
+    pub wow64_redirection: Wow64Redirection,
     pub failure: StartReport,
     pub fix_a: Fix,
     pub fix_b: Fix,
@@ -69,6 +71,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         StepKind::Info,
         "== the seed case: IIS 6.0 on Windows Server 2003 x64, IIS 5.0 isolation mode".to_owned(),
     );
+    let redirection = measure_wow64_redirection(machine)?;
+    say(StepKind::Info, redirection.why_line());
     let baseline = start(machine, &metabase, "seed: before the change")?;
     say(StepKind::Info, "-- iisreset with the 64-bit ASP.NET filter registered".to_owned());
     timeline_of(&mut say, &baseline);
@@ -165,6 +169,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
 
     Ok(ReproReport {
         reproduced,
+        wow64_redirection: redirection,
         failure,
         fix_a: Fix {
             name: "worker process isolation mode",
@@ -180,6 +185,119 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         },
         timeline,
     })
+}
+
+/// The metabase path of the seed's explanation, on the machine's own Windows folder.
+///
+/// Wine redirects only its own system folder, `C:\windows\system32`, so the measurement is
+/// made there rather than on the seed's `d:\WINDOWS`; the line says so.
+const METABASE_IN_SYSTEM32: &str = r"C:\windows\system32\inetsrv\MetaBase.xml";
+/// A file every 64-bit Windows (and the Wine prefix) has in both System32 and SysWOW64, so that
+/// the file a 32-bit process really opens for a System32 path can be seen by its final path.
+const KERNEL32_IN_SYSTEM32: &str = r"C:\windows\system32\kernel32.dll";
+
+/// What a 64-bit and a 32-bit host found at the same System32 paths.
+#[derive(Debug, Serialize)]
+pub struct Wow64Redirection {
+    /// The 64-bit host first.
+    pub hosts: Vec<Wow64Host>,
+    /// True when the two got different files for the same paths.
+    pub shown: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Wow64Host {
+    pub bits: Bits,
+    pub probes: Vec<Wow64Probe>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Wow64Probe {
+    pub path: String,
+    /// The file the host really opened, by its final path; None where it found no file.
+    pub opened: Option<String>,
+}
+
+/// Starts a 64-bit and a 32-bit host on the machine, each probing the same System32 paths,
+/// with the seed's metabase placed at `System32\inetsrv\MetaBase.xml`. Which file each one got
+/// is what its host reported (GetFinalPathNameByHandleW), never assumed.
+pub fn measure_wow64_redirection(machine: &Machine) -> anyhow::Result<Wow64Redirection> {
+    use crate::host::HostPlan;
+    use crate::machine::{Content, Layout, WinPath};
+    let metabase = WinPath::parse(METABASE_IN_SYSTEM32)?;
+    let kernel32 = WinPath::parse(KERNEL32_IN_SYSTEM32)?;
+    let source =
+        machine.artifacts().probe_file("seed-MetaBase.xml", crate::metabase::SEED_METABASE)?;
+    let mut layout = Layout::default();
+    layout.set(metabase.clone(), Content::Copy(source));
+    let _placed = machine.acquire(&layout)?;
+    let mut hosts = Vec::new();
+    for bits in [Bits::B64, Bits::B32] {
+        let plan = HostPlan {
+            bits,
+            process: ProcessName::Inetinfo,
+            probes: vec![metabase.clone(), kernel32.clone()],
+            images: Vec::new(),
+            stop_at_first_failure: false,
+            request: false,
+            timeout: crate::scenario::DEFAULT_HOST_TIMEOUT,
+        };
+        let run = machine.run_host(&plan)?;
+        let probes = run
+            .probes
+            .iter()
+            .map(|probe| Wow64Probe {
+                path: probe.path.clone(),
+                opened: probe.opened.clone().filter(|_| probe.exists),
+            })
+            .collect();
+        hosts.push(Wow64Host { bits, probes });
+    }
+    let mut redirection = Wow64Redirection { hosts, shown: false };
+    redirection.shown = redirection.differs();
+    Ok(redirection)
+}
+
+impl Wow64Redirection {
+    /// What a process of `bits` opened for the probe at `index`.
+    fn opened(&self, bits: Bits, index: usize) -> Option<&str> {
+        self.hosts
+            .iter()
+            .find(|host| host.bits == bits)
+            .and_then(|host| host.probes.get(index))
+            .and_then(|probe| probe.opened.as_deref())
+    }
+
+    /// True when the two hosts got different files for the same System32 paths.
+    fn differs(&self) -> bool {
+        let kernel32 = (self.opened(Bits::B64, 1), self.opened(Bits::B32, 1));
+        let metabase = (self.opened(Bits::B64, 0), self.opened(Bits::B32, 0));
+        matches!(kernel32, (Some(a), Some(b)) if a != b)
+            && metabase.0.is_some()
+            && metabase.0 != metabase.1
+    }
+
+    /// The replay's "why" line, from what the two hosts reported.
+    pub fn why_line(&self) -> String {
+        let file = |opened: Option<&str>| match opened {
+            Some(path) => format!("opened {}", path.trim_start_matches(r"\\?\")),
+            None => "found no file".to_owned(),
+        };
+        let measured = format!(
+            "for {METABASE_IN_SYSTEM32} a 64-bit process {}, a 32-bit one {}; for {KERNEL32_IN_SYSTEM32} the 64-bit one {}, the 32-bit one {}",
+            file(self.opened(Bits::B64, 0)),
+            file(self.opened(Bits::B32, 0)),
+            file(self.opened(Bits::B64, 1)),
+            file(self.opened(Bits::B32, 1)),
+        );
+        if self.shown {
+            format!(
+                r"why inetinfo.exe is 64-bit (measured on C:\windows, the machine's own Windows folder, standing for the seed's d:\WINDOWS): WOW64 sends a 32-bit process's System32 to SysWOW64; {measured}. The IIS Admin service reads MetaBase.xml from System32\inetsrv, so it runs 64-bit, and in IIS 5.0 isolation mode the filters load into it"
+            )
+        } else {
+            format!("WOW64 redirection NOT shown on this machine: {measured}")
+        }
+    }
 }
 
 fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<StartReport> {

@@ -104,6 +104,15 @@ fn repro_reproduces_and_verifies_both_fixes() {
     assert_eq!(report["fix_a"]["start"]["requests"][0]["status"], 200);
     assert_eq!(report["fix_b"]["verified"], true);
     assert_eq!(report["fix_b"]["start"]["hosts"][0]["bits"], 64);
+    // The seed's "why", measured: one System32 path, two hosts, two different files.
+    let redirection = &report["wow64_redirection"];
+    assert_eq!(redirection["shown"], true, "{redirection}");
+    let kernel32 = |host: usize| redirection["hosts"][host]["probes"][1]["opened"].as_str();
+    assert_eq!(redirection["hosts"][0]["bits"], 64);
+    assert!(kernel32(0).is_some_and(|path| path.to_lowercase().contains(r"\system32\")));
+    assert!(kernel32(1).is_some_and(|path| path.to_lowercase().contains(r"\syswow64\")));
+    assert!(redirection["hosts"][0]["probes"][0]["opened"].is_string(), "the placed metabase");
+    assert!(redirection["hosts"][1]["probes"][0]["opened"].is_null(), "none in SysWOW64");
 }
 
 #[test]

@@ -75,10 +75,9 @@ impl Machine {
     /// `--unsandboxed`: a DLL of unknown origin would run with the harness's rights.
     pub fn acquire(&self, layout: &Layout) -> anyhow::Result<LayoutGuard<'_>> {
         if !self.sandboxed() && cfg!(unix) && !UNSANDBOXED.load(Ordering::Relaxed) {
-            let own = self.artifacts.root().join("filters");
             for (path, content) in layout.entries() {
                 if let Content::Copy(source) = content
-                    && !source.starts_with(&own)
+                    && !self.artifacts.is_own(source)
                 {
                     anyhow::bail!(
                         "refusing to load `{}` at {path} without a sandbox (see the line above); pass --unsandboxed to load it anyway",
