@@ -13,7 +13,9 @@
 //! - `parse`: the quick-xml reader that turns text into the index, and every "malformed" error.
 //! - `edit`: set / delete / create key as byte splices, followed by a re-parse.
 //! - `adsutil`: how `adsutil.vbs` prints properties and enumerations.
-//! - `aspnet_regiis`: what `aspnet_regiis -i [-enable]` changes.
+//! - `aspnet_regiis`: what `aspnet_regiis -i [-enable]` changes, and where it refuses to run.
+//! - `script_maps`: which ISAPI extension a request maps to (ScriptMaps, inherited), whether
+//!   the Web Service Extension list lets it run, and where its application runs.
 //! - `write`: the atomic writer, the `History` copies and the crash-injection test hook.
 
 mod adsutil;
@@ -23,6 +25,7 @@ mod error;
 mod parse;
 mod path;
 mod schema;
+mod script_maps;
 mod write;
 
 #[cfg(test)]
@@ -34,6 +37,7 @@ pub use adsutil::Enumeration;
 pub use aspnet_regiis::{ASPNET_FILTER_NAME, aspnet_regiis_install};
 pub use error::{MetabaseError, MetabaseErrorKind};
 pub use schema::PropertyKind;
+pub use script_maps::{Restriction, ScriptMapping};
 pub use write::FAIL_WRITE_HOOK;
 
 /// The seed case's metabase before `aspnet_regiis -i` runs: IIS 5.0 isolation mode,

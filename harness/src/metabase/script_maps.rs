@@ -1,0 +1,207 @@
+//! The questions about ISAPI extensions that a request asks of the metabase: which extension a
+//! URL's file extension is mapped to (`ScriptMaps`, inherited), whether the Web Service
+//! Extension list lets it run (`WebSvcExtRestrictionList`), and where an application runs in
+//! IIS 5.0 isolation mode (`AppIsolated`, `InProcessIsapiApps`).
+//!
+//! Inheritance is IIS's: an inheritable property set at a key applies to every key and URL
+//! below it until a key below sets it again, and a key that sets it replaces the whole value
+//! (ScriptMaps lists are not merged). `ScriptMaps` and `AppIsolated` carry the INHERIT
+//! attribute in the IIS 6.0 metabase reference (the ScriptMaps and AppIsolated pages,
+//! cc783874); a URL whose folder has no key of its own takes the values of the nearest key
+//! above it.
+
+use super::path::{fold, parent_id};
+use super::{Metabase, schema};
+
+/// One ScriptMaps entry that a request's extension matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptMapping {
+    /// The file extension as written (`.aspx`), or `*` for a wildcard application map.
+    pub extension: String,
+    /// The ISAPI extension (or CGI) that handles it, as written.
+    pub executable: String,
+    /// The script-map flags (1: a script, allowed with Scripts permission; 4: check that the
+    /// file exists), when written as a number.
+    pub flags: Option<u32>,
+    /// The verbs the map is limited to; empty means all verbs.
+    pub verbs: Vec<String>,
+    /// The `Location` of the key the list was set at, as written.
+    pub set_at: String,
+    /// The 1-based line of the ScriptMaps property.
+    pub line: usize,
+}
+
+/// What the Web Service Extension list says about one executable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Restriction {
+    /// Listed and allowed (`1,<path>,...`), or not listed while `1,*.dll` allows the unknown.
+    Allowed { entry: String },
+    /// Listed and prohibited, or not listed while `0,*.dll` prohibits the unknown.
+    Prohibited { entry: String },
+    /// No `WebSvcExtRestrictionList` at `/LM/W3SVC`: nothing is locked down.
+    NoList,
+}
+
+impl Restriction {
+    pub fn allows(&self) -> bool {
+        !matches!(self, Restriction::Prohibited { .. })
+    }
+}
+
+impl Metabase {
+    /// The ScriptMaps entry that handles `file_extension` (with its dot, `.aspx`) for a
+    /// request at the metabase key `key_id` (`/LM/W3SVC/1/ROOT/app`, any case; the key need
+    /// not exist): the list of the nearest key at or above it that sets ScriptMaps, up to
+    /// `/LM/W3SVC`. A wildcard map (`*`) answers when no entry names the extension.
+    pub fn script_map_for(&self, key_id: &str, file_extension: &str) -> Option<ScriptMapping> {
+        let (key, prop) = self.inherited(key_id, "ScriptMaps")?;
+        let maps: Vec<ScriptMapping> = schema::list_items(&prop.value)
+            .iter()
+            .filter_map(|item| {
+                let mut fields = item.split(',');
+                let extension = fields.next()?.trim().to_owned();
+                let executable = fields.next()?.trim().to_owned();
+                let flags = fields.next().and_then(schema::parse_u32);
+                let verbs = fields.map(|verb| verb.trim().to_owned()).collect();
+                Some(ScriptMapping {
+                    extension,
+                    executable,
+                    flags,
+                    verbs,
+                    set_at: key.clone(),
+                    line: prop.line,
+                })
+            })
+            .collect();
+        let wanted = fold(file_extension);
+        maps.iter()
+            .find(|map| fold(&map.extension) == wanted)
+            .or_else(|| maps.iter().find(|map| map.extension == "*"))
+            .cloned()
+    }
+
+    /// What `WebSvcExtRestrictionList` at `/LM/W3SVC` says about running `executable`: its own
+    /// entry (paths compared without regard to case), else the `*.dll` entry for unknown ISAPI
+    /// extensions. IIS checks this list before it loads an extension, and a prohibited one
+    /// answers 404.2 (TechNet cc759233, "What is a Web service extension").
+    pub fn web_service_extension(&self, executable: &str) -> Restriction {
+        let Some(list) = self.doc.property("/lm/w3svc", "WebSvcExtRestrictionList") else {
+            return Restriction::NoList;
+        };
+        let entries = schema::list_items(&list.value);
+        let path_of = |entry: &str| entry.split(',').nth(1).map(str::trim).map(fold);
+        let verdict = |entry: &String| match entry.trim_start().starts_with('1') {
+            true => Restriction::Allowed { entry: entry.clone() },
+            false => Restriction::Prohibited { entry: entry.clone() },
+        };
+        let wanted = fold(executable);
+        if let Some(entry) = entries.iter().find(|entry| path_of(entry).as_deref() == Some(&wanted))
+        {
+            return verdict(entry);
+        }
+        // Only ISAPI extensions (DLLs) fall under `*.dll`; CGIs fall under `*.exe`.
+        let wildcard = if wanted.ends_with(".exe") { "*.exe" } else { "*.dll" };
+        match entries.iter().find(|entry| path_of(entry).as_deref() == Some(wildcard)) {
+            Some(entry) => verdict(entry),
+            // An unknown extension with no wildcard entry: IIS 6.0 writes both wildcards on
+            // install; a list without them is taken to prohibit the unknown, as the lockdown
+            // is meant to (a decision, no source says).
+            None => Restriction::Prohibited { entry: format!("(no {wildcard} entry)") },
+        }
+    }
+
+    /// `AppIsolated` for the application at `key_id`, inherited; 2 (pooled) where nothing
+    /// sets it, the schema default (cc783874).
+    pub fn app_isolated(&self, key_id: &str) -> u32 {
+        self.inherited(key_id, "AppIsolated")
+            .and_then(|(_, prop)| schema::parse_u32(&prop.value))
+            .unwrap_or(2)
+    }
+
+    /// Whether `executable` is listed in `InProcessIsapiApps` at `/LM/W3SVC`: IIS 5.0
+    /// isolation mode runs it inside inetinfo.exe whatever the application's protection.
+    pub fn in_process_isapi_app(&self, executable: &str) -> bool {
+        self.doc.property("/lm/w3svc", "InProcessIsapiApps").is_some_and(|prop| {
+            schema::list_items(&prop.value).iter().any(|item| fold(item) == fold(executable))
+        })
+    }
+
+    /// The nearest key at or above `key_id`, up to `/LM/W3SVC`, that sets `name`: its
+    /// `Location` as written and the property.
+    fn inherited(&self, key_id: &str, name: &str) -> Option<(String, &super::parse::Prop)> {
+        let mut id = fold(key_id.trim_end_matches('/'));
+        loop {
+            if let Some(key) = self.doc.key(&id)
+                && let Some(prop) = key.property(name)
+            {
+                return Some((key.location.clone(), prop));
+            }
+            if id == "/lm/w3svc" {
+                return None;
+            }
+            id = parent_id(&id)?.to_owned();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn metabase(keys: &str) -> Metabase {
+        let text = format!(
+            "<?xml version =\"1.0\"?>\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\n<MBProperty>\n{keys}</MBProperty>\n</configuration>\n"
+        );
+        Metabase::parse(&text, Path::new("script-maps.xml")).unwrap()
+    }
+
+    fn seed() -> Metabase {
+        Metabase::parse(super::super::SEED_METABASE, Path::new("seed.xml")).unwrap()
+    }
+
+    #[test]
+    fn the_seed_maps_aspx_at_the_root_to_the_64_bit_extension() {
+        let seed = seed();
+        let map = seed.script_map_for("/LM/W3SVC/1/ROOT/some/folder", ".ASPX").unwrap();
+        assert_eq!(
+            map.executable,
+            r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_isapi.dll"
+        );
+        assert_eq!((map.flags, map.set_at.as_str()), (Some(1), "/LM/W3SVC"));
+        assert_eq!(map.verbs, ["GET", "HEAD", "POST", "DEBUG"]);
+        assert_eq!(seed.script_map_for("/LM/W3SVC/1/ROOT", ".htm"), None);
+        assert!(seed.web_service_extension(&map.executable).allows());
+        assert_eq!(
+            seed.web_service_extension(r"C:\other\x.dll"),
+            Restriction::Prohibited { entry: "0,*.dll".to_owned() }
+        );
+        assert_eq!(seed.app_isolated("/LM/W3SVC/1/ROOT/app"), 2, "inherited from ROOT");
+        assert!(seed.in_process_isapi_app(r"D:\windows\system32\inetsrv\ssinc.dll"));
+        assert!(!seed.in_process_isapi_app(&map.executable));
+    }
+
+    #[test]
+    fn a_key_that_sets_script_maps_replaces_the_whole_list_below_it() {
+        let mb = metabase(concat!(
+            "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".aspx,C:\\root.dll,1\n\t\t.asp,C:\\asp.dll,5\"\n\t\tAppIsolated=\"0\"\n\t\tWebSvcExtRestrictionList=\"1,*.dll\n\t\t0,C:\\banned.dll,0,Banned,Banned\"\n\t>\n</IIsWebService>\n",
+            "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/app\"\n\t\tAppIsolated=\"1\"\n\t\tScriptMaps=\".aspx,C:\\app.dll,1\n\t\t*,C:\\wildcard.dll,0\"\n\t>\n</IIsWebVirtualDir>\n",
+        ));
+        let at = |key: &str, ext: &str| mb.script_map_for(key, ext).map(|map| map.executable);
+        assert_eq!(at("/LM/W3SVC/1/ROOT", ".aspx").as_deref(), Some(r"C:\root.dll"));
+        assert_eq!(at("/LM/W3SVC/1/ROOT/app/sub", ".aspx").as_deref(), Some(r"C:\app.dll"));
+        assert_eq!(
+            at("/LM/W3SVC/1/ROOT/app", ".asp").as_deref(),
+            Some(r"C:\wildcard.dll"),
+            "the app's list replaced the root's .asp; its wildcard answers"
+        );
+        assert_eq!(
+            (mb.app_isolated("/LM/W3SVC/1/ROOT"), mb.app_isolated("/lm/w3svc/1/root/APP")),
+            (0, 1)
+        );
+        assert!(mb.web_service_extension(r"C:\unknown.dll").allows(), "1,*.dll allows the unknown");
+        assert!(!mb.web_service_extension(r"c:\BANNED.dll").allows());
+        assert_eq!(metabase("").web_service_extension(r"C:\x.dll"), Restriction::NoList);
+    }
+}
