@@ -222,6 +222,10 @@ const WIN32_MESSAGES: &[(Win32Error, &str)] = &[
     ),
     (Win32Error::PROCESS_ABORTED, "The process terminated unexpectedly."),
     (Win32Error::DLL_INIT_FAILED, "A dynamic link library (DLL) initialization routine failed."),
+    (
+        Win32Error::ACCESS_DISABLED_BY_POLICY,
+        "This program is blocked by group policy. For more information, contact your system administrator.",
+    ),
 ];
 
 impl Win32Error {
@@ -247,6 +251,9 @@ impl Win32Error {
     pub const PROCESS_ABORTED: Win32Error = Win32Error(1067);
     /// ERROR_DLL_INIT_FAILED: DllMain returned FALSE.
     pub const DLL_INIT_FAILED: Win32Error = Win32Error(1114);
+    /// ERROR_ACCESS_DISABLED_BY_POLICY: what IIS 6.0 logs (sc-win32-status) beside a 404.2,
+    /// a request for an extension the Web Service Extension list prohibits.
+    pub const ACCESS_DISABLED_BY_POLICY: Win32Error = Win32Error(1260);
 
     pub fn code(self) -> u32 {
         self.0

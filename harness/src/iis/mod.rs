@@ -3,6 +3,7 @@
 //! `iis6` is IIS 6.0 (MetaBase.xml). A second server kind is a module beside it that
 //! implements `model::ServerModel`, plus one arm in [`start`] and [`check`].
 
+pub mod extensions;
 pub mod iis6;
 pub mod messages;
 
