@@ -133,7 +133,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
             .hosts
             .iter()
             .any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
-        && start_a.requests.iter().all(|request| request.status == 200);
+        && start_a.requests.iter().all(|request| request.status == Some(200));
     say(
         verdict_kind(verified_a),
         verdict_text(
@@ -239,6 +239,7 @@ pub fn measure_wow64_redirection(machine: &Machine) -> anyhow::Result<Wow64Redir
             probes: vec![metabase.clone(), kernel32.clone()],
             images: Vec::new(),
             stop_at_first_failure: false,
+            probe_before_load: false,
             request: false,
             timeout: crate::scenario::DEFAULT_HOST_TIMEOUT,
         };

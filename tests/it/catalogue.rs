@@ -49,7 +49,7 @@ fn check(
     assert_eq!(filter.cause, Some(cause), "{context}");
     assert_eq!(filter.win32_error.map(Win32Error::code), error, "{context}");
     assert_eq!(report.service.started, started, "{context}");
-    assert_eq!(report.requests.first().map(|request| request.status), status, "{context}");
+    assert_eq!(report.requests.first().and_then(|request| request.status), status, "{context}");
     let ids: Vec<u32> = report.events.iter().map(|event| event.id).collect();
     assert_eq!(ids, events, "{context}");
 }
@@ -202,11 +202,11 @@ fn read_raw_data_filters(
 #[test]
 fn rapid_fail_protection_disables_the_pool() {
     let mut scenario = scenario("rapid_fail", WORKER, mock(Arch::X86, "filter"));
-    scenario.requests_per_pool = 7;
+    scenario.repeat_requests = 7;
     let report = start(&scenario);
     assert_eq!(report.hosts.len(), 5, "one worker start per request until the pool is disabled");
     assert!(report.hosts.iter().all(|host| host.filters[0].win32_error == Some(Win32Error(193))));
-    let statuses: Vec<u16> = report.requests.iter().map(|request| request.status).collect();
+    let statuses: Vec<u16> = report.requests.iter().filter_map(|request| request.status).collect();
     assert_eq!(statuses, [503; 7]);
     let disabled: Vec<_> = report.events.iter().filter(|event| event.id == 1002).collect();
     assert_eq!(disabled.len(), 1);

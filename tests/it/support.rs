@@ -71,6 +71,8 @@ pub fn load_kind_in_host(
         probes: Vec::new(),
         images: paths.into_iter().map(|path| PlannedImage { kind, path }).collect(),
         stop_at_first_failure: false,
+        // The loader's own answer, also for a file that is not there.
+        probe_before_load: false,
         request: true,
         timeout: Duration::from_secs(30),
     };

@@ -1,14 +1,14 @@
 //! The questions about ISAPI extensions that a request asks of the metabase: which extension a
 //! URL's file extension is mapped to (`ScriptMaps`, inherited), whether the Web Service
 //! Extension list lets it run (`WebSvcExtRestrictionList`), and where an application runs in
-//! IIS 5.0 isolation mode (`AppIsolated`, `InProcessIsapiApps`).
+//! IIS 5.0 isolation mode (`InProcessIsapiApps`; `AppIsolated` is read with the sites, in
+//! `sites.rs`).
 //!
 //! Inheritance is IIS's: an inheritable property set at a key applies to every key and URL
 //! below it until a key below sets it again, and a key that sets it replaces the whole value
-//! (ScriptMaps lists are not merged). `ScriptMaps` and `AppIsolated` carry the INHERIT
-//! attribute in the IIS 6.0 metabase reference (the ScriptMaps and AppIsolated pages,
-//! cc783874); a URL whose folder has no key of its own takes the values of the nearest key
-//! above it.
+//! (ScriptMaps lists are not merged). `ScriptMaps` carries the INHERIT attribute in the IIS 6.0
+//! metabase reference, like `AppIsolated` (cc783874); a URL whose folder has no key of its own
+//! takes the values of the nearest key above it.
 
 use super::path::{fold, parent_id};
 use super::{Metabase, schema};
@@ -54,7 +54,7 @@ impl Metabase {
     /// not exist): the list of the nearest key at or above it that sets ScriptMaps, up to
     /// `/LM/W3SVC`. A wildcard map (`*`) answers when no entry names the extension.
     pub fn script_map_for(&self, key_id: &str, file_extension: &str) -> Option<ScriptMapping> {
-        let (key, prop) = self.inherited(key_id, "ScriptMaps")?;
+        let (key, prop) = self.inherited_property(key_id, "ScriptMaps")?;
         let maps: Vec<ScriptMapping> = schema::list_items(&prop.value)
             .iter()
             .filter_map(|item| {
@@ -110,14 +110,6 @@ impl Metabase {
         }
     }
 
-    /// `AppIsolated` for the application at `key_id`, inherited; 2 (pooled) where nothing
-    /// sets it, the schema default (cc783874).
-    pub fn app_isolated(&self, key_id: &str) -> u32 {
-        self.inherited(key_id, "AppIsolated")
-            .and_then(|(_, prop)| schema::parse_u32(&prop.value))
-            .unwrap_or(2)
-    }
-
     /// Whether `executable` is listed in `InProcessIsapiApps` at `/LM/W3SVC`: IIS 5.0
     /// isolation mode runs it inside inetinfo.exe whatever the application's protection.
     pub fn in_process_isapi_app(&self, executable: &str) -> bool {
@@ -126,18 +118,19 @@ impl Metabase {
         })
     }
 
-    /// The nearest key at or above `key_id`, up to `/LM/W3SVC`, that sets `name`: its
-    /// `Location` as written and the property.
-    fn inherited(&self, key_id: &str, name: &str) -> Option<(String, &super::parse::Prop)> {
+    /// The nearest key at or above `key_id` that sets `name` (the key need not exist): its
+    /// `Location` as written and the property. The one reading of metabase inheritance.
+    pub(crate) fn inherited_property(
+        &self,
+        key_id: &str,
+        name: &str,
+    ) -> Option<(String, &super::parse::Prop)> {
         let mut id = fold(key_id.trim_end_matches('/'));
         loop {
             if let Some(key) = self.doc.key(&id)
                 && let Some(prop) = key.property(name)
             {
                 return Some((key.location.clone(), prop));
-            }
-            if id == "/lm/w3svc" {
-                return None;
             }
             id = parent_id(&id)?.to_owned();
         }
@@ -177,7 +170,6 @@ mod tests {
             seed.web_service_extension(r"C:\other\x.dll"),
             Restriction::Prohibited { entry: "0,*.dll".to_owned() }
         );
-        assert_eq!(seed.app_isolated("/LM/W3SVC/1/ROOT/app"), 2, "inherited from ROOT");
         assert!(seed.in_process_isapi_app(r"D:\windows\system32\inetsrv\ssinc.dll"));
         assert!(!seed.in_process_isapi_app(&map.executable));
     }
@@ -185,8 +177,8 @@ mod tests {
     #[test]
     fn a_key_that_sets_script_maps_replaces_the_whole_list_below_it() {
         let mb = metabase(concat!(
-            "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".aspx,C:\\root.dll,1\n\t\t.asp,C:\\asp.dll,5\"\n\t\tAppIsolated=\"0\"\n\t\tWebSvcExtRestrictionList=\"1,*.dll\n\t\t0,C:\\banned.dll,0,Banned,Banned\"\n\t>\n</IIsWebService>\n",
-            "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/app\"\n\t\tAppIsolated=\"1\"\n\t\tScriptMaps=\".aspx,C:\\app.dll,1\n\t\t*,C:\\wildcard.dll,0\"\n\t>\n</IIsWebVirtualDir>\n",
+            "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".aspx,C:\\root.dll,1\n\t\t.asp,C:\\asp.dll,5\"\n\t\tWebSvcExtRestrictionList=\"1,*.dll\n\t\t0,C:\\banned.dll,0,Banned,Banned\"\n\t>\n</IIsWebService>\n",
+            "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/app\"\n\t\tScriptMaps=\".aspx,C:\\app.dll,1\n\t\t*,C:\\wildcard.dll,0\"\n\t>\n</IIsWebVirtualDir>\n",
         ));
         let at = |key: &str, ext: &str| mb.script_map_for(key, ext).map(|map| map.executable);
         assert_eq!(at("/LM/W3SVC/1/ROOT", ".aspx").as_deref(), Some(r"C:\root.dll"));
@@ -195,10 +187,6 @@ mod tests {
             at("/LM/W3SVC/1/ROOT/app", ".asp").as_deref(),
             Some(r"C:\wildcard.dll"),
             "the app's list replaced the root's .asp; its wildcard answers"
-        );
-        assert_eq!(
-            (mb.app_isolated("/LM/W3SVC/1/ROOT"), mb.app_isolated("/lm/w3svc/1/root/APP")),
-            (0, 1)
         );
         assert!(mb.web_service_extension(r"C:\unknown.dll").allows(), "1,*.dll allows the unknown");
         assert!(!mb.web_service_extension(r"c:\BANNED.dll").allows());
