@@ -94,9 +94,13 @@ pub struct HostOutcome {
     /// How many starts it took before the process reached its first report line.
     pub start_attempts: u32,
     pub filters: Vec<FilterOutcome>,
+    /// The ISAPI extensions this process loaded for requests, with the fields of a filter:
+    /// `name` is the file extension the script map matched (`.aspx`), `request_notification`
+    /// what HttpExtensionProc returned.
+    pub extensions: Vec<FilterOutcome>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FilterOutcome {
     pub name: String,
     /// The site whose filter this is; None for a global filter.
@@ -303,13 +307,55 @@ pub enum Happening {
         site: Option<String>,
         pool: Option<String>,
         status: Option<u16>,
+        substatus: Option<u16>,
+        win32_error: Option<Win32Error>,
         no_answer: Option<NoAnswer>,
+    },
+    /// A request's file extension is mapped to an ISAPI extension that the Web Service
+    /// Extension list prohibits: IIS answers 404.2 and never loads it.
+    ExtensionProhibited {
+        url: String,
+        executable: String,
+        entry: String,
+    },
+    /// A request's file extension is mapped to an ISAPI extension, which this process loads.
+    ExtensionLoads {
+        url: String,
+        extension: String,
+        executable: String,
+        set_at: String,
+        process: ProcessName,
+        bits: Bits,
+        why: ExtensionProcess,
+    },
+    /// What the loader and the extension did with it, as the host reported.
+    ExtensionResult {
+        url: String,
+        outcome: FilterOutcome,
+        process: ProcessName,
+        bits: Bits,
+        status: u16,
     },
     PoolDisabled {
         pool: String,
         failures: usize,
         interval_minutes: u32,
     },
+}
+
+/// Why an extension runs in the process it runs in; decided by the model (`iis::extensions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionProcess {
+    /// Worker process isolation mode: the application's pool's worker.
+    PoolWorker,
+    /// IIS 5.0 isolation mode, `AppIsolated` 0: in the IIS process.
+    LowProtection,
+    /// IIS 5.0 isolation mode, listed in `InProcessIsapiApps`: in the IIS process always.
+    InProcessIsapiApp,
+    /// IIS 5.0 isolation mode, `AppIsolated` 2 (or not set): the shared pooled dllhost.exe.
+    MediumProtection,
+    /// IIS 5.0 isolation mode, `AppIsolated` 1: a dllhost.exe of the application's own.
+    HighProtection,
 }
 
 /// What `Enable32BitAppOnWin64` changes in this configuration; decided by the model.
@@ -593,7 +639,75 @@ impl Happening {
                 };
                 step(StepKind::Info, format!("request {ordinal} for {url}: served by {by}"))
             }
-            Happening::Response { url, site, pool, status, no_answer } => {
+            Happening::ExtensionProhibited { url, executable, entry } => step(
+                StepKind::Fail,
+                format!(
+                    "GET {url}: the Web Service Extension list prohibits {executable} (entry \"{entry}\"), so IIS answers 404.2 and never loads it"
+                ),
+            ),
+            Happening::ExtensionLoads {
+                url,
+                extension,
+                executable,
+                set_at,
+                process,
+                bits,
+                why,
+            } => {
+                let why = match why {
+                    ExtensionProcess::PoolWorker => "the application pool's worker",
+                    ExtensionProcess::LowProtection => {
+                        "the IIS process, as AppIsolated 0 (low protection) asks"
+                    }
+                    ExtensionProcess::InProcessIsapiApp => {
+                        "the IIS process, as InProcessIsapiApps lists it"
+                    }
+                    ExtensionProcess::MediumProtection => {
+                        "the pooled process, as AppIsolated 2 (medium protection) asks"
+                    }
+                    ExtensionProcess::HighProtection => {
+                        "a process of the application's own, as AppIsolated 1 (high protection) asks"
+                    }
+                };
+                step(
+                    StepKind::Info,
+                    format!(
+                        "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc"
+                    ),
+                )
+            }
+            Happening::ExtensionResult { url, outcome, process, bits, status } => {
+                let head = format!("extension `{}` in {bits} {process}", outcome.path);
+                let error_text =
+                    outcome.win32_error.map(|error| error.to_string()).unwrap_or_default();
+                match outcome.stage {
+                    Stage::Loaded => step(
+                        if *status == 200 { StepKind::Ok } else { StepKind::Fail },
+                        format!(
+                            "{head}: loaded; GetExtensionVersion says \"{}\"; HttpExtensionProc answered GET {url} with {status}",
+                            outcome.description.clone().unwrap_or_default()
+                        ),
+                    ),
+                    Stage::LoadLibrary if outcome.win32_error.is_some() => step(
+                        StepKind::Fail,
+                        format!("{head}: LoadLibraryExW failed with {error_text}; IIS answers 500"),
+                    ),
+                    Stage::GetProcAddress => step(
+                        StepKind::Fail,
+                        format!(
+                            "{head}: loaded, but GetExtensionVersion is not exported: {error_text}"
+                        ),
+                    ),
+                    Stage::GetExtensionVersion if outcome.win32_error.is_some() => step(
+                        StepKind::Fail,
+                        format!("{head}: GetExtensionVersion returned FALSE with {error_text}"),
+                    ),
+                    _ => {
+                        step(StepKind::Fail, format!("{head}: the process ended before answering"))
+                    }
+                }
+            }
+            Happening::Response { url, site, pool, status, substatus, win32_error, no_answer } => {
                 let target = match (site, pool) {
                     (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
                     (Some(site), None) => format!(" (site {site})"),
@@ -602,12 +716,25 @@ impl Happening {
                 match (status, no_answer) {
                     (Some(status), _) => {
                         let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
-                        let text = match status {
+                        let text = match (status, substatus) {
                             // HTTP.sys's own answer, before any site sees the request.
-                            400 => "Bad Request - Invalid Hostname",
+                            (400, _) => "Bad Request - Invalid Hostname",
+                            (404, Some(2)) => {
+                                "Not Found (denied by the Web Service Extension list)"
+                            }
                             _ => crate::vocab::http_status_text(*status),
                         };
-                        step(kind, format!("GET {url}{target}: HTTP {status} {text}"))
+                        let code = match substatus {
+                            Some(sub) => format!("{status}.{sub}"),
+                            None => status.to_string(),
+                        };
+                        let logged = match win32_error {
+                            Some(error) if *status != 503 => {
+                                format!(", sc-win32-status {}", error.to_string())
+                            }
+                            _ => String::new(),
+                        };
+                        step(kind, format!("GET {url}{target}: HTTP {code} {text}{logged}"))
                     }
                     (None, reason) => {
                         let why = match reason {
@@ -673,6 +800,13 @@ fn filter_result(
         (Stage::GetFilterVersion, None) => {
             (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion"))
         }
+        (Stage::GetExtensionVersion, Some(_)) => (
+            StepKind::Fail,
+            format!("{head}: GetExtensionVersion returned FALSE with {error_text}"),
+        ),
+        (Stage::GetExtensionVersion, None) => {
+            (StepKind::Fail, format!("{head}: the process ended inside GetExtensionVersion"))
+        }
         (Stage::RefusedSilently, _) => (
             StepKind::Info,
             format!(
@@ -697,7 +831,10 @@ impl StartReport {
     /// got 200: what exit code 0 of `start` promises.
     pub fn all_good(&self) -> bool {
         self.service.started
-            && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
+            && self
+                .hosts
+                .iter()
+                .all(|host| host.filters.iter().chain(&host.extensions).all(|image| image.loaded))
             && self.requests.iter().all(|request| request.status == Some(200))
     }
 
@@ -720,9 +857,43 @@ impl StartReport {
 
     fn verdict(&self) -> Step {
         if self.all_good() {
+            let extensions = self.hosts.iter().map(|host| host.extensions.len()).sum::<usize>();
+            let text = if extensions == 0 {
+                "verdict: W3SVC started and every filter loaded".to_owned()
+            } else {
+                "verdict: W3SVC started, every filter and extension loaded, every request got 200"
+                    .to_owned()
+            };
+            return Step { kind: StepKind::Ok, text };
+        }
+        let failed_extension = self.hosts.iter().find_map(|host| {
+            host.extensions.iter().find(|extension| !extension.loaded).map(|e| (host, e))
+        });
+        if self.first_failed_filter().is_none()
+            && let Some((host, extension)) = failed_extension
+        {
+            let why = match extension.win32_error {
+                Some(error) => error.to_string(),
+                None => "the process ended early".to_owned(),
+            };
             return Step {
-                kind: StepKind::Ok,
-                text: "verdict: W3SVC started and every filter loaded".to_owned(),
+                kind: StepKind::Fail,
+                text: format!(
+                    "verdict: the filters loaded, but extension `{}` does not load in {} {}: {why}, so its requests get 500",
+                    extension.path, host.bits, host.process
+                ),
+            };
+        }
+        if self.first_failed_filter().is_none()
+            && let Some(request) =
+                self.requests.iter().find(|r| r.status == Some(404) && r.substatus == Some(2))
+        {
+            return Step {
+                kind: StepKind::Fail,
+                text: format!(
+                    "verdict: the filters loaded, but {} is refused by the Web Service Extension list (404.2)",
+                    request.url
+                ),
             };
         }
         let text = match self.first_failed_filter() {

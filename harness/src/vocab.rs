@@ -145,6 +145,8 @@ pub enum Stage {
     LoadLibrary,
     GetProcAddress,
     GetFilterVersion,
+    /// An extension's `GetExtensionVersion` returned FALSE, or the process ended inside it.
+    GetExtensionVersion,
     RefusedSilently,
     /// The loader and the filter were both fine; IIS itself refused the filter.
     ReadRawDataRefused,

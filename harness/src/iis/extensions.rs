@@ -33,6 +33,7 @@
 
 use crate::arch::{Bits, Os};
 use crate::host::{HostRun, ImageLoad};
+use crate::report::ExtensionProcess;
 use crate::vocab::{HostEnd, IsolationMode, ProcessName, Win32Error};
 
 /// `HSE_STATUS_ERROR` from httpext.h.
@@ -59,22 +60,31 @@ impl Protection {
     }
 }
 
-/// The process that runs an extension for an application, and its bitness.
+/// The process that runs an extension for an application, its bitness, and why.
 pub fn extension_host(
     os: Os,
     mode: IsolationMode,
     enable_32bit: bool,
     protection: Protection,
     in_process_isapi_app: bool,
-) -> (ProcessName, Bits) {
+) -> (ProcessName, Bits, ExtensionProcess) {
+    let native = os.native_bits();
     match mode {
         IsolationMode::WorkerProcess => {
-            super::iis6::filter_host(os, IsolationMode::WorkerProcess, enable_32bit)
+            let (process, bits) =
+                super::iis6::filter_host(os, IsolationMode::WorkerProcess, enable_32bit);
+            (process, bits, ExtensionProcess::PoolWorker)
         }
-        IsolationMode::Iis5 if in_process_isapi_app || protection == Protection::Low => {
-            (ProcessName::Inetinfo, os.native_bits())
+        IsolationMode::Iis5 if in_process_isapi_app => {
+            (ProcessName::Inetinfo, native, ExtensionProcess::InProcessIsapiApp)
         }
-        IsolationMode::Iis5 => (ProcessName::Dllhost, os.native_bits()),
+        IsolationMode::Iis5 => match protection {
+            Protection::Low => (ProcessName::Inetinfo, native, ExtensionProcess::LowProtection),
+            Protection::Medium => {
+                (ProcessName::Dllhost, native, ExtensionProcess::MediumProtection)
+            }
+            Protection::High => (ProcessName::Dllhost, native, ExtensionProcess::HighProtection),
+        },
     }
 }
 
@@ -133,7 +143,9 @@ mod tests {
     #[test]
     fn the_process_follows_the_mode_and_the_protection() {
         let host = |mode, enable_32bit, protection, in_process| {
-            extension_host(Os::X64, mode, enable_32bit, protection, in_process)
+            let (process, bits, _) =
+                extension_host(Os::X64, mode, enable_32bit, protection, in_process);
+            (process, bits)
         };
         use IsolationMode::{Iis5, WorkerProcess};
         assert_eq!(
@@ -150,7 +162,7 @@ mod tests {
         assert_eq!(host(Iis5, false, Protection::High, true), (ProcessName::Inetinfo, Bits::B64));
         assert_eq!(
             extension_host(Os::X86, Iis5, false, Protection::Medium, false),
-            (ProcessName::Dllhost, Bits::B32)
+            (ProcessName::Dllhost, Bits::B32, ExtensionProcess::MediumProtection)
         );
         assert_eq!(Protection::from_app_isolated(2), Protection::Medium);
         assert_eq!(Protection::from_app_isolated(1), Protection::High);

@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::extensions::{self, ExtensionAnswer, Protection};
 use super::messages;
 use crate::arch::{Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, PlannedImage};
 use crate::http_sys::{self, Route};
 use crate::machine::WinPath;
-use crate::metabase::{FilterConfig, Metabase, RapidFail, SiteConfig};
+use crate::metabase::{FilterConfig, Metabase, RapidFail, Restriction, ScriptMapping, SiteConfig};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
@@ -197,6 +198,10 @@ enum Phase {
         request: usize,
         new_worker: bool,
     },
+    /// The process that runs `requests[request]`'s application loads its ISAPI extension.
+    Extension {
+        request: usize,
+    },
     Done,
 }
 
@@ -249,6 +254,16 @@ struct Request {
     url: String,
     ordinal: u32,
     target: Target,
+    /// The ISAPI extension its URL maps to, when a site takes it and ScriptMaps map its
+    /// file extension.
+    extension: Option<MappedExtension>,
+}
+
+/// A request's ScriptMaps entry, with its executable as a path the loader is given.
+#[derive(Debug, Clone)]
+struct MappedExtension {
+    mapping: ScriptMapping,
+    path: WinPath,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -462,6 +477,7 @@ impl<'s> Iis6<'s> {
             exception_code: run.end.exception_code(),
             start_attempts: run.start_attempts,
             filters,
+            extensions: Vec::new(),
         };
         Ok((outcome, failure))
     }
@@ -506,6 +522,16 @@ impl<'s> Iis6<'s> {
     }
 
     fn respond(&mut self, request: usize, status: Option<u16>, win32_error: Option<Win32Error>) {
+        self.respond_with_substatus(request, status, None, win32_error);
+    }
+
+    fn respond_with_substatus(
+        &mut self,
+        request: usize,
+        status: Option<u16>,
+        substatus: Option<u16>,
+        win32_error: Option<Win32Error>,
+    ) {
         let Request { url, target, .. } = self.requests[request].clone();
         let (site, pool, no_answer) = match target {
             Target::Site { site, pool } => (
@@ -524,11 +550,176 @@ impl<'s> Iis6<'s> {
             site: site.clone(),
             app_pool: pool.clone(),
             status,
-            substatus: None,
+            substatus,
             win32_error,
             no_answer,
         });
-        self.happen(Happening::Response { url, site, pool, status, no_answer });
+        self.happen(Happening::Response {
+            url,
+            site,
+            pool,
+            status,
+            substatus,
+            win32_error,
+            no_answer,
+        });
+    }
+
+    /// A request that came through the filters with `status` goes on to its ISAPI extension,
+    /// if its URL maps to one: None when the request has been answered here (no extension, a
+    /// filter already failed it, or the Web Service Extension list prohibits the extension),
+    /// else the host start that loads the extension in the process that runs the application.
+    fn deliver(&mut self, request: usize, status: u16) -> Option<Next> {
+        let Request { url, target, extension, .. } = self.requests[request].clone();
+        let (Some(mapped), Target::Site { site, .. }, 200) = (extension, target, status) else {
+            self.respond(request, Some(status), None);
+            return None;
+        };
+        let executable = mapped.mapping.executable.clone();
+        if let Restriction::Prohibited { entry } =
+            self.scenario.metabase.web_service_extension(&executable)
+        {
+            self.happen(Happening::ExtensionProhibited { url, executable, entry });
+            self.answer(request, extensions::prohibited());
+            return None;
+        }
+        let metabase = &self.scenario.metabase;
+        let app_path = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+        let isolated = self.sites[site].config.app_for(app_path).and_then(|app| app.isolated);
+        let (process, bits, why) = extensions::extension_host(
+            self.scenario.os,
+            self.mode,
+            self.enable_32bit,
+            Protection::from_app_isolated(isolated.unwrap_or(2)),
+            metabase.in_process_isapi_app(&executable),
+        );
+        self.happen(Happening::ExtensionLoads {
+            url,
+            extension: mapped.mapping.extension.clone(),
+            executable,
+            set_at: mapped.mapping.set_at.clone(),
+            process,
+            bits,
+            why,
+        });
+        self.phase = Phase::Extension { request };
+        // A host of its own plays the process: the filters it shares a worker or inetinfo.exe
+        // with were loaded, and answered for, by the host before it.
+        Some(Next::Start(HostPlan {
+            bits,
+            process,
+            probes: Vec::new(),
+            images: vec![PlannedImage { kind: ImageKind::Extension, path: mapped.path }],
+            stop_at_first_failure: true,
+            probe_before_load: false,
+            request: true,
+            timeout: self.scenario.host_timeout,
+        }))
+    }
+
+    fn answer(&mut self, request: usize, answer: ExtensionAnswer) {
+        self.respond_with_substatus(
+            request,
+            Some(answer.status),
+            answer.substatus,
+            answer.win32_error,
+        );
+    }
+
+    /// The extension's host has reported: the request gets what IIS makes of it.
+    fn extension_reported(
+        &mut self,
+        request: usize,
+        observed: Observation,
+    ) -> anyhow::Result<Next> {
+        let Observation { run, headers } = observed;
+        let Request { url, target, extension, .. } = self.requests[request].clone();
+        let (Some(mapped), Target::Site { site, pool }) = (extension, target) else {
+            bail!("an extension host started for a request without an extension");
+        };
+        if run.images.len() > 1 {
+            bail!("the host reported {} images for one planned extension", run.images.len());
+        }
+        let header = headers.first().cloned().flatten();
+        let load = run.images.first();
+        let (stage, win32_error) = match load {
+            None => (Stage::LoadLibrary, None),
+            Some(load) => match (load.load, load.exports, &load.version) {
+                (None, _, _) => (Stage::LoadLibrary, None),
+                (Some(Err(error)), _, _) => (Stage::LoadLibrary, Some(error)),
+                (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
+                    (Stage::GetProcAddress, exports.lookup_error)
+                }
+                (Some(Ok(())), _, None) | (Some(Ok(())), None, _) => {
+                    (Stage::GetExtensionVersion, None)
+                }
+                (Some(Ok(())), Some(_), Some(version)) if !version.accepted => {
+                    (Stage::GetExtensionVersion, Some(version.last_error))
+                }
+                (Some(Ok(())), Some(_), Some(_)) => (Stage::Loaded, None),
+            },
+        };
+        let answer = match load {
+            Some(load) => extensions::answer(&run, load),
+            None => ExtensionAnswer {
+                status: 500,
+                substatus: None,
+                win32_error: Some(Win32Error::PROCESS_ABORTED),
+            },
+        };
+        let death = match run.end {
+            HostEnd::Crashed { .. } => HostDeath::Crashed,
+            HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
+            HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
+        };
+        let outcome = FilterOutcome {
+            name: mapped.mapping.extension.clone(),
+            site: Some(self.sites[site].config.id.clone()),
+            path: mapped.path.to_string(),
+            loaded: stage == Stage::Loaded,
+            win32_error,
+            stage,
+            description: load.and_then(|l| l.version.as_ref()).map(|v| v.description.clone()),
+            flags: None,
+            request_notification: load.and_then(|l| l.request).and_then(|r| r.returned),
+            cause: classify(stage, win32_error, header.as_ref(), run.bits, death),
+            image: header.as_ref().map(ImageSummary::of),
+            iis_refused: None,
+        };
+        self.happen(Happening::HostStarted {
+            process: run.process,
+            bits: run.bits,
+            pid: run.pid,
+            start_attempts: run.start_attempts,
+        });
+        self.happen(Happening::ExtensionResult {
+            url,
+            outcome: outcome.clone(),
+            process: run.process,
+            bits: run.bits,
+            status: answer.status,
+        });
+        self.happen(Happening::HostEnded {
+            process: run.process,
+            end: run.end,
+            timeout: self.scenario.host_timeout,
+        });
+        let in_pool = run.process == ProcessName::W3wp;
+        self.report.hosts.push(HostOutcome {
+            process: run.process,
+            bits: run.bits,
+            app_pool: in_pool.then(|| self.pools[pool].name.clone()),
+            pid: run.pid,
+            end: run.end,
+            exception_code: run.end.exception_code(),
+            start_attempts: run.start_attempts,
+            filters: Vec::new(),
+            extensions: vec![outcome],
+        });
+        self.answer(request, answer);
+        Ok(self.serve(request + 1))
     }
 
     fn begin(&mut self) -> Next {
@@ -675,7 +866,7 @@ impl<'s> Iis6<'s> {
     /// Sends the requests from `requests[from]` on, until one needs a host to start.
     fn serve(&mut self, from: usize) -> Next {
         for request in from..self.requests.len() {
-            let Request { url, ordinal, target } = self.requests[request].clone();
+            let Request { url, ordinal, target, .. } = self.requests[request].clone();
             let (site, pool) = match target {
                 Target::Site { site, pool } => (site, pool),
                 // HTTP.sys's own answer: no site, no worker.
@@ -705,7 +896,14 @@ impl<'s> Iis6<'s> {
                     process: ProcessName::Inetinfo,
                     pool: None,
                 });
-                self.respond(request, status, None);
+                match status {
+                    Some(status) => {
+                        if let Some(next) = self.deliver(request, status) {
+                            return next;
+                        }
+                    }
+                    None => self.respond(request, None, None),
+                }
                 continue;
             }
             let name = self.pools[pool].name.clone();
@@ -739,7 +937,9 @@ impl<'s> Iis6<'s> {
                             process: ProcessName::W3wp,
                             pool: Some(name),
                         });
-                        self.respond(request, Some(status), None);
+                        if let Some(next) = self.deliver(request, status) {
+                            return next;
+                        }
                     }
                     None => {
                         let pid = worker.pid;
@@ -791,7 +991,9 @@ impl<'s> Iis6<'s> {
                 if !self.sites[site].filters.is_empty() {
                     worker.site_status.push((site_id, status));
                 }
-                self.respond(request, Some(status), None);
+                if let Some(next) = self.deliver(request, status) {
+                    return Ok(next);
+                }
             }
             Some(failure) if failure.site().is_some() => {
                 // A site filter failed: the site does not start, the worker goes on serving
@@ -866,11 +1068,11 @@ fn route_requests(
         let pool = sites[site].config.app_for(path).map(|app| app.pool.as_str()).unwrap_or("");
         pools.iter().position(|p| p.name.eq_ignore_ascii_case(pool)).unwrap_or(0)
     };
-    let mut routed: Vec<(String, Target)> = Vec::new();
+    let mut routed: Vec<(String, String, Target)> = Vec::new();
     if scenario.requests.is_empty() {
         for &site in &started {
             let url = format!("http://{}/", authority(&sites[site].config));
-            routed.push((url, Target::Site { site, pool: pool_of(site, "/") }));
+            routed.push((url, "/".to_owned(), Target::Site { site, pool: pool_of(site, "/") }));
         }
     }
     for url in &scenario.requests {
@@ -891,15 +1093,50 @@ fn route_requests(
                 }
             }
         };
-        routed.push((url.text.clone(), target));
+        routed.push((url.text.clone(), url.path.clone(), target));
     }
     let mut requests = Vec::new();
-    for (url, target) in routed {
+    for (url, path, target) in routed {
+        let extension = match target {
+            Target::Site { site, .. } => mapped_extension(scenario, &sites[site].config, &path)?,
+            _ => None,
+        };
         for ordinal in 1..=scenario.repeat_requests {
-            requests.push(Request { url: url.clone(), ordinal, target });
+            requests.push(Request {
+                url: url.clone(),
+                ordinal,
+                target,
+                extension: extension.clone(),
+            });
         }
     }
     Ok(requests)
+}
+
+/// The ISAPI extension a URL path of `site` maps to: ScriptMaps inherited down to the URL's
+/// folder, matched by the last segment's file extension. A mapped executable that is not an
+/// absolute Windows path is bad input, as a FilterPath would be.
+fn mapped_extension(
+    scenario: &Scenario,
+    site: &SiteConfig,
+    url_path: &str,
+) -> anyhow::Result<Option<MappedExtension>> {
+    let (folder, file) = url_path.rsplit_once('/').unwrap_or(("", url_path));
+    let Some(dot) = file.rfind('.') else { return Ok(None) };
+    let key = format!("/LM/W3SVC/{}/ROOT{folder}", site.id);
+    let Some(mapping) = scenario.metabase.script_map_for(&key, &file[dot..]) else {
+        return Ok(None);
+    };
+    let path = WinPath::parse(&mapping.executable).with_context(|| {
+        format!(
+            "{}:{}: the ScriptMaps entry for {} at {} is not an absolute Windows path; give the full path to the extension",
+            scenario.metabase.origin().display(),
+            mapping.line,
+            mapping.extension,
+            mapping.set_at
+        )
+    })?;
+    Ok(Some(MappedExtension { mapping, path }))
 }
 
 /// Site ids in numeric order where they are numbers (IIS writes them so), others after.
@@ -920,10 +1157,17 @@ fn authority(site: &SiteConfig) -> String {
 
 impl ServerModel for Iis6<'_> {
     fn paths(&self) -> Vec<WinPath> {
-        self.chain(&(0..self.sites.len()).collect::<Vec<_>>())
+        let mut paths: Vec<WinPath> = self
+            .chain(&(0..self.sites.len()).collect::<Vec<_>>())
             .into_iter()
             .map(|filter| filter.path)
-            .collect()
+            .collect();
+        for mapped in self.requests.iter().filter_map(|request| request.extension.as_ref()) {
+            if !paths.contains(&mapped.path) {
+                paths.push(mapped.path.clone());
+            }
+        }
+        paths
     }
 
     fn next(&mut self, observed: Option<Observation>) -> anyhow::Result<Next> {
@@ -938,6 +1182,9 @@ impl ServerModel for Iis6<'_> {
             }
             (Phase::Worker { pool, request, new_worker }, Some(observed)) => {
                 self.worker_reported(pool, request, new_worker, observed)
+            }
+            (Phase::Extension { request }, Some(observed)) => {
+                self.extension_reported(request, observed)
             }
             (phase, observed) => bail!(
                 "the IIS 6.0 model was driven out of order: {} in phase {phase:?}",
