@@ -730,7 +730,7 @@ impl Happening {
                         };
                         let logged = match win32_error {
                             Some(error) if *status != 503 => {
-                                format!(", sc-win32-status {}", error.to_string())
+                                format!(", sc-win32-status {}", error)
                             }
                             _ => String::new(),
                         };

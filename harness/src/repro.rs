@@ -11,9 +11,15 @@
 //! `adsutil` and `aspnet-regiis` subcommands use, and every W3SVC start loads the filters for
 //! real. It then verifies the two fixes from the failing state:
 //! - A: worker process isolation mode (`IIs5IsolationModeEnabled 0`, restart W3SVC and
-//!   HttpFilter); the filter then loads in a 32-bit w3wp.exe and a request gets 200.
-//! - B: stay in IIS 5.0 isolation mode and register the 64-bit filter (aspnet_regiis from
-//!   Framework64); it then loads in the 64-bit inetinfo.exe.
+//!   HttpFilter); the filter then loads in a 32-bit w3wp.exe, and `GET /default.aspx` gets 200
+//!   from the 32-bit ASP.NET extension in that worker.
+//! - B: stay in IIS 5.0 isolation mode and keep things 64-bit: `Enable32bitAppOnWin64 0` first
+//!   (the 64-bit aspnet_regiis refuses to run while it is 1), then aspnet_regiis from
+//!   Framework64, then the restart; the 64-bit filter loads in inetinfo.exe and
+//!   `GET /default.aspx` gets 200 from the 64-bit extension in the dllhost.exe that runs the
+//!   seed's pooled root application.
+//!
+//! Every start asks for `/default.aspx`, so a fix is verified only when the page is served.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -23,7 +29,7 @@ use serde::Serialize;
 use crate::arch::{Arch, Bits, Os};
 use crate::iis::messages;
 use crate::machine::Machine;
-use crate::metabase::Metabase;
+use crate::metabase::{Metabase, MetabaseErrorKind};
 use crate::remedy::{self, Change, Remedy};
 use crate::report::{StartReport, Step, StepKind};
 use crate::scenario::Scenario;
@@ -133,13 +139,15 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
             .hosts
             .iter()
             .any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
-        && start_a.requests.iter().all(|request| request.status == Some(200));
+        && page_answered_by(&start_a, ProcessName::W3wp, Bits::B32);
     say(
         verdict_kind(verified_a),
         verdict_text(
             "fix A",
             verified_a,
-            "the x86 filter loads in a 32-bit w3wp.exe and the request gets 200",
+            &format!(
+                "the x86 filter loads in a 32-bit w3wp.exe and GET {ASPNET_PAGE} gets 200 from the x86 extension in a 32-bit w3wp.exe"
+            ),
         ),
     );
 
@@ -154,17 +162,46 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         metabase.enable_32bit_app_on_win64(),
         Bits::B64,
     );
+    // The 64-bit tool alone, as the replay once ran it, is refused while IIS runs 32-bit
+    // workers: shown on a copy, through the same function the aspnet-regiis subcommand uses.
+    let alone = Change::AspnetRegiis {
+        framework: Arch::Amd64,
+        windir: SEED_WINDIR.to_owned(),
+        os: Os::X64,
+    };
+    if let Err(error) = alone.apply(&mut metabase.clone()) {
+        if error.kind() != MetabaseErrorKind::ToolRefused {
+            return Err(error.into());
+        }
+        say(
+            StepKind::Info,
+            format!(
+                "{} alone is refused while Enable32bitAppOnWin64 is 1: \"{}\"",
+                alone.command_line(),
+                messages::tools::aspnet_regiis_wrong_iis_bitness(Arch::Amd64)
+            ),
+        );
+    }
     let fixed_b = apply(&mut say, &fix_b, &metabase)?;
     let start_b = start(machine, &fixed_b, "fix B")?;
     timeline_of(&mut say, &start_b);
+    // The seed's root application is AppIsolated 2 (pooled): IIS 5.0 isolation mode runs it
+    // in dllhost.exe, native, so 64-bit.
     let verified_b = start_b.all_good()
         && start_b
             .hosts
             .iter()
-            .any(|host| host.process == ProcessName::Inetinfo && host.bits == Bits::B64);
+            .any(|host| host.process == ProcessName::Inetinfo && host.bits == Bits::B64)
+        && page_answered_by(&start_b, ProcessName::Dllhost, Bits::B64);
     say(
         verdict_kind(verified_b),
-        verdict_text("fix B", verified_b, "the AMD64 filter loads in the 64-bit inetinfo.exe"),
+        verdict_text(
+            "fix B",
+            verified_b,
+            &format!(
+                "the AMD64 filter loads in the 64-bit inetinfo.exe and GET {ASPNET_PAGE} gets 200 from the AMD64 extension in the 64-bit dllhost.exe of the pooled application"
+            ),
+        ),
     );
 
     Ok(ReproReport {
@@ -301,8 +338,23 @@ impl Wow64Redirection {
     }
 }
 
+/// The ASP.NET page every start of the replay asks for: a fix counts only when it is served.
+const ASPNET_PAGE: &str = "/default.aspx";
+
+/// Whether the ASP.NET page got 200 from an extension that `process` of `bits` loaded.
+fn page_answered_by(report: &StartReport, process: ProcessName, bits: Bits) -> bool {
+    report.requests.iter().any(|request| request.url == ASPNET_PAGE && request.status == Some(200))
+        && report.hosts.iter().any(|host| {
+            host.process == process
+                && host.bits == bits
+                && host.extensions.iter().any(|extension| extension.loaded)
+        })
+}
+
 fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<StartReport> {
-    let scenario = Scenario::new(name, Os::X64, metabase.clone());
+    let mut scenario = Scenario::new(name, Os::X64, metabase.clone());
+    scenario.requests =
+        vec![crate::http_sys::RequestUrl::parse(ASPNET_PAGE).map_err(anyhow::Error::msg)?];
     crate::iis::check(&scenario)?;
     crate::iis::start(machine, &scenario)
 }

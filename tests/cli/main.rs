@@ -112,6 +112,27 @@ fn repro_reproduces_and_verifies_both_fixes() {
     assert_eq!(report["fix_a"]["start"]["requests"][0]["status"], 200);
     assert_eq!(report["fix_b"]["verified"], true);
     assert_eq!(report["fix_b"]["start"]["hosts"][0]["bits"], 64);
+    // Both fixes are verified by the ASP.NET page: the extension of the right bitness answered
+    // it, loaded for real in the process that runs the application.
+    for (fix, process, bits) in [("fix_a", "w3wp.exe", 32), ("fix_b", "dllhost.exe", 64)] {
+        let start = &report[fix]["start"];
+        let request = &start["requests"][0];
+        assert_eq!(
+            (request["url"].as_str(), request["status"].as_u64()),
+            (Some("/default.aspx"), Some(200)),
+            "{fix}"
+        );
+        let hosts = start["hosts"].as_array().unwrap();
+        let answered = hosts.iter().any(|host| {
+            host["process"] == process
+                && host["bits"] == bits
+                && host["extensions"][0]["loaded"] == true
+                && host["extensions"][0]["name"] == ".aspx"
+        });
+        assert!(answered, "{fix}: {}", start["hosts"]);
+    }
+    // The failure: no answer at all, since W3SVC did not start.
+    assert!(report["failure"]["requests"][0]["status"].is_null());
     // The seed's "why", measured: one System32 path, two hosts, two different files.
     let redirection = &report["wow64_redirection"];
     assert_eq!(redirection["shown"], true, "{redirection}");
