@@ -43,6 +43,8 @@ enum Story {
     ReadRawData,
     /// The process ended inside GetFilterVersion, in this way.
     EndsInGetFilterVersion(HostEnd),
+    /// An extension that loads and answers its request with this status.
+    Answers(u32),
 }
 
 fn report(plan: &HostPlan, story: Story) -> Observation {
@@ -71,10 +73,11 @@ fn report_each(plan: &HostPlan, story_of: &dyn Fn(&str) -> Story) -> Observation
     for planned in &plan.images {
         let path = planned.path.to_string();
         let story = story_of(&path);
-        let (image, image_end) = image_story(&path, story);
+        let (mut image, image_end) = image_story(&path, story);
+        image.kind = planned.kind;
         images.push(image);
         end = image_end;
-        let failed = !matches!(story, Story::Loads | Story::ReadRawData);
+        let failed = !matches!(story, Story::Loads | Story::ReadRawData | Story::Answers(_));
         if end != HostEnd::Completed || (failed && plan.stop_at_first_failure) {
             break;
         }
@@ -150,6 +153,10 @@ fn image_story(path: &str, story: Story) -> (ImageLoad, HostEnd) {
         Story::EndsInGetFilterVersion(how) => {
             image.last_call = Some("GetFilterVersion".to_owned());
             end = how;
+        }
+        Story::Answers(status) => {
+            image.version = Some(accepted(0));
+            image.request = Some(RequestCall { returned: Some(1), http_status: Some(status) });
         }
     }
     (image, end)
@@ -591,4 +598,132 @@ fn a_metabase_without_sites_has_the_default_web_site_and_says_so() {
     assert_eq!(report.requests[0].url, "http://localhost/");
     assert_eq!(report.requests[0].site.as_deref(), Some("1"));
     assert!(report.steps().iter().any(|step| step.text.contains("no IIsWebServer key")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ISAPI extensions
+
+const EXTENSION: &str = r"C:\Ext\handler.dll";
+
+/// One site whose root application has `app_isolated`, `.aspx` mapped at `/LM/W3SVC` to
+/// [`EXTENSION`], the Web Service Extension list given (`None`: no list), and `EXTENSION` in
+/// `InProcessIsapiApps` when asked.
+fn extension_server(
+    iis5: bool,
+    enable_32bit: bool,
+    app_isolated: u32,
+    restriction: Option<&str>,
+    in_process: bool,
+) -> Scenario {
+    let restriction = restriction
+        .map(|list| format!("\r\n\t\tWebSvcExtRestrictionList=\"{list}\""))
+        .unwrap_or_default();
+    let in_process = if in_process {
+        format!("\r\n\t\tInProcessIsapiApps=\"{EXTENSION}\"")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n\
+         <IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tAppPoolId=\"DefaultAppPool\"\r\n\t\tIIs5IsolationModeEnabled=\"{}\"{in_process}\r\n\t\tScriptMaps=\".aspx,{EXTENSION},1,GET,HEAD,POST\"{restriction}\r\n\t>\r\n</IIsWebService>\r\n\
+         <IIsApplicationPools\tLocation =\"/LM/W3SVC/AppPools\"\r\n\t\tEnable32BitAppOnWin64=\"{}\"\r\n\t>\r\n</IIsApplicationPools>\r\n\
+         <IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t\tFilterLoadOrder=\"F\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/Filters/F\"\r\n\t\tFilterPath=\"{FILTER}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         <IIsWebServer\tLocation =\"/LM/W3SVC/1\"\r\n\t\tServerBindings=\":80:\"\r\n\t>\r\n</IIsWebServer>\r\n\
+         <IIsWebVirtualDir\tLocation =\"/LM/W3SVC/1/ROOT\"\r\n\t\tAppIsolated=\"{app_isolated}\"\r\n\t\tAppRoot=\"/LM/W3SVC/1/ROOT\"\r\n\t>\r\n</IIsWebVirtualDir>\r\n\
+         </MBProperty>\r\n</configuration>\r\n",
+        if iis5 { "TRUE" } else { "FALSE" },
+        if enable_32bit { "TRUE" } else { "FALSE" },
+    );
+    let scenario =
+        Scenario::new("extensions", Os::X64, Metabase::parse(&text, Path::new("ext.xml")).unwrap());
+    with_requests(scenario, &["/shop/default.aspx", "/index.htm"])
+}
+
+/// Filters load; the extension has `story`.
+fn drive_extension(scenario: &Scenario, story: Story) -> (StartReport, Vec<HostPlan>) {
+    drive_each(scenario, &|path| if path == EXTENSION { story } else { Story::Loads })
+}
+
+const ALLOWED: &str = "0,*.dll\r\n\t\t1,C:\\Ext\\handler.dll,0,Handler,Handler";
+
+#[test]
+fn an_extension_loads_in_the_process_that_runs_its_application() {
+    use ProcessName::{Dllhost, Inetinfo, W3wp};
+    let rows = [
+        // (IIS 5.0 isolation mode, Enable32BitAppOnWin64, AppIsolated, InProcessIsapiApps)
+        ((false, true, 2, false), (W3wp, Bits::B32, Some("DefaultAppPool"))),
+        ((false, false, 0, true), (W3wp, Bits::B64, Some("DefaultAppPool"))),
+        ((true, true, 0, false), (Inetinfo, Bits::B64, None)),
+        ((true, true, 1, false), (Dllhost, Bits::B64, None)),
+        ((true, false, 2, false), (Dllhost, Bits::B64, None)),
+        ((true, false, 2, true), (Inetinfo, Bits::B64, None)),
+    ];
+    for ((iis5, enable_32bit, isolated, in_process), (process, bits, pool)) in rows {
+        let scenario = extension_server(iis5, enable_32bit, isolated, Some(ALLOWED), in_process);
+        let (report, plans) = drive_extension(&scenario, Story::Answers(200));
+        let row = format!("{iis5} {enable_32bit} {isolated} {in_process}");
+        let loads: Vec<&HostPlan> = plans
+            .iter()
+            .filter(|plan| plan.images.iter().any(|image| image.kind == ImageKind::Extension))
+            .collect();
+        assert_eq!(loads.len(), 1, "{row}: one request maps to the extension");
+        assert_eq!((loads[0].process, loads[0].bits), (process, bits), "{row}");
+        assert_eq!(plan_paths(loads[0]), [EXTENSION], "{row}: the extension alone");
+        assert!(loads[0].request, "{row}: HttpExtensionProc is called");
+        let host = report.hosts.iter().find(|host| !host.extensions.is_empty()).unwrap();
+        assert_eq!(host.app_pool.as_deref(), pool, "{row}");
+        assert_eq!(host.extensions[0].name, ".aspx");
+        assert!(host.extensions[0].loaded, "{row}");
+        let statuses: Vec<_> = report.requests.iter().map(|r| (r.status, r.substatus)).collect();
+        assert_eq!(statuses, [(Some(200), None), (Some(200), None)], "{row}");
+        assert!(report.all_good(), "{row}");
+    }
+}
+
+#[test]
+fn an_extension_of_the_wrong_bitness_gives_500_with_the_loader_s_193() {
+    let scenario = extension_server(false, true, 2, Some(ALLOWED), false);
+    let (report, _) = drive_extension(&scenario, Story::LoadFails(193));
+    let page = &report.requests[0];
+    assert_eq!(
+        (page.status, page.substatus, page.win32_error),
+        (Some(500), None, Some(Win32Error::BAD_EXE_FORMAT))
+    );
+    assert_eq!(report.requests[1].status, Some(200), "a static file needs no extension");
+    let extension = &report.hosts.iter().find(|h| !h.extensions.is_empty()).unwrap().extensions[0];
+    assert_eq!(
+        (extension.stage, extension.win32_error, extension.loaded),
+        (Stage::LoadLibrary, Some(Win32Error::BAD_EXE_FORMAT), false)
+    );
+    assert!(report.service.started, "an extension never stops the service");
+    assert!(!report.all_good());
+    // A refused GetExtensionVersion is 500 too, with the error the extension set.
+    let (report, _) = drive_extension(&scenario, Story::GetFilterVersionFails(5));
+    assert_eq!(
+        (report.requests[0].status, report.requests[0].win32_error),
+        (Some(500), Some(Win32Error::ACCESS_DENIED))
+    );
+}
+
+#[test]
+fn a_prohibited_extension_gives_404_2_and_is_never_loaded() {
+    for list in ["0,*.dll", "1,*.dll\r\n\t\t0,C:\\Ext\\handler.dll,0,Handler,Handler"] {
+        let scenario = extension_server(true, false, 2, Some(list), false);
+        let (report, plans) = drive_extension(&scenario, Story::Answers(200));
+        assert!(
+            plans.iter().all(|plan| plan.images.iter().all(|i| i.kind == ImageKind::Filter)),
+            "{list}: never loaded"
+        );
+        let page = &report.requests[0];
+        assert_eq!(
+            (page.status, page.substatus, page.win32_error),
+            (Some(404), Some(2), Some(Win32Error::ACCESS_DISABLED_BY_POLICY)),
+            "{list}"
+        );
+    }
+    // No list at all locks nothing down.
+    let (report, _) =
+        drive_extension(&extension_server(true, false, 2, None, false), Story::Answers(200));
+    assert_eq!(report.requests[0].status, Some(200));
 }
