@@ -67,6 +67,13 @@ pub struct Outcome {
 pub struct ExpectedRequest {
     pub url: String,
     pub status: Option<u16>,
+    /// `2` for a 404.2; null for none.
+    #[serde(default)]
+    pub substatus: Option<u16>,
+    /// What IIS logs as the request's Win32 status (the loader's 193 for an extension of the
+    /// wrong bitness, 1260 for a 404.2); null for none.
+    #[serde(default)]
+    pub win32_error: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +119,8 @@ impl Outcome {
                     .map(|request| ExpectedRequest {
                         url: request.url.clone(),
                         status: request.status,
+                        substatus: request.substatus,
+                        win32_error: request.win32_error.map(|error| error.code()),
                     })
                     .collect()
             }),

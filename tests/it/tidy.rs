@@ -138,7 +138,7 @@ fn mock_images_export_the_isapi_entry_points_and_variants_exist(
 
 /// The folders `generate.py` owns hold exactly what it writes: 36 matrix cases (OS × three
 /// isolation-mode settings × three Enable32BitAppOnWin64 placements × two filter
-/// architectures) and 9 quirks, each a metabase and an expectation.
+/// architectures), 9 quirks and 7 extension cases, each a metabase and an expectation.
 #[test]
 fn the_generated_scenarios_are_what_generate_py_writes() {
     let fresh = tempfile::tempdir().unwrap();
@@ -156,7 +156,7 @@ fn the_generated_scenarios_are_what_generate_py_writes() {
         scratch.path(),
     );
     status.unwrap_or_else(|error| panic!("tests/scenarios/generate.py: {error:#}"));
-    for (folder, cases) in [("matrix", 36), ("quirks", 9)] {
+    for (folder, cases) in [("matrix", 36), ("quirks", 9), ("extensions", 7)] {
         let listing = |dir: &Path| {
             let mut names: Vec<String> = std::fs::read_dir(dir)
                 .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))

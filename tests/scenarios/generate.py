@@ -12,8 +12,15 @@ filters for real and the test compares.
 
 Run it from anywhere (`python3 tests/scenarios/generate.py`); it rewrites the files in place.
 With a folder as its argument it writes there instead, which is how the tidy test checks that
-the files in the repository are exactly what it writes. It owns `matrix/` and `quirks/`; any
-other folder under tests/scenarios holds hand-written cases.
+the files in the repository are exactly what it writes. It owns `matrix/`, `quirks/` and
+`extensions/`; any other folder under tests/scenarios holds hand-written cases.
+
+The extension cases follow the documented rules for ISAPI extensions on IIS 6.0: a request's
+file extension is mapped by ScriptMaps (the nearest key at or above the URL's folder that sets
+them); the extension runs in the pool's w3wp.exe in worker process isolation mode, and in IIS 5.0
+isolation mode in inetinfo.exe for AppIsolated 0 or in dllhost.exe for 1 and 2, 64-bit on x64; an
+extension of the other bitness answers 500 with the loader's 193 (KB 895976); one the Web
+Service Extension list prohibits answers 404.2 and is never loaded (cc759233).
 """
 import json
 import pathlib
@@ -25,6 +32,10 @@ FILTER_PATHS = {
     "amd64": r"C:\Filters\amd64\mockfilter.dll",
 }
 FRAMEWORK_X86 = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll"
+FRAMEWORK = {
+    "x86": r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727",
+    "amd64": r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727",
+}
 
 
 def key(element, location, attributes, nl="\r\n", children=""):
@@ -172,6 +183,71 @@ def quirks():
           "events": [2214, 2268, 7023]})
 
 
+def extensions():
+    """ASP.NET pages on x64: the filter and the extension each at their standard Framework path
+    (where the harness places the matching mock), ScriptMaps at the root or below, and the Web
+    Service Extension list as aspnet_regiis -enable writes it."""
+    folder = HERE / "extensions"
+
+    def isapi(arch):
+        return FRAMEWORK[arch] + "\\aspnet_isapi.dll"
+
+    def maps(arch, nl="\r\n"):
+        line = ",{},1,GET,HEAD,POST,DEBUG"
+        return (".aspx" + line.format(isapi(arch)) + nl + "\t\t.asmx" + line.format(isapi(arch)))
+
+    def allowed(arch, nl="\r\n"):
+        return (f"0,*.dll{nl}\t\t0,*.exe{nl}\t\t1,{isapi(arch)},0,ASP.NET v2.0.50727,ASP.NET v2.0.50727")
+
+    def case(name, iis5, e32, filter_arch, root_maps, restriction, app_isolated, requests, events,
+             sub_maps=None):
+        keys = standard_keys(iis5, None, e32, [("ASP.NET_2.0.50727.0", FRAMEWORK[filter_arch] + "\\aspnet_filter.dll")])
+        w3svc = next(i for i, k in enumerate(keys) if k.startswith("<IIsWebService"))
+        extra = [("ScriptMaps", maps(root_maps))]
+        if restriction is not None:
+            extra.append(("WebSvcExtRestrictionList", restriction))
+        keys[w3svc] = keys[w3svc].replace("\t>\r\n</IIsWebService>",
+                                          "".join(f"\t\t{n}=\"{v}\"\r\n" for n, v in extra) + "\t>\r\n</IIsWebService>")
+        keys.append(key("IIsWebServer", "/LM/W3SVC/1", [("ServerBindings", ":80:"), ("ServerComment", "Default Web Site")]))
+        keys.append(key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT",
+                        [("AppIsolated", str(app_isolated)), ("AppRoot", "/LM/W3SVC/1/ROOT"), ("Path", r"C:\Inetpub\wwwroot")]))
+        if sub_maps is not None:
+            keys.append(key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT/legacy",
+                            [("Path", r"C:\Inetpub\legacy"), ("ScriptMaps", maps(sub_maps))]))
+        iis5_mode = iis5 == "TRUE"
+        bits = 64 if iis5_mode or e32 != "TRUE" else 32
+        expected = {
+            "started": True, "process": "inetinfo.exe" if iis5_mode else "w3wp.exe", "bits": bits,
+            "loaded": True, "win32_error": None, "status": requests[0][1], "events": events,
+            "requests": [{"url": url, "status": status, "substatus": sub, "win32_error": error}
+                         for url, status, sub, error in requests],
+        }
+        write_case(folder, name, document(keys), {"os": "x64", "images": [], "expected": expected})
+
+    ok, wrong, prohibited = (200, None, None), (500, None, 193), (404, 2, 1260)
+    # Fix A of the seed: 32-bit workers, the 32-bit filter and extension.
+    case("wpm-32bit-workers-x86-extension", "FALSE", "TRUE", "x86", "x86", allowed("x86"), 2,
+         [("/default.aspx", *ok), ("/index.htm", *ok)], [])
+    # David Wang's "%1 is not a valid Win32 application": 32-bit workers, .aspx mapped to Framework64.
+    case("wpm-32bit-workers-amd64-extension-is-500-193", "FALSE", "TRUE", "x86", "amd64", allowed("amd64"), 2,
+         [("/default.aspx", *wrong), ("/index.htm", *ok)], [])
+    # Fix B of the seed: IIS 5.0 isolation mode, everything 64-bit, the pooled root in dllhost.exe.
+    case("iis5-pooled-app-amd64-extension-in-dllhost", "TRUE", None, "amd64", "amd64", allowed("amd64"), 2,
+         [("/default.aspx", *ok)], [])
+    case("iis5-in-process-app-x86-extension-is-500-193", "TRUE", "TRUE", "amd64", "x86", allowed("x86"), 0,
+         [("/default.aspx", *wrong)], [])
+    case("iis5-isolated-app-x86-extension-is-500-193", "TRUE", None, "amd64", "x86", allowed("x86"), 1,
+         [("/default.aspx", *wrong)], [])
+    # Installed but not allowed: aspnet_regiis -i without -enable.
+    case("prohibited-extension-is-404-2", "FALSE", None, "amd64", "amd64",
+         allowed("amd64").replace("\t\t1,", "\t\t0,"), 2, [("/default.aspx", *prohibited), ("/index.htm", *ok)], [])
+    # ScriptMaps set below the root replace the root's for that folder only.
+    case("script-maps-below-the-root-replace-the-root-s", "FALSE", "TRUE", "x86", "x86",
+         allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727", 2,
+         [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong)], [], sub_maps="amd64")
+
+
 if __name__ == "__main__":
     matrix()
     quirks()
+    extensions()
