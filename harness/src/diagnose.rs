@@ -24,7 +24,7 @@ use crate::machine::{Machine, WinPath};
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::{self, Remedy};
 use crate::scenario::Scenario;
-use crate::vocab::{IsolationMode, ProcessName, Stage, Win32Error};
+use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
 
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
@@ -40,8 +40,41 @@ pub struct Diagnosis {
     /// (so no Wine is needed), and those are not checked.
     pub machine_checked: bool,
     pub filters: Vec<FilterDiagnosis>,
+    /// The requests that map to an ISAPI extension, each with where IIS would run it.
+    pub extensions: Vec<ExtensionDiagnosis>,
     /// Fixes, most recommended first.
     pub remedies: Vec<ProposedRemedy>,
+    /// The requests a real start sends to verify the configuration and each remedy: the
+    /// scenario's, or `/` and, where the first site's root maps `.aspx`, `/default.aspx`.
+    pub requests: Vec<String>,
+}
+
+/// A request mapped to an ISAPI extension: what the configuration and the headers say IIS
+/// answers, and with `--verify` what it answered.
+#[derive(Debug, Serialize)]
+pub struct ExtensionDiagnosis {
+    pub url: String,
+    /// The file extension its script map matched (`.aspx`).
+    pub extension: String,
+    pub path: String,
+    /// The Web Service Extension list prohibits it: 404.2, never loaded (no load predicted).
+    pub prohibited: bool,
+    /// The loader's answer in the process that runs the application; None when prohibited.
+    pub predicted: Option<Predicted>,
+    pub observed: Option<ObservedRequest>,
+}
+
+/// What a real start answered to an extension's request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservedRequest {
+    pub status: Option<u16>,
+    pub substatus: Option<u16>,
+    pub win32_error: Option<Win32Error>,
+    /// The process that loaded the extension, when one did.
+    pub process: Option<ProcessName>,
+    pub bits: Option<Bits>,
+    pub loads: bool,
+    pub agree: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,11 +189,47 @@ fn diagnose_with(
             observed: None,
         });
     }
-    let problems = filters.iter().any(|filter| !filter.predicted.loads);
-    let mut remedies: Vec<ProposedRemedy> = remedies(scenario, mode, enable_32bit, &filters)
-        .into_iter()
-        .map(ProposedRemedy::new)
-        .collect();
+    let scenario = &with_verification_requests(scenario);
+    let model = Iis6::new(scenario, Purpose::Start)?;
+    let mut extensions = Vec::new();
+    for request in model.extension_requests() {
+        let predicted = if request.prohibited {
+            None
+        } else {
+            let image = image_for(machine, artifacts, scenario, &request.path)?;
+            let dependency_found = |dll: &str| {
+                machine.is_none_or(|m| m.dependency_available(request.bits, &request.path, dll))
+                    || request.path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
+            };
+            let has_clr = machine.map(Machine::has_clr);
+            Some(predict_image(
+                has_clr,
+                image.as_ref(),
+                &dependency_found,
+                request.process,
+                request.bits,
+                When::FirstRequest,
+                ImageKind::Extension,
+            ))
+        };
+        extensions.push(ExtensionDiagnosis {
+            url: request.url,
+            extension: request.extension,
+            path: request.path.to_string(),
+            prohibited: request.prohibited,
+            predicted,
+            observed: None,
+        });
+    }
+    let problems = filters.iter().any(|filter| !filter.predicted.loads)
+        || extensions.iter().any(|extension| {
+            extension.prohibited || extension.predicted.as_ref().is_some_and(|p| !p.loads)
+        });
+    let mut remedies: Vec<ProposedRemedy> =
+        remedies(scenario, mode, enable_32bit, &filters, &extensions)
+            .into_iter()
+            .map(ProposedRemedy::new)
+            .collect();
 
     let mut agree = None;
     if let Some(machine) = machine.filter(|_| verify) {
@@ -177,10 +246,17 @@ fn diagnose_with(
                 && observed.cause == diagnosis.predicted.cause;
             diagnosis.observed = Some(observed);
         }
+        if !extensions.is_empty() {
+            let served = crate::iis::start(machine, scenario)?;
+            for extension in &mut extensions {
+                extension.observed = Some(observe_request(&served, extension));
+            }
+        }
         agree = Some(
             filters
                 .iter()
-                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
+                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree))
+                && extensions.iter().all(|e| e.observed.as_ref().is_some_and(|o| o.agree)),
         );
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, &remedy.remedy)?;
@@ -196,7 +272,9 @@ fn diagnose_with(
         problems,
         agree,
         filters,
+        extensions,
         remedies,
+        requests: scenario.requests.iter().map(|url| url.text.clone()).collect(),
     })
 }
 
@@ -214,6 +292,68 @@ fn image_for(
     }
 }
 
+/// The requests a verification sends: the scenario's own, else `/` and, where the first
+/// site's root maps `.aspx` to an extension, the ASP.NET page `/default.aspx`, so that a fix
+/// counts only when ASP.NET pages are served too.
+fn with_verification_requests(scenario: &Scenario) -> Scenario {
+    let mut scenario = scenario.clone();
+    if scenario.requests.is_empty() {
+        let first_site = scenario.metabase.sites().ok().and_then(|sites| {
+            sites.into_iter().min_by_key(|site| site.id.parse::<u64>().unwrap_or(u64::MAX))
+        });
+        let maps_aspx = first_site.is_some_and(|site| {
+            let root = format!("/LM/W3SVC/{}/ROOT", site.id);
+            scenario.metabase.script_map_for(&root, ".aspx").is_some()
+        });
+        let mut urls = vec!["/"];
+        if maps_aspx {
+            urls.push("/default.aspx");
+        }
+        scenario.requests = urls
+            .into_iter()
+            .filter_map(|url| crate::http_sys::RequestUrl::parse(url).ok())
+            .collect();
+    }
+    scenario
+}
+
+/// What a real start answered to an extension's request, and whether the prediction (at the
+/// loader's level, and the Web Service Extension list's) holds.
+fn observe_request(
+    served: &crate::report::StartReport,
+    extension: &ExtensionDiagnosis,
+) -> ObservedRequest {
+    let request = served.requests.iter().find(|request| request.url == extension.url);
+    let loaded_by = served.hosts.iter().find_map(|host| {
+        host.extensions
+            .iter()
+            .find(|outcome| outcome.path == extension.path)
+            .map(|outcome| (host, outcome))
+    });
+    let observed = ObservedRequest {
+        status: request.and_then(|r| r.status),
+        substatus: request.and_then(|r| r.substatus),
+        win32_error: request.and_then(|r| r.win32_error),
+        process: loaded_by.map(|(host, _)| host.process),
+        bits: loaded_by.map(|(host, _)| host.bits),
+        loads: loaded_by.is_some_and(|(_, outcome)| outcome.loaded),
+        agree: false,
+    };
+    let agree = match &extension.predicted {
+        None => {
+            loaded_by.is_none() && observed.status == Some(404) && observed.substatus == Some(2)
+        }
+        Some(predicted) => {
+            observed.process == Some(predicted.process)
+                && observed.bits == Some(predicted.bits)
+                && observed.loads == predicted.loads
+                && loaded_by.and_then(|(_, outcome)| outcome.win32_error)
+                    == predicted.win32_error.filter(|_| !predicted.loads)
+        }
+    };
+    ObservedRequest { agree, ..observed }
+}
+
 /// `has_clr`: whether the machine has a .NET runtime; None when no machine was asked.
 fn predict(
     has_clr: Option<bool>,
@@ -222,6 +362,19 @@ fn predict(
     process: ProcessName,
     bits: Bits,
     when: When,
+) -> Predicted {
+    predict_image(has_clr, image, dependency_found, process, bits, when, ImageKind::Filter)
+}
+
+/// [`predict`] for an image of `kind`, whose required export differs.
+fn predict_image(
+    has_clr: Option<bool>,
+    image: Option<&ImageInfo>,
+    dependency_found: &dyn Fn(&str) -> bool,
+    process: ProcessName,
+    bits: Bits,
+    when: When,
+    kind: ImageKind,
 ) -> Predicted {
     let verdict =
         |loads: bool, error: Option<Win32Error>, cause: Cause, reason: String| Predicted {
@@ -304,8 +457,17 @@ fn predict(
                 "it imports {missing}, which is neither beside it nor in the {bits} system folder"
             ),
         )
-    } else if !image.isapi_exports.get_filter_version.is_present() {
+    } else if kind == ImageKind::Filter && !image.isapi_exports.get_filter_version.is_present() {
         verdict(false, Some(Win32Error::PROC_NOT_FOUND), Cause::MissingExport, "GetFilterVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned())
+    } else if kind == ImageKind::Extension
+        && !image.exports.iter().any(|name| name == kind.entry_point())
+    {
+        verdict(
+            false,
+            Some(Win32Error::PROC_NOT_FOUND),
+            Cause::MissingExport,
+            "GetExtensionVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned(),
+        )
     } else {
         let reason = match prediction.reason {
             PredictionReason::NoCode32 if bits == Bits::B64 => {
@@ -364,11 +526,25 @@ fn remedies(
     mode: IsolationMode,
     enable_32bit: bool,
     filters: &[FilterDiagnosis],
+    extensions: &[ExtensionDiagnosis],
 ) -> Vec<Remedy> {
     let wrong: Vec<&FilterDiagnosis> =
         filters.iter().filter(|filter| filter.predicted.cause == Cause::WrongBitness).collect();
     if wrong.is_empty() {
-        return Vec::new();
+        // The filters load; an ASP.NET extension of the other bitness than the process that
+        // runs its application is fixed by registering that process's ASP.NET.
+        let wrong_extension = extensions.iter().find_map(|extension| {
+            let predicted = extension.predicted.as_ref()?;
+            (predicted.cause == Cause::WrongBitness)
+                .then_some((predicted.bits, aspnet_windir_of(&extension.path, "aspnet_isapi.dll")?))
+        });
+        return match wrong_extension {
+            Some((bits, windir)) => {
+                let framework = if bits == Bits::B32 { Arch::X86 } else { Arch::Amd64 };
+                vec![remedy::register_aspnet(framework, &windir, scenario.os, enable_32bit, bits)]
+            }
+            None => Vec::new(),
+        };
     }
     let bits = wrong[0].predicted.bits;
     let windirs: Vec<String> =
@@ -405,10 +581,15 @@ fn remedies(
 
 /// `d:\WINDOWS` for `d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_filter.dll`.
 fn aspnet_windir(path: &str) -> Option<String> {
+    aspnet_windir_of(path, "aspnet_filter.dll")
+}
+
+/// The Windows folder of ASP.NET's `file` (`aspnet_filter.dll`, `aspnet_isapi.dll`) at `path`.
+fn aspnet_windir_of(path: &str, file_name: &str) -> Option<String> {
     let parsed = WinPath::parse(path).ok()?;
     let components = parsed.components();
     let [windir, dotnet, _framework, _version, file] = components else { return None };
-    (dotnet.eq_ignore_ascii_case("Microsoft.NET") && file.eq_ignore_ascii_case("aspnet_filter.dll"))
+    (dotnet.eq_ignore_ascii_case("Microsoft.NET") && file.eq_ignore_ascii_case(file_name))
         .then(|| format!("{}:\\{windir}", path.chars().next().unwrap_or('C')))
 }
 

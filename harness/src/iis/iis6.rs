@@ -26,8 +26,8 @@ use crate::metabase::{FilterConfig, Metabase, RapidFail, Restriction, ScriptMapp
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
-    Enable32BitEffect, FilterOutcome, FilterState, Happening, HostOutcome, IisRefusal, NoAnswer,
-    RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
+    Enable32BitEffect, ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome,
+    IisRefusal, NoAnswer, RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
 use crate::vocab::{
@@ -259,6 +259,22 @@ struct Request {
     extension: Option<MappedExtension>,
 }
 
+/// A request that maps to an ISAPI extension, and where IIS would run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionRequest {
+    pub url: String,
+    /// The file extension the script map matched (`.aspx`).
+    pub extension: String,
+    pub path: WinPath,
+    /// The `Location` of the key whose ScriptMaps matched.
+    pub set_at: String,
+    pub process: ProcessName,
+    pub bits: Bits,
+    pub why: ExtensionProcess,
+    /// The Web Service Extension list prohibits it: 404.2, never loaded.
+    pub prohibited: bool,
+}
+
 /// A request's ScriptMaps entry, with its executable as a path the loader is given.
 #[derive(Debug, Clone)]
 struct MappedExtension {
@@ -347,6 +363,59 @@ impl<'s> Iis6<'s> {
             },
             phase: Phase::Begin,
         })
+    }
+
+    /// Every request whose URL maps to an ISAPI extension, with where IIS would run it: what
+    /// `diagnose` predicts from. The same decisions as [`Iis6::deliver`] makes while serving.
+    pub fn extension_requests(&self) -> Vec<ExtensionRequest> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for (index, request) in self.requests.iter().enumerate() {
+            let (Some(mapped), Target::Site { site, .. }) = (&request.extension, request.target)
+            else {
+                continue;
+            };
+            if seen.contains(&request.url) {
+                continue;
+            }
+            seen.push(request.url.clone());
+            let (process, bits, why) = self.extension_process(index, site, mapped);
+            let prohibited =
+                !self.scenario.metabase.web_service_extension(&mapped.mapping.executable).allows();
+            out.push(ExtensionRequest {
+                url: request.url.clone(),
+                extension: mapped.mapping.extension.clone(),
+                path: mapped.path.clone(),
+                set_at: mapped.mapping.set_at.clone(),
+                process,
+                bits,
+                why,
+                prohibited,
+            });
+        }
+        out
+    }
+
+    /// The process that runs the application of `requests[request]` (on `sites[site]`), and
+    /// so its extension.
+    fn extension_process(
+        &self,
+        request: usize,
+        site: usize,
+        mapped: &MappedExtension,
+    ) -> (ProcessName, Bits, ExtensionProcess) {
+        let url = &self.requests[request].url;
+        let app_path = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+        let isolated = self.sites[site].config.app_for(app_path).and_then(|app| app.isolated);
+        extensions::extension_host(
+            self.scenario.os,
+            self.mode,
+            self.enable_32bit,
+            Protection::from_app_isolated(isolated.unwrap_or(2)),
+            self.scenario.metabase.in_process_isapi_app(&mapped.mapping.executable),
+        )
     }
 
     /// The process that loads the filters here, and its bitness.
