@@ -130,7 +130,7 @@ fn diagnose_with(
     scenario: &Scenario,
     verify: bool,
 ) -> anyhow::Result<Diagnosis> {
-    let metabase = &scenario.metabase;
+    let metabase = scenario.config.metabase()?;
     let mode = isolation_mode(metabase);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
@@ -414,7 +414,7 @@ fn aspnet_windir(path: &str) -> Option<String> {
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
 fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
-    fixed.metabase = remedy.applied_to(&scenario.metabase)?;
+    fixed.config = remedy.applied_to(scenario.config.metabase()?)?.into();
     crate::iis::check(&fixed)?;
     Ok(crate::iis::start(machine, &fixed)?.all_good())
 }

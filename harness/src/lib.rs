@@ -3,6 +3,7 @@
 //!
 //! ARCHITECTURE.md at the root of the repository maps the modules.
 
+pub mod apphost;
 pub mod arch;
 pub mod artifacts;
 pub mod cause;

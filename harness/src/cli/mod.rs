@@ -68,9 +68,10 @@ pub struct InspectArgs {
 /// What describes a simulated machine: shared by `start` and `diagnose`.
 #[derive(Debug, clap::Args)]
 pub struct ScenarioArgs {
-    /// The metabase.xml of the simulated server.
-    #[arg(long)]
-    pub metabase: PathBuf,
+    /// The configuration of the simulated server: an IIS 6.0 MetaBase.xml or an IIS 7+
+    /// applicationHost.config, told apart by content (`--metabase` is the same option).
+    #[arg(long = "config", visible_alias = "metabase", value_name = "FILE")]
+    pub config: PathBuf,
     /// The bitness of the simulated Windows.
     #[arg(long, value_enum, default_value = "x64")]
     pub os: crate::arch::Os,
