@@ -149,6 +149,9 @@ impl std::fmt::Display for ImageSpec {
             ImageSpec::Mock { arch, variant } if variant == "filter" => {
                 write!(f, "{arch} mock filter")
             }
+            ImageSpec::Mock { arch, variant } if variant == "module" => {
+                write!(f, "{arch} mock native module")
+            }
             ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
             ImageSpec::File(path) => write!(f, "{}", path.display()),
@@ -207,6 +210,16 @@ impl Scenario {
         if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
             return Some(spec.clone());
         }
+        self.default_image(path)
+    }
+
+    /// What a real server of this scenario's kind has at `path` without anyone placing it.
+    pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
+        if let Configuration::Apphost(apphost) = &self.config {
+            if let Some(spec) = crate::iis::iis7::default_image(apphost, self.os, path) {
+                return Some(spec);
+            }
+        }
         default_image(self.os, path)
     }
 
@@ -221,7 +234,7 @@ impl Scenario {
             layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
         }
         for path in filter_paths {
-            match default_image(self.os, path) {
+            match self.default_image(path) {
                 Some(spec) if layout.content_at(path).is_none() => {
                     layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
                 }

@@ -6,6 +6,7 @@
 //! exit code 2.
 
 mod adsutil;
+mod appcmd;
 mod aspnet_regiis;
 mod diagnose;
 mod inspect;
@@ -49,6 +50,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Edit or read a metabase the way adsutil.vbs does.
     Adsutil(AdsutilArgs),
+    /// Edit or list an applicationHost.config the way appcmd.exe does (IIS 7+).
+    Appcmd(AppcmdArgs),
     /// Register ASP.NET's filter the way aspnet_regiis -i does.
     #[command(name = "aspnet-regiis")]
     AspnetRegiis(AspnetRegiisArgs),
@@ -179,6 +182,17 @@ pub enum AdsutilAction {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct AppcmdArgs {
+    /// The applicationHost.config to read or edit.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The command as on Windows, e.g. `set apppool "DefaultAppPool" /enable32BitAppOnWin64:false`
+    /// or `list apppool`.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AspnetRegiisArgs {
     /// The metabase.xml to edit.
     #[arg(long)]
@@ -209,6 +223,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Matrix(args) => matrix::run(args),
         Command::Bench(args) => matrix::bench(args),
         Command::Adsutil(args) => adsutil::run(args),
+        Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
     }

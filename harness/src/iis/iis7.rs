@@ -37,7 +37,7 @@ use anyhow::bail;
 use super::messages7;
 use crate::apphost::env::Environment;
 use crate::apphost::{Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source};
-use crate::arch::{Bits, Os};
+use crate::arch::{Arch, Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, ImageLoad, PlannedImage};
 use crate::http_sys::{self, RequestUrl, Route};
@@ -45,7 +45,7 @@ use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::iis7::Iis7Happening;
 use crate::report::{FilterOutcome, Happening, HostOutcome, RequestOutcome, ServiceOutcome, StartReport};
-use crate::scenario::Scenario;
+use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage, Win32Error};
 use crate::winpath::WinPath;
 
@@ -72,6 +72,60 @@ pub mod decisions {
     /// An IIS Express process that ended is not started again during the run (Visual Studio
     /// restarts it, IIS Express itself does not).
     pub const EXPRESS_NOT_RESTARTED: bool = true;
+    /// Modules under `Program Files\IIS\` (the ASP.NET Core Module, ARR, ...) are on the
+    /// simulated machine in both builds, under `Program Files` and `Program Files (x86)`, as the
+    /// ASP.NET Core Hosting Bundle installs its module. Some products install only a 64-bit
+    /// build; a scenario shows that with `--image PATH=missing`-style placement of its own.
+    pub const PROGRAM_FILES_IIS_HAS_BOTH_BUILDS: bool = true;
+}
+
+/// The standard folders a real IIS 7+ server holds its modules in, with the architecture of the
+/// build each holds (iis-facts §6; WOW64 file-system redirection: a 32-bit process asking for
+/// `%windir%\System32` gets `%windir%\SysWOW64`, "File System Redirector", Microsoft Learn).
+/// `None` means the folder does not exist on that Windows.
+fn standard_folder_arch(os: Os, path: &WinPath) -> Option<Arch> {
+    let lower: Vec<String> = path.components().iter().map(|c| c.to_ascii_lowercase()).collect();
+    let native = match os {
+        Os::X64 => Arch::Amd64,
+        Os::X86 => Arch::X86,
+    };
+    let x86_on_x64 = (os == Os::X64).then_some(Arch::X86);
+    if path.drive() != 'C' {
+        return None;
+    }
+    match lower.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["windows", "system32", "inetsrv", _, ..] => Some(native),
+        ["windows", "syswow64", "inetsrv", _, ..] => x86_on_x64,
+        ["windows", "microsoft.net", "framework", _, _] => Some(Arch::X86),
+        ["windows", "microsoft.net", "framework64", _, _] => x86_on_x64.map(|_| Arch::Amd64),
+        ["program files", "iis express" | "iis", _, ..] => Some(native),
+        ["program files (x86)", "iis express" | "iis", _, ..] => x86_on_x64,
+        _ => None,
+    }
+}
+
+/// What a real server has at a global module's path: the mock native module of the folder's
+/// architecture, when the path is in one of the standard folders. Paths that are no module's
+/// image get nothing from here.
+pub fn default_image(apphost: &Apphost, os: Os, path: &WinPath) -> Option<ImageSpec> {
+    let arch = standard_folder_arch(os, path)?;
+    let is_module = apphost.global_modules().iter().any(|module| {
+        [Bits::B32, Bits::B64].into_iter().any(|bits| {
+            let expanded = WinPath::parse(&Environment { os, bits }.expand(&module.path)).ok();
+            expanded.is_some_and(|expanded| expanded == *path || wow64_twin(&expanded).is_some_and(|twin| twin == *path))
+        })
+    });
+    is_module.then(|| ImageSpec::Mock { arch, variant: "module".to_owned() })
+}
+
+/// `C:\Windows\SysWOW64\...` for `C:\Windows\System32\...`: the file a 32-bit process gets.
+pub fn wow64_twin(path: &WinPath) -> Option<WinPath> {
+    let components = path.components();
+    let [windows, system32, rest @ ..] = components else { return None };
+    if !windows.eq_ignore_ascii_case("Windows") || !system32.eq_ignore_ascii_case("System32") || rest.is_empty() {
+        return None;
+    }
+    WinPath::parse(&format!("{}:\\{windows}\\SysWOW64\\{}", path.drive(), rest.join("\\"))).ok()
 }
 
 /// Whether every precondition in `list` holds in this worker (iis-facts §6: bitness32,
@@ -428,8 +482,19 @@ impl<'s> Iis7<'s> {
         for planned in &plan {
             match &planned.path {
                 Some(path) => {
-                    let holds = self.scenario.image_at(path).map(|spec| spec.to_string());
-                    self.report.timeline.push(Happening::Disk { path: path.to_string(), holds });
+                    // The file this worker's loader gets: the SysWOW64 copy for a WOW64 worker.
+                    let seen = match (bits, self.scenario.os) {
+                        (Bits::B32, Os::X64) => wow64_twin(path).unwrap_or_else(|| path.clone()),
+                        _ => path.clone(),
+                    };
+                    // The machine's standard modules are not listed one by one; what the user
+                    // placed, and what is missing, is.
+                    let standard = self.scenario.default_image(&seen).is_some()
+                        && !self.scenario.images.iter().any(|(placed, _)| *placed == seen);
+                    if !standard {
+                        let holds = self.scenario.image_at(&seen).map(|spec| spec.to_string());
+                        self.report.timeline.push(Happening::Disk { path: seen.to_string(), holds });
+                    }
                 }
                 None => self.happen(Iis7Happening::Unresolved { name: planned.name.clone(), path: planned.written.clone() }),
             }
@@ -751,7 +816,9 @@ impl ServerModel for Iis7<'_> {
         let mut paths: Vec<WinPath> = Vec::new();
         let mut add = |written: &str| {
             for bits in [Bits::B32, Bits::B64] {
-                if let Some(path) = self.resolve(written, bits) {
+                let Some(path) = self.resolve(written, bits) else { continue };
+                let twin = (bits == Bits::B32 && self.scenario.os == Os::X64).then(|| wow64_twin(&path)).flatten();
+                for path in std::iter::once(path).chain(twin) {
                     if !paths.contains(&path) {
                         paths.push(path);
                     }
