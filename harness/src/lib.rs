@@ -24,6 +24,7 @@ pub mod process;
 pub mod remedy;
 pub mod report;
 pub mod repro;
+pub mod repro10;
 pub mod scenario;
 pub mod vocab;
 pub mod winpath;

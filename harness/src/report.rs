@@ -574,10 +574,13 @@ impl StartReport {
 
     fn verdict(&self) -> Step {
         if self.all_good() {
-            return Step {
-                kind: StepKind::Ok,
-                text: "verdict: W3SVC started and every filter loaded".to_owned(),
+            let text = match self.server {
+                ServerKind::Iis6 => "verdict: W3SVC started and every filter loaded",
+                ServerKind::Iis7Plus => {
+                    "verdict: every module, filter and extension loaded and every request got 200"
+                }
             };
+            return Step { kind: StepKind::Ok, text: text.to_owned() };
         }
         let text = match self.first_failed_filter() {
             Some((host, filter)) => {
@@ -593,8 +596,15 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
+                let kind = if host.modules.iter().any(|module| std::ptr::eq(module, filter)) {
+                    "module"
+                } else if host.extensions.iter().any(|extension| std::ptr::eq(extension, filter)) {
+                    "extension"
+                } else {
+                    "filter"
+                };
                 format!(
-                    "verdict: cannot load filter `{}` in {} {}: {why}",
+                    "verdict: cannot load {kind} `{}` in {} {}: {why}",
                     filter.path, host.bits, host.process
                 )
             }
