@@ -556,7 +556,8 @@ impl Happening {
             ),
             Happening::WorkerStartsForRequest { ordinal, url, site, pool, bits, site_filters } => {
                 let loads = if *site_filters > 0 {
-                    format!("the global filters, then site {site}'s {site_filters}")
+                    let filters = if *site_filters == 1 { "filter" } else { "filters" };
+                    format!("the global filters, then site {site}'s {site_filters} {filters}")
                 } else {
                     "the global filters".to_owned()
                 };
@@ -739,8 +740,10 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
+                let whose =
+                    filter.site.as_ref().map(|site| format!("site {site}'s ")).unwrap_or_default();
                 format!(
-                    "verdict: cannot load filter `{}` in {} {}: {why}",
+                    "verdict: cannot load {whose}filter `{}` in {} {}: {why}",
                     filter.path, host.bits, host.process
                 )
             }

@@ -117,24 +117,7 @@ impl Metabase {
     }
 
     fn implied_default_site(&self) -> SiteConfig {
-        let root = "/lm/w3svc/1/root";
-        let mut apps = self.apps_below("/lm/w3svc/1");
-        if !apps.iter().any(|app| app.url_path == "/") {
-            apps.insert(
-                0,
-                AppConfig {
-                    url_path: "/".to_owned(),
-                    key: "/LM/W3SVC/1/ROOT".to_owned(),
-                    pool: self
-                        .inherited(root, "AppPoolId")
-                        .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
-                    isolated: self
-                        .inherited(root, "AppIsolated")
-                        .and_then(|v| schema::parse_u32(&v)),
-                    line: 0,
-                },
-            );
-        }
+        let apps = self.apps_below("/lm/w3svc/1");
         SiteConfig {
             id: "1".to_owned(),
             comment: Some("Default Web Site".to_owned()),
@@ -148,7 +131,8 @@ impl Metabase {
         }
     }
 
-    /// The applications at or below `<site>/ROOT`.
+    /// The applications at or below `<site>/ROOT`, the root first. A site whose root is not
+    /// marked as an application still serves `/`, from the pool its root inherits.
     fn apps_below(&self, site_id: &str) -> Vec<AppConfig> {
         let root = format!("{site_id}/root");
         let mut apps: Vec<AppConfig> = self
@@ -170,6 +154,25 @@ impl Metabase {
             })
             .collect();
         apps.sort_by_key(|app| app.url_path != "/");
+        if apps.first().is_none_or(|app| app.url_path != "/") {
+            let root_key = self.doc.key(&root);
+            apps.insert(
+                0,
+                AppConfig {
+                    url_path: "/".to_owned(),
+                    key: root_key
+                        .map(|key| key.location.clone())
+                        .unwrap_or_else(|| format!("{}/ROOT", site_location(site_id))),
+                    pool: self
+                        .inherited(&root, "AppPoolId")
+                        .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
+                    isolated: self
+                        .inherited(&root, "AppIsolated")
+                        .and_then(|v| schema::parse_u32(&v)),
+                    line: root_key.map_or(0, |key| key.line),
+                },
+            );
+        }
         apps
     }
 
@@ -192,4 +195,10 @@ fn url_path_below(location: &str, root_components: usize) -> String {
     let rest: Vec<&str> =
         location.trim().trim_end_matches('/').split('/').skip(root_components).collect();
     format!("/{}", rest.join("/"))
+}
+
+/// A key id's `Location` spelling for a key the file does not write (`/lm/w3svc/1` ->
+/// `/LM/W3SVC/1`).
+fn site_location(site_id: &str) -> String {
+    site_id.to_uppercase()
 }
