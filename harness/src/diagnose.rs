@@ -235,9 +235,10 @@ fn predict(
             windows_versions_differ: None,
         };
     let Some(image) = image else {
+        // IIS looks for the file before it loads it; that check answers ERROR_FILE_NOT_FOUND.
         return verdict(
             false,
-            Some(Win32Error::MOD_NOT_FOUND),
+            Some(Win32Error::FILE_NOT_FOUND),
             Cause::MissingFile,
             "no file at this path".to_owned(),
         );

@@ -37,6 +37,9 @@ pub struct HostPlan {
     pub images: Vec<PlannedImage>,
     /// IIS gives up on the first image that fails; `diagnose` wants every answer.
     pub stop_at_first_failure: bool,
+    /// Look for each image's file (`GetFileAttributesW`) before loading it, as IIS does for a
+    /// filter: a missing file then fails with the check's own error, never reaching the loader.
+    pub probe_before_load: bool,
     /// Send one request through the loaded images (filters: an end-of-request notification;
     /// extensions: one `HttpExtensionProc` call).
     pub request: bool,
@@ -82,6 +85,9 @@ pub struct Probe {
 pub struct ImageLoad {
     pub kind: ImageKind,
     pub path: String,
+    /// The file-existence check's error when the file was not there; the loader was then
+    /// never called (see [`HostPlan::probe_before_load`]).
+    pub absent: Option<Win32Error>,
     /// None when the host never finished the LoadLibraryExW call for it.
     pub load: Option<Result<(), Win32Error>>,
     pub exports: Option<Exports>,
@@ -158,6 +164,9 @@ pub fn arguments(
     if plan.stop_at_first_failure {
         args.push("--stop-at-first-failure".into());
     }
+    if plan.probe_before_load {
+        args.push("--probe-before-load".into());
+    }
     if plan.request {
         args.push("--request".into());
     }
@@ -192,6 +201,10 @@ enum Line {
         index: usize,
         kind: ImageKind,
         path: String,
+    },
+    Absent {
+        index: usize,
+        win32_error: u32,
     },
     Loaded {
         index: usize,
@@ -408,6 +421,7 @@ impl Reader<'_> {
                 self.run.images.push(ImageLoad {
                     kind,
                     path,
+                    absent: None,
                     load: None,
                     exports: None,
                     version: None,
@@ -417,8 +431,23 @@ impl Reader<'_> {
                     output: Vec::new(),
                 });
             }
+            Line::Absent { index, win32_error } => {
+                if !self.plan.probe_before_load {
+                    return Err("`absent`, though the host was not told to look first".to_owned());
+                }
+                let image = self.image(
+                    index,
+                    |image| image.load.is_none() && image.absent.is_none(),
+                    "`absent`",
+                )?;
+                image.absent = Some(Win32Error(win32_error));
+            }
             Line::Loaded { index, ok, win32_error } => {
-                let image = self.image(index, |image| image.load.is_none(), "`loaded`")?;
+                let image = self.image(
+                    index,
+                    |image| image.load.is_none() && image.absent.is_none(),
+                    "`loaded`",
+                )?;
                 image.load = Some(match (ok, win32_error) {
                     (true, None) => Ok(()),
                     (false, Some(error)) => Err(Win32Error(error)),
@@ -547,6 +576,7 @@ mod tests {
                 })
                 .collect(),
             stop_at_first_failure: true,
+            probe_before_load: false,
             request: true,
             timeout: Duration::from_secs(1),
         }

@@ -159,7 +159,7 @@ fn served_by(report: &StartReport, bits: Bits) -> bool {
     report.hosts.iter().any(|host| host.process == ProcessName::W3wp && host.bits == bits)
         && report.hosts.iter().all(|host| host.bits == bits)
         && !report.requests.is_empty()
-        && report.requests.iter().all(|request| request.status == 200)
+        && report.requests.iter().all(|request| request.status == Some(200))
 }
 
 fn is_filter_193_in_32_bit_worker(report: &StartReport) -> bool {
@@ -172,7 +172,7 @@ fn is_filter_193_in_32_bit_worker(report: &StartReport) -> bool {
     let page = report.steps().iter().any(|step| {
         step.text.contains("HTTP 500.0") && step.text.contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER_64}\" failed"))
     });
-    loader_193 && page && report.requests.iter().all(|request| request.status == 500)
+    loader_193 && page && report.requests.iter().all(|request| request.status == Some(500))
 }
 
 fn verdict_kind(verified: bool) -> StepKind {

@@ -68,7 +68,12 @@ fn start_json_reports_the_seed_failure() {
     assert_eq!(filter["cause"], "wrong_bitness");
     assert_eq!(filter["image"]["machine"], "x86");
     assert_eq!(filter["image"]["bits"], 32);
-    assert_eq!(report["requests"], Value::Array(vec![]));
+    // The Default Web Site's GET / finds nothing listening: the service did not start.
+    let request = &report["requests"][0];
+    assert_eq!(request["url"], "http://localhost/");
+    assert_eq!(request["site"], "1");
+    assert_eq!(request["status"], Value::Null);
+    assert_eq!(request["no_answer"], "service_not_running");
     let events = report["events"].as_array().unwrap();
     assert_eq!(events[0]["log"], "Application");
     assert_eq!(events[0]["source"], "W3SVC-WP");
@@ -85,7 +90,10 @@ fn start_exits_0_when_everything_loads_and_shows_a_timeline() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("w3wp.exe started (32-bit"), "{text}");
-    assert!(text.contains("GET / (DefaultAppPool): HTTP 200 OK"), "{text}");
+    assert!(
+        text.contains("GET http://localhost/ (site 1, pool DefaultAppPool): HTTP 200 OK"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
 }
 

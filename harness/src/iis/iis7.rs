@@ -44,7 +44,9 @@ use crate::http_sys::{self, RequestUrl, Route};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::iis7::Iis7Happening;
-use crate::report::{FilterOutcome, Happening, HostOutcome, RequestOutcome, ServiceOutcome, StartReport};
+use crate::report::{
+    FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, ServiceOutcome, StartReport,
+};
 use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage, Win32Error};
 use crate::winpath::WinPath;
@@ -69,6 +71,10 @@ pub mod decisions {
     /// A worker that fails to start is not restarted on its own: WAS starts one for each request
     /// that finds the pool without a worker, one modelled second apart (as in the IIS 6 model).
     pub const WORKER_RESTART_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// IIS 6.0 looks for a filter's file before loading it (a missing one logs error 2, the
+    /// IIS 6 model); no source says IIS 7+ does, so here the loader itself answers for a
+    /// missing file (126). UNVERIFIED either way.
+    pub const PROBE_BEFORE_LOAD: bool = false;
     /// An IIS Express process that ended is not started again during the run (Visual Studio
     /// restarts it, IIS Express itself does not).
     pub const EXPRESS_NOT_RESTARTED: bool = true;
@@ -177,6 +183,8 @@ struct Planned {
     written: String,
     /// None when the path does not resolve to an absolute Windows path.
     path: Option<WinPath>,
+    /// The site whose `<location>` lists a filter; None for server-level images.
+    site: Option<String>,
 }
 
 /// One request as the model routes it before any worker starts.
@@ -234,6 +242,8 @@ struct Answer {
     substatus: Option<u16>,
     win32_error: Option<Win32Error>,
     page: Option<String>,
+    /// No answer because the connection was reset (a disabled pool with TcpLevel).
+    reset: bool,
 }
 
 pub struct Iis7<'s> {
@@ -304,25 +314,26 @@ impl<'s> Iis7<'s> {
         (0..self.sites.len()).filter(|&at| self.sites[at].auto_start)
     }
 
-    /// The URLs to send: one `GET /` to each started site at its first binding, each sent
-    /// `requests_per_pool` times.
+    /// The URLs to send: the scenario's own, else one `GET /` to each started site at its
+    /// first binding; each sent `repeat_requests` times.
     fn urls(&self) -> Vec<RequestUrl> {
-        let mut urls = Vec::new();
-        for site in self.started_sites() {
-            let Some(binding) = self.sites[site].bindings.first() else { continue };
-            let host = match (&binding.host, binding.ip) {
-                (Some(host), _) => host.clone(),
-                (None, Some(ip)) => ip.to_string(),
-                (None, None) => "localhost".to_owned(),
-            };
-            let text = format!("http://{host}:{}/", binding.port);
-            if let Ok(url) = RequestUrl::parse(&text) {
-                for _ in 0..self.scenario.requests_per_pool {
-                    urls.push(url.clone());
+        let mut urls: Vec<RequestUrl> = self.scenario.requests.clone();
+        if urls.is_empty() {
+            for site in self.started_sites() {
+                let Some(binding) = self.sites[site].bindings.first() else { continue };
+                let host = match (&binding.host, binding.ip) {
+                    (Some(host), _) => host.clone(),
+                    (None, Some(ip)) => ip.to_string(),
+                    (None, None) => "localhost".to_owned(),
+                };
+                if let Ok(url) = RequestUrl::parse(&format!("http://{host}:{}/", binding.port)) {
+                    urls.push(url);
                 }
             }
         }
-        urls
+        urls.into_iter()
+            .flat_map(|url| std::iter::repeat_n(url, self.scenario.repeat_requests as usize))
+            .collect()
     }
 
     fn route_requests(&self) -> Vec<Request> {
@@ -423,7 +434,7 @@ impl<'s> Iis7<'s> {
         for module in self.apphost.global_modules() {
             match preconditions_hold(&module.preconditions, os, bits, pipeline, &runtime) {
                 Some(failed) => skipped.push((ImageKind::Module, module, failed)),
-                None => plan.push(Planned { role: Role::Module, path: self.resolve(&module.path, bits), name: module.name, written: module.path }),
+                None => plan.push(Planned { role: Role::Module, path: self.resolve(&module.path, bits), name: module.name, written: module.path, site: None }),
             }
         }
         let reaching: Vec<usize> = (from..self.requests.len())
@@ -443,6 +454,7 @@ impl<'s> Iis7<'s> {
                 }
             }
         }
+        let server_filters = self.apphost.isapi_filters(None);
         for &site in &sites_reached {
             let name = self.sites[site].name.clone();
             for filter in self.apphost.isapi_filters(Some(&name)) {
@@ -458,7 +470,11 @@ impl<'s> Iis7<'s> {
                 });
                 match same {
                     Some(Planned { role: Role::Filter { sites }, .. }) => sites.push(site),
-                    _ => plan.push(Planned { role: Role::Filter { sites: vec![site] }, path, name: filter.name, written: filter.path }),
+                    _ => {
+                        let global = server_filters.iter().any(|f| f.name.eq_ignore_ascii_case(&filter.name));
+                        let site_name = (!global).then(|| name.clone());
+                        plan.push(Planned { role: Role::Filter { sites: vec![site] }, path, name: filter.name, written: filter.path, site: site_name });
+                    }
                 }
             }
         }
@@ -472,7 +488,7 @@ impl<'s> Iis7<'s> {
                         && planned.path.as_ref().map(WinPath::key).unwrap_or_else(|| planned.written.clone()) == key
                 });
                 if !known && self.extension_allowed(&written, &handler.name, bits) {
-                    plan.push(Planned { role: Role::Extension { handler: handler.name.clone() }, path, name: handler.name.clone(), written });
+                    plan.push(Planned { role: Role::Extension { handler: handler.name.clone() }, path, name: handler.name.clone(), written, site: None });
                 }
             }
         }
@@ -558,13 +574,28 @@ impl<'s> Iis7<'s> {
             // IIS goes on after a filter that fails (other sites keep their filters) and
             // decides from the answers; the model reads them in IIS's order.
             stop_at_first_failure: false,
+            probe_before_load: decisions::PROBE_BEFORE_LOAD,
             request: true,
             timeout: self.scenario.host_timeout,
         }
     }
 
     fn answer(&mut self, answer: Answer) {
-        self.report.requests.push(RequestOutcome { app_pool: answer.pool.clone(), status: answer.status.unwrap_or(0) });
+        // IIS 7+ sites are named: `site` is the site's name, as appcmd names it.
+        let no_answer = match answer.status {
+            Some(_) => None,
+            None if answer.reset => Some(NoAnswer::ConnectionReset),
+            None => Some(NoAnswer::NothingListensOnPort),
+        };
+        self.report.requests.push(RequestOutcome {
+            url: answer.url.clone(),
+            site: answer.site.clone(),
+            app_pool: answer.pool.clone(),
+            status: answer.status,
+            substatus: answer.substatus,
+            win32_error: answer.win32_error,
+            no_answer,
+        });
         self.happen(Iis7Happening::Response {
             url: answer.url,
             site: answer.site,
@@ -591,12 +622,12 @@ impl<'s> Iis7<'s> {
             let url = request.url.text.clone();
             let (site, pool, handler) = match &request.target {
                 Target::InvalidHostname => {
-                    self.answer(Answer { url, site: None, pool: None, status: Some(400), substatus: None, win32_error: None, page: None });
+                    self.answer(Answer { url, site: None, pool: None, status: Some(400), substatus: None, win32_error: None, page: None, reset: false });
                     index += 1;
                     continue;
                 }
                 Target::NoListener => {
-                    self.answer(Answer { url, site: None, pool: None, status: None, substatus: None, win32_error: None, page: None });
+                    self.answer(Answer { url, site: None, pool: None, status: None, substatus: None, win32_error: None, page: None, reset: false });
                     index += 1;
                     continue;
                 }
@@ -613,7 +644,7 @@ impl<'s> Iis7<'s> {
                         return Next::Start(self.host_plan(ProcessName::IisExpress, bits));
                     }
                     Some(None) => {
-                        self.answer(Answer { url, site: Some(site_name), pool: None, status: None, substatus: None, win32_error: None, page: None });
+                        self.answer(Answer { url, site: Some(site_name), pool: None, status: None, substatus: None, win32_error: None, page: None, reset: false });
                     }
                     Some(Some(worker)) => self.serve(&worker, index, site, None, handler.as_ref()),
                 }
@@ -621,7 +652,7 @@ impl<'s> Iis7<'s> {
                 continue;
             }
             let Some(pool) = pool else {
-                self.answer(Answer { url, site: Some(site_name), pool: None, status: Some(503), substatus: None, win32_error: None, page: Some(messages7::service_unavailable_page()) });
+                self.answer(Answer { url, site: Some(site_name), pool: None, status: Some(503), substatus: None, win32_error: None, page: Some(messages7::service_unavailable_page()), reset: false });
                 index += 1;
                 continue;
             };
@@ -630,7 +661,7 @@ impl<'s> Iis7<'s> {
             if state.disabled {
                 let status = (!state.config.rapid_fail.tcp_level).then_some(503);
                 self.happen(Iis7Happening::RequestToDisabledPool { url: url.clone(), pool: pool_name.clone() });
-                self.answer(Answer { url, site: Some(site_name), pool: Some(pool_name), status, substatus: None, win32_error: None, page: status.map(|_| messages7::service_unavailable_page()) });
+                self.answer(Answer { url, site: Some(site_name), pool: Some(pool_name), status, substatus: None, win32_error: None, page: status.map(|_| messages7::service_unavailable_page()), reset: status.is_none() });
                 index += 1;
                 continue;
             }
@@ -658,26 +689,26 @@ impl<'s> Iis7<'s> {
             None => self.context(None, Some(site)).0,
         };
         if let Some((path, error)) = worker.failed_sites.get(&site) {
-            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page: Some(messages7::filter_failed_page(path)) };
+            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page: Some(messages7::filter_failed_page(path)), reset: false };
             return self.answer(answer);
         }
         if let Some((handler, _)) = handler {
             let written = handler.script_processor.clone().unwrap_or_default();
             if !self.extension_allowed(&written, &handler.name, bits) {
-                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(404), substatus: Some(2), win32_error: None, page: Some(messages7::restricted_page()) };
+                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(404), substatus: Some(2), win32_error: None, page: Some(messages7::restricted_page()), reset: false };
                 return self.answer(answer);
             }
             let key = self.resolve(&written, bits).map(|path| path.key()).unwrap_or(written);
             if let Some(error) = worker.failed_extensions.get(&key) {
                 let page = error.map(|error| messages7::extension_failed_page(&handler.name, error));
-                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page };
+                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page, reset: false };
                 return self.answer(answer);
             }
             let status = worker.extension_status.get(&key).copied().flatten().and_then(|status| u16::try_from(status).ok()).filter(|status| *status >= 100);
-            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(status.unwrap_or(200)), substatus: None, win32_error: None, page: None };
+            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(status.unwrap_or(200)), substatus: None, win32_error: None, page: None, reset: false };
             return self.answer(answer);
         }
-        self.answer(Answer { url, site: site_name, pool: pool_name, status: Some(200), substatus: None, win32_error: None, page: None })
+        self.answer(Answer { url, site: site_name, pool: pool_name, status: Some(200), substatus: None, win32_error: None, page: None, reset: false })
     }
 
     fn worker_reported(&mut self, pool: usize, request: usize, observed: Observation) -> anyhow::Result<Next> {
@@ -785,14 +816,14 @@ impl<'s> Iis7<'s> {
                 self.report.timeline.push(Happening::Console(messages7::express_modules_failed(error)));
             }
             self.happen(Iis7Happening::ExpressEnded { site: site.clone() });
-            self.answer(Answer { url, site: Some(site), pool: None, status: None, substatus: None, win32_error: error, page: None });
+            self.answer(Answer { url, site: Some(site), pool: None, status: None, substatus: None, win32_error: error, page: None, reset: false });
             return Ok(self.next_request(request + 1));
         }
         let Target::Site { site, .. } = self.requests[request].target else { unreachable!("a worker starts only for a site's request") };
         let site = Some(self.sites[site].name.clone());
         let name = self.pools[pool].config.name.clone();
         self.happen(Iis7Happening::WorkerFailed { pool: name.clone() });
-        self.answer(Answer { url, site, pool: Some(name.clone()), status: Some(503), substatus: None, win32_error: error, page: Some(messages7::service_unavailable_page()) });
+        self.answer(Answer { url, site, pool: Some(name.clone()), status: Some(503), substatus: None, win32_error: error, page: Some(messages7::service_unavailable_page()), reset: false });
         let state = &mut self.pools[pool];
         let rapid = state.config.rapid_fail;
         let clock = state.clock;
@@ -903,6 +934,7 @@ fn handler_matches(handler: &HandlerConfig, url: &str) -> bool {
 fn unresolved(planned: &Planned) -> FilterOutcome {
     FilterOutcome {
         name: planned.name.clone(),
+        site: planned.site.clone(),
         path: planned.written.clone(),
         loaded: false,
         win32_error: None,
@@ -932,6 +964,7 @@ fn judge(
     };
     let mut outcome = FilterOutcome {
         name: planned.name.clone(),
+        site: planned.site.clone(),
         path: planned.path.as_ref().map(ToString::to_string).unwrap_or_else(|| planned.written.clone()),
         loaded: false,
         win32_error: None,

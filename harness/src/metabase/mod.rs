@@ -23,6 +23,7 @@ mod error;
 mod parse;
 mod path;
 mod schema;
+mod sites;
 mod write;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use adsutil::Enumeration;
 pub use aspnet_regiis::{ASPNET_FILTER_NAME, aspnet_regiis_install};
 pub use error::{MetabaseError, MetabaseErrorKind};
 pub use schema::PropertyKind;
+pub use sites::{AppConfig, SiteConfig};
 pub use write::FAIL_WRITE_HOOK;
 /// The atomic writer, shared with applicationHost.config's edits.
 pub(crate) use write::write_atomically;
@@ -159,7 +161,12 @@ impl Metabase {
 
     /// The global filters, in `FilterLoadOrder` order: the order in which IIS loads them.
     pub fn global_filters(&self) -> Vec<FilterConfig> {
-        let filters_id = "/lm/w3svc/filters";
+        self.filters_at("/lm/w3svc/filters")
+    }
+
+    /// The filters an `IIsFilters` key lists in its `FilterLoadOrder`, in that order: the
+    /// global ones at `/LM/W3SVC/Filters`, a site's at `/LM/W3SVC/<n>/Filters`.
+    fn filters_at(&self, filters_id: &str) -> Vec<FilterConfig> {
         let Some(order) = self.doc.property(filters_id, "FilterLoadOrder") else {
             return Vec::new();
         };

@@ -104,6 +104,7 @@ impl Iis7Happening {
                     (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => (StepKind::Fail, format!("{head}: {} returned FALSE with {error}", kind.entry_point())),
                     (Stage::GetFilterVersion | Stage::GetExtensionVersion, None) => (StepKind::Fail, format!("{head}: the process ended inside {}", kind.entry_point())),
                     (Stage::RefusedSilently, _) => (StepKind::Info, format!("{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it")),
+                    (Stage::Probe, _) => (StepKind::Fail, format!("{head}: the file is not there: {error}")),
                     (Stage::ReadRawDataRefused, _) | (Stage::NotAttempted, _) => (StepKind::Info, format!("{head}: not attempted")),
                 };
                 step(kind_of_step, text)

@@ -51,6 +51,7 @@ fn load(kind: ImageKind, path: &WinPath, story: Story) -> ImageLoad {
     let mut image = ImageLoad {
         kind,
         path: path.to_string(),
+        absent: None,
         load: Some(Ok(())),
         exports: Some(Exports { entry_point: true, request_proc: true, terminate: true, lookup_error: None }),
         version: (kind != ImageKind::Module).then(|| VersionCall {
@@ -120,7 +121,7 @@ fn a_filter_whose_bitness_precondition_does_not_hold_is_never_loaded() {
     let scenario = server(Some(true), None, "bitness64");
     let (report, plans) = drive(&scenario, |_| Story::Loads);
     assert!(plans[0].images.iter().all(|image| image.kind != ImageKind::Filter));
-    assert_eq!(report.requests[0].status, 200);
+    assert_eq!(report.requests[0].status, Some(200));
     let scenario = server(Some(true), None, "bitness32");
     let (_, plans) = drive(&scenario, |_| Story::Loads);
     assert!(plans[0].images.iter().any(|image| image.kind == ImageKind::Filter));
@@ -129,12 +130,12 @@ fn a_filter_whose_bitness_precondition_does_not_hold_is_never_loaded() {
 #[test]
 fn a_filter_that_does_not_load_fails_the_site_with_500_and_the_worker_stays_up() {
     let mut scenario = server(Some(true), None, "");
-    scenario.requests_per_pool = 3;
+    scenario.repeat_requests = 3;
     let (report, plans) = drive(&scenario, |kind| {
         if kind == ImageKind::Filter { Story::LoadFails(193) } else { Story::Loads }
     });
     assert_eq!(plans.len(), 1, "the worker stays up for every request");
-    assert!(report.requests.iter().all(|request| request.status == 500));
+    assert!(report.requests.iter().all(|request| request.status == Some(500)));
     assert!(report.events.is_empty(), "no event is modelled for a filter failure");
     let page = report.timeline.iter().find_map(|happening| match happening {
         Happening::Iis7(Iis7Happening::Response { page, .. }) => page.clone(),
@@ -147,13 +148,13 @@ fn a_filter_that_does_not_load_fails_the_site_with_500_and_the_worker_stays_up()
 #[test]
 fn a_module_that_does_not_load_stops_each_worker_until_rapid_fail_disables_the_pool() {
     let mut scenario = server(Some(true), None, "");
-    scenario.requests_per_pool = 4;
+    scenario.repeat_requests = 4;
     let (report, plans) = drive(&scenario, |kind| {
         if kind == ImageKind::Module { Story::LoadFails(193) } else { Story::Loads }
     });
     // rapidFailProtectionMaxCrashes="2": two workers, then the pool is disabled.
     assert_eq!(plans.len(), 2);
-    assert!(report.requests.iter().all(|request| request.status == 503));
+    assert!(report.requests.iter().all(|request| request.status == Some(503)));
     let ids: Vec<u32> = report.events.iter().map(|event| event.id).collect();
     assert_eq!(ids, [2282, 2280, 2282, 2280, 5002]);
     assert!(report.events[0].text.contains("built for a x86 processor architecture"));
