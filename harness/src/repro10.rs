@@ -135,7 +135,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
 fn run(say: &mut impl FnMut(StepKind, String), apphost: &mut Apphost, args: &[String]) -> anyhow::Result<()> {
     say(StepKind::Config, command_line(args));
     let command = parse_command(args).map_err(anyhow::Error::msg)?;
-    for line in apphost.apply(&command)?.output {
+    for line in crate::iis::messages7::appcmd::output(&apphost.apply(&command)?) {
         say(StepKind::Console, line);
     }
     Ok(())

@@ -228,8 +228,8 @@ impl Scenario {
     /// What a real server of this scenario's kind has at `path` without anyone placing it.
     pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
         if let Configuration::Apphost(apphost) = &self.config {
-            if let Some(spec) = crate::iis::iis7::default_image(apphost, self.os, path) {
-                return Some(spec);
+            if let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path) {
+                return Some(ImageSpec::Mock { arch, variant: "module".to_owned() });
             }
         }
         default_image(self.os, path)

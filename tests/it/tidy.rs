@@ -252,8 +252,8 @@ fn every_scenario_has_its_metabase() {
     files_with_extension(&root().join("tests/scenarios"), "json", &mut files);
     for json in files {
         assert!(
-            json.with_extension("xml").is_file(),
-            "{}: add the metabase beside it",
+            json.with_extension("xml").is_file() || json.with_extension("config").is_file(),
+            "{}: add the metabase (.xml) or applicationHost.config (.config) beside it",
             json.display()
         );
     }

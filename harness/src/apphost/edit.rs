@@ -144,18 +144,22 @@ fn parse_items(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(items)
 }
 
-/// What `appcmd` prints after a change; and the harness's own answer to `list apppool`.
+/// What a command did, for `iis::messages7::appcmd` to say in appcmd's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    pub output: Vec<String>,
+pub enum Applied {
+    /// An object (`APPPOOL`, with its name) changed.
+    Changed { kind: &'static str, name: String },
+    /// A section was changed at the server level.
+    Section(&'static str),
+    /// The pools, for `list apppool`.
+    Pools(Vec<super::PoolConfig>),
 }
 
 impl Apphost {
     /// Applies one command to the text in memory; `write` by the caller makes it last.
     pub fn apply(&mut self, command: &Command) -> Result<Applied, ApphostError> {
-        use crate::iis::messages7::appcmd;
         match command {
-            Command::ListPools => Ok(Applied { output: self.pools()?.iter().map(appcmd::list_pool_line).collect() }),
+            Command::ListPools => Ok(Applied::Pools(self.pools()?)),
             Command::SetPoolBitness { pool, enable_32bit } => {
                 let Some(at) = self.pool_element(pool) else {
                     return Err(ApphostError::file_only(
@@ -165,7 +169,7 @@ impl Apphost {
                     ));
                 };
                 self.set_attribute(at, "enable32BitAppOnWin64", bool_text(*enable_32bit))?;
-                Ok(Applied { output: vec![appcmd::changed("APPPOOL", pool)] })
+                Ok(Applied::Changed { kind: "APPPOOL", name: pool.clone() })
             }
             Command::SetDefaultsBitness { enable_32bit } => {
                 let pools = self.pools_element().ok_or_else(|| {
@@ -179,7 +183,7 @@ impl Apphost {
                     }
                 };
                 self.set_attribute(at, "enable32BitAppOnWin64", bool_text(*enable_32bit))?;
-                Ok(Applied { output: vec![appcmd::applied_section("system.applicationHost/applicationPools")] })
+                Ok(Applied::Section("system.applicationHost/applicationPools"))
             }
             Command::AddFilter { attributes } => {
                 let name = &attributes.iter().find(|(n, _)| n == "name").expect("parsed with a name").1;
@@ -192,7 +196,7 @@ impl Apphost {
                 }
                 let section = self.filters_section()?;
                 self.insert_child(section, "filter", attributes, false)?;
-                Ok(Applied { output: vec![appcmd::applied_section("system.webServer/isapiFilters")] })
+                Ok(Applied::Section("system.webServer/isapiFilters"))
             }
             Command::RemoveFilter { name } => {
                 let section = self.filters_section()?;
@@ -207,7 +211,7 @@ impl Apphost {
                     ));
                 };
                 self.remove_element(at)?;
-                Ok(Applied { output: vec![appcmd::applied_section("system.webServer/isapiFilters")] })
+                Ok(Applied::Section("system.webServer/isapiFilters"))
             }
         }
     }

@@ -16,7 +16,8 @@
 //! `ExpandEnvironmentStrings` does; such a path is then not an absolute path, and the model says
 //! so rather than hand it to a loader.
 
-use crate::arch::{Bits, Os};
+use crate::arch::{Arch, Bits, Os};
+use crate::winpath::WinPath;
 
 /// The simulated machine's Windows folder.
 pub const WINDIR: &str = r"C:\Windows";
@@ -87,6 +88,55 @@ impl Environment {
         out.push_str(rest);
         out
     }
+}
+
+/// The standard folders a real IIS 7+ server holds its modules in, with the architecture of the
+/// build each holds (iis-facts §6; WOW64 file-system redirection: a 32-bit process asking for
+/// `%windir%\System32` gets `%windir%\SysWOW64`, "File System Redirector", Microsoft Learn).
+/// `None` means the folder does not exist on that Windows.
+fn standard_folder_arch(os: Os, path: &WinPath) -> Option<Arch> {
+    let lower: Vec<String> = path.components().iter().map(|c| c.to_ascii_lowercase()).collect();
+    let native = match os {
+        Os::X64 => Arch::Amd64,
+        Os::X86 => Arch::X86,
+    };
+    let x86_on_x64 = (os == Os::X64).then_some(Arch::X86);
+    if path.drive() != 'C' {
+        return None;
+    }
+    match lower.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["windows", "system32", "inetsrv", _, ..] => Some(native),
+        ["windows", "syswow64", "inetsrv", _, ..] => x86_on_x64,
+        ["windows", "microsoft.net", "framework", _, _] => Some(Arch::X86),
+        ["windows", "microsoft.net", "framework64", _, _] => x86_on_x64.map(|_| Arch::Amd64),
+        ["program files", "iis express" | "iis", _, ..] => Some(native),
+        ["program files (x86)", "iis express" | "iis", _, ..] => x86_on_x64,
+        _ => None,
+    }
+}
+
+/// The architecture of the build a real server has at a global module's path, when the path is
+/// in one of the standard folders (the scenario places the mock native module of it there).
+/// Paths that are no module's image get nothing from here.
+pub fn standard_module_arch(apphost: &super::Apphost, os: Os, path: &WinPath) -> Option<Arch> {
+    let arch = standard_folder_arch(os, path)?;
+    let is_module = apphost.global_modules().iter().any(|module| {
+        [Bits::B32, Bits::B64].into_iter().any(|bits| {
+            let expanded = WinPath::parse(&Environment { os, bits }.expand(&module.path)).ok();
+            expanded.is_some_and(|expanded| expanded == *path || wow64_twin(&expanded).is_some_and(|twin| twin == *path))
+        })
+    });
+    is_module.then_some(arch)
+}
+
+/// `C:\Windows\SysWOW64\...` for `C:\Windows\System32\...`: the file a 32-bit process gets.
+pub fn wow64_twin(path: &WinPath) -> Option<WinPath> {
+    let components = path.components();
+    let [windows, system32, rest @ ..] = components else { return None };
+    if !windows.eq_ignore_ascii_case("Windows") || !system32.eq_ignore_ascii_case("System32") || rest.is_empty() {
+        return None;
+    }
+    WinPath::parse(&format!("{}:\\{windows}\\SysWOW64\\{}", path.drive(), rest.join("\\"))).ok()
 }
 
 #[cfg(test)]

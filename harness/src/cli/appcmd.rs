@@ -21,7 +21,7 @@ pub fn run(args: AppcmdArgs) -> anyhow::Result<ExitCode> {
     if command != Command::ListPools {
         apphost.write_atomically(&args.config)?;
     }
-    for line in applied.output {
+    for line in crate::iis::messages7::appcmd::output(&applied) {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)

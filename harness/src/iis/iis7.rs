@@ -35,9 +35,9 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::messages7;
-use crate::apphost::env::Environment;
+use crate::apphost::env::{Environment, wow64_twin};
 use crate::apphost::{Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source};
-use crate::arch::{Arch, Bits, Os};
+use crate::arch::{Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, ImageLoad, PlannedImage};
 use crate::http_sys::{self, RequestUrl, Route};
@@ -47,11 +47,14 @@ use crate::report::iis7::Iis7Happening;
 use crate::report::{
     FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, ServiceOutcome, StartReport,
 };
-use crate::scenario::{ImageSpec, Scenario};
+use crate::scenario::Scenario;
 use crate::vocab::{Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage, Win32Error};
 use crate::winpath::WinPath;
 
-/// The choices the harness makes where the sources are silent, each marked and decided here.
+/// The choices the harness makes where the sources are silent, each marked and decided here;
+/// what the simulated machine holds (both builds of every module in the standard folders,
+/// `Program Files\IIS\` included, as the ASP.NET Core Hosting Bundle installs its module) is
+/// decided in `apphost::env::standard_module_arch`.
 pub mod decisions {
     /// A precondition this model does not know (`appPoolName=...`, `managedHandler` on a global
     /// module) holds: IIS documents only bitness, pipeline and runtime conditions for
@@ -78,60 +81,6 @@ pub mod decisions {
     /// An IIS Express process that ended is not started again during the run (Visual Studio
     /// restarts it, IIS Express itself does not).
     pub const EXPRESS_NOT_RESTARTED: bool = true;
-    /// Modules under `Program Files\IIS\` (the ASP.NET Core Module, ARR, ...) are on the
-    /// simulated machine in both builds, under `Program Files` and `Program Files (x86)`, as the
-    /// ASP.NET Core Hosting Bundle installs its module. Some products install only a 64-bit
-    /// build; a scenario shows that with `--image PATH=missing`-style placement of its own.
-    pub const PROGRAM_FILES_IIS_HAS_BOTH_BUILDS: bool = true;
-}
-
-/// The standard folders a real IIS 7+ server holds its modules in, with the architecture of the
-/// build each holds (iis-facts §6; WOW64 file-system redirection: a 32-bit process asking for
-/// `%windir%\System32` gets `%windir%\SysWOW64`, "File System Redirector", Microsoft Learn).
-/// `None` means the folder does not exist on that Windows.
-fn standard_folder_arch(os: Os, path: &WinPath) -> Option<Arch> {
-    let lower: Vec<String> = path.components().iter().map(|c| c.to_ascii_lowercase()).collect();
-    let native = match os {
-        Os::X64 => Arch::Amd64,
-        Os::X86 => Arch::X86,
-    };
-    let x86_on_x64 = (os == Os::X64).then_some(Arch::X86);
-    if path.drive() != 'C' {
-        return None;
-    }
-    match lower.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["windows", "system32", "inetsrv", _, ..] => Some(native),
-        ["windows", "syswow64", "inetsrv", _, ..] => x86_on_x64,
-        ["windows", "microsoft.net", "framework", _, _] => Some(Arch::X86),
-        ["windows", "microsoft.net", "framework64", _, _] => x86_on_x64.map(|_| Arch::Amd64),
-        ["program files", "iis express" | "iis", _, ..] => Some(native),
-        ["program files (x86)", "iis express" | "iis", _, ..] => x86_on_x64,
-        _ => None,
-    }
-}
-
-/// What a real server has at a global module's path: the mock native module of the folder's
-/// architecture, when the path is in one of the standard folders. Paths that are no module's
-/// image get nothing from here.
-pub fn default_image(apphost: &Apphost, os: Os, path: &WinPath) -> Option<ImageSpec> {
-    let arch = standard_folder_arch(os, path)?;
-    let is_module = apphost.global_modules().iter().any(|module| {
-        [Bits::B32, Bits::B64].into_iter().any(|bits| {
-            let expanded = WinPath::parse(&Environment { os, bits }.expand(&module.path)).ok();
-            expanded.is_some_and(|expanded| expanded == *path || wow64_twin(&expanded).is_some_and(|twin| twin == *path))
-        })
-    });
-    is_module.then(|| ImageSpec::Mock { arch, variant: "module".to_owned() })
-}
-
-/// `C:\Windows\SysWOW64\...` for `C:\Windows\System32\...`: the file a 32-bit process gets.
-pub fn wow64_twin(path: &WinPath) -> Option<WinPath> {
-    let components = path.components();
-    let [windows, system32, rest @ ..] = components else { return None };
-    if !windows.eq_ignore_ascii_case("Windows") || !system32.eq_ignore_ascii_case("System32") || rest.is_empty() {
-        return None;
-    }
-    WinPath::parse(&format!("{}:\\{windows}\\SysWOW64\\{}", path.drive(), rest.join("\\"))).ok()
 }
 
 /// Whether every precondition in `list` holds in this worker (iis-facts §6: bitness32,

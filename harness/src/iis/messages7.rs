@@ -96,7 +96,17 @@ pub fn express_modules_failed(error: Win32Error) -> String {
 /// What appcmd prints. The forms are appcmd's as shown throughout Microsoft Learn's appcmd
 /// articles [M]; the bitness note on `list apppool` is the harness's own.
 pub mod appcmd {
+    use crate::apphost::edit::Applied;
     use crate::apphost::{PoolConfig, Source};
+
+    /// The lines appcmd prints for what a command did.
+    pub fn output(applied: &Applied) -> Vec<String> {
+        match applied {
+            Applied::Changed { kind, name } => vec![changed(kind, name)],
+            Applied::Section(section) => vec![applied_section(section)],
+            Applied::Pools(pools) => pools.iter().map(list_pool_line).collect(),
+        }
+    }
 
     pub fn changed(kind: &str, name: &str) -> String {
         format!("{kind} object \"{name}\" changed")
@@ -120,5 +130,32 @@ pub mod appcmd {
             "APPPOOL \"{}\" (MgdVersion:{},MgdMode:{},state:Started) enable32BitAppOnWin64:{value} from {from}: {bits} workers on x64",
             pool.name, pool.runtime_version, pool.pipeline_mode
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_apppool_reads_like_appcmd_with_the_bitness_beside_it() {
+        let pool = crate::apphost::PoolConfig {
+            name: "A".into(),
+            line: 1,
+            enable_32bit: (true, crate::apphost::Source::Defaults),
+            pipeline_mode: crate::vocab::PipelineMode::Integrated,
+            runtime_version: "v4.0".into(),
+            rapid_fail: crate::apphost::RapidFail {
+                enabled: true,
+                max_crashes: 5,
+                interval: std::time::Duration::from_secs(300),
+                tcp_level: false,
+            },
+        };
+        assert_eq!(
+            appcmd::list_pool_line(&pool),
+            "APPPOOL \"A\" (MgdVersion:v4.0,MgdMode:Integrated,state:Started) enable32BitAppOnWin64:true from applicationPoolDefaults: 32-bit workers on x64"
+        );
+        assert!(extension_failed_page("h", Win32Error::BAD_EXE_FORMAT).contains("Error Code: 0x800700c1"));
     }
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::arch::Arch;
 use crate::host::{Exports, ImageLoad, VersionCall};
+use crate::scenario::ImageSpec;
 
 const FILTER: &str = r"C:\Filters\f.dll";
 
