@@ -121,11 +121,11 @@ fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
 
 #[test]
 fn appcmd_edits_a_real_file_and_setting_back_restores_its_bytes() {
-    let (folder, path, original) = copy_of("full-mattgillard-iis-reverse-proxy.config");
+    let (folder, path, original) = copy_of("full-collinsauve-aspnetcoretest.config");
     let config = path.to_str().unwrap();
     let listed = run(&["appcmd", "--config", config, "list", "apppool"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
-    assert!(listed.stdout.starts_with("APPPOOL \"DefaultAppPool\""), "{}", listed.stdout);
+    assert!(listed.stdout.starts_with("APPPOOL \"Default Application Pool\""), "{}", listed.stdout);
     let add = "/+[name='Jk',path='C:\\tomcat\\isapi_redirect.dll',preCondition='bitness64']";
     let added = run(&["appcmd", "--config", config, "set", "config", "/section:system.webServer/isapiFilters", add]);
     assert_eq!(added.code, 0, "{}", added.stderr);
@@ -133,10 +133,10 @@ fn appcmd_edits_a_real_file_and_setting_back_restores_its_bytes() {
     assert!(text.contains("<filter name=\"Jk\" path=\"C:\\tomcat\\isapi_redirect.dll\" preCondition=\"bitness64\" />\r\n"));
     let removed = run(&["appcmd", "--config", config, "set", "config", "/section:system.webServer/isapiFilters", "/-[name='Jk']"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
-    assert_eq!(std::fs::read(&path).unwrap(), original, "add then remove gives the file it was");
-    let set = run(&["appcmd", "--config", config, "set", "apppool", "DefaultAppPool", "/enable32BitAppOnWin64:true"]);
+    assert!(std::fs::read(&path).unwrap() == original, "add then remove gives the file it was");
+    let set = run(&["appcmd", "--config", config, "set", "apppool", "Default Application Pool", "/enable32BitAppOnWin64:true"]);
     assert_eq!(set.code, 0, "{}", set.stderr);
-    assert_eq!(set.stdout.trim(), "APPPOOL object \"DefaultAppPool\" changed");
+    assert_eq!(set.stdout.trim(), "APPPOOL object \"Default Application Pool\" changed");
     let entries: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(entries.len(), 1, "no temporary file or History copy is left: {entries:?}");
 }
@@ -154,7 +154,7 @@ fn appcmd_refuses_bad_input_with_exit_2_and_writes_nothing() {
         full.extend(args.iter());
         let refused = run(&full);
         assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
-        assert_eq!(std::fs::read(&path).unwrap(), original);
+        assert!(std::fs::read(&path).unwrap() == original, "{args:?} changed the file");
     }
     let broken = String::from_utf8(original).unwrap().replacen("</sites>", "", 1);
     std::fs::write(&path, &broken).unwrap();
@@ -176,5 +176,17 @@ fn the_iis_6_tools_point_to_appcmd() {
     let regiis = run(&["aspnet-regiis", "--metabase", config, "--framework", "amd64", "-i"]);
     assert_eq!(regiis.code, 2);
     assert!(regiis.stderr.contains("appcmd"), "{}", regiis.stderr);
-    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert!(std::fs::read(&path).unwrap() == original, "the file changed");
+}
+
+#[test]
+fn appcmd_adds_a_filter_to_an_empty_self_closing_section() {
+    let (_folder, path, _) = copy_of("full-mattgillard-iis-reverse-proxy.config");
+    let config = path.to_str().unwrap();
+    let add = "/+[name='Jk',path='C:\\tomcat\\isapi_redirect.dll']";
+    let added = run(&["appcmd", "--config", config, "set", "config", "/section:system.webServer/isapiFilters", add]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let apphost = harness::apphost::Apphost::read(&path).unwrap();
+    let names: Vec<String> = apphost.isapi_filters(None).into_iter().map(|filter| filter.name).collect();
+    assert_eq!(names, ["Jk"]);
 }

@@ -790,6 +790,59 @@ impl<'s> Iis7<'s> {
     }
 }
 
+/// What one worker (or IIS Express process) that a request reaches would load, in IIS's order,
+/// if it started: what `diagnose` predicts from. No I/O; the same planning as a start.
+#[derive(Debug, Clone)]
+pub struct WorkerPlan {
+    pub pool: Option<String>,
+    pub process: ProcessName,
+    pub bits: Bits,
+    pub images: Vec<WorkerImage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerImage {
+    pub kind: ImageKind,
+    pub name: String,
+    /// As written in the file.
+    pub written: String,
+    /// None when it is not an absolute path on the simulated machine.
+    pub path: Option<WinPath>,
+}
+
+impl Iis7<'_> {
+    /// The plan of every worker the scenario's requests reach, first request first.
+    pub fn worker_plans(mut self) -> Vec<WorkerPlan> {
+        let express = self.edition == Edition::Express;
+        let mut seen: Vec<usize> = Vec::new();
+        let mut plans = Vec::new();
+        for index in 0..self.requests.len() {
+            let Target::Site { site, pool, .. } = self.requests[index].target else { continue };
+            let key = if express { site } else if let Some(pool) = pool { pool } else { continue };
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let site_only = express.then_some(site);
+            let (bits, _, _) = self.context(pool, site_only);
+            let images = self
+                .plan_worker(if express { pool } else { Some(key) }, site_only, index)
+                .into_iter()
+                .map(|planned| WorkerImage {
+                    kind: kind_of(&planned.role),
+                    name: planned.name,
+                    written: planned.written,
+                    path: planned.path,
+                })
+                .collect();
+            let process = if express { ProcessName::IisExpress } else { ProcessName::W3wp };
+            let pool = (!express).then(|| self.pools[key].config.name.clone());
+            plans.push(WorkerPlan { pool, process, bits, images });
+        }
+        plans
+    }
+}
+
 impl ServerModel for Iis7<'_> {
     fn paths(&self) -> Vec<WinPath> {
         // Every path any worker of any bitness may load: both expansions of each image.
