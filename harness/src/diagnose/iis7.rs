@@ -144,12 +144,19 @@ fn remedies(
             "give the filter the bitness precondition of its own build, so that workers of the other bitness skip it (register the other build with the other precondition where the site needs the filter)",
         ));
     }
+    // Switching a pool helps only when everything else it loads has a build of the other
+    // bitness too: the machine's standard modules do (both builds), a file of the user's does not.
     let mut pools: Vec<(String, Bits)> = Vec::new();
     for plan in plans {
-        if let Some(pool) = &plan.pool {
-            if plan.images.iter().any(|image| wrong.iter().any(|w| w.name == image.name)) && !pools.iter().any(|(p, _)| p == pool) {
-                pools.push((pool.clone(), plan.bits));
-            }
+        let Some(pool) = &plan.pool else { continue };
+        let is_wrong = |image: &crate::iis::iis7::WorkerImage| wrong.iter().any(|w| w.name == image.name);
+        let others_have_both_builds = plan.images.iter().filter(|image| !is_wrong(image)).all(|image| {
+            image.path.as_ref().is_some_and(|path| {
+                scenario.default_image(path).is_some() && !scenario.images.iter().any(|(placed, _)| placed == path)
+            })
+        });
+        if plan.images.iter().any(is_wrong) && others_have_both_builds && !pools.iter().any(|(p, _)| p == pool) {
+            pools.push((pool.clone(), plan.bits));
         }
     }
     if !pools.is_empty() {
