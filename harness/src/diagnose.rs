@@ -126,7 +126,11 @@ impl ProposedRemedy {
                 .map(|args| {
                     let shown: Vec<String> = args
                         .iter()
-                        .map(|arg| if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() })
+                        .map(
+                            |arg| {
+                                if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() }
+                            },
+                        )
                         .collect();
                     format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
                 })

@@ -95,11 +95,24 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
         },
     );
 
-    say(StepKind::Info, "== fix 1: each build of the filter with its bitness precondition".to_owned());
+    say(
+        StepKind::Info,
+        "== fix 1: each build of the filter with its bitness precondition".to_owned(),
+    );
     let fix1 = vec![
         appcmd(&["set", "config", "/section:system.webServer/isapiFilters", "/-[name='jakarta']"]),
-        appcmd(&["set", "config", "/section:system.webServer/isapiFilters", &format!("/+[name='jakarta',path='{FILTER_64}',preCondition='bitness64']")]),
-        appcmd(&["set", "config", "/section:system.webServer/isapiFilters", &format!("/+[name='jakarta_32bit',path='{FILTER_32}',preCondition='bitness32']")]),
+        appcmd(&[
+            "set",
+            "config",
+            "/section:system.webServer/isapiFilters",
+            &format!("/+[name='jakarta',path='{FILTER_64}',preCondition='bitness64']"),
+        ]),
+        appcmd(&[
+            "set",
+            "config",
+            "/section:system.webServer/isapiFilters",
+            &format!("/+[name='jakarta_32bit',path='{FILTER_32}',preCondition='bitness32']"),
+        ]),
     ];
     let mut fixed1 = apphost.clone();
     for command in &fix1 {
@@ -109,8 +122,18 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
     timeline_of(&mut say, &start1);
     let verified1 = start1.all_good()
         && served_by(&start1, Bits::B32)
-        && start1.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.path == FILTER_32));
-    say(verdict_kind(verified1), verdict("fix 1", verified1, "the 32-bit worker skips the bitness64 filter, loads the x86 build, and the request gets 200"));
+        && start1
+            .hosts
+            .iter()
+            .all(|host| host.filters.iter().all(|filter| filter.path == FILTER_32));
+    say(
+        verdict_kind(verified1),
+        verdict(
+            "fix 1",
+            verified1,
+            "the 32-bit worker skips the bitness64 filter, loads the x86 build, and the request gets 200",
+        ),
+    );
 
     say(StepKind::Info, "== fix 2: the pool back to 64-bit".to_owned());
     let fix2 = vec![appcmd(&["set", "apppool", "DefaultAppPool", "/enable32BitAppOnWin64:false"])];
@@ -121,18 +144,39 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
     let start2 = start(machine, &fixed2, "iis10: fix 2")?;
     timeline_of(&mut say, &start2);
     let verified2 = start2.all_good() && served_by(&start2, Bits::B64);
-    say(verdict_kind(verified2), verdict("fix 2", verified2, "a 64-bit w3wp.exe loads the AMD64 filter and the request gets 200"));
+    say(
+        verdict_kind(verified2),
+        verdict(
+            "fix 2",
+            verified2,
+            "a 64-bit w3wp.exe loads the AMD64 filter and the request gets 200",
+        ),
+    );
 
     Ok(Repro10Report {
         reproduced,
         failure,
-        fix_preconditions: Fix { name: "bitness preconditions", commands: fix1.iter().map(|c| command_line(c)).collect(), verified: verified1, start: start1 },
-        fix_64bit_pool: Fix { name: "64-bit pool", commands: fix2.iter().map(|c| command_line(c)).collect(), verified: verified2, start: start2 },
+        fix_preconditions: Fix {
+            name: "bitness preconditions",
+            commands: fix1.iter().map(|c| command_line(c)).collect(),
+            verified: verified1,
+            start: start1,
+        },
+        fix_64bit_pool: Fix {
+            name: "64-bit pool",
+            commands: fix2.iter().map(|c| command_line(c)).collect(),
+            verified: verified2,
+            start: start2,
+        },
         timeline,
     })
 }
 
-fn run(say: &mut impl FnMut(StepKind, String), apphost: &mut Apphost, args: &[String]) -> anyhow::Result<()> {
+fn run(
+    say: &mut impl FnMut(StepKind, String),
+    apphost: &mut Apphost,
+    args: &[String],
+) -> anyhow::Result<()> {
     say(StepKind::Config, command_line(args));
     let command = parse_command(args).map_err(anyhow::Error::msg)?;
     for line in crate::iis::messages7::appcmd::output(&apphost.apply(&command)?) {
@@ -143,8 +187,14 @@ fn run(say: &mut impl FnMut(StepKind, String), apphost: &mut Apphost, args: &[St
 
 fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<StartReport> {
     let mut scenario = Scenario::new(name, Os::X64, apphost.clone());
-    scenario.add_image(WinPath::parse(FILTER_64)?, ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() })?;
-    scenario.add_image(WinPath::parse(FILTER_32)?, ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() })?;
+    scenario.add_image(
+        WinPath::parse(FILTER_64)?,
+        ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() },
+    )?;
+    scenario.add_image(
+        WinPath::parse(FILTER_32)?,
+        ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() },
+    )?;
     crate::iis::check(&scenario)?;
     crate::iis::start(machine, &scenario)
 }
@@ -166,11 +216,16 @@ fn is_filter_193_in_32_bit_worker(report: &StartReport) -> bool {
     let loader_193 = report.hosts.iter().any(|host| {
         host.process == ProcessName::W3wp
             && host.bits == Bits::B32
-            && host.filters.iter().any(|filter| filter.path == FILTER_64 && filter.win32_error == Some(Win32Error::BAD_EXE_FORMAT))
+            && host.filters.iter().any(|filter| {
+                filter.path == FILTER_64 && filter.win32_error == Some(Win32Error::BAD_EXE_FORMAT)
+            })
             && host.modules.iter().all(|module| module.loaded)
     });
     let page = report.steps().iter().any(|step| {
-        step.text.contains("HTTP 500.0") && step.text.contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER_64}\" failed"))
+        step.text.contains("HTTP 500.0")
+            && step
+                .text
+                .contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER_64}\" failed"))
     });
     loader_193 && page && report.requests.iter().all(|request| request.status == Some(500))
 }
@@ -180,5 +235,9 @@ fn verdict_kind(verified: bool) -> StepKind {
 }
 
 fn verdict(fix: &str, verified: bool, what: &str) -> String {
-    if verified { format!("{fix} VERIFIED: {what}") } else { format!("{fix} NOT VERIFIED: expected {what}") }
+    if verified {
+        format!("{fix} VERIFIED: {what}")
+    } else {
+        format!("{fix} NOT VERIFIED: expected {what}")
+    }
 }

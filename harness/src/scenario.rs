@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::apphost::Apphost;
 use crate::arch::{Arch, Os};
 use crate::artifacts::Artifacts;
-use crate::apphost::Apphost;
 use crate::machine::{Content, Layout, WinPath};
 use crate::metabase::Metabase;
 
@@ -227,10 +227,10 @@ impl Scenario {
 
     /// What a real server of this scenario's kind has at `path` without anyone placing it.
     pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
-        if let Configuration::Apphost(apphost) = &self.config {
-            if let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path) {
-                return Some(ImageSpec::Mock { arch, variant: "module".to_owned() });
-            }
+        if let Configuration::Apphost(apphost) = &self.config
+            && let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path)
+        {
+            return Some(ImageSpec::Mock { arch, variant: "module".to_owned() });
         }
         default_image(self.os, path)
     }

@@ -47,7 +47,10 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
             let pool = strip_name_option(words[2]);
             let (name, value) = option_name(words[3]).ok_or(usage)?;
             if !name.eq_ignore_ascii_case("enable32BitAppOnWin64") {
-                return Err(format!("`{}`: only /enable32BitAppOnWin64 is modelled for set apppool", words[3]));
+                return Err(format!(
+                    "`{}`: only /enable32BitAppOnWin64 is modelled for set apppool",
+                    words[3]
+                ));
             }
             Ok(Command::SetPoolBitness { pool, enable_32bit: parse_bool(value)? })
         }
@@ -61,7 +64,9 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
                 "applicationpools" | "system.applicationhost/applicationpools" => {
                     let (name, value) = option_name(edit).ok_or(usage)?;
                     if !name.eq_ignore_ascii_case("applicationPoolDefaults.enable32BitAppOnWin64") {
-                        return Err(format!("`{edit}`: only /applicationPoolDefaults.enable32BitAppOnWin64 is modelled"));
+                        return Err(format!(
+                            "`{edit}`: only /applicationPoolDefaults.enable32BitAppOnWin64 is modelled"
+                        ));
                     }
                     Ok(Command::SetDefaultsBitness { enable_32bit: parse_bool(value)? })
                 }
@@ -71,11 +76,15 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
                         let attributes = parse_items(items)?;
                         for required in ["name", "path"] {
                             if !attributes.iter().any(|(n, _)| n == required) {
-                                return Err(format!("`{edit}` has no {required}='...'; a filter needs name and path"));
+                                return Err(format!(
+                                    "`{edit}` has no {required}='...'; a filter needs name and path"
+                                ));
                             }
                         }
                         Ok(Command::AddFilter { attributes })
-                    } else if let Some(items) = body.strip_prefix("-[").and_then(|b| b.strip_suffix(']')) {
+                    } else if let Some(items) =
+                        body.strip_prefix("-[").and_then(|b| b.strip_suffix(']'))
+                    {
                         let attributes = parse_items(items)?;
                         let name = attributes
                             .into_iter()
@@ -120,12 +129,14 @@ fn parse_items(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut items = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
-        let (name, after) = rest.split_once('=').ok_or_else(|| format!("`{rest}` is not name='value'"))?;
+        let (name, after) =
+            rest.split_once('=').ok_or_else(|| format!("`{rest}` is not name='value'"))?;
         let after = after.trim_start();
         let (value, tail) = match after.chars().next() {
             Some(quote @ ('\'' | '"')) => {
                 let inner = &after[1..];
-                let end = inner.find(quote).ok_or_else(|| format!("`{after}` has no closing quote"))?;
+                let end =
+                    inner.find(quote).ok_or_else(|| format!("`{after}` has no closing quote"))?;
                 (&inner[..end], &inner[end + 1..])
             }
             _ => match after.find(',') {
@@ -134,7 +145,9 @@ fn parse_items(text: &str) -> Result<Vec<(String, String)>, String> {
             },
         };
         let name = name.trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
             return Err(format!("`{name}` is not an attribute name"));
         }
         crate::input::check_text(&format!("value of {name}"), value).map_err(|e| e.to_string())?;
@@ -173,24 +186,36 @@ impl Apphost {
             }
             Command::SetDefaultsBitness { enable_32bit } => {
                 let pools = self.pools_element().ok_or_else(|| {
-                    ApphostError::file_only(self.origin(), "there is no <applicationPools> section", "add one inside <system.applicationHost>")
+                    ApphostError::file_only(
+                        self.origin(),
+                        "there is no <applicationPools> section",
+                        "add one inside <system.applicationHost>",
+                    )
                 })?;
                 let at = match self.tree().child(pools, "applicationPoolDefaults") {
                     Some(at) => at,
                     None => {
                         self.insert_child(pools, "applicationPoolDefaults", &[], true)?;
-                        self.tree().child(self.pools_element().expect("still there"), "applicationPoolDefaults").expect("just inserted")
+                        self.tree()
+                            .child(
+                                self.pools_element().expect("still there"),
+                                "applicationPoolDefaults",
+                            )
+                            .expect("just inserted")
                     }
                 };
                 self.set_attribute(at, "enable32BitAppOnWin64", bool_text(*enable_32bit))?;
                 Ok(Applied::Section("system.applicationHost/applicationPools"))
             }
             Command::AddFilter { attributes } => {
-                let name = &attributes.iter().find(|(n, _)| n == "name").expect("parsed with a name").1;
+                let name =
+                    &attributes.iter().find(|(n, _)| n == "name").expect("parsed with a name").1;
                 if self.isapi_filters(None).iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
                     return Err(ApphostError::file_only(
                         self.origin(),
-                        format!("Cannot add duplicate collection entry of type 'filter' with unique key attribute 'name' set to '{name}'"),
+                        format!(
+                            "Cannot add duplicate collection entry of type 'filter' with unique key attribute 'name' set to '{name}'"
+                        ),
                         "remove it first with /-[name='...'] or choose another name",
                     ));
                 }
@@ -201,7 +226,10 @@ impl Apphost {
             Command::RemoveFilter { name } => {
                 let section = self.filters_section()?;
                 let found = self.tree().children(section, "filter").find(|&at| {
-                    self.tree().element(at).value("name").is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    self.tree()
+                        .element(at)
+                        .value("name")
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
                 });
                 let Some(at) = found else {
                     return Err(ApphostError::file_only(
@@ -233,7 +261,11 @@ impl Apphost {
 
     fn filters_section(&self) -> Result<usize, ApphostError> {
         self.section(0, "system.webServer/isapiFilters").ok_or_else(|| {
-            ApphostError::file_only(self.origin(), "there is no server-level <isapiFilters> section", "add <isapiFilters> inside <system.webServer>")
+            ApphostError::file_only(
+                self.origin(),
+                "there is no server-level <isapiFilters> section",
+                "add <isapiFilters> inside <system.webServer>",
+            )
         })
     }
 
@@ -283,14 +315,16 @@ impl Apphost {
             (Some(end_tag), _, _) => {
                 // Before the end tag's own indentation, so the end tag keeps its line.
                 let line_start = text[..end_tag].rfind('\n').map_or(0, |at| at + 1);
-                let at = if text[line_start..end_tag].trim().is_empty() { line_start } else { end_tag };
+                let at =
+                    if text[line_start..end_tag].trim().is_empty() { line_start } else { end_tag };
                 let lead = if at == end_tag { nl.to_owned() } else { String::new() };
                 self.splice(at..at, &format!("{lead}{indent}{new}{nl}"))
             }
             (None, _, _) => {
                 // `<isapiFilters />` becomes `<isapiFilters>` ... `</isapiFilters>`.
                 let open = format!("{}>", &text[element.start..element.last_attr_end]);
-                let replaced = format!("{open}{nl}{indent}{new}{nl}{parent_indent}</{}>", element.name);
+                let replaced =
+                    format!("{open}{nl}{indent}{new}{nl}{parent_indent}</{}>", element.name);
                 self.splice(element.start..element.end, &replaced)
             }
         }

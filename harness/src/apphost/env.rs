@@ -123,7 +123,9 @@ pub fn standard_module_arch(apphost: &super::Apphost, os: Os, path: &WinPath) ->
     let is_module = apphost.global_modules().iter().any(|module| {
         [Bits::B32, Bits::B64].into_iter().any(|bits| {
             let expanded = WinPath::parse(&Environment { os, bits }.expand(&module.path)).ok();
-            expanded.is_some_and(|expanded| expanded == *path || wow64_twin(&expanded).is_some_and(|twin| twin == *path))
+            expanded.is_some_and(|expanded| {
+                expanded == *path || wow64_twin(&expanded).is_some_and(|twin| twin == *path)
+            })
         })
     });
     is_module.then_some(arch)
@@ -133,7 +135,10 @@ pub fn standard_module_arch(apphost: &super::Apphost, os: Os, path: &WinPath) ->
 pub fn wow64_twin(path: &WinPath) -> Option<WinPath> {
     let components = path.components();
     let [windows, system32, rest @ ..] = components else { return None };
-    if !windows.eq_ignore_ascii_case("Windows") || !system32.eq_ignore_ascii_case("System32") || rest.is_empty() {
+    if !windows.eq_ignore_ascii_case("Windows")
+        || !system32.eq_ignore_ascii_case("System32")
+        || rest.is_empty()
+    {
         return None;
     }
     WinPath::parse(&format!("{}:\\{windows}\\SysWOW64\\{}", path.drive(), rest.join("\\"))).ok()
@@ -156,7 +161,10 @@ mod tests {
             wow64.expand(r"%ProgramFiles%\IIS\Asp.Net Core Module\V2\aspnetcorev2.dll"),
             r"C:\Program Files (x86)\IIS\Asp.Net Core Module\V2\aspnetcorev2.dll"
         );
-        assert_eq!(native.expand(r"%IIS_BIN%\iisres.dll"), r"C:\Program Files\IIS Express\iisres.dll");
+        assert_eq!(
+            native.expand(r"%IIS_BIN%\iisres.dll"),
+            r"C:\Program Files\IIS Express\iisres.dll"
+        );
         assert_eq!(native.expand("%ANCM_PATH%"), "%ANCM_PATH%");
         assert_eq!(native.expand("100% %windir%"), r"100% C:\Windows");
         assert_eq!(native.expand("%UNKNOWN%%windir%"), r"%UNKNOWN%C:\Windows");

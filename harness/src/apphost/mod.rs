@@ -246,7 +246,11 @@ impl Apphost {
     fn u32_attr(&self, at: usize, name: &str) -> Result<Option<u32>, ApphostError> {
         let Some(attr) = self.tree.element(at).attr(name) else { return Ok(None) };
         attr.value.trim().parse().map(Some).map_err(|_| {
-            self.error(attr.line, format!("{name}=\"{}\" is not a number", attr.value), "write a whole number")
+            self.error(
+                attr.line,
+                format!("{name}=\"{}\" is not a number", attr.value),
+                "write a whole number",
+            )
         })
     }
 
@@ -274,12 +278,19 @@ impl Apphost {
         for pool in self.tree.children(pools, "add") {
             let element = self.tree.element(pool);
             let Some(name) = element.value("name") else {
-                return Err(self.error(element.line, "an application pool <add> has no name", "give it name=\"...\""));
+                return Err(self.error(
+                    element.line,
+                    "an application pool <add> has no name",
+                    "give it name=\"...\"",
+                ));
             };
             if let Some(first) = out.iter().find(|p| p.name.eq_ignore_ascii_case(name)) {
                 return Err(self.error(
                     element.line,
-                    format!("application pool `{name}` is defined twice (also on line {})", first.line),
+                    format!(
+                        "application pool `{name}` is defined twice (also on line {})",
+                        first.line
+                    ),
                     "keep one of them",
                 ));
             }
@@ -292,7 +303,9 @@ impl Apphost {
                 (None, None) => (false, Source::Schema),
             };
             let inherited = |name: &str| -> Option<&str> {
-                element.value(name).or_else(|| defaults.and_then(|d| self.tree.element(d).value(name)))
+                element
+                    .value(name)
+                    .or_else(|| defaults.and_then(|d| self.tree.element(d).value(name)))
             };
             let pipeline_mode = match inherited("managedPipelineMode") {
                 None => PipelineMode::Integrated,
@@ -323,7 +336,12 @@ impl Apphost {
     fn rapid_fail(&self, pool: usize, defaults: Option<usize>) -> Result<RapidFail, ApphostError> {
         let own = self.tree.child(pool, "failure");
         let inherited = defaults.and_then(|d| self.tree.child(d, "failure"));
-        let pick = |name: &str| [own, inherited].into_iter().flatten().find(|&at| self.tree.element(at).attr(name).is_some());
+        let pick = |name: &str| {
+            [own, inherited]
+                .into_iter()
+                .flatten()
+                .find(|&at| self.tree.element(at).attr(name).is_some())
+        };
         let enabled = match pick("rapidFailProtection") {
             Some(at) => self.bool_attr(at, "rapidFailProtection")?.unwrap_or(true),
             None => true,
@@ -333,18 +351,25 @@ impl Apphost {
             None => 5,
         };
         let interval = match pick("rapidFailProtectionInterval") {
-            Some(at) => self.timespan_attr(at, "rapidFailProtectionInterval")?.unwrap_or(Duration::from_secs(300)),
+            Some(at) => self
+                .timespan_attr(at, "rapidFailProtectionInterval")?
+                .unwrap_or(Duration::from_secs(300)),
             None => Duration::from_secs(300),
         };
         let tcp_level = pick("loadBalancerCapabilities").is_some_and(|at| {
-            self.tree.element(at).value("loadBalancerCapabilities").is_some_and(|v| v.eq_ignore_ascii_case("TcpLevel"))
+            self.tree
+                .element(at)
+                .value("loadBalancerCapabilities")
+                .is_some_and(|v| v.eq_ignore_ascii_case("TcpLevel"))
         });
         Ok(RapidFail { enabled, max_crashes, interval, tcp_level })
     }
 
     /// The sites, their http bindings and their applications' pools.
     pub fn sites(&self) -> Result<Vec<SiteConfig>, ApphostError> {
-        let Some(sites) = self.section(0, "system.applicationHost/sites") else { return Ok(Vec::new()) };
+        let Some(sites) = self.section(0, "system.applicationHost/sites") else {
+            return Ok(Vec::new());
+        };
         let site_defaults = self.tree.child(sites, "siteDefaults");
         let default_auto_start = match site_defaults {
             Some(at) => self.bool_attr(at, "serverAutoStart")?.unwrap_or(true),
@@ -359,11 +384,19 @@ impl Apphost {
         for site in self.tree.children(sites, "site") {
             let element = self.tree.element(site);
             let Some(name) = element.value("name") else {
-                return Err(self.error(element.line, "a <site> has no name", "give it name=\"...\""));
+                return Err(self.error(
+                    element.line,
+                    "a <site> has no name",
+                    "give it name=\"...\"",
+                ));
             };
             let id = match element.attr("id") {
                 Some(attr) => attr.value.trim().parse().map_err(|_| {
-                    self.error(attr.line, format!("site id=\"{}\" is not a number", attr.value), "write a whole number")
+                    self.error(
+                        attr.line,
+                        format!("site id=\"{}\" is not a number", attr.value),
+                        "write a whole number",
+                    )
                 })?,
                 // IIS gives a site without an id the next free one; the harness numbers in order.
                 None => out.iter().map(|s| s.id).max().unwrap_or(0) + 1,
@@ -378,7 +411,11 @@ impl Apphost {
                     }
                     let information = b.value("bindingInformation").unwrap_or_default();
                     bindings.push(Binding::parse(information).map_err(|what| {
-                        self.error(b.line, what, "write bindingInformation as IP:port:host, e.g. *:80:")
+                        self.error(
+                            b.line,
+                            what,
+                            "write bindingInformation as IP:port:host, e.g. *:80:",
+                        )
                     })?);
                 }
             }
@@ -398,7 +435,14 @@ impl Apphost {
                     }
                 })
                 .collect();
-            out.push(SiteConfig { name: name.to_owned(), id, line: element.line, auto_start, bindings, applications });
+            out.push(SiteConfig {
+                name: name.to_owned(),
+                id,
+                line: element.line,
+                auto_start,
+                bindings,
+                applications,
+            });
         }
         Ok(out)
     }
@@ -426,10 +470,10 @@ impl Apphost {
                 let path = self.tree.element(location).value("path").unwrap_or("");
                 let path = path.trim_matches('/');
                 let path = if path == "." { "" } else { path };
-                if path.eq_ignore_ascii_case(level) {
-                    if let Some(at) = self.section(location, section) {
-                        out.push(at);
-                    }
+                if path.eq_ignore_ascii_case(level)
+                    && let Some(at) = self.section(location, section)
+                {
+                    out.push(at);
                 }
             }
         }
@@ -442,7 +486,8 @@ impl Apphost {
         for at in self.sections_for(section, location) {
             for &child in &self.tree.element(at).children {
                 let element = self.tree.element(child);
-                let key_of = |at: usize| self.tree.element(at).value(key).map(str::to_ascii_lowercase);
+                let key_of =
+                    |at: usize| self.tree.element(at).value(key).map(str::to_ascii_lowercase);
                 match element.name.as_str() {
                     "clear" => items.clear(),
                     "remove" => {
@@ -485,7 +530,11 @@ impl Apphost {
         self.collection("system.webServer/isapiFilters", "filter", "name", site.unwrap_or(""))
             .into_iter()
             .filter(|&at| {
-                !self.tree.element(at).value("enabled").is_some_and(|v| v.eq_ignore_ascii_case("false"))
+                !self
+                    .tree
+                    .element(at)
+                    .value("enabled")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("false"))
             })
             .map(|at| self.image(at, "path"))
             .collect()
@@ -503,7 +552,10 @@ impl Apphost {
                     path: value("path"),
                     verb: element.value("verb").unwrap_or("*").to_owned(),
                     modules: value("modules"),
-                    script_processor: element.value("scriptProcessor").filter(|s| !s.trim().is_empty()).map(str::to_owned),
+                    script_processor: element
+                        .value("scriptProcessor")
+                        .filter(|s| !s.trim().is_empty())
+                        .map(str::to_owned),
                     preconditions: preconditions(element.value("preCondition")),
                     line: element.line,
                 }

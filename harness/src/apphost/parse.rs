@@ -87,7 +87,9 @@ impl Tree {
 
     /// The element reached from `from` by a `/`-separated path of element names.
     pub(crate) fn descend(&self, from: usize, path: &str) -> Option<usize> {
-        path.split('/').filter(|part| !part.is_empty()).try_fold(from, |at, name| self.child(at, name))
+        path.split('/')
+            .filter(|part| !part.is_empty())
+            .try_fold(from, |at, name| self.child(at, name))
     }
 
     pub(crate) fn element(&self, at: usize) -> &Element {
@@ -176,7 +178,11 @@ impl<'t> Parser<'t> {
             ));
         }
         if self.elements.is_empty() {
-            return Err(self.error_line(1, "there is no <configuration> element", "an applicationHost.config is one <configuration> element"));
+            return Err(self.error_line(
+                1,
+                "there is no <configuration> element",
+                "an applicationHost.config is one <configuration> element",
+            ));
         }
         let newline = match self.text.find('\n') {
             Some(at) if at > 0 && self.text.as_bytes()[at - 1] == b'\r' => "\r\n",
@@ -242,7 +248,11 @@ impl<'t> Parser<'t> {
 
     fn end(&mut self, name: &str, lt: usize, after: usize) -> Result<(), ApphostError> {
         let Some(open) = self.stack.pop() else {
-            return Err(self.error_at(lt, format!("</{name}> closes no open element"), "remove it"));
+            return Err(self.error_at(
+                lt,
+                format!("</{name}> closes no open element"),
+                "remove it",
+            ));
         };
         if self.elements[open].name != name {
             let element = &self.elements[open];
@@ -268,14 +278,21 @@ impl<'t> Parser<'t> {
         let mut attrs: Vec<Attr> = Vec::new();
         for attr in start.attributes().with_checks(false) {
             let attr = attr.map_err(|error| {
-                self.error_at(lt, format!("a bad attribute: {error}"), "write attributes as name=\"value\"")
+                self.error_at(
+                    lt,
+                    format!("a bad attribute: {error}"),
+                    "write attributes as name=\"value\"",
+                )
             })?;
             let name = attr.key.0.to_string();
             let raw: &str = &attr.value;
-            let (Some(name_at), Some(value_at)) =
-                (self.offset_of(attr.key.0), self.offset_of(raw))
+            let (Some(name_at), Some(value_at)) = (self.offset_of(attr.key.0), self.offset_of(raw))
             else {
-                return Err(self.error_at(lt, "an attribute was not read from the text itself", "this is a bug in the harness"));
+                return Err(self.error_at(
+                    lt,
+                    "an attribute was not read from the text itself",
+                    "this is a bug in the harness",
+                ));
             };
             let value = quick_xml::escape::unescape(raw).map_err(|error| {
                 self.error_at(
@@ -287,7 +304,10 @@ impl<'t> Parser<'t> {
             if let Some(first) = attrs.iter().find(|earlier| earlier.name == name) {
                 return Err(self.error_at(
                     name_at,
-                    format!("attribute {name} appears twice in one tag (first on line {})", first.line),
+                    format!(
+                        "attribute {name} appears twice in one tag (first on line {})",
+                        first.line
+                    ),
                     "keep one of them",
                 ));
             }

@@ -44,7 +44,10 @@ fn express_files_hold_the_stock_pools_filters_and_several_sites() {
     let names: Vec<&str> = pools.iter().map(|pool| pool.name.as_str()).collect();
     assert!(names.contains(&"Clr4IntegratedAppPool") && names.contains(&"UnmanagedClassicAppPool"));
     let classic = pools.iter().find(|pool| pool.name == "Clr2ClassicAppPool").unwrap();
-    assert_eq!((classic.pipeline_mode, classic.runtime_version.as_str()), (PipelineMode::Classic, "v2.0"));
+    assert_eq!(
+        (classic.pipeline_mode, classic.runtime_version.as_str()),
+        (PipelineMode::Classic, "v2.0")
+    );
     let unmanaged = pools.iter().find(|pool| pool.name == "UnmanagedClassicAppPool").unwrap();
     assert_eq!(unmanaged.runtime_version, "");
     assert_eq!(apphost.sites().unwrap().len(), 3);
@@ -97,13 +100,15 @@ fn site_locations_add_and_remove_filters() {
     let apphost = parse(SMALL).unwrap();
     let server: Vec<String> = apphost.isapi_filters(None).into_iter().map(|f| f.name).collect();
     assert_eq!(server, ["G"], "a disabled filter is not loaded");
-    let site: Vec<String> = apphost.isapi_filters(Some("one")).into_iter().map(|f| f.name).collect();
+    let site: Vec<String> =
+        apphost.isapi_filters(Some("one")).into_iter().map(|f| f.name).collect();
     assert_eq!(site, ["Site"]);
 }
 
 #[test]
 fn bad_input_names_the_line() {
-    let broken = SMALL.replace("<add name=\"B\" />", "<add name=\"B\" enable32BitAppOnWin64=\"yes\" />");
+    let broken =
+        SMALL.replace("<add name=\"B\" />", "<add name=\"B\" enable32BitAppOnWin64=\"yes\" />");
     let error = parse(&broken).unwrap_err();
     assert_eq!(error.line(), Some(6));
     assert!(error.to_string().starts_with("t.config:6: enable32BitAppOnWin64=\"yes\""), "{error}");
@@ -120,22 +125,34 @@ fn command(line: &str) -> Command {
 
 #[test]
 fn appcmd_edits_splice_and_set_back_gives_the_same_bytes() {
-    for name in ["full-collinsauve-aspnetcoretest.config", "express-aspnet-aspnetcoremodule-http.config"] {
+    for name in
+        ["full-collinsauve-aspnetcoretest.config", "express-aspnet-aspnetcoremodule-http.config"]
+    {
         let original = real(name);
         let mut apphost = original.clone();
-        let add = command("set config /section:system.webServer/isapiFilters /+[name='Jk',path='C:\\tomcat\\isapi_redirect.dll',preCondition='bitness64']");
+        let add = command(
+            "set config /section:system.webServer/isapiFilters /+[name='Jk',path='C:\\tomcat\\isapi_redirect.dll',preCondition='bitness64']",
+        );
         apphost.apply(&add).unwrap();
         let added = apphost.isapi_filters(None).into_iter().find(|f| f.name == "Jk").unwrap();
         assert_eq!(added.preconditions, ["bitness64"]);
         assert_eq!(added.path, r"C:\tomcat\isapi_redirect.dll");
         assert!(apphost.apply(&add).is_err(), "a duplicate is refused as appcmd refuses it");
-        apphost.apply(&command("set config /section:system.webServer/isapiFilters /-[name='Jk']")).unwrap();
+        apphost
+            .apply(&command("set config /section:system.webServer/isapiFilters /-[name='Jk']"))
+            .unwrap();
         assert_eq!(apphost.text(), original.text(), "{name}");
         let pool = original.pools().unwrap()[0].name.clone();
-        let args = vec!["set".into(), "apppool".into(), pool.clone(), "/enable32BitAppOnWin64:true".into()];
+        let args = vec![
+            "set".into(),
+            "apppool".into(),
+            pool.clone(),
+            "/enable32BitAppOnWin64:true".into(),
+        ];
         apphost.apply(&parse_command(&args).unwrap()).unwrap();
         assert_eq!(apphost.pools().unwrap()[0].enable_32bit, (true, Source::Pool));
-        let changed: Vec<(&str, &str)> = original.text().lines().zip(apphost.text().lines()).filter(|(a, b)| a != b).collect();
+        let changed: Vec<(&str, &str)> =
+            original.text().lines().zip(apphost.text().lines()).filter(|(a, b)| a != b).collect();
         assert_eq!(changed.len(), 1, "one line changes");
     }
 }
@@ -145,7 +162,15 @@ fn appcmd_sets_the_defaults_and_refuses_what_it_does_not_know() {
     let mut apphost = parse(SMALL).unwrap();
     apphost.apply(&command("set config /section:applicationPools /applicationPoolDefaults.enable32BitAppOnWin64:true")).unwrap();
     assert_eq!(apphost.pools().unwrap()[1].enable_32bit, (true, Source::Defaults));
-    assert!(parse_command(&["set".into(), "apppool".into(), "A".into(), "/enable32BitAppOnWin64:maybe".into()]).is_err());
+    assert!(
+        parse_command(&[
+            "set".into(),
+            "apppool".into(),
+            "A".into(),
+            "/enable32BitAppOnWin64:maybe".into()
+        ])
+        .is_err()
+    );
     assert!(parse_command(&["delete".into(), "site".into()]).is_err());
     let edit::Applied::Pools(listed) = apphost.apply(&Command::ListPools).unwrap() else {
         panic!("list apppool lists the pools");

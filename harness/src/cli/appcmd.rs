@@ -13,9 +13,8 @@ use crate::apphost::Apphost;
 use crate::apphost::edit::{Command, parse_command};
 
 pub fn run(args: AppcmdArgs) -> anyhow::Result<ExitCode> {
-    let command = parse_command(&args.args).map_err(|what| {
-        anyhow::anyhow!("appcmd {}: {what}", args.args.join(" "))
-    })?;
+    let command = parse_command(&args.args)
+        .map_err(|what| anyhow::anyhow!("appcmd {}: {what}", args.args.join(" ")))?;
     let mut apphost = read(&args.config)?;
     let applied = apphost.apply(&command)?;
     if command != Command::ListPools {
@@ -28,8 +27,9 @@ pub fn run(args: AppcmdArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read(path: &Path) -> anyhow::Result<Apphost> {
-    let bytes = crate::input::read_regular(path)
-        .map_err(|refusal| anyhow::anyhow!("{}: cannot read the file: {refusal}", path.display()))?;
+    let bytes = crate::input::read_regular(path).map_err(|refusal| {
+        anyhow::anyhow!("{}: cannot read the file: {refusal}", path.display())
+    })?;
     if !std::str::from_utf8(&bytes).is_ok_and(crate::apphost::looks_like_apphost) {
         bail!(
             "{}: this is not an applicationHost.config (no <system.applicationHost>); for an IIS 6.0 MetaBase.xml use `isapi-harness adsutil` or `aspnet-regiis`",

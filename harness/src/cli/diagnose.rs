@@ -42,7 +42,9 @@ fn print(diagnosis: &Diagnosis) {
                 "{} Windows, {mode}, Enable32BitAppOnWin64 {}",
                 diagnosis.os, diagnosis.enable_32bit_app_on_win64
             ),
-            None => format!("{} Windows, IIS 7+: each pool's workers at its own bitness", diagnosis.os),
+            None => {
+                format!("{} Windows, IIS 7+: each pool's workers at its own bitness", diagnosis.os)
+            }
         },
     );
     for filter in &diagnosis.filters {

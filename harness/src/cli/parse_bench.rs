@@ -149,15 +149,26 @@ pub fn apphost_with_pools(pools: usize) -> String {
     }
     text.push_str("        </sites>\r\n    </system.applicationHost>\r\n    <system.webServer>\r\n        <globalModules>\r\n");
     for module in 0..40 {
-        let _ = write!(text, "            <add name=\"Module{module}\" image=\"%windir%\\System32\\inetsrv\\module{module}.dll\" />\r\n");
+        let _ = write!(
+            text,
+            "            <add name=\"Module{module}\" image=\"%windir%\\System32\\inetsrv\\module{module}.dll\" />\r\n"
+        );
     }
     text.push_str("        </globalModules>\r\n        <isapiFilters>\r\n            <filter name=\"ASP.Net_4.0_64bit\" path=\"%windir%\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_filter.dll\" enableCache=\"true\" preCondition=\"runtimeVersionv4.0,bitness64\" />\r\n        </isapiFilters>\r\n    </system.webServer>\r\n");
     for site in 1..=pools {
-        let _ = write!(text, "    <location path=\"Site{site}\">\r\n        <system.webServer>\r\n            <isapiFilters>\r\n                <filter name=\"Site{site}Filter\" path=\"D:\\Filters\\site{site}.dll\" preCondition=\"bitness64\" />\r\n            </isapiFilters>\r\n            <handlers accessPolicy=\"Read, Script\">\r\n");
+        let _ = write!(
+            text,
+            "    <location path=\"Site{site}\">\r\n        <system.webServer>\r\n            <isapiFilters>\r\n                <filter name=\"Site{site}Filter\" path=\"D:\\Filters\\site{site}.dll\" preCondition=\"bitness64\" />\r\n            </isapiFilters>\r\n            <handlers accessPolicy=\"Read, Script\">\r\n"
+        );
         for handler in 0..40 {
-            let _ = write!(text, "                <add name=\"Handler{handler}-ISAPI-4.0_64bit\" path=\"*.ext{handler}\" verb=\"GET,HEAD,POST,DEBUG\" modules=\"IsapiModule\" scriptProcessor=\"%windir%\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_isapi.dll\" preCondition=\"classicMode,runtimeVersionv4.0,bitness64\" responseBufferLimit=\"0\" />\r\n");
+            let _ = write!(
+                text,
+                "                <add name=\"Handler{handler}-ISAPI-4.0_64bit\" path=\"*.ext{handler}\" verb=\"GET,HEAD,POST,DEBUG\" modules=\"IsapiModule\" scriptProcessor=\"%windir%\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_isapi.dll\" preCondition=\"classicMode,runtimeVersionv4.0,bitness64\" responseBufferLimit=\"0\" />\r\n"
+            );
         }
-        text.push_str("            </handlers>\r\n        </system.webServer>\r\n    </location>\r\n");
+        text.push_str(
+            "            </handlers>\r\n        </system.webServer>\r\n    </location>\r\n",
+        );
     }
     text.push_str("</configuration>\r\n");
     text
@@ -177,7 +188,10 @@ fn measure_apphost(text: &str) -> anyhow::Result<Vec<(&'static str, Duration)>> 
         let _ = apphost.isapi_filters(Some(&site.name));
         let _ = apphost.handlers(&site.name);
     }
-    steps.push(("model questions (pools, sites, modules, each site's filters and handlers)", started.elapsed()));
+    steps.push((
+        "model questions (pools, sites, modules, each site's filters and handlers)",
+        started.elapsed(),
+    ));
     let started = Instant::now();
     let pool = pools.last().map(|pool| pool.name.clone()).unwrap_or_default();
     apphost.apply(&crate::apphost::edit::Command::SetPoolBitness { pool, enable_32bit: true })?;

@@ -24,11 +24,8 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
 /// Builds a scenario from the options `start` and `diagnose` share.
 pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     let config = crate::scenario::Configuration::read(&args.config)?;
-    let name = args
-        .config
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name =
+        args.config.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
     let mut scenario = Scenario::new(name, args.os, config);
     for image in &args.images {
         let (path, spec) = crate::scenario::parse_image_arg(image)?;

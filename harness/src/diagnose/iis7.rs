@@ -42,10 +42,19 @@ pub(super) fn diagnose(
                     || seen.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
             };
             let has_clr = machine.map(Machine::has_clr);
-            let mut predicted = predict(has_clr, header.as_ref(), &dependency_found, plan.process, plan.bits, When::FirstRequest);
+            let mut predicted = predict(
+                has_clr,
+                header.as_ref(),
+                &dependency_found,
+                plan.process,
+                plan.bits,
+                When::FirstRequest,
+            );
             // `predict` looks for a filter's GetFilterVersion; a module needs RegisterModule.
             if image.kind == ImageKind::Module && predicted.cause == Cause::MissingExport {
-                let exported = header.as_ref().is_some_and(|h| h.exports.iter().any(|e| e == "RegisterModule"));
+                let exported = header
+                    .as_ref()
+                    .is_some_and(|h| h.exports.iter().any(|e| e == "RegisterModule"));
                 predicted.loads = exported;
                 predicted.win32_error = (!exported).then_some(Win32Error::PROC_NOT_FOUND);
                 predicted.cause = if exported { Cause::Ok } else { Cause::MissingExport };
@@ -60,7 +69,12 @@ pub(super) fn diagnose(
             if header.is_none() {
                 predicted.win32_error = Some(Win32Error::MOD_NOT_FOUND);
             }
-            filters.push(FilterDiagnosis { name: image.name.clone(), path: path.to_string(), predicted, observed: None });
+            filters.push(FilterDiagnosis {
+                name: image.name.clone(),
+                path: path.to_string(),
+                predicted,
+                observed: None,
+            });
             owners.push(worker);
         }
     }
@@ -75,10 +89,18 @@ pub(super) fn diagnose(
                 host.process == plan.process && host.bits == plan.bits && host.app_pool == plan.pool
             });
             let outcome = host.and_then(|host| {
-                host.images().find(|outcome| outcome.name == diagnosis.name && outcome.path == diagnosis.path)
+                host.images().find(|outcome| {
+                    outcome.name == diagnosis.name && outcome.path == diagnosis.path
+                })
             });
             if let (Some(host), Some(outcome)) = (host, outcome) {
-                let mut observed = observe(host.process, host.bits, outcome.stage, outcome.win32_error, outcome.cause);
+                let mut observed = observe(
+                    host.process,
+                    host.bits,
+                    outcome.stage,
+                    outcome.win32_error,
+                    outcome.cause,
+                );
                 observed.agree = observed.process == diagnosis.predicted.process
                     && observed.bits == diagnosis.predicted.bits
                     && observed.loads == diagnosis.predicted.loads
@@ -87,7 +109,11 @@ pub(super) fn diagnose(
                 diagnosis.observed = Some(observed);
             }
         }
-        agree = Some(filters.iter().all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)));
+        agree = Some(
+            filters
+                .iter()
+                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
+        );
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, apphost, &remedy.appcmd)?;
         }
@@ -130,7 +156,12 @@ fn remedies(
             Bits::B32 => "bitness64",
             Bits::B64 => "bitness32",
         };
-        precondition.push(vec!["set".into(), "config".into(), section.into(), format!("/-[name='{}']", config.name)]);
+        precondition.push(vec![
+            "set".into(),
+            "config".into(),
+            section.into(),
+            format!("/-[name='{}']", config.name),
+        ]);
         precondition.push(vec![
             "set".into(),
             "config".into(),
@@ -149,13 +180,19 @@ fn remedies(
     let mut pools: Vec<(String, Bits)> = Vec::new();
     for plan in plans {
         let Some(pool) = &plan.pool else { continue };
-        let is_wrong = |image: &crate::iis::iis7::WorkerImage| wrong.iter().any(|w| w.name == image.name);
-        let others_have_both_builds = plan.images.iter().filter(|image| !is_wrong(image)).all(|image| {
-            image.path.as_ref().is_some_and(|path| {
-                scenario.default_image(path).is_some() && !scenario.images.iter().any(|(placed, _)| placed == path)
-            })
-        });
-        if plan.images.iter().any(is_wrong) && others_have_both_builds && !pools.iter().any(|(p, _)| p == pool) {
+        let is_wrong =
+            |image: &crate::iis::iis7::WorkerImage| wrong.iter().any(|w| w.name == image.name);
+        let others_have_both_builds =
+            plan.images.iter().filter(|image| !is_wrong(image)).all(|image| {
+                image.path.as_ref().is_some_and(|path| {
+                    scenario.default_image(path).is_some()
+                        && !scenario.images.iter().any(|(placed, _)| placed == path)
+                })
+            });
+        if plan.images.iter().any(is_wrong)
+            && others_have_both_builds
+            && !pools.iter().any(|(p, _)| p == pool)
+        {
             pools.push((pool.clone(), plan.bits));
         }
     }
@@ -163,10 +200,18 @@ fn remedies(
         let commands = pools
             .iter()
             .map(|(pool, bits)| {
-                vec!["set".into(), "apppool".into(), pool.clone(), format!("/enable32BitAppOnWin64:{}", *bits == Bits::B64)]
+                vec![
+                    "set".into(),
+                    "apppool".into(),
+                    pool.clone(),
+                    format!("/enable32BitAppOnWin64:{}", *bits == Bits::B64),
+                ]
             })
             .collect();
-        out.push(ProposedRemedy::appcmd(commands, "run the pool's workers at the bitness of the images they load"));
+        out.push(ProposedRemedy::appcmd(
+            commands,
+            "run the pool's workers at the bitness of the images they load",
+        ));
     }
     if filters.iter().any(|filter| filter.predicted.loads) {
         // Switching the pool would break what loads today; the precondition comes first.
@@ -176,7 +221,12 @@ fn remedies(
     out
 }
 
-fn verify_remedy(machine: &Machine, scenario: &Scenario, apphost: &Apphost, commands: &[Vec<String>]) -> anyhow::Result<bool> {
+fn verify_remedy(
+    machine: &Machine,
+    scenario: &Scenario,
+    apphost: &Apphost,
+    commands: &[Vec<String>],
+) -> anyhow::Result<bool> {
     let mut fixed_config = apphost.clone();
     for args in commands {
         let command = parse_command(args).map_err(anyhow::Error::msg)?;

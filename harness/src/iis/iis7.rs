@@ -36,7 +36,9 @@ use anyhow::bail;
 
 use super::messages7;
 use crate::apphost::env::{Environment, wow64_twin};
-use crate::apphost::{Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source};
+use crate::apphost::{
+    Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source,
+};
 use crate::arch::{Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, ImageLoad, PlannedImage};
@@ -48,7 +50,10 @@ use crate::report::{
     FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
-use crate::vocab::{Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage, Win32Error};
+use crate::vocab::{
+    Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
+    Win32Error,
+};
 use crate::winpath::WinPath;
 
 /// The choices the harness makes where the sources are silent, each marked and decided here;
@@ -85,7 +90,13 @@ pub mod decisions {
 
 /// Whether every precondition in `list` holds in this worker (iis-facts §6: bitness32,
 /// bitness64, integratedMode, classicMode/ISAPIMode, runtimeVersionv1.1/v2.0/v4.0).
-pub fn preconditions_hold(list: &[String], os: Os, bits: Bits, pipeline: PipelineMode, runtime: &str) -> Option<String> {
+pub fn preconditions_hold(
+    list: &[String],
+    os: Os,
+    bits: Bits,
+    pipeline: PipelineMode,
+    runtime: &str,
+) -> Option<String> {
     for condition in list {
         let holds = match condition.to_ascii_lowercase().as_str() {
             // bitness32 means a 32-bit process; on 64-bit Windows that is a WOW64 worker.
@@ -95,7 +106,8 @@ pub fn preconditions_hold(list: &[String], os: Os, bits: Bits, pipeline: Pipelin
             "classicmode" | "isapimode" => pipeline == PipelineMode::Classic,
             lower if lower.starts_with("runtimeversion") => {
                 let wanted = &condition["runtimeVersion".len()..];
-                runtime.to_ascii_lowercase().starts_with(&wanted.to_ascii_lowercase()) && !runtime.is_empty()
+                runtime.to_ascii_lowercase().starts_with(&wanted.to_ascii_lowercase())
+                    && !runtime.is_empty()
             }
             _ => decisions::UNKNOWN_PRECONDITION_HOLDS,
         };
@@ -120,9 +132,13 @@ pub fn worker_bits(os: Os, enable_32bit: bool) -> Bits {
 enum Role {
     Module,
     /// A filter, for these sites (indexes into `sites`).
-    Filter { sites: Vec<usize> },
+    Filter {
+        sites: Vec<usize>,
+    },
     /// An extension, with the handler that maps to it.
-    Extension { handler: String },
+    Extension {
+        handler: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -147,7 +163,11 @@ struct Request {
 enum Target {
     /// A site, an application's pool (None when the pool is not defined), and the ISAPI handler
     /// that maps the URL (None for everything else).
-    Site { site: usize, pool: Option<usize>, handler: Option<(HandlerConfig, String)> },
+    Site {
+        site: usize,
+        pool: Option<usize>,
+        handler: Option<(HandlerConfig, String)>,
+    },
     InvalidHostname,
     NoListener,
 }
@@ -178,7 +198,10 @@ enum Phase {
     Begin,
     /// A worker of pool `pool` (or, for IIS Express, the process of site `pool`) is starting for
     /// request `request`.
-    Worker { pool: usize, request: usize },
+    Worker {
+        pool: usize,
+        request: usize,
+    },
     Done,
 }
 
@@ -225,7 +248,10 @@ impl<'s> Iis7<'s> {
                 worker: None,
             })
             .collect();
-        let defaults_32bit = pools.first().map(|pool| pool.config.enable_32bit).filter(|(_, source)| *source != Source::Pool);
+        let defaults_32bit = pools
+            .first()
+            .map(|pool| pool.config.enable_32bit)
+            .filter(|(_, source)| *source != Source::Pool);
         let mut model = Iis7 {
             scenario,
             apphost,
@@ -243,7 +269,11 @@ impl<'s> Iis7<'s> {
                 isolation_mode: IsolationMode::WorkerProcess,
                 enable_32bit_app_on_win64: defaults_32bit.is_some_and(|(value, _)| value),
                 backend: None,
-                service: ServiceOutcome { started: true, win32_error: None, net_start_output: String::new() },
+                service: ServiceOutcome {
+                    started: true,
+                    win32_error: None,
+                    net_start_output: String::new(),
+                },
                 hosts: Vec::new(),
                 requests: Vec::new(),
                 events: Vec::new(),
@@ -296,9 +326,9 @@ impl<'s> Iis7<'s> {
                 None => Route::NoListener,
             },
             Some(_) => {
-                let listeners = self
-                    .started_sites()
-                    .flat_map(|at| self.sites[at].bindings.iter().map(move |binding| (at, binding)));
+                let listeners = self.started_sites().flat_map(|at| {
+                    self.sites[at].bindings.iter().map(move |binding| (at, binding))
+                });
                 http_sys::route(listeners, url)
             }
         };
@@ -326,9 +356,19 @@ impl<'s> Iis7<'s> {
                 .into_iter()
                 .filter(|handler| handler_matches(handler, &url.path))
                 .find(|handler| {
-                    preconditions_hold(&handler.preconditions, self.scenario.os, pool.bits, pool.config.pipeline_mode, &pool.config.runtime_version).is_none()
+                    preconditions_hold(
+                        &handler.preconditions,
+                        self.scenario.os,
+                        pool.bits,
+                        pool.config.pipeline_mode,
+                        &pool.config.runtime_version,
+                    )
+                    .is_none()
                 })
-                .filter(|handler| handler.modules.eq_ignore_ascii_case("IsapiModule") && handler.script_processor.is_some())
+                .filter(|handler| {
+                    handler.modules.eq_ignore_ascii_case("IsapiModule")
+                        && handler.script_processor.is_some()
+                })
                 .map(|handler| (handler, location.clone()))
         });
         Target::Site { site, pool, handler }
@@ -353,7 +393,11 @@ impl<'s> Iis7<'s> {
 
     fn configuration(&mut self) {
         let os = self.scenario.os;
-        self.happen(Iis7Happening::Server { os, edition: self.edition, file: self.apphost.origin().display().to_string() });
+        self.happen(Iis7Happening::Server {
+            os,
+            edition: self.edition,
+            file: self.apphost.origin().display().to_string(),
+        });
         for pool in self.pools.clone() {
             self.happen(Iis7Happening::Pool {
                 name: pool.config.name.clone(),
@@ -369,13 +413,24 @@ impl<'s> Iis7<'s> {
             self.happen(Iis7Happening::NoSites);
         }
         for site in self.sites.clone() {
-            let bindings = site.bindings.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            self.happen(Iis7Happening::Site { name: site.name, id: site.id, bindings, started: site.auto_start });
+            let bindings =
+                site.bindings.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            self.happen(Iis7Happening::Site {
+                name: site.name,
+                id: site.id,
+                bindings,
+                started: site.auto_start,
+            });
         }
     }
 
     /// The images a worker of `bits` for `pool` loads for requests `from..` that reach it.
-    fn plan_worker(&mut self, pool: Option<usize>, site_only: Option<usize>, from: usize) -> Vec<Planned> {
+    fn plan_worker(
+        &mut self,
+        pool: Option<usize>,
+        site_only: Option<usize>,
+        from: usize,
+    ) -> Vec<Planned> {
         let (bits, pipeline, runtime) = self.context(pool, site_only);
         let os = self.scenario.os;
         let mut plan: Vec<Planned> = Vec::new();
@@ -383,7 +438,13 @@ impl<'s> Iis7<'s> {
         for module in self.apphost.global_modules() {
             match preconditions_hold(&module.preconditions, os, bits, pipeline, &runtime) {
                 Some(failed) => skipped.push((ImageKind::Module, module, failed)),
-                None => plan.push(Planned { role: Role::Module, path: self.resolve(&module.path, bits), name: module.name, written: module.path, site: None }),
+                None => plan.push(Planned {
+                    role: Role::Module,
+                    path: self.resolve(&module.path, bits),
+                    name: module.name,
+                    written: module.path,
+                    site: None,
+                }),
             }
         }
         let reaching: Vec<usize> = (from..self.requests.len())
@@ -397,32 +458,45 @@ impl<'s> Iis7<'s> {
             .collect();
         let mut sites_reached: Vec<usize> = Vec::new();
         for &at in &reaching {
-            if let Target::Site { site, .. } = self.requests[at].target {
-                if !sites_reached.contains(&site) {
-                    sites_reached.push(site);
-                }
+            if let Target::Site { site, .. } = self.requests[at].target
+                && !sites_reached.contains(&site)
+            {
+                sites_reached.push(site);
             }
         }
         let server_filters = self.apphost.isapi_filters(None);
         for &site in &sites_reached {
             let name = self.sites[site].name.clone();
             for filter in self.apphost.isapi_filters(Some(&name)) {
-                if let Some(failed) = preconditions_hold(&filter.preconditions, os, bits, pipeline, &runtime) {
-                    if !skipped.iter().any(|(kind, f, _): &(ImageKind, ImageConfig, String)| *kind == ImageKind::Filter && f.name == filter.name) {
+                if let Some(failed) =
+                    preconditions_hold(&filter.preconditions, os, bits, pipeline, &runtime)
+                {
+                    if !skipped.iter().any(|(kind, f, _): &(ImageKind, ImageConfig, String)| {
+                        *kind == ImageKind::Filter && f.name == filter.name
+                    }) {
                         skipped.push((ImageKind::Filter, filter, failed));
                     }
                     continue;
                 }
                 let path = self.resolve(&filter.path, bits);
                 let same = plan.iter_mut().find(|planned| {
-                    matches!(planned.role, Role::Filter { .. }) && planned.name.eq_ignore_ascii_case(&filter.name)
+                    matches!(planned.role, Role::Filter { .. })
+                        && planned.name.eq_ignore_ascii_case(&filter.name)
                 });
                 match same {
                     Some(Planned { role: Role::Filter { sites }, .. }) => sites.push(site),
                     _ => {
-                        let global = server_filters.iter().any(|f| f.name.eq_ignore_ascii_case(&filter.name));
+                        let global = server_filters
+                            .iter()
+                            .any(|f| f.name.eq_ignore_ascii_case(&filter.name));
                         let site_name = (!global).then(|| name.clone());
-                        plan.push(Planned { role: Role::Filter { sites: vec![site] }, path, name: filter.name, written: filter.path, site: site_name });
+                        plan.push(Planned {
+                            role: Role::Filter { sites: vec![site] },
+                            path,
+                            name: filter.name,
+                            written: filter.path,
+                            site: site_name,
+                        });
                     }
                 }
             }
@@ -434,15 +508,32 @@ impl<'s> Iis7<'s> {
                 let key = path.as_ref().map(WinPath::key).unwrap_or_else(|| written.clone());
                 let known = plan.iter().any(|planned| {
                     matches!(planned.role, Role::Extension { .. })
-                        && planned.path.as_ref().map(WinPath::key).unwrap_or_else(|| planned.written.clone()) == key
+                        && planned
+                            .path
+                            .as_ref()
+                            .map(WinPath::key)
+                            .unwrap_or_else(|| planned.written.clone())
+                            == key
                 });
                 if !known && self.extension_allowed(&written, &handler.name, bits) {
-                    plan.push(Planned { role: Role::Extension { handler: handler.name.clone() }, path, name: handler.name.clone(), written, site: None });
+                    plan.push(Planned {
+                        role: Role::Extension { handler: handler.name.clone() },
+                        path,
+                        name: handler.name.clone(),
+                        written,
+                        site: None,
+                    });
                 }
             }
         }
         for (kind, image, failed) in skipped {
-            self.happen(Iis7Happening::Skipped { kind, name: image.name, path: image.path, precondition: failed, bits });
+            self.happen(Iis7Happening::Skipped {
+                kind,
+                name: image.name,
+                path: image.path,
+                precondition: failed,
+                bits,
+            });
         }
         for planned in &plan {
             match &planned.path {
@@ -458,10 +549,15 @@ impl<'s> Iis7<'s> {
                         && !self.scenario.images.iter().any(|(placed, _)| *placed == seen);
                     if !standard {
                         let holds = self.scenario.image_at(&seen).map(|spec| spec.to_string());
-                        self.report.timeline.push(Happening::Disk { path: seen.to_string(), holds });
+                        self.report
+                            .timeline
+                            .push(Happening::Disk { path: seen.to_string(), holds });
                     }
                 }
-                None => self.happen(Iis7Happening::Unresolved { name: planned.name.clone(), path: planned.written.clone() }),
+                None => self.happen(Iis7Happening::Unresolved {
+                    name: planned.name.clone(),
+                    path: planned.written.clone(),
+                }),
             }
         }
         plan
@@ -470,7 +566,11 @@ impl<'s> Iis7<'s> {
     fn extension_allowed(&self, written: &str, _handler: &str, bits: Bits) -> bool {
         let restriction = self.apphost.isapi_cgi_restriction("");
         let wanted = self.env(bits).expand(written).to_ascii_lowercase();
-        match restriction.listed.iter().find(|(path, _)| self.env(bits).expand(path).to_ascii_lowercase() == wanted) {
+        match restriction
+            .listed
+            .iter()
+            .find(|(path, _)| self.env(bits).expand(path).to_ascii_lowercase() == wanted)
+        {
             Some((_, allowed)) => *allowed,
             None => restriction.not_listed_isapis_allowed,
         }
@@ -512,7 +612,9 @@ impl<'s> Iis7<'s> {
             .iter()
             .filter(|image| image.kind == ImageKind::Module)
             .map(|image| image.path.clone())
-            .filter(|path| path.components().first().is_some_and(|c| c.eq_ignore_ascii_case("Windows")))
+            .filter(|path| {
+                path.components().first().is_some_and(|c| c.eq_ignore_ascii_case("Windows"))
+            })
             .take(1)
             .collect();
         HostPlan {
@@ -571,12 +673,30 @@ impl<'s> Iis7<'s> {
             let url = request.url.text.clone();
             let (site, pool, handler) = match &request.target {
                 Target::InvalidHostname => {
-                    self.answer(Answer { url, site: None, pool: None, status: Some(400), substatus: None, win32_error: None, page: None, reset: false });
+                    self.answer(Answer {
+                        url,
+                        site: None,
+                        pool: None,
+                        status: Some(400),
+                        substatus: None,
+                        win32_error: None,
+                        page: None,
+                        reset: false,
+                    });
                     index += 1;
                     continue;
                 }
                 Target::NoListener => {
-                    self.answer(Answer { url, site: None, pool: None, status: None, substatus: None, win32_error: None, page: None, reset: false });
+                    self.answer(Answer {
+                        url,
+                        site: None,
+                        pool: None,
+                        status: None,
+                        substatus: None,
+                        win32_error: None,
+                        page: None,
+                        reset: false,
+                    });
                     index += 1;
                     continue;
                 }
@@ -593,7 +713,16 @@ impl<'s> Iis7<'s> {
                         return Next::Start(self.host_plan(ProcessName::IisExpress, bits));
                     }
                     Some(None) => {
-                        self.answer(Answer { url, site: Some(site_name), pool: None, status: None, substatus: None, win32_error: None, page: None, reset: false });
+                        self.answer(Answer {
+                            url,
+                            site: Some(site_name),
+                            pool: None,
+                            status: None,
+                            substatus: None,
+                            win32_error: None,
+                            page: None,
+                            reset: false,
+                        });
                     }
                     Some(Some(worker)) => self.serve(&worker, index, site, None, handler.as_ref()),
                 }
@@ -601,7 +730,16 @@ impl<'s> Iis7<'s> {
                 continue;
             }
             let Some(pool) = pool else {
-                self.answer(Answer { url, site: Some(site_name), pool: None, status: Some(503), substatus: None, win32_error: None, page: Some(messages7::service_unavailable_page()), reset: false });
+                self.answer(Answer {
+                    url,
+                    site: Some(site_name),
+                    pool: None,
+                    status: Some(503),
+                    substatus: None,
+                    win32_error: None,
+                    page: Some(messages7::service_unavailable_page()),
+                    reset: false,
+                });
                 index += 1;
                 continue;
             };
@@ -609,8 +747,20 @@ impl<'s> Iis7<'s> {
             let pool_name = state.config.name.clone();
             if state.disabled {
                 let status = (!state.config.rapid_fail.tcp_level).then_some(503);
-                self.happen(Iis7Happening::RequestToDisabledPool { url: url.clone(), pool: pool_name.clone() });
-                self.answer(Answer { url, site: Some(site_name), pool: Some(pool_name), status, substatus: None, win32_error: None, page: status.map(|_| messages7::service_unavailable_page()), reset: status.is_none() });
+                self.happen(Iis7Happening::RequestToDisabledPool {
+                    url: url.clone(),
+                    pool: pool_name.clone(),
+                });
+                self.answer(Answer {
+                    url,
+                    site: Some(site_name),
+                    pool: Some(pool_name),
+                    status,
+                    substatus: None,
+                    win32_error: None,
+                    page: status.map(|_| messages7::service_unavailable_page()),
+                    reset: status.is_none(),
+                });
                 index += 1;
                 continue;
             }
@@ -620,7 +770,12 @@ impl<'s> Iis7<'s> {
                 continue;
             }
             let bits = state.bits;
-            self.happen(Iis7Happening::WorkerStarts { url, pool: pool_name, bits, pipeline: state.config.pipeline_mode });
+            self.happen(Iis7Happening::WorkerStarts {
+                url,
+                pool: pool_name,
+                bits,
+                pipeline: state.config.pipeline_mode,
+            });
             self.plan = self.plan_worker(Some(pool), None, index);
             self.phase = Phase::Worker { pool, request: index };
             return Next::Start(self.host_plan(ProcessName::W3wp, bits));
@@ -629,7 +784,14 @@ impl<'s> Iis7<'s> {
         Next::Done
     }
 
-    fn serve(&mut self, worker: &Worker, index: usize, site: usize, pool: Option<usize>, handler: Option<&(HandlerConfig, String)>) {
+    fn serve(
+        &mut self,
+        worker: &Worker,
+        index: usize,
+        site: usize,
+        pool: Option<usize>,
+        handler: Option<&(HandlerConfig, String)>,
+    ) {
         let url = self.requests[index].url.text.clone();
         let site_name = Some(self.sites[site].name.clone());
         let pool_name = pool.map(|pool| self.pools[pool].config.name.clone());
@@ -638,38 +800,104 @@ impl<'s> Iis7<'s> {
             None => self.context(None, Some(site)).0,
         };
         if let Some((path, error)) = worker.failed_sites.get(&site) {
-            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page: Some(messages7::filter_failed_page(path)), reset: false };
+            let answer = Answer {
+                url,
+                site: site_name,
+                pool: pool_name,
+                status: Some(500),
+                substatus: Some(0),
+                win32_error: *error,
+                page: Some(messages7::filter_failed_page(path)),
+                reset: false,
+            };
             return self.answer(answer);
         }
         if let Some((handler, _)) = handler {
             let written = handler.script_processor.clone().unwrap_or_default();
             if !self.extension_allowed(&written, &handler.name, bits) {
-                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(404), substatus: Some(2), win32_error: None, page: Some(messages7::restricted_page()), reset: false };
+                let answer = Answer {
+                    url,
+                    site: site_name,
+                    pool: pool_name,
+                    status: Some(404),
+                    substatus: Some(2),
+                    win32_error: None,
+                    page: Some(messages7::restricted_page()),
+                    reset: false,
+                };
                 return self.answer(answer);
             }
             let key = self.resolve(&written, bits).map(|path| path.key()).unwrap_or(written);
             if let Some(error) = worker.failed_extensions.get(&key) {
-                let page = error.map(|error| messages7::extension_failed_page(&handler.name, error));
-                let answer = Answer { url, site: site_name, pool: pool_name, status: Some(500), substatus: Some(0), win32_error: *error, page, reset: false };
+                let page =
+                    error.map(|error| messages7::extension_failed_page(&handler.name, error));
+                let answer = Answer {
+                    url,
+                    site: site_name,
+                    pool: pool_name,
+                    status: Some(500),
+                    substatus: Some(0),
+                    win32_error: *error,
+                    page,
+                    reset: false,
+                };
                 return self.answer(answer);
             }
-            let status = worker.extension_status.get(&key).copied().flatten().and_then(|status| u16::try_from(status).ok()).filter(|status| *status >= 100);
-            let answer = Answer { url, site: site_name, pool: pool_name, status: Some(status.unwrap_or(200)), substatus: None, win32_error: None, page: None, reset: false };
+            let status = worker
+                .extension_status
+                .get(&key)
+                .copied()
+                .flatten()
+                .and_then(|status| u16::try_from(status).ok())
+                .filter(|status| *status >= 100);
+            let answer = Answer {
+                url,
+                site: site_name,
+                pool: pool_name,
+                status: Some(status.unwrap_or(200)),
+                substatus: None,
+                win32_error: None,
+                page: None,
+                reset: false,
+            };
             return self.answer(answer);
         }
-        self.answer(Answer { url, site: site_name, pool: pool_name, status: Some(200), substatus: None, win32_error: None, page: None, reset: false })
+        self.answer(Answer {
+            url,
+            site: site_name,
+            pool: pool_name,
+            status: Some(200),
+            substatus: None,
+            win32_error: None,
+            page: None,
+            reset: false,
+        })
     }
 
-    fn worker_reported(&mut self, pool: usize, request: usize, observed: Observation) -> anyhow::Result<Next> {
+    fn worker_reported(
+        &mut self,
+        pool: usize,
+        request: usize,
+        observed: Observation,
+    ) -> anyhow::Result<Next> {
         let Observation { run, headers } = observed;
         let plan = std::mem::take(&mut self.plan);
         let loaded: Vec<&Planned> = plan.iter().filter(|planned| planned.path.is_some()).collect();
         if run.images.len() > loaded.len() {
             bail!("the host reported {} images for {} planned", run.images.len(), loaded.len());
         }
-        self.report.timeline.push(Happening::HostStarted { process: run.process, bits: run.bits, pid: run.pid, start_attempts: run.start_attempts });
+        self.report.timeline.push(Happening::HostStarted {
+            process: run.process,
+            bits: run.bits,
+            pid: run.pid,
+            start_attempts: run.start_attempts,
+        });
         if let Some(probe) = run.probes.first() {
-            self.happen(Iis7Happening::Opened { path: probe.path.clone(), bits: run.bits, opened: probe.opened.clone() });
+            self.happen(Iis7Happening::Opened {
+                path: probe.path.clone(),
+                bits: run.bits,
+                opened: probe.opened.clone(),
+            });
         }
         let mut modules = Vec::new();
         let mut filters = Vec::new();
@@ -709,7 +937,11 @@ impl<'s> Iis7<'s> {
                     worker.failed_extensions.insert(extension_key(planned), error);
                 }
                 (Role::Extension { .. }, None) => {
-                    let status = run.images.get(loaded_index - 1).and_then(|load| load.request).and_then(|request| request.http_status);
+                    let status = run
+                        .images
+                        .get(loaded_index - 1)
+                        .and_then(|load| load.request)
+                        .and_then(|request| request.http_status);
                     worker.extension_status.insert(extension_key(planned), status);
                 }
                 _ => {}
@@ -720,7 +952,11 @@ impl<'s> Iis7<'s> {
                 Role::Extension { .. } => extensions.push(outcome),
             }
         }
-        self.report.timeline.push(Happening::HostEnded { process: run.process, end: run.end, timeout: self.scenario.host_timeout });
+        self.report.timeline.push(Happening::HostEnded {
+            process: run.process,
+            end: run.end,
+            timeout: self.scenario.host_timeout,
+        });
         if module_failure.is_none() && run.end != HostEnd::Completed {
             module_failure = Some((String::new(), None));
         }
@@ -728,7 +964,10 @@ impl<'s> Iis7<'s> {
         let (pipeline, pool_name) = if express {
             (None, None)
         } else {
-            (Some(self.pools[pool].config.pipeline_mode), Some(self.pools[pool].config.name.clone()))
+            (
+                Some(self.pools[pool].config.pipeline_mode),
+                Some(self.pools[pool].config.name.clone()),
+            )
         };
         self.report.hosts.push(HostOutcome {
             process: run.process,
@@ -762,17 +1001,39 @@ impl<'s> Iis7<'s> {
             let site = self.sites[pool].name.clone();
             self.express[pool] = Some(None);
             if let Some(error) = error {
-                self.report.timeline.push(Happening::Console(messages7::express_modules_failed(error)));
+                self.report
+                    .timeline
+                    .push(Happening::Console(messages7::express_modules_failed(error)));
             }
             self.happen(Iis7Happening::ExpressEnded { site: site.clone() });
-            self.answer(Answer { url, site: Some(site), pool: None, status: None, substatus: None, win32_error: error, page: None, reset: false });
+            self.answer(Answer {
+                url,
+                site: Some(site),
+                pool: None,
+                status: None,
+                substatus: None,
+                win32_error: error,
+                page: None,
+                reset: false,
+            });
             return Ok(self.next_request(request + 1));
         }
-        let Target::Site { site, .. } = self.requests[request].target else { unreachable!("a worker starts only for a site's request") };
+        let Target::Site { site, .. } = self.requests[request].target else {
+            unreachable!("a worker starts only for a site's request")
+        };
         let site = Some(self.sites[site].name.clone());
         let name = self.pools[pool].config.name.clone();
         self.happen(Iis7Happening::WorkerFailed { pool: name.clone() });
-        self.answer(Answer { url, site, pool: Some(name.clone()), status: Some(503), substatus: None, win32_error: error, page: Some(messages7::service_unavailable_page()), reset: false });
+        self.answer(Answer {
+            url,
+            site,
+            pool: Some(name.clone()),
+            status: Some(503),
+            substatus: None,
+            win32_error: error,
+            page: Some(messages7::service_unavailable_page()),
+            reset: false,
+        });
         let state = &mut self.pools[pool];
         let rapid = state.config.rapid_fail;
         let clock = state.clock;
@@ -784,7 +1045,11 @@ impl<'s> Iis7<'s> {
             let failures = state.failures.len();
             let interval_minutes = u32::try_from(rapid.interval.as_secs() / 60).unwrap_or(u32::MAX);
             self.log(messages7::app_pool_disabled(&name));
-            self.report.timeline.push(Happening::PoolDisabled { pool: name, failures, interval_minutes });
+            self.report.timeline.push(Happening::PoolDisabled {
+                pool: name,
+                failures,
+                interval_minutes,
+            });
         }
         Ok(self.next_request(request + 1))
     }
@@ -818,7 +1083,13 @@ impl Iis7<'_> {
         let mut plans = Vec::new();
         for index in 0..self.requests.len() {
             let Target::Site { site, pool, .. } = self.requests[index].target else { continue };
-            let key = if express { site } else if let Some(pool) = pool { pool } else { continue };
+            let key = if express {
+                site
+            } else if let Some(pool) = pool {
+                pool
+            } else {
+                continue;
+            };
             if seen.contains(&key) {
                 continue;
             }
@@ -850,7 +1121,9 @@ impl ServerModel for Iis7<'_> {
         let mut add = |written: &str| {
             for bits in [Bits::B32, Bits::B64] {
                 let Some(path) = self.resolve(written, bits) else { continue };
-                let twin = (bits == Bits::B32 && self.scenario.os == Os::X64).then(|| wow64_twin(&path)).flatten();
+                let twin = (bits == Bits::B32 && self.scenario.os == Os::X64)
+                    .then(|| wow64_twin(&path))
+                    .flatten();
                 for path in std::iter::once(path).chain(twin) {
                     if !paths.contains(&path) {
                         paths.push(path);
@@ -879,7 +1152,9 @@ impl ServerModel for Iis7<'_> {
     fn next(&mut self, observed: Option<Observation>) -> anyhow::Result<Next> {
         match (self.phase, observed) {
             (Phase::Begin, None) => Ok(self.begin()),
-            (Phase::Worker { pool, request }, Some(observed)) => self.worker_reported(pool, request, observed),
+            (Phase::Worker { pool, request }, Some(observed)) => {
+                self.worker_reported(pool, request, observed)
+            }
             (phase, observed) => bail!(
                 "the IIS 7+ model was driven out of order: {} in phase {phase:?}",
                 if observed.is_some() { "a host report" } else { "no host report" }
@@ -967,7 +1242,11 @@ fn judge(
     let mut outcome = FilterOutcome {
         name: planned.name.clone(),
         site: planned.site.clone(),
-        path: planned.path.as_ref().map(ToString::to_string).unwrap_or_else(|| planned.written.clone()),
+        path: planned
+            .path
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| planned.written.clone()),
         loaded: false,
         win32_error: None,
         stage: Stage::NotAttempted,
@@ -1019,7 +1298,10 @@ fn judge(
         (Some(Ok(())), Some(_), Some(version)) => {
             outcome.description = Some(version.description.clone());
             outcome.flags = (load.kind == ImageKind::Filter).then_some(version.flags);
-            if !version.accepted && version.last_error == Win32Error(0) && load.kind == ImageKind::Filter {
+            if !version.accepted
+                && version.last_error == Win32Error(0)
+                && load.kind == ImageKind::Filter
+            {
                 outcome.stage = Stage::RefusedSilently;
                 None
             } else if !version.accepted {

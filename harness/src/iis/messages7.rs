@@ -156,6 +156,9 @@ mod tests {
             appcmd::list_pool_line(&pool),
             "APPPOOL \"A\" (MgdVersion:v4.0,MgdMode:Integrated,state:Started) enable32BitAppOnWin64:true from applicationPoolDefaults: 32-bit workers on x64"
         );
-        assert!(extension_failed_page("h", Win32Error::BAD_EXE_FORMAT).contains("Error Code: 0x800700c1"));
+        assert!(
+            extension_failed_page("h", Win32Error::BAD_EXE_FORMAT)
+                .contains("Error Code: 0x800700c1")
+        );
     }
 }

@@ -28,11 +28,9 @@ pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
 /// Starts the scenario's web server as IIS would, loading every image for real.
 pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartReport> {
     match &scenario.config {
-        Configuration::Metabase(_) => crate::driver::run(
-            machine,
-            scenario,
-            iis6::Iis6::new(scenario, iis6::Purpose::Start)?,
-        ),
+        Configuration::Metabase(_) => {
+            crate::driver::run(machine, scenario, iis6::Iis6::new(scenario, iis6::Purpose::Start)?)
+        }
         Configuration::Apphost(apphost) => {
             crate::driver::run(machine, scenario, iis7::Iis7::new(scenario, apphost)?)
         }

@@ -55,7 +55,12 @@ fn load(kind: ImageKind, path: &WinPath, story: Story) -> ImageLoad {
         path: path.to_string(),
         absent: None,
         load: Some(Ok(())),
-        exports: Some(Exports { entry_point: true, request_proc: true, terminate: true, lookup_error: None }),
+        exports: Some(Exports {
+            entry_point: true,
+            request_proc: true,
+            terminate: true,
+            lookup_error: None,
+        }),
         version: (kind != ImageKind::Module).then(|| VersionCall {
             accepted: true,
             last_error: Win32Error(0),
@@ -82,7 +87,11 @@ fn drive(scenario: &Scenario, story: impl Fn(ImageKind) -> Story) -> (StartRepor
     let mut plans = Vec::new();
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take()).unwrap() {
-        let images = plan.images.iter().map(|image| load(image.kind, &image.path, story(image.kind))).collect();
+        let images = plan
+            .images
+            .iter()
+            .map(|image| load(image.kind, &image.path, story(image.kind)))
+            .collect();
         observed = Some(Observation {
             run: HostRun {
                 bits: plan.bits,
@@ -143,7 +152,10 @@ fn a_filter_that_does_not_load_fails_the_site_with_500_and_the_worker_stays_up()
         Happening::Iis7(Iis7Happening::Response { page, .. }) => page.clone(),
         _ => None,
     });
-    assert!(page.unwrap().contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER}\" failed")));
+    assert!(
+        page.unwrap()
+            .contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER}\" failed"))
+    );
     assert_eq!(report.hosts[0].pipeline_mode, Some(PipelineMode::Integrated));
 }
 
@@ -171,23 +183,52 @@ fn the_32_bit_worker_asks_for_system32_and_the_machine_has_both_builds() {
     assert!(paths.contains(&r"C:\Windows\SysWOW64\inetsrv\m.dll".to_owned()));
     let system32 = WinPath::parse(r"C:\Windows\System32\inetsrv\m.dll").unwrap();
     let syswow64 = WinPath::parse(r"C:\Windows\SysWOW64\inetsrv\m.dll").unwrap();
-    assert_eq!(scenario.image_at(&system32), Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "module".into() }));
-    assert_eq!(scenario.image_at(&syswow64), Some(ImageSpec::Mock { arch: Arch::X86, variant: "module".into() }));
+    assert_eq!(
+        scenario.image_at(&system32),
+        Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "module".into() })
+    );
+    assert_eq!(
+        scenario.image_at(&syswow64),
+        Some(ImageSpec::Mock { arch: Arch::X86, variant: "module".into() })
+    );
     let filter = WinPath::parse(FILTER).unwrap();
-    assert_eq!(scenario.image_at(&filter), None, "a filter outside the standard folders is the user's");
+    assert_eq!(
+        scenario.image_at(&filter),
+        None,
+        "a filter outside the standard folders is the user's"
+    );
 }
 
 #[test]
 fn preconditions_follow_the_worker() {
     let list = |text: &str| text.split(',').map(str::to_owned).collect::<Vec<_>>();
-    let holds = |pre: &str, bits, pipeline, runtime| preconditions_hold(&list(pre), Os::X64, bits, pipeline, runtime).is_none();
+    let holds = |pre: &str, bits, pipeline, runtime| {
+        preconditions_hold(&list(pre), Os::X64, bits, pipeline, runtime).is_none()
+    };
     assert!(holds("bitness32", Bits::B32, PipelineMode::Integrated, "v4.0"));
     assert!(!holds("bitness32", Bits::B64, PipelineMode::Integrated, "v4.0"));
-    assert!(holds("integratedMode,runtimeVersionv4.0,bitness64", Bits::B64, PipelineMode::Integrated, "v4.0"));
+    assert!(holds(
+        "integratedMode,runtimeVersionv4.0,bitness64",
+        Bits::B64,
+        PipelineMode::Integrated,
+        "v4.0"
+    ));
     assert!(!holds("classicMode,runtimeVersionv2.0", Bits::B64, PipelineMode::Classic, "v4.0"));
     assert!(holds("ISAPIMode", Bits::B64, PipelineMode::Classic, ""));
-    assert!(!holds("runtimeVersionv4.0", Bits::B64, PipelineMode::Integrated, ""), "no managed code");
-    assert!(!preconditions_hold(&list("bitness64"), Os::X86, Bits::B32, PipelineMode::Integrated, "v4.0").is_none());
+    assert!(
+        !holds("runtimeVersionv4.0", Bits::B64, PipelineMode::Integrated, ""),
+        "no managed code"
+    );
+    assert!(
+        preconditions_hold(
+            &list("bitness64"),
+            Os::X86,
+            Bits::B32,
+            PipelineMode::Integrated,
+            "v4.0"
+        )
+        .is_some()
+    );
 }
 
 #[test]
@@ -195,7 +236,10 @@ fn a_request_to_a_port_nobody_listens_on_starts_no_worker() {
     let scenario = server(None, None, "");
     let model = Iis7::new(&scenario, apphost_of(&scenario)).unwrap();
     assert!(matches!(model.route(&RequestUrl::parse("http://x:81/").unwrap()), Target::NoListener));
-    assert!(matches!(model.route(&RequestUrl::parse("http://x/").unwrap()), Target::Site { site: 0, pool: Some(0), .. }));
+    assert!(matches!(
+        model.route(&RequestUrl::parse("http://x/").unwrap()),
+        Target::Site { site: 0, pool: Some(0), .. }
+    ));
 }
 
 #[test]
