@@ -269,3 +269,16 @@ fn appcmd_adds_a_filter_to_an_empty_self_closing_section() {
         apphost.isapi_filters(None).into_iter().map(|filter| filter.name).collect();
     assert_eq!(names, ["Jk"]);
 }
+
+/// `diagnose --verify` agrees with the real loads on every real applicationHost.config.
+#[rstest]
+fn diagnose_agrees_on_every_real_applicationhost_config(
+    #[files("data/real/iis7/*.config")] path: PathBuf,
+) {
+    let config = Configuration::read(&path).unwrap_or_else(|error| panic!("{error:#}"));
+    let scenario = Scenario::new("real", Os::X64, config);
+    let diagnosis = harness::diagnose::diagnose(machine(), &scenario, true)
+        .unwrap_or_else(|error| panic!("{}: {error:#}", path.display()));
+    assert_eq!(diagnosis.agree, Some(true), "{}: {:#?}", path.display(), diagnosis.filters);
+    assert!(diagnosis.isolation_mode.is_none());
+}
