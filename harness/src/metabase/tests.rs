@@ -400,8 +400,11 @@ fn values_are_checked_and_normalised_by_type() {
     let mut metabase = seed();
     set(&mut metabase, "W3SVC/IIs5IsolationModeEnabled", "false");
     assert!(metabase.text().contains("IIs5IsolationModeEnabled=\"FALSE\""));
-    set(&mut metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "0x20000");
-    assert_eq!(get(&metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags").value, "131072");
+    set(&mut metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "0x28000");
+    assert_eq!(
+        get(&metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags").value,
+        "NotifyReadRawData | NotifyOrderLow"
+    );
     let before = metabase.text().to_string();
     for (path, value) in [
         ("W3SVC/IIs5IsolationModeEnabled", "maybe"),
