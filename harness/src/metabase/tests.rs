@@ -791,3 +791,38 @@ fn a_flag_value_is_set_by_names_or_number_in_the_form_the_file_writes_it() {
     }
     assert_eq!(metabase.text(), before, "refused edits change nothing");
 }
+
+#[test]
+fn the_real_iis6_metabase_reads_as_the_model_needs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/real/iis6/modsic-metabase-sample.xml");
+    let mut metabase = Metabase::read(&path).unwrap_or_else(|error| panic!("{error}"));
+    assert!(!metabase.iis5_isolation_mode());
+    assert!(!metabase.enable_32bit_app_on_win64());
+    assert_eq!(metabase.app_pools(), ["DefaultAppPool", "oval"]);
+    let filters = metabase.global_filters();
+    assert_eq!(filters.len(), 1, "Compression is not in FilterLoadOrder");
+    assert_eq!(filters[0].name, "URLSCAN");
+    assert_eq!(
+        filters[0].path.as_deref(),
+        Some(r"C:\WINDOWS\system32\inetsrv\urlscan\urlscan.dll")
+    );
+    // FilterFlags="NotifyPreProcHeaders | NotifyOrderHigh" (line 896).
+    assert_eq!(filters[0].recorded_flags, 0x4000 | 0x8_0000);
+    // `<Custom>` children: a DWORD, and a MULTISZ over two lines.
+    let check = get(&metabase, "W3SVC/MD_ISM_ACCESS_CHECK");
+    assert_eq!((check.kind, check.as_u32()), (PropertyKind::Integer, Some(65535)));
+    let registration =
+        get(&metabase, "/LM/IISADMIN/PROPERTYREGISTRATION/MD_METADATA_ID_REGISTRATION");
+    assert_eq!(
+        registration.items(),
+        ["0-65535;Microsoft Reserved", "65536-524288;Microsoft IIS Admin Objects Reserved"]
+    );
+    // A MULTISZ attribute, its items indented by three TABs: an item added keeps the indent.
+    assert_eq!(get(&metabase, "W3SVC/ScriptMaps").items().len(), 8);
+    let item = r".aspx,C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG";
+    let mut items = get(&metabase, "W3SVC/ScriptMaps").items();
+    items.push(item.to_string());
+    set(&mut metabase, "W3SVC/ScriptMaps", &items.join("\n"));
+    assert!(metabase.text().contains(&format!("ssinc.dll,5,GET,POST\n\t\t\t{item}\"")));
+}
