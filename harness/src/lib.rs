@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod driver;
 pub mod host;
+pub mod http_sys;
 pub mod iis;
 pub mod input;
 pub mod interrupt;
