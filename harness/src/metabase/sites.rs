@@ -10,7 +10,7 @@
 //! - `AppRoot` on an `IIsWebVirtualDir`/`IIsWebDirectory` key makes it an application;
 //!   `AppPoolId` and `AppIsolated` are inherited from the keys above where not set.
 
-use super::{FilterConfig, Metabase, MetabaseError, MetabaseErrorKind, path, schema};
+use super::{FilterConfig, Metabase, MetabaseError, MetabaseErrorKind, path, read, schema};
 use crate::http_sys::Binding;
 
 /// One web site.
@@ -81,7 +81,7 @@ impl Metabase {
             }
             let Some(id) = path::last_component(&key.location) else { continue };
             let mut bindings = Vec::new();
-            if let Some(property) = key.property("ServerBindings") {
+            if let Some(property) = key.property(read("ServerBindings")) {
                 for item in schema::list_items(&property.value) {
                     let binding = Binding::parse(&item).map_err(|what| {
                         MetabaseError::new(
@@ -97,13 +97,13 @@ impl Metabase {
             }
             sites.push(SiteConfig {
                 id: id.to_owned(),
-                comment: key.property("ServerComment").map(|p| p.value.clone()),
+                comment: key.property(read("ServerComment")).map(|p| p.value.clone()),
                 bindings,
                 auto_start: key
-                    .property("ServerAutoStart")
+                    .property(read("ServerAutoStart"))
                     .and_then(|p| schema::parse_bool(&p.value))
                     .unwrap_or(true),
-                state: key.property("ServerState").and_then(|p| schema::parse_u32(&p.value)),
+                state: key.property(read("ServerState")).and_then(|p| schema::parse_u32(&p.value)),
                 apps: self.apps_below(&key.id),
                 filters: self.filters_at(&format!("{}/filters", key.id)),
                 line: key.line,
@@ -140,15 +140,15 @@ impl Metabase {
             .keys
             .iter()
             .filter(|key| key.id == root || path::is_below(&key.id, &root))
-            .filter(|key| key.property("AppRoot").is_some())
+            .filter(|key| key.property(read("AppRoot")).is_some())
             .map(|key| AppConfig {
                 url_path: url_path_below(&key.location, root.split('/').count()),
                 key: key.location.clone(),
                 pool: self
-                    .inherited(&key.id, "AppPoolId")
+                    .inherited(&key.id, read("AppPoolId"))
                     .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
                 isolated: self
-                    .inherited(&key.id, "AppIsolated")
+                    .inherited(&key.id, read("AppIsolated"))
                     .and_then(|v| schema::parse_u32(&v)),
                 line: key.line,
             })
@@ -164,10 +164,10 @@ impl Metabase {
                         .map(|key| key.location.clone())
                         .unwrap_or_else(|| format!("{}/ROOT", site_location(site_id))),
                     pool: self
-                        .inherited(&root, "AppPoolId")
+                        .inherited(&root, read("AppPoolId"))
                         .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
                     isolated: self
-                        .inherited(&root, "AppIsolated")
+                        .inherited(&root, read("AppIsolated"))
                         .and_then(|v| schema::parse_u32(&v)),
                     line: root_key.map_or(0, |key| key.line),
                 },
