@@ -72,7 +72,8 @@ fn start_and_diagnose(path: &std::path::Path, image: Option<&str>) {
             match image {
                 None => {
                     assert!(!filter.loaded);
-                    let missing = [Win32Error::FILE_NOT_FOUND, Win32Error::MOD_NOT_FOUND];
+                    // The file check answers 3 when not even the folder is there.
+                    let missing = [Win32Error::FILE_NOT_FOUND, Win32Error::PATH_NOT_FOUND];
                     assert!(
                         filter.win32_error.is_some_and(|error| missing.contains(&error)),
                         "{filter:?}"
