@@ -153,6 +153,23 @@ fn measure(
     steps.push(("every site's AccessFlags by name", started.elapsed()));
 
     let started = Instant::now();
+    let mut scenario =
+        crate::scenario::Scenario::new("bench", crate::arch::Os::X64, metabase.clone());
+    for site in 1..=sites {
+        let url = format!("http://site{site}.example.com/");
+        scenario
+            .requests
+            .push(crate::http_sys::RequestUrl::parse(&url).map_err(anyhow::Error::msg)?);
+    }
+    let routed = crate::iis::iis6::routed_requests(&scenario)?;
+    anyhow::ensure!(
+        sites == 0 || routed.len() == sites,
+        "{} of {sites} requests routed",
+        routed.len()
+    );
+    steps.push(("IIS 6 model: sites, their filters, a request routed to each", started.elapsed()));
+
+    let started = Instant::now();
     let _ = metabase.enumerate("W3SVC")?;
     steps.push(("adsutil enum W3SVC", started.elapsed()));
 

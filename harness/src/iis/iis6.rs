@@ -930,10 +930,21 @@ fn route_requests(
     pools: &[Pool],
 ) -> anyhow::Result<Vec<Request>> {
     let started: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].config.auto_start).collect();
+    let pool_index: std::collections::HashMap<String, usize> = pools
+        .iter()
+        .enumerate()
+        .map(|(index, pool)| (pool.name.to_ascii_lowercase(), index))
+        .collect();
     let pool_of = |site: usize, path: &str| -> usize {
         let pool = sites[site].config.app_for(path).map(|app| app.pool.as_str()).unwrap_or("");
-        pools.iter().position(|p| p.name.eq_ignore_ascii_case(pool)).unwrap_or(0)
+        pool_index.get(&pool.to_ascii_lowercase()).copied().unwrap_or(0)
     };
+    let router = http_sys::Router::new(
+        started
+            .iter()
+            .flat_map(|&i| sites[i].config.bindings.iter().map(move |binding| (i, binding))),
+    );
+    let lowest_id = started.iter().copied().min_by_key(|&i| site_order(&sites[i].config.id));
     let mut routed: Vec<(String, Target)> = Vec::new();
     if scenario.requests.is_empty() {
         for &site in &started {
@@ -942,22 +953,15 @@ fn route_requests(
         }
     }
     for url in &scenario.requests {
-        let target = match &url.host {
+        let target = match (&url.host, lowest_id) {
             // `/path`: the started site with the lowest id.
-            None => match started.iter().min_by_key(|&&i| site_order(&sites[i].config.id)) {
-                Some(&site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                None => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (None, Some(site)) => Target::Site { site, pool: pool_of(site, &url.path) },
+            (None, None) => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (Some(_), _) => match router.route(url) {
+                Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
+                Route::InvalidHostname => Target::InvalidHostname,
+                Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
             },
-            Some(_) => {
-                let listeners = started.iter().flat_map(|&i| {
-                    sites[i].config.bindings.iter().map(move |binding| (i, binding))
-                });
-                match http_sys::route(listeners, url) {
-                    Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                    Route::InvalidHostname => Target::InvalidHostname,
-                    Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
-                }
-            }
         };
         routed.push((url.text.clone(), target));
     }

@@ -10,6 +10,9 @@
 //! - `AppRoot` on an `IIsWebVirtualDir`/`IIsWebDirectory` key makes it an application;
 //!   `AppPoolId` and `AppIsolated` are inherited from the keys above where not set.
 
+use std::collections::HashMap;
+
+use super::parse::Key;
 use super::{FilterConfig, Metabase, MetabaseError, MetabaseErrorKind, path, read, schema};
 use crate::http_sys::Binding;
 
@@ -72,6 +75,7 @@ impl Metabase {
     /// The web sites, in document order, or the implied Default Web Site when there is no
     /// `IIsWebServer` key. A binding that cannot be read is bad input.
     pub fn sites(&self) -> Result<Vec<SiteConfig>, MetabaseError> {
+        let apps = self.application_keys();
         let mut sites = Vec::new();
         for key in &self.doc.keys {
             if !key.element.eq_ignore_ascii_case("IIsWebServer")
@@ -104,20 +108,22 @@ impl Metabase {
                     .and_then(|p| schema::parse_bool(&p.value))
                     .unwrap_or(true),
                 state: key.property(read("ServerState")).and_then(|p| schema::parse_u32(&p.value)),
-                apps: self.apps_below(&key.id),
+                apps: self
+                    .apps_below(&key.id, apps.get(key.id.as_str()).map_or(&[], Vec::as_slice)),
                 filters: self.filters_at(&format!("{}/filters", key.id)),
                 line: key.line,
                 implied: false,
             });
         }
         if sites.is_empty() {
-            sites.push(self.implied_default_site());
+            let default_apps = apps.get("/lm/w3svc/1").map_or(&[][..], Vec::as_slice);
+            sites.push(self.implied_default_site(default_apps));
         }
         Ok(sites)
     }
 
-    fn implied_default_site(&self) -> SiteConfig {
-        let apps = self.apps_below("/lm/w3svc/1");
+    fn implied_default_site(&self, app_keys: &[&Key]) -> SiteConfig {
+        let apps = self.apps_below("/lm/w3svc/1", app_keys);
         SiteConfig {
             id: "1".to_owned(),
             comment: Some("Default Web Site".to_owned()),
@@ -133,14 +139,10 @@ impl Metabase {
 
     /// The applications at or below `<site>/ROOT`, the root first. A site whose root is not
     /// marked as an application still serves `/`, from the pool its root inherits.
-    fn apps_below(&self, site_id: &str) -> Vec<AppConfig> {
+    fn apps_below(&self, site_id: &str, app_keys: &[&Key]) -> Vec<AppConfig> {
         let root = format!("{site_id}/root");
-        let mut apps: Vec<AppConfig> = self
-            .doc
-            .keys
+        let mut apps: Vec<AppConfig> = app_keys
             .iter()
-            .filter(|key| key.id == root || path::is_below(&key.id, &root))
-            .filter(|key| key.property(read("AppRoot")).is_some())
             .map(|key| AppConfig {
                 url_path: url_path_below(&key.location, root.split('/').count()),
                 key: key.location.clone(),
@@ -174,6 +176,26 @@ impl Metabase {
             );
         }
         apps
+    }
+
+    /// The keys marked as applications (`AppRoot`) at or below a site's `ROOT`, by the site's
+    /// id (`/lm/w3svc/1`): one pass over the file, so that a server with thousands of sites
+    /// costs no more per site than one with a single one.
+    fn application_keys(&self) -> HashMap<&str, Vec<&Key>> {
+        let mut by_site: HashMap<&str, Vec<&Key>> = HashMap::new();
+        for key in &self.doc.keys {
+            if key.property(read("AppRoot")).is_none() {
+                continue;
+            }
+            // `/lm/w3svc/<site>/root[/...]`: the site's id is the first three components.
+            let mut slashes = key.id.match_indices('/').map(|(at, _)| at).skip(3);
+            let (Some(site_end), root_end) = (slashes.next(), slashes.next()) else { continue };
+            let root = &key.id[site_end + 1..root_end.unwrap_or(key.id.len())];
+            if key.id.starts_with("/lm/w3svc/") && root == "root" {
+                by_site.entry(&key.id[..site_end]).or_default().push(key);
+            }
+        }
+        by_site
     }
 
     /// A property from the key `id` or the nearest key above it that sets it.
