@@ -17,13 +17,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One `ServerBindings` (IIS 6.0) or `bindingInformation` (IIS 7+) entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     /// None for "All Unassigned" (an empty or `*` IP part).
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     pub port: u16,
     /// None for a binding without a host header. Kept in lower case: host names are
     /// compared without regard to case.
@@ -31,18 +31,32 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// Parses `IP:port:host`, where IP and host may be empty (`:80:`) and IP may be `*`.
+    /// Parses `IP:port:host`, where IP and host may be empty (`:80:`), IP may be `*`, and an
+    /// IPv6 address is in brackets (`[fe80::1]:80:`).
     pub fn parse(text: &str) -> Result<Binding, String> {
-        let mut parts = text.trim().splitn(3, ':');
-        let (Some(ip), Some(port), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("binding `{text}` is not IP:port:host header (like `:80:`)"));
+        let malformed = || format!("binding `{text}` is not IP:port:host header (like `:80:`)");
+        let trimmed = text.trim();
+        // An IPv6 address is written in brackets, since it holds colons itself.
+        let (ip, rest) = match trimmed.strip_prefix('[') {
+            Some(bracketed) => {
+                let (address, rest) = bracketed.split_once("]:").ok_or_else(malformed)?;
+                let ip = address
+                    .parse::<Ipv6Addr>()
+                    .map_err(|_| format!("binding `{text}`: `{address}` is not an IPv6 address"))?;
+                (Some(IpAddr::V6(ip)), rest)
+            }
+            None => {
+                let (ip, rest) = trimmed.split_once(':').ok_or_else(malformed)?;
+                let ip = match ip.trim() {
+                    "" | "*" => None,
+                    ip => Some(IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| {
+                        format!("binding `{text}`: `{ip}` is not an IP address, empty, or `*`")
+                    })?)),
+                };
+                (ip, rest)
+            }
         };
-        let ip = match ip.trim() {
-            "" | "*" => None,
-            ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-                format!("binding `{text}`: `{ip}` is not an IPv4 address, empty, or `*`")
-            })?),
-        };
+        let (port, host) = rest.split_once(':').ok_or_else(malformed)?;
         let port =
             port.trim().parse::<u16>().ok().filter(|&port| port != 0).ok_or_else(|| {
                 format!("binding `{text}`: `{port}` is not a port from 1 to 65535")
@@ -55,7 +69,11 @@ impl Binding {
 
 impl fmt::Display for Binding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ip = self.ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let ip = match self.ip {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+            Some(ip) => ip.to_string(),
+            None => String::new(),
+        };
         write!(f, "{ip}:{}:{}", self.port, self.host.as_deref().unwrap_or(""))
     }
 }
@@ -113,7 +131,7 @@ impl RequestUrl {
     }
 
     /// The address the request arrives on, when the URL says it.
-    fn ip(&self) -> Option<Ipv4Addr> {
+    fn ip(&self) -> Option<IpAddr> {
         self.host.as_deref().and_then(|host| host.parse().ok())
     }
 }
@@ -147,9 +165,9 @@ pub enum Route<K> {
 /// The bindings of the sites that started, indexed the way HTTP.sys looks them up, so that
 /// routing a request costs the same on a server with thousands of sites as on one with one.
 pub struct Router<K> {
-    host_and_ip: HashMap<(u16, String, Ipv4Addr), K>,
+    host_and_ip: HashMap<(u16, String, IpAddr), K>,
     host: HashMap<(u16, String), K>,
-    ip: HashMap<(u16, Ipv4Addr), K>,
+    ip: HashMap<(u16, IpAddr), K>,
     all_unassigned: HashMap<u16, K>,
     listened: HashSet<u16>,
 }
@@ -234,12 +252,15 @@ mod tests {
         assert_eq!(
             Binding::parse("10.0.0.5:8080:WWW.Example.com").unwrap(),
             Binding {
-                ip: Some(Ipv4Addr::new(10, 0, 0, 5)),
+                ip: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5))),
                 port: 8080,
                 host: Some("www.example.com".into())
             }
         );
         assert_eq!(Binding::parse("*:443:").unwrap().ip, None);
+        let v6 = Binding::parse("[fe80::1]:8080:").unwrap();
+        assert_eq!((v6.ip, v6.port), (Some("fe80::1".parse().unwrap()), 8080));
+        assert_eq!(v6.to_string(), "[fe80::1]:8080:");
         assert_eq!(
             Binding::parse("10.0.0.5:8080:WWW.Example.com").unwrap().to_string(),
             "10.0.0.5:8080:www.example.com"

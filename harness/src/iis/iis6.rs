@@ -984,6 +984,7 @@ fn authority(site: &SiteConfig) -> String {
     let Some(binding) = site.bindings.first() else { return "localhost".to_owned() };
     let host = match (&binding.host, binding.ip) {
         (Some(host), _) => host.clone(),
+        (None, Some(std::net::IpAddr::V6(ip))) => format!("[{ip}]"),
         (None, Some(ip)) => ip.to_string(),
         (None, None) => "localhost".to_owned(),
     };
