@@ -729,6 +729,19 @@ impl StartReport {
             && self.requests.iter().all(|request| request.status == Some(200))
     }
 
+    /// True when the service started, every filter loaded, and every request that reached a
+    /// site got 200: what a remedy must achieve. Requests HTTP.sys answers itself (400, or no
+    /// listener) are about the URL asked for, not about the server's health.
+    pub fn every_site_serves(&self) -> bool {
+        self.service.started
+            && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
+            && self
+                .requests
+                .iter()
+                .filter(|request| request.site.is_some())
+                .all(|request| request.status == Some(200))
+    }
+
     /// The first filter failure, for verdict lines.
     pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &FilterOutcome)> {
         self.hosts.iter().find_map(|host| {

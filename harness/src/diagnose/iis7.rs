@@ -45,6 +45,7 @@ pub(super) fn diagnose(
             let mut predicted = predict(
                 has_clr,
                 header.as_ref(),
+                true,
                 &dependency_found,
                 plan.process,
                 plan.bits,
@@ -71,6 +72,7 @@ pub(super) fn diagnose(
             }
             filters.push(FilterDiagnosis {
                 name: image.name.clone(),
+                site: None,
                 path: path.to_string(),
                 predicted,
                 observed: None,
@@ -128,6 +130,8 @@ pub(super) fn diagnose(
         agree,
         machine_checked: machine.is_some(),
         filters,
+        // Per-request predictions are IIS 6.0's so far; IIS 7+ compares image by image.
+        requests: Vec::new(),
         remedies,
     })
 }

@@ -10,6 +10,31 @@
 //!   (WOW64) when `Enable32BitAppOnWin64` is true. A filter that fails kills the worker, the
 //!   request gets 503, and after enough failures rapid-fail protection disables the pool.
 //! - 32-bit Windows: every process is 32-bit and `Enable32BitAppOnWin64` means nothing.
+//!
+//! Sites: each request is routed by HTTP.sys (`http_sys`) to a started site, then to the
+//! application whose path is the longest prefix of the URL, whose pool serves it. Site filters
+//! load after the global ones: in worker process isolation mode at the first request to their
+//! site, in that pool's worker (KB 317204, TechNet cc759144); a failure means the site fails to
+//! start and answers 503 (David Wang, 2005). A read-raw-data filter at site level is refused
+//! (event 2222, the Resource Kit's Table E.2).
+//!
+//! What the sources leave open, and how this model decides (one place, here):
+//! - IIS 5.0 isolation mode and site filters: IIS 6.0's sources describe on-demand loading only
+//!   for worker processes; IIS 5.0 loaded every filter at service start. The model loads a
+//!   started site's filters in inetinfo.exe at service start, after the global ones, and the
+//!   timeline marks this as the harness's decision.
+//! - Whether a failing site filter kills the whole worker or only its site: only the site. The
+//!   worker keeps serving the pool's other sites; the site's requests get 503.
+//! - In IIS 5.0 isolation mode a site filter that fails does not stop the service: the global
+//!   filters decide the service's start, a site's filters that site's.
+//! - A running worker that meets the first request to another site with filters of its own
+//!   loads them; the harness cannot keep a host process alive between reports, so a new host of
+//!   the same bitness stands in for that worker, loading the global filters again first, and
+//!   the timeline says so. Every load result is still that host's real answer.
+//! - A request to a site that failed, or to a dead or disabled pool, carries the loader's error
+//!   of the filter that caused it as `win32_error` (HTTP.sys's own 503 logs no sc-win32-status).
+//! - A request whose host is a name reaches only host-header and "All Unassigned" bindings: the
+//!   address it would arrive on is unknown (see `http_sys`).
 
 use std::time::Duration;
 
@@ -857,6 +882,49 @@ impl<'s> Iis6<'s> {
     }
 }
 
+/// Where HTTP.sys sends one of a scenario's requests, before any IIS code sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutedTo {
+    /// The site (its key name) and the pool of the application the URL falls in.
+    Site { site: String, pool: String },
+    /// HTTP.sys answers 400 ("Bad Request - Invalid Hostname") itself.
+    InvalidHostname,
+    /// Nothing answers.
+    NoAnswer,
+}
+
+/// The scenario's requests as HTTP.sys routes them, each once (repetitions left out), in the
+/// order they are sent; `diagnose` predicts their answers.
+pub fn routed_requests(scenario: &Scenario) -> anyhow::Result<Vec<(String, RoutedTo)>> {
+    let model = Iis6::new(scenario, Purpose::Start)?;
+    Ok(model
+        .requests
+        .iter()
+        .filter(|request| request.ordinal == 1)
+        .map(|request| {
+            let to = match request.target {
+                Target::Site { site, pool } => RoutedTo::Site {
+                    site: model.sites[site].config.id.clone(),
+                    pool: model.pools[pool].name.clone(),
+                },
+                Target::InvalidHostname => RoutedTo::InvalidHostname,
+                Target::NoAnswer(_) => RoutedTo::NoAnswer,
+            };
+            (request.url.clone(), to)
+        })
+        .collect())
+}
+
+/// The site filters of the sites that start, in site order then load order: after the global
+/// filters, the rest of what `Purpose::LoadEveryFilter` loads.
+pub fn started_site_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> {
+    let mut filters = Vec::new();
+    for site in metabase.sites()?.into_iter().filter(|site| site.auto_start) {
+        filters.extend(enabled_filters(metabase, site.filters.clone(), Some(&site.id))?);
+    }
+    Ok(filters)
+}
+
 /// The requests the scenario sends, each routed by HTTP.sys and repeated as asked. Without any,
 /// one `GET /` goes to each started site.
 fn route_requests(
@@ -865,10 +933,21 @@ fn route_requests(
     pools: &[Pool],
 ) -> anyhow::Result<Vec<Request>> {
     let started: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].config.auto_start).collect();
+    let pool_index: std::collections::HashMap<String, usize> = pools
+        .iter()
+        .enumerate()
+        .map(|(index, pool)| (pool.name.to_ascii_lowercase(), index))
+        .collect();
     let pool_of = |site: usize, path: &str| -> usize {
         let pool = sites[site].config.app_for(path).map(|app| app.pool.as_str()).unwrap_or("");
-        pools.iter().position(|p| p.name.eq_ignore_ascii_case(pool)).unwrap_or(0)
+        pool_index.get(&pool.to_ascii_lowercase()).copied().unwrap_or(0)
     };
+    let router = http_sys::Router::new(
+        started
+            .iter()
+            .flat_map(|&i| sites[i].config.bindings.iter().map(move |binding| (i, binding))),
+    );
+    let lowest_id = started.iter().copied().min_by_key(|&i| site_order(&sites[i].config.id));
     let mut routed: Vec<(String, Target)> = Vec::new();
     if scenario.requests.is_empty() {
         for &site in &started {
@@ -877,22 +956,15 @@ fn route_requests(
         }
     }
     for url in &scenario.requests {
-        let target = match &url.host {
+        let target = match (&url.host, lowest_id) {
             // `/path`: the started site with the lowest id.
-            None => match started.iter().min_by_key(|&&i| site_order(&sites[i].config.id)) {
-                Some(&site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                None => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (None, Some(site)) => Target::Site { site, pool: pool_of(site, &url.path) },
+            (None, None) => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (Some(_), _) => match router.route(url) {
+                Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
+                Route::InvalidHostname => Target::InvalidHostname,
+                Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
             },
-            Some(_) => {
-                let listeners = started.iter().flat_map(|&i| {
-                    sites[i].config.bindings.iter().map(move |binding| (i, binding))
-                });
-                match http_sys::route(listeners, url) {
-                    Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                    Route::InvalidHostname => Target::InvalidHostname,
-                    Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
-                }
-            }
         };
         routed.push((url.text.clone(), target));
     }
@@ -915,6 +987,7 @@ fn authority(site: &SiteConfig) -> String {
     let Some(binding) = site.bindings.first() else { return "localhost".to_owned() };
     let host = match (&binding.host, binding.ip) {
         (Some(host), _) => host.clone(),
+        (None, Some(std::net::IpAddr::V6(ip))) => format!("[{ip}]"),
         (None, Some(ip)) => ip.to_string(),
         (None, None) => "localhost".to_owned(),
     };
