@@ -281,4 +281,13 @@ fn diagnose_agrees_on_every_real_applicationhost_config(
         .unwrap_or_else(|error| panic!("{}: {error:#}", path.display()));
     assert_eq!(diagnosis.agree, Some(true), "{}: {:#?}", path.display(), diagnosis.filters);
     assert!(diagnosis.isolation_mode.is_none());
+    for request in &diagnosis.requests {
+        assert_eq!(
+            request.observed_status,
+            Some(request.predicted_status),
+            "{}: {}",
+            path.display(),
+            request.url
+        );
+    }
 }

@@ -15,7 +15,9 @@ use crate::machine::Machine;
 use crate::scenario::Scenario;
 use crate::vocab::{ImageKind, Win32Error};
 
-use super::{Diagnosis, FilterDiagnosis, ProposedRemedy, When, image_for, observe, predict};
+use super::{
+    Diagnosis, FilterDiagnosis, ProposedRemedy, RequestDiagnosis, When, image_for, observe, predict,
+};
 
 pub(super) fn diagnose(
     machine: Option<&Machine>,
@@ -24,6 +26,7 @@ pub(super) fn diagnose(
     apphost: &Apphost,
     verify: bool,
 ) -> anyhow::Result<Diagnosis> {
+    let targets = Iis7::new(scenario, apphost)?.request_targets();
     let plans = Iis7::new(scenario, apphost)?.worker_plans();
     let mut filters = Vec::new();
     // Which worker each diagnosed image belongs to, to find its real load.
@@ -81,10 +84,14 @@ pub(super) fn diagnose(
         }
     }
     let problems = filters.iter().any(|filter| !filter.predicted.loads);
+    let mut requests = predict_requests(&targets, &plans, &filters, &owners);
     let mut remedies = remedies(scenario, apphost, &plans, &filters);
     let mut agree = None;
     if let Some(machine) = machine.filter(|_| verify) {
         let report = crate::iis::start(machine, scenario)?;
+        for (request, observed) in requests.iter_mut().zip(&report.requests) {
+            request.observed_status = Some(observed.status);
+        }
         for (diagnosis, &worker) in filters.iter_mut().zip(&owners) {
             let plan = &plans[worker];
             let host = report.hosts.iter().find(|host| {
@@ -130,10 +137,72 @@ pub(super) fn diagnose(
         agree,
         machine_checked: machine.is_some(),
         filters,
-        // Per-request predictions are IIS 6.0's so far; IIS 7+ compares image by image.
-        requests: Vec::new(),
+        requests,
         remedies,
     })
+}
+
+/// Each request's answer from the predictions: 503 when its worker's modules are predicted not
+/// to load (IIS Express: no answer), 500 when one of its site's filters is, else 200; HTTP.sys's
+/// own answer when no site takes it.
+fn predict_requests(
+    targets: &[crate::iis::iis7::RequestTarget],
+    plans: &[crate::iis::iis7::WorkerPlan],
+    filters: &[FilterDiagnosis],
+    owners: &[usize],
+) -> Vec<RequestDiagnosis> {
+    let express = plans.iter().any(|plan| plan.process == crate::vocab::ProcessName::IisExpress);
+    targets
+        .iter()
+        .map(|target| {
+            let predicted_status = match &target.site {
+                None => target.http_sys,
+                Some(site) => {
+                    let worker = plans.iter().position(|plan| match &target.pool {
+                        Some(pool) if !express => plan.pool.as_ref() == Some(pool),
+                        _ => plan.images.iter().any(|image| image.sites.contains(site)) || express,
+                    });
+                    // A path the harness hands to no loader counts as not loaded (see
+                    // `iis7::decisions::UNRESOLVED_PATH_FAILS`).
+                    let unresolved = |kind: ImageKind| {
+                        worker.is_some_and(|at| {
+                            plans[at].images.iter().any(|image| {
+                                image.kind == kind
+                                    && image.path.is_none()
+                                    && (kind == ImageKind::Module || image.sites.contains(site))
+                            })
+                        })
+                    };
+                    let failing = |kind: ImageKind| {
+                        unresolved(kind)
+                            || filters.iter().zip(owners).any(|(filter, &owner)| {
+                                Some(owner) == worker
+                                    && !filter.predicted.loads
+                                    && plans[owner].images.iter().any(|image| {
+                                        image.kind == kind
+                                            && image.name == filter.name
+                                            && (kind == ImageKind::Module
+                                                || image.sites.contains(site))
+                                    })
+                            })
+                    };
+                    match (target.pool.as_ref(), express) {
+                        (None, false) => Some(503),
+                        _ if failing(ImageKind::Module) => (!express).then_some(503),
+                        _ if failing(ImageKind::Filter) => Some(500),
+                        _ => Some(200),
+                    }
+                }
+            };
+            RequestDiagnosis {
+                url: target.url.clone(),
+                site: target.site.clone(),
+                app_pool: target.pool.clone(),
+                predicted_status,
+                observed_status: None,
+            }
+        })
+        .collect()
 }
 
 /// For each image of the wrong bitness: switch its pool to the other bitness, or (for a

@@ -1073,9 +1073,46 @@ pub struct WorkerImage {
     pub written: String,
     /// None when it is not an absolute path on the simulated machine.
     pub path: Option<WinPath>,
+    /// For a filter, the sites (by name) whose requests it fails when it does not load.
+    pub sites: Vec<String>,
+}
+
+/// Where one of the scenario's requests goes, before any worker starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTarget {
+    pub url: String,
+    pub site: Option<String>,
+    pub pool: Option<String>,
+    /// HTTP.sys's own answer when no site takes the request: Some(400) for a host no binding
+    /// accepts, None for a port nobody listens on. Not used when `site` is set.
+    pub http_sys: Option<u16>,
 }
 
 impl Iis7<'_> {
+    /// The scenario's requests, routed as HTTP.sys routes them.
+    pub fn request_targets(&self) -> Vec<RequestTarget> {
+        self.requests
+            .iter()
+            .map(|request| {
+                let url = request.url.text.clone();
+                match &request.target {
+                    Target::Site { site, pool, .. } => RequestTarget {
+                        url,
+                        site: Some(self.sites[*site].name.clone()),
+                        pool: pool.map(|pool| self.pools[pool].config.name.clone()),
+                        http_sys: None,
+                    },
+                    Target::InvalidHostname => {
+                        RequestTarget { url, site: None, pool: None, http_sys: Some(400) }
+                    }
+                    Target::NoListener => {
+                        RequestTarget { url, site: None, pool: None, http_sys: None }
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// The plan of every worker the scenario's requests reach, first request first.
     pub fn worker_plans(mut self) -> Vec<WorkerPlan> {
         let express = self.edition == Edition::Express;
@@ -1100,6 +1137,12 @@ impl Iis7<'_> {
                 .plan_worker(if express { pool } else { Some(key) }, site_only, index)
                 .into_iter()
                 .map(|planned| WorkerImage {
+                    sites: match &planned.role {
+                        Role::Filter { sites } => {
+                            sites.iter().map(|&site| self.sites[site].name.clone()).collect()
+                        }
+                        _ => Vec::new(),
+                    },
                     kind: kind_of(&planned.role),
                     name: planned.name,
                     written: planned.written,
