@@ -81,6 +81,7 @@ pub struct Probe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageLoad {
     pub kind: ImageKind,
+    /// The planned Windows path (the host's own line named the file it was given for it).
     pub path: String,
     /// None when the host never finished the LoadLibraryExW call for it.
     pub load: Option<Result<(), Win32Error>>,
@@ -407,7 +408,9 @@ impl Reader<'_> {
                 }
                 self.run.images.push(ImageLoad {
                     kind,
-                    path,
+                    // The machine's Windows path: on the windows backend the host was given
+                    // (and has just named) the sandbox's copy, which is no path of the server.
+                    path: planned.path.as_str().to_owned(),
                     load: None,
                     exports: None,
                     version: None,

@@ -30,6 +30,10 @@ pub struct Cli {
     /// namespaces refused): they then run with your rights.
     #[arg(long, global = true)]
     pub unsandboxed: bool,
+    /// Keep the simulated machines (Wine prefix, sandbox) in DIR instead of `machine/` beside
+    /// the host programs.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub machine_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -200,6 +204,9 @@ pub struct AspnetRegiisArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.unsandboxed {
         crate::machine::allow_unsandboxed();
+    }
+    if let Some(dir) = &cli.machine_dir {
+        crate::artifacts::set_machine_dir(dir)?;
     }
     match cli.command {
         Command::Start(args) => start::run(args),

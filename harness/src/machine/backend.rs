@@ -620,8 +620,14 @@ fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
 fn lock(dir: &Path) -> anyhow::Result<File> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join("lock");
-    let file =
-        File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    // Opened without truncating: the lock file is never written, so taking the lock leaves it
+    // as it was (Windows would stamp a truncated file with a new time even when it is empty).
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
     if file.try_lock().is_err() {
         eprintln!("isapi-harness: waiting for another run to release `{}`", path.display());
         file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;
