@@ -63,6 +63,14 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let junit = junit.to_string_lossy().into_owned();
     step("matrix", || crate::harness(sh, "matrix", &["--junit".to_owned(), junit.clone()]))?;
 
+    step("dist", || crate::dist::check(sh))?;
+
+    // The native backend's code for real, on Linux: the Windows builds under Wine. (On
+    // Windows the steps above already ran it natively.)
+    if cfg!(not(windows)) {
+        step("windows-gnu", || crate::windows_gnu::run(sh))?;
+    }
+
     Ok(())
 }
 

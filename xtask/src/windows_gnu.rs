@@ -105,8 +105,11 @@ fn run_target(sh: &Shell, arch: Arch) -> anyhow::Result<()> {
     println!("windows-gnu: {target}: the library's unit tests");
     with_env(cmd!(sh, "{cargo} test --quiet --target {target} --package harness --lib")).run()?;
     println!("windows-gnu: {target}: loader quadrants and scenarios ({})", IT_TESTS.join(" "));
-    with_env(cmd!(sh, "{cargo} test --quiet --target {target} --package tests --test it -- {IT_TESTS...}"))
-        .run()?;
+    with_env(cmd!(
+        sh,
+        "{cargo} test --quiet --target {target} --package tests --test it -- {IT_TESTS...}"
+    ))
+    .run()?;
     println!("windows-gnu: {target}: the command-line contract");
     with_env(cmd!(
         sh,
@@ -146,7 +149,9 @@ pub fn run_one(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: xtask wine-runner EXE [ARGS...] (cargo calls it as the target runner)");
     };
     if std::env::var_os("WINEPREFIX").is_none_or(|prefix| prefix != prefix_os()) {
-        bail!("xtask wine-runner runs only inside `cargo xtask windows-gnu`, which sets WINEPREFIX");
+        bail!(
+            "xtask wine-runner runs only inside `cargo xtask windows-gnu`, which sets WINEPREFIX"
+        );
     }
     let exe = Path::new(exe);
     place_shim(exe)?;
@@ -174,10 +179,8 @@ fn place_shim(exe: &Path) -> anyhow::Result<()> {
     } else {
         Arch::Amd64
     };
-    let shim = crate::artifacts::dir()
-        .join("hosts")
-        .join(arch.dir_name())
-        .join("bcryptprimitives.dll");
+    let shim =
+        crate::artifacts::dir().join("hosts").join(arch.dir_name()).join("bcryptprimitives.dll");
     if !shim.is_file() {
         return Ok(());
     }
@@ -215,7 +218,8 @@ impl Server {
             }
             if let Err(error) = boot.run() {
                 server.stop(sh);
-                return Err(error).context("cannot create the Wine prefix for the windows-gnu runs");
+                return Err(error)
+                    .context("cannot create the Wine prefix for the windows-gnu runs");
             }
         }
         Ok(server)
