@@ -137,5 +137,11 @@ pub fn check(sh: &Shell) -> anyhow::Result<()> {
     if !matrix.contains("passed") {
         bail!("the moved dist folder's matrix shard printed no summary:\n{matrix}");
     }
+    // Exits 1 when anything is missing, which `run` reports; it must find the moved files.
+    let doctor = run(&["doctor"])?;
+    let moved_text = moved.display().to_string();
+    if !doctor.contains(&moved_text) {
+        bail!("the moved dist folder's doctor did not find its files in `{moved_text}`:\n{doctor}");
+    }
     Ok(())
 }

@@ -44,6 +44,7 @@ const CLI_TESTS: &[&str] = &[
     "bad_input_exits_2_naming_the_file_and_touches_nothing",
     "diagnose_predicts_proves_and_ranks_remedies",
     "an_empty_shard_exits_0_and_says_so",
+    "doctor_finds_everything_here",
 ];
 
 /// The Wine prefix the Windows builds of the harness run in.

@@ -8,6 +8,7 @@
 mod adsutil;
 mod aspnet_regiis;
 mod diagnose;
+mod doctor;
 mod inspect;
 mod matrix;
 mod parse_bench;
@@ -58,6 +59,9 @@ pub enum Command {
     AspnetRegiis(AspnetRegiisArgs),
     /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.
     Inspect(InspectArgs),
+    /// Say what this machine lacks to run the harness (Wine, bubblewrap, the built files) and
+    /// the commands that install it.
+    Doctor,
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,5 +221,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Adsutil(args) => adsutil::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Doctor => doctor::run(),
     }
 }
