@@ -58,6 +58,7 @@ pub fn classify(
     Some(match (stage, error) {
         (Stage::NotAttempted, _) => return None,
         (Stage::Loaded, _) => Cause::Ok,
+        (Stage::Probe, _) => Cause::MissingFile,
         (Stage::RefusedSilently, _) => Cause::FilterRefused,
         (Stage::ReadRawDataRefused, _) => Cause::RawDataUnsupported,
         (Stage::GetProcAddress, _) => Cause::MissingExport,

@@ -19,7 +19,9 @@ use serde::Serialize;
 use crate::arch::{Arch, Bits, Os, article};
 use crate::artifacts::Artifacts;
 use crate::cause::{Cause, bad_format_cause};
-use crate::iis::iis6::{Iis6, Purpose, filter_host, isolation_mode};
+use crate::iis::iis6::{
+    Iis6, Purpose, RoutedTo, filter_host, isolation_mode, routed_requests, started_site_filters,
+};
 use crate::machine::{Machine, WinPath};
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::{self, Remedy};
@@ -39,7 +41,11 @@ pub struct Diagnosis {
     /// the scenario does not place, a .NET runtime. Without `--verify` no machine is opened
     /// (so no Wine is needed), and those are not checked.
     pub machine_checked: bool,
+    /// The global filters, then each started site's own.
     pub filters: Vec<FilterDiagnosis>,
+    /// Each request the scenario sends (one `GET /` per started site by default): the answer
+    /// predicted from the filters' predictions and, with `--verify`, the one a real start got.
+    pub requests: Vec<RequestDiagnosis>,
     /// Fixes, most recommended first.
     pub remedies: Vec<ProposedRemedy>,
 }
@@ -47,9 +53,23 @@ pub struct Diagnosis {
 #[derive(Debug, Serialize)]
 pub struct FilterDiagnosis {
     pub name: String,
+    /// The site whose filter it is; None for a global filter.
+    pub site: Option<String>,
     pub path: String,
     pub predicted: Predicted,
     pub observed: Option<Observed>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestDiagnosis {
+    pub url: String,
+    /// The site HTTP.sys routes it to, if any.
+    pub site: Option<String>,
+    pub app_pool: Option<String>,
+    /// None: predicted to get no answer at all.
+    pub predicted_status: Option<u16>,
+    /// With `--verify`: what the request got in a real start (None inside: no answer).
+    pub observed_status: Option<Option<u16>>,
 }
 
 /// What the configuration and the headers say will happen. A prediction, never a result.
@@ -137,9 +157,10 @@ fn diagnose_with(
     let when = if mode == IsolationMode::Iis5 { When::ServiceStart } else { When::FirstRequest };
 
     let mut filters = Vec::new();
-    for filter in metabase.global_filters().into_iter().filter(|filter| filter.enabled) {
-        let Some(path_text) = filter.path else { continue };
-        let path = WinPath::parse(&path_text)?;
+    let globals = crate::iis::iis6::active_filters(metabase)?;
+    for filter in globals.into_iter().chain(started_site_filters(metabase)?) {
+        let path = filter.path.clone();
+        let path_text = path.to_string();
         let image = image_for(machine, artifacts, scenario, &path)?;
         // A dependency counts as there when the machine has it or the scenario places it;
         // with no machine to ask, it is not checked.
@@ -148,15 +169,23 @@ fn diagnose_with(
                 || path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
         };
         let has_clr = machine.map(Machine::has_clr);
-        let predicted = predict(has_clr, image.as_ref(), &dependency_found, process, bits, when);
+        // The folder is there when the machine has it or the scenario places a file in it;
+        // with no machine to ask, only the scenario's files count.
+        let folder_exists = machine.is_some_and(|machine| machine.folder_exists_for(&path))
+            || scenario.images.iter().any(|(placed, _)| placed.same_folder(&path));
+        let predicted =
+            predict(has_clr, image.as_ref(), folder_exists, &dependency_found, process, bits, when);
         filters.push(FilterDiagnosis {
             name: filter.name,
+            site: filter.site,
             path: path_text,
             predicted,
             observed: None,
         });
     }
-    let problems = filters.iter().any(|filter| !filter.predicted.loads);
+    let mut requests = predict_requests(scenario, mode, &filters)?;
+    let problems = filters.iter().any(|filter| !filter.predicted.loads)
+        || requests.iter().any(|request| request.predicted_status != Some(200));
     let mut remedies: Vec<ProposedRemedy> = remedies(scenario, mode, enable_32bit, &filters)
         .into_iter()
         .map(ProposedRemedy::new)
@@ -177,10 +206,29 @@ fn diagnose_with(
                 && observed.cause == diagnosis.predicted.cause;
             diagnosis.observed = Some(observed);
         }
+        // The requests' answers come from a start as IIS does it, stopping where IIS stops.
+        let started = crate::iis::start(machine, scenario)?;
+        let repeat = scenario.repeat_requests.max(1) as usize;
+        for (index, request) in requests.iter_mut().enumerate() {
+            request.observed_status =
+                started.requests.get(index * repeat).map(|observed| observed.status);
+        }
+        // What a filter's own code does (refuse, crash, hang) is observed, never predicted:
+        // a request through such a filter is reported, not held against the prediction.
+        let behaved = |site: Option<&str>| {
+            filters
+                .iter()
+                .filter(|f| f.site.is_none() || f.site.as_deref() == site)
+                .all(|f| f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none()))
+        };
         agree = Some(
             filters
                 .iter()
-                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
+                .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree))
+                && requests.iter().all(|request| {
+                    !behaved(request.site.as_deref())
+                        || request.observed_status == Some(request.predicted_status)
+                }),
         );
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, &remedy.remedy)?;
@@ -196,8 +244,43 @@ fn diagnose_with(
         problems,
         agree,
         filters,
+        requests,
         remedies,
     })
+}
+
+/// The answer each request should get if the filters load as predicted: IIS 5.0 isolation
+/// mode stops the service for a global filter that fails, and fails a site for its own; worker
+/// process isolation mode answers 503 for either.
+fn predict_requests(
+    scenario: &Scenario,
+    mode: IsolationMode,
+    filters: &[FilterDiagnosis],
+) -> anyhow::Result<Vec<RequestDiagnosis>> {
+    let globals_load = filters.iter().filter(|f| f.site.is_none()).all(|f| f.predicted.loads);
+    let site_loads = |site: &str| {
+        filters.iter().filter(|f| f.site.as_deref() == Some(site)).all(|f| f.predicted.loads)
+    };
+    let requests = routed_requests(scenario)?
+        .into_iter()
+        .map(|(url, to)| {
+            let (site, app_pool, predicted_status) = match to {
+                RoutedTo::Site { site, pool } => {
+                    let status = match (mode, globals_load, site_loads(&site)) {
+                        (IsolationMode::Iis5, false, _) => None,
+                        (_, true, true) => Some(200),
+                        _ => Some(503),
+                    };
+                    let pool = (mode == IsolationMode::WorkerProcess).then_some(pool);
+                    (Some(site), pool, status)
+                }
+                RoutedTo::InvalidHostname => (None, None, Some(400)),
+                RoutedTo::NoAnswer => (None, None, None),
+            };
+            RequestDiagnosis { url, site, app_pool, predicted_status, observed_status: None }
+        })
+        .collect();
+    Ok(requests)
 }
 
 /// The headers of the image the scenario puts at `path`, read from the file it will copy
@@ -218,6 +301,7 @@ fn image_for(
 fn predict(
     has_clr: Option<bool>,
     image: Option<&ImageInfo>,
+    folder_exists: bool,
     dependency_found: &dyn Fn(&str) -> bool,
     process: ProcessName,
     bits: Bits,
@@ -235,12 +319,23 @@ fn predict(
             windows_versions_differ: None,
         };
     let Some(image) = image else {
-        return verdict(
-            false,
-            Some(Win32Error::MOD_NOT_FOUND),
-            Cause::MissingFile,
-            "no file at this path".to_owned(),
-        );
+        // IIS looks for the file before it loads it; that check answers ERROR_FILE_NOT_FOUND,
+        // or ERROR_PATH_NOT_FOUND when not even the folder is there.
+        return if folder_exists {
+            verdict(
+                false,
+                Some(Win32Error::FILE_NOT_FOUND),
+                Cause::MissingFile,
+                "no file at this path".to_owned(),
+            )
+        } else {
+            verdict(
+                false,
+                Some(Win32Error::PATH_NOT_FOUND),
+                Cause::MissingFile,
+                "not even the folder of this path exists".to_owned(),
+            )
+        };
     };
     if !image.mz {
         return verdict(
@@ -346,7 +441,8 @@ fn observe(
         cause,
         Cause::FilterRefused | Cause::Crashed | Cause::TimedOut | Cause::RawDataUnsupported
     );
-    let at_loader = matches!(stage, Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
+    let at_loader =
+        matches!(stage, Stage::Probe | Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
     Observed {
         process,
         bits,
@@ -416,5 +512,5 @@ fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> any
     let mut fixed = scenario.clone();
     fixed.metabase = remedy.applied_to(&scenario.metabase)?;
     crate::iis::check(&fixed)?;
-    Ok(crate::iis::start(machine, &fixed)?.all_good())
+    Ok(crate::iis::start(machine, &fixed)?.every_site_serves())
 }

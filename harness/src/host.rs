@@ -37,6 +37,9 @@ pub struct HostPlan {
     pub images: Vec<PlannedImage>,
     /// IIS gives up on the first image that fails; `diagnose` wants every answer.
     pub stop_at_first_failure: bool,
+    /// Look for each image's file (`GetFileAttributesW`) before loading it, as IIS does for a
+    /// filter: a missing file then fails with the check's own error, never reaching the loader.
+    pub probe_before_load: bool,
     /// Send one request through the loaded images (filters: an end-of-request notification;
     /// extensions: one `HttpExtensionProc` call).
     pub request: bool,
@@ -83,6 +86,9 @@ pub struct ImageLoad {
     pub kind: ImageKind,
     /// The planned Windows path (the host's own line named the file it was given for it).
     pub path: String,
+    /// The file-existence check's error when the file was not there; the loader was then
+    /// never called (see [`HostPlan::probe_before_load`]).
+    pub absent: Option<Win32Error>,
     /// None when the host never finished the LoadLibraryExW call for it.
     pub load: Option<Result<(), Win32Error>>,
     pub exports: Option<Exports>,
@@ -159,6 +165,9 @@ pub fn arguments(
     if plan.stop_at_first_failure {
         args.push("--stop-at-first-failure".into());
     }
+    if plan.probe_before_load {
+        args.push("--probe-before-load".into());
+    }
     if plan.request {
         args.push("--request".into());
     }
@@ -193,6 +202,10 @@ enum Line {
         index: usize,
         kind: ImageKind,
         path: String,
+    },
+    Absent {
+        index: usize,
+        win32_error: u32,
     },
     Loaded {
         index: usize,
@@ -411,6 +424,7 @@ impl Reader<'_> {
                     // The machine's Windows path: on the windows backend the host was given
                     // (and has just named) the sandbox's copy, which is no path of the server.
                     path: planned.path.as_str().to_owned(),
+                    absent: None,
                     load: None,
                     exports: None,
                     version: None,
@@ -420,8 +434,23 @@ impl Reader<'_> {
                     output: Vec::new(),
                 });
             }
+            Line::Absent { index, win32_error } => {
+                if !self.plan.probe_before_load {
+                    return Err("`absent`, though the host was not told to look first".to_owned());
+                }
+                let image = self.image(
+                    index,
+                    |image| image.load.is_none() && image.absent.is_none(),
+                    "`absent`",
+                )?;
+                image.absent = Some(Win32Error(win32_error));
+            }
             Line::Loaded { index, ok, win32_error } => {
-                let image = self.image(index, |image| image.load.is_none(), "`loaded`")?;
+                let image = self.image(
+                    index,
+                    |image| image.load.is_none() && image.absent.is_none(),
+                    "`loaded`",
+                )?;
                 image.load = Some(match (ok, win32_error) {
                     (true, None) => Ok(()),
                     (false, Some(error)) => Err(Win32Error(error)),
@@ -550,6 +579,7 @@ mod tests {
                 })
                 .collect(),
             stop_at_first_failure: true,
+            probe_before_load: false,
             request: true,
             timeout: Duration::from_secs(1),
         }

@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod doctor;
 pub mod driver;
 pub mod host;
+pub mod http_sys;
 pub mod iis;
 pub mod input;
 pub mod interrupt;

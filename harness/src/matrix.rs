@@ -12,7 +12,8 @@
 //! `process`, `bits`, `loaded` and `win32_error` describe the first configured filter in the
 //! first host process that tried it; `status` is the first request's HTTP status (null when no
 //! request could be served). An optional `"events": [2274, 2268]` lists the event ids expected,
-//! in order.
+//! in order. An optional `"requests": [{"url": "http://shop.example.com/", "status": 503}]`
+//! sends those requests instead of one `GET /` to each started site, and pins each answer.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
@@ -51,6 +52,18 @@ pub struct Outcome {
     pub status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<u32>>,
+    /// The requests to send, each with the status it must get (null: no answer at all).
+    /// When present, these URLs replace the default `GET /` to each started site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<ExpectedRequest>>,
+}
+
+/// One request a case sends, and its expected answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedRequest {
+    pub url: String,
+    pub status: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,8 +87,8 @@ pub struct CaseResult {
 
 impl Outcome {
     /// Reads the same facts off an observed start, so that expected and observed compare as
-    /// plain values. `with_events` keeps the event ids only when the case pins them.
-    pub fn of(report: &StartReport, with_events: bool) -> Outcome {
+    /// plain values. The optional facts (events, requests) are read only when `pins` has them.
+    pub fn of(report: &StartReport, pins: &Outcome) -> Outcome {
         let first =
             report.hosts.iter().find_map(|host| host.filters.first().map(|filter| (host, filter)));
         Outcome {
@@ -84,8 +97,21 @@ impl Outcome {
             bits: first.map(|(host, _)| host.bits),
             loaded: first.map(|(_, filter)| filter.loaded),
             win32_error: first.and_then(|(_, filter)| filter.win32_error).map(|error| error.code()),
-            status: report.requests.first().map(|request| request.status),
-            events: with_events.then(|| report.events.iter().map(|event| event.id).collect()),
+            status: report.requests.first().and_then(|request| request.status),
+            events: pins
+                .events
+                .is_some()
+                .then(|| report.events.iter().map(|event| event.id).collect()),
+            requests: pins.requests.is_some().then(|| {
+                report
+                    .requests
+                    .iter()
+                    .map(|request| ExpectedRequest {
+                        url: request.url.clone(),
+                        status: request.status,
+                    })
+                    .collect()
+            }),
         }
     }
 }
@@ -174,6 +200,11 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
         let (path, spec) = crate::scenario::parse_image_arg_in(image, folder)
             .with_context(|| format!("in `{}`", json_path.display()))?;
         scenario.add_image(path, spec).with_context(|| format!("in `{}`", json_path.display()))?;
+    }
+    for request in case.expected.requests.iter().flatten() {
+        let url = crate::http_sys::RequestUrl::parse(&request.url)
+            .map_err(|what| anyhow::anyhow!("{}: {what}", json_path.display()))?;
+        scenario.requests.push(url);
     }
     crate::iis::check(&scenario).with_context(|| format!("in scenario `{name}`"))?;
     Ok(Case { name, scenario, expected: case.expected })
@@ -272,7 +303,7 @@ fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
     let started = Instant::now();
     let observed = crate::iis::start(machine, &case.scenario)
         .with_context(|| format!("scenario `{}`", case.name))?;
-    let pass = Outcome::of(&observed, case.expected.events.is_some()) == case.expected;
+    let pass = Outcome::of(&observed, &case.expected) == case.expected;
     Ok(CaseResult {
         name: case.name.clone(),
         expected: case.expected.clone(),
@@ -300,7 +331,7 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
         if result.pass {
             xml.push_str("/>\n");
         } else {
-            let observed = Outcome::of(&result.observed, result.expected.events.is_some());
+            let observed = Outcome::of(&result.observed, &result.expected);
             let message = format!(
                 "observed {} but expected {}",
                 serde_json::to_string(&observed).unwrap_or_default(),

@@ -99,6 +99,8 @@ pub struct HostOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct FilterOutcome {
     pub name: String,
+    /// The site whose filter this is; None for a global filter.
+    pub site: Option<String>,
     pub path: String,
     /// True when the filter is loaded and initialised: LoadLibraryExW, GetProcAddress and
     /// GetFilterVersion all succeeded, and IIS accepted it.
@@ -141,13 +143,36 @@ pub enum RefusalReason {
     /// HTTP.sys hands raw data to one process only, so worker processes cannot serve
     /// SF_NOTIFY_READ_RAW_DATA.
     ReadRawDataInWorkerProcessIsolationMode,
+    /// IIS 6.0 takes read-raw-data filters only as global filters.
+    ReadRawDataAtSiteLevel,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestOutcome {
+    /// The URL as asked for (`http://host/path`, or `/path` for the first site).
+    pub url: String,
+    /// The site's key name below `/LM/W3SVC` (`"1"`); None when no site took the request.
+    pub site: Option<String>,
     /// None in IIS 5.0 isolation mode, where inetinfo.exe serves requests without pools.
     pub app_pool: Option<String>,
-    pub status: u16,
+    /// None when nothing answered at all (see `no_answer`).
+    pub status: Option<u16>,
+    pub substatus: Option<u16>,
+    /// The Win32 error behind a failed answer: what IIS logs as sc-win32-status when it
+    /// answers itself, and the loader's error of the filter that failed the site or the
+    /// worker when HTTP.sys answers 503 for them.
+    pub win32_error: Option<Win32Error>,
+    pub no_answer: Option<NoAnswer>,
+}
+
+/// Why a request got no HTTP answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoAnswer {
+    /// No started site has a binding on the request's port: TCP refuses the connection.
+    NothingListensOnPort,
+    /// W3SVC did not start, so HTTP.sys holds no registration for any site.
+    ServiceNotRunning,
 }
 
 /// One thing that happened during a start, in the order it happened. The model records these;
@@ -215,25 +240,70 @@ pub enum Happening {
     ServiceFailed {
         error: Win32Error,
     },
+    /// A web site as configured, and whether the service starts it.
+    SiteConfigured {
+        site: String,
+        comment: Option<String>,
+        bindings: Vec<String>,
+        auto_start: bool,
+        state: Option<u32>,
+        root_pool: String,
+        /// Read as the Default Web Site because the metabase has no `IIsWebServer`.
+        implied: bool,
+    },
+    /// IIS 5.0 isolation mode: a site's filters load in inetinfo.exe at service start.
+    SiteFiltersLoadAtServiceStart {
+        site: String,
+        process: ProcessName,
+        bits: Bits,
+    },
+    /// A site whose filters did not all load: it answers 503 from now on.
+    SiteFailed {
+        site: String,
+    },
     /// WAS starts a worker for a request.
     WorkerStartsForRequest {
         ordinal: u32,
+        url: String,
+        site: String,
         pool: String,
+        bits: Bits,
+        site_filters: usize,
+    },
+    /// A running worker meets the first request to a site with filters of its own.
+    WorkerLoadsSiteFilters {
+        ordinal: u32,
+        url: String,
+        site: String,
+        pool: String,
+        pid: Option<u32>,
         bits: Bits,
     },
     /// A request to a pool rapid-fail protection disabled.
     RequestToDisabledPool {
         ordinal: u32,
+        url: String,
         pool: String,
     },
-    /// A request answered by the worker that served the one before it.
+    /// A request to a site that failed to start.
+    RequestToFailedSite {
+        ordinal: u32,
+        url: String,
+        site: String,
+    },
+    /// A request answered by a worker (or inetinfo.exe) that is already running.
     ServedBySameWorker {
         ordinal: u32,
-        pool: String,
+        url: String,
+        process: ProcessName,
+        pool: Option<String>,
     },
     Response {
+        url: String,
+        site: Option<String>,
         pool: Option<String>,
-        status: u16,
+        status: Option<u16>,
+        no_answer: Option<NoAnswer>,
     },
     PoolDisabled {
         pool: String,
@@ -343,7 +413,7 @@ impl Happening {
             Happening::ServiceLoadsFilters { process, bits } => step(
                 StepKind::Info,
                 format!(
-                    "W3SVC starts inside {process} ({bits}), which loads the global filters now"
+                    "W3SVC (in svchost.exe) starts the worker process core inside {process} ({bits}), which loads the global filters now"
                 ),
             ),
             Happening::ServiceStartsWithoutFilters => step(
@@ -435,32 +505,123 @@ impl Happening {
                 StepKind::Fail,
                 format!("W3SVC did not start ({error}); no request can be served"),
             ),
-            Happening::WorkerStartsForRequest { ordinal, pool, bits } => step(
-                StepKind::Info,
-                format!(
-                    "request {ordinal} to application pool {pool}: WAS starts w3wp.exe ({bits}), which loads the global filters"
-                ),
-            ),
-            Happening::RequestToDisabledPool { ordinal, pool } => step(
-                StepKind::Info,
-                format!(
-                    "request {ordinal} to {pool}: the pool is disabled, HTTP.sys answers at once"
-                ),
-            ),
-            Happening::ServedBySameWorker { ordinal, pool } => step(
-                StepKind::Info,
-                format!("request {ordinal} to {pool}: served by the same worker"),
-            ),
-            Happening::Response { pool, status } => {
-                let target = pool.as_ref().map(|pool| format!(" ({pool})")).unwrap_or_default();
-                let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
-                step(
-                    kind,
+            Happening::SiteConfigured {
+                site,
+                comment,
+                bindings,
+                auto_start,
+                state,
+                root_pool,
+                implied,
+            } => {
+                let name = comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
+                let head = if *implied {
                     format!(
-                        "GET /{target}: HTTP {status} {}",
-                        crate::vocab::http_status_text(*status)
+                        "site {site}{name}: the metabase has no IIsWebServer key, so it is read as a fresh installation's Default Web Site"
+                    )
+                } else {
+                    format!("site {site}{name}")
+                };
+                let bindings =
+                    if bindings.is_empty() { "no bindings".to_owned() } else { bindings.join(" ") };
+                let state = match state {
+                    Some(2) => ", last recorded started (ServerState 2)".to_owned(),
+                    Some(4) => ", last recorded stopped (ServerState 4)".to_owned(),
+                    Some(other) => format!(", ServerState {other}"),
+                    None => String::new(),
+                };
+                let start = if *auto_start {
+                    "starts with the service"
+                } else {
+                    "ServerAutoStart FALSE, not started"
+                };
+                step(
+                    StepKind::Config,
+                    format!(
+                        "{head}: bindings {bindings}, root application in pool {root_pool}; {start}{state}"
                     ),
                 )
+            }
+            Happening::SiteFiltersLoadAtServiceStart { site, process, bits } => step(
+                StepKind::Info,
+                format!(
+                    "{process} ({bits}) loads site {site}'s filters at service start, after the global filters (IIS 5.0's behaviour; a harness decision where the IIS 6.0 sources are silent)"
+                ),
+            ),
+            Happening::SiteFailed { site } => step(
+                StepKind::Fail,
+                format!(
+                    "site {site} failed to start: not all of its filters loaded; its requests get 503, other sites keep serving"
+                ),
+            ),
+            Happening::WorkerStartsForRequest { ordinal, url, site, pool, bits, site_filters } => {
+                let loads = if *site_filters > 0 {
+                    let filters = if *site_filters == 1 { "filter" } else { "filters" };
+                    format!("the global filters, then site {site}'s {site_filters} {filters}")
+                } else {
+                    "the global filters".to_owned()
+                };
+                step(
+                    StepKind::Info,
+                    format!(
+                        "request {ordinal} for {url} (site {site}, pool {pool}): WAS starts w3wp.exe ({bits}), which loads {loads}"
+                    ),
+                )
+            }
+            Happening::WorkerLoadsSiteFilters { ordinal, url, site, pool, pid, bits } => {
+                let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
+                step(
+                    StepKind::Info,
+                    format!(
+                        "request {ordinal} for {url}: the first to site {site}, so the {bits} worker of pool {pool}{pid} loads the site's filters; a new host of the same bitness stands in for that worker, loading the global filters again before them"
+                    ),
+                )
+            }
+            Happening::RequestToDisabledPool { ordinal, url, pool } => step(
+                StepKind::Info,
+                format!(
+                    "request {ordinal} for {url}: pool {pool} is disabled, HTTP.sys answers at once"
+                ),
+            ),
+            Happening::RequestToFailedSite { ordinal, url, site } => step(
+                StepKind::Info,
+                format!("request {ordinal} for {url}: site {site} failed to start"),
+            ),
+            Happening::ServedBySameWorker { ordinal, url, process, pool } => {
+                let by = match pool {
+                    Some(pool) => format!("the running worker of pool {pool}"),
+                    None => format!("the running {process}"),
+                };
+                step(StepKind::Info, format!("request {ordinal} for {url}: served by {by}"))
+            }
+            Happening::Response { url, site, pool, status, no_answer } => {
+                let target = match (site, pool) {
+                    (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
+                    (Some(site), None) => format!(" (site {site})"),
+                    _ => String::new(),
+                };
+                match (status, no_answer) {
+                    (Some(status), _) => {
+                        let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
+                        let text = match status {
+                            // HTTP.sys's own answer, before any site sees the request.
+                            400 => "Bad Request - Invalid Hostname",
+                            _ => crate::vocab::http_status_text(*status),
+                        };
+                        step(kind, format!("GET {url}{target}: HTTP {status} {text}"))
+                    }
+                    (None, reason) => {
+                        let why = match reason {
+                            Some(NoAnswer::NothingListensOnPort) => {
+                                "no started site has a binding on that port, the connection is refused"
+                            }
+                            Some(NoAnswer::ServiceNotRunning) | None => {
+                                "W3SVC is not running, nothing listens"
+                            }
+                        };
+                        step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
+                    }
+                }
             }
             Happening::PoolDisabled { pool, failures, interval_minutes } => step(
                 StepKind::Fail,
@@ -489,6 +650,12 @@ fn filter_result(
             format!(
                 "{head}: loaded; GetFilterVersion says \"{}\"",
                 description.unwrap_or_default()
+            ),
+        ),
+        (Stage::Probe, _) => (
+            StepKind::Fail,
+            format!(
+                "{head}: the file is not there (GetFileAttributesW: {error_text}), so it is never loaded"
             ),
         ),
         (Stage::LoadLibrary, Some(_)) => {
@@ -532,7 +699,20 @@ impl StartReport {
     pub fn all_good(&self) -> bool {
         self.service.started
             && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
-            && self.requests.iter().all(|request| request.status == 200)
+            && self.requests.iter().all(|request| request.status == Some(200))
+    }
+
+    /// True when the service started, every filter loaded, and every request that reached a
+    /// site got 200: what a remedy must achieve. Requests HTTP.sys answers itself (400, or no
+    /// listener) are about the URL asked for, not about the server's health.
+    pub fn every_site_serves(&self) -> bool {
+        self.service.started
+            && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
+            && self
+                .requests
+                .iter()
+                .filter(|request| request.site.is_some())
+                .all(|request| request.status == Some(200))
     }
 
     /// The first filter failure, for verdict lines.
@@ -573,8 +753,10 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
+                let whose =
+                    filter.site.as_ref().map(|site| format!("site {site}'s ")).unwrap_or_default();
                 format!(
-                    "verdict: cannot load filter `{}` in {} {}: {why}",
+                    "verdict: cannot load {whose}filter `{}` in {} {}: {why}",
                     filter.path, host.bits, host.process
                 )
             }

@@ -129,7 +129,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
             .hosts
             .iter()
             .any(|host| host.process == ProcessName::W3wp && host.bits == Bits::B32)
-        && start_a.requests.iter().all(|request| request.status == 200);
+        && start_a.requests.iter().all(|request| request.status == Some(200));
     say(
         verdict_kind(verified_a),
         verdict_text(

@@ -24,9 +24,12 @@ pub struct Scenario {
     pub images: Vec<(WinPath, ImageSpec)>,
     /// How long a host process may take before IIS (and the harness) gives up on it.
     pub host_timeout: Duration,
-    /// Requests sent to each application pool in worker process isolation mode; each one to a
-    /// pool whose worker failed starts another worker, until rapid-fail protection steps in.
-    pub requests_per_pool: u32,
+    /// The requests to send, in order; none means one `GET /` to each started site.
+    pub requests: Vec<crate::http_sys::RequestUrl>,
+    /// How many times each request is sent: in worker process isolation mode each one that
+    /// meets a pool whose worker failed starts another worker, until rapid-fail protection
+    /// steps in.
+    pub repeat_requests: u32,
 }
 
 /// What to put at a Windows path.
@@ -38,13 +41,16 @@ pub enum ImageSpec {
     Synthetic(String),
     /// The user's own file.
     File(PathBuf),
+    /// Nothing: the path stays empty, even where a default image would be placed.
+    Missing,
 }
 
 pub const DEFAULT_HOST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ImageSpec {
     /// Parses the right-hand side of `--image WINPATH=SPEC`: `x86`, `amd64`, `x86:VARIANT`,
-    /// `amd64:VARIANT`, `odd:NAME`, or a path to a file.
+    /// `amd64:VARIANT`, `odd:NAME`, `missing` (nothing there, not even a default image), or a
+    /// path to a file.
     pub fn parse(text: &str) -> anyhow::Result<ImageSpec> {
         ImageSpec::parse_in(text, None)
     }
@@ -56,6 +62,9 @@ impl ImageSpec {
             Some((head, rest)) if !head.is_empty() && head.len() > 1 => (head, Some(rest)),
             _ => (text, None),
         };
+        if text.eq_ignore_ascii_case("missing") {
+            return Ok(ImageSpec::Missing);
+        }
         if head.eq_ignore_ascii_case("odd") {
             return Ok(ImageSpec::Synthetic(variant.unwrap_or_default().to_owned()));
         }
@@ -75,7 +84,7 @@ impl ImageSpec {
                 _ => String::new(),
             };
             bail!(
-                "`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME nor an existing regular file{relative}"
+                "`{text}` is neither x86, amd64, x86:VARIANT, amd64:VARIANT, odd:NAME, missing nor an existing regular file{relative}"
             );
         }
         Ok(ImageSpec::File(std::path::absolute(path)?))
@@ -87,6 +96,7 @@ impl ImageSpec {
             ImageSpec::Mock { arch, variant } => artifacts.mock_filter(*arch, variant),
             ImageSpec::Synthetic(name) => artifacts.odd_image(name),
             ImageSpec::File(path) => Ok(path.clone()),
+            ImageSpec::Missing => bail!("internal error: a missing image has no source file"),
         }
     }
 }
@@ -100,6 +110,7 @@ impl std::fmt::Display for ImageSpec {
             ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
             ImageSpec::File(path) => write!(f, "{}", path.display()),
+            ImageSpec::Missing => f.write_str("nothing (=missing)"),
         }
     }
 }
@@ -132,7 +143,8 @@ impl Scenario {
             metabase,
             images: Vec::new(),
             host_timeout: DEFAULT_HOST_TIMEOUT,
-            requests_per_pool: 1,
+            requests: Vec::new(),
+            repeat_requests: 1,
         }
     }
 
@@ -153,7 +165,7 @@ impl Scenario {
     /// The image at `path`: the user's choice, else the default for a standard Framework path.
     pub fn image_at(&self, path: &WinPath) -> Option<ImageSpec> {
         if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
-            return Some(spec.clone());
+            return (*spec != ImageSpec::Missing).then(|| spec.clone());
         }
         default_image(self.os, path)
     }
@@ -166,11 +178,15 @@ impl Scenario {
     ) -> anyhow::Result<Layout> {
         let mut layout = Layout::default();
         for (path, spec) in &self.images {
-            layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
+            match spec {
+                ImageSpec::Missing => layout.require_nothing_unless_set(path.clone()),
+                _ => layout.set(path.clone(), Content::Copy(spec.source(artifacts)?)),
+            }
         }
         for path in filter_paths {
+            let chosen = self.images.iter().any(|(placed, _)| placed == path);
             match default_image(self.os, path) {
-                Some(spec) if layout.content_at(path).is_none() => {
+                Some(spec) if !chosen => {
                     layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
                 }
                 _ => layout.require_nothing_unless_set(path.clone()),

@@ -134,6 +134,8 @@ impl fmt::Display for ImageKind {
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Loaded,
+    /// IIS looks for the file before it loads it; the file-existence check failed.
+    Probe,
     LoadLibrary,
     GetProcAddress,
     GetFilterVersion,

@@ -68,7 +68,12 @@ fn start_json_reports_the_seed_failure() {
     assert_eq!(filter["cause"], "wrong_bitness");
     assert_eq!(filter["image"]["machine"], "x86");
     assert_eq!(filter["image"]["bits"], 32);
-    assert_eq!(report["requests"], Value::Array(vec![]));
+    // The Default Web Site's GET / finds nothing listening: the service did not start.
+    let request = &report["requests"][0];
+    assert_eq!(request["url"], "http://localhost/");
+    assert_eq!(request["site"], "1");
+    assert_eq!(request["status"], Value::Null);
+    assert_eq!(request["no_answer"], "service_not_running");
     let events = report["events"].as_array().unwrap();
     assert_eq!(events[0]["log"], "Application");
     assert_eq!(events[0]["source"], "W3SVC-WP");
@@ -85,7 +90,10 @@ fn start_exits_0_when_everything_loads_and_shows_a_timeline() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("w3wp.exe started (32-bit"), "{text}");
-    assert!(text.contains("GET / (DefaultAppPool): HTTP 200 OK"), "{text}");
+    assert!(
+        text.contains("GET http://localhost/ (site 1, pool DefaultAppPool): HTTP 200 OK"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
 }
 
@@ -417,4 +425,101 @@ fn doctor_names_what_is_missing_and_how_to_install_it() {
     ] {
         assert!(text.contains(line), "`{line}` missing from:\n{text}");
     }
+}
+
+/// Requests by URL, as a user sends them to a server with several sites: each answer comes
+/// with the site and pool it reached, and HTTP.sys's own answers have no site at all.
+#[test]
+fn start_routes_requests_by_url_to_sites() {
+    let metabase = scenarios().join("sites/two-sites-worker-mode-site-filter-wrong-bitness.xml");
+    let output = harness(&[
+        "start",
+        "--json",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        r"C:\Filters\global\amd64.dll=amd64",
+        "--image",
+        r"C:\Filters\shop\x86.dll=x86",
+        "--request",
+        "http://localhost/",
+        "--request",
+        "http://SHOP.example.com/cart?id=1",
+        "--request",
+        "http://intranet:8080/",
+        "--request",
+        "http://localhost:81/",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "a site failed: {}", stderr(&output));
+    let report = json(&output);
+    let requests = report["requests"].as_array().unwrap();
+    let seen: Vec<(Value, Value, Value, Value)> = requests
+        .iter()
+        .map(|r| (r["url"].clone(), r["site"].clone(), r["app_pool"].clone(), r["status"].clone()))
+        .collect();
+    let row =
+        |url: &str, site: Value, pool: Value, status: Value| (Value::from(url), site, pool, status);
+    assert_eq!(
+        seen,
+        [
+            row("http://localhost/", "1".into(), "DefaultAppPool".into(), 200.into()),
+            row("http://SHOP.example.com/cart?id=1", "2".into(), "ShopPool".into(), 503.into()),
+            row("http://intranet:8080/", Value::Null, Value::Null, 400.into()),
+            row("http://localhost:81/", Value::Null, Value::Null, Value::Null),
+        ]
+    );
+    assert_eq!(requests[1]["win32_error"], 193, "the site's 503 stands for the loader's 193");
+    assert_eq!(requests[3]["no_answer"], "nothing_listens_on_port");
+    // Site 2's filter was loaded for real by ShopPool's worker, beside the global filter.
+    let shop = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["app_pool"] == "ShopPool")
+        .expect("ShopPool's worker ran");
+    assert_eq!(shop["filters"][1]["site"], "2");
+    assert_eq!(shop["filters"][1]["win32_error"], 193);
+    assert_eq!(shop["filters"][0]["site"], Value::Null);
+    assert!(
+        report["hosts"].as_array().unwrap().iter().all(|host| host["app_pool"] != "NobodysPool")
+    );
+}
+
+/// `--image WINPATH=missing` empties a standard Framework path, and IIS's own look for the
+/// file answers before the loader is asked.
+#[test]
+fn a_missing_image_fails_at_the_file_check_with_its_real_error() {
+    let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output = harness(&[
+        "start",
+        "--json",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll=missing",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    let filter = &report["hosts"][0]["filters"][0];
+    assert_eq!(filter["stage"], "probe");
+    assert_eq!(filter["win32_error"], 2, "the Framework folder is there, the file is not");
+    assert_eq!(filter["cause"], "missing_file");
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events[0]["id"], 2214);
+    assert_eq!(events[0]["data"], "02 00 00 00");
+}
+
+/// A request that is not a URL the harness can send is bad input.
+#[test]
+fn a_request_that_is_not_a_url_is_refused() {
+    let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output = harness(&[
+        "start",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--request",
+        "ftp://example.com/",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--request"), "{}", stderr(&output));
 }

@@ -11,6 +11,8 @@ mod catalogue;
 mod diagnose;
 /// The loader layer: mock filters of both architectures in hosts of both bitnesses.
 mod loader;
+/// The real IIS 6.0 metabases: start and diagnose with real loads.
+mod real_metabases;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
 /// Checks on the repository itself.

@@ -16,7 +16,7 @@ fn scenario(#[files("scenarios/**/*.json")] json_path: PathBuf) {
         .unwrap_or_else(|error| panic!("{error:#}"));
     let result = &results[0];
     if !result.pass {
-        let observed = matrix::Outcome::of(&result.observed, case.expected.events.is_some());
+        let observed = matrix::Outcome::of(&result.observed, &case.expected);
         let timeline: Vec<String> =
             result.observed.steps().into_iter().map(|step| step.text).collect();
         panic!(

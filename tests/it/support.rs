@@ -64,6 +64,8 @@ pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> 
             .map(|path| PlannedImage { kind: ImageKind::Filter, path })
             .collect(),
         stop_at_first_failure: false,
+        // The loader's own answer, also for a file that is not there.
+        probe_before_load: false,
         request: true,
         timeout: Duration::from_secs(30),
     };

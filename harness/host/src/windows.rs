@@ -141,6 +141,7 @@ impl Kind {
 
 struct Options {
     stop_at_first_failure: bool,
+    probe_before_load: bool,
     request: bool,
     probes: Vec<OsString>,
     images: Vec<(Kind, OsString)>,
@@ -177,7 +178,7 @@ pub fn main() {
 
     let mut ready = Vec::new();
     for (index, (kind, path)) in options.images.iter().enumerate() {
-        let outcome = load_image(index, *kind, path);
+        let outcome = load_image(index, *kind, path, options.probe_before_load);
         let failed = outcome.is_none();
         ready.extend(outcome);
         if failed && options.stop_at_first_failure {
@@ -198,6 +199,7 @@ pub fn main() {
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         stop_at_first_failure: false,
+        probe_before_load: false,
         request: false,
         probes: Vec::new(),
         images: Vec::new(),
@@ -208,6 +210,7 @@ fn parse_options() -> Result<Options, String> {
         match arg.to_str() {
             Some("--stop-at-first-failure") => options.stop_at_first_failure = true,
             Some("--request") => options.request = true,
+            Some("--probe-before-load") => options.probe_before_load = true,
             Some("--probe") => options.probes.push(value("--probe")?),
             Some("--filter") => options.images.push((Kind::Filter, value("--filter")?)),
             Some("--extension") => options.images.push((Kind::Extension, value("--extension")?)),
@@ -267,13 +270,24 @@ struct ReadyImage {
     terminate: Option<unsafe extern "system" fn() -> isize>,
 }
 
-fn load_image(index: usize, kind: Kind, path: &OsString) -> Option<ReadyImage> {
+fn load_image(index: usize, kind: Kind, path: &OsString, probe_first: bool) -> Option<ReadyImage> {
     let wide: Vec<u16> = path.encode_wide().chain(Some(0)).collect();
     report(&format!(
         "{{\"event\":\"loading\",\"index\":{index},\"kind\":\"{}\",\"path\":{}}}",
         kind.name(),
         json_string(&path.to_string_lossy())
     ));
+    if probe_first {
+        // SAFETY: `wide` is NUL-terminated and outlives the call; GetLastError reads the error
+        // the failed call just set.
+        let missing = unsafe {
+            (GetFileAttributesW(wide.as_ptr()) == INVALID_FILE_ATTRIBUTES).then(|| GetLastError())
+        };
+        if let Some(error) = missing {
+            report(&format!("{{\"event\":\"absent\",\"index\":{index},\"win32_error\":{error}}}"));
+            return None;
+        }
+    }
     // LOAD_WITH_ALTERED_SEARCH_PATH: the image's own dependencies are looked up beside it, as a
     // filter author expects; the image itself is only ever opened by its absolute path, so the
     // loader cannot skip a wrong-bitness copy and find another one further down a search path.

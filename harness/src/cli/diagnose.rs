@@ -82,6 +82,38 @@ fn print(diagnosis: &Diagnosis) {
             );
         }
     }
+    for request in &diagnosis.requests {
+        let answer = |status: Option<u16>| match status {
+            Some(status) => format!("HTTP {status}"),
+            None => "no answer".to_owned(),
+        };
+        let target = match (&request.site, &request.app_pool) {
+            (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
+            (Some(site), None) => format!(" (site {site})"),
+            _ => String::new(),
+        };
+        let ok = request.predicted_status == Some(200);
+        printer.line(
+            if ok { StepKind::Ok } else { StepKind::Fail },
+            &format!(
+                "predicted: GET {}{target}: {}",
+                request.url,
+                answer(request.predicted_status)
+            ),
+        );
+        if let Some(observed) = request.observed_status {
+            let agree = observed == request.predicted_status;
+            printer.line(
+                if agree { StepKind::Ok } else { StepKind::Fail },
+                &format!(
+                    "observed:  GET {}: {} ({})",
+                    request.url,
+                    answer(observed),
+                    if agree { "agrees" } else { "differs from the prediction" }
+                ),
+            );
+        }
+    }
     for (rank, remedy) in diagnosis.remedies.iter().enumerate() {
         let verified = match diagnosis.agree {
             None => String::new(),

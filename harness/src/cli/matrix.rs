@@ -95,7 +95,7 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
 fn print_table(printer: &Printer, results: &[CaseResult]) {
     let width = results.iter().map(|result| result.name.len()).max().unwrap_or(10);
     for result in results {
-        let observed = Outcome::of(&result.observed, false);
+        let observed = Outcome::of(&result.observed, &result.expected);
         let line = format!(
             "{:<width$}  {:<7}  {:<13} {:>6}  {:<10}  {}",
             result.name,
@@ -182,6 +182,7 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
                     .map(|path| PlannedImage { kind: ImageKind::Filter, path: path.clone() })
                     .collect(),
                 stop_at_first_failure: true,
+                probe_before_load: true,
                 request: true,
                 timeout: case.scenario.host_timeout,
             };

@@ -89,7 +89,12 @@ pub struct ScenarioArgs {
     /// Which real loader to use.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: crate::machine::BackendChoice,
-    /// Requests sent to each application pool (worker process isolation mode).
+    /// A request to send: `http://host[:port]/path`, routed to a site by its bindings, or
+    /// `/path` for the started site with the lowest id. Repeatable; without it, one `GET /`
+    /// goes to each started site.
+    #[arg(long = "request", value_name = "URL")]
+    pub request_urls: Vec<String>,
+    /// How many times each request is sent (rapid-fail protection needs repetition).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub requests: u32,
     /// How long a host process may run before it is ended, in milliseconds.

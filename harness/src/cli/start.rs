@@ -35,7 +35,12 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
         let (path, spec) = crate::scenario::parse_image_arg(image)?;
         scenario.add_image(path, spec)?;
     }
-    scenario.requests_per_pool = args.requests;
+    for url in &args.request_urls {
+        let url = crate::http_sys::RequestUrl::parse(url)
+            .map_err(|what| anyhow::anyhow!("--request: {what}"))?;
+        scenario.requests.push(url);
+    }
+    scenario.repeat_requests = args.requests;
     scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);
     Ok(scenario)
 }

@@ -10,6 +10,31 @@
 //!   (WOW64) when `Enable32BitAppOnWin64` is true. A filter that fails kills the worker, the
 //!   request gets 503, and after enough failures rapid-fail protection disables the pool.
 //! - 32-bit Windows: every process is 32-bit and `Enable32BitAppOnWin64` means nothing.
+//!
+//! Sites: each request is routed by HTTP.sys (`http_sys`) to a started site, then to the
+//! application whose path is the longest prefix of the URL, whose pool serves it. Site filters
+//! load after the global ones: in worker process isolation mode at the first request to their
+//! site, in that pool's worker (KB 317204, TechNet cc759144); a failure means the site fails to
+//! start and answers 503 (David Wang, 2005). A read-raw-data filter at site level is refused
+//! (event 2222, the Resource Kit's Table E.2).
+//!
+//! What the sources leave open, and how this model decides (one place, here):
+//! - IIS 5.0 isolation mode and site filters: IIS 6.0's sources describe on-demand loading only
+//!   for worker processes; IIS 5.0 loaded every filter at service start. The model loads a
+//!   started site's filters in inetinfo.exe at service start, after the global ones, and the
+//!   timeline marks this as the harness's decision.
+//! - Whether a failing site filter kills the whole worker or only its site: only the site. The
+//!   worker keeps serving the pool's other sites; the site's requests get 503.
+//! - In IIS 5.0 isolation mode a site filter that fails does not stop the service: the global
+//!   filters decide the service's start, a site's filters that site's.
+//! - A running worker that meets the first request to another site with filters of its own
+//!   loads them; the harness cannot keep a host process alive between reports, so a new host of
+//!   the same bitness stands in for that worker, loading the global filters again first, and
+//!   the timeline says so. Every load result is still that host's real answer.
+//! - A request to a site that failed, or to a dead or disabled pool, carries the loader's error
+//!   of the filter that caused it as `win32_error` (HTTP.sys's own 503 logs no sc-win32-status).
+//! - A request whose host is a name reaches only host-header and "All Unassigned" bindings: the
+//!   address it would arrive on is unknown (see `http_sys`).
 
 use std::time::Duration;
 
@@ -19,12 +44,13 @@ use super::messages;
 use crate::arch::{Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, PlannedImage};
+use crate::http_sys::{self, Route};
 use crate::machine::WinPath;
-use crate::metabase::{FilterConfig, Metabase, RapidFail};
+use crate::metabase::{FilterConfig, Metabase, RapidFail, SiteConfig};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
-    Enable32BitEffect, FilterOutcome, FilterState, Happening, HostOutcome, IisRefusal,
+    Enable32BitEffect, FilterOutcome, FilterState, Happening, HostOutcome, IisRefusal, NoAnswer,
     RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
@@ -72,19 +98,31 @@ pub fn isolation_mode(metabase: &Metabase) -> IsolationMode {
     if metabase.iis5_isolation_mode() { IsolationMode::Iis5 } else { IsolationMode::WorkerProcess }
 }
 
-/// A global filter IIS will try to load.
+/// A filter IIS will try to load: a global one, or one of a site's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveFilter {
     pub name: String,
     pub path: WinPath,
+    /// The site whose filter it is; None for a global filter.
+    pub site: Option<String>,
 }
 
-/// The enabled global filters with a FilterPath, in load order. A FilterPath that is not an
-/// absolute Windows path is bad input: IIS hands FilterPath to LoadLibraryEx as it is, and a
-/// relative one would be searched for and could find a file outside the simulated machine.
+/// The enabled global filters with a FilterPath, in load order.
 pub fn active_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> {
+    enabled_filters(metabase, metabase.global_filters(), None)
+}
+
+/// The enabled filters with a FilterPath among `configured`, in load order. A FilterPath that
+/// is not an absolute Windows path is bad input: IIS hands FilterPath to LoadLibraryEx as it
+/// is, and a relative one would be searched for and could find a file outside the simulated
+/// machine.
+fn enabled_filters(
+    metabase: &Metabase,
+    configured: Vec<FilterConfig>,
+    site: Option<&str>,
+) -> anyhow::Result<Vec<ActiveFilter>> {
     let mut active = Vec::new();
-    for filter in metabase.global_filters() {
+    for filter in configured {
         let Some(path) = &filter.path else { continue };
         if !filter.enabled {
             continue;
@@ -97,7 +135,11 @@ pub fn active_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> 
                 filter.name
             )
         })?;
-        active.push(ActiveFilter { name: filter.name.clone(), path });
+        active.push(ActiveFilter {
+            name: filter.name.clone(),
+            path,
+            site: site.map(str::to_owned),
+        });
     }
     Ok(active)
 }
@@ -114,9 +156,10 @@ pub enum Purpose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostFailure {
     /// A filter did not load or initialise; IIS logs the error.
-    Filter { path: String, error: Win32Error },
-    /// IIS itself refused a filter that loaded: a read-raw-data filter in a worker.
-    Refused { path: String, refusal: IisRefusal },
+    Filter { path: String, site: Option<String>, error: Win32Error },
+    /// IIS itself refused a filter that loaded: a read-raw-data filter in a worker, or at
+    /// site level.
+    Refused { path: String, site: Option<String>, refusal: IisRefusal },
     /// The process died from an exception.
     Crashed { exception_code: u32 },
     /// The process stopped answering (a hang, or output without end).
@@ -125,7 +168,27 @@ enum HostFailure {
     Died { exit_code: Option<i32> },
 }
 
-/// IIS 6.0 starting W3SVC on one server.
+impl HostFailure {
+    /// The site a failure belongs to; None when it takes the whole process down.
+    fn site(&self) -> Option<&str> {
+        match self {
+            HostFailure::Filter { site, .. } | HostFailure::Refused { site, .. } => site.as_deref(),
+            HostFailure::Crashed { .. }
+            | HostFailure::StoppedAnswering
+            | HostFailure::Died { .. } => None,
+        }
+    }
+
+    /// The loader's (or the filter's) error behind it, if there is one.
+    fn error(&self) -> Option<Win32Error> {
+        match self {
+            HostFailure::Filter { error, .. } => Some(*error),
+            _ => None,
+        }
+    }
+}
+
+/// IIS 6.0 starting W3SVC on one server, then serving its requests.
 pub struct Iis6<'s> {
     scenario: &'s Scenario,
     purpose: Purpose,
@@ -133,22 +196,42 @@ pub struct Iis6<'s> {
     enable_32bit: bool,
     filters: Vec<ActiveFilter>,
     configured: Vec<FilterConfig>,
+    sites: Vec<Site>,
+    pools: Vec<Pool>,
+    /// The requests in the order they are sent, each repetition its own entry.
+    requests: Vec<Request>,
+    /// IIS 5.0 isolation mode: inetinfo.exe once the service runs.
+    inetinfo: Option<Worker>,
     report: StartReport,
     phase: Phase,
-    pools: Vec<Pool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Begin,
-    /// IIS 5.0 isolation mode: inetinfo.exe is loading the filters.
+    /// IIS 5.0 isolation mode: inetinfo.exe is loading the global filters.
     Inetinfo,
-    /// Worker process isolation mode: a worker of `pools[pool]` serves request `ordinal`.
+    /// IIS 5.0 isolation mode: inetinfo.exe is loading `sites[site]`'s filters.
+    InetinfoSite {
+        site: usize,
+    },
+    /// Worker process isolation mode: a worker of `pools[pool]` loads filters for
+    /// `requests[request]`; `new_worker` when WAS started it for this request.
     Worker {
         pool: usize,
-        ordinal: u32,
+        request: usize,
+        new_worker: bool,
     },
     Done,
+}
+
+/// One web site and what has become of it.
+#[derive(Debug, Clone)]
+struct Site {
+    config: SiteConfig,
+    filters: Vec<ActiveFilter>,
+    /// Why the site failed to start, once it has (the error, when a filter gave one).
+    failed: Option<Option<Win32Error>>,
 }
 
 /// One application pool's state in worker process isolation mode.
@@ -160,6 +243,49 @@ struct Pool {
     failures: Vec<Duration>,
     clock: Duration,
     disabled: bool,
+    /// The error of the last worker failure: what a disabled pool's 503s stand for.
+    last_error: Option<Win32Error>,
+    worker: Option<Worker>,
+}
+
+/// A process that serves requests: a pool's w3wp.exe, or inetinfo.exe.
+#[derive(Debug, Clone)]
+struct Worker {
+    pid: Option<u32>,
+    /// The status a request gets through the global filters alone.
+    global_status: u16,
+    /// The status through the global filters and each site's own, for the sites whose
+    /// filters this process has loaded.
+    site_status: Vec<(String, u16)>,
+}
+
+impl Worker {
+    fn status_for(&self, site: &Site) -> Option<u16> {
+        if site.filters.is_empty() {
+            return Some(self.global_status);
+        }
+        self.site_status.iter().find(|(id, _)| *id == site.config.id).map(|(_, status)| *status)
+    }
+}
+
+/// One request to send, after HTTP.sys has routed it.
+#[derive(Debug, Clone)]
+struct Request {
+    url: String,
+    ordinal: u32,
+    target: Target,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// `sites[site]`, its application's pool `pools[pool]`.
+    Site {
+        site: usize,
+        pool: usize,
+    },
+    /// HTTP.sys answers 400 itself.
+    InvalidHostname,
+    NoAnswer(NoAnswer),
 }
 
 impl<'s> Iis6<'s> {
@@ -167,6 +293,40 @@ impl<'s> Iis6<'s> {
         let metabase = &scenario.metabase;
         let mode = isolation_mode(metabase);
         let enable_32bit = metabase.enable_32bit_app_on_win64();
+        let mut sites = Vec::new();
+        for config in metabase.sites()? {
+            let filters = enabled_filters(metabase, config.filters.clone(), Some(&config.id))?;
+            sites.push(Site { config, filters, failed: None });
+        }
+        let mut pools: Vec<Pool> = metabase
+            .app_pools()
+            .into_iter()
+            .map(|name| Pool {
+                rapid_fail: metabase.rapid_fail(&name),
+                name,
+                failures: Vec::new(),
+                clock: Duration::ZERO,
+                disabled: false,
+                last_error: None,
+                worker: None,
+            })
+            .collect();
+        // An application may name a pool that has no key: WAS would refuse to route to it,
+        // but its requests still say which pool they were for, so it is tracked like one.
+        for app in sites.iter().flat_map(|site| &site.config.apps) {
+            if !pools.iter().any(|pool| pool.name.eq_ignore_ascii_case(&app.pool)) {
+                pools.push(Pool {
+                    rapid_fail: metabase.rapid_fail(&app.pool),
+                    name: app.pool.clone(),
+                    failures: Vec::new(),
+                    clock: Duration::ZERO,
+                    disabled: false,
+                    last_error: None,
+                    worker: None,
+                });
+            }
+        }
+        let requests = route_requests(scenario, &sites, &pools)?;
         Ok(Iis6 {
             scenario,
             purpose,
@@ -174,6 +334,10 @@ impl<'s> Iis6<'s> {
             enable_32bit,
             filters: active_filters(metabase)?,
             configured: metabase.global_filters(),
+            sites,
+            pools,
+            requests,
+            inetinfo: None,
             report: StartReport {
                 server: ServerKind::Iis6,
                 os: scenario.os,
@@ -192,17 +356,6 @@ impl<'s> Iis6<'s> {
                 sandbox: false,
             },
             phase: Phase::Begin,
-            pools: metabase
-                .app_pools()
-                .into_iter()
-                .map(|name| Pool {
-                    rapid_fail: metabase.rapid_fail(&name),
-                    name,
-                    failures: Vec::new(),
-                    clock: Duration::ZERO,
-                    disabled: false,
-                })
-                .collect(),
         })
     }
 
@@ -220,19 +373,28 @@ impl<'s> Iis6<'s> {
         self.happen(Happening::Logged(event));
     }
 
-    fn host_plan(&self, process: ProcessName, bits: Bits) -> HostPlan {
+    /// The filters a host loads: the global ones, then those of the given sites.
+    fn chain(&self, sites: &[usize]) -> Vec<ActiveFilter> {
+        let mut chain = self.filters.clone();
+        for &site in sites {
+            chain.extend(self.sites[site].filters.iter().cloned());
+        }
+        chain
+    }
+
+    fn host_plan(&self, process: ProcessName, bits: Bits, chain: &[ActiveFilter]) -> HostPlan {
         let start = self.purpose == Purpose::Start;
         HostPlan {
             bits,
             process,
             probes: Vec::new(),
-            images: self
-                .filters
+            images: chain
                 .iter()
                 .map(|filter| PlannedImage { kind: ImageKind::Filter, path: filter.path.clone() })
                 .collect(),
             // IIS gives up at the first filter that fails; diagnose wants every answer.
             stop_at_first_failure: start,
+            probe_before_load: true,
             request: start,
             timeout: self.scenario.host_timeout,
         }
@@ -249,21 +411,37 @@ impl<'s> Iis6<'s> {
             self.happen(Happening::NoGlobalFilters);
         }
         for filter in self.configured.clone() {
-            let state = match (filter.key_exists, filter.enabled) {
-                (false, _) => FilterState::NoKey,
-                (true, false) => FilterState::Disabled,
-                (true, true) => FilterState::Enabled,
-            };
-            self.happen(Happening::FilterConfigured {
-                name: filter.name,
-                path: filter.path,
-                state,
-            });
+            self.filter_configured(filter);
         }
-        for filter in self.filters.clone() {
+        for site in self.sites.clone() {
+            let config = &site.config;
+            self.happen(Happening::SiteConfigured {
+                site: config.id.clone(),
+                comment: config.comment.clone(),
+                bindings: config.bindings.iter().map(ToString::to_string).collect(),
+                auto_start: config.auto_start,
+                state: config.state,
+                root_pool: config.app_for("/").map(|app| app.pool.clone()).unwrap_or_default(),
+                implied: config.implied,
+            });
+            for filter in config.filters.clone() {
+                self.filter_configured(filter);
+            }
+        }
+        let every_filter = self.chain(&(0..self.sites.len()).collect::<Vec<_>>());
+        for filter in every_filter {
             let holds = self.scenario.image_at(&filter.path).map(|spec| spec.to_string());
             self.happen(Happening::Disk { path: filter.path.to_string(), holds });
         }
+    }
+
+    fn filter_configured(&mut self, filter: FilterConfig) {
+        let state = match (filter.key_exists, filter.enabled) {
+            (false, _) => FilterState::NoKey,
+            (true, false) => FilterState::Disabled,
+            (true, true) => FilterState::Enabled,
+        };
+        self.happen(Happening::FilterConfigured { name: filter.name, path: filter.path, state });
     }
 
     /// Turns a host's report into its outcome and the first failure IIS sees, and records what
@@ -271,12 +449,13 @@ impl<'s> Iis6<'s> {
     fn take(
         &mut self,
         observed: Observation,
+        chain: &[ActiveFilter],
         app_pool: Option<&str>,
     ) -> anyhow::Result<(HostOutcome, Option<HostFailure>)> {
         let Observation { run, headers } = observed;
         let worker = self.mode == IsolationMode::WorkerProcess;
         let keep_going = self.purpose == Purpose::LoadEveryFilter;
-        let (filters, failure) = judge(&run, &self.filters, &headers, worker, keep_going)?;
+        let (filters, failure) = judge(&run, chain, &headers, worker, keep_going)?;
         self.happen(Happening::HostStarted {
             process: run.process,
             bits: run.bits,
@@ -314,7 +493,7 @@ impl<'s> Iis6<'s> {
 
     fn failure_events(&mut self, failure: &HostFailure, bits: Bits) {
         match failure {
-            HostFailure::Filter { path, error } => {
+            HostFailure::Filter { path, error, .. } => {
                 // IIS cannot tell why LoadLibrary said ERROR_BAD_EXE_FORMAT, and logs the
                 // architecture event whenever it does.
                 if *error == Win32Error::BAD_EXE_FORMAT {
@@ -324,8 +503,15 @@ impl<'s> Iis6<'s> {
                 }
                 self.log(messages::filters_did_not_all_load(&error.event_data()));
             }
-            HostFailure::Refused { path, refusal } => {
-                self.log(messages::read_raw_data_refused(path));
+            HostFailure::Refused { path, refusal, .. } => {
+                match refusal.reason {
+                    RefusalReason::ReadRawDataInWorkerProcessIsolationMode => {
+                        self.log(messages::read_raw_data_refused(path))
+                    }
+                    RefusalReason::ReadRawDataAtSiteLevel => {
+                        self.log(messages::site_read_raw_data_refused(path))
+                    }
+                }
                 self.log(messages::filters_did_not_all_load(
                     refusal.data.as_deref().unwrap_or_default(),
                 ));
@@ -336,19 +522,38 @@ impl<'s> Iis6<'s> {
         }
     }
 
-    /// A request through a process whose filters all loaded: 200, unless a filter's
-    /// HttpFilterProc failed it.
-    fn request_status(host: &HostOutcome) -> u16 {
-        let failed = host
-            .filters
-            .iter()
-            .any(|filter| filter.request_notification == Some(SF_STATUS_REQ_ERROR));
+    /// The status a request gets through a process whose filters all loaded: 200, unless a
+    /// filter's HttpFilterProc failed it.
+    fn chain_status(filters: &[FilterOutcome]) -> u16 {
+        let failed =
+            filters.iter().any(|filter| filter.request_notification == Some(SF_STATUS_REQ_ERROR));
         if failed { 500 } else { 200 }
     }
 
-    fn respond(&mut self, pool: Option<String>, status: u16) {
-        self.report.requests.push(RequestOutcome { app_pool: pool.clone(), status });
-        self.happen(Happening::Response { pool, status });
+    fn respond(&mut self, request: usize, status: Option<u16>, win32_error: Option<Win32Error>) {
+        let Request { url, target, .. } = self.requests[request].clone();
+        let (site, pool, no_answer) = match target {
+            Target::Site { site, pool } => (
+                Some(self.sites[site].config.id.clone()),
+                // IIS 5.0 isolation mode has no pools: inetinfo.exe serves every site.
+                (self.mode == IsolationMode::WorkerProcess).then(|| self.pools[pool].name.clone()),
+                None,
+            ),
+            Target::InvalidHostname => (None, None, None),
+            Target::NoAnswer(reason) => (None, None, Some(reason)),
+        };
+        let no_answer =
+            if status.is_none() { no_answer.or(Some(NoAnswer::ServiceNotRunning)) } else { None };
+        self.report.requests.push(RequestOutcome {
+            url: url.clone(),
+            site: site.clone(),
+            app_pool: pool.clone(),
+            status,
+            substatus: None,
+            win32_error,
+            no_answer,
+        });
+        self.happen(Happening::Response { url, site, pool, status, no_answer });
     }
 
     fn begin(&mut self) -> Next {
@@ -356,54 +561,70 @@ impl<'s> Iis6<'s> {
         let (process, bits) = self.filter_host();
         if self.purpose == Purpose::LoadEveryFilter {
             self.phase = Phase::Inetinfo;
-            return Next::Start(self.host_plan(process, bits));
+            let started: Vec<usize> =
+                (0..self.sites.len()).filter(|&i| self.sites[i].config.auto_start).collect();
+            let chain = self.chain(&started);
+            return Next::Start(self.host_plan(process, bits, &chain));
         }
         self.happen(Happening::Command("net start w3svc".to_owned()));
         match self.mode {
             IsolationMode::Iis5 => {
                 self.happen(Happening::ServiceLoadsFilters { process, bits });
                 self.phase = Phase::Inetinfo;
-                Next::Start(self.host_plan(process, bits))
+                let chain = self.chain(&[]);
+                Next::Start(self.host_plan(process, bits, &chain))
             }
             IsolationMode::WorkerProcess => {
                 self.happen(Happening::ServiceStartsWithoutFilters);
-                self.happen(Happening::Console(messages::net_start_succeeded()));
-                self.report.service = ServiceOutcome {
-                    started: true,
-                    win32_error: None,
-                    net_start_output: messages::net_start_succeeded(),
-                };
-                self.next_request(0, 1)
+                self.service_started();
+                self.serve(0)
             }
         }
     }
 
-    /// IIS 5.0 isolation mode: inetinfo.exe has loaded (or failed to load) the filters.
-    fn inetinfo_reported(&mut self, observed: Observation) -> anyhow::Result<Next> {
-        let (host, failure) = self.take(observed, None)?;
-        let bits = host.bits;
+    fn service_started(&mut self) {
+        self.happen(Happening::Console(messages::net_start_succeeded()));
+        self.report.service = ServiceOutcome {
+            started: true,
+            win32_error: None,
+            net_start_output: messages::net_start_succeeded(),
+        };
+    }
+
+    /// `diagnose --verify`: one host loaded every filter; nothing more happens.
+    fn every_filter_reported(&mut self, observed: Observation) -> anyhow::Result<Next> {
+        let started: Vec<usize> =
+            (0..self.sites.len()).filter(|&i| self.sites[i].config.auto_start).collect();
+        let chain = self.chain(&started);
+        let (host, _) = self.take(observed, &chain, None)?;
+        self.report.hosts.push(host);
         self.phase = Phase::Done;
-        if self.purpose == Purpose::LoadEveryFilter {
-            self.report.hosts.push(host);
-            return Ok(Next::Done);
-        }
-        let status = Self::request_status(&host);
+        Ok(Next::Done)
+    }
+
+    /// IIS 5.0 isolation mode: inetinfo.exe has loaded (or failed to load) the global filters.
+    fn inetinfo_reported(&mut self, observed: Observation) -> anyhow::Result<Next> {
+        let chain = self.chain(&[]);
+        let (host, failure) = self.take(observed, &chain, None)?;
+        let bits = host.bits;
+        let worker = Worker {
+            pid: host.pid,
+            global_status: Self::chain_status(&host.filters),
+            site_status: Vec::new(),
+        };
         self.report.hosts.push(host);
         let Some(failure) = failure else {
-            self.report.service = ServiceOutcome {
-                started: true,
-                win32_error: None,
-                net_start_output: messages::net_start_succeeded(),
-            };
-            self.happen(Happening::Console(messages::net_start_succeeded()));
-            self.respond(None, status);
-            return Ok(Next::Done);
+            self.service_started();
+            self.inetinfo = Some(worker);
+            return Ok(self.next_inetinfo_site(0));
         };
         // What the service reports to the service control manager: the filter's error, or
         // what a dead or silent start-up amounts to.
         let error = match &failure {
             HostFailure::Filter { error, .. } => *error,
-            HostFailure::Refused { .. } => unreachable!("IIS 5.0 isolation mode refuses no filter"),
+            HostFailure::Refused { .. } => {
+                unreachable!("IIS 5.0 isolation mode refuses no global filter")
+            }
             HostFailure::Crashed { .. } | HostFailure::Died { .. } => Win32Error::PROCESS_ABORTED,
             HostFailure::StoppedAnswering => Win32Error::SERVICE_REQUEST_TIMEOUT,
         };
@@ -417,29 +638,150 @@ impl<'s> Iis6<'s> {
         self.report.service =
             ServiceOutcome { started: false, win32_error: Some(error), net_start_output: console };
         self.happen(Happening::ServiceFailed { error });
+        // Nothing listens for any site: every request goes unanswered.
+        for request in 0..self.requests.len() {
+            self.respond(request, None, None);
+        }
+        self.phase = Phase::Done;
         Ok(Next::Done)
     }
 
-    /// Worker process isolation mode: sends request `ordinal` of pool `index` and on, until a
-    /// worker must start (or every pool has had all its requests).
-    fn next_request(&mut self, mut index: usize, mut ordinal: u32) -> Next {
-        let (_, bits) = self.filter_host();
-        while index < self.pools.len() {
-            if ordinal > self.scenario.requests_per_pool {
-                index += 1;
-                ordinal = 1;
+    /// IIS 5.0 isolation mode: the next started site with filters of its own has them loaded
+    /// at service start; after the last, the requests are served.
+    fn next_inetinfo_site(&mut self, from: usize) -> Next {
+        let next = (from..self.sites.len())
+            .find(|&i| self.sites[i].config.auto_start && !self.sites[i].filters.is_empty());
+        let Some(site) = next else {
+            return self.serve(0);
+        };
+        let (process, bits) = self.filter_host();
+        self.happen(Happening::SiteFiltersLoadAtServiceStart {
+            site: self.sites[site].config.id.clone(),
+            process,
+            bits,
+        });
+        self.phase = Phase::InetinfoSite { site };
+        let chain = self.chain(&[site]);
+        Next::Start(self.host_plan(process, bits, &chain))
+    }
+
+    fn inetinfo_site_reported(
+        &mut self,
+        site: usize,
+        observed: Observation,
+    ) -> anyhow::Result<Next> {
+        let chain = self.chain(&[site]);
+        let (host, failure) = self.take(observed, &chain, None)?;
+        let status = Self::chain_status(&host.filters);
+        let bits = host.bits;
+        self.report.hosts.push(host);
+        match failure {
+            None => {
+                let id = self.sites[site].config.id.clone();
+                if let Some(inetinfo) = &mut self.inetinfo {
+                    inetinfo.site_status.push((id, status));
+                }
+            }
+            Some(failure) => {
+                // Whatever failed while the site's filters loaded, the site does not start;
+                // the service and the other sites go on (a harness decision, see the header).
+                self.failure_events(&failure, bits);
+                self.site_failed(site, failure.error());
+            }
+        }
+        Ok(self.next_inetinfo_site(site + 1))
+    }
+
+    fn site_failed(&mut self, site: usize, error: Option<Win32Error>) {
+        self.sites[site].failed = Some(error);
+        self.happen(Happening::SiteFailed { site: self.sites[site].config.id.clone() });
+    }
+
+    /// Sends the requests from `requests[from]` on, until one needs a host to start.
+    fn serve(&mut self, from: usize) -> Next {
+        for request in from..self.requests.len() {
+            let Request { url, ordinal, target } = self.requests[request].clone();
+            let (site, pool) = match target {
+                Target::Site { site, pool } => (site, pool),
+                // HTTP.sys's own answer: no site, no worker.
+                Target::InvalidHostname => {
+                    self.respond(request, Some(400), None);
+                    continue;
+                }
+                Target::NoAnswer(_) => {
+                    self.respond(request, None, None);
+                    continue;
+                }
+            };
+            if let Some(error) = self.sites[site].failed {
+                let id = self.sites[site].config.id.clone();
+                self.happen(Happening::RequestToFailedSite { ordinal, url, site: id });
+                self.respond(request, Some(503), error);
                 continue;
             }
-            let pool = self.pools[index].name.clone();
-            if self.pools[index].disabled {
-                self.happen(Happening::RequestToDisabledPool { ordinal, pool: pool.clone() });
-                self.respond(Some(pool), 503);
-                ordinal += 1;
+            if self.mode == IsolationMode::Iis5 {
+                let Some(inetinfo) = &self.inetinfo else {
+                    unreachable!("IIS 5.0 isolation mode serves only once inetinfo.exe runs")
+                };
+                let status = inetinfo.status_for(&self.sites[site]);
+                self.happen(Happening::ServedBySameWorker {
+                    ordinal,
+                    url,
+                    process: ProcessName::Inetinfo,
+                    pool: None,
+                });
+                self.respond(request, status, None);
                 continue;
             }
-            self.happen(Happening::WorkerStartsForRequest { ordinal, pool, bits });
-            self.phase = Phase::Worker { pool: index, ordinal };
-            return Next::Start(self.host_plan(ProcessName::W3wp, bits));
+            let name = self.pools[pool].name.clone();
+            if self.pools[pool].disabled {
+                self.happen(Happening::RequestToDisabledPool { ordinal, url, pool: name });
+                let error = self.pools[pool].last_error;
+                self.respond(request, Some(503), error);
+                continue;
+            }
+            let (_, bits) = self.filter_host();
+            let site_id = self.sites[site].config.id.clone();
+            match &self.pools[pool].worker {
+                None => {
+                    self.happen(Happening::WorkerStartsForRequest {
+                        ordinal,
+                        url,
+                        site: site_id,
+                        pool: name,
+                        bits,
+                        site_filters: self.sites[site].filters.len(),
+                    });
+                    self.phase = Phase::Worker { pool, request, new_worker: true };
+                    let chain = self.chain(&[site]);
+                    return Next::Start(self.host_plan(ProcessName::W3wp, bits, &chain));
+                }
+                Some(worker) => match worker.status_for(&self.sites[site]) {
+                    Some(status) => {
+                        self.happen(Happening::ServedBySameWorker {
+                            ordinal,
+                            url,
+                            process: ProcessName::W3wp,
+                            pool: Some(name),
+                        });
+                        self.respond(request, Some(status), None);
+                    }
+                    None => {
+                        let pid = worker.pid;
+                        self.happen(Happening::WorkerLoadsSiteFilters {
+                            ordinal,
+                            url,
+                            site: site_id,
+                            pool: name,
+                            pid,
+                            bits,
+                        });
+                        self.phase = Phase::Worker { pool, request, new_worker: false };
+                        let chain = self.chain(&[site]);
+                        return Next::Start(self.host_plan(ProcessName::W3wp, bits, &chain));
+                    }
+                },
+            }
         }
         self.phase = Phase::Done;
         Next::Done
@@ -447,35 +789,81 @@ impl<'s> Iis6<'s> {
 
     fn worker_reported(
         &mut self,
-        index: usize,
-        ordinal: u32,
+        pool: usize,
+        request: usize,
+        new_worker: bool,
         observed: Observation,
     ) -> anyhow::Result<Next> {
-        let name = self.pools[index].name.clone();
-        let (host, failure) = self.take(observed, Some(&name))?;
-        let (pid, bits) = (host.pid, host.bits);
-        let status = Self::request_status(&host);
-        self.report.hosts.push(host);
-        let Some(failure) = failure else {
-            self.respond(Some(name.clone()), status);
-            // A healthy worker stays up and serves the pool's later requests.
-            for later in ordinal + 1..=self.scenario.requests_per_pool {
-                self.report.requests.push(RequestOutcome { app_pool: Some(name.clone()), status });
-                self.happen(Happening::ServedBySameWorker { ordinal: later, pool: name.clone() });
-            }
-            return Ok(self.next_request(index + 1, 1));
+        let Target::Site { site, .. } = self.requests[request].target else {
+            bail!("a worker started for a request that no site takes");
         };
-        self.failure_events(&failure, bits);
+        let name = self.pools[pool].name.clone();
+        let chain = self.chain(&[site]);
+        let (host, failure) = self.take(observed, &chain, Some(&name))?;
+        let (pid, bits) = (host.pid, host.bits);
+        let status = Self::chain_status(&host.filters);
+        let globals = self.filters.len();
+        let global_status = Self::chain_status(&host.filters[..globals.min(host.filters.len())]);
+        self.report.hosts.push(host);
+        let site_id = self.sites[site].config.id.clone();
+        match failure {
+            None => {
+                let worker = self.pools[pool].worker.get_or_insert(Worker {
+                    pid,
+                    global_status,
+                    site_status: Vec::new(),
+                });
+                if !self.sites[site].filters.is_empty() {
+                    worker.site_status.push((site_id, status));
+                }
+                self.respond(request, Some(status), None);
+            }
+            Some(failure) if failure.site().is_some() => {
+                // A site filter failed: the site does not start, the worker goes on serving
+                // the pool's other sites (a harness decision, see the header).
+                self.failure_events(&failure, bits);
+                if let (Some(error), Some(pid)) = (failure.error(), pid) {
+                    self.log(messages::worker_reported_failure(&name, pid, error));
+                }
+                if new_worker {
+                    self.pools[pool].worker =
+                        Some(Worker { pid, global_status, site_status: Vec::new() });
+                }
+                self.site_failed(site, failure.error());
+                self.respond(request, Some(503), failure.error());
+            }
+            Some(failure) => self.worker_failed(pool, request, pid, bits, &failure),
+        }
+        Ok(self.serve(request + 1))
+    }
+
+    /// A worker died or did not load a global filter: the request gets 503, WAS counts the
+    /// failure, and rapid-fail protection may disable the pool.
+    fn worker_failed(
+        &mut self,
+        pool: usize,
+        request: usize,
+        pid: Option<u32>,
+        bits: Bits,
+        failure: &HostFailure,
+    ) {
+        let name = self.pools[pool].name.clone();
+        self.failure_events(failure, bits);
+        if let (Some(error), Some(pid)) = (failure.error(), pid) {
+            self.log(messages::worker_reported_failure(&name, pid, error));
+        }
         let exit_code = match failure {
-            HostFailure::Crashed { exception_code } => Some(exception_code),
+            HostFailure::Crashed { exception_code } => Some(*exception_code),
             HostFailure::Died { exit_code } => exit_code.map(|code| code as u32),
             _ => None,
         };
         if let (Some(exit_code), Some(pid)) = (exit_code, pid) {
             self.log(messages::worker_terminated(&name, pid, exit_code));
         }
-        self.respond(Some(name.clone()), 503);
-        let pool = &mut self.pools[index];
+        self.pools[pool].worker = None;
+        self.pools[pool].last_error = failure.error();
+        self.respond(request, Some(503), failure.error());
+        let pool = &mut self.pools[pool];
         let window = Duration::from_secs(u64::from(pool.rapid_fail.interval_minutes) * 60);
         let clock = pool.clock;
         pool.failures.push(clock);
@@ -488,21 +876,141 @@ impl<'s> Iis6<'s> {
             self.log(messages::app_pool_disabled(&name));
             self.happen(Happening::PoolDisabled { pool: name, failures, interval_minutes });
         }
-        Ok(self.next_request(index, ordinal + 1))
     }
+}
+
+/// Where HTTP.sys sends one of a scenario's requests, before any IIS code sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutedTo {
+    /// The site (its key name) and the pool of the application the URL falls in.
+    Site { site: String, pool: String },
+    /// HTTP.sys answers 400 ("Bad Request - Invalid Hostname") itself.
+    InvalidHostname,
+    /// Nothing answers.
+    NoAnswer,
+}
+
+/// The scenario's requests as HTTP.sys routes them, each once (repetitions left out), in the
+/// order they are sent; `diagnose` predicts their answers.
+pub fn routed_requests(scenario: &Scenario) -> anyhow::Result<Vec<(String, RoutedTo)>> {
+    let model = Iis6::new(scenario, Purpose::Start)?;
+    Ok(model
+        .requests
+        .iter()
+        .filter(|request| request.ordinal == 1)
+        .map(|request| {
+            let to = match request.target {
+                Target::Site { site, pool } => RoutedTo::Site {
+                    site: model.sites[site].config.id.clone(),
+                    pool: model.pools[pool].name.clone(),
+                },
+                Target::InvalidHostname => RoutedTo::InvalidHostname,
+                Target::NoAnswer(_) => RoutedTo::NoAnswer,
+            };
+            (request.url.clone(), to)
+        })
+        .collect())
+}
+
+/// The site filters of the sites that start, in site order then load order: after the global
+/// filters, the rest of what `Purpose::LoadEveryFilter` loads.
+pub fn started_site_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> {
+    let mut filters = Vec::new();
+    for site in metabase.sites()?.into_iter().filter(|site| site.auto_start) {
+        filters.extend(enabled_filters(metabase, site.filters.clone(), Some(&site.id))?);
+    }
+    Ok(filters)
+}
+
+/// The requests the scenario sends, each routed by HTTP.sys and repeated as asked. Without any,
+/// one `GET /` goes to each started site.
+fn route_requests(
+    scenario: &Scenario,
+    sites: &[Site],
+    pools: &[Pool],
+) -> anyhow::Result<Vec<Request>> {
+    let started: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].config.auto_start).collect();
+    let pool_index: std::collections::HashMap<String, usize> = pools
+        .iter()
+        .enumerate()
+        .map(|(index, pool)| (pool.name.to_ascii_lowercase(), index))
+        .collect();
+    let pool_of = |site: usize, path: &str| -> usize {
+        let pool = sites[site].config.app_for(path).map(|app| app.pool.as_str()).unwrap_or("");
+        pool_index.get(&pool.to_ascii_lowercase()).copied().unwrap_or(0)
+    };
+    let router = http_sys::Router::new(
+        started
+            .iter()
+            .flat_map(|&i| sites[i].config.bindings.iter().map(move |binding| (i, binding))),
+    );
+    let lowest_id = started.iter().copied().min_by_key(|&i| site_order(&sites[i].config.id));
+    let mut routed: Vec<(String, Target)> = Vec::new();
+    if scenario.requests.is_empty() {
+        for &site in &started {
+            let url = format!("http://{}/", authority(&sites[site].config));
+            routed.push((url, Target::Site { site, pool: pool_of(site, "/") }));
+        }
+    }
+    for url in &scenario.requests {
+        let target = match (&url.host, lowest_id) {
+            // `/path`: the started site with the lowest id.
+            (None, Some(site)) => Target::Site { site, pool: pool_of(site, &url.path) },
+            (None, None) => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (Some(_), _) => match router.route(url) {
+                Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
+                Route::InvalidHostname => Target::InvalidHostname,
+                Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            },
+        };
+        routed.push((url.text.clone(), target));
+    }
+    let mut requests = Vec::new();
+    for (url, target) in routed {
+        for ordinal in 1..=scenario.repeat_requests {
+            requests.push(Request { url: url.clone(), ordinal, target });
+        }
+    }
+    Ok(requests)
+}
+
+/// Site ids in numeric order where they are numbers (IIS writes them so), others after.
+fn site_order(id: &str) -> (u64, String) {
+    (id.parse().unwrap_or(u64::MAX), id.to_owned())
+}
+
+/// The host and port a request to a site's first binding names.
+fn authority(site: &SiteConfig) -> String {
+    let Some(binding) = site.bindings.first() else { return "localhost".to_owned() };
+    let host = match (&binding.host, binding.ip) {
+        (Some(host), _) => host.clone(),
+        (None, Some(std::net::IpAddr::V6(ip))) => format!("[{ip}]"),
+        (None, Some(ip)) => ip.to_string(),
+        (None, None) => "localhost".to_owned(),
+    };
+    if binding.port == 80 { host } else { format!("{host}:{}", binding.port) }
 }
 
 impl ServerModel for Iis6<'_> {
     fn paths(&self) -> Vec<WinPath> {
-        self.filters.iter().map(|filter| filter.path.clone()).collect()
+        self.chain(&(0..self.sites.len()).collect::<Vec<_>>())
+            .into_iter()
+            .map(|filter| filter.path)
+            .collect()
     }
 
     fn next(&mut self, observed: Option<Observation>) -> anyhow::Result<Next> {
         match (self.phase, observed) {
             (Phase::Begin, None) => Ok(self.begin()),
+            (Phase::Inetinfo, Some(observed)) if self.purpose == Purpose::LoadEveryFilter => {
+                self.every_filter_reported(observed)
+            }
             (Phase::Inetinfo, Some(observed)) => self.inetinfo_reported(observed),
-            (Phase::Worker { pool, ordinal }, Some(observed)) => {
-                self.worker_reported(pool, ordinal, observed)
+            (Phase::InetinfoSite { site }, Some(observed)) => {
+                self.inetinfo_site_reported(site, observed)
+            }
+            (Phase::Worker { pool, request, new_worker }, Some(observed)) => {
+                self.worker_reported(pool, request, new_worker, observed)
             }
             (phase, observed) => bail!(
                 "the IIS 6.0 model was driven out of order: {} in phase {phase:?}",
@@ -545,6 +1053,7 @@ fn judge(
         let image = headers.get(index).cloned().flatten();
         let mut outcome = FilterOutcome {
             name: filter.name.clone(),
+            site: filter.site.clone(),
             path: filter.path.to_string(),
             loaded: false,
             win32_error: None,
@@ -559,10 +1068,17 @@ fn judge(
         let load = run.images.get(index).filter(|_| keep_going || failure.is_none());
         if let Some(load) = load {
             let path = filter.path.to_string();
+            let site = filter.site.clone();
             let mut fail = |this: HostFailure| {
                 failure.get_or_insert(this);
             };
             match (load.load, load.exports, &load.version) {
+                _ if load.absent.is_some() => {
+                    let error = load.absent.unwrap_or(Win32Error::FILE_NOT_FOUND);
+                    outcome.stage = Stage::Probe;
+                    outcome.win32_error = Some(error);
+                    fail(HostFailure::Filter { path, site, error });
+                }
                 (None, _, _) => {
                     outcome.stage = Stage::LoadLibrary;
                     fail(host_death(run.end));
@@ -570,7 +1086,7 @@ fn judge(
                 (Some(Err(error)), _, _) => {
                     outcome.stage = Stage::LoadLibrary;
                     outcome.win32_error = Some(error);
-                    fail(HostFailure::Filter { path, error });
+                    fail(HostFailure::Filter { path, site, error });
                 }
                 (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
                     let error = exports.lookup_error.context(
@@ -578,7 +1094,7 @@ fn judge(
                     )?;
                     outcome.stage = Stage::GetProcAddress;
                     outcome.win32_error = Some(error);
-                    fail(HostFailure::Filter { path, error });
+                    fail(HostFailure::Filter { path, site, error });
                 }
                 (Some(Ok(())), None, _) | (Some(Ok(())), _, None) => {
                     outcome.stage = Stage::GetFilterVersion;
@@ -593,19 +1109,33 @@ fn judge(
                     } else if !version.accepted {
                         outcome.stage = Stage::GetFilterVersion;
                         outcome.win32_error = Some(version.last_error);
-                        fail(HostFailure::Filter { path, error: version.last_error });
-                    } else if worker && version.flags & SF_NOTIFY_READ_RAW_DATA != 0 {
-                        // The loader and the filter both succeeded; IIS refuses it. The data of
-                        // the start-up event (ERROR_NOT_SUPPORTED) is UNVERIFIED: IIS does not
-                        // document it for this case.
+                        fail(HostFailure::Filter { path, site, error: version.last_error });
+                    } else if version.flags & SF_NOTIFY_READ_RAW_DATA != 0
+                        && (worker || site.is_some())
+                    {
+                        // The loader and the filter both succeeded; IIS refuses it: HTTP.sys
+                        // hands raw data to one process only, and IIS 6.0 takes raw-data
+                        // filters only as global ones. The data of the start-up event
+                        // (ERROR_NOT_SUPPORTED) is UNVERIFIED: IIS does not document it.
+                        let (reason, event_id) = if site.is_some() {
+                            (
+                                RefusalReason::ReadRawDataAtSiteLevel,
+                                messages::SITE_READ_RAW_DATA_REFUSED_EVENT,
+                            )
+                        } else {
+                            (
+                                RefusalReason::ReadRawDataInWorkerProcessIsolationMode,
+                                messages::READ_RAW_DATA_REFUSED_EVENT,
+                            )
+                        };
                         let refusal = IisRefusal {
-                            reason: RefusalReason::ReadRawDataInWorkerProcessIsolationMode,
-                            event_id: messages::READ_RAW_DATA_REFUSED_EVENT,
+                            reason,
+                            event_id,
                             data: Some(Win32Error::NOT_SUPPORTED.event_data()),
                         };
                         outcome.stage = Stage::ReadRawDataRefused;
                         outcome.iis_refused = Some(refusal.clone());
-                        fail(HostFailure::Refused { path, refusal });
+                        fail(HostFailure::Refused { path, site, refusal });
                     } else {
                         outcome.stage = Stage::Loaded;
                         outcome.loaded = true;

@@ -113,6 +113,19 @@ impl Backend {
         current.is_file().then_some(current)
     }
 
+    /// Whether the folder that would hold `path` exists; creates nothing.
+    pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        let mut current = self.drive_dir(path.drive());
+        let Some((_, folders)) = path.components().split_last() else { return false };
+        for component in folders {
+            match find_ignoring_case(&current, component) {
+                Some(next) => current = next,
+                None => return false,
+            }
+        }
+        current.is_dir()
+    }
+
     /// Whether the system folder a process of `bits` searches holds `dll`: 32-bit processes on
     /// 64-bit Windows see SysWOW64 in place of System32. On Windows this reads the real system
     /// folder, which the host processes use; it is never written.

@@ -104,6 +104,11 @@ impl Machine {
         crate::pe::inspect(&self.backend.existing_file_for(path)?).ok()
     }
 
+    /// Whether the machine has the folder `path` would be in (before anything is placed).
+    pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        self.backend.folder_exists_for(path)
+    }
+
     /// Whether the loader of a `bits` process would find `dll`, imported by the filter at
     /// `filter`: beside the filter (the search starts there, as the host loads with an altered
     /// search path) or in the system folder of that bitness. API-set names are resolved by the

@@ -46,10 +46,48 @@ enum Story {
 }
 
 fn report(plan: &HostPlan, story: Story) -> Observation {
+    report_each(plan, &|_| story)
+}
+
+/// A made-up host that loads every planned image with the story its path has, stopping after
+/// the first failure when the plan says so, as the real host does.
+fn report_each(plan: &HostPlan, story_of: &dyn Fn(&str) -> Story) -> Observation {
+    let mut images = Vec::new();
+    let mut end = HostEnd::Completed;
+    for planned in &plan.images {
+        let path = planned.path.to_string();
+        let story = story_of(&path);
+        let (image, image_end) = image_story(&path, story);
+        images.push(image);
+        end = image_end;
+        let failed = !matches!(story, Story::Loads | Story::ReadRawData);
+        if end != HostEnd::Completed || (failed && plan.stop_at_first_failure) {
+            break;
+        }
+    }
+    let headers = vec![None; images.len()];
+    Observation {
+        run: HostRun {
+            bits: plan.bits,
+            process: plan.process,
+            pid: Some(4242),
+            probes: Vec::new(),
+            images,
+            end,
+            elapsed: Duration::from_millis(20),
+            start_attempts: 1,
+            stray_output: Vec::new(),
+        },
+        headers,
+    }
+}
+
+fn image_story(path: &str, story: Story) -> (ImageLoad, HostEnd) {
     let mut end = HostEnd::Completed;
     let mut image = ImageLoad {
         kind: ImageKind::Filter,
-        path: FILTER.to_owned(),
+        path: path.to_owned(),
+        absent: None,
         load: Some(Ok(())),
         exports: Some(Exports {
             entry_point: true,
@@ -100,30 +138,26 @@ fn report(plan: &HostPlan, story: Story) -> Observation {
             end = how;
         }
     }
-    Observation {
-        run: HostRun {
-            bits: plan.bits,
-            process: plan.process,
-            pid: Some(4242),
-            probes: Vec::new(),
-            images: vec![image],
-            end,
-            elapsed: Duration::from_millis(20),
-            start_attempts: 1,
-            stray_output: Vec::new(),
-        },
-        headers: vec![None],
-    }
+    (image, end)
 }
 
 /// Drives the model as the driver does, answering every host start with `story`; returns the
 /// report and the plans the model asked for.
 fn drive(scenario: &Scenario, purpose: Purpose, story: Story) -> (StartReport, Vec<HostPlan>) {
+    drive_with(scenario, purpose, &|_| story)
+}
+
+/// [`drive`], with a story per image path.
+fn drive_with(
+    scenario: &Scenario,
+    purpose: Purpose,
+    story_of: &dyn Fn(&str) -> Story,
+) -> (StartReport, Vec<HostPlan>) {
     let mut model = Iis6::new(scenario, purpose).unwrap();
     let mut plans = Vec::new();
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take()).unwrap() {
-        observed = Some(report(&plan, story));
+        observed = Some(report_each(&plan, story_of));
         plans.push(plan);
     }
     (model.finish(), plans)
@@ -178,7 +212,12 @@ fn iis5_mode_a_filter_that_fails_aborts_the_service_start() {
     assert_eq!(event_ids(&report), [2274, 2268, 7023]);
     assert_eq!(report.events[0].data.as_deref(), Some("c1 00 00 00"));
     assert!(report.events[0].text.contains("a AMD64 processor"));
-    assert!(report.requests.is_empty(), "no request is served by a service that did not start");
+    assert_eq!(report.requests.len(), 1, "the default GET / to the Default Web Site");
+    assert_eq!(
+        (report.requests[0].status, report.requests[0].no_answer),
+        (None, Some(NoAnswer::ServiceNotRunning)),
+        "nothing answers for a service that did not start"
+    );
     let filter = &report.hosts[0].filters[0];
     assert_eq!(
         (filter.stage, filter.win32_error),
@@ -200,23 +239,31 @@ fn iis5_mode_a_good_filter_serves_the_request() {
     let (report, _) = drive(&server(Os::X64, true, false, None), Purpose::Start, Story::Loads);
     assert!(report.all_good());
     assert_eq!(report.requests.len(), 1);
-    assert_eq!((report.requests[0].app_pool.as_deref(), report.requests[0].status), (None, 200));
+    assert_eq!(
+        (report.requests[0].app_pool.as_deref(), report.requests[0].status),
+        (None, Some(200))
+    );
 }
 
 #[test]
 fn worker_mode_a_filter_that_fails_gives_503_and_rapid_fail_uses_the_metabase_s_limits() {
     let mut scenario = server(Os::X64, false, false, Some((3, 2)));
-    scenario.requests_per_pool = 6;
+    scenario.repeat_requests = 6;
     let (report, plans) = drive(&scenario, Purpose::Start, Story::LoadFails(193));
     assert!(report.service.started, "W3SVC starts; the worker fails");
     assert_eq!(plans.len(), 3, "one worker per request until 3 failures disable the pool");
     assert!(plans.iter().all(|plan| plan.process == ProcessName::W3wp && plan.bits == Bits::B64));
-    let statuses: Vec<u16> = report.requests.iter().map(|request| request.status).collect();
+    let statuses: Vec<u16> = report.requests.iter().filter_map(|request| request.status).collect();
     assert_eq!(statuses, [503; 6]);
-    assert_eq!(event_ids(&report), [2274, 2268, 2274, 2268, 2274, 2268, 1002]);
+    assert_eq!(event_ids(&report), [2274, 2268, 1039, 2274, 2268, 1039, 2274, 2268, 1039, 1002]);
+    assert_eq!(report.events[2].data.as_deref(), Some("c1 00 07 80"), "1039 carries the HRESULT");
     assert_eq!(
-        report.events[6].text,
-        "Application pool DefaultAppPool is being automatically disabled because of a series of failures in the processes serving that application pool."
+        report.events[9].text,
+        "Application pool 'DefaultAppPool' is being automatically disabled due to a series of failures in the process(es) serving that application pool."
+    );
+    assert!(
+        report.requests.iter().all(|r| r.win32_error == Some(Win32Error::BAD_EXE_FORMAT)),
+        "each 503 stands for the loader's 193"
     );
     assert!(report.timeline.contains(&Happening::PoolDisabled {
         pool: "DefaultAppPool".to_owned(),
@@ -228,7 +275,7 @@ fn worker_mode_a_filter_that_fails_gives_503_and_rapid_fail_uses_the_metabase_s_
 #[test]
 fn worker_mode_a_healthy_worker_serves_every_request() {
     let mut scenario = server(Os::X64, false, true, None);
-    scenario.requests_per_pool = 3;
+    scenario.repeat_requests = 3;
     let (report, plans) = drive(&scenario, Purpose::Start, Story::Loads);
     assert_eq!(plans.len(), 1);
     assert_eq!(plans[0].bits, Bits::B32);
@@ -252,7 +299,7 @@ fn a_crash_ends_the_service_or_the_worker() {
             .text
             .contains("The process id was '4242'. The process exit code was '0xc0000005'.")
     );
-    assert_eq!(worker.requests[0].status, 503);
+    assert_eq!(worker.requests[0].status, Some(503));
 }
 
 #[test]
@@ -305,7 +352,7 @@ fn a_read_raw_data_filter_is_refused_by_iis_in_worker_mode_only() {
     assert_eq!(refusal.data.as_deref(), Some("32 00 00 00"));
     assert_eq!(event_ids(&worker), [2261, 2268]);
     assert_eq!(worker.events[1].data.as_deref(), Some("32 00 00 00"));
-    assert_eq!(worker.requests[0].status, 503);
+    assert_eq!(worker.requests[0].status, Some(503));
 
     let (iis5, _) = drive(&server(Os::X64, true, false, None), Purpose::Start, Story::ReadRawData);
     assert!(iis5.all_good(), "inetinfo.exe serves raw data");
@@ -346,4 +393,190 @@ fn a_report_that_does_not_fit_the_plan_is_an_error() {
     let mut fresh = Iis6::new(&scenario, Purpose::Start).unwrap();
     let out_of_order = fresh.next(Some(report(&plan, Story::Loads))).unwrap_err();
     assert!(out_of_order.to_string().contains("out of order"), "{out_of_order}");
+}
+
+const SHOP_FILTER: &str = r"C:\Filters\shop.dll";
+const INTRANET_FILTER: &str = r"C:\Filters\intranet.dll";
+
+/// Two sites in two pools, each with a filter of its own, one global filter, and a pool no
+/// site uses: the shape of a real hosting server, small.
+fn two_sites(iis5: bool) -> Scenario {
+    let text = format!(
+        "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n\
+         <IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t\tAppPoolId=\"DefaultAppPool\"\r\n\t\tIIs5IsolationModeEnabled=\"{}\"\r\n\t>\r\n</IIsWebService>\r\n\
+         <IIsApplicationPools\tLocation =\"/LM/W3SVC/AppPools\"\r\n\t>\r\n</IIsApplicationPools>\r\n\
+         <IIsApplicationPool\tLocation =\"/LM/W3SVC/AppPools/DefaultAppPool\"\r\n\t>\r\n</IIsApplicationPool>\r\n\
+         <IIsApplicationPool\tLocation =\"/LM/W3SVC/AppPools/ShopPool\"\r\n\t>\r\n</IIsApplicationPool>\r\n\
+         <IIsApplicationPool\tLocation =\"/LM/W3SVC/AppPools/Unused\"\r\n\t>\r\n</IIsApplicationPool>\r\n\
+         <IIsFilters\tLocation =\"/LM/W3SVC/Filters\"\r\n\t\tFilterLoadOrder=\"F\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/Filters/F\"\r\n\t\tFilterPath=\"{FILTER}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         <IIsWebServer\tLocation =\"/LM/W3SVC/1\"\r\n\t\tServerBindings=\":80:\r\n\t\t\t:8080:\"\r\n\t\tServerComment=\"Intranet\"\r\n\t>\r\n</IIsWebServer>\r\n\
+         <IIsFilters\tLocation =\"/LM/W3SVC/1/Filters\"\r\n\t\tFilterLoadOrder=\"I\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/1/Filters/I\"\r\n\t\tFilterPath=\"{INTRANET_FILTER}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         <IIsWebVirtualDir\tLocation =\"/LM/W3SVC/1/ROOT\"\r\n\t\tAppRoot=\"/LM/W3SVC/1/ROOT\"\r\n\t>\r\n</IIsWebVirtualDir>\r\n\
+         <IIsWebServer\tLocation =\"/LM/W3SVC/2\"\r\n\t\tServerBindings=\":80:shop.example.com\"\r\n\t>\r\n</IIsWebServer>\r\n\
+         <IIsFilters\tLocation =\"/LM/W3SVC/2/Filters\"\r\n\t\tFilterLoadOrder=\"S\"\r\n\t>\r\n</IIsFilters>\r\n\
+         <IIsFilter\tLocation =\"/LM/W3SVC/2/Filters/S\"\r\n\t\tFilterPath=\"{SHOP_FILTER}\"\r\n\t>\r\n</IIsFilter>\r\n\
+         <IIsWebVirtualDir\tLocation =\"/LM/W3SVC/2/ROOT\"\r\n\t\tAppPoolId=\"ShopPool\"\r\n\t\tAppRoot=\"/LM/W3SVC/2/ROOT\"\r\n\t>\r\n</IIsWebVirtualDir>\r\n\
+         <IIsWebVirtualDir\tLocation =\"/LM/W3SVC/2/ROOT/Admin\"\r\n\t\tAppPoolId=\"DefaultAppPool\"\r\n\t\tAppRoot=\"/LM/W3SVC/2/ROOT/Admin\"\r\n\t>\r\n</IIsWebVirtualDir>\r\n\
+         <IIsWebServer\tLocation =\"/LM/W3SVC/3\"\r\n\t\tServerAutoStart=\"FALSE\"\r\n\t\tServerBindings=\":81:\"\r\n\t>\r\n</IIsWebServer>\r\n\
+         </MBProperty>\r\n</configuration>\r\n",
+        if iis5 { "TRUE" } else { "FALSE" },
+    );
+    Scenario::new("sites", Os::X64, Metabase::parse(&text, Path::new("sites.xml")).unwrap())
+}
+
+fn with_requests(mut scenario: Scenario, urls: &[&str]) -> Scenario {
+    scenario.requests =
+        urls.iter().map(|url| crate::http_sys::RequestUrl::parse(url).unwrap()).collect();
+    scenario
+}
+
+fn drive_each(
+    scenario: &Scenario,
+    story_of: &dyn Fn(&str) -> Story,
+) -> (StartReport, Vec<HostPlan>) {
+    drive_with(scenario, Purpose::Start, story_of)
+}
+
+fn plan_paths(plan: &HostPlan) -> Vec<String> {
+    plan.images.iter().map(|image| image.path.to_string()).collect()
+}
+
+fn answers(report: &StartReport) -> Vec<(Option<&str>, Option<&str>, Option<u16>)> {
+    report.requests.iter().map(|r| (r.site.as_deref(), r.app_pool.as_deref(), r.status)).collect()
+}
+
+#[test]
+fn requests_reach_sites_by_binding_and_applications_by_longest_prefix() {
+    let scenario = with_requests(
+        two_sites(false),
+        &[
+            "http://intranet/",
+            "http://shop.example.com/cart",
+            "http://shop.example.com/Admin/users",
+            "http://intranet:8080/",
+            "/",
+        ],
+    );
+    let (report, plans) = drive_each(&scenario, &|_| Story::Loads);
+    assert_eq!(
+        answers(&report),
+        [
+            (Some("1"), Some("DefaultAppPool"), Some(200)),
+            (Some("2"), Some("ShopPool"), Some(200)),
+            (Some("2"), Some("DefaultAppPool"), Some(200)),
+            (Some("1"), Some("DefaultAppPool"), Some(200)),
+            (Some("1"), Some("DefaultAppPool"), Some(200)),
+        ]
+    );
+    // DefaultAppPool's worker starts for site 1 (global + site 1's filter); ShopPool's for
+    // site 2; DefaultAppPool's running worker then meets site 2 through /Admin and loads site
+    // 2's filter. The unused pool and the stopped site 3 start nothing.
+    let loaded: Vec<Vec<String>> = plans.iter().map(plan_paths).collect();
+    assert_eq!(
+        loaded,
+        [
+            vec![FILTER.to_owned(), INTRANET_FILTER.to_owned()],
+            vec![FILTER.to_owned(), SHOP_FILTER.to_owned()],
+            vec![FILTER.to_owned(), SHOP_FILTER.to_owned()],
+        ]
+    );
+    assert_eq!(report.hosts.len(), 3);
+    assert_eq!(report.hosts[1].app_pool.as_deref(), Some("ShopPool"));
+    assert_eq!(report.hosts[0].filters[1].site.as_deref(), Some("1"));
+    assert_eq!(report.hosts[0].filters[0].site, None);
+}
+
+#[test]
+fn http_sys_answers_400_for_an_unknown_host_and_nothing_for_an_unlistened_port() {
+    let scenario = with_requests(
+        two_sites(false),
+        &["http://shop.example.com:8080/", "http://intranet:81/", "http://intranet:9000/"],
+    );
+    let (report, plans) = drive_each(&scenario, &|_| Story::Loads);
+    // :8080 belongs to site 1 (no host header): shop.example.com on it goes to site 1.
+    assert_eq!(report.requests[0].site.as_deref(), Some("1"));
+    // :81 is site 3's, which does not start: nobody listens.
+    assert_eq!(
+        (report.requests[1].status, report.requests[1].no_answer),
+        (None, Some(NoAnswer::NothingListensOnPort))
+    );
+    assert_eq!(report.requests[2].status, None);
+    assert_eq!(plans.len(), 1);
+
+    let only_host_headers = with_requests(two_sites(false), &["http://10.1.2.3/"]);
+    let (report, _) = drive_each(&only_host_headers, &|_| Story::Loads);
+    assert_eq!(report.requests[0].site.as_deref(), Some("1"), "site 1 has All Unassigned :80:");
+}
+
+#[test]
+fn a_failing_site_filter_fails_its_site_and_the_others_keep_serving() {
+    let scenario = with_requests(
+        two_sites(false),
+        &["http://shop.example.com/", "http://intranet/", "http://shop.example.com/again"],
+    );
+    let (report, plans) = drive_each(&scenario, &|path| {
+        if path == SHOP_FILTER { Story::LoadFails(193) } else { Story::Loads }
+    });
+    assert_eq!(
+        answers(&report),
+        [
+            (Some("2"), Some("ShopPool"), Some(503)),
+            (Some("1"), Some("DefaultAppPool"), Some(200)),
+            (Some("2"), Some("ShopPool"), Some(503)),
+        ]
+    );
+    assert_eq!(plans.len(), 2, "the failed site's later request starts nothing");
+    assert_eq!(report.requests[0].win32_error, Some(Win32Error::BAD_EXE_FORMAT));
+    assert_eq!(event_ids(&report), [2274, 2268, 1039]);
+    assert!(report.timeline.contains(&Happening::SiteFailed { site: "2".to_owned() }));
+    assert!(!report.all_good());
+}
+
+#[test]
+fn iis5_mode_loads_site_filters_at_service_start_after_the_global_ones() {
+    let scenario =
+        with_requests(two_sites(true), &["http://shop.example.com/", "http://intranet/"]);
+    let (report, plans) = drive_each(&scenario, &|path| {
+        if path == INTRANET_FILTER { Story::LoadFails(126) } else { Story::Loads }
+    });
+    assert!(report.service.started, "a site filter does not stop the service");
+    let loaded: Vec<Vec<String>> = plans.iter().map(plan_paths).collect();
+    assert_eq!(
+        loaded,
+        [
+            vec![FILTER.to_owned()],
+            vec![FILTER.to_owned(), INTRANET_FILTER.to_owned()],
+            vec![FILTER.to_owned(), SHOP_FILTER.to_owned()],
+        ]
+    );
+    assert!(plans.iter().all(|plan| plan.process == ProcessName::Inetinfo));
+    assert_eq!(answers(&report), [(Some("2"), None, Some(200)), (Some("1"), None, Some(503))]);
+    assert_eq!(event_ids(&report), [2214, 2268]);
+}
+
+#[test]
+fn a_read_raw_data_filter_at_site_level_is_refused_with_2222() {
+    let scenario = with_requests(two_sites(true), &["http://shop.example.com/"]);
+    let (report, _) = drive_each(&scenario, &|path| {
+        if path == SHOP_FILTER { Story::ReadRawData } else { Story::Loads }
+    });
+    let refused = report.hosts.iter().flat_map(|h| &h.filters).find(|f| f.path == SHOP_FILTER);
+    let refusal = refused.and_then(|f| f.iis_refused.clone()).expect("refused");
+    assert_eq!(refusal.reason, RefusalReason::ReadRawDataAtSiteLevel);
+    assert!(event_ids(&report).contains(&2222));
+    assert_eq!(report.requests[0].status, Some(503));
+}
+
+#[test]
+fn a_metabase_without_sites_has_the_default_web_site_and_says_so() {
+    let (report, _) = drive(&server(Os::X64, false, false, None), Purpose::Start, Story::Loads);
+    let implied = report.timeline.iter().any(|happening| {
+        matches!(happening, Happening::SiteConfigured { site, implied: true, .. } if site == "1")
+    });
+    assert!(implied);
+    assert_eq!(report.requests[0].url, "http://localhost/");
+    assert_eq!(report.requests[0].site.as_deref(), Some("1"));
+    assert!(report.steps().iter().any(|step| step.text.contains("no IIsWebServer key")));
 }
