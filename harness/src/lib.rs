@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod cause;
 pub mod cli;
 pub mod diagnose;
+pub mod doctor;
 pub mod driver;
 pub mod host;
 pub mod http_sys;

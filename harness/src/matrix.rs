@@ -32,9 +32,6 @@ use crate::machine::Machine;
 use crate::report::StartReport;
 use crate::scenario::Scenario;
 
-/// The scenarios of this repository, for runs from a checkout.
-pub const DEFAULT_SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scenarios");
-
 #[derive(Debug, Clone)]
 pub struct Case {
     pub name: String,

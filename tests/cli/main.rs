@@ -386,6 +386,47 @@ fn an_empty_shard_exits_0_and_says_so() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
 
+/// `doctor` on this machine, which the suite's own setup provisioned: every piece is there.
+#[test]
+fn doctor_finds_everything_here() {
+    let output = harness(&["doctor"]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("ok       host programs and mock filters"), "{text}");
+    assert!(!text.contains("MISSING"), "{text}");
+    if cfg!(unix) {
+        for piece in ["Wine 8 (64-bit)", "Wine's 32-bit modules", "bubblewrap"] {
+            assert!(text.contains(&format!("ok       {piece}")), "{piece}: {text}");
+        }
+    }
+}
+
+/// A machine without Wine or bubblewrap (as the harness sees it): doctor says so, gives the
+/// commands, and exits 1.
+#[cfg(unix)]
+#[test]
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn doctor_names_what_is_missing_and_how_to_install_it() {
+    let output = Command::new(harness_binary())
+        .arg("doctor")
+        .env("ISAPI_HARNESS_WINE", "/nonexistent/wine64")
+        .env("ISAPI_HARNESS_BWRAP", "/nonexistent/bwrap")
+        .output()
+        .expect("isapi-harness runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for line in [
+        "MISSING  Wine 8 (64-bit)",
+        "sudo apt-get install -y --no-install-recommends wine64",
+        "apt-get download libwine:i386",
+        "MISSING  bubblewrap and user namespaces",
+        "sudo apt-get install -y --no-install-recommends bubblewrap",
+        "ok       host programs and mock filters",
+    ] {
+        assert!(text.contains(line), "`{line}` missing from:\n{text}");
+    }
+}
+
 /// Requests by URL, as a user sends them to a server with several sites: each answer comes
 /// with the site and pool it reached, and HTTP.sys's own answers have no site at all.
 #[test]

@@ -9,6 +9,7 @@ mod adsutil;
 mod appcmd;
 mod aspnet_regiis;
 mod diagnose;
+mod doctor;
 mod inspect;
 mod matrix;
 mod parse_bench;
@@ -31,6 +32,10 @@ pub struct Cli {
     /// namespaces refused): they then run with your rights.
     #[arg(long, global = true)]
     pub unsandboxed: bool,
+    /// Keep the simulated machines (Wine prefix, sandbox) in DIR instead of `machine/` beside
+    /// the host programs.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub machine_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,6 +62,9 @@ pub enum Command {
     AspnetRegiis(AspnetRegiisArgs),
     /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.
     Inspect(InspectArgs),
+    /// Say what this machine lacks to run the harness (Wine, bubblewrap, the built files) and
+    /// the commands that install it.
+    Doctor,
 }
 
 #[derive(Debug, clap::Args)]
@@ -224,6 +232,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.unsandboxed {
         crate::machine::allow_unsandboxed();
     }
+    if let Some(dir) = &cli.machine_dir {
+        crate::artifacts::set_machine_dir(dir)?;
+    }
     match cli.command {
         Command::Start(args) => start::run(args),
         Command::Repro(args) => repro::run(args),
@@ -234,5 +245,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Doctor => doctor::run(),
     }
 }

@@ -584,11 +584,26 @@ pub struct Sandbox {
     root: PathBuf,
 }
 
-/// Wine's 64-bit loader and its server, or one line naming every piece that is missing and
-/// how to get it.
-fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
+/// What of Wine this machine has, as found where the harness looks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinePieces {
+    /// `ISAPI_HARNESS_WINE`, else Debian's `/usr/lib/wine/wine64`, else `wine64` or `wine` on
+    /// PATH.
+    pub wine64: Option<PathBuf>,
+    /// `wineserver` beside it, when it is there.
+    pub wineserver: Option<PathBuf>,
+    /// The Debian layout's 32-bit PE modules, when the Wine is Debian's; None for another Wine,
+    /// whose layout the harness does not know.
+    pub i386_modules: Option<bool>,
+}
+
+/// Wine runs 32-bit hosts in WoW64 mode only with its i386 PE modules beside the 64-bit ones;
+/// Debian's wine64 package does not have them.
+pub const DEBIAN_I386_MODULE: &str = "/usr/lib/x86_64-linux-gnu/wine/i386-windows/kernel32.dll";
+
+pub fn wine_pieces() -> WinePieces {
     let wine64 = match std::env::var_os("ISAPI_HARNESS_WINE") {
-        Some(wine) => Some(PathBuf::from(wine)),
+        Some(wine) => Some(PathBuf::from(wine)).filter(|path| path.is_file()),
         None => {
             let debian = Path::new("/usr/lib/wine/wine64");
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -599,42 +614,57 @@ fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
             })
         }
     };
+    let wineserver = wine64
+        .as_ref()
+        .map(|wine64| wine64.with_file_name("wineserver"))
+        .filter(|server| server.is_file());
+    let i386_modules = wine64
+        .as_ref()
+        .filter(|wine64| wine64.starts_with("/usr/lib/wine"))
+        .map(|_| Path::new(DEBIAN_I386_MODULE).is_file());
+    WinePieces { wine64, wineserver, i386_modules }
+}
+
+/// Wine's 64-bit loader and its server, or one line naming every piece that is missing and
+/// how to get it.
+fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
+    let pieces = wine_pieces();
     let mut missing = Vec::new();
-    let wineserver = wine64.as_ref().map(|wine64| wine64.with_file_name("wineserver"));
-    match (&wine64, &wineserver) {
+    match (&pieces.wine64, &pieces.wineserver) {
         (None, _) => missing.push(
-            "wine64 (looked for /usr/lib/wine/wine64 and wine64 or wine on PATH; Debian/Ubuntu package wine64, or set ISAPI_HARNESS_WINE)".to_owned(),
+            "wine64 (looked for ISAPI_HARNESS_WINE, /usr/lib/wine/wine64 and wine64 or wine on PATH; Debian/Ubuntu package wine64)".to_owned(),
         ),
-        (Some(wine64), Some(server)) if !server.is_file() => missing.push(format!(
+        (Some(wine64), None) => missing.push(format!(
             "wineserver beside `{}` (package wine64)",
             wine64.display()
         )),
         _ => {}
     }
-    // Wine runs 32-bit hosts in WoW64 mode only with its i386 PE modules beside the 64-bit
-    // ones; Debian's wine64 package does not have them.
-    let i386 = Path::new("/usr/lib/x86_64-linux-gnu/wine/i386-windows/kernel32.dll");
-    if wine64.as_ref().is_some_and(|wine64| wine64.starts_with("/usr/lib/wine")) && !i386.is_file()
-    {
+    if pieces.i386_modules == Some(false) {
         missing.push(format!(
-            "Wine's 32-bit modules (`{}`, unpacked from the libwine:i386 package)",
-            i386.display()
+            "Wine's 32-bit modules (`{DEBIAN_I386_MODULE}`, unpacked from the libwine:i386 package)"
         ));
     }
-    if !missing.is_empty() {
-        bail!(
-            "Wine is not complete on this machine: missing {}; run `cargo xtask setup`, which installs them",
+    match (pieces.wine64, pieces.wineserver) {
+        (Some(wine64), Some(wineserver)) if missing.is_empty() => Ok((wine64, wineserver)),
+        _ => bail!(
+            "Wine is not complete on this machine: missing {}; run `isapi-harness doctor` for the commands that install them (from a checkout, `cargo xtask setup` installs them)",
             missing.join(", ")
-        );
+        ),
     }
-    Ok((wine64.expect("checked above"), wineserver.expect("checked above")))
 }
 
 fn lock(dir: &Path) -> anyhow::Result<File> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join("lock");
-    let file =
-        File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    // Opened without truncating: the lock file is never written, so taking the lock leaves it
+    // as it was (Windows would stamp a truncated file with a new time even when it is empty).
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
     if file.try_lock().is_err() {
         eprintln!("isapi-harness: waiting for another run to release `{}`", path.display());
         file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;

@@ -13,8 +13,9 @@ use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::winpath::WinPath;
-pub use backend::BackendChoice;
+pub use backend::{BackendChoice, DEBIAN_I386_MODULE, WinePieces, wine_pieces};
 pub use disk::{Content, Layout, LayoutGuard};
+pub use sandbox::probe as probe_sandbox;
 
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};
