@@ -94,8 +94,7 @@ impl Machine {
     /// What the headers of the file at `path` say, or None when nothing is there. Read from
     /// the simulated disk itself, so it is the file the loader was given.
     pub fn inspect(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
-        let file = self.backend.file_for(path).ok()?;
-        crate::pe::inspect(&file).ok()
+        self.inspect_existing(path)
     }
 
     /// What the headers of the machine's own file at `path` say, if one is there; creates
