@@ -62,8 +62,9 @@ pub fn classify(
         (Stage::RefusedSilently, _) => Cause::FilterRefused,
         (Stage::ReadRawDataRefused, _) => Cause::RawDataUnsupported,
         (Stage::GetProcAddress, _) => Cause::MissingExport,
-        (Stage::GetFilterVersion, Some(_)) => Cause::FilterRefused,
-        (Stage::GetFilterVersion, None) | (Stage::LoadLibrary, None) => unfinished,
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => Cause::FilterRefused,
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, None)
+        | (Stage::LoadLibrary, None) => unfinished,
         (Stage::LoadLibrary, Some(Win32Error::MOD_NOT_FOUND)) if image.is_none() => {
             Cause::MissingFile
         }

@@ -13,6 +13,8 @@
 //! find `GetFilterVersion`. What the filter's own code then does (refuse, crash, hang) is only
 //! ever observed, and reported beside the comparison as behaviour.
 
+mod iis7;
+
 use anyhow::Context;
 use serde::Serialize;
 
@@ -31,7 +33,8 @@ use crate::vocab::{IsolationMode, ProcessName, Stage, Win32Error};
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
     pub os: Os,
-    pub isolation_mode: IsolationMode,
+    /// None on IIS 7+, which has no isolation modes.
+    pub isolation_mode: Option<IsolationMode>,
     pub enable_32bit_app_on_win64: bool,
     /// True when any filter is predicted not to load.
     pub problems: bool,
@@ -117,8 +120,12 @@ pub struct ProposedRemedy {
     /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
     /// tools and a real start then loaded every filter.
     pub verified: bool,
+    /// The IIS 6.0 remedy, applied through the admin tools.
     #[serde(skip)]
-    pub remedy: Remedy,
+    pub remedy: Option<Remedy>,
+    /// The IIS 7+ remedy: appcmd command lines, applied through `apphost::edit`.
+    #[serde(skip)]
+    pub appcmd: Vec<Vec<String>>,
 }
 
 impl ProposedRemedy {
@@ -127,7 +134,31 @@ impl ProposedRemedy {
             commands: remedy.commands(),
             explanation: remedy.explanation.clone(),
             verified: false,
-            remedy,
+            remedy: Some(remedy),
+            appcmd: Vec::new(),
+        }
+    }
+
+    fn appcmd(commands: Vec<Vec<String>>, explanation: &str) -> ProposedRemedy {
+        ProposedRemedy {
+            commands: commands
+                .iter()
+                .map(|args| {
+                    let shown: Vec<String> = args
+                        .iter()
+                        .map(
+                            |arg| {
+                                if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() }
+                            },
+                        )
+                        .collect();
+                    format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
+                })
+                .collect(),
+            explanation: explanation.to_owned(),
+            verified: false,
+            remedy: None,
+            appcmd: commands,
         }
     }
 }
@@ -150,7 +181,10 @@ fn diagnose_with(
     scenario: &Scenario,
     verify: bool,
 ) -> anyhow::Result<Diagnosis> {
-    let metabase = &scenario.metabase;
+    if let crate::scenario::Configuration::Apphost(apphost) = &scenario.config {
+        return iis7::diagnose(machine, artifacts, scenario, apphost, verify);
+    }
+    let metabase = scenario.config.metabase()?;
     let mode = isolation_mode(metabase);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
@@ -231,7 +265,9 @@ fn diagnose_with(
                 }),
         );
         for remedy in &mut remedies {
-            remedy.verified = verify_remedy(machine, scenario, &remedy.remedy)?;
+            if let Some(table_remedy) = &remedy.remedy {
+                remedy.verified = verify_remedy(machine, scenario, table_remedy)?;
+            }
         }
         // What was proven to work comes first; the order is otherwise kept.
         remedies.sort_by_key(|remedy| !remedy.verified);
@@ -239,7 +275,7 @@ fn diagnose_with(
     Ok(Diagnosis {
         os: scenario.os,
         machine_checked: machine.is_some(),
-        isolation_mode: mode,
+        isolation_mode: Some(mode),
         enable_32bit_app_on_win64: enable_32bit,
         problems,
         agree,
@@ -510,7 +546,7 @@ fn aspnet_windir(path: &str) -> Option<String> {
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
 fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
-    fixed.metabase = remedy.applied_to(&scenario.metabase)?;
+    fixed.config = remedy.applied_to(scenario.config.metabase()?)?.into();
     crate::iis::check(&fixed)?;
     Ok(crate::iis::start(machine, &fixed)?.every_site_serves())
 }

@@ -3,6 +3,7 @@
 //!
 //! ARCHITECTURE.md at the root of the repository maps the modules.
 
+pub mod apphost;
 pub mod arch;
 pub mod artifacts;
 pub mod cause;
@@ -24,6 +25,7 @@ pub mod process;
 pub mod remedy;
 pub mod report;
 pub mod repro;
+pub mod repro10;
 pub mod scenario;
 pub mod vocab;
 pub mod winpath;

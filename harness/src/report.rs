@@ -6,6 +6,8 @@
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::messages` and carried here as data.
 
+pub mod iis7;
+
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use serde::{Serialize, Serializer};
 use crate::arch::{Bits, Os};
 use crate::cause::{Cause, ImageSummary};
 use crate::vocab::{
-    BackendKind, Event, HostEnd, IsolationMode, ProcessName, ServerKind, Stage, Win32Error,
+    BackendKind, Event, HostEnd, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
+    Win32Error,
 };
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
@@ -42,7 +45,8 @@ pub struct StartReport {
 struct StartReportJson<'a> {
     server: ServerKind,
     os: Os,
-    isolation_mode: IsolationMode,
+    /// Null on IIS 7+, which has no isolation modes.
+    isolation_mode: Option<IsolationMode>,
     enable_32bit_app_on_win64: bool,
     backend: Option<BackendKind>,
     sandbox: bool,
@@ -58,7 +62,7 @@ impl Serialize for StartReport {
         StartReportJson {
             server: self.server,
             os: self.os,
-            isolation_mode: self.isolation_mode,
+            isolation_mode: (self.server == ServerKind::Iis6).then_some(self.isolation_mode),
             enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
             backend: self.backend,
             sandbox: self.sandbox,
@@ -94,6 +98,13 @@ pub struct HostOutcome {
     /// How many starts it took before the process reached its first report line.
     pub start_attempts: u32,
     pub filters: Vec<FilterOutcome>,
+    /// IIS 7+ global native modules, with the same fields as filters (`RegisterModule` is
+    /// resolved, never called).
+    pub modules: Vec<FilterOutcome>,
+    /// ISAPI extensions the process loaded for a request.
+    pub extensions: Vec<FilterOutcome>,
+    /// The pool's `managedPipelineMode` on IIS 7+; null on IIS 6.0.
+    pub pipeline_mode: Option<PipelineMode>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +136,13 @@ pub struct FilterOutcome {
     pub request_notification: Option<u32>,
     /// Set when IIS itself refused a filter that the loader loaded and that initialised.
     pub iis_refused: Option<IisRefusal>,
+}
+
+impl HostOutcome {
+    /// Every image the process was asked for, in load order: modules, filters, extensions.
+    pub fn images(&self) -> impl Iterator<Item = &FilterOutcome> {
+        self.modules.iter().chain(&self.filters).chain(&self.extensions)
+    }
 }
 
 /// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
@@ -173,6 +191,9 @@ pub enum NoAnswer {
     NothingListensOnPort,
     /// W3SVC did not start, so HTTP.sys holds no registration for any site.
     ServiceNotRunning,
+    /// IIS 7+: the pool is disabled and its `loadBalancerCapabilities` is TcpLevel, so
+    /// HTTP.sys resets the connection instead of answering 503.
+    ConnectionReset,
 }
 
 /// One thing that happened during a start, in the order it happened. The model records these;
@@ -310,6 +331,8 @@ pub enum Happening {
         failures: usize,
         interval_minutes: u32,
     },
+    /// What the IIS 7+ model records (its words are in `report/iis7.rs`).
+    Iis7(iis7::Iis7Happening),
 }
 
 /// What `Enable32BitAppOnWin64` changes in this configuration; decided by the model.
@@ -618,6 +641,9 @@ impl Happening {
                             Some(NoAnswer::ServiceNotRunning) | None => {
                                 "W3SVC is not running, nothing listens"
                             }
+                            Some(NoAnswer::ConnectionReset) => {
+                                "the pool is disabled and HTTP.sys resets the connection"
+                            }
                         };
                         step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
                     }
@@ -629,6 +655,7 @@ impl Happening {
                     "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
                 ),
             ),
+            Happening::Iis7(happening) => happening.render(),
         }
     }
 }
@@ -668,10 +695,10 @@ fn filter_result(
             StepKind::Fail,
             format!("{head}: loaded, but GetFilterVersion is not exported: {error_text}"),
         ),
-        (Stage::GetFilterVersion, Some(_)) => {
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => {
             (StepKind::Fail, format!("{head}: GetFilterVersion returned FALSE with {error_text}"))
         }
-        (Stage::GetFilterVersion, None) => {
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, None) => {
             (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion"))
         }
         (Stage::RefusedSilently, _) => (
@@ -698,7 +725,7 @@ impl StartReport {
     /// got 200: what exit code 0 of `start` promises.
     pub fn all_good(&self) -> bool {
         self.service.started
-            && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
+            && self.hosts.iter().all(|host| host.images().all(|image| image.loaded))
             && self.requests.iter().all(|request| request.status == Some(200))
     }
 
@@ -718,8 +745,7 @@ impl StartReport {
     /// The first filter failure, for verdict lines.
     pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &FilterOutcome)> {
         self.hosts.iter().find_map(|host| {
-            host.filters
-                .iter()
+            host.images()
                 .find(|filter| !filter.loaded && filter.stage != Stage::NotAttempted)
                 .map(|filter| (host, filter))
         })
@@ -734,10 +760,13 @@ impl StartReport {
 
     fn verdict(&self) -> Step {
         if self.all_good() {
-            return Step {
-                kind: StepKind::Ok,
-                text: "verdict: W3SVC started and every filter loaded".to_owned(),
+            let text = match self.server {
+                ServerKind::Iis6 => "verdict: W3SVC started and every filter loaded",
+                ServerKind::Iis7Plus => {
+                    "verdict: every module, filter and extension loaded and every request got 200"
+                }
             };
+            return Step { kind: StepKind::Ok, text: text.to_owned() };
         }
         let text = match self.first_failed_filter() {
             Some((host, filter)) => {
@@ -753,10 +782,17 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
+                let kind = if host.modules.iter().any(|module| std::ptr::eq(module, filter)) {
+                    "module"
+                } else if host.extensions.iter().any(|extension| std::ptr::eq(extension, filter)) {
+                    "extension"
+                } else {
+                    "filter"
+                };
                 let whose =
                     filter.site.as_ref().map(|site| format!("site {site}'s ")).unwrap_or_default();
                 format!(
-                    "verdict: cannot load {whose}filter `{}` in {} {}: {why}",
+                    "verdict: cannot load {whose}{kind} `{}` in {} {}: {why}",
                     filter.path, host.bits, host.process
                 )
             }

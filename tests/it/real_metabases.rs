@@ -22,7 +22,7 @@ fn real_scenario(path: &std::path::Path, image: Option<&str>) -> Scenario {
     let mut scenario = Scenario::new(name.unwrap_or_default(), harness::arch::Os::X64, metabase);
     if let Some(spec) = image {
         let spec = ImageSpec::parse(spec).expect("a mock filter spec");
-        let filters = scenario.metabase.global_filters();
+        let filters = scenario.config.metabase().unwrap().global_filters();
         for filter in filters.iter().filter(|filter| filter.enabled) {
             let path = filter.path.as_deref().expect("a real filter has a FilterPath");
             scenario.add_image(win(path), spec.clone()).expect("one image per path");
@@ -46,7 +46,9 @@ fn a_real_metabase_starts_with_real_loads_and_diagnose_agrees(
 fn start_and_diagnose(path: &std::path::Path, image: Option<&str>) {
     let scenario = real_scenario(path, image);
     let configured: Vec<String> = scenario
-        .metabase
+        .config
+        .metabase()
+        .unwrap()
         .global_filters()
         .into_iter()
         .filter(|filter| filter.enabled && filter.path.is_some())
@@ -54,8 +56,8 @@ fn start_and_diagnose(path: &std::path::Path, image: Option<&str>) {
         .collect();
     assert!(!configured.is_empty(), "{}: the real file has a global filter", path.display());
     // The process the decision table gives this configuration on x64.
-    let bits = if !scenario.metabase.iis5_isolation_mode()
-        && scenario.metabase.enable_32bit_app_on_win64()
+    let bits = if !scenario.config.metabase().unwrap().iis5_isolation_mode()
+        && scenario.config.metabase().unwrap().enable_32bit_app_on_win64()
     {
         Bits::B32
     } else {

@@ -6,6 +6,7 @@
 //! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe   the host, once per process name
 //! target/isapi-harness/hosts/<arch>/bcryptprimitives.dll      only where the loader lacks it
 //! target/isapi-harness/filters/<arch>/<variant>.dll           one per line of variants.txt
+//! target/isapi-harness/filters/<arch>/module.dll              the mock IIS 7+ native module
 //! ```
 //!
 //! The `cc` crate only makes static libraries, so it is used to find the right compiler for each
@@ -75,8 +76,9 @@ impl Arch {
     }
 }
 
-/// The process names the host plays; IIS 6.0 loads filters in one or the other.
-const HOST_PROCESS_NAMES: [&str; 2] = ["inetinfo.exe", "w3wp.exe"];
+/// The process names the host plays: IIS 6.0 loads filters in inetinfo.exe or w3wp.exe, IIS 7+
+/// in w3wp.exe, IIS Express in iisexpress.exe.
+const HOST_PROCESS_NAMES: [&str; 3] = ["inetinfo.exe", "w3wp.exe", "iisexpress.exe"];
 
 /// `target/isapi-harness`, where every artifact and the simulated machines live.
 pub fn dir() -> PathBuf {
@@ -94,6 +96,7 @@ pub fn build(sh: &Shell) -> anyhow::Result<()> {
         for variant in &variants {
             build_filter(arch, variant)?;
         }
+        build_module(arch)?;
     }
     // Images no compiler makes: no code, other machines, not a PE at all, cut short.
     let odd = dir().join("filters").join("odd");
@@ -227,6 +230,18 @@ fn build_filter(arch: Arch, variant: &Variant) -> anyhow::Result<()> {
     let mut defines = variant.defines.clone();
     defines.push(format!("MOCK_VARIANT=\"{}\"", variant.name));
     link_dll(arch, &source, &def, &defines, &[], &out)
+}
+
+/// The mock native module (`mock-filters/module.c`), placed as `ARCH:module`.
+fn build_module(arch: Arch) -> anyhow::Result<()> {
+    let source = project_file("mock-filters/module.c");
+    let def = project_file("mock-filters/module.def");
+    let out = dir().join("filters").join(arch.dir_name()).join("module.dll");
+    if !is_stale(&out, &[source.clone(), def.clone()])? {
+        return Ok(());
+    }
+    println!("build: mock native module for {}", arch.dir_name());
+    link_dll(arch, &source, &def, &[], &[], &out)
 }
 
 /// Makes an import library from a `.def` file, for a DLL that need not exist.

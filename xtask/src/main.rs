@@ -45,7 +45,16 @@ fn main() -> anyhow::Result<()> {
         "build" => build(&sh),
         "repro" => {
             build(&sh)?;
-            harness(&sh, "repro", rest)
+            // Without --iis, both seeds: the IIS 6.0 case and its IIS 10 twin.
+            if rest.iter().any(|arg| arg.starts_with("--iis")) {
+                harness(&sh, "repro", rest)
+            } else {
+                let iis6 = harness(&sh, "repro", rest);
+                let mut iis10 = rest.to_vec();
+                iis10.extend(["--iis".to_owned(), "10".to_owned()]);
+                let iis10 = harness(&sh, "repro", &iis10);
+                iis6.and(iis10)
+            }
         }
         "test" => {
             build(&sh)?;

@@ -37,10 +37,15 @@ fn print(diagnosis: &Diagnosis) {
     let printer = Printer::stdout();
     printer.line(
         StepKind::Config,
-        &format!(
-            "{} Windows, {}, Enable32BitAppOnWin64 {}",
-            diagnosis.os, diagnosis.isolation_mode, diagnosis.enable_32bit_app_on_win64
-        ),
+        &match diagnosis.isolation_mode {
+            Some(mode) => format!(
+                "{} Windows, {mode}, Enable32BitAppOnWin64 {}",
+                diagnosis.os, diagnosis.enable_32bit_app_on_win64
+            ),
+            None => {
+                format!("{} Windows, IIS 7+: each pool's workers at its own bitness", diagnosis.os)
+            }
+        },
     );
     for filter in &diagnosis.filters {
         let predicted = &filter.predicted;

@@ -6,6 +6,7 @@
 //! exit code 2.
 
 mod adsutil;
+mod appcmd;
 mod aspnet_regiis;
 mod diagnose;
 mod doctor;
@@ -54,6 +55,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Edit or read a metabase the way adsutil.vbs does.
     Adsutil(AdsutilArgs),
+    /// Edit or list an applicationHost.config the way appcmd.exe does (IIS 7+).
+    Appcmd(AppcmdArgs),
     /// Register ASP.NET's filter the way aspnet_regiis -i does.
     #[command(name = "aspnet-regiis")]
     AspnetRegiis(AspnetRegiisArgs),
@@ -76,9 +79,10 @@ pub struct InspectArgs {
 /// What describes a simulated machine: shared by `start` and `diagnose`.
 #[derive(Debug, clap::Args)]
 pub struct ScenarioArgs {
-    /// The metabase.xml of the simulated server.
-    #[arg(long)]
-    pub metabase: PathBuf,
+    /// The configuration of the simulated server: an IIS 6.0 MetaBase.xml or an IIS 7+
+    /// applicationHost.config, told apart by content (`--metabase` is the same option).
+    #[arg(long = "config", visible_alias = "metabase", value_name = "FILE")]
+    pub config: PathBuf,
     /// The bitness of the simulated Windows.
     #[arg(long, value_enum, default_value = "x64")]
     pub os: crate::arch::Os,
@@ -125,6 +129,9 @@ pub struct DiagnoseArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReproArgs {
+    /// Which seed to replay: 6, the IIS 6.0 case (the default), or 10, its IIS 10 twin.
+    #[arg(long, default_value = "6", value_parser = ["6", "10"])]
+    pub iis: String,
     /// Print one JSON object instead of the timeline.
     #[arg(long)]
     pub json: bool,
@@ -191,6 +198,17 @@ pub enum AdsutilAction {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct AppcmdArgs {
+    /// The applicationHost.config to read or edit.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The command as on Windows, e.g. `set apppool "DefaultAppPool" /enable32BitAppOnWin64:false`
+    /// or `list apppool`.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AspnetRegiisArgs {
     /// The metabase.xml to edit.
     #[arg(long)]
@@ -224,6 +242,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Matrix(args) => matrix::run(args),
         Command::Bench(args) => matrix::bench(args),
         Command::Adsutil(args) => adsutil::run(args),
+        Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Doctor => doctor::run(),

@@ -179,9 +179,98 @@ fn measure(
     Ok(steps)
 }
 
+/// The pools (and sites) of the IIS 7+ file: the size of a real multi-site server's
+/// applicationHost.config (a public one has 62 sites, 66 `<location>` blocks, 704 KB).
+const APPHOST_POOLS: usize = 60;
+
+/// An applicationHost.config of about 700 KB: `pools` pools, one site per pool with two
+/// bindings, and a `<location>` per site holding its handler mappings and an ISAPI filter, as
+/// IIS writes a server whose sites were configured one by one.
+pub fn apphost_with_pools(pools: usize) -> String {
+    let mut text = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<configuration>\r\n    <configSections>\r\n        <sectionGroup name=\"system.applicationHost\">\r\n            <section name=\"applicationPools\" allowDefinition=\"AppHostOnly\" overrideModeDefault=\"Deny\" />\r\n            <section name=\"sites\" allowDefinition=\"AppHostOnly\" overrideModeDefault=\"Deny\" />\r\n        </sectionGroup>\r\n    </configSections>\r\n    <system.applicationHost>\r\n        <applicationPools>\r\n",
+    );
+    for pool in 0..pools {
+        let bits = if pool % 2 == 0 { "true" } else { "false" };
+        let _ = write!(
+            text,
+            "            <add name=\"Pool{pool}\" enable32BitAppOnWin64=\"{bits}\" managedRuntimeVersion=\"v4.0\">\r\n                <failure rapidFailProtectionMaxCrashes=\"5\" />\r\n            </add>\r\n"
+        );
+    }
+    text.push_str("            <applicationPoolDefaults managedRuntimeVersion=\"v4.0\" />\r\n        </applicationPools>\r\n        <sites>\r\n");
+    for site in 1..=pools {
+        let _ = write!(
+            text,
+            "            <site name=\"Site{site}\" id=\"{site}\">\r\n                <application path=\"/\" applicationPool=\"Pool{}\">\r\n                    <virtualDirectory path=\"/\" physicalPath=\"D:\\Sites\\Site{site}\" />\r\n                </application>\r\n                <bindings>\r\n                    <binding protocol=\"http\" bindingInformation=\"*:80:site{site}.example.com\" />\r\n                    <binding protocol=\"https\" bindingInformation=\"*:443:site{site}.example.com\" />\r\n                </bindings>\r\n            </site>\r\n",
+            site - 1
+        );
+    }
+    text.push_str("        </sites>\r\n    </system.applicationHost>\r\n    <system.webServer>\r\n        <globalModules>\r\n");
+    for module in 0..40 {
+        let _ = write!(
+            text,
+            "            <add name=\"Module{module}\" image=\"%windir%\\System32\\inetsrv\\module{module}.dll\" />\r\n"
+        );
+    }
+    text.push_str("        </globalModules>\r\n        <isapiFilters>\r\n            <filter name=\"ASP.Net_4.0_64bit\" path=\"%windir%\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_filter.dll\" enableCache=\"true\" preCondition=\"runtimeVersionv4.0,bitness64\" />\r\n        </isapiFilters>\r\n    </system.webServer>\r\n");
+    for site in 1..=pools {
+        let _ = write!(
+            text,
+            "    <location path=\"Site{site}\">\r\n        <system.webServer>\r\n            <isapiFilters>\r\n                <filter name=\"Site{site}Filter\" path=\"D:\\Filters\\site{site}.dll\" preCondition=\"bitness64\" />\r\n            </isapiFilters>\r\n            <handlers accessPolicy=\"Read, Script\">\r\n"
+        );
+        for handler in 0..40 {
+            let _ = write!(
+                text,
+                "                <add name=\"Handler{handler}-ISAPI-4.0_64bit\" path=\"*.ext{handler}\" verb=\"GET,HEAD,POST,DEBUG\" modules=\"IsapiModule\" scriptProcessor=\"%windir%\\Microsoft.NET\\Framework64\\v4.0.30319\\aspnet_isapi.dll\" preCondition=\"classicMode,runtimeVersionv4.0,bitness64\" responseBufferLimit=\"0\" />\r\n"
+            );
+        }
+        text.push_str(
+            "            </handlers>\r\n        </system.webServer>\r\n    </location>\r\n",
+        );
+    }
+    text.push_str("</configuration>\r\n");
+    text
+}
+
+/// Times reading an applicationHost.config and every question the IIS 7+ model asks of it.
+fn measure_apphost(text: &str) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+    let mut steps = Vec::new();
+    let started = Instant::now();
+    let mut apphost = crate::apphost::Apphost::parse(text, Path::new("generated.config"))?;
+    steps.push(("parse (pools and sites checked)", started.elapsed()));
+    let started = Instant::now();
+    let pools = apphost.pools()?;
+    let sites = apphost.sites()?;
+    let _ = apphost.global_modules();
+    for site in &sites {
+        let _ = apphost.isapi_filters(Some(&site.name));
+        let _ = apphost.handlers(&site.name);
+    }
+    steps.push((
+        "model questions (pools, sites, modules, each site's filters and handlers)",
+        started.elapsed(),
+    ));
+    let started = Instant::now();
+    let pool = pools.last().map(|pool| pool.name.clone()).unwrap_or_default();
+    apphost.apply(&crate::apphost::edit::Command::SetPoolBitness { pool, enable_32bit: true })?;
+    steps.push(("appcmd set apppool (splice and read again)", started.elapsed()));
+    Ok(steps)
+}
+
 /// Runs both sizes and returns the lines to print.
 pub fn run() -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
+    let text = apphost_with_pools(APPHOST_POOLS);
+    let steps = measure_apphost(&text)?;
+    let total: Duration = steps.iter().map(|(_, time)| *time).sum();
+    lines.push(format!(
+        "bench: read an applicationHost.config of {APPHOST_POOLS} pools and sites ({:.0} KB): {:.3} s in all",
+        text.len() as f64 / 1e3,
+        total.as_secs_f64()
+    ));
+    for (step, time) in steps {
+        lines.push(format!("bench:   {step}: {:.3} s", time.as_secs_f64()));
+    }
     for (label, count, text, edit, sites) in [
         (
             "keys",
@@ -232,5 +321,10 @@ mod tests {
         assert!(measure(&many_keys(400), "W3SVC/1/ServerComment", 100).is_ok());
         let metabase = Metabase::parse(&many_attributes(50), Path::new("a.xml")).unwrap();
         assert!(metabase.get("W3SVC/1/CustomProperty49").unwrap().is_some());
+        let text = apphost_with_pools(APPHOST_POOLS);
+        assert!((650_000..800_000).contains(&text.len()), "{} bytes", text.len());
+        let apphost = crate::apphost::Apphost::parse(&text, Path::new("g.config")).unwrap();
+        assert_eq!(apphost.pools().unwrap().len(), APPHOST_POOLS);
+        assert_eq!(apphost.isapi_filters(Some("Site7")).len(), 2);
     }
 }

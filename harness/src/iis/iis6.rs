@@ -290,7 +290,7 @@ enum Target {
 
 impl<'s> Iis6<'s> {
     pub fn new(scenario: &'s Scenario, purpose: Purpose) -> anyhow::Result<Iis6<'s>> {
-        let metabase = &scenario.metabase;
+        let metabase = scenario.config.metabase()?;
         let mode = isolation_mode(metabase);
         let enable_32bit = metabase.enable_32bit_app_on_win64();
         let mut sites = Vec::new();
@@ -487,6 +487,9 @@ impl<'s> Iis6<'s> {
             exception_code: run.end.exception_code(),
             start_attempts: run.start_attempts,
             filters,
+            modules: Vec::new(),
+            extensions: Vec::new(),
+            pipeline_mode: None,
         };
         Ok((outcome, failure))
     }

@@ -40,6 +40,8 @@ pub use error::{MetabaseError, MetabaseErrorKind};
 pub use schema::PropertyKind;
 pub use sites::{AppConfig, SiteConfig};
 pub use write::FAIL_WRITE_HOOK;
+/// The atomic writer, shared with applicationHost.config's edits.
+pub(crate) use write::write_atomically;
 
 /// The seed case's metabase before `aspnet_regiis -i` runs: IIS 5.0 isolation mode,
 /// `Enable32BitAppOnWin64` not set (so false), and the global ASP.NET filter registered from
