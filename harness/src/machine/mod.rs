@@ -154,7 +154,14 @@ impl Machine {
         let images = plan
             .images
             .iter()
-            .map(|image| self.backend.loader_path(&image.path))
+            .map(|image| {
+                // The folder of every image path is made before the host looks, on both
+                // backends (the windows one makes it for its sandbox copy anyway): otherwise
+                // whether a missing file answers 2 or 3 would depend on whether an earlier run
+                // happened to make the folder (reading an image's headers makes it).
+                self.backend.file_for(&image.path)?;
+                self.backend.loader_path(&image.path)
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
