@@ -149,7 +149,7 @@ impl Machine {
         let probes = plan
             .probes
             .iter()
-            .map(|path| self.backend.loader_path(path))
+            .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let images = plan
             .images
@@ -160,7 +160,7 @@ impl Machine {
                 // whether a missing file answers 2 or 3 would depend on whether an earlier run
                 // happened to make the folder (reading an image's headers makes it).
                 self.backend.file_for(&image.path)?;
-                self.backend.loader_path(&image.path)
+                self.backend.loader_path(&image.path, plan.bits)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
