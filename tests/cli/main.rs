@@ -123,7 +123,7 @@ fn matrix_prints_json_and_junit() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json(&output);
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 9, "generate.py writes 9 quirks");
+    assert_eq!(scenarios.len(), 10, "generate.py writes 10 quirks");
     for scenario in scenarios {
         assert_eq!(scenario["pass"], true, "{}", scenario["name"]);
         assert!(scenario["observed"]["service"].is_object());
@@ -486,27 +486,31 @@ fn start_routes_requests_by_url_to_sites() {
 }
 
 /// `--image WINPATH=missing` empties a standard Framework path, and IIS's own look for the
-/// file answers before the loader is asked.
+/// file answers before the loader is asked: 3 when not even its folder is there, 2 when the
+/// folder holds other files.
 #[test]
 fn a_missing_image_fails_at_the_file_check_with_its_real_error() {
     let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
-    let output = harness(&[
-        "start",
-        "--json",
-        "--metabase",
-        metabase.to_str().unwrap(),
-        "--image",
-        r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll=missing",
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let report = json(&output);
-    let filter = &report["hosts"][0]["filters"][0];
-    assert_eq!(filter["stage"], "probe");
-    assert_eq!(filter["win32_error"], 2, "the Framework folder is there, the file is not");
-    assert_eq!(filter["cause"], "missing_file");
-    let events = report["events"].as_array().unwrap();
-    assert_eq!(events[0]["id"], 2214);
-    assert_eq!(events[0]["data"], "02 00 00 00");
+    let filter = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll";
+    let neighbour = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll=x86";
+    for (extra, error) in [(None, 3), (Some(neighbour), 2)] {
+        let missing = format!("{filter}=missing");
+        let mut args = vec!["start", "--json", "--metabase", metabase.to_str().unwrap()];
+        args.extend(["--image", missing.as_str()]);
+        if let Some(extra) = extra {
+            args.extend(["--image", extra]);
+        }
+        let output = harness(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report = json(&output);
+        let filter = &report["hosts"][0]["filters"][0];
+        assert_eq!(filter["stage"], "probe");
+        assert_eq!(filter["win32_error"], error, "{filter}");
+        assert_eq!(filter["cause"], "missing_file");
+        let events = report["events"].as_array().unwrap();
+        assert_eq!(events[0]["id"], 2214);
+        assert_eq!(events[0]["data"], format!("{error:02x} 00 00 00"));
+    }
 }
 
 /// A request that is not a URL the harness can send is bad input.

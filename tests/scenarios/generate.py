@@ -167,10 +167,16 @@ def quirks():
           "events": [2274, 2268, 7023]},
          images=[f"{FILTER_PATHS['amd64']}=amd64"])
     # IIS looks for a filter's file before it loads it, so a file that is not there fails with
-    # the file check's ERROR_FILE_NOT_FOUND (event data 02 00 00 00), not the loader's 126.
+    # the file check's ERROR_FILE_NOT_FOUND (event data 02 00 00 00), not the loader's 126;
+    # ERROR_PATH_NOT_FOUND when not even its folder is there.
     case("missing-file-is-2",
          document(standard_keys("TRUE", None, None, [("Gone", r"C:\Filters\gone\nothing.dll")])),
          {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 2, "status": None,
+          "events": [2214, 2268, 7023]},
+         images=[r"C:\Filters\gone\neighbour.dll=amd64"])
+    case("missing-folder-is-3",
+         document(standard_keys("TRUE", None, None, [("Gone", r"C:\Filters\nowhere\nothing.dll")])),
+         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 3, "status": None,
           "events": [2214, 2268, 7023]})
 
 

@@ -79,8 +79,10 @@ impl Backend {
     }
 
     /// The real file that holds `path` on the simulated machine. Missing folders are created,
-    /// reusing existing ones whatever their case, as Windows would find them.
-    pub fn file_for(&self, path: &WinPath) -> anyhow::Result<PathBuf> {
+    /// reusing existing ones whatever their case, as Windows would find them; each folder it
+    /// had to create is added to `created`, shallowest first, so that whoever places the file
+    /// can take them away again.
+    pub fn file_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<PathBuf> {
         let mut dir = match self {
             Backend::Wine(wine) => wine.prepare_drive(path.drive())?,
             Backend::Windows(_) => self.drive_dir(path.drive()),
@@ -88,7 +90,11 @@ impl Backend {
         let (file_name, folders) =
             path.components().split_last().expect("a WinPath has a file name");
         for folder in folders {
+            let existed = find_ignoring_case(&dir, folder).is_some();
             dir = existing_or_new(&dir, folder)?;
+            if !existed {
+                created.push(dir.clone());
+            }
         }
         Ok(match find_ignoring_case(&dir, file_name) {
             Some(existing) => existing,
@@ -166,9 +172,20 @@ impl Backend {
                     crate::arch::Bits::B32 => crate::apphost::env::wow64_twin(path),
                     crate::arch::Bits::B64 => None,
                 };
-                Ok(self.file_for(redirected.as_ref().unwrap_or(path))?.into_os_string())
+                Ok(self.mapped_path(redirected.as_ref().unwrap_or(path)).into_os_string())
             }
         }
+    }
+
+    /// Where `path` lies in the sandbox, existing folders found whatever their case; creates
+    /// nothing, so that asking about a missing file leaves the machine as it was.
+    fn mapped_path(&self, path: &WinPath) -> PathBuf {
+        let mut current = self.drive_dir(path.drive());
+        for component in path.components() {
+            current =
+                find_ignoring_case(&current, component).unwrap_or_else(|| current.join(component));
+        }
+        current
     }
 
     /// How to start a Windows executable on this backend.

@@ -94,8 +94,7 @@ impl Machine {
     /// What the headers of the file at `path` say, or None when nothing is there. Read from
     /// the simulated disk itself, so it is the file the loader was given.
     pub fn inspect(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
-        let file = self.backend.file_for(path).ok()?;
-        crate::pe::inspect(&file).ok()
+        self.inspect_existing(path)
     }
 
     /// What the headers of the machine's own file at `path` say, if one is there; creates
@@ -154,14 +153,7 @@ impl Machine {
         let images = plan
             .images
             .iter()
-            .map(|image| {
-                // The folder of every image path is made before the host looks, on both
-                // backends (the windows one makes it for its sandbox copy anyway): otherwise
-                // whether a missing file answers 2 or 3 would depend on whether an earlier run
-                // happened to make the folder (reading an image's headers makes it).
-                self.backend.file_for(&image.path)?;
-                self.backend.loader_path(&image.path, plan.bits)
-            })
+            .map(|image| self.backend.loader_path(&image.path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
