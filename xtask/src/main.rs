@@ -6,7 +6,8 @@
 //!   `target/isapi-harness/`.
 //! - `repro`: the main job, the seed case replayed with real loads.
 //! - `test`: the test suite, against real builds.
-//! - `bench`: the matrix's wall time against the bare cost of the host starts it needed.
+//! - `bench`: the matrix's wall time against the bare cost of the host starts it needed, then
+//!   one `start` beside one cold Wine process and their ratio.
 //! - `stress [SCALE]`: thousands of host starts (back-to-back and two runs at a time), with
 //!   every failure and its reason, and the totals.
 //! - `dist [DIR]`: one self-contained folder (the binary, the hosts, the mock filters, the
@@ -21,6 +22,7 @@
 mod artifacts;
 mod ci;
 mod dist;
+mod fixed_cost;
 mod odd_images;
 mod setup;
 mod stress;
@@ -60,7 +62,11 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => {
             build(&sh)?;
-            harness(&sh, "bench", rest)
+            harness(&sh, "bench", rest)?;
+            if rest.iter().any(|arg| arg == "--parse-only") || cfg!(windows) {
+                return Ok(());
+            }
+            fixed_cost::run(&sh)
         }
         "stress" => {
             build(&sh)?;

@@ -61,7 +61,7 @@ fn wineserver() -> PathBuf {
 }
 
 /// The environment every Wine process of these runs gets (cargo passes it on to the runner).
-fn wine_env() -> Vec<(&'static str, OsString)> {
+pub fn wine_env() -> Vec<(&'static str, OsString)> {
     vec![
         ("WINEPREFIX", prefix().into_os_string()),
         ("WINEDEBUG", "-all".into()),
@@ -192,6 +192,17 @@ fn place_shim(exe: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot copy the shim to `{}`", beside.display()))?;
     }
     Ok(())
+}
+
+/// Creates the prefix if it is not there yet, leaving no server running.
+pub fn ensure_prefix(sh: &Shell) -> anyhow::Result<()> {
+    Server::start(sh)?.stop(sh);
+    Ok(())
+}
+
+/// Stops the prefix's wineserver, and every Wine process it serves, and waits until it is gone.
+pub fn stop_server(sh: &Shell) {
+    Server.stop(sh);
 }
 
 /// The prefix's wineserver, persistent for the step and stopped by its prefix.

@@ -159,12 +159,21 @@ impl Backend {
         }
     }
 
-    /// The path the host program is given for `path`: under Wine the configured Windows path
-    /// itself, so the loader sees exactly what IIS would; on Windows the sandboxed copy.
-    pub fn loader_path(&self, path: &WinPath) -> anyhow::Result<OsString> {
+    /// The path a host of `bits` is given for `path`: under Wine the configured Windows path
+    /// itself, so the loader sees exactly what IIS would (and redirects a 32-bit process's
+    /// `System32` to `SysWOW64` itself, the prefix being the machine's `C:`); on Windows the
+    /// sandboxed copy, where the system's redirection does not apply (the copy is not in the
+    /// real Windows folder), so it is done here: a 32-bit host gets the `SysWOW64` twin.
+    pub fn loader_path(&self, path: &WinPath, bits: crate::arch::Bits) -> anyhow::Result<OsString> {
         match self {
             Backend::Wine(_) => Ok(path.as_str().into()),
-            Backend::Windows(_) => Ok(self.mapped_path(path).into_os_string()),
+            Backend::Windows(_) => {
+                let redirected = match bits {
+                    crate::arch::Bits::B32 => crate::apphost::env::wow64_twin(path),
+                    crate::arch::Bits::B64 => None,
+                };
+                Ok(self.mapped_path(redirected.as_ref().unwrap_or(path)).into_os_string())
+            }
         }
     }
 

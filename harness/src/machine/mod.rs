@@ -148,12 +148,12 @@ impl Machine {
         let probes = plan
             .probes
             .iter()
-            .map(|path| self.backend.loader_path(path))
+            .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let images = plan
             .images
             .iter()
-            .map(|image| self.backend.loader_path(&image.path))
+            .map(|image| self.backend.loader_path(&image.path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
