@@ -27,5 +27,6 @@ pub mod report;
 pub mod repro;
 pub mod repro10;
 pub mod scenario;
+pub mod text_position;
 pub mod vocab;
 pub mod winpath;

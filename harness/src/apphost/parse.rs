@@ -7,6 +7,7 @@
 //! `apphost/mod.rs`. Comments, the XML declaration, a UTF-8 BOM, CRLF or LF all pass through;
 //! the spans are what `appcmd` edits splice at, so the bytes around an edit never change.
 
+use crate::text_position::{Lines, offset_within, reader_offset};
 use std::ops::Range;
 use std::path::Path;
 
@@ -101,7 +102,7 @@ struct Parser<'t> {
     text: &'t str,
     base: usize,
     origin: &'t Path,
-    newlines: Vec<usize>,
+    lines: Lines,
     elements: Vec<Element>,
     stack: Vec<usize>,
     root_closed: bool,
@@ -113,7 +114,7 @@ impl<'t> Parser<'t> {
             text,
             base: if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 },
             origin,
-            newlines: text.match_indices('\n').map(|(at, _)| at).collect(),
+            lines: Lines::of(text),
             elements: Vec::new(),
             stack: Vec::new(),
             root_closed: false,
@@ -125,25 +126,18 @@ impl<'t> Parser<'t> {
         if body.trim().is_empty() {
             return Err(self.error_line(1, "the file is empty", "give an applicationHost.config"));
         }
-        if let Some((at, c)) = crate::input::find_control(body) {
-            return Err(self.error_at(
-                self.base + at,
-                format!(
-                    "the control character {} is in the file, where XML allows none but TAB, LF and CR",
-                    crate::input::describe_control(c)
-                ),
-                "remove it",
-            ));
+        if let Some((at, what)) = crate::input::control_in_document(body) {
+            return Err(self.error_at(self.base + at, what, "remove it"));
         }
         let mut reader = Reader::from_str(body);
         reader.config_mut().check_end_names = false;
         loop {
-            let before = self.base + offset(reader.buffer_position());
+            let before = self.base + reader_offset(reader.buffer_position());
             let event = reader.read_event().map_err(|error| {
-                let at = self.base + offset(reader.error_position());
+                let at = self.base + reader_offset(reader.error_position());
                 self.error_at(at, format!("the XML is broken: {error}"), "fix the markup")
             })?;
-            let after = self.base + offset(reader.buffer_position());
+            let after = self.base + reader_offset(reader.buffer_position());
             match event {
                 Event::Start(start) => self.start(&start, before, None)?,
                 Event::Empty(start) => self.start(&start, before, Some(after))?,
@@ -329,13 +323,11 @@ impl<'t> Parser<'t> {
 
     /// Where a slice handed out by the reader starts in the text (the reader borrows from it).
     fn offset_of_bytes(&self, part: &[u8]) -> Option<usize> {
-        let base = self.text.as_ptr() as usize;
-        let at = part.as_ptr() as usize;
-        (at >= base && at + part.len() <= base + self.text.len()).then(|| at - base)
+        offset_within(self.text, part)
     }
 
     fn line(&self, at: usize) -> usize {
-        self.newlines.partition_point(|&newline| newline < at) + 1
+        self.lines.line(at)
     }
 
     fn error_at(&self, at: usize, what: impl Into<String>, fix: impl Into<String>) -> ApphostError {
@@ -350,8 +342,4 @@ impl<'t> Parser<'t> {
     ) -> ApphostError {
         ApphostError::at(self.origin, line, what, fix)
     }
-}
-
-fn offset(position: u64) -> usize {
-    usize::try_from(position).unwrap_or(usize::MAX)
 }
