@@ -721,6 +721,34 @@ fn filter_result(
 }
 
 impl StartReport {
+    /// A report before anything has happened: no hosts, requests, events or timeline yet; the
+    /// driver fills in the backend and the sandbox.
+    pub fn new(
+        server: ServerKind,
+        os: Os,
+        isolation_mode: IsolationMode,
+        enable_32bit_app_on_win64: bool,
+        service_started: bool,
+    ) -> StartReport {
+        StartReport {
+            server,
+            os,
+            isolation_mode,
+            enable_32bit_app_on_win64,
+            backend: None,
+            service: ServiceOutcome {
+                started: service_started,
+                win32_error: None,
+                net_start_output: String::new(),
+            },
+            hosts: Vec::new(),
+            requests: Vec::new(),
+            events: Vec::new(),
+            timeline: Vec::new(),
+            sandbox: false,
+        }
+    }
+
     /// True when the service started, every filter of every host loaded, and every request
     /// got 200: what exit code 0 of `start` promises.
     pub fn all_good(&self) -> bool {

@@ -18,6 +18,7 @@
 //! Every change is an `appcmd` command line applied through the same code as the `appcmd`
 //! subcommand, so a command shown and the edit made cannot differ.
 
+use crate::repro::{Fix, timeline_of, verdict_kind, verdict_text};
 use std::path::Path;
 
 use serde::Serialize;
@@ -44,14 +45,6 @@ pub struct Repro10Report {
     pub fix_preconditions: Fix,
     pub fix_64bit_pool: Fix,
     pub timeline: Vec<Step>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Fix {
-    pub name: &'static str,
-    pub commands: Vec<String>,
-    pub verified: bool,
-    pub start: StartReport,
 }
 
 impl Repro10Report {
@@ -128,7 +121,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
             .all(|host| host.filters.iter().all(|filter| filter.path == FILTER_32));
     say(
         verdict_kind(verified1),
-        verdict(
+        verdict_text(
             "fix 1",
             verified1,
             "the 32-bit worker skips the bitness64 filter, loads the x86 build, and the request gets 200",
@@ -146,7 +139,7 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
     let verified2 = start2.all_good() && served_by(&start2, Bits::B64);
     say(
         verdict_kind(verified2),
-        verdict(
+        verdict_text(
             "fix 2",
             verified2,
             "a 64-bit w3wp.exe loads the AMD64 filter and the request gets 200",
@@ -199,12 +192,6 @@ fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<Sta
     crate::iis::start(machine, &scenario)
 }
 
-fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
-    for step in report.steps() {
-        say(step.kind, step.text);
-    }
-}
-
 fn served_by(report: &StartReport, bits: Bits) -> bool {
     report.hosts.iter().any(|host| host.process == ProcessName::W3wp && host.bits == bits)
         && report.hosts.iter().all(|host| host.bits == bits)
@@ -228,16 +215,4 @@ fn is_filter_193_in_32_bit_worker(report: &StartReport) -> bool {
                 .contains(&format!("Calling LoadLibraryEx on ISAPI filter \"{FILTER_64}\" failed"))
     });
     loader_193 && page && report.requests.iter().all(|request| request.status == Some(500))
-}
-
-fn verdict_kind(verified: bool) -> StepKind {
-    if verified { StepKind::Ok } else { StepKind::Fail }
-}
-
-fn verdict(fix: &str, verified: bool, what: &str) -> String {
-    if verified {
-        format!("{fix} VERIFIED: {what}")
-    } else {
-        format!("{fix} NOT VERIFIED: expected {what}")
-    }
 }

@@ -338,23 +338,7 @@ impl<'s> Iis6<'s> {
             pools,
             requests,
             inetinfo: None,
-            report: StartReport {
-                server: ServerKind::Iis6,
-                os: scenario.os,
-                isolation_mode: mode,
-                enable_32bit_app_on_win64: enable_32bit,
-                backend: None,
-                service: ServiceOutcome {
-                    started: false,
-                    win32_error: None,
-                    net_start_output: String::new(),
-                },
-                hosts: Vec::new(),
-                requests: Vec::new(),
-                events: Vec::new(),
-                timeline: Vec::new(),
-                sandbox: false,
-            },
+            report: StartReport::new(ServerKind::Iis6, scenario.os, mode, enable_32bit, false),
             phase: Phase::Begin,
         })
     }

@@ -46,9 +46,7 @@ use crate::http_sys::{self, RequestUrl, Route};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::iis7::Iis7Happening;
-use crate::report::{
-    FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, ServiceOutcome, StartReport,
-};
+use crate::report::{FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, StartReport};
 use crate::scenario::Scenario;
 use crate::vocab::{
     Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
@@ -218,6 +216,23 @@ struct Answer {
     reset: bool,
 }
 
+impl Answer {
+    /// HTTP.sys's own answer, before any site sees the request: 400 for an unknown host, or
+    /// nothing at all on a port nobody listens on.
+    fn by_http_sys(url: String, status: Option<u16>) -> Answer {
+        Answer {
+            url,
+            site: None,
+            pool: None,
+            status,
+            substatus: None,
+            win32_error: None,
+            page: None,
+            reset: false,
+        }
+    }
+}
+
 pub struct Iis7<'s> {
     scenario: &'s Scenario,
     apphost: &'s Apphost,
@@ -262,24 +277,15 @@ impl<'s> Iis7<'s> {
             requests: Vec::new(),
             plan: Vec::new(),
             phase: Phase::Begin,
-            report: StartReport {
-                server: ServerKind::Iis7Plus,
+            // IIS 7+ has no isolation modes: the field is not serialised for it (report.rs).
+            // WAS and W3SVC start without loading anything, so the service is up.
+            report: StartReport::new(
+                ServerKind::Iis7Plus,
                 os,
-                // Not serialised for IIS 7+, which has no isolation modes (see report.rs).
-                isolation_mode: IsolationMode::WorkerProcess,
-                enable_32bit_app_on_win64: defaults_32bit.is_some_and(|(value, _)| value),
-                backend: None,
-                service: ServiceOutcome {
-                    started: true,
-                    win32_error: None,
-                    net_start_output: String::new(),
-                },
-                hosts: Vec::new(),
-                requests: Vec::new(),
-                events: Vec::new(),
-                timeline: Vec::new(),
-                sandbox: false,
-            },
+                IsolationMode::WorkerProcess,
+                defaults_32bit.is_some_and(|(value, _)| value),
+                true,
+            ),
         };
         model.requests = model.route_requests();
         Ok(model)
@@ -673,30 +679,12 @@ impl<'s> Iis7<'s> {
             let url = request.url.text.clone();
             let (site, pool, handler) = match &request.target {
                 Target::InvalidHostname => {
-                    self.answer(Answer {
-                        url,
-                        site: None,
-                        pool: None,
-                        status: Some(400),
-                        substatus: None,
-                        win32_error: None,
-                        page: None,
-                        reset: false,
-                    });
+                    self.answer(Answer::by_http_sys(url, Some(400)));
                     index += 1;
                     continue;
                 }
                 Target::NoListener => {
-                    self.answer(Answer {
-                        url,
-                        site: None,
-                        pool: None,
-                        status: None,
-                        substatus: None,
-                        win32_error: None,
-                        page: None,
-                        reset: false,
-                    });
+                    self.answer(Answer::by_http_sys(url, None));
                     index += 1;
                     continue;
                 }
