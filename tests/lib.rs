@@ -11,10 +11,14 @@ use harness::process::{self, Launch};
 ///
 /// Cargo builds a dependency's library but not its binaries for another package's tests, so
 /// this builds it (a no-op when it is up to date), which also means a test never runs a stale
-/// binary.
+/// binary. `ISAPI_HARNESS_BIN` names a binary built beforehand instead: the Windows builds of
+/// the suite run under Wine, where cargo (a Linux program) cannot be started.
 pub fn harness_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(built) = std::env::var_os("ISAPI_HARNESS_BIN") {
+            return PathBuf::from(built);
+        }
         let exe = std::env::current_exe().expect("the test binary knows its path");
         // The test binary is <target>/<profile>/deps/it-<hash>.
         let profile_dir = exe

@@ -1,9 +1,11 @@
 //! Where the built host programs, mock filters and mock extensions are, and where the simulated machines live.
 //!
-//! `cargo xtask build` writes everything under `target/isapi-harness/`; this module is the one
-//! place that knows that layout on the reading side.
+//! `cargo xtask build` writes everything under `target/isapi-harness/`, and `cargo xtask dist`
+//! copies the same tree into a folder with the binary and the regression scenarios beside it;
+//! this module is the one place that knows that layout on the reading side.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
 
@@ -16,21 +18,26 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
-    /// Finds `target/isapi-harness`: from `ISAPI_HARNESS_DIR` when set (the xtask sets it),
-    /// otherwise from the `target` folder this executable was built into.
+    /// Finds the artifacts: from `ISAPI_HARNESS_DIR` when set (the xtask sets it); beside this
+    /// executable when it sits in a dist folder (`hosts/` next to it); otherwise the
+    /// `target/isapi-harness` of the `target` folder it was built into.
     pub fn locate() -> anyhow::Result<Artifacts> {
         let root = match std::env::var_os("ISAPI_HARNESS_DIR") {
             Some(dir) => PathBuf::from(dir),
             None => {
                 let exe = std::env::current_exe().context("cannot find the running executable")?;
+                let beside = exe.parent().map(Path::to_owned).unwrap_or_default();
                 let target = exe
                     .ancestors()
                     .find(|dir| dir.file_name().is_some_and(|name| name == "target"));
                 match target {
+                    _ if beside.join(HOSTS).is_dir() => beside,
                     Some(target) => target.join("isapi-harness"),
                     None => bail!(
-                        "cannot find the build folder from `{}`; set ISAPI_HARNESS_DIR to the \
-                         target/isapi-harness folder that `cargo xtask build` made",
+                        "cannot find the host programs from `{}`: neither a `{HOSTS}` folder \
+                         beside it (a folder `cargo xtask dist` made) nor a `target` folder \
+                         above it; set ISAPI_HARNESS_DIR to the target/isapi-harness folder \
+                         that `cargo xtask build` made",
                         exe.display()
                     ),
                 }
@@ -55,7 +62,7 @@ impl Artifacts {
 
     /// The host executable that plays `process` at `bits`.
     pub fn host(&self, bits: Bits, process: ProcessName) -> PathBuf {
-        self.root.join("hosts").join(bits.host_arch().dir_name()).join(process.file_name())
+        self.root.join(HOSTS).join(bits.host_arch().dir_name()).join(process.file_name())
     }
 
     /// A mock filter variant (a line of `mock-filters/variants.txt`) or, for the names that
@@ -117,9 +124,24 @@ impl Artifacts {
         Ok(path)
     }
 
-    /// Where the simulated machines (the Wine prefix, the sandbox) keep their state.
+    /// Where the simulated machines (the Wine prefix, the sandbox) keep their state:
+    /// `--machine-dir` when given, otherwise `machine/` among the artifacts.
     pub fn machines_dir(&self) -> PathBuf {
-        self.root.join("machine")
+        match MACHINE_DIR.get() {
+            Some(dir) => dir.clone(),
+            None => self.root.join(MACHINE),
+        }
+    }
+
+    /// The regression scenarios `matrix` runs when no `--scenarios` is given: the `scenarios/`
+    /// folder of a dist folder, or the repository's `tests/scenarios` the binary was built from.
+    pub fn default_scenarios(&self) -> PathBuf {
+        let beside = self.root.join(SCENARIOS);
+        if beside.is_dir() {
+            beside
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("scenarios")
+        }
     }
 }
 
@@ -127,4 +149,24 @@ impl Artifacts {
 /// `extension_refuse`, ...) rather than the mock filter's.
 pub fn is_extension_variant(variant: &str) -> bool {
     variant == "extension" || variant.starts_with("extension_")
+}
+
+/// The folder of the host programs, under the artifacts' root.
+pub const HOSTS: &str = "hosts";
+/// The folder of the simulated machines' state, under the artifacts' root; a dist folder leaves
+/// it out.
+pub const MACHINE: &str = "machine";
+/// The regression scenarios' folder in a dist folder.
+pub const SCENARIOS: &str = "scenarios";
+
+/// Set once by `--machine-dir`.
+static MACHINE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Puts the simulated machines' state in `dir` instead of `machine/` (`--machine-dir`).
+pub fn set_machine_dir(dir: &Path) -> anyhow::Result<()> {
+    let dir = std::path::absolute(dir)
+        .with_context(|| format!("cannot make `{}` an absolute path", dir.display()))?;
+    MACHINE_DIR
+        .set(dir)
+        .map_err(|_| anyhow::anyhow!("the machine folder was already chosen for this run"))
 }

@@ -13,13 +13,17 @@
 //! find `GetFilterVersion`. What the filter's own code then does (refuse, crash, hang) is only
 //! ever observed, and reported beside the comparison as behaviour.
 
+mod iis7;
+
 use anyhow::Context;
 use serde::Serialize;
 
 use crate::arch::{Arch, Bits, Os, article};
 use crate::artifacts::Artifacts;
 use crate::cause::{Cause, bad_format_cause};
-use crate::iis::iis6::{Iis6, Purpose, filter_host, isolation_mode};
+use crate::iis::iis6::{
+    Iis6, Purpose, RoutedTo, filter_host, isolation_mode, routed_requests, started_site_filters,
+};
 use crate::machine::{Machine, WinPath};
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::{self, Remedy};
@@ -29,7 +33,8 @@ use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
     pub os: Os,
-    pub isolation_mode: IsolationMode,
+    /// None on IIS 7+, which has no isolation modes.
+    pub isolation_mode: Option<IsolationMode>,
     pub enable_32bit_app_on_win64: bool,
     /// True when any filter is predicted not to load.
     pub problems: bool,
@@ -39,14 +44,16 @@ pub struct Diagnosis {
     /// the scenario does not place, a .NET runtime. Without `--verify` no machine is opened
     /// (so no Wine is needed), and those are not checked.
     pub machine_checked: bool,
+    /// The global filters, then each started site's own.
     pub filters: Vec<FilterDiagnosis>,
+    /// Each request the scenario sends (by default one `GET /` per started site, and
+    /// `GET /default.aspx` where the site's root maps `.aspx`): the answer predicted from the
+    /// filters' and extensions' predictions and, with `--verify`, the one a real start got.
+    pub requests: Vec<RequestDiagnosis>,
     /// The requests that map to an ISAPI extension, each with where IIS would run it.
     pub extensions: Vec<ExtensionDiagnosis>,
     /// Fixes, most recommended first.
     pub remedies: Vec<ProposedRemedy>,
-    /// The requests a real start sends to verify the configuration and each remedy: the
-    /// scenario's, or `/` and, where the first site's root maps `.aspx`, `/default.aspx`.
-    pub requests: Vec<String>,
 }
 
 /// A request mapped to an ISAPI extension: what the configuration and the headers say IIS
@@ -80,9 +87,23 @@ pub struct ObservedRequest {
 #[derive(Debug, Serialize)]
 pub struct FilterDiagnosis {
     pub name: String,
+    /// The site whose filter it is; None for a global filter.
+    pub site: Option<String>,
     pub path: String,
     pub predicted: Predicted,
     pub observed: Option<Observed>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestDiagnosis {
+    pub url: String,
+    /// The site HTTP.sys routes it to, if any.
+    pub site: Option<String>,
+    pub app_pool: Option<String>,
+    /// None: predicted to get no answer at all.
+    pub predicted_status: Option<u16>,
+    /// With `--verify`: what the request got in a real start (None inside: no answer).
+    pub observed_status: Option<Option<u16>>,
 }
 
 /// What the configuration and the headers say will happen. A prediction, never a result.
@@ -130,8 +151,12 @@ pub struct ProposedRemedy {
     /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
     /// tools and a real start then loaded every filter.
     pub verified: bool,
+    /// The IIS 6.0 remedy, applied through the admin tools.
     #[serde(skip)]
-    pub remedy: Remedy,
+    pub remedy: Option<Remedy>,
+    /// The IIS 7+ remedy: appcmd command lines, applied through `apphost::edit`.
+    #[serde(skip)]
+    pub appcmd: Vec<Vec<String>>,
 }
 
 impl ProposedRemedy {
@@ -140,7 +165,31 @@ impl ProposedRemedy {
             commands: remedy.commands(),
             explanation: remedy.explanation.clone(),
             verified: false,
-            remedy,
+            remedy: Some(remedy),
+            appcmd: Vec::new(),
+        }
+    }
+
+    fn appcmd(commands: Vec<Vec<String>>, explanation: &str) -> ProposedRemedy {
+        ProposedRemedy {
+            commands: commands
+                .iter()
+                .map(|args| {
+                    let shown: Vec<String> = args
+                        .iter()
+                        .map(
+                            |arg| {
+                                if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() }
+                            },
+                        )
+                        .collect();
+                    format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
+                })
+                .collect(),
+            explanation: explanation.to_owned(),
+            verified: false,
+            remedy: None,
+            appcmd: commands,
         }
     }
 }
@@ -163,16 +212,20 @@ fn diagnose_with(
     scenario: &Scenario,
     verify: bool,
 ) -> anyhow::Result<Diagnosis> {
-    let metabase = &scenario.metabase;
+    if let crate::scenario::Configuration::Apphost(apphost) = &scenario.config {
+        return iis7::diagnose(machine, artifacts, scenario, apphost, verify);
+    }
+    let metabase = scenario.config.metabase()?;
     let mode = isolation_mode(metabase);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
     let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
     let when = if mode == IsolationMode::Iis5 { When::ServiceStart } else { When::FirstRequest };
 
     let mut filters = Vec::new();
-    for filter in metabase.global_filters().into_iter().filter(|filter| filter.enabled) {
-        let Some(path_text) = filter.path else { continue };
-        let path = WinPath::parse(&path_text)?;
+    let globals = crate::iis::iis6::active_filters(metabase)?;
+    for filter in globals.into_iter().chain(started_site_filters(metabase)?) {
+        let path = filter.path.clone();
+        let path_text = path.to_string();
         let image = image_for(machine, artifacts, scenario, &path)?;
         // A dependency counts as there when the machine has it or the scenario places it;
         // with no machine to ask, it is not checked.
@@ -181,15 +234,21 @@ fn diagnose_with(
                 || path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
         };
         let has_clr = machine.map(Machine::has_clr);
-        let predicted = predict(has_clr, image.as_ref(), &dependency_found, process, bits, when);
+        // The folder is there when the machine has it or the scenario places a file in it;
+        // with no machine to ask, only the scenario's files count.
+        let folder_exists = machine.is_some_and(|machine| machine.folder_exists_for(&path))
+            || scenario.images.iter().any(|(placed, _)| placed.same_folder(&path));
+        let predicted =
+            predict(has_clr, image.as_ref(), folder_exists, &dependency_found, process, bits, when);
         filters.push(FilterDiagnosis {
             name: filter.name,
+            site: filter.site,
             path: path_text,
             predicted,
             observed: None,
         });
     }
-    let scenario = &with_verification_requests(scenario);
+    let scenario = &crate::iis::iis6::with_aspnet_page_requests(scenario)?;
     let model = Iis6::new(scenario, Purpose::Start)?;
     let mut extensions = Vec::new();
     for request in model.extension_requests() {
@@ -205,6 +264,7 @@ fn diagnose_with(
             Some(predict_image(
                 has_clr,
                 image.as_ref(),
+                FileCheck::LoaderOnly,
                 &dependency_found,
                 request.process,
                 request.bits,
@@ -221,10 +281,9 @@ fn diagnose_with(
             observed: None,
         });
     }
+    let mut requests = predict_requests(scenario, mode, &filters, &extensions)?;
     let problems = filters.iter().any(|filter| !filter.predicted.loads)
-        || extensions.iter().any(|extension| {
-            extension.prohibited || extension.predicted.as_ref().is_some_and(|p| !p.loads)
-        });
+        || requests.iter().any(|request| request.predicted_status != Some(200));
     let mut remedies: Vec<ProposedRemedy> =
         remedies(scenario, mode, enable_32bit, &filters, &extensions)
             .into_iter()
@@ -246,20 +305,38 @@ fn diagnose_with(
                 && observed.cause == diagnosis.predicted.cause;
             diagnosis.observed = Some(observed);
         }
-        if !extensions.is_empty() {
-            let served = crate::iis::start(machine, scenario)?;
-            for extension in &mut extensions {
-                extension.observed = Some(observe_request(&served, extension));
-            }
+        // The requests' answers come from a start as IIS does it, stopping where IIS stops.
+        let started = crate::iis::start(machine, scenario)?;
+        let repeat = scenario.repeat_requests.max(1) as usize;
+        for (index, request) in requests.iter_mut().enumerate() {
+            request.observed_status =
+                started.requests.get(index * repeat).map(|observed| observed.status);
         }
+        for extension in &mut extensions {
+            extension.observed = Some(observe_request(&started, extension));
+        }
+        // What a filter's own code does (refuse, crash, hang) is observed, never predicted:
+        // a request through such a filter is reported, not held against the prediction.
+        let behaved = |site: Option<&str>| {
+            filters
+                .iter()
+                .filter(|f| f.site.is_none() || f.site.as_deref() == site)
+                .all(|f| f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none()))
+        };
         agree = Some(
             filters
                 .iter()
                 .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree))
+                && requests.iter().all(|request| {
+                    !behaved(request.site.as_deref())
+                        || request.observed_status == Some(request.predicted_status)
+                })
                 && extensions.iter().all(|e| e.observed.as_ref().is_some_and(|o| o.agree)),
         );
         for remedy in &mut remedies {
-            remedy.verified = verify_remedy(machine, scenario, &remedy.remedy)?;
+            if let Some(table_remedy) = &remedy.remedy {
+                remedy.verified = verify_remedy(machine, scenario, table_remedy)?;
+            }
         }
         // What was proven to work comes first; the order is otherwise kept.
         remedies.sort_by_key(|remedy| !remedy.verified);
@@ -267,15 +344,60 @@ fn diagnose_with(
     Ok(Diagnosis {
         os: scenario.os,
         machine_checked: machine.is_some(),
-        isolation_mode: mode,
+        isolation_mode: Some(mode),
         enable_32bit_app_on_win64: enable_32bit,
         problems,
         agree,
         filters,
+        requests,
         extensions,
         remedies,
-        requests: scenario.requests.iter().map(|url| url.text.clone()).collect(),
     })
+}
+
+/// The answer each request should get if the filters load as predicted: IIS 5.0 isolation
+/// mode stops the service for a global filter that fails, and fails a site for its own; worker
+/// process isolation mode answers 503 for either.
+fn predict_requests(
+    scenario: &Scenario,
+    mode: IsolationMode,
+    filters: &[FilterDiagnosis],
+    extensions: &[ExtensionDiagnosis],
+) -> anyhow::Result<Vec<RequestDiagnosis>> {
+    // A request that reaches its site and maps to an extension gets what the extension gives.
+    let extension_status = |url: &str| {
+        extensions.iter().find(|extension| extension.url == url).map(|extension| {
+            match &extension.predicted {
+                None => 404,
+                Some(predicted) if !predicted.loads => 500,
+                Some(_) => 200,
+            }
+        })
+    };
+    let globals_load = filters.iter().filter(|f| f.site.is_none()).all(|f| f.predicted.loads);
+    let site_loads = |site: &str| {
+        filters.iter().filter(|f| f.site.as_deref() == Some(site)).all(|f| f.predicted.loads)
+    };
+    let requests = routed_requests(scenario)?
+        .into_iter()
+        .map(|(url, to)| {
+            let (site, app_pool, predicted_status) = match to {
+                RoutedTo::Site { site, pool } => {
+                    let status = match (mode, globals_load, site_loads(&site)) {
+                        (IsolationMode::Iis5, false, _) => None,
+                        (_, true, true) => Some(extension_status(&url).unwrap_or(200)),
+                        _ => Some(503),
+                    };
+                    let pool = (mode == IsolationMode::WorkerProcess).then_some(pool);
+                    (Some(site), pool, status)
+                }
+                RoutedTo::InvalidHostname => (None, None, Some(400)),
+                RoutedTo::NoAnswer => (None, None, None),
+            };
+            RequestDiagnosis { url, site, app_pool, predicted_status, observed_status: None }
+        })
+        .collect();
+    Ok(requests)
 }
 
 /// The headers of the image the scenario puts at `path`, read from the file it will copy
@@ -290,31 +412,6 @@ fn image_for(
         Some(spec) => Ok(Some(crate::pe::inspect(&spec.source(artifacts)?)?)),
         None => Ok(machine.and_then(|machine| machine.inspect_existing(path))),
     }
-}
-
-/// The requests a verification sends: the scenario's own, else `/` and, where the first
-/// site's root maps `.aspx` to an extension, the ASP.NET page `/default.aspx`, so that a fix
-/// counts only when ASP.NET pages are served too.
-fn with_verification_requests(scenario: &Scenario) -> Scenario {
-    let mut scenario = scenario.clone();
-    if scenario.requests.is_empty() {
-        let first_site = scenario.metabase.sites().ok().and_then(|sites| {
-            sites.into_iter().min_by_key(|site| site.id.parse::<u64>().unwrap_or(u64::MAX))
-        });
-        let maps_aspx = first_site.is_some_and(|site| {
-            let root = format!("/LM/W3SVC/{}/ROOT", site.id);
-            scenario.metabase.script_map_for(&root, ".aspx").is_some()
-        });
-        let mut urls = vec!["/"];
-        if maps_aspx {
-            urls.push("/default.aspx");
-        }
-        scenario.requests = urls
-            .into_iter()
-            .filter_map(|url| crate::http_sys::RequestUrl::parse(url).ok())
-            .collect();
-    }
-    scenario
 }
 
 /// What a real start answered to an extension's request, and whether the prediction (at the
@@ -358,18 +455,31 @@ fn observe_request(
 fn predict(
     has_clr: Option<bool>,
     image: Option<&ImageInfo>,
+    folder_exists: bool,
     dependency_found: &dyn Fn(&str) -> bool,
     process: ProcessName,
     bits: Bits,
     when: When,
 ) -> Predicted {
-    predict_image(has_clr, image, dependency_found, process, bits, when, ImageKind::Filter)
+    let check = FileCheck::Probed { folder_exists };
+    predict_image(has_clr, image, check, dependency_found, process, bits, when, ImageKind::Filter)
 }
 
-/// [`predict`] for an image of `kind`, whose required export differs.
+/// How IIS finds out that an image's file is not there.
+#[derive(Debug, Clone, Copy)]
+enum FileCheck {
+    /// It looks for a filter's file first (2, or 3 without even the folder).
+    Probed { folder_exists: bool },
+    /// It leaves an extension's file to the loader (126).
+    LoaderOnly,
+}
+
+/// [`predict`] for an image of `kind`, whose required export differs, found as `check` says.
+#[expect(clippy::too_many_arguments, reason = "each is one input of the prediction")]
 fn predict_image(
     has_clr: Option<bool>,
     image: Option<&ImageInfo>,
+    check: FileCheck,
     dependency_found: &dyn Fn(&str) -> bool,
     process: ProcessName,
     bits: Bits,
@@ -388,12 +498,31 @@ fn predict_image(
             windows_versions_differ: None,
         };
     let Some(image) = image else {
-        return verdict(
-            false,
-            Some(Win32Error::MOD_NOT_FOUND),
-            Cause::MissingFile,
-            "no file at this path".to_owned(),
-        );
+        // IIS looks for a filter's file before it loads it; that check answers
+        // ERROR_FILE_NOT_FOUND, or ERROR_PATH_NOT_FOUND when not even the folder is there.
+        // An extension's missing file is the loader's to report.
+        return if let FileCheck::LoaderOnly = check {
+            verdict(
+                false,
+                Some(Win32Error::MOD_NOT_FOUND),
+                Cause::MissingFile,
+                "no file at this path".to_owned(),
+            )
+        } else if let FileCheck::Probed { folder_exists: true } = check {
+            verdict(
+                false,
+                Some(Win32Error::FILE_NOT_FOUND),
+                Cause::MissingFile,
+                "no file at this path".to_owned(),
+            )
+        } else {
+            verdict(
+                false,
+                Some(Win32Error::PATH_NOT_FOUND),
+                Cause::MissingFile,
+                "not even the folder of this path exists".to_owned(),
+            )
+        };
     };
     if !image.mz {
         return verdict(
@@ -508,7 +637,8 @@ fn observe(
         cause,
         Cause::FilterRefused | Cause::Crashed | Cause::TimedOut | Cause::RawDataUnsupported
     );
-    let at_loader = matches!(stage, Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
+    let at_loader =
+        matches!(stage, Stage::Probe | Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
     Observed {
         process,
         bits,
@@ -596,8 +726,8 @@ fn aspnet_windir_of(path: &str, file_name: &str) -> Option<String> {
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
 fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
     let mut fixed = scenario.clone();
-    fixed.metabase = match remedy.applied_to(&scenario.metabase) {
-        Ok(metabase) => metabase,
+    fixed.config = match remedy.applied_to(scenario.config.metabase()?) {
+        Ok(metabase) => metabase.into(),
         // A tool that refuses to run leaves the server as it was: the remedy did not work.
         Err(error) if error.kind() == crate::metabase::MetabaseErrorKind::ToolRefused => {
             return Ok(false);
@@ -605,5 +735,5 @@ fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> any
         Err(error) => return Err(error.into()),
     };
     crate::iis::check(&fixed)?;
-    Ok(crate::iis::start(machine, &fixed)?.all_good())
+    Ok(crate::iis::start(machine, &fixed)?.every_site_serves())
 }

@@ -84,6 +84,7 @@ pub struct Probe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageLoad {
     pub kind: ImageKind,
+    /// The planned Windows path (the host's own line named the file it was given for it).
     pub path: String,
     /// The file-existence check's error when the file was not there; the loader was then
     /// never called (see [`HostPlan::probe_before_load`]).
@@ -420,7 +421,9 @@ impl Reader<'_> {
                 }
                 self.run.images.push(ImageLoad {
                     kind,
-                    path,
+                    // The machine's Windows path: on the windows backend the host was given
+                    // (and has just named) the sandbox's copy, which is no path of the server.
+                    path: planned.path.as_str().to_owned(),
                     absent: None,
                     load: None,
                     exports: None,

@@ -15,14 +15,15 @@
 //! takes one that no IP-specific binding names: such a request reaches host-header and
 //! "All Unassigned" bindings only.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One `ServerBindings` (IIS 6.0) or `bindingInformation` (IIS 7+) entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     /// None for "All Unassigned" (an empty or `*` IP part).
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     pub port: u16,
     /// None for a binding without a host header. Kept in lower case: host names are
     /// compared without regard to case.
@@ -30,18 +31,32 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// Parses `IP:port:host`, where IP and host may be empty (`:80:`) and IP may be `*`.
+    /// Parses `IP:port:host`, where IP and host may be empty (`:80:`), IP may be `*`, and an
+    /// IPv6 address is in brackets (`[fe80::1]:80:`).
     pub fn parse(text: &str) -> Result<Binding, String> {
-        let mut parts = text.trim().splitn(3, ':');
-        let (Some(ip), Some(port), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("binding `{text}` is not IP:port:host header (like `:80:`)"));
+        let malformed = || format!("binding `{text}` is not IP:port:host header (like `:80:`)");
+        let trimmed = text.trim();
+        // An IPv6 address is written in brackets, since it holds colons itself.
+        let (ip, rest) = match trimmed.strip_prefix('[') {
+            Some(bracketed) => {
+                let (address, rest) = bracketed.split_once("]:").ok_or_else(malformed)?;
+                let ip = address
+                    .parse::<Ipv6Addr>()
+                    .map_err(|_| format!("binding `{text}`: `{address}` is not an IPv6 address"))?;
+                (Some(IpAddr::V6(ip)), rest)
+            }
+            None => {
+                let (ip, rest) = trimmed.split_once(':').ok_or_else(malformed)?;
+                let ip = match ip.trim() {
+                    "" | "*" => None,
+                    ip => Some(IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| {
+                        format!("binding `{text}`: `{ip}` is not an IP address, empty, or `*`")
+                    })?)),
+                };
+                (ip, rest)
+            }
         };
-        let ip = match ip.trim() {
-            "" | "*" => None,
-            ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-                format!("binding `{text}`: `{ip}` is not an IPv4 address, empty, or `*`")
-            })?),
-        };
+        let (port, host) = rest.split_once(':').ok_or_else(malformed)?;
         let port =
             port.trim().parse::<u16>().ok().filter(|&port| port != 0).ok_or_else(|| {
                 format!("binding `{text}`: `{port}` is not a port from 1 to 65535")
@@ -50,30 +65,15 @@ impl Binding {
         let host = (!host.is_empty()).then(|| host.to_ascii_lowercase());
         Ok(Binding { ip, port, host })
     }
-
-    /// How specific the binding is, higher first: HTTP.sys's order of URL prefixes.
-    fn rank(&self) -> u8 {
-        match (&self.host, self.ip) {
-            (Some(_), Some(_)) => 3,
-            (Some(_), None) => 2,
-            (None, Some(_)) => 1,
-            (None, None) => 0,
-        }
-    }
-
-    fn accepts(&self, url: &RequestUrl) -> bool {
-        let ip_matches = self.ip.is_none() || self.ip == url.ip();
-        let host_matches = match &self.host {
-            None => true,
-            Some(host) => url.host.as_deref() == Some(host.as_str()),
-        };
-        self.port == url.port && ip_matches && host_matches
-    }
 }
 
 impl fmt::Display for Binding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ip = self.ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let ip = match self.ip {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+            Some(ip) => ip.to_string(),
+            None => String::new(),
+        };
         write!(f, "{ip}:{}:{}", self.port, self.host.as_deref().unwrap_or(""))
     }
 }
@@ -131,7 +131,7 @@ impl RequestUrl {
     }
 
     /// The address the request arrives on, when the URL says it.
-    fn ip(&self) -> Option<Ipv4Addr> {
+    fn ip(&self) -> Option<IpAddr> {
         self.host.as_deref().and_then(|host| host.parse().ok())
     }
 }
@@ -162,26 +162,72 @@ pub enum Route<K> {
     NoListener,
 }
 
-/// Routes `url` (which must have a host) among the bindings of the sites that started. Among
-/// equally specific bindings the first listed wins, as a deterministic stand-in for a
-/// configuration IIS itself refuses to start (two sites with the same binding).
+/// The bindings of the sites that started, indexed the way HTTP.sys looks them up, so that
+/// routing a request costs the same on a server with thousands of sites as on one with one.
+pub struct Router<K> {
+    host_and_ip: HashMap<(u16, String, IpAddr), K>,
+    host: HashMap<(u16, String), K>,
+    ip: HashMap<(u16, IpAddr), K>,
+    all_unassigned: HashMap<u16, K>,
+    listened: HashSet<u16>,
+}
+
+impl<K: Copy> Router<K> {
+    /// Among equally specific bindings the first listed wins, as a deterministic stand-in for
+    /// a configuration IIS itself refuses to start (two sites with the same binding).
+    pub fn new<'b>(listeners: impl IntoIterator<Item = (K, &'b Binding)>) -> Router<K> {
+        let mut router = Router {
+            host_and_ip: HashMap::new(),
+            host: HashMap::new(),
+            ip: HashMap::new(),
+            all_unassigned: HashMap::new(),
+            listened: HashSet::new(),
+        };
+        for (site, binding) in listeners {
+            router.listened.insert(binding.port);
+            let port = binding.port;
+            match (&binding.host, binding.ip) {
+                (Some(host), Some(ip)) => {
+                    router.host_and_ip.entry((port, host.clone(), ip)).or_insert(site);
+                }
+                (Some(host), None) => {
+                    router.host.entry((port, host.clone())).or_insert(site);
+                }
+                (None, Some(ip)) => {
+                    router.ip.entry((port, ip)).or_insert(site);
+                }
+                (None, None) => {
+                    router.all_unassigned.entry(port).or_insert(site);
+                }
+            }
+        }
+        router
+    }
+
+    /// Where `url` (which must have a host) goes: the most specific binding that takes it.
+    pub fn route(&self, url: &RequestUrl) -> Route<K> {
+        let port = url.port;
+        let host = url.host.clone().unwrap_or_default();
+        let ip = url.ip();
+        let found = ip
+            .and_then(|ip| self.host_and_ip.get(&(port, host.clone(), ip)))
+            .or_else(|| self.host.get(&(port, host)))
+            .or_else(|| ip.and_then(|ip| self.ip.get(&(port, ip))))
+            .or_else(|| self.all_unassigned.get(&port));
+        match found {
+            Some(&site) => Route::Site(site),
+            None if self.listened.contains(&port) => Route::InvalidHostname,
+            None => Route::NoListener,
+        }
+    }
+}
+
+/// Routes one request: [`Router::new`] then [`Router::route`].
 pub fn route<'b, K: Copy>(
     listeners: impl IntoIterator<Item = (K, &'b Binding)>,
     url: &RequestUrl,
 ) -> Route<K> {
-    let mut listened = false;
-    let mut best: Option<(u8, K)> = None;
-    for (site, binding) in listeners {
-        listened |= binding.port == url.port;
-        if binding.accepts(url) && best.is_none_or(|(rank, _)| binding.rank() > rank) {
-            best = Some((binding.rank(), site));
-        }
-    }
-    match (best, listened) {
-        (Some((_, site)), _) => Route::Site(site),
-        (None, true) => Route::InvalidHostname,
-        (None, false) => Route::NoListener,
-    }
+    Router::new(listeners).route(url)
 }
 
 #[cfg(test)]
@@ -206,12 +252,15 @@ mod tests {
         assert_eq!(
             Binding::parse("10.0.0.5:8080:WWW.Example.com").unwrap(),
             Binding {
-                ip: Some(Ipv4Addr::new(10, 0, 0, 5)),
+                ip: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5))),
                 port: 8080,
                 host: Some("www.example.com".into())
             }
         );
         assert_eq!(Binding::parse("*:443:").unwrap().ip, None);
+        let v6 = Binding::parse("[fe80::1]:8080:").unwrap();
+        assert_eq!((v6.ip, v6.port), (Some("fe80::1".parse().unwrap()), 8080));
+        assert_eq!(v6.to_string(), "[fe80::1]:8080:");
         assert_eq!(
             Binding::parse("10.0.0.5:8080:WWW.Example.com").unwrap().to_string(),
             "10.0.0.5:8080:www.example.com"

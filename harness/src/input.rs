@@ -142,6 +142,19 @@ pub fn check_text(what: &str, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first control character XML does not allow in a whole document, with the sentence that
+/// says so: both XML readers refuse a file for it the same way.
+pub fn control_in_document(text: &str) -> Option<(usize, String)> {
+    let (at, c) = find_control(text)?;
+    Some((
+        at,
+        format!(
+            "the control character {} is in the file, where XML allows none but TAB, LF and CR",
+            describe_control(c)
+        ),
+    ))
+}
+
 /// `U+0001`, with its usual name where it has one.
 pub fn describe_control(c: char) -> String {
     let name = match c {

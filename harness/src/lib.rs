@@ -3,11 +3,13 @@
 //!
 //! ARCHITECTURE.md at the root of the repository maps the modules.
 
+pub mod apphost;
 pub mod arch;
 pub mod artifacts;
 pub mod cause;
 pub mod cli;
 pub mod diagnose;
+pub mod doctor;
 pub mod driver;
 pub mod host;
 pub mod http_sys;
@@ -23,6 +25,8 @@ pub mod process;
 pub mod remedy;
 pub mod report;
 pub mod repro;
+pub mod repro10;
 pub mod scenario;
+pub mod text_position;
 pub mod vocab;
 pub mod winpath;

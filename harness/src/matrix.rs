@@ -29,12 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Bits, Os};
 use crate::machine::Machine;
-use crate::metabase::Metabase;
 use crate::report::StartReport;
 use crate::scenario::Scenario;
-
-/// The scenarios of this repository, for runs from a checkout.
-pub const DEFAULT_SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scenarios");
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -205,8 +201,8 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
         )
     })?;
     let config = partner_of(json_path).with_context(|| format!("in `{}`", json_path.display()))?;
-    let metabase = Metabase::read(&config)?;
-    let mut scenario = Scenario::new(name.clone(), case.os, metabase);
+    let config = crate::scenario::Configuration::read(&config)?;
+    let mut scenario = Scenario::new(name.clone(), case.os, config);
     let folder = json_path.parent();
     for image in &case.images {
         let (path, spec) = crate::scenario::parse_image_arg_in(image, folder)

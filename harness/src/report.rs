@@ -6,6 +6,8 @@
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::messages` and carried here as data.
 
+pub mod iis7;
+
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use serde::{Serialize, Serializer};
 use crate::arch::{Bits, Os};
 use crate::cause::{Cause, ImageSummary};
 use crate::vocab::{
-    BackendKind, Event, HostEnd, IsolationMode, ProcessName, ServerKind, Stage, Win32Error,
+    BackendKind, Event, HostEnd, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
+    Win32Error,
 };
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
@@ -42,7 +45,8 @@ pub struct StartReport {
 struct StartReportJson<'a> {
     server: ServerKind,
     os: Os,
-    isolation_mode: IsolationMode,
+    /// Null on IIS 7+, which has no isolation modes.
+    isolation_mode: Option<IsolationMode>,
     enable_32bit_app_on_win64: bool,
     backend: Option<BackendKind>,
     sandbox: bool,
@@ -58,7 +62,7 @@ impl Serialize for StartReport {
         StartReportJson {
             server: self.server,
             os: self.os,
-            isolation_mode: self.isolation_mode,
+            isolation_mode: (self.server == ServerKind::Iis6).then_some(self.isolation_mode),
             enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
             backend: self.backend,
             sandbox: self.sandbox,
@@ -94,10 +98,15 @@ pub struct HostOutcome {
     /// How many starts it took before the process reached its first report line.
     pub start_attempts: u32,
     pub filters: Vec<FilterOutcome>,
-    /// The ISAPI extensions this process loaded for requests, with the fields of a filter:
-    /// `name` is the file extension the script map matched (`.aspx`), `request_notification`
-    /// what HttpExtensionProc returned.
+    /// IIS 7+ global native modules, with the same fields as filters (`RegisterModule` is
+    /// resolved, never called).
+    pub modules: Vec<FilterOutcome>,
+    /// The ISAPI extensions this process loaded for requests, with the fields of a filter. On
+    /// IIS 6.0 `name` is the file extension the script map matched (`.aspx`); on IIS 7+ the
+    /// handler's name.
     pub extensions: Vec<FilterOutcome>,
+    /// The pool's `managedPipelineMode` on IIS 7+; null on IIS 6.0.
+    pub pipeline_mode: Option<PipelineMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,6 +138,13 @@ pub struct FilterOutcome {
     pub request_notification: Option<u32>,
     /// Set when IIS itself refused a filter that the loader loaded and that initialised.
     pub iis_refused: Option<IisRefusal>,
+}
+
+impl HostOutcome {
+    /// Every image the process was asked for, in load order: modules, filters, extensions.
+    pub fn images(&self) -> impl Iterator<Item = &FilterOutcome> {
+        self.modules.iter().chain(&self.filters).chain(&self.extensions)
+    }
 }
 
 /// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
@@ -177,6 +193,9 @@ pub enum NoAnswer {
     NothingListensOnPort,
     /// W3SVC did not start, so HTTP.sys holds no registration for any site.
     ServiceNotRunning,
+    /// IIS 7+: the pool is disabled and its `loadBalancerCapabilities` is TcpLevel, so
+    /// HTTP.sys resets the connection instead of answering 503.
+    ConnectionReset,
 }
 
 /// One thing that happened during a start, in the order it happened. The model records these;
@@ -341,6 +360,8 @@ pub enum Happening {
         failures: usize,
         interval_minutes: u32,
     },
+    /// What the IIS 7+ model records (its words are in `report/iis7.rs`).
+    Iis7(iis7::Iis7Happening),
 }
 
 /// Why an extension runs in the process it runs in; decided by the model (`iis::extensions`).
@@ -602,7 +623,8 @@ impl Happening {
             ),
             Happening::WorkerStartsForRequest { ordinal, url, site, pool, bits, site_filters } => {
                 let loads = if *site_filters > 0 {
-                    format!("the global filters, then site {site}'s {site_filters}")
+                    let filters = if *site_filters == 1 { "filter" } else { "filters" };
+                    format!("the global filters, then site {site}'s {site_filters} {filters}")
                 } else {
                     "the global filters".to_owned()
                 };
@@ -744,6 +766,9 @@ impl Happening {
                             Some(NoAnswer::ServiceNotRunning) | None => {
                                 "W3SVC is not running, nothing listens"
                             }
+                            Some(NoAnswer::ConnectionReset) => {
+                                "the pool is disabled and HTTP.sys resets the connection"
+                            }
                         };
                         step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
                     }
@@ -755,6 +780,7 @@ impl Happening {
                     "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
                 ),
             ),
+            Happening::Iis7(happening) => happening.render(),
         }
     }
 }
@@ -827,22 +853,59 @@ fn filter_result(
 }
 
 impl StartReport {
+    /// A report before anything has happened: no hosts, requests, events or timeline yet; the
+    /// driver fills in the backend and the sandbox.
+    pub fn new(
+        server: ServerKind,
+        os: Os,
+        isolation_mode: IsolationMode,
+        enable_32bit_app_on_win64: bool,
+        service_started: bool,
+    ) -> StartReport {
+        StartReport {
+            server,
+            os,
+            isolation_mode,
+            enable_32bit_app_on_win64,
+            backend: None,
+            service: ServiceOutcome {
+                started: service_started,
+                win32_error: None,
+                net_start_output: String::new(),
+            },
+            hosts: Vec::new(),
+            requests: Vec::new(),
+            events: Vec::new(),
+            timeline: Vec::new(),
+            sandbox: false,
+        }
+    }
+
     /// True when the service started, every filter of every host loaded, and every request
     /// got 200: what exit code 0 of `start` promises.
     pub fn all_good(&self) -> bool {
         self.service.started
-            && self
-                .hosts
-                .iter()
-                .all(|host| host.filters.iter().chain(&host.extensions).all(|image| image.loaded))
+            && self.hosts.iter().all(|host| host.images().all(|image| image.loaded))
             && self.requests.iter().all(|request| request.status == Some(200))
+    }
+
+    /// True when the service started, every filter loaded, and every request that reached a
+    /// site got 200: what a remedy must achieve. Requests HTTP.sys answers itself (400, or no
+    /// listener) are about the URL asked for, not about the server's health.
+    pub fn every_site_serves(&self) -> bool {
+        self.service.started
+            && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
+            && self
+                .requests
+                .iter()
+                .filter(|request| request.site.is_some())
+                .all(|request| request.status == Some(200))
     }
 
     /// The first filter failure, for verdict lines.
     pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &FilterOutcome)> {
         self.hosts.iter().find_map(|host| {
-            host.filters
-                .iter()
+            host.images()
                 .find(|filter| !filter.loaded && filter.stage != Stage::NotAttempted)
                 .map(|filter| (host, filter))
         })
@@ -858,43 +921,16 @@ impl StartReport {
     fn verdict(&self) -> Step {
         if self.all_good() {
             let extensions = self.hosts.iter().map(|host| host.extensions.len()).sum::<usize>();
-            let text = if extensions == 0 {
-                "verdict: W3SVC started and every filter loaded".to_owned()
-            } else {
-                "verdict: W3SVC started, every filter and extension loaded, every request got 200"
-                    .to_owned()
+            let text = match (self.server, extensions) {
+                (ServerKind::Iis6, 0) => "verdict: W3SVC started and every filter loaded",
+                (ServerKind::Iis6, _) => {
+                    "verdict: W3SVC started, every filter and extension loaded, every request got 200"
+                }
+                (ServerKind::Iis7Plus, _) => {
+                    "verdict: every module, filter and extension loaded and every request got 200"
+                }
             };
-            return Step { kind: StepKind::Ok, text };
-        }
-        let failed_extension = self.hosts.iter().find_map(|host| {
-            host.extensions.iter().find(|extension| !extension.loaded).map(|e| (host, e))
-        });
-        if self.first_failed_filter().is_none()
-            && let Some((host, extension)) = failed_extension
-        {
-            let why = match extension.win32_error {
-                Some(error) => error.to_string(),
-                None => "the process ended early".to_owned(),
-            };
-            return Step {
-                kind: StepKind::Fail,
-                text: format!(
-                    "verdict: the filters loaded, but extension `{}` does not load in {} {}: {why}, so its requests get 500",
-                    extension.path, host.bits, host.process
-                ),
-            };
-        }
-        if self.first_failed_filter().is_none()
-            && let Some(request) =
-                self.requests.iter().find(|r| r.status == Some(404) && r.substatus == Some(2))
-        {
-            return Step {
-                kind: StepKind::Fail,
-                text: format!(
-                    "verdict: the filters loaded, but {} is refused by the Web Service Extension list (404.2)",
-                    request.url
-                ),
-            };
+            return Step { kind: StepKind::Ok, text: text.to_owned() };
         }
         let text = match self.first_failed_filter() {
             Some((host, filter)) => {
@@ -910,12 +946,42 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
+                let is_extension =
+                    host.extensions.iter().any(|extension| std::ptr::eq(extension, filter));
+                let kind = if host.modules.iter().any(|module| std::ptr::eq(module, filter)) {
+                    "module"
+                } else if is_extension {
+                    "extension"
+                } else {
+                    "filter"
+                };
+                let whose =
+                    filter.site.as_ref().map(|site| format!("site {site}'s ")).unwrap_or_default();
+                // Extensions load only for requests, after every filter loaded; the requests
+                // that map to one that does not load are what fail.
+                let consequence = if is_extension { ", so its requests get 500" } else { "" };
                 format!(
-                    "verdict: cannot load filter `{}` in {} {}: {why}",
+                    "verdict: cannot load {whose}{kind} `{}` in {} {}: {why}{consequence}",
                     filter.path, host.bits, host.process
                 )
             }
-            None => "verdict: the service or a worker process failed (see above)".to_owned(),
+            None => match self
+                .requests
+                .iter()
+                .find(|request| request.status == Some(404) && request.substatus == Some(2))
+            {
+                Some(request) if self.service.started => {
+                    let list = match self.server {
+                        ServerKind::Iis6 => "the Web Service Extension list",
+                        ServerKind::Iis7Plus => "isapiCgiRestriction",
+                    };
+                    format!(
+                        "verdict: every image loaded, but {list} refuses {} (404.2)",
+                        request.url
+                    )
+                }
+                _ => "verdict: the service or a worker process failed (see above)".to_owned(),
+            },
         };
         Step { kind: StepKind::Fail, text }
     }

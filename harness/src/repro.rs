@@ -375,7 +375,8 @@ fn apply(
     Ok(fixed)
 }
 
-fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
+/// A start's timeline, as lines of the replay's own (the IIS 10 twin's too).
+pub(crate) fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
     for step in report.steps() {
         say(step.kind, step.text);
     }
@@ -395,11 +396,11 @@ fn is_error_193_in_64_bit_inetinfo(report: &StartReport) -> bool {
         && report.events.iter().any(|event| event.id == 2274 && event.text.contains("AMD64"))
 }
 
-fn verdict_kind(verified: bool) -> StepKind {
+pub(crate) fn verdict_kind(verified: bool) -> StepKind {
     if verified { StepKind::Ok } else { StepKind::Fail }
 }
 
-fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
+pub(crate) fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
     if verified {
         format!("{fix} VERIFIED: {what}")
     } else {

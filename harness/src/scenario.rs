@@ -12,16 +12,68 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::apphost::Apphost;
 use crate::arch::{Arch, Os};
 use crate::artifacts::{Artifacts, is_extension_variant};
 use crate::machine::{Content, Layout, WinPath};
 use crate::metabase::Metabase;
 
+/// The server configuration a scenario starts from: which one decides the server model.
+#[derive(Debug, Clone)]
+pub enum Configuration {
+    /// IIS 6.0's MetaBase.xml.
+    Metabase(Metabase),
+    /// IIS 7+'s (or IIS Express's) applicationHost.config.
+    Apphost(Apphost),
+}
+
+impl From<Metabase> for Configuration {
+    fn from(metabase: Metabase) -> Configuration {
+        Configuration::Metabase(metabase)
+    }
+}
+
+impl From<Apphost> for Configuration {
+    fn from(apphost: Apphost) -> Configuration {
+        Configuration::Apphost(apphost)
+    }
+}
+
+impl Configuration {
+    /// Reads either file, telling them apart by content (IIS 7+ writes `<configSections>` and
+    /// `<system.applicationHost>`, IIS 6.0 `<MBProperty>`), whatever the file is called.
+    pub fn read(path: &Path) -> anyhow::Result<Configuration> {
+        let bytes = crate::input::read_regular(path).map_err(|refusal| {
+            anyhow::anyhow!(
+                "{}: cannot read the configuration: {refusal}; give a MetaBase.xml or an applicationHost.config (a regular file, at most 256 MiB)",
+                path.display()
+            )
+        })?;
+        let apphost = std::str::from_utf8(&bytes).is_ok_and(crate::apphost::looks_like_apphost);
+        Ok(if apphost {
+            Configuration::Apphost(Apphost::read(path)?)
+        } else {
+            Configuration::Metabase(Metabase::read(path)?)
+        })
+    }
+
+    /// The IIS 6.0 metabase, or an error saying that this is an applicationHost.config.
+    pub fn metabase(&self) -> anyhow::Result<&Metabase> {
+        match self {
+            Configuration::Metabase(metabase) => Ok(metabase),
+            Configuration::Apphost(apphost) => bail!(
+                "{}: this is an IIS 7+ applicationHost.config, not an IIS 6.0 MetaBase.xml; edit it with `isapi-harness appcmd --config FILE ...`",
+                apphost.origin().display()
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
     pub os: Os,
-    pub metabase: Metabase,
+    pub config: Configuration,
     pub images: Vec<(WinPath, ImageSpec)>,
     /// How long a host process may take before IIS (and the harness) gives up on it.
     pub host_timeout: Duration,
@@ -112,6 +164,9 @@ impl std::fmt::Display for ImageSpec {
             ImageSpec::Mock { arch, variant } if is_extension_variant(variant) => {
                 write!(f, "{arch} mock extension ({variant})")
             }
+            ImageSpec::Mock { arch, variant } if variant == "module" => {
+                write!(f, "{arch} mock native module")
+            }
             ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
             ImageSpec::File(path) => write!(f, "{}", path.display()),
@@ -141,11 +196,11 @@ pub fn parse_image_arg_in(
 }
 
 impl Scenario {
-    pub fn new(name: impl Into<String>, os: Os, metabase: Metabase) -> Scenario {
+    pub fn new(name: impl Into<String>, os: Os, config: impl Into<Configuration>) -> Scenario {
         Scenario {
             name: name.into(),
             os,
-            metabase,
+            config: config.into(),
             images: Vec::new(),
             host_timeout: DEFAULT_HOST_TIMEOUT,
             requests: Vec::new(),
@@ -172,6 +227,16 @@ impl Scenario {
         if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
             return (*spec != ImageSpec::Missing).then(|| spec.clone());
         }
+        self.default_image(path)
+    }
+
+    /// What a real server of this scenario's kind has at `path` without anyone placing it.
+    pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
+        if let Configuration::Apphost(apphost) = &self.config
+            && let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path)
+        {
+            return Some(ImageSpec::Mock { arch, variant: "module".to_owned() });
+        }
         default_image(self.os, path)
     }
 
@@ -190,7 +255,7 @@ impl Scenario {
         }
         for path in filter_paths {
             let chosen = self.images.iter().any(|(placed, _)| placed == path);
-            match default_image(self.os, path) {
+            match self.default_image(path) {
                 Some(spec) if !chosen => {
                     layout.set(path.clone(), Content::Copy(spec.source(artifacts)?));
                 }

@@ -20,17 +20,21 @@ pub enum ProcessName {
     /// IIS 5.0 isolation mode, and the ISAPI extensions it maps.
     #[serde(rename = "dllhost.exe")]
     Dllhost,
+    /// IIS Express, which runs one site in its own process, without WAS.
+    #[serde(rename = "iisexpress.exe")]
+    IisExpress,
 }
 
 impl ProcessName {
-    pub const ALL: [ProcessName; 3] =
-        [ProcessName::Inetinfo, ProcessName::W3wp, ProcessName::Dllhost];
+    pub const ALL: [ProcessName; 4] =
+        [ProcessName::Inetinfo, ProcessName::W3wp, ProcessName::Dllhost, ProcessName::IisExpress];
 
     pub fn file_name(self) -> &'static str {
         match self {
             ProcessName::Inetinfo => "inetinfo.exe",
             ProcessName::W3wp => "w3wp.exe",
             ProcessName::Dllhost => "dllhost.exe",
+            ProcessName::IisExpress => "iisexpress.exe",
         }
     }
 }
@@ -72,6 +76,26 @@ pub enum ServerKind {
     /// IIS 6.0, configured by MetaBase.xml.
     #[serde(rename = "iis6")]
     Iis6,
+    /// IIS 7.0 to 10 (and IIS Express), configured by applicationHost.config.
+    #[serde(rename = "iis7+")]
+    Iis7Plus,
+}
+
+/// An IIS 7+ application pool's `managedPipelineMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineMode {
+    Integrated,
+    Classic,
+}
+
+impl fmt::Display for PipelineMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PipelineMode::Integrated => "Integrated",
+            PipelineMode::Classic => "Classic",
+        })
+    }
 }
 
 /// IIS 6.0's two ways of running web applications (`IIs5IsolationModeEnabled`).
@@ -145,7 +169,7 @@ pub enum Stage {
     LoadLibrary,
     GetProcAddress,
     GetFilterVersion,
-    /// An extension's `GetExtensionVersion` returned FALSE, or the process ended inside it.
+    /// An ISAPI extension's `GetExtensionVersion` returned FALSE or never returned.
     GetExtensionVersion,
     RefusedSilently,
     /// The loader and the filter were both fine; IIS itself refused the filter.

@@ -59,6 +59,15 @@ impl WinPath {
     }
 
     /// The path of `name` in the same folder, where a DLL's own dependencies are looked for first.
+    /// Whether both paths name files in the same folder (Windows ignores case).
+    pub fn same_folder(&self, other: &WinPath) -> bool {
+        let folder = |path: &WinPath| {
+            let (_, folders) = path.components.split_last()?;
+            Some((path.drive(), folders.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()))
+        };
+        folder(self).is_some() && folder(self) == folder(other)
+    }
+
     pub fn sibling(&self, name: &str) -> Option<WinPath> {
         let (_, folders) = self.components.split_last()?;
         let mut components = folders.to_vec();

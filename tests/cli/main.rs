@@ -153,7 +153,7 @@ fn matrix_prints_json_and_junit() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json(&output);
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 9, "generate.py writes 9 quirks");
+    assert_eq!(scenarios.len(), 10, "generate.py writes 10 quirks");
     for scenario in scenarios {
         assert_eq!(scenario["pass"], true, "{}", scenario["name"]);
         assert!(scenario["observed"]["service"].is_object());
@@ -396,22 +396,171 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
 fn an_empty_shard_exits_0_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
+    // One shard more than there are quirks, so the last one holds none of them.
+    let quirks = std::fs::read_dir(scenarios().join("quirks"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().extension().is_some_and(|ext| ext == "json"))
+        .count();
+    let shards = quirks + 1;
+    let shard = format!("{shards}/{shards}");
     let output = harness(&[
         "matrix",
         "--filter",
         "quirks/",
         "--shard",
-        "10/10",
+        &shard,
         "--junit",
         junit.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("shard 10/10 holds none of the 9 scenarios"),
+        stderr(&output).contains(&format!("shard {shard} holds none of the {quirks} scenarios")),
         "{}",
         stderr(&output)
     );
     assert!(std::fs::read_to_string(&junit).unwrap().contains("tests=\"0\""));
     let bad = harness(&["matrix", "--shard", "4/3"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+/// `doctor` on this machine, which the suite's own setup provisioned: every piece is there.
+#[test]
+fn doctor_finds_everything_here() {
+    let output = harness(&["doctor"]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("ok       host programs and mock filters"), "{text}");
+    assert!(!text.contains("MISSING"), "{text}");
+    if cfg!(unix) {
+        for piece in ["Wine 8 (64-bit)", "Wine's 32-bit modules", "bubblewrap"] {
+            assert!(text.contains(&format!("ok       {piece}")), "{piece}: {text}");
+        }
+    }
+}
+
+/// A machine without Wine or bubblewrap (as the harness sees it): doctor says so, gives the
+/// commands, and exits 1.
+#[cfg(unix)]
+#[test]
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn doctor_names_what_is_missing_and_how_to_install_it() {
+    let output = Command::new(harness_binary())
+        .arg("doctor")
+        .env("ISAPI_HARNESS_WINE", "/nonexistent/wine64")
+        .env("ISAPI_HARNESS_BWRAP", "/nonexistent/bwrap")
+        .output()
+        .expect("isapi-harness runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for line in [
+        "MISSING  Wine 8 (64-bit)",
+        "sudo apt-get install -y --no-install-recommends wine64",
+        "apt-get download libwine:i386",
+        "MISSING  bubblewrap and user namespaces",
+        "sudo apt-get install -y --no-install-recommends bubblewrap",
+        "ok       host programs and mock filters",
+    ] {
+        assert!(text.contains(line), "`{line}` missing from:\n{text}");
+    }
+}
+
+/// Requests by URL, as a user sends them to a server with several sites: each answer comes
+/// with the site and pool it reached, and HTTP.sys's own answers have no site at all.
+#[test]
+fn start_routes_requests_by_url_to_sites() {
+    let metabase = scenarios().join("sites/two-sites-worker-mode-site-filter-wrong-bitness.xml");
+    let output = harness(&[
+        "start",
+        "--json",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--image",
+        r"C:\Filters\global\amd64.dll=amd64",
+        "--image",
+        r"C:\Filters\shop\x86.dll=x86",
+        "--request",
+        "http://localhost/",
+        "--request",
+        "http://SHOP.example.com/cart?id=1",
+        "--request",
+        "http://intranet:8080/",
+        "--request",
+        "http://localhost:81/",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "a site failed: {}", stderr(&output));
+    let report = json(&output);
+    let requests = report["requests"].as_array().unwrap();
+    let seen: Vec<(Value, Value, Value, Value)> = requests
+        .iter()
+        .map(|r| (r["url"].clone(), r["site"].clone(), r["app_pool"].clone(), r["status"].clone()))
+        .collect();
+    let row =
+        |url: &str, site: Value, pool: Value, status: Value| (Value::from(url), site, pool, status);
+    assert_eq!(
+        seen,
+        [
+            row("http://localhost/", "1".into(), "DefaultAppPool".into(), 200.into()),
+            row("http://SHOP.example.com/cart?id=1", "2".into(), "ShopPool".into(), 503.into()),
+            row("http://intranet:8080/", Value::Null, Value::Null, 400.into()),
+            row("http://localhost:81/", Value::Null, Value::Null, Value::Null),
+        ]
+    );
+    assert_eq!(requests[1]["win32_error"], 193, "the site's 503 stands for the loader's 193");
+    assert_eq!(requests[3]["no_answer"], "nothing_listens_on_port");
+    // Site 2's filter was loaded for real by ShopPool's worker, beside the global filter.
+    let shop = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["app_pool"] == "ShopPool")
+        .expect("ShopPool's worker ran");
+    assert_eq!(shop["filters"][1]["site"], "2");
+    assert_eq!(shop["filters"][1]["win32_error"], 193);
+    assert_eq!(shop["filters"][0]["site"], Value::Null);
+    assert!(
+        report["hosts"].as_array().unwrap().iter().all(|host| host["app_pool"] != "NobodysPool")
+    );
+}
+
+/// `--image WINPATH=missing` empties a standard Framework path, and IIS's own look for the
+/// file answers before the loader is asked: 3 when not even its folder is there, 2 when the
+/// folder holds other files.
+#[test]
+fn a_missing_image_fails_at_the_file_check_with_its_real_error() {
+    let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let filter = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll";
+    let neighbour = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll=x86";
+    for (extra, error) in [(None, 3), (Some(neighbour), 2)] {
+        let missing = format!("{filter}=missing");
+        let mut args = vec!["start", "--json", "--metabase", metabase.to_str().unwrap()];
+        args.extend(["--image", missing.as_str()]);
+        if let Some(extra) = extra {
+            args.extend(["--image", extra]);
+        }
+        let output = harness(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report = json(&output);
+        let filter = &report["hosts"][0]["filters"][0];
+        assert_eq!(filter["stage"], "probe");
+        assert_eq!(filter["win32_error"], error, "{filter}");
+        assert_eq!(filter["cause"], "missing_file");
+        let events = report["events"].as_array().unwrap();
+        assert_eq!(events[0]["id"], 2214);
+        assert_eq!(events[0]["data"], format!("{error:02x} 00 00 00"));
+    }
+}
+
+/// A request that is not a URL the harness can send is bad input.
+#[test]
+fn a_request_that_is_not_a_url_is_refused() {
+    let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output = harness(&[
+        "start",
+        "--metabase",
+        metabase.to_str().unwrap(),
+        "--request",
+        "ftp://example.com/",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--request"), "{}", stderr(&output));
 }

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::metabase::{FAIL_WRITE_HOOK, SEED_METABASE};
+use harness::metabase::{FAIL_WRITE_HOOK, Metabase, Property, PropertyKind, SEED_METABASE};
 use harness::process::{self, Launch};
 use rstest::rstest;
 
@@ -116,7 +116,7 @@ fn pad(name: &str) -> String {
     0,
     "FilterPath                      : (STRING) \"d:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"\n"
 )]
-#[case::integer(
+#[case::flags_by_number(
     "LM/W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags",
     0,
     "FilterFlags                     : (INTEGER) 131072\n"
@@ -258,7 +258,8 @@ fn adsutil_delete_removes_a_property_or_a_key_with_its_subtree() {
 
 #[rstest]
 #[case::not_a_boolean(&["set", "W3SVC/IIs5IsolationModeEnabled", "maybe"], "is not a Boolean")]
-#[case::not_a_number(&["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "many"], "is not a number")]
+#[case::not_a_flag(&["set", "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "many"], "names many, which is not a flag of FilterFlags")]
+#[case::not_a_number(&["set", "/LM/MaxHistoryFiles", "many"], "is not a number")]
 #[case::missing_key(&["set", "W3SVC/9/ServerAutoStart", "1"], "key /LM/W3SVC/9 does not exist; create it")]
 #[case::location(&["set", "W3SVC/Filters/Location", "/x"], "Location is the key's path")]
 #[case::control_character_in_the_value(
@@ -469,7 +470,7 @@ fn utf16() -> Vec<u8> {
     ),
     8
 )]
-#[case::not_a_number(
+#[case::not_a_flag(
     keys(
         "<IIsWebService\tLocation =\"/LM/W3SVC\"\r\n\t>\r\n</IIsWebService>\r\n<IIsFilter\tLocation =\"/LM/W3SVC/Filters/X\"\r\n\t\tFilterFlags=\"lots\"\r\n\t>\r\n</IIsFilter>\r\n"
     ),
@@ -900,4 +901,180 @@ fn history_keeps_at_most_max_history_files(#[case] max: Option<u32>, #[case] kep
         (edits - kept + 1..=edits).map(|n| format!("metabase_{n:010}.xml")).collect();
     expected.push("notes.txt".to_owned());
     assert_eq!(folder_entries(&history), expected, "the newest {kept}, the oldest removed first");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real metabases: every edit undone restores every byte
+
+/// The `Location`s below `/LM` of a metabase's keys, in document order, read off the text as
+/// IIS writes them (`Location ="/LM/..."`).
+fn lm_locations(text: &str) -> Vec<String> {
+    text.split("Location =\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|location| location.starts_with("/LM"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A value of the same type different from `property`'s, and the spellings that set it back
+/// (adsutil's own answer first: the number of a flag value, the items of a list).
+fn other_value_and_back(property: &Property) -> (String, Vec<String>) {
+    let value = property.value.clone();
+    match property.kind {
+        PropertyKind::Boolean => {
+            let back = if property.as_bool() == Some(true) { "True" } else { "False" };
+            let other = if property.as_bool() == Some(true) { "FALSE" } else { "TRUE" };
+            (other.to_string(), vec![back.to_string(), value])
+        }
+        PropertyKind::Integer => {
+            let number = property.as_u32().expect("a real file's DWORD is a number");
+            ((number ^ 1).to_string(), vec![number.to_string()])
+        }
+        PropertyKind::Flags => {
+            let bits = property.as_flags().expect("a real file names known flags");
+            // No flag set, or one with a name in every table but AuthPersistence's, or by
+            // number: either way written in the form the file writes.
+            let other = if bits == 0 { "1" } else { "0" };
+            (other.to_string(), vec![bits.to_string(), value])
+        }
+        PropertyKind::List => {
+            let items = property.items();
+            let mut other = items.clone();
+            other.push("an item of the harness's own".to_string());
+            (other.join("\n"), vec![items.join("\n")])
+        }
+        PropertyKind::String | PropertyKind::ExpandString | PropertyKind::Binary => {
+            (format!("{value}-edited"), vec![value])
+        }
+    }
+}
+
+/// The kinds a set of properties covers, as adsutil names them.
+fn kinds(properties: &[(String, Property)]) -> Vec<PropertyKind> {
+    let mut kinds: Vec<PropertyKind> = Vec::new();
+    for (_, property) in properties {
+        if !kinds.contains(&property.kind) {
+            kinds.push(property.kind);
+        }
+    }
+    kinds
+}
+
+/// Every property of every key below `/LM`, with its adsutil path.
+fn every_property(metabase: &Metabase) -> Vec<(String, Property)> {
+    let mut all = Vec::new();
+    for location in lm_locations(metabase.text()) {
+        let enumeration = metabase.enumerate(&location).unwrap_or_else(|e| panic!("{e}"));
+        for property in enumeration.properties.into_iter().filter(|p| p.name != "KeyType") {
+            all.push((format!("{location}/{}", property.name), property));
+        }
+    }
+    all
+}
+
+/// Every property of every type in the file, set to another value and set back in each
+/// spelling adsutil accepts, gives the file back byte for byte; so does a property set where
+/// it was absent and deleted again. In memory, through the library, so that all of them can
+/// be tried; `real_metabases_round_trip_through_adsutil` does a sample through the binary.
+#[rstest]
+fn every_property_of_a_real_metabase_set_and_set_back_restores_every_byte(
+    #[files("data/real/iis6/*.xml")] path: PathBuf,
+) {
+    let original = Metabase::read(&path).unwrap_or_else(|error| panic!("{error}"));
+    let text = original.text().to_string();
+    let properties = every_property(&original);
+    assert!(properties.len() > 100, "{} properties", properties.len());
+    for kind in [PropertyKind::Boolean, PropertyKind::Integer, PropertyKind::Flags] {
+        assert!(kinds(&properties).contains(&kind), "the file has a {kind} property");
+    }
+    assert!(kinds(&properties).contains(&PropertyKind::List));
+    let mut metabase = original.clone();
+    for (at, (path, property)) in properties.iter().enumerate() {
+        let (other, backs) = other_value_and_back(property);
+        for back in backs {
+            metabase.set(path, &other).unwrap_or_else(|e| panic!("set {path} {other:?}: {e}"));
+            assert_ne!(metabase.text(), text, "{path}: setting {other:?} changed nothing");
+            metabase.set(path, &back).unwrap_or_else(|e| panic!("set {path} {back:?}: {e}"));
+            assert!(metabase.text() == text, "{path}: set back with {back:?} changed the file");
+        }
+        // Every tenth key: a property that was absent, set and deleted.
+        if at % 10 == 0 {
+            let key = path.rsplit_once('/').map_or("", |(key, _)| key);
+            let probe = format!("{key}/HarnessProbe");
+            metabase.set(&probe, "x").unwrap_or_else(|e| panic!("set {probe}: {e}"));
+            metabase.delete(&probe).unwrap_or_else(|e| panic!("delete {probe}: {e}"));
+            assert!(metabase.text() == text, "{probe}: set and deleted changed the file");
+        }
+    }
+}
+
+/// Through the `adsutil` binary on a copy of each real file: one property of each type set
+/// and set back (flags by number, as adsutil shows them, and by name), a flag property added
+/// where it was absent and deleted, and a delete of an absent property: the file keeps every
+/// byte, and each step keeps a History copy of what it replaced.
+#[rstest]
+fn real_metabases_round_trip_through_adsutil(#[files("data/real/iis6/*.xml")] path: PathBuf) {
+    let original = std::fs::read(&path).expect("the real file");
+    let (folder, metabase) = metabase_with(&original);
+    let read = Metabase::read(&metabase).unwrap_or_else(|error| panic!("{error}"));
+    let properties = every_property(&read);
+    let mut edits = 0;
+    for kind in kinds(&properties) {
+        let (path, property) =
+            properties.iter().find(|(_, p)| p.kind == kind).expect("a property of the kind");
+        let (other, backs) = other_value_and_back(property);
+        for back in backs {
+            let set = adsutil(&metabase, &["set", path, &other]);
+            assert_eq!(set.code, 0, "set {path} {other:?}: {}", set.stderr);
+            let shown = adsutil(&metabase, &["get", path]);
+            assert!(shown.stdout.starts_with(&format!("{}: ({kind}) ", pad(&property.name))));
+            let back_run = adsutil(&metabase, &["set", path, &back]);
+            assert_eq!(back_run.code, 0, "set {path} {back:?}: {}", back_run.stderr);
+            assert_eq!(std::fs::read(&metabase).ok(), Some(original.clone()), "{path} {back:?}");
+            edits += 2;
+        }
+    }
+
+    // A flag property by names where it was absent, then deleted.
+    let pools = "W3SVC/AppPools/AccessFlags";
+    assert_eq!(adsutil(&metabase, &["get", pools]).code, 1, "absent in the real file");
+    let set = adsutil(&metabase, &["set", pools, "AccessScript | AccessRead"]);
+    assert_eq!(
+        (set.code, set.stdout.as_str()),
+        (0, format!("{}: (INTEGER) 513\n", pad("AccessFlags")).as_str())
+    );
+    let text = std::fs::read_to_string(&metabase).expect("UTF-8");
+    assert!(text.contains("\t\tAccessFlags=\"AccessRead | AccessScript\"\n"), "by names");
+    let deleted = adsutil(&metabase, &["delete", pools]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert_eq!(std::fs::read(&metabase).ok(), Some(original.clone()));
+    edits += 2;
+
+    // Deleting what is not there writes nothing.
+    let absent = adsutil(&metabase, &["delete", "W3SVC/AppPools/HarnessProbe"]);
+    assert_eq!(absent.code, 1, "{}", absent.stdout);
+    assert_eq!(std::fs::read(&metabase).ok(), Some(original.clone()));
+    let history = folder_entries(&folder.path().join("History"));
+    assert_eq!(history.len(), edits.min(10), "MaxHistoryFiles is 10 in the real file");
+}
+
+#[rstest]
+fn a_real_metabase_shows_its_symbolic_flags_as_adsutil_does(
+    #[files("data/real/iis6/modsic-*.xml")] path: PathBuf,
+) {
+    let (_folder, metabase) = metabase_with(&std::fs::read(&path).expect("the real file"));
+    for (property, shown) in [
+        // NotifyPreProcHeaders | NotifyOrderHigh (metabase line 896).
+        ("W3SVC/Filters/URLSCAN/FilterFlags", "(INTEGER) 540672"),
+        // AppPoolRecycleTime | AppPoolRecycleMemory | AppPoolRecyclePrivateMemory.
+        ("W3SVC/AppPools/LogEventOnRecycle", "(INTEGER) 137"),
+        ("W3SVC/1/ROOT/AccessFlags", "(INTEGER) 1"),
+        ("W3SVC/PasswordChangeFlags", "(INTEGER) 6"),
+        ("W3SVC/MD_ISM_ACCESS_CHECK", "(INTEGER) 65535"),
+    ] {
+        let run = adsutil(&metabase, &["get", property]);
+        let name = property.rsplit('/').next().unwrap_or_default();
+        assert_eq!((run.code, run.stdout), (0, format!("{}: {shown}\n", pad(name))), "{property}");
+    }
 }

@@ -9,8 +9,12 @@ mod admin_tools;
 mod catalogue;
 /// diagnose --verify: predictions against real loads.
 mod diagnose;
+/// IIS 7+: real applicationHost.config files, the IIS 10 twin of the seed, appcmd.
+mod iis7;
 /// The loader layer: mock filters of both architectures in hosts of both bitnesses.
 mod loader;
+/// The real IIS 6.0 metabases: start and diagnose with real loads.
+mod real_metabases;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
 /// Checks on the repository itself.

@@ -138,7 +138,9 @@ fn mock_images_export_the_isapi_entry_points_and_variants_exist(
 
 /// The folders `generate.py` owns hold exactly what it writes: 36 matrix cases (OS × three
 /// isolation-mode settings × three Enable32BitAppOnWin64 placements × two filter
-/// architectures), 9 quirks and 7 extension cases, each a metabase and an expectation.
+/// architectures), 10 quirks and 7 extension cases, each a metabase and an expectation, and 40
+/// IIS 7+ cases (pool bitness × filter architecture × bitness precondition, and module
+/// architecture), each an applicationHost.config and an expectation.
 #[test]
 fn the_generated_scenarios_are_what_generate_py_writes() {
     let fresh = tempfile::tempdir().unwrap();
@@ -156,7 +158,7 @@ fn the_generated_scenarios_are_what_generate_py_writes() {
         scratch.path(),
     );
     status.unwrap_or_else(|error| panic!("tests/scenarios/generate.py: {error:#}"));
-    for (folder, cases) in [("matrix", 36), ("quirks", 9), ("extensions", 7)] {
+    for (folder, cases) in [("matrix", 36), ("quirks", 10), ("extensions", 7), ("iis7", 40)] {
         let listing = |dir: &Path| {
             let mut names: Vec<String> = std::fs::read_dir(dir)
                 .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
@@ -268,8 +270,8 @@ fn every_scenario_has_its_metabase() {
     files_with_extension(&root().join("tests/scenarios"), "json", &mut files);
     for json in files {
         assert!(
-            json.with_extension("xml").is_file(),
-            "{}: add the metabase beside it",
+            json.with_extension("xml").is_file() || json.with_extension("config").is_file(),
+            "{}: add the metabase (.xml) or applicationHost.config (.config) beside it",
             json.display()
         );
     }

@@ -12,8 +12,8 @@ filters for real and the test compares.
 
 Run it from anywhere (`python3 tests/scenarios/generate.py`); it rewrites the files in place.
 With a folder as its argument it writes there instead, which is how the tidy test checks that
-the files in the repository are exactly what it writes. It owns `matrix/`, `quirks/` and
-`extensions/`; any other folder under tests/scenarios holds hand-written cases.
+the files in the repository are exactly what it writes. It owns `matrix/`, `quirks/`,
+`extensions/` and `iis7/`; any other folder under tests/scenarios holds hand-written cases.
 
 The extension cases follow the documented rules for ISAPI extensions on IIS 6.0: a request's
 file extension is mapped by ScriptMaps (the nearest key at or above the URL's folder that sets
@@ -103,7 +103,7 @@ def expectation(os_, iis5, e32, arch):
     return {
         "started": True, "process": "w3wp.exe", "bits": bits, "loaded": loads,
         "win32_error": None if loads else 193, "status": 200 if loads else 503,
-        "events": [] if loads else [2274, 2268],
+        "events": [] if loads else [2274, 2268, 1039],
     }
 
 
@@ -177,9 +177,17 @@ def quirks():
          {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": True, "win32_error": None, "status": None,
           "events": [2274, 2268, 7023]},
          images=[f"{FILTER_PATHS['amd64']}=amd64"])
-    case("missing-file-is-126",
+    # IIS looks for a filter's file before it loads it, so a file that is not there fails with
+    # the file check's ERROR_FILE_NOT_FOUND (event data 02 00 00 00), not the loader's 126;
+    # ERROR_PATH_NOT_FOUND when not even its folder is there.
+    case("missing-file-is-2",
          document(standard_keys("TRUE", None, None, [("Gone", r"C:\Filters\gone\nothing.dll")])),
-         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 126, "status": None,
+         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 2, "status": None,
+          "events": [2214, 2268, 7023]},
+         images=[r"C:\Filters\gone\neighbour.dll=amd64"])
+    case("missing-folder-is-3",
+         document(standard_keys("TRUE", None, None, [("Gone", r"C:\Filters\nowhere\nothing.dll")])),
+         {"started": False, "process": "inetinfo.exe", "bits": 64, "loaded": False, "win32_error": 3, "status": None,
           "events": [2214, 2268, 7023]})
 
 
@@ -247,7 +255,119 @@ def extensions():
          [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong)], [], sub_maps="amd64")
 
 
+APPHOST_MODULES = ["loghttp.dll", "static.dll", "isapi.dll", "filter.dll"]
+MODULE_PATHS = {"x86": r"C:\Modules\x86\mockmodule.dll", "amd64": r"C:\Modules\amd64\mockmodule.dll"}
+
+
+def apphost(own, defaults, filter_path, precondition, module_path=None):
+    """An applicationHost.config as IIS 7+ writes it (CRLF, no BOM): one pool, one site on :80,
+    the standard modules from %windir%\System32\inetsrv, one global filter."""
+    nl = "\r\n"
+    own_attr = f' enable32BitAppOnWin64="{own}"' if own is not None else ""
+    defaults_attr = f' enable32BitAppOnWin64="{defaults}"' if defaults is not None else ""
+    modules = [f'            <add name="M{i}" image="%windir%\\System32\\inetsrv\\{dll}" />' for i, dll in enumerate(APPHOST_MODULES)]
+    if module_path:
+        modules.append(f'            <add name="ThirdPartyModule" image="{module_path}" />')
+    pre = f' preCondition="{precondition}"' if precondition else ""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<configuration>",
+        "    <configSections>",
+        '        <sectionGroup name="system.applicationHost">',
+        '            <section name="applicationPools" allowDefinition="AppHostOnly" overrideModeDefault="Deny" />',
+        '            <section name="sites" allowDefinition="AppHostOnly" overrideModeDefault="Deny" />',
+        "        </sectionGroup>",
+        '        <sectionGroup name="system.webServer">',
+        '            <section name="globalModules" allowDefinition="AppHostOnly" overrideModeDefault="Deny" />',
+        '            <section name="isapiFilters" allowDefinition="MachineToApplication" overrideModeDefault="Deny" />',
+        "        </sectionGroup>",
+        "    </configSections>",
+        "    <system.applicationHost>",
+        "        <applicationPools>",
+        f'            <add name="DefaultAppPool"{own_attr} />',
+        f'            <applicationPoolDefaults managedRuntimeVersion="v4.0"{defaults_attr}>',
+        '                <processModel identityType="ApplicationPoolIdentity" />',
+        "            </applicationPoolDefaults>",
+        "        </applicationPools>",
+        "        <sites>",
+        '            <site name="Default Web Site" id="1">',
+        '                <application path="/">',
+        '                    <virtualDirectory path="/" physicalPath="%SystemDrive%\\inetpub\\wwwroot" />',
+        "                </application>",
+        "                <bindings>",
+        '                    <binding protocol="http" bindingInformation="*:80:" />',
+        "                </bindings>",
+        "            </site>",
+        '            <applicationDefaults applicationPool="DefaultAppPool" />',
+        "        </sites>",
+        "    </system.applicationHost>",
+        "    <system.webServer>",
+        "        <globalModules>",
+        *modules,
+        "        </globalModules>",
+        "        <isapiFilters>",
+        f'            <filter name="MockFilter" path="{filter_path}"{pre} />',
+        "        </isapiFilters>",
+        "    </system.webServer>",
+        "</configuration>",
+    ]
+    return nl.join(lines) + nl
+
+
+def iis7_expectation(bits, filter_arch, precondition, module_arch=None):
+    """What IIS 7+ does on x64, from the documented rules: a filter whose bitness precondition
+    does not hold is skipped; one that is loaded and of the other architecture fails with 193
+    and the site answers 500; a module of the other architecture stops the worker (503,
+    W3SVC-WP 2282 and 2280)."""
+    skipped = precondition is not None and precondition != f"bitness{bits}"
+    filter_loads = (bits == 64) == (filter_arch == "amd64")
+    module_loads = module_arch is None or (bits == 64) == (module_arch == "amd64")
+    if not module_loads:
+        status, events = 503, [2282, 2280]
+    elif skipped or filter_loads:
+        status, events = 200, []
+    else:
+        status, events = 500, []
+    if skipped:
+        return {"started": True, "process": None, "bits": None, "loaded": None, "win32_error": None,
+                "status": status, "events": events}
+    return {"started": True, "process": "w3wp.exe", "bits": bits, "loaded": filter_loads,
+            "win32_error": None if filter_loads else 193, "status": status, "events": events}
+
+
+def iis7():
+    """Pool bitness (own attribute, applicationPoolDefaults, neither) × filter architecture ×
+    bitness precondition present or not, and module architecture × pool bitness."""
+    folder = HERE / "iis7"
+    for own_name, own in (("own-true", "true"), ("own-false", "false"), ("own-absent", None)):
+        for defaults_name, defaults in (("defaults-true", "true"), ("defaults-false", "false"), ("defaults-absent", None)):
+            e32 = own == "true" if own is not None else defaults == "true"
+            bits = 32 if e32 else 64
+            for arch in ("x86", "amd64"):
+                for pre_name, precondition in (("no-precondition", None), ("precondition", "bitness32" if arch == "x86" else "bitness64")):
+                    spec = {"os": "x64", "images": [f"{FILTER_PATHS[arch]}={arch}"],
+                            "expected": iis7_expectation(bits, arch, precondition)}
+                    text = apphost(own, defaults, FILTER_PATHS[arch], precondition)
+                    write_apphost_case(folder, f"{own_name}-{defaults_name}-{arch}-{pre_name}", text, spec)
+    for pool_name, own in (("pool-32bit", "true"), ("pool-64bit", "false")):
+        bits = 32 if own == "true" else 64
+        filter_arch = "x86" if bits == 32 else "amd64"
+        for module_arch in ("x86", "amd64"):
+            spec = {"os": "x64",
+                    "images": [f"{FILTER_PATHS[filter_arch]}={filter_arch}", f"{MODULE_PATHS[module_arch]}={module_arch}:module"],
+                    "expected": iis7_expectation(bits, filter_arch, None, module_arch)}
+            text = apphost(own, None, FILTER_PATHS[filter_arch], None, MODULE_PATHS[module_arch])
+            write_apphost_case(folder, f"module-{module_arch}-{pool_name}", text, spec)
+
+
+def write_apphost_case(folder, name, text, spec):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.config").write_bytes(text.encode("utf-8"))
+    (folder / f"{name}.json").write_text(json.dumps(spec, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     matrix()
     quirks()
     extensions()
+    iis7()

@@ -4,10 +4,11 @@
 //! Everything lands in a fixed layout that the harness reads:
 //!
 //! ```text
-//! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe, dllhost.exe
+//! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe, dllhost.exe, iisexpress.exe
 //!                                                             the host, once per process name
 //! target/isapi-harness/hosts/<arch>/bcryptprimitives.dll      only where the loader lacks it
 //! target/isapi-harness/filters/<arch>/<variant>.dll           mock-filters/variants.txt
+//! target/isapi-harness/filters/<arch>/module.dll              the mock IIS 7+ native module
 //! target/isapi-harness/extensions/<arch>/<variant>.dll        mock-extensions/variants.txt
 //! ```
 //!
@@ -80,8 +81,8 @@ impl Arch {
 
 /// The process names the host plays: IIS 6.0 loads filters in inetinfo.exe or w3wp.exe, and
 /// extensions there or, for an out-of-process application in IIS 5.0 isolation mode, in
-/// dllhost.exe.
-const HOST_PROCESS_NAMES: [&str; 3] = ["inetinfo.exe", "w3wp.exe", "dllhost.exe"];
+/// dllhost.exe; IIS 7+ loads everything in w3wp.exe, IIS Express in iisexpress.exe.
+const HOST_PROCESS_NAMES: [&str; 4] = ["inetinfo.exe", "w3wp.exe", "dllhost.exe", "iisexpress.exe"];
 
 /// A family of mock images: one C source with its `.def` files and its list of variants.
 struct MockFamily {
@@ -135,6 +136,9 @@ pub fn build(sh: &Shell) -> anyhow::Result<()> {
                 build_mock(family, arch, variant)?;
             }
         }
+    }
+    for arch in Arch::ALL {
+        build_module(arch)?;
     }
     // Images no compiler makes: no code, other machines, not a PE at all, cut short.
     let odd = dir().join("filters").join("odd");
@@ -269,6 +273,18 @@ fn build_mock(family: &MockFamily, arch: Arch, variant: &Variant) -> anyhow::Res
     let mut defines = variant.defines.clone();
     defines.push(format!("MOCK_VARIANT=\"{}\"", variant.name));
     link_dll(arch, &source, &def, &defines, &[], &out)
+}
+
+/// The mock native module (`mock-filters/module.c`), placed as `ARCH:module`.
+fn build_module(arch: Arch) -> anyhow::Result<()> {
+    let source = project_file("mock-filters/module.c");
+    let def = project_file("mock-filters/module.def");
+    let out = dir().join("filters").join(arch.dir_name()).join("module.dll");
+    if !is_stale(&out, &[source.clone(), def.clone()])? {
+        return Ok(());
+    }
+    println!("build: mock native module for {}", arch.dir_name());
+    link_dll(arch, &source, &def, &[], &[], &out)
 }
 
 /// Makes an import library from a `.def` file, for a DLL that need not exist.

@@ -18,6 +18,9 @@ use crate::artifacts::{Arch, Toolchain};
 
 /// The GitHub Actions workflow the linters check.
 const WORKFLOW: &str = ".github/workflows/ci.yml";
+/// The composite action other repositories use; actionlint reads workflows only, so the
+/// action is checked against GitHub's action schema alone.
+const ACTION: &str = "action.yml";
 
 /// A Python package at an exact version, as pip names it.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,14 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let junit = crate::artifacts::dir().join("junit.xml");
     let junit = junit.to_string_lossy().into_owned();
     step("matrix", || crate::harness(sh, "matrix", &["--junit".to_owned(), junit.clone()]))?;
+
+    step("dist", || crate::dist::check(sh))?;
+
+    // The native backend's code for real, on Linux: the Windows builds under Wine. (On
+    // Windows the steps above already ran it natively.)
+    if cfg!(not(windows)) {
+        step("windows-gnu", || crate::windows_gnu::run(sh))?;
+    }
 
     Ok(())
 }
@@ -159,6 +170,9 @@ impl LintTools {
         cmd!(sh, "{check_jsonschema} --builtin-schema vendor.github-workflows {WORKFLOW}")
             .run()
             .with_context(|| format!("`{WORKFLOW}` does not match GitHub's workflow schema"))?;
+        cmd!(sh, "{check_jsonschema} --builtin-schema vendor.github-actions {ACTION}")
+            .run()
+            .with_context(|| format!("`{ACTION}` does not match GitHub's action schema"))?;
         Ok(())
     }
 

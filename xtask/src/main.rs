@@ -6,18 +6,27 @@
 //!   `target/isapi-harness/`.
 //! - `repro`: the main job, the seed case replayed with real loads.
 //! - `test`: the test suite, against real builds.
-//! - `bench`: the matrix's wall time against the bare cost of the host starts it needed.
+//! - `bench`: the matrix's wall time against the bare cost of the host starts it needed, then
+//!   one `start` beside one cold Wine process and their ratio.
 //! - `stress [SCALE]`: thousands of host starts (back-to-back and two runs at a time), with
 //!   every failure and its reason, and the totals.
+//! - `dist [DIR]`: one self-contained folder (the binary, the hosts, the mock filters, the
+//!   scenarios) that runs wherever it is moved; `target/dist/isapi-harness` by default.
+//!   `dist --check` builds one, moves it to a temporary place and replays the seed from there.
+//! - `windows-gnu`: the harness and its tests built for both `*-pc-windows-gnu` targets and run
+//!   under Wine on the windows backend (Linux only).
 //! - `ci`: everything CI checks, in order.
 //!
 //! Every command that needs a toolchain calls `setup` first, so a newcomer's first command works.
 
 mod artifacts;
 mod ci;
+mod dist;
+mod fixed_cost;
 mod odd_images;
 mod setup;
 mod stress;
+mod windows_gnu;
 
 use std::path::{Path, PathBuf};
 
@@ -29,14 +38,23 @@ fn main() -> anyhow::Result<()> {
     sh.change_dir(project_root());
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <setup|build|repro|test|bench|stress|ci>");
+        bail!("usage: cargo xtask <setup|build|repro|test|bench|stress|dist|windows-gnu|ci>");
     };
     match command.as_str() {
         "setup" => setup::run(&sh),
         "build" => build(&sh),
         "repro" => {
             build(&sh)?;
-            harness(&sh, "repro", rest)
+            // Without --iis, both seeds: the IIS 6.0 case and its IIS 10 twin.
+            if rest.iter().any(|arg| arg.starts_with("--iis")) {
+                harness(&sh, "repro", rest)
+            } else {
+                let iis6 = harness(&sh, "repro", rest);
+                let mut iis10 = rest.to_vec();
+                iis10.extend(["--iis".to_owned(), "10".to_owned()]);
+                let iis10 = harness(&sh, "repro", &iis10);
+                iis6.and(iis10)
+            }
         }
         "test" => {
             build(&sh)?;
@@ -44,15 +62,30 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => {
             build(&sh)?;
-            harness(&sh, "bench", rest)
+            harness(&sh, "bench", rest)?;
+            if rest.iter().any(|arg| arg == "--parse-only") || cfg!(windows) {
+                return Ok(());
+            }
+            fixed_cost::run(&sh)
         }
         "stress" => {
             build(&sh)?;
             stress::run(&sh, rest)
         }
+        "dist" => match rest.first().map(String::as_str) {
+            Some("--check") => dist::check(&sh),
+            Some(dir) => dist::write(&sh, &std::path::absolute(dir)?),
+            None => dist::write(&sh, &dist::default_dir()),
+        },
         "ci" => ci::run(&sh),
+        "windows-gnu" => {
+            build(&sh)?;
+            windows_gnu::run(&sh)
+        }
+        // Cargo's target runner for the windows-gnu builds; not meant to be typed.
+        "wine-runner" => windows_gnu::run_one(rest),
         other => bail!(
-            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress or ci"
+            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, windows-gnu or ci"
         ),
     }
 }

@@ -2,7 +2,7 @@
 //! thousands (Wine failing a process start before the program runs, a race between runs).
 //!
 //! Hundreds of back-to-back `start` runs, dozens of `matrix` runs, a few `bench` runs, and then
-//! runs two at a time on two machines (a second artifacts folder whose `hosts` and `filters`
+//! runs two at a time on two machines (a second artifacts folder whose `hosts`, `filters` and `extensions`
 //! are links to the first, so it has a Wine prefix and a sandbox of its own). Every run's exit
 //! code is checked against what it should be; every failure is printed with its reason, and
 //! the totals at the end say how many host starts there were, how many Wine had to start again
@@ -213,7 +213,7 @@ fn execute(bin: &Path, artifacts: &Path, run: &Run) -> Totals {
 fn second_machine(first: &Path) -> anyhow::Result<PathBuf> {
     let second = first.join("stress-machine");
     std::fs::create_dir_all(&second)?;
-    for part in ["hosts", "filters"] {
+    for part in ["hosts", "filters", "extensions"] {
         let link = second.join(part);
         if std::fs::symlink_metadata(&link).is_err() {
             #[cfg(unix)]

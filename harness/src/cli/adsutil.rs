@@ -13,6 +13,7 @@ use crate::iis::messages::tools;
 use crate::metabase::{Metabase, MetabaseError, MetabaseErrorKind};
 
 pub fn run(args: AdsutilArgs) -> anyhow::Result<ExitCode> {
+    super::appcmd::refuse_apphost(&args.metabase, "adsutil")?;
     let mut metabase = Metabase::read(&args.metabase)?;
     match args.action {
         AdsutilAction::Get { path } => match metabase.get(&path) {

@@ -14,6 +14,7 @@ use crate::iis::messages::tools;
 use crate::metabase::{Metabase, MetabaseErrorKind, aspnet_regiis_install};
 
 pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
+    super::appcmd::refuse_apphost(&args.metabase, "aspnet_regiis")?;
     let mut metabase = Metabase::read(&args.metabase)?;
     // Refused input (a bad --windir) is found before anything is printed or written.
     let changes = match aspnet_regiis_install(

@@ -37,10 +37,15 @@ fn print(diagnosis: &Diagnosis) {
     let printer = Printer::stdout();
     printer.line(
         StepKind::Config,
-        &format!(
-            "{} Windows, {}, Enable32BitAppOnWin64 {}",
-            diagnosis.os, diagnosis.isolation_mode, diagnosis.enable_32bit_app_on_win64
-        ),
+        &match diagnosis.isolation_mode {
+            Some(mode) => format!(
+                "{} Windows, {mode}, Enable32BitAppOnWin64 {}",
+                diagnosis.os, diagnosis.enable_32bit_app_on_win64
+            ),
+            None => {
+                format!("{} Windows, IIS 7+: each pool's workers at its own bitness", diagnosis.os)
+            }
+        },
     );
     for filter in &diagnosis.filters {
         let predicted = &filter.predicted;
@@ -78,6 +83,38 @@ fn print(diagnosis: &Diagnosis) {
                     observed.bits,
                     observed.process,
                     if observed.agree { "agrees" } else { "DISAGREES with the prediction" }
+                ),
+            );
+        }
+    }
+    for request in &diagnosis.requests {
+        let answer = |status: Option<u16>| match status {
+            Some(status) => format!("HTTP {status}"),
+            None => "no answer".to_owned(),
+        };
+        let target = match (&request.site, &request.app_pool) {
+            (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
+            (Some(site), None) => format!(" (site {site})"),
+            _ => String::new(),
+        };
+        let ok = request.predicted_status == Some(200);
+        printer.line(
+            if ok { StepKind::Ok } else { StepKind::Fail },
+            &format!(
+                "predicted: GET {}{target}: {}",
+                request.url,
+                answer(request.predicted_status)
+            ),
+        );
+        if let Some(observed) = request.observed_status {
+            let agree = observed == request.predicted_status;
+            printer.line(
+                if agree { StepKind::Ok } else { StepKind::Fail },
+                &format!(
+                    "observed:  GET {}: {} ({})",
+                    request.url,
+                    answer(observed),
+                    if agree { "agrees" } else { "differs from the prediction" }
                 ),
             );
         }

@@ -2,7 +2,6 @@
 //! (parse speed, from `parse_bench`, then the matrix against its bare host starts).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,10 @@ use crate::report::{Printer, StepKind};
 use crate::vocab::ImageKind;
 
 pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
-    let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
+    let dir = match args.scenarios {
+        Some(dir) => dir,
+        None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
+    };
     let mut cases = matrix::load(&dir)?;
     if let Some(filter) = &args.filter {
         let all = cases.len();
@@ -131,7 +133,10 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     if args.parse_only {
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = args.scenarios.unwrap_or_else(|| PathBuf::from(matrix::DEFAULT_SCENARIOS));
+    let dir = match args.scenarios {
+        Some(dir) => dir,
+        None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
+    };
     let cases = matrix::load(&dir)?;
     let machine = Machine::open(crate::machine::BackendChoice::Auto)?;
     let quiet = |_: usize, _: &CaseResult| {};

@@ -6,8 +6,10 @@
 //! exit code 2.
 
 mod adsutil;
+mod appcmd;
 mod aspnet_regiis;
 mod diagnose;
+mod doctor;
 mod inspect;
 mod matrix;
 mod parse_bench;
@@ -30,6 +32,10 @@ pub struct Cli {
     /// namespaces refused): they then run with your rights.
     #[arg(long, global = true)]
     pub unsandboxed: bool,
+    /// Keep the simulated machines (Wine prefix, sandbox) in DIR instead of `machine/` beside
+    /// the host programs.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub machine_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,11 +55,16 @@ pub enum Command {
     Bench(BenchArgs),
     /// Edit or read a metabase the way adsutil.vbs does.
     Adsutil(AdsutilArgs),
+    /// Edit or list an applicationHost.config the way appcmd.exe does (IIS 7+).
+    Appcmd(AppcmdArgs),
     /// Register ASP.NET's filter the way aspnet_regiis -i does.
     #[command(name = "aspnet-regiis")]
     AspnetRegiis(AspnetRegiisArgs),
     /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.
     Inspect(InspectArgs),
+    /// Say what this machine lacks to run the harness (Wine, bubblewrap, the built files) and
+    /// the commands that install it.
+    Doctor,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,9 +79,10 @@ pub struct InspectArgs {
 /// What describes a simulated machine: shared by `start` and `diagnose`.
 #[derive(Debug, clap::Args)]
 pub struct ScenarioArgs {
-    /// The metabase.xml of the simulated server.
-    #[arg(long)]
-    pub metabase: PathBuf,
+    /// The configuration of the simulated server: an IIS 6.0 MetaBase.xml or an IIS 7+
+    /// applicationHost.config, told apart by content (`--metabase` is the same option).
+    #[arg(long = "config", visible_alias = "metabase", value_name = "FILE")]
+    pub config: PathBuf,
     /// The bitness of the simulated Windows.
     #[arg(long, value_enum, default_value = "x64")]
     pub os: crate::arch::Os,
@@ -117,6 +129,9 @@ pub struct DiagnoseArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReproArgs {
+    /// Which seed to replay: 6, the IIS 6.0 case (the default), or 10, its IIS 10 twin.
+    #[arg(long, default_value = "6", value_parser = ["6", "10"])]
+    pub iis: String,
     /// Print one JSON object instead of the timeline.
     #[arg(long)]
     pub json: bool,
@@ -183,6 +198,17 @@ pub enum AdsutilAction {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct AppcmdArgs {
+    /// The applicationHost.config to read or edit.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The command as on Windows, e.g. `set apppool "DefaultAppPool" /enable32BitAppOnWin64:false`
+    /// or `list apppool`.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AspnetRegiisArgs {
     /// The metabase.xml to edit.
     #[arg(long)]
@@ -210,6 +236,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.unsandboxed {
         crate::machine::allow_unsandboxed();
     }
+    if let Some(dir) = &cli.machine_dir {
+        crate::artifacts::set_machine_dir(dir)?;
+    }
     match cli.command {
         Command::Start(args) => start::run(args),
         Command::Repro(args) => repro::run(args),
@@ -217,7 +246,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Matrix(args) => matrix::run(args),
         Command::Bench(args) => matrix::bench(args),
         Command::Adsutil(args) => adsutil::run(args),
+        Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Doctor => doctor::run(),
     }
 }

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use crate::machine::Machine;
-use crate::metabase::Metabase;
 use crate::report::Printer;
 use crate::scenario::Scenario;
 
@@ -24,13 +23,10 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds a scenario from the options `start` and `diagnose` share.
 pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
-    let metabase = Metabase::read(&args.metabase)?;
-    let name = args
-        .metabase
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut scenario = Scenario::new(name, args.os, metabase);
+    let config = crate::scenario::Configuration::read(&args.config)?;
+    let name =
+        args.config.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut scenario = Scenario::new(name, args.os, config);
     for image in &args.images {
         let (path, spec) = crate::scenario::parse_image_arg(image)?;
         scenario.add_image(path, spec)?;

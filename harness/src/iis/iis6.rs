@@ -10,6 +10,31 @@
 //!   (WOW64) when `Enable32BitAppOnWin64` is true. A filter that fails kills the worker, the
 //!   request gets 503, and after enough failures rapid-fail protection disables the pool.
 //! - 32-bit Windows: every process is 32-bit and `Enable32BitAppOnWin64` means nothing.
+//!
+//! Sites: each request is routed by HTTP.sys (`http_sys`) to a started site, then to the
+//! application whose path is the longest prefix of the URL, whose pool serves it. Site filters
+//! load after the global ones: in worker process isolation mode at the first request to their
+//! site, in that pool's worker (KB 317204, TechNet cc759144); a failure means the site fails to
+//! start and answers 503 (David Wang, 2005). A read-raw-data filter at site level is refused
+//! (event 2222, the Resource Kit's Table E.2).
+//!
+//! What the sources leave open, and how this model decides (one place, here):
+//! - IIS 5.0 isolation mode and site filters: IIS 6.0's sources describe on-demand loading only
+//!   for worker processes; IIS 5.0 loaded every filter at service start. The model loads a
+//!   started site's filters in inetinfo.exe at service start, after the global ones, and the
+//!   timeline marks this as the harness's decision.
+//! - Whether a failing site filter kills the whole worker or only its site: only the site. The
+//!   worker keeps serving the pool's other sites; the site's requests get 503.
+//! - In IIS 5.0 isolation mode a site filter that fails does not stop the service: the global
+//!   filters decide the service's start, a site's filters that site's.
+//! - A running worker that meets the first request to another site with filters of its own
+//!   loads them; the harness cannot keep a host process alive between reports, so a new host of
+//!   the same bitness stands in for that worker, loading the global filters again first, and
+//!   the timeline says so. Every load result is still that host's real answer.
+//! - A request to a site that failed, or to a dead or disabled pool, carries the loader's error
+//!   of the filter that caused it as `win32_error` (HTTP.sys's own 503 logs no sc-win32-status).
+//! - A request whose host is a name reaches only host-header and "All Unassigned" bindings: the
+//!   address it would arrive on is unknown (see `http_sys`).
 
 use std::time::Duration;
 
@@ -167,6 +192,7 @@ impl HostFailure {
 /// IIS 6.0 starting W3SVC on one server, then serving its requests.
 pub struct Iis6<'s> {
     scenario: &'s Scenario,
+    metabase: &'s Metabase,
     purpose: Purpose,
     mode: IsolationMode,
     enable_32bit: bool,
@@ -296,7 +322,7 @@ enum Target {
 
 impl<'s> Iis6<'s> {
     pub fn new(scenario: &'s Scenario, purpose: Purpose) -> anyhow::Result<Iis6<'s>> {
-        let metabase = &scenario.metabase;
+        let metabase = scenario.config.metabase()?;
         let mode = isolation_mode(metabase);
         let enable_32bit = metabase.enable_32bit_app_on_win64();
         let mut sites = Vec::new();
@@ -335,6 +361,7 @@ impl<'s> Iis6<'s> {
         let requests = route_requests(scenario, &sites, &pools)?;
         Ok(Iis6 {
             scenario,
+            metabase,
             purpose,
             mode,
             enable_32bit,
@@ -344,23 +371,7 @@ impl<'s> Iis6<'s> {
             pools,
             requests,
             inetinfo: None,
-            report: StartReport {
-                server: ServerKind::Iis6,
-                os: scenario.os,
-                isolation_mode: mode,
-                enable_32bit_app_on_win64: enable_32bit,
-                backend: None,
-                service: ServiceOutcome {
-                    started: false,
-                    win32_error: None,
-                    net_start_output: String::new(),
-                },
-                hosts: Vec::new(),
-                requests: Vec::new(),
-                events: Vec::new(),
-                timeline: Vec::new(),
-                sandbox: false,
-            },
+            report: StartReport::new(ServerKind::Iis6, scenario.os, mode, enable_32bit, false),
             phase: Phase::Begin,
         })
     }
@@ -381,7 +392,7 @@ impl<'s> Iis6<'s> {
             seen.push(request.url.clone());
             let (process, bits, why) = self.extension_process(index, site, mapped);
             let prohibited =
-                !self.scenario.metabase.web_service_extension(&mapped.mapping.executable).allows();
+                !self.metabase.web_service_extension(&mapped.mapping.executable).allows();
             out.push(ExtensionRequest {
                 url: request.url.clone(),
                 extension: mapped.mapping.extension.clone(),
@@ -414,7 +425,7 @@ impl<'s> Iis6<'s> {
             self.mode,
             self.enable_32bit,
             Protection::from_app_isolated(isolated.unwrap_or(2)),
-            self.scenario.metabase.in_process_isapi_app(&mapped.mapping.executable),
+            self.metabase.in_process_isapi_app(&mapped.mapping.executable),
         )
     }
 
@@ -546,7 +557,9 @@ impl<'s> Iis6<'s> {
             exception_code: run.end.exception_code(),
             start_attempts: run.start_attempts,
             filters,
+            modules: Vec::new(),
             extensions: Vec::new(),
+            pipeline_mode: None,
         };
         Ok((outcome, failure))
     }
@@ -645,14 +658,13 @@ impl<'s> Iis6<'s> {
             return None;
         };
         let executable = mapped.mapping.executable.clone();
-        if let Restriction::Prohibited { entry } =
-            self.scenario.metabase.web_service_extension(&executable)
+        if let Restriction::Prohibited { entry } = self.metabase.web_service_extension(&executable)
         {
             self.happen(Happening::ExtensionProhibited { url, executable, entry });
             self.answer(request, extensions::prohibited());
             return None;
         }
-        let metabase = &self.scenario.metabase;
+        let metabase = &self.metabase;
         let app_path = url
             .split_once("://")
             .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
@@ -785,7 +797,9 @@ impl<'s> Iis6<'s> {
             exception_code: run.end.exception_code(),
             start_attempts: run.start_attempts,
             filters: Vec::new(),
+            modules: Vec::new(),
             extensions: vec![outcome],
+            pipeline_mode: None,
         });
         self.answer(request, answer);
         Ok(self.serve(request + 1))
@@ -1125,6 +1139,49 @@ impl<'s> Iis6<'s> {
     }
 }
 
+/// Where HTTP.sys sends one of a scenario's requests, before any IIS code sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutedTo {
+    /// The site (its key name) and the pool of the application the URL falls in.
+    Site { site: String, pool: String },
+    /// HTTP.sys answers 400 ("Bad Request - Invalid Hostname") itself.
+    InvalidHostname,
+    /// Nothing answers.
+    NoAnswer,
+}
+
+/// The scenario's requests as HTTP.sys routes them, each once (repetitions left out), in the
+/// order they are sent; `diagnose` predicts their answers.
+pub fn routed_requests(scenario: &Scenario) -> anyhow::Result<Vec<(String, RoutedTo)>> {
+    let model = Iis6::new(scenario, Purpose::Start)?;
+    Ok(model
+        .requests
+        .iter()
+        .filter(|request| request.ordinal == 1)
+        .map(|request| {
+            let to = match request.target {
+                Target::Site { site, pool } => RoutedTo::Site {
+                    site: model.sites[site].config.id.clone(),
+                    pool: model.pools[pool].name.clone(),
+                },
+                Target::InvalidHostname => RoutedTo::InvalidHostname,
+                Target::NoAnswer(_) => RoutedTo::NoAnswer,
+            };
+            (request.url.clone(), to)
+        })
+        .collect())
+}
+
+/// The site filters of the sites that start, in site order then load order: after the global
+/// filters, the rest of what `Purpose::LoadEveryFilter` loads.
+pub fn started_site_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> {
+    let mut filters = Vec::new();
+    for site in metabase.sites()?.into_iter().filter(|site| site.auto_start) {
+        filters.extend(enabled_filters(metabase, site.filters.clone(), Some(&site.id))?);
+    }
+    Ok(filters)
+}
+
 /// The requests the scenario sends, each routed by HTTP.sys and repeated as asked. Without any,
 /// one `GET /` goes to each started site.
 fn route_requests(
@@ -1133,10 +1190,21 @@ fn route_requests(
     pools: &[Pool],
 ) -> anyhow::Result<Vec<Request>> {
     let started: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].config.auto_start).collect();
+    let pool_index: std::collections::HashMap<String, usize> = pools
+        .iter()
+        .enumerate()
+        .map(|(index, pool)| (pool.name.to_ascii_lowercase(), index))
+        .collect();
     let pool_of = |site: usize, path: &str| -> usize {
         let pool = sites[site].config.app_for(path).map(|app| app.pool.as_str()).unwrap_or("");
-        pools.iter().position(|p| p.name.eq_ignore_ascii_case(pool)).unwrap_or(0)
+        pool_index.get(&pool.to_ascii_lowercase()).copied().unwrap_or(0)
     };
+    let router = http_sys::Router::new(
+        started
+            .iter()
+            .flat_map(|&i| sites[i].config.bindings.iter().map(move |binding| (i, binding))),
+    );
+    let lowest_id = started.iter().copied().min_by_key(|&i| site_order(&sites[i].config.id));
     let mut routed: Vec<(String, String, Target)> = Vec::new();
     if scenario.requests.is_empty() {
         for &site in &started {
@@ -1145,29 +1213,24 @@ fn route_requests(
         }
     }
     for url in &scenario.requests {
-        let target = match &url.host {
+        let target = match (&url.host, lowest_id) {
             // `/path`: the started site with the lowest id.
-            None => match started.iter().min_by_key(|&&i| site_order(&sites[i].config.id)) {
-                Some(&site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                None => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (None, Some(site)) => Target::Site { site, pool: pool_of(site, &url.path) },
+            (None, None) => Target::NoAnswer(NoAnswer::NothingListensOnPort),
+            (Some(_), _) => match router.route(url) {
+                Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
+                Route::InvalidHostname => Target::InvalidHostname,
+                Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
             },
-            Some(_) => {
-                let listeners = started.iter().flat_map(|&i| {
-                    sites[i].config.bindings.iter().map(move |binding| (i, binding))
-                });
-                match http_sys::route(listeners, url) {
-                    Route::Site(site) => Target::Site { site, pool: pool_of(site, &url.path) },
-                    Route::InvalidHostname => Target::InvalidHostname,
-                    Route::NoListener => Target::NoAnswer(NoAnswer::NothingListensOnPort),
-                }
-            }
         };
         routed.push((url.text.clone(), url.path.clone(), target));
     }
     let mut requests = Vec::new();
     for (url, path, target) in routed {
         let extension = match target {
-            Target::Site { site, .. } => mapped_extension(scenario, &sites[site].config, &path)?,
+            Target::Site { site, .. } => {
+                mapped_extension(scenario.config.metabase()?, &sites[site].config, &path)?
+            }
             _ => None,
         };
         for ordinal in 1..=scenario.repeat_requests {
@@ -1186,20 +1249,20 @@ fn route_requests(
 /// folder, matched by the last segment's file extension. A mapped executable that is not an
 /// absolute Windows path is bad input, as a FilterPath would be.
 fn mapped_extension(
-    scenario: &Scenario,
+    metabase: &Metabase,
     site: &SiteConfig,
     url_path: &str,
 ) -> anyhow::Result<Option<MappedExtension>> {
     let (folder, file) = url_path.rsplit_once('/').unwrap_or(("", url_path));
     let Some(dot) = file.rfind('.') else { return Ok(None) };
     let key = format!("/LM/W3SVC/{}/ROOT{folder}", site.id);
-    let Some(mapping) = scenario.metabase.script_map_for(&key, &file[dot..]) else {
+    let Some(mapping) = metabase.script_map_for(&key, &file[dot..]) else {
         return Ok(None);
     };
     let path = WinPath::parse(&mapping.executable).with_context(|| {
         format!(
             "{}:{}: the ScriptMaps entry for {} at {} is not an absolute Windows path; give the full path to the extension",
-            scenario.metabase.origin().display(),
+            metabase.origin().display(),
             mapping.line,
             mapping.extension,
             mapping.set_at
@@ -1207,6 +1270,38 @@ fn mapped_extension(
     })?;
     Ok(Some(MappedExtension { mapping, path }))
 }
+
+/// The scenario with the requests a verification sends: its own when it names any, else
+/// `GET /` to each started site and, where that site's root maps `.aspx` to an extension,
+/// `GET /default.aspx`, so that a configuration counts as working only when its ASP.NET pages
+/// are served too.
+pub fn with_aspnet_page_requests(scenario: &Scenario) -> anyhow::Result<Scenario> {
+    let mut scenario = scenario.clone();
+    if !scenario.requests.is_empty() {
+        return Ok(scenario);
+    }
+    let metabase = scenario.config.metabase()?;
+    let mut sites: Vec<SiteConfig> =
+        metabase.sites()?.into_iter().filter(|site| site.auto_start).collect();
+    sites.sort_by_key(|site| site_order(&site.id));
+    let mut urls = Vec::new();
+    for site in &sites {
+        let root = format!("http://{}", authority(site));
+        urls.push(format!("{root}/"));
+        let root_key = format!("/LM/W3SVC/{}/ROOT", site.id);
+        if metabase.script_map_for(&root_key, ASPNET_PAGE_EXTENSION).is_some() {
+            urls.push(format!("{root}/default{ASPNET_PAGE_EXTENSION}"));
+        }
+    }
+    scenario.requests = urls
+        .iter()
+        .map(|url| crate::http_sys::RequestUrl::parse(url).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(scenario)
+}
+
+/// The file extension of an ASP.NET page.
+const ASPNET_PAGE_EXTENSION: &str = ".aspx";
 
 /// Site ids in numeric order where they are numbers (IIS writes them so), others after.
 fn site_order(id: &str) -> (u64, String) {
@@ -1218,6 +1313,7 @@ fn authority(site: &SiteConfig) -> String {
     let Some(binding) = site.bindings.first() else { return "localhost".to_owned() };
     let host = match (&binding.host, binding.ip) {
         (Some(host), _) => host.clone(),
+        (None, Some(std::net::IpAddr::V6(ip))) => format!("[{ip}]"),
         (None, Some(ip)) => ip.to_string(),
         (None, None) => "localhost".to_owned(),
     };

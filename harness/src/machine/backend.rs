@@ -79,8 +79,10 @@ impl Backend {
     }
 
     /// The real file that holds `path` on the simulated machine. Missing folders are created,
-    /// reusing existing ones whatever their case, as Windows would find them.
-    pub fn file_for(&self, path: &WinPath) -> anyhow::Result<PathBuf> {
+    /// reusing existing ones whatever their case, as Windows would find them; each folder it
+    /// had to create is added to `created`, shallowest first, so that whoever places the file
+    /// can take them away again.
+    pub fn file_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<PathBuf> {
         let mut dir = match self {
             Backend::Wine(wine) => wine.prepare_drive(path.drive())?,
             Backend::Windows(_) => self.drive_dir(path.drive()),
@@ -88,7 +90,11 @@ impl Backend {
         let (file_name, folders) =
             path.components().split_last().expect("a WinPath has a file name");
         for folder in folders {
+            let existed = find_ignoring_case(&dir, folder).is_some();
             dir = existing_or_new(&dir, folder)?;
+            if !existed {
+                created.push(dir.clone());
+            }
         }
         Ok(match find_ignoring_case(&dir, file_name) {
             Some(existing) => existing,
@@ -111,6 +117,19 @@ impl Backend {
             current = find_ignoring_case(&current, component)?;
         }
         current.is_file().then_some(current)
+    }
+
+    /// Whether the folder that would hold `path` exists; creates nothing.
+    pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        let mut current = self.drive_dir(path.drive());
+        let Some((_, folders)) = path.components().split_last() else { return false };
+        for component in folders {
+            match find_ignoring_case(&current, component) {
+                Some(next) => current = next,
+                None => return false,
+            }
+        }
+        current.is_dir()
     }
 
     /// Whether the system folder a process of `bits` searches holds `dll`: 32-bit processes on
@@ -140,13 +159,33 @@ impl Backend {
         }
     }
 
-    /// The path the host program is given for `path`: under Wine the configured Windows path
-    /// itself, so the loader sees exactly what IIS would; on Windows the sandboxed copy.
-    pub fn loader_path(&self, path: &WinPath) -> anyhow::Result<OsString> {
+    /// The path a host of `bits` is given for `path`: under Wine the configured Windows path
+    /// itself, so the loader sees exactly what IIS would (and redirects a 32-bit process's
+    /// `System32` to `SysWOW64` itself, the prefix being the machine's `C:`); on Windows the
+    /// sandboxed copy, where the system's redirection does not apply (the copy is not in the
+    /// real Windows folder), so it is done here: a 32-bit host gets the `SysWOW64` twin.
+    pub fn loader_path(&self, path: &WinPath, bits: crate::arch::Bits) -> anyhow::Result<OsString> {
         match self {
             Backend::Wine(_) => Ok(path.as_str().into()),
-            Backend::Windows(_) => Ok(self.file_for(path)?.into_os_string()),
+            Backend::Windows(_) => {
+                let redirected = match bits {
+                    crate::arch::Bits::B32 => crate::apphost::env::wow64_twin(path),
+                    crate::arch::Bits::B64 => None,
+                };
+                Ok(self.mapped_path(redirected.as_ref().unwrap_or(path)).into_os_string())
+            }
         }
+    }
+
+    /// Where `path` lies in the sandbox, existing folders found whatever their case; creates
+    /// nothing, so that asking about a missing file leaves the machine as it was.
+    fn mapped_path(&self, path: &WinPath) -> PathBuf {
+        let mut current = self.drive_dir(path.drive());
+        for component in path.components() {
+            current =
+                find_ignoring_case(&current, component).unwrap_or_else(|| current.join(component));
+        }
+        current
     }
 
     /// How to start a Windows executable on this backend.
@@ -571,11 +610,26 @@ pub struct Sandbox {
     root: PathBuf,
 }
 
-/// Wine's 64-bit loader and its server, or one line naming every piece that is missing and
-/// how to get it.
-fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
+/// What of Wine this machine has, as found where the harness looks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinePieces {
+    /// `ISAPI_HARNESS_WINE`, else Debian's `/usr/lib/wine/wine64`, else `wine64` or `wine` on
+    /// PATH.
+    pub wine64: Option<PathBuf>,
+    /// `wineserver` beside it, when it is there.
+    pub wineserver: Option<PathBuf>,
+    /// The Debian layout's 32-bit PE modules, when the Wine is Debian's; None for another Wine,
+    /// whose layout the harness does not know.
+    pub i386_modules: Option<bool>,
+}
+
+/// Wine runs 32-bit hosts in WoW64 mode only with its i386 PE modules beside the 64-bit ones;
+/// Debian's wine64 package does not have them.
+pub const DEBIAN_I386_MODULE: &str = "/usr/lib/x86_64-linux-gnu/wine/i386-windows/kernel32.dll";
+
+pub fn wine_pieces() -> WinePieces {
     let wine64 = match std::env::var_os("ISAPI_HARNESS_WINE") {
-        Some(wine) => Some(PathBuf::from(wine)),
+        Some(wine) => Some(PathBuf::from(wine)).filter(|path| path.is_file()),
         None => {
             let debian = Path::new("/usr/lib/wine/wine64");
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -586,42 +640,57 @@ fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
             })
         }
     };
+    let wineserver = wine64
+        .as_ref()
+        .map(|wine64| wine64.with_file_name("wineserver"))
+        .filter(|server| server.is_file());
+    let i386_modules = wine64
+        .as_ref()
+        .filter(|wine64| wine64.starts_with("/usr/lib/wine"))
+        .map(|_| Path::new(DEBIAN_I386_MODULE).is_file());
+    WinePieces { wine64, wineserver, i386_modules }
+}
+
+/// Wine's 64-bit loader and its server, or one line naming every piece that is missing and
+/// how to get it.
+fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
+    let pieces = wine_pieces();
     let mut missing = Vec::new();
-    let wineserver = wine64.as_ref().map(|wine64| wine64.with_file_name("wineserver"));
-    match (&wine64, &wineserver) {
+    match (&pieces.wine64, &pieces.wineserver) {
         (None, _) => missing.push(
-            "wine64 (looked for /usr/lib/wine/wine64 and wine64 or wine on PATH; Debian/Ubuntu package wine64, or set ISAPI_HARNESS_WINE)".to_owned(),
+            "wine64 (looked for ISAPI_HARNESS_WINE, /usr/lib/wine/wine64 and wine64 or wine on PATH; Debian/Ubuntu package wine64)".to_owned(),
         ),
-        (Some(wine64), Some(server)) if !server.is_file() => missing.push(format!(
+        (Some(wine64), None) => missing.push(format!(
             "wineserver beside `{}` (package wine64)",
             wine64.display()
         )),
         _ => {}
     }
-    // Wine runs 32-bit hosts in WoW64 mode only with its i386 PE modules beside the 64-bit
-    // ones; Debian's wine64 package does not have them.
-    let i386 = Path::new("/usr/lib/x86_64-linux-gnu/wine/i386-windows/kernel32.dll");
-    if wine64.as_ref().is_some_and(|wine64| wine64.starts_with("/usr/lib/wine")) && !i386.is_file()
-    {
+    if pieces.i386_modules == Some(false) {
         missing.push(format!(
-            "Wine's 32-bit modules (`{}`, unpacked from the libwine:i386 package)",
-            i386.display()
+            "Wine's 32-bit modules (`{DEBIAN_I386_MODULE}`, unpacked from the libwine:i386 package)"
         ));
     }
-    if !missing.is_empty() {
-        bail!(
-            "Wine is not complete on this machine: missing {}; run `cargo xtask setup`, which installs them",
+    match (pieces.wine64, pieces.wineserver) {
+        (Some(wine64), Some(wineserver)) if missing.is_empty() => Ok((wine64, wineserver)),
+        _ => bail!(
+            "Wine is not complete on this machine: missing {}; run `isapi-harness doctor` for the commands that install them (from a checkout, `cargo xtask setup` installs them)",
             missing.join(", ")
-        );
+        ),
     }
-    Ok((wine64.expect("checked above"), wineserver.expect("checked above")))
 }
 
 fn lock(dir: &Path) -> anyhow::Result<File> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join("lock");
-    let file =
-        File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    // Opened without truncating: the lock file is never written, so taking the lock leaves it
+    // as it was (Windows would stamp a truncated file with a new time even when it is empty).
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
     if file.try_lock().is_err() {
         eprintln!("isapi-harness: waiting for another run to release `{}`", path.display());
         file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;

@@ -73,6 +73,10 @@ pub struct Disk {
     placed_list: PathBuf,
     /// The machine's folder, resolved: nothing is placed or removed outside it.
     root: PathBuf,
+    /// Folders created to hold placed files, shallowest first. They go when they are empty
+    /// again: a folder left over from an earlier scenario would change what the next one's
+    /// file check answers (ERROR_FILE_NOT_FOUND in an existing folder, else ERROR_PATH_NOT_FOUND).
+    created_folders: Mutex<Vec<PathBuf>>,
 }
 
 /// Keeps a layout in place; dropping it releases the paths.
@@ -96,6 +100,7 @@ impl Disk {
             released: Condvar::new(),
             placed_list,
             root,
+            created_folders: Mutex::new(Vec::new()),
         })
     }
 
@@ -157,7 +162,17 @@ impl Disk {
     fn place(&self, backend: &Backend, path: &WinPath, source: &Path) -> anyhow::Result<PathBuf> {
         // Counted as under way, so an interruption waits for it before removing files.
         let _placing = crate::interrupt::placing()?;
-        let file = backend.file_for(path)?;
+        let mut created = Vec::new();
+        let file = backend.file_for(path, &mut created);
+        // Recorded at once, so an interrupted run still knows to remove them.
+        if !created.is_empty() {
+            let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
+            for folder in &created {
+                writeln!(list, "{FOLDER_MARK}{}", folder.display())?;
+            }
+            self.created_folders.lock().expect("disk lock poisoned").extend(created);
+        }
+        let file = file?;
         // No path in use holds a file of ours (the holdings say so, and the files of killed
         // runs went when the machine opened), so anything here is someone else's.
         if std::fs::symlink_metadata(&file).is_ok() {
@@ -208,6 +223,16 @@ impl Disk {
                     remove_placed(file, &self.root);
                 }
                 holdings.remove(key);
+                let mut folders = self.created_folders.lock().expect("disk lock poisoned");
+                // Deepest first; a folder that still holds something stays.
+                let mut index = folders.len();
+                while index > 0 {
+                    index -= 1;
+                    let gone = !folders[index].exists();
+                    if gone || remove_created_folder(&folders[index], &self.root) {
+                        folders.remove(index);
+                    }
+                }
             }
         }
         self.released.notify_all();
@@ -220,13 +245,32 @@ impl Drop for LayoutGuard<'_> {
     }
 }
 
-/// Removes the files listed in `list` (one path a line).
+/// The mark of a line in the placed list that names a folder the harness created.
+const FOLDER_MARK: &str = "folder ";
+
+/// Removes the files listed in `list` (one path a line), then the folders created for them
+/// that are empty, deepest first.
 fn remove_listed(list: &Path, root: &Path) {
     if let Ok(text) = std::fs::read_to_string(list) {
-        for line in text.lines().filter(|line| !line.is_empty()) {
+        let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+        for line in lines.iter().filter(|line| !line.starts_with(FOLDER_MARK)) {
             remove_placed(Path::new(line), root);
         }
+        for line in lines.iter().rev() {
+            if let Some(folder) = line.strip_prefix(FOLDER_MARK) {
+                remove_created_folder(Path::new(folder), root);
+            }
+        }
     }
+}
+
+/// Removes a folder the harness created, if it is empty, a real folder and inside `root`.
+fn remove_created_folder(folder: &Path, root: &Path) -> bool {
+    let real_folder = std::fs::symlink_metadata(folder).is_ok_and(|meta| meta.is_dir());
+    let inside =
+        std::fs::canonicalize(folder).is_ok_and(|dir| dir.starts_with(root) && dir != root);
+    // remove_dir refuses a folder that is not empty.
+    real_folder && inside && std::fs::remove_dir(folder).is_ok()
 }
 
 /// Removes a file the harness placed, if it is still a plain file in a folder inside `root`.

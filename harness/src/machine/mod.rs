@@ -13,8 +13,9 @@ use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::winpath::WinPath;
-pub use backend::BackendChoice;
+pub use backend::{BackendChoice, DEBIAN_I386_MODULE, WinePieces, wine_pieces};
 pub use disk::{Content, Layout, LayoutGuard};
+pub use sandbox::probe as probe_sandbox;
 
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};
@@ -92,14 +93,18 @@ impl Machine {
     /// What the headers of the file at `path` say, or None when nothing is there. Read from
     /// the simulated disk itself, so it is the file the loader was given.
     pub fn inspect(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
-        let file = self.backend.file_for(path).ok()?;
-        crate::pe::inspect(&file).ok()
+        self.inspect_existing(path)
     }
 
     /// What the headers of the machine's own file at `path` say, if one is there; creates
     /// nothing.
     pub fn inspect_existing(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
         crate::pe::inspect(&self.backend.existing_file_for(path)?).ok()
+    }
+
+    /// Whether the machine has the folder `path` would be in (before anything is placed).
+    pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        self.backend.folder_exists_for(path)
     }
 
     /// Whether the loader of a `bits` process would find `dll`, imported by the filter at
@@ -142,12 +147,12 @@ impl Machine {
         let probes = plan
             .probes
             .iter()
-            .map(|path| self.backend.loader_path(path))
+            .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let images = plan
             .images
             .iter()
-            .map(|image| self.backend.loader_path(&image.path))
+            .map(|image| self.backend.loader_path(&image.path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let args = crate::host::arguments(plan, &probes, &images);
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");

@@ -53,7 +53,14 @@ impl Property {
                 }
                 text
             }
-            PropertyKind::Integer | PropertyKind::Flags | PropertyKind::Binary => {
+            // A flag value shows as its number, as adsutil shows every DWORD (see
+            // `PropertyKind::adsutil_label`); one the model does not read and that names no
+            // known flag shows as written.
+            PropertyKind::Flags => match self.as_flags() {
+                Some(bits) => format!("{head}{bits}"),
+                None => format!("{head}{}", self.value.trim()),
+            },
+            PropertyKind::Integer | PropertyKind::Binary => {
                 format!("{head}{}", self.value.trim())
             }
         }

@@ -76,8 +76,13 @@ impl Metabase {
             ));
         }
         let kind = existing.map_or_else(|| schema::kind_of(name), |prop| prop.kind);
-        let stored = schema::normalise_input(schema::canonical_name(name), kind, value)
-            .map_err(|(what, fix)| self.refused(what, fix))?;
+        let stored = schema::normalise_input(
+            schema::canonical_name(name),
+            kind,
+            value,
+            existing.map(|prop| prop.value.as_str()),
+        )
+        .map_err(|(what, fix)| self.refused(what, fix))?;
         let splice = match self.doc.key(&id) {
             Some(key) => match key.property(name) {
                 Some(prop) => self.replace_value(prop, kind, &stored),

@@ -9,7 +9,9 @@
 //!
 //! Module map, one concern each:
 //! - `path`: the one normaliser of metabase and adsutil paths (`W3SVC/...`, `/LM/W3SVC/...`).
-//! - `schema`: the one table of property types, and value checking by type.
+//! - `schema`: the one table of property types, the list of the properties the model reads
+//!   (the only values checked on reading), and value checking by type.
+//! - `flags`: MBSchema's flag names and values, and flag values read and written by name.
 //! - `parse`: the quick-xml reader that turns text into the index, and every "malformed" error.
 //! - `edit`: set / delete / create key as byte splices, followed by a re-parse.
 //! - `adsutil`: how `adsutil.vbs` prints properties and enumerations.
@@ -22,6 +24,7 @@ mod adsutil;
 mod aspnet_regiis;
 mod edit;
 mod error;
+mod flags;
 mod parse;
 mod path;
 mod schema;
@@ -41,6 +44,8 @@ pub use schema::PropertyKind;
 pub use script_maps::{Restriction, ScriptMapping};
 pub use sites::{AppConfig, SiteConfig};
 pub use write::FAIL_WRITE_HOOK;
+/// The atomic writer, shared with applicationHost.config's edits.
+pub(crate) use write::write_atomically;
 
 /// The seed case's metabase before `aspnet_regiis -i` runs: IIS 5.0 isolation mode,
 /// `Enable32BitAppOnWin64` not set (so false), and the global ASP.NET filter registered from
@@ -67,6 +72,10 @@ pub struct FilterConfig {
     pub enabled: bool,
     /// Whether an `IIsFilter` key (any key) exists for this name under `/LM/W3SVC/Filters`.
     pub key_exists: bool,
+    /// `FilterFlags`: the `SF_NOTIFY_*` bits IIS recorded from the filter's GetFilterVersion at
+    /// its last load (0, the schema default, when absent). A record of the past, never a load
+    /// result: the model decides from what the filter returns in this run's host.
+    pub recorded_flags: u32,
     /// The line of the filter's key, or of `FilterLoadOrder` when the key does not exist.
     pub line: usize,
 }
@@ -103,6 +112,12 @@ impl Property {
     /// The value as a DWORD, if it is a number.
     pub fn as_u32(&self) -> Option<u32> {
         schema::parse_u32(&self.value)
+    }
+
+    /// A flag property's value as its bits, from the names (or numbers) it is written with;
+    /// `None` if it names a flag the schema does not have.
+    pub fn as_flags(&self) -> Option<u32> {
+        schema::flag_value(&self.name, &self.value).ok()
     }
 
     /// The items of a MULTISZ value (one per line, indentation and blank lines dropped).
@@ -169,7 +184,7 @@ impl Metabase {
     /// The filters an `IIsFilters` key lists in its `FilterLoadOrder`, in that order: the
     /// global ones at `/LM/W3SVC/Filters`, a site's at `/LM/W3SVC/<n>/Filters`.
     fn filters_at(&self, filters_id: &str) -> Vec<FilterConfig> {
-        let Some(order) = self.doc.property(filters_id, "FilterLoadOrder") else {
+        let Some(order) = self.doc.property(filters_id, read("FilterLoadOrder")) else {
             return Vec::new();
         };
         filter_names(&order.value)
@@ -178,12 +193,16 @@ impl Metabase {
                 let id = format!("{filters_id}/{}", path::fold(&name));
                 match self.doc.key(&id) {
                     Some(key) => FilterConfig {
-                        path: key.property("FilterPath").map(|p| p.value.clone()),
+                        path: key.property(read("FilterPath")).map(|p| p.value.clone()),
                         enabled: key
-                            .property("FilterEnabled")
+                            .property(read("FilterEnabled"))
                             .and_then(|p| schema::parse_bool(&p.value))
                             .unwrap_or(true),
                         key_exists: true,
+                        recorded_flags: key
+                            .property(read("FilterFlags"))
+                            .and_then(|p| schema::flag_value(&p.name, &p.value).ok())
+                            .unwrap_or(0),
                         line: key.line,
                         name,
                     },
@@ -192,6 +211,7 @@ impl Metabase {
                         path: None,
                         enabled: true,
                         key_exists: false,
+                        recorded_flags: 0,
                         line: order.line,
                     },
                 }
@@ -281,14 +301,14 @@ impl Metabase {
     fn bool_at(&self, chain: &[&str], name: &str) -> Option<bool> {
         chain
             .iter()
-            .find_map(|id| self.doc.property(id, name))
+            .find_map(|id| self.doc.property(id, read(name)))
             .and_then(|p| schema::parse_bool(&p.value))
     }
 
     fn u32_at(&self, chain: &[&str], name: &str) -> Option<u32> {
         chain
             .iter()
-            .find_map(|id| self.doc.property(id, name))
+            .find_map(|id| self.doc.property(id, read(name)))
             .and_then(|p| schema::parse_u32(&p.value))
     }
 
@@ -333,6 +353,17 @@ impl Metabase {
     fn refused(&self, what: impl Into<String>, fix: impl Into<String>) -> MetabaseError {
         MetabaseError::new(MetabaseErrorKind::Refused, &self.origin, None, what, fix)
     }
+}
+
+/// A property the model reads for its meaning. Reading checks only the values of
+/// [`schema::MODEL_READS`], so a question about any other property would get a value nobody
+/// checked: this is where that mistake shows, in every test run.
+fn read(name: &str) -> &str {
+    debug_assert!(
+        schema::is_read_by_model(name),
+        "{name} is read by the model but missing from schema::MODEL_READS"
+    );
+    name
 }
 
 /// The names in a `FilterLoadOrder` value: comma separated, blanks trimmed, empty items dropped.

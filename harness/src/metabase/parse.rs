@@ -7,6 +7,7 @@
 //! attribute is a property, and `<Custom Name=".." Value=".." .../>` children are properties the
 //! schema does not know. Keys do not nest in the XML; the hierarchy is in the paths.
 
+use crate::text_position::{Lines, offset_within, reader_offset};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
@@ -230,7 +231,7 @@ struct Parser<'t> {
     /// Where the XML starts: past the BOM.
     base: usize,
     origin: &'t Path,
-    newlines: Vec<usize>,
+    lines: Lines,
     keys: Vec<Key>,
     /// Each key's index by id, for the duplicate check and then for [`Document::key`].
     index: HashMap<String, usize>,
@@ -246,7 +247,7 @@ impl<'t> Parser<'t> {
             text,
             base: if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 },
             origin,
-            newlines: text.match_indices('\n').map(|(at, _)| at).collect(),
+            lines: Lines::of(text),
             keys: Vec::new(),
             index: HashMap::new(),
             stack: Vec::new(),
@@ -267,13 +268,10 @@ impl<'t> Parser<'t> {
         }
         // XML allows no control character but TAB, LF and CR anywhere in a document, and IIS
         // writes none; a NUL inside a key path would make a second spelling of the key.
-        if let Some((at, c)) = crate::input::find_control(body) {
+        if let Some((at, what)) = crate::input::control_in_document(body) {
             return Err(self.error_at(
                 self.base + at,
-                format!(
-                    "the control character {} is in the file, where XML allows none but TAB, LF and CR",
-                    crate::input::describe_control(c)
-                ),
+                what,
                 "remove it (a value cannot hold it either)",
             ));
         }
@@ -282,16 +280,16 @@ impl<'t> Parser<'t> {
         // reported at the line that opened it rather than where the parser noticed.
         reader.config_mut().check_end_names = false;
         loop {
-            let before = self.base + offset(reader.buffer_position());
+            let before = self.base + reader_offset(reader.buffer_position());
             let event = reader.read_event().map_err(|error| {
-                let at = self.base + offset(reader.error_position());
+                let at = self.base + reader_offset(reader.error_position());
                 self.error_at(
                     at,
                     format!("the XML is broken: {error}"),
                     "fix the markup, or restore the file from its History folder",
                 )
             })?;
-            let after = self.base + offset(reader.buffer_position());
+            let after = self.base + reader_offset(reader.buffer_position());
             match event {
                 Event::Start(start) => self.start(&start, before, None)?,
                 Event::Empty(start) => self.start(&start, before, Some(after))?,
@@ -797,13 +795,11 @@ impl<'t> Parser<'t> {
     /// Where a slice handed out by the reader starts in the text. The reader borrows from the
     /// text (`Reader::from_str`), so this is pointer arithmetic within one allocation.
     fn offset_of(&self, part: &str) -> Option<usize> {
-        let base = self.text.as_ptr() as usize;
-        let at = part.as_ptr() as usize;
-        (at >= base && at + part.len() <= base + self.text.len()).then(|| at - base)
+        offset_within(self.text, part.as_bytes())
     }
 
     fn line(&self, at: usize) -> usize {
-        self.newlines.partition_point(|&newline| newline < at) + 1
+        self.lines.line(at)
     }
 
     fn error_at(
@@ -841,8 +837,4 @@ pub(crate) fn is_filters_key(id: &str) -> bool {
             tail == "filters" && !site.is_empty() && site.bytes().all(|b| b.is_ascii_digit())
         }
     }
-}
-
-fn offset(position: u64) -> usize {
-    usize::try_from(position).unwrap_or(usize::MAX)
 }

@@ -1,11 +1,19 @@
-//! The one table of property types, and what a value of each type may look like.
+//! The one table of property types, the one list of the properties the model reads, and what a
+//! value of each type may look like.
 //!
 //! IIS keeps the real schema in MBSchema.xml; the harness only needs the types of the
 //! properties that decide how filters load, plus a few that appear around them in real files,
-//! so that it can check values when reading and normalise them when writing. A property that
-//! is not in the table is a STRING: it is kept and edited as text, never checked.
+//! so that it can show values the way adsutil does and normalise them when writing. A property
+//! that is not in the table is a STRING; the flag properties are `flags`'s tables.
+//!
+//! Reading checks only the values the model reads ([`MODEL_READS`]): a real metabase holds
+//! hundreds of properties the harness has no use for, some with values it could not judge
+//! (custom IDs, flags of a later schema), and refusing a file for one of them would refuse a
+//! file IIS runs with. Every other value passes through as written, whatever it holds.
 
 use std::fmt;
+
+use super::flags::{self, FlagError};
 
 /// The data type of a metabase property, as adsutil names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,9 +41,10 @@ impl PropertyKind {
             PropertyKind::String => "STRING",
             PropertyKind::ExpandString => "EXPANDSZ",
             PropertyKind::List => "LIST",
-            // The file stores flags by name and the harness does not carry the table of bit
-            // values, so it shows them as written under a label of their own.
-            PropertyKind::Flags => "FLAGS",
+            // adsutil.vbs reads properties through ADSI, where a flag property is a DWORD
+            // ("ADSI/WMI Data Type: DWORD", IIS 6.0 SDK, e.g. AccessFlags ms525016): it shows
+            // the number, as for any other DWORD, never the names the file is written with.
+            PropertyKind::Flags => "INTEGER",
             PropertyKind::Binary => "BINARY",
         }
     }
@@ -70,7 +79,6 @@ const SCHEMA: &[SchemaEntry] = {
         entry("FilterPath", String),
         entry("FilterEnabled", Boolean),
         entry("FilterDescription", String),
-        entry("FilterFlags", Integer),
         entry("FilterState", Integer),
         entry("FilterEnableCache", Boolean),
         // Application pools and their health settings.
@@ -85,6 +93,8 @@ const SCHEMA: &[SchemaEntry] = {
         // The web service and its sites.
         entry("ServerAutoStart", Boolean),
         entry("ServerComment", String),
+        entry("ServerState", Integer),
+        entry("AppRoot", String),
         entry("ServerBindings", List),
         entry("SecureBindings", List),
         entry("Path", String),
@@ -93,8 +103,6 @@ const SCHEMA: &[SchemaEntry] = {
         entry("InProcessIsapiApps", List),
         entry("ScriptMaps", List),
         entry("HttpCustomHeaders", List),
-        entry("AccessFlags", Flags),
-        entry("AuthFlags", Flags),
         // Compression schemes, which live below /LM/W3SVC/Filters without being filters.
         entry("HcCompressionDll", ExpandString),
         entry("HcFileExtensions", List),
@@ -105,14 +113,56 @@ const SCHEMA: &[SchemaEntry] = {
     ]
 };
 
-/// The type of a property: from the table, else STRING.
+/// The properties the start-up model and the admin tools read for their meaning, the only
+/// values checked when a metabase is read: a bad one is an error at its line (exit 2), since
+/// the model would otherwise decide from a value IIS would not have. Any other property passes
+/// through untouched. The accessors in `mod.rs` read through this list only (they assert it).
+pub(crate) const MODEL_READS: &[&str] = &[
+    // Which process loads the filters, and its bitness.
+    "IIs5IsolationModeEnabled",
+    "Enable32BitAppOnWin64",
+    // The filters and the order they load in.
+    "FilterLoadOrder",
+    "FilterPath",
+    "FilterEnabled",
+    // What GetFilterVersion returned at the filter's last load, as IIS recorded it.
+    "FilterFlags",
+    // Rapid-fail protection, which decides when a failing pool is disabled.
+    "RapidFailProtection",
+    "RapidFailProtectionMaxCrashes",
+    "RapidFailProtectionInterval",
+    // How many History copies a write keeps.
+    "MaxHistoryFiles",
+    // The web sites: which start, what they listen on, their applications and pools.
+    "ServerBindings",
+    "ServerAutoStart",
+    "ServerState",
+    "ServerComment",
+    "AppRoot",
+    "AppPoolId",
+    "AppIsolated",
+];
+
+/// Whether the model reads this property (see [`MODEL_READS`]).
+pub(crate) fn is_read_by_model(name: &str) -> bool {
+    MODEL_READS.iter().any(|read| read.eq_ignore_ascii_case(name))
+}
+
+/// The type of a property: a flag property when MBSchema gives it flags, else from the table,
+/// else STRING.
 pub(crate) fn kind_of(name: &str) -> PropertyKind {
+    if flags::table(name).is_some() {
+        return PropertyKind::Flags;
+    }
     lookup(name).map_or(PropertyKind::String, |entry| entry.kind)
 }
 
-/// The schema's spelling of a property name, or the name as given when it is not in the table.
+/// The schema's spelling of a property name, or the name as given when it is not known.
 pub(crate) fn canonical_name(name: &str) -> &str {
-    lookup(name).map_or(name, |entry| entry.name)
+    match flags::table(name) {
+        Some(table) => table.property,
+        None => lookup(name).map_or(name, |entry| entry.name),
+    }
 }
 
 fn lookup(name: &str) -> Option<&'static SchemaEntry> {
@@ -154,12 +204,16 @@ pub(crate) fn list_items(value: &str) -> Vec<String> {
     value.lines().map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
 }
 
-/// Why a value read from a file is not a valid value of its type: `(what is wrong, what to do)`.
+/// Why a value read from a file cannot be used: `(what is wrong, what to do)`. Only the
+/// properties the model reads are judged; any other value is fine as it is.
 pub(crate) fn check_stored(
     name: &str,
     kind: PropertyKind,
     value: &str,
 ) -> Result<(), (String, String)> {
+    if !is_read_by_model(name) {
+        return Ok(());
+    }
     match kind {
         PropertyKind::Boolean if parse_bool(value).is_none() => {
             Err((format!("{name}=\"{value}\" is not a Boolean"), "write TRUE or FALSE".to_string()))
@@ -168,20 +222,48 @@ pub(crate) fn check_stored(
             format!("{name}=\"{value}\" is not a number"),
             "write a whole number between 0 and 4294967295".to_string(),
         )),
-        PropertyKind::Flags if !is_flags(value) => Err((
-            format!("{name}=\"{value}\" is not a set of flags"),
-            "write flag names separated by \" | \", e.g. AccessRead | AccessScript".to_string(),
-        )),
+        PropertyKind::Flags => flag_value(name, value).map(|_| ()),
         _ => Ok(()),
     }
 }
 
+/// The value of a flag property's text, or why it has none: `(what is wrong, what to do)`,
+/// naming the flags the property has.
+pub(crate) fn flag_value(name: &str, value: &str) -> Result<u32, (String, String)> {
+    let Some(table) = flags::table(name) else {
+        return parse_u32(value).ok_or_else(|| {
+            (format!("{name}=\"{value}\" is not a number"), "write a whole number".to_string())
+        });
+    };
+    let shown = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    table.value_of(value).map_err(|error| {
+        let what = match error {
+            FlagError::Empty => format!("{name}=\"{shown}\" has an empty flag between bars"),
+            FlagError::Unknown(flag) => {
+                format!(
+                    "{name}=\"{shown}\" names {flag}, which is not a flag of {}",
+                    table.property
+                )
+            }
+        };
+        let fix = format!(
+            "write a number or flag names joined by \" | \"; the flags of {} are {}",
+            table.property,
+            table.names()
+        );
+        (what, fix)
+    })
+}
+
 /// Turns a value given to adsutil into the text IIS writes for that type (`1` -> `TRUE`).
-/// A LIST value gives one item per line.
+/// A LIST value gives one item per line. A flag value, given by names or by number, is written
+/// the way `stored` (the value it replaces) is: as a number where the file holds a number, else
+/// by names as IIS writes them, so that setting a value back restores the file's bytes.
 pub(crate) fn normalise_input(
     name: &str,
     kind: PropertyKind,
     value: &str,
+    stored: Option<&str>,
 ) -> Result<String, (String, String)> {
     match kind {
         PropertyKind::Boolean => match parse_bool(value) {
@@ -200,13 +282,10 @@ pub(crate) fn normalise_input(
             )),
         },
         PropertyKind::Flags => {
-            if is_flags(value) {
-                Ok(value.trim().to_string())
-            } else {
-                Err((
-                    format!("\"{value}\" is not a set of flags, and {name} is one"),
-                    "give a number or flag names separated by \" | \"".to_string(),
-                ))
+            let bits = flag_value(name, value)?;
+            match flags::table(name) {
+                Some(table) if !stored.is_some_and(flags::is_numeric) => Ok(table.text_of(bits)),
+                _ => Ok(bits.to_string()),
             }
         }
         PropertyKind::String
@@ -214,12 +293,4 @@ pub(crate) fn normalise_input(
         | PropertyKind::List
         | PropertyKind::Binary => Ok(value.to_string()),
     }
-}
-
-/// A number, or names (or numbers) joined by `|`.
-fn is_flags(value: &str) -> bool {
-    value.trim().is_empty()
-        || value.split('|').map(str::trim).all(|flag| {
-            !flag.is_empty() && flag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
 }

@@ -10,7 +10,10 @@
 //! - `AppRoot` on an `IIsWebVirtualDir`/`IIsWebDirectory` key makes it an application;
 //!   `AppPoolId` and `AppIsolated` are inherited from the keys above where not set.
 
-use super::{FilterConfig, Metabase, MetabaseError, MetabaseErrorKind, path, schema};
+use std::collections::HashMap;
+
+use super::parse::Key;
+use super::{FilterConfig, Metabase, MetabaseError, MetabaseErrorKind, path, read, schema};
 use crate::http_sys::Binding;
 
 /// One web site.
@@ -72,6 +75,7 @@ impl Metabase {
     /// The web sites, in document order, or the implied Default Web Site when there is no
     /// `IIsWebServer` key. A binding that cannot be read is bad input.
     pub fn sites(&self) -> Result<Vec<SiteConfig>, MetabaseError> {
+        let apps = self.application_keys();
         let mut sites = Vec::new();
         for key in &self.doc.keys {
             if !key.element.eq_ignore_ascii_case("IIsWebServer")
@@ -81,7 +85,7 @@ impl Metabase {
             }
             let Some(id) = path::last_component(&key.location) else { continue };
             let mut bindings = Vec::new();
-            if let Some(property) = key.property("ServerBindings") {
+            if let Some(property) = key.property(read("ServerBindings")) {
                 for item in schema::list_items(&property.value) {
                     let binding = Binding::parse(&item).map_err(|what| {
                         MetabaseError::new(
@@ -97,44 +101,29 @@ impl Metabase {
             }
             sites.push(SiteConfig {
                 id: id.to_owned(),
-                comment: key.property("ServerComment").map(|p| p.value.clone()),
+                comment: key.property(read("ServerComment")).map(|p| p.value.clone()),
                 bindings,
                 auto_start: key
-                    .property("ServerAutoStart")
+                    .property(read("ServerAutoStart"))
                     .and_then(|p| schema::parse_bool(&p.value))
                     .unwrap_or(true),
-                state: key.property("ServerState").and_then(|p| schema::parse_u32(&p.value)),
-                apps: self.apps_below(&key.id),
+                state: key.property(read("ServerState")).and_then(|p| schema::parse_u32(&p.value)),
+                apps: self
+                    .apps_below(&key.id, apps.get(key.id.as_str()).map_or(&[], Vec::as_slice)),
                 filters: self.filters_at(&format!("{}/filters", key.id)),
                 line: key.line,
                 implied: false,
             });
         }
         if sites.is_empty() {
-            sites.push(self.implied_default_site());
+            let default_apps = apps.get("/lm/w3svc/1").map_or(&[][..], Vec::as_slice);
+            sites.push(self.implied_default_site(default_apps));
         }
         Ok(sites)
     }
 
-    fn implied_default_site(&self) -> SiteConfig {
-        let root = "/lm/w3svc/1/root";
-        let mut apps = self.apps_below("/lm/w3svc/1");
-        if !apps.iter().any(|app| app.url_path == "/") {
-            apps.insert(
-                0,
-                AppConfig {
-                    url_path: "/".to_owned(),
-                    key: "/LM/W3SVC/1/ROOT".to_owned(),
-                    pool: self
-                        .inherited(root, "AppPoolId")
-                        .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
-                    isolated: self
-                        .inherited(root, "AppIsolated")
-                        .and_then(|v| schema::parse_u32(&v)),
-                    line: 0,
-                },
-            );
-        }
+    fn implied_default_site(&self, app_keys: &[&Key]) -> SiteConfig {
+        let apps = self.apps_below("/lm/w3svc/1", app_keys);
         SiteConfig {
             id: "1".to_owned(),
             comment: Some("Default Web Site".to_owned()),
@@ -148,29 +137,65 @@ impl Metabase {
         }
     }
 
-    /// The applications at or below `<site>/ROOT`.
-    fn apps_below(&self, site_id: &str) -> Vec<AppConfig> {
+    /// The applications at or below `<site>/ROOT`, the root first. A site whose root is not
+    /// marked as an application still serves `/`, from the pool its root inherits.
+    fn apps_below(&self, site_id: &str, app_keys: &[&Key]) -> Vec<AppConfig> {
         let root = format!("{site_id}/root");
-        let mut apps: Vec<AppConfig> = self
-            .doc
-            .keys
+        let mut apps: Vec<AppConfig> = app_keys
             .iter()
-            .filter(|key| key.id == root || path::is_below(&key.id, &root))
-            .filter(|key| key.property("AppRoot").is_some())
             .map(|key| AppConfig {
                 url_path: url_path_below(&key.location, root.split('/').count()),
                 key: key.location.clone(),
                 pool: self
-                    .inherited(&key.id, "AppPoolId")
+                    .inherited(&key.id, read("AppPoolId"))
                     .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
                 isolated: self
-                    .inherited(&key.id, "AppIsolated")
+                    .inherited(&key.id, read("AppIsolated"))
                     .and_then(|v| schema::parse_u32(&v)),
                 line: key.line,
             })
             .collect();
         apps.sort_by_key(|app| app.url_path != "/");
+        if apps.first().is_none_or(|app| app.url_path != "/") {
+            let root_key = self.doc.key(&root);
+            apps.insert(
+                0,
+                AppConfig {
+                    url_path: "/".to_owned(),
+                    key: root_key
+                        .map(|key| key.location.clone())
+                        .unwrap_or_else(|| format!("{}/ROOT", site_location(site_id))),
+                    pool: self
+                        .inherited(&root, read("AppPoolId"))
+                        .unwrap_or_else(|| DEFAULT_APP_POOL.to_owned()),
+                    isolated: self
+                        .inherited(&root, read("AppIsolated"))
+                        .and_then(|v| schema::parse_u32(&v)),
+                    line: root_key.map_or(0, |key| key.line),
+                },
+            );
+        }
         apps
+    }
+
+    /// The keys marked as applications (`AppRoot`) at or below a site's `ROOT`, by the site's
+    /// id (`/lm/w3svc/1`): one pass over the file, so that a server with thousands of sites
+    /// costs no more per site than one with a single one.
+    fn application_keys(&self) -> HashMap<&str, Vec<&Key>> {
+        let mut by_site: HashMap<&str, Vec<&Key>> = HashMap::new();
+        for key in &self.doc.keys {
+            if key.property(read("AppRoot")).is_none() {
+                continue;
+            }
+            // `/lm/w3svc/<site>/root[/...]`: the site's id is the first three components.
+            let mut slashes = key.id.match_indices('/').map(|(at, _)| at).skip(3);
+            let (Some(site_end), root_end) = (slashes.next(), slashes.next()) else { continue };
+            let root = &key.id[site_end + 1..root_end.unwrap_or(key.id.len())];
+            if key.id.starts_with("/lm/w3svc/") && root == "root" {
+                by_site.entry(&key.id[..site_end]).or_default().push(key);
+            }
+        }
+        by_site
     }
 
     /// A property from the key `id` or the nearest key above it that sets it.
@@ -185,4 +210,10 @@ fn url_path_below(location: &str, root_components: usize) -> String {
     let rest: Vec<&str> =
         location.trim().trim_end_matches('/').split('/').skip(root_components).collect();
     format!("/{}", rest.join("/"))
+}
+
+/// A key id's `Location` spelling for a key the file does not write (`/lm/w3svc/1` ->
+/// `/LM/W3SVC/1`).
+fn site_location(site_id: &str) -> String {
+    site_id.to_uppercase()
 }

@@ -134,9 +134,11 @@ fn multi_line_values_are_lists_of_items() {
 #[test]
 fn custom_children_are_properties_by_name() {
     let metabase = seed();
+    // MBSchema makes ServerConfigFlags a flag property (ServerConfigSSL40 = 1); the file
+    // writes it as a number, which reads as the same bits.
     let flags = get(&metabase, "W3SVC/Info/ServerConfigFlags");
-    assert_eq!(flags.kind, PropertyKind::Integer);
-    assert_eq!(flags.value, "1");
+    assert_eq!(flags.kind, PropertyKind::Flags);
+    assert_eq!((flags.value.as_str(), flags.as_flags()), ("1", Some(1)));
     let names: Vec<String> = metabase
         .enumerate("W3SVC/Info")
         .map(|e| e.properties.into_iter().map(|p| p.name).collect())
@@ -260,7 +262,7 @@ fn malformed_documents_name_their_line() {
         (
             "<IIsFilter Location=\"/LM/W3SVC/Filters/X\"\n\t\tFilterFlags=\"lots\"\n\t>\n</IIsFilter>\n",
             5,
-            "is not a number",
+            "names lots, which is not a flag of FilterFlags",
         ),
         ("<IIsFilter\n\t\tFilterPath=\"x\"\n\t>\n</IIsFilter>\n", 4, "has no Location"),
         (
@@ -398,8 +400,11 @@ fn values_are_checked_and_normalised_by_type() {
     let mut metabase = seed();
     set(&mut metabase, "W3SVC/IIs5IsolationModeEnabled", "false");
     assert!(metabase.text().contains("IIs5IsolationModeEnabled=\"FALSE\""));
-    set(&mut metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "0x20000");
-    assert_eq!(get(&metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags").value, "131072");
+    set(&mut metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags", "0x28000");
+    assert_eq!(
+        get(&metabase, "W3SVC/Filters/ASP.NET_2.0.50727.0/FilterFlags").value,
+        "NotifyReadRawData | NotifyOrderLow"
+    );
     let before = metabase.text().to_string();
     for (path, value) in [
         ("W3SVC/IIs5IsolationModeEnabled", "maybe"),
@@ -684,4 +689,216 @@ fn an_interrupted_write_leaves_the_old_file_whole() -> Result<(), Box<dyn std::e
         std::fs::read_dir(folder.path())?.filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("MetaBase.xml")], "no temporary file, no History");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flag properties, and the properties the model reads
+
+/// The kept real MBSchema.xml, the source of the flag table.
+fn real_schema() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/real/iis6/schema/modsic-mbschema-sample.xml");
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The value of `name="..."` in one line of MBSchema.xml (which writes `InternalName ="x"`).
+fn schema_attribute<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+    let at = line
+        .find(&format!("{name} =\""))
+        .map(|at| at + name.len() + 3)
+        .or_else(|| line.find(&format!("{name}=\"")).map(|at| at + name.len() + 2))?;
+    line[at..].split('"').next()
+}
+
+#[test]
+fn the_flag_table_is_the_real_schema_s_every_flag_in_its_order() {
+    let mut from_schema: Vec<(String, Vec<(String, u32)>)> = Vec::new();
+    let mut property = None;
+    for line in real_schema().lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("<Property") {
+            property = schema_attribute(trimmed, "InternalName").map(str::to_string);
+        } else if trimmed.starts_with("<Flag") {
+            let name = schema_attribute(trimmed, "InternalName").expect("a flag name");
+            let value = schema_attribute(trimmed, "Value").and_then(schema::parse_u32);
+            let owner = property.clone().expect("a flag inside a property");
+            if from_schema.last().is_none_or(|(last, _)| *last != owner) {
+                from_schema.push((owner, Vec::new()));
+            }
+            if let Some((_, flags)) = from_schema.last_mut() {
+                flags.push((name.to_string(), value.expect("a flag value")));
+            }
+        }
+    }
+    let table: Vec<(String, Vec<(String, u32)>)> = flags::FLAG_TABLES
+        .iter()
+        .map(|table| {
+            let flags = table.flags.iter().map(|(name, value)| (name.to_string(), *value));
+            (table.property.to_string(), flags.collect())
+        })
+        .collect();
+    assert_eq!(table, from_schema);
+    assert_eq!(table.iter().map(|(_, flags)| flags.len()).sum::<usize>(), 84);
+}
+
+#[test]
+fn flag_values_read_by_name_with_any_spacing_case_or_numbers() {
+    let filter = |flags: &str| {
+        let text = lf_document(&format!(
+            "<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"F\">\n</IIsFilters>\n<IIsFilter Location=\"/LM/W3SVC/Filters/F\"\n\t\tFilterFlags=\"{flags}\"\n\t>\n</IIsFilter>\n"
+        ));
+        parse(&text).global_filters()[0].recorded_flags
+    };
+    assert_eq!(filter("NotifyPreProcHeaders | NotifyOrderHigh"), 0x4000 | 0x8_0000);
+    assert_eq!(filter("NotifyPreProcHeaders|NotifyOrderHigh"), 0x8_4000);
+    assert_eq!(filter("NotifyPreProcHeaders |\n\t\t\tNotifyOrderHigh"), 0x8_4000, "over two lines");
+    assert_eq!(filter("notifyreadrawdata | NOTIFYORDERLOW"), 0x8000 | 0x2_0000);
+    assert_eq!(filter("131072"), 0x2_0000);
+    assert_eq!(filter("0x8000 | NotifyOrderLow"), 0x2_8000);
+    assert_eq!(filter("0"), 0);
+    let absent = lf_document(
+        "<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"F\">\n</IIsFilters>\n<IIsFilter Location=\"/LM/W3SVC/Filters/F\">\n</IIsFilter>\n",
+    );
+    assert_eq!(parse(&absent).global_filters()[0].recorded_flags, 0, "the schema default");
+}
+
+#[test]
+fn an_unknown_flag_in_a_property_the_model_reads_is_refused_with_the_known_names() {
+    let text = lf_document(
+        "<IIsFilter Location=\"/LM/W3SVC/Filters/F\"\n\t\tFilterPath=\"f.dll\"\n\t\tFilterFlags=\"NotifyPreProcHeaders | NotifyEverything\"\n\t>\n</IIsFilter>\n",
+    );
+    let error = parse_error(&text);
+    assert_eq!(error.line(), Some(6));
+    assert_eq!(
+        error.to_string(),
+        "metabase.xml:6: FilterFlags=\"NotifyPreProcHeaders | NotifyEverything\" names NotifyEverything, which is not a flag of FilterFlags; write a number or flag names joined by \" | \"; the flags of FilterFlags are NotifySecurePort, NotifyNonSecurePort, NotifyReadRawData, NotifyPreProcHeaders, NotifyAuthentication, NotifyUrlMap, NotifyAccessDenied, NotifySendResponse, NotifySendRawData, NotifyLog, NotifyEndOfRequest, NotifyEndOfNetSession, NotifyOrderHigh, NotifyOrderMedium, NotifyOrderLow, NotifyAuthComplete"
+    );
+    let empty = lf_document(
+        "<IIsFilter Location=\"/LM/W3SVC/Filters/F\"\n\t\tFilterFlags=\"NotifyLog |\"\n\t>\n</IIsFilter>\n",
+    );
+    assert!(parse_error(&empty).to_string().contains("has an empty flag between bars"));
+}
+
+#[test]
+fn properties_the_model_does_not_read_pass_through_whatever_they_hold() {
+    let text = lf_document(concat!(
+        "<IIsWebService Location=\"/LM/W3SVC\"\n",
+        "\t\tAccessFlags=\"AccessRead | AccessTeleport\"\n",
+        "\t\tAppPoolIdentityType=\"two\"\n",
+        "\t\tAppPoolAutoStart=\"perhaps\"\n",
+        "\t\tLogExtFileFlags=\"LogExtFileDate | 0x40000000\"\n",
+        "\t>\n",
+        "\t<Custom Name=\"UnknownName_9999\" ID=\"9999\" Value=\"not a DWORD\" Type=\"DWORD\" UserType=\"IIS_MD_UT_SERVER\" Attributes=\"NO_ATTRIBUTES\"/>\n",
+        "</IIsWebService>\n",
+    ));
+    let metabase = parse(&text);
+    assert_eq!(metabase.text(), text);
+    let access = get(&metabase, "W3SVC/AccessFlags");
+    assert_eq!((access.kind, access.as_flags()), (PropertyKind::Flags, None));
+    assert_eq!(
+        access.adsutil_line(),
+        format!("{:<32}: (INTEGER) AccessRead | AccessTeleport", "AccessFlags")
+    );
+    assert_eq!(get(&metabase, "W3SVC/AppPoolIdentityType").value, "two");
+    assert_eq!(
+        get(&metabase, "W3SVC/AppPoolAutoStart").adsutil_line(),
+        format!("{:<32}: (BOOLEAN) perhaps", "AppPoolAutoStart")
+    );
+    assert_eq!(
+        get(&metabase, "W3SVC/LogExtFileFlags").as_flags(),
+        Some(0x4000_0001),
+        "a bit with no name reads by number"
+    );
+    assert_eq!(get(&metabase, "W3SVC/UnknownName_9999").value, "not a DWORD");
+    for read in schema::MODEL_READS {
+        assert!(schema::is_read_by_model(&read.to_lowercase()), "{read}");
+    }
+    assert!(!schema::is_read_by_model("AccessFlags"));
+}
+
+#[test]
+fn adsutil_shows_a_flag_value_as_its_number_whatever_the_file_writes() {
+    let text = lf_document(
+        "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT\"\n\t\tAccessFlags=\"AccessRead | AccessScript\"\n\t\tAuthFlags=\"AuthBasic | AuthNTLM | AuthMD5\"\n\t\tDirBrowseFlags=\"0\"\n\t>\n</IIsWebVirtualDir>\n",
+    );
+    let metabase = parse(&text);
+    let line = |name: &str| get(&metabase, &format!("W3SVC/1/ROOT/{name}")).adsutil_line();
+    assert_eq!(line("AccessFlags"), format!("{:<32}: (INTEGER) 513", "AccessFlags"));
+    assert_eq!(line("AuthFlags"), format!("{:<32}: (INTEGER) 22", "AuthFlags"));
+    assert_eq!(line("dirbrowseflags"), format!("{:<32}: (INTEGER) 0", "DirBrowseFlags"));
+}
+
+#[test]
+fn a_flag_value_is_set_by_names_or_number_in_the_form_the_file_writes_it() {
+    let text = lf_document(
+        "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT\"\n\t\tAccessFlags=\"AccessRead | AccessScript\"\n\t\tAuthFlags=\"22\"\n\t>\n</IIsWebVirtualDir>\n",
+    );
+    let mut metabase = parse(&text);
+    let value =
+        |metabase: &Metabase, name: &str| get(metabase, &format!("W3SVC/1/ROOT/{name}")).value;
+    // By names, in any order and case: written in the schema's order, as IIS writes them.
+    set(&mut metabase, "W3SVC/1/ROOT/AccessFlags", "accessscript|AccessExecute | AccessRead");
+    assert_eq!(value(&metabase, "AccessFlags"), "AccessExecute | AccessRead | AccessScript");
+    // By number: still names where the file writes names.
+    set(&mut metabase, "W3SVC/1/ROOT/AccessFlags", "513");
+    assert_eq!(metabase.text(), text, "set back by number restores every byte");
+    set(&mut metabase, "W3SVC/1/ROOT/AccessFlags", "0");
+    assert_eq!(value(&metabase, "AccessFlags"), "0");
+    set(&mut metabase, "W3SVC/1/ROOT/AccessFlags", "AccessRead | AccessScript");
+    assert_eq!(metabase.text(), text, "set back by names restores every byte");
+    // A property the file writes as a number stays a number, given names or a number.
+    set(&mut metabase, "W3SVC/1/ROOT/AuthFlags", "AuthAnonymous");
+    assert_eq!(value(&metabase, "AuthFlags"), "1");
+    set(&mut metabase, "W3SVC/1/ROOT/AuthFlags", "AuthBasic | AuthNTLM | AuthMD5");
+    assert_eq!(metabase.text(), text);
+    // A new flag property is written by names; a bit with no name makes it a number.
+    set(&mut metabase, "W3SVC/1/ROOT/AccessSSLFlags", "0x108");
+    assert_eq!(value(&metabase, "AccessSSLFlags"), "AccessSSL | AccessSSL128");
+    set(&mut metabase, "W3SVC/1/ROOT/AccessSSLFlags", "0x10008");
+    assert_eq!(value(&metabase, "AccessSSLFlags"), "65544");
+    let before = metabase.text().to_string();
+    for wrong in ["AccessRead | AccessFly", "AccessRead |", "lots"] {
+        let refused = metabase.set("W3SVC/1/ROOT/AccessFlags", wrong).err();
+        let message = refused.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            message.contains("the flags of AccessFlags are AccessExecute, AccessSource"),
+            "{message}"
+        );
+    }
+    assert_eq!(metabase.text(), before, "refused edits change nothing");
+}
+
+#[test]
+fn the_real_iis6_metabase_reads_as_the_model_needs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/real/iis6/modsic-metabase-sample.xml");
+    let mut metabase = Metabase::read(&path).unwrap_or_else(|error| panic!("{error}"));
+    assert!(!metabase.iis5_isolation_mode());
+    assert!(!metabase.enable_32bit_app_on_win64());
+    assert_eq!(metabase.app_pools(), ["DefaultAppPool", "oval"]);
+    let filters = metabase.global_filters();
+    assert_eq!(filters.len(), 1, "Compression is not in FilterLoadOrder");
+    assert_eq!(filters[0].name, "URLSCAN");
+    assert_eq!(
+        filters[0].path.as_deref(),
+        Some(r"C:\WINDOWS\system32\inetsrv\urlscan\urlscan.dll")
+    );
+    // FilterFlags="NotifyPreProcHeaders | NotifyOrderHigh" (line 896).
+    assert_eq!(filters[0].recorded_flags, 0x4000 | 0x8_0000);
+    // `<Custom>` children: a DWORD, and a MULTISZ over two lines.
+    let check = get(&metabase, "W3SVC/MD_ISM_ACCESS_CHECK");
+    assert_eq!((check.kind, check.as_u32()), (PropertyKind::Integer, Some(65535)));
+    let registration =
+        get(&metabase, "/LM/IISADMIN/PROPERTYREGISTRATION/MD_METADATA_ID_REGISTRATION");
+    assert_eq!(
+        registration.items(),
+        ["0-65535;Microsoft Reserved", "65536-524288;Microsoft IIS Admin Objects Reserved"]
+    );
+    // A MULTISZ attribute, its items indented by three TABs: an item added keeps the indent.
+    assert_eq!(get(&metabase, "W3SVC/ScriptMaps").items().len(), 8);
+    let item = r".aspx,C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_isapi.dll,1,GET,HEAD,POST,DEBUG";
+    let mut items = get(&metabase, "W3SVC/ScriptMaps").items();
+    items.push(item.to_string());
+    set(&mut metabase, "W3SVC/ScriptMaps", &items.join("\n"));
+    assert!(metabase.text().contains(&format!("ssinc.dll,5,GET,POST\n\t\t\t{item}\"")));
 }

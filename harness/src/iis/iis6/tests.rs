@@ -48,21 +48,7 @@ enum Story {
 }
 
 fn report(plan: &HostPlan, story: Story) -> Observation {
-    let (image, end) = image_story(FILTER, story);
-    Observation {
-        run: HostRun {
-            bits: plan.bits,
-            process: plan.process,
-            pid: Some(4242),
-            probes: Vec::new(),
-            images: vec![image],
-            end,
-            elapsed: Duration::from_millis(20),
-            start_attempts: 1,
-            stray_output: Vec::new(),
-        },
-        headers: vec![None],
-    }
+    report_each(plan, &|_| story)
 }
 
 /// A made-up host that loads every planned image with the story its path has, stopping after
@@ -165,11 +151,20 @@ fn image_story(path: &str, story: Story) -> (ImageLoad, HostEnd) {
 /// Drives the model as the driver does, answering every host start with `story`; returns the
 /// report and the plans the model asked for.
 fn drive(scenario: &Scenario, purpose: Purpose, story: Story) -> (StartReport, Vec<HostPlan>) {
+    drive_with(scenario, purpose, &|_| story)
+}
+
+/// [`drive`], with a story per image path.
+fn drive_with(
+    scenario: &Scenario,
+    purpose: Purpose,
+    story_of: &dyn Fn(&str) -> Story,
+) -> (StartReport, Vec<HostPlan>) {
     let mut model = Iis6::new(scenario, purpose).unwrap();
     let mut plans = Vec::new();
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take()).unwrap() {
-        observed = Some(report(&plan, story));
+        observed = Some(report_each(&plan, story_of));
         plans.push(plan);
     }
     (model.finish(), plans)
@@ -448,14 +443,7 @@ fn drive_each(
     scenario: &Scenario,
     story_of: &dyn Fn(&str) -> Story,
 ) -> (StartReport, Vec<HostPlan>) {
-    let mut model = Iis6::new(scenario, Purpose::Start).unwrap();
-    let mut plans = Vec::new();
-    let mut observed = None;
-    while let Next::Start(plan) = model.next(observed.take()).unwrap() {
-        observed = Some(report_each(&plan, story_of));
-        plans.push(plan);
-    }
-    (model.finish(), plans)
+    drive_with(scenario, Purpose::Start, story_of)
 }
 
 fn plan_paths(plan: &HostPlan) -> Vec<String> {

@@ -1,0 +1,268 @@
+//! `isapi-harness doctor`: what this machine lacks to run the harness, and the exact commands
+//! that install it.
+//!
+//! [`observe`] looks (the only I/O here: files, one `wine64 --version`, one trial sandbox);
+//! [`findings`] turns what it saw into one finding per piece, each with the commands that fix
+//! it, and is tested in milliseconds with made-up observations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What [`observe`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// True on Windows, where only the built files matter.
+    pub windows: bool,
+    pub wine: crate::machine::WinePieces,
+    /// What `wine64 --version` printed (`wine-8.0 (Debian 8.0~repack-4)`), if it ran.
+    pub wine_version: Option<String>,
+    /// The sandbox: bwrap's path, or why it cannot make one (not installed, namespaces refused).
+    pub sandbox: Result<PathBuf, String>,
+    /// Where the host programs and filters are, or why they cannot be found.
+    pub artifacts: Result<PathBuf, String>,
+}
+
+/// One piece and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub piece: &'static str,
+    /// What was found, or what is wrong.
+    pub detail: String,
+    /// Empty when the piece is in place; otherwise the commands to run, in order.
+    pub fix: Vec<String>,
+}
+
+impl Finding {
+    pub fn ok(&self) -> bool {
+        self.fix.is_empty()
+    }
+}
+
+/// The oldest Wine the harness is tested with (its WoW64 mode runs the 32-bit hosts).
+pub const WINE_MAJOR: u32 = 8;
+
+pub fn findings(seen: &Observed) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !seen.windows {
+        found.push(wine_finding(seen));
+        found.push(i386_finding(seen));
+        found.push(sandbox_finding(seen));
+    }
+    found.push(match &seen.artifacts {
+        Ok(root) => Finding {
+            piece: "host programs and mock filters",
+            detail: format!("in `{}`", root.display()),
+            fix: Vec::new(),
+        },
+        Err(why) => Finding {
+            piece: "host programs and mock filters",
+            detail: why.clone(),
+            fix: vec![
+                "cargo xtask build    # in a checkout of isapi-harness; or use a folder from `cargo xtask dist`".to_owned(),
+            ],
+        },
+    });
+    found
+}
+
+fn wine_finding(seen: &Observed) -> Finding {
+    let piece = "Wine 8 (64-bit)";
+    let install = vec!["sudo apt-get install -y --no-install-recommends wine64".to_owned()];
+    let Some(wine64) = &seen.wine.wine64 else {
+        return Finding {
+            piece,
+            detail: "no wine64 (looked for ISAPI_HARNESS_WINE, /usr/lib/wine/wine64, wine64 and wine on PATH)".to_owned(),
+            fix: install,
+        };
+    };
+    if seen.wine.wineserver.is_none() {
+        return Finding {
+            piece,
+            detail: format!("no wineserver beside `{}`", wine64.display()),
+            fix: install,
+        };
+    }
+    match seen.wine_version.as_deref().map(|version| (version, wine_major(version))) {
+        Some((version, Some(major))) if major >= WINE_MAJOR => {
+            Finding { piece, detail: format!("{version} at `{}`", wine64.display()), fix: Vec::new() }
+        }
+        Some((version, _)) => Finding {
+            piece,
+            detail: format!("`{}` is {version}; the harness needs Wine {WINE_MAJOR} or later", wine64.display()),
+            fix: vec![
+                "sudo apt-get update".to_owned(),
+                "sudo apt-get install -y --no-install-recommends wine64    # Debian 12 and Ubuntu 24.04 have Wine 8 or later".to_owned(),
+            ],
+        },
+        None => Finding {
+            piece,
+            detail: format!("`{} --version` did not run", wine64.display()),
+            fix: install,
+        },
+    }
+}
+
+fn i386_finding(seen: &Observed) -> Finding {
+    let piece = "Wine's 32-bit modules (WoW64)";
+    // With no Wine at all, Debian's is what the commands above install, and it lacks them.
+    let modules = if seen.wine.wine64.is_none() { Some(false) } else { seen.wine.i386_modules };
+    match modules {
+        Some(true) => Finding {
+            piece,
+            detail: format!("`{}` is there", crate::machine::DEBIAN_I386_MODULE),
+            fix: Vec::new(),
+        },
+        Some(false) => Finding {
+            piece,
+            detail: format!(
+                "`{}` is missing: 32-bit hosts cannot start",
+                crate::machine::DEBIAN_I386_MODULE
+            ),
+            fix: vec![
+                "sudo dpkg --add-architecture i386 && sudo apt-get update".to_owned(),
+                "apt-get download libwine:i386".to_owned(),
+                "dpkg-deb -x libwine_*_i386.deb libwine-i386".to_owned(),
+                "sudo cp -rn libwine-i386/usr/lib/i386-linux-gnu/wine/i386-windows/. /usr/lib/x86_64-linux-gnu/wine/i386-windows/".to_owned(),
+            ],
+        },
+        // A Wine outside Debian's layout (ISAPI_HARNESS_WINE) brings its own; only a run shows.
+        None => Finding {
+            piece,
+            detail: "not checked: this Wine is not Debian's; a 32-bit host's start will show".to_owned(),
+            fix: Vec::new(),
+        },
+    }
+}
+
+fn sandbox_finding(seen: &Observed) -> Finding {
+    let piece = "bubblewrap and user namespaces";
+    match &seen.sandbox {
+        Ok(bwrap) => Finding {
+            piece,
+            detail: format!("`{}` makes the sandbox", bwrap.display()),
+            fix: Vec::new(),
+        },
+        Err(why) if why.starts_with("bubblewrap is not installed") => Finding {
+            piece,
+            detail: why.clone(),
+            fix: vec!["sudo apt-get install -y --no-install-recommends bubblewrap".to_owned()],
+        },
+        Err(why) => Finding {
+            piece,
+            detail: why.clone(),
+            fix: vec!["sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0".to_owned()],
+        },
+    }
+}
+
+/// `8` from `wine-8.0 (Debian 8.0~repack-4)` or `wine-10.0-rc1`.
+fn wine_major(version: &str) -> Option<u32> {
+    let digits: String =
+        version.trim().strip_prefix("wine-")?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Looks at this machine.
+pub fn observe() -> Observed {
+    let windows = cfg!(windows);
+    let wine = crate::machine::wine_pieces();
+    let scratch = std::env::temp_dir();
+    let wine_version = wine.wine64.as_ref().filter(|_| !windows).and_then(|wine64| {
+        let launch = crate::process::Launch {
+            program: wine64.clone(),
+            args: vec!["--version".into()],
+            env: vec![],
+        };
+        let finished =
+            crate::process::run_bounded(&launch, &[], Duration::from_secs(20), &scratch).ok()?;
+        finished
+            .status
+            .is_some_and(|status| status.success())
+            .then(|| finished.stdout.trim().to_owned())
+    });
+    let sandbox = if windows {
+        Err("not used on Windows".to_owned())
+    } else {
+        crate::machine::probe_sandbox(&scratch)
+    };
+    let artifacts = crate::artifacts::Artifacts::locate()
+        .map(|found| found.root().to_owned())
+        .map_err(|error| format!("{error:#}"));
+    Observed { windows, wine, wine_version, sandbox, artifacts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::WinePieces;
+
+    fn complete() -> Observed {
+        Observed {
+            windows: false,
+            wine: WinePieces {
+                wine64: Some("/usr/lib/wine/wine64".into()),
+                wineserver: Some("/usr/lib/wine/wineserver".into()),
+                i386_modules: Some(true),
+            },
+            wine_version: Some("wine-8.0 (Debian 8.0~repack-4)".to_owned()),
+            sandbox: Ok("/usr/bin/bwrap".into()),
+            artifacts: Ok("/opt/isapi-harness".into()),
+        }
+    }
+
+    fn fixes(seen: &Observed) -> Vec<(&'static str, Vec<String>)> {
+        findings(seen).into_iter().filter(|f| !f.ok()).map(|f| (f.piece, f.fix)).collect()
+    }
+
+    #[test]
+    fn a_complete_machine_needs_nothing() {
+        assert_eq!(fixes(&complete()), vec![]);
+        assert_eq!(findings(&complete()).len(), 4);
+    }
+
+    #[test]
+    fn each_missing_piece_comes_with_its_commands() {
+        let mut seen = complete();
+        seen.wine.i386_modules = Some(false);
+        seen.sandbox = Err("bubblewrap is not installed (no `bwrap` on PATH)".to_owned());
+        let fixes = fixes(&seen);
+        assert_eq!(fixes.len(), 2, "{fixes:?}");
+        assert!(fixes[0].1.iter().any(|line| line.contains("apt-get download libwine:i386")));
+        assert_eq!(fixes[1].1, ["sudo apt-get install -y --no-install-recommends bubblewrap"]);
+
+        let mut refused = complete();
+        refused.sandbox = Err("bubblewrap cannot create the user and PID namespaces".to_owned());
+        assert!(fixes_of(&refused).contains("apparmor_restrict_unprivileged_userns=0"));
+    }
+
+    fn fixes_of(seen: &Observed) -> String {
+        fixes(seen).into_iter().flat_map(|(_, fix)| fix).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn wine_must_be_there_and_at_least_8() {
+        let mut old = complete();
+        old.wine_version = Some("wine-6.0.3 (Debian 6.0.3~repack-1)".to_owned());
+        assert!(fixes_of(&old).contains("apt-get install -y --no-install-recommends wine64"));
+        let mut newer = complete();
+        newer.wine_version = Some("wine-10.0".to_owned());
+        assert!(fixes(&newer).is_empty());
+        let mut none = complete();
+        none.wine = WinePieces { wine64: None, wineserver: None, i386_modules: None };
+        assert!(fixes_of(&none).contains("wine64"));
+        assert!(fixes_of(&none).contains("libwine:i386"), "no Wine: its 32-bit modules too");
+        assert_eq!(wine_major("wine-8.0 (Debian 8.0~repack-4)"), Some(8));
+        assert_eq!(wine_major("not wine"), None);
+    }
+
+    #[test]
+    fn windows_needs_only_the_built_files() {
+        let mut seen = complete();
+        seen.windows = true;
+        seen.wine = WinePieces { wine64: None, wineserver: None, i386_modules: None };
+        seen.sandbox = Err("not used on Windows".to_owned());
+        assert!(fixes(&seen).is_empty());
+        seen.artifacts = Err("the 64-bit host program is not built".to_owned());
+        assert!(fixes_of(&seen).contains("cargo xtask build"));
+    }
+}

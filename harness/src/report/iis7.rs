@@ -1,0 +1,282 @@
+//! How the IIS 7+ model's happenings read on the timeline: the IIS 7+ half of `report.rs`, the
+//! one place results become words.
+
+use crate::apphost::{Edition, Source};
+use crate::arch::{Bits, Os};
+use crate::vocab::{ImageKind, PipelineMode, ProcessName, Stage, Win32Error};
+
+use super::{Step, StepKind};
+
+/// One thing that happened during an IIS 7+ start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Iis7Happening {
+    Server {
+        os: Os,
+        edition: Edition,
+        file: String,
+    },
+    Pool {
+        name: String,
+        enable_32bit: bool,
+        source: Source,
+        bits: Bits,
+        os: Os,
+        pipeline: PipelineMode,
+        runtime: String,
+    },
+    NoSites,
+    Site {
+        name: String,
+        id: u64,
+        bindings: String,
+        started: bool,
+    },
+    /// W3SVC and WAS start; nothing is loaded until a worker starts.
+    ServicesStart,
+    WorkerStarts {
+        url: String,
+        pool: String,
+        bits: Bits,
+        pipeline: PipelineMode,
+    },
+    ExpressStarts {
+        site: String,
+        bits: Bits,
+    },
+    /// An image whose precondition does not hold in this worker: IIS does not load it.
+    Skipped {
+        kind: ImageKind,
+        name: String,
+        path: String,
+        precondition: String,
+        bits: Bits,
+    },
+    /// A path that is not absolute after the simulated machine's variables are expanded.
+    Unresolved {
+        name: String,
+        path: String,
+    },
+    /// Which file a process opened for a path (WOW64 file-system redirection, for real).
+    Opened {
+        path: String,
+        bits: Bits,
+        opened: Option<String>,
+    },
+    ImageResult {
+        kind: ImageKind,
+        name: String,
+        path: String,
+        process: ProcessName,
+        bits: Bits,
+        stage: Stage,
+        win32_error: Option<Win32Error>,
+    },
+    WorkerFailed {
+        pool: String,
+    },
+    ExpressEnded {
+        site: String,
+    },
+    RequestToDisabledPool {
+        url: String,
+        pool: String,
+    },
+    Response {
+        url: String,
+        site: Option<String>,
+        pool: Option<String>,
+        status: Option<u16>,
+        substatus: Option<u16>,
+        win32_error: Option<Win32Error>,
+        page: Option<String>,
+    },
+}
+
+impl Iis7Happening {
+    pub fn render(&self) -> Option<Step> {
+        let step = |kind: StepKind, text: String| Some(Step { kind, text });
+        match self {
+            Iis7Happening::Server { os, edition, file } => step(
+                StepKind::Config,
+                match edition {
+                    Edition::Full => format!(
+                        "{os} Windows, IIS 7+ from {file}: WAS starts one w3wp.exe per application pool on demand"
+                    ),
+                    Edition::Express => format!(
+                        "{os} Windows, IIS Express from {file}: one iisexpress.exe per site, no WAS"
+                    ),
+                },
+            ),
+            Iis7Happening::Pool { name, enable_32bit, source, bits, os, pipeline, runtime } => {
+                let from = match source {
+                    Source::Pool => "its own attribute",
+                    Source::Defaults => "applicationPoolDefaults",
+                    Source::Schema => "the default",
+                };
+                let effect = match os {
+                    Os::X86 => "32-bit Windows runs every worker 32-bit".to_owned(),
+                    Os::X64 if *bits == Bits::B32 => "workers run 32-bit (WOW64)".to_owned(),
+                    Os::X64 => "workers run 64-bit".to_owned(),
+                };
+                let runtime = if runtime.is_empty() { "no managed code" } else { runtime };
+                step(
+                    StepKind::Config,
+                    format!(
+                        "pool {name}: enable32BitAppOnWin64={enable_32bit} ({from}): {effect}; {pipeline} pipeline, {runtime}"
+                    ),
+                )
+            }
+            Iis7Happening::NoSites => step(StepKind::Config, "no sites are configured".to_owned()),
+            Iis7Happening::Site { name, id, bindings, started } => {
+                let bindings = if bindings.is_empty() {
+                    "no http binding".to_owned()
+                } else {
+                    bindings.clone()
+                };
+                let state = if *started { "" } else { " (serverAutoStart false: not started)" };
+                step(StepKind::Config, format!("site {name} (id {id}): {bindings}{state}"))
+            }
+            Iis7Happening::ServicesStart => step(
+                StepKind::Info,
+                "W3SVC and WAS start; no module or filter is loaded until a worker process starts"
+                    .to_owned(),
+            ),
+            Iis7Happening::WorkerStarts { url, pool, bits, pipeline } => step(
+                StepKind::Info,
+                format!(
+                    "GET {url}: WAS starts w3wp.exe ({bits}, {pipeline}) for pool {pool}, which loads the global modules and the site's ISAPI filters"
+                ),
+            ),
+            Iis7Happening::ExpressStarts { site, bits } => step(
+                StepKind::Info,
+                format!(
+                    "iisexpress.exe ({bits}) starts for site {site} and loads the global modules and the site's ISAPI filters"
+                ),
+            ),
+            Iis7Happening::Skipped { kind, name, path, precondition, bits } => step(
+                StepKind::Info,
+                format!(
+                    "{kind} {name} `{path}`: skipped, precondition {precondition} does not hold in a {bits} worker"
+                ),
+            ),
+            Iis7Happening::Unresolved { name, path } => step(
+                StepKind::Fail,
+                format!(
+                    "{name} `{path}`: not an absolute path on the simulated machine after its variables are expanded; the harness hands it to no loader and counts it as not loaded (IIS would fail to load it)"
+                ),
+            ),
+            Iis7Happening::Opened { path, bits, opened } => step(
+                StepKind::Info,
+                match opened {
+                    Some(opened) => {
+                        format!("a {bits} process asking for `{path}` opened `{opened}`")
+                    }
+                    None => format!("a {bits} process asking for `{path}` found no file"),
+                },
+            ),
+            Iis7Happening::ImageResult { kind, name, path, process, bits, stage, win32_error } => {
+                let head = format!("load {kind} {name} `{path}` in {bits} {process}");
+                let error = win32_error.map(|error| error.to_string()).unwrap_or_default();
+                let (kind_of_step, text) = match (stage, win32_error) {
+                    (Stage::Loaded, _) if *kind == ImageKind::Module => (
+                        StepKind::Ok,
+                        format!(
+                            "{head}: loaded; RegisterModule found (not called: it needs IIS's own interfaces)"
+                        ),
+                    ),
+                    (Stage::Loaded, _) => (StepKind::Ok, format!("{head}: loaded and initialised")),
+                    (Stage::LoadLibrary, Some(_)) => {
+                        (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error}"))
+                    }
+                    (Stage::LoadLibrary, None) => (
+                        StepKind::Fail,
+                        format!("{head}: the process ended inside LoadLibraryExW (DllMain)"),
+                    ),
+                    (Stage::GetProcAddress, _) => (
+                        StepKind::Fail,
+                        format!(
+                            "{head}: loaded, but {} is not exported: {error}",
+                            kind.entry_point()
+                        ),
+                    ),
+                    (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => (
+                        StepKind::Fail,
+                        format!("{head}: {} returned FALSE with {error}", kind.entry_point()),
+                    ),
+                    (Stage::GetFilterVersion | Stage::GetExtensionVersion, None) => (
+                        StepKind::Fail,
+                        format!("{head}: the process ended inside {}", kind.entry_point()),
+                    ),
+                    (Stage::RefusedSilently, _) => (
+                        StepKind::Info,
+                        format!(
+                            "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it"
+                        ),
+                    ),
+                    (Stage::Probe, _) => {
+                        (StepKind::Fail, format!("{head}: the file is not there: {error}"))
+                    }
+                    (Stage::ReadRawDataRefused, _) | (Stage::NotAttempted, _) => {
+                        (StepKind::Info, format!("{head}: not attempted"))
+                    }
+                };
+                step(kind_of_step, text)
+            }
+            Iis7Happening::WorkerFailed { pool } => step(
+                StepKind::Fail,
+                format!(
+                    "the worker of pool {pool} could not load its global modules and stops; the request gets 503"
+                ),
+            ),
+            Iis7Happening::ExpressEnded { site } => step(
+                StepKind::Fail,
+                format!(
+                    "iisexpress.exe for site {site} could not load its global modules and exits; nothing listens for the site"
+                ),
+            ),
+            Iis7Happening::RequestToDisabledPool { url, pool } => step(
+                StepKind::Info,
+                format!("GET {url}: pool {pool} is disabled, HTTP.sys answers at once"),
+            ),
+            Iis7Happening::Response { url, site, pool, status, substatus, win32_error, page } => {
+                let mut target = Vec::new();
+                if let Some(site) = site {
+                    target.push(format!("site {site}"));
+                }
+                if let Some(pool) = pool {
+                    target.push(format!("pool {pool}"));
+                }
+                let target = if target.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", target.join(", "))
+                };
+                let Some(status) = status else {
+                    return step(
+                        StepKind::Fail,
+                        format!("GET {url}{target}: no answer (nothing listens)"),
+                    );
+                };
+                let code = match substatus {
+                    Some(sub) => format!("{status}.{sub}"),
+                    None => status.to_string(),
+                };
+                let error = win32_error
+                    .map(|error| format!(" [sc-win32-status {}]", error.code()))
+                    .unwrap_or_default();
+                let page = page
+                    .as_ref()
+                    .map(|page| format!(": {}", page.replace('\n', " / ")))
+                    .unwrap_or_default();
+                let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
+                step(
+                    kind,
+                    format!(
+                        "GET {url}{target}: HTTP {code} {}{page}{error}",
+                        crate::vocab::http_status_text(*status)
+                    ),
+                )
+            }
+        }
+    }
+}

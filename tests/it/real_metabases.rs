@@ -1,0 +1,98 @@
+//! The real IIS 6.0 metabases kept under `tests/data/real/iis6/`, as a user brings them: each
+//! starts on the machine with real loads of its global filters (the file at each filter's path
+//! missing, a 32-bit build there, or a 64-bit build there), and `diagnose --verify` agrees with
+//! those loads. Their adsutil round trips are in `admin_tools`.
+
+use std::path::PathBuf;
+
+use harness::arch::Bits;
+use harness::diagnose::diagnose;
+use harness::metabase::Metabase;
+use harness::scenario::{ImageSpec, Scenario};
+use harness::vocab::Win32Error;
+use rstest::rstest;
+
+use crate::support::{machine, win};
+
+/// A scenario for a real metabase with `image` (a mock filter spec) at every global filter's
+/// path, or nothing there.
+fn real_scenario(path: &std::path::Path, image: Option<&str>) -> Scenario {
+    let metabase = Metabase::read(path).unwrap_or_else(|error| panic!("{error}"));
+    let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned());
+    let mut scenario = Scenario::new(name.unwrap_or_default(), harness::arch::Os::X64, metabase);
+    if let Some(spec) = image {
+        let spec = ImageSpec::parse(spec).expect("a mock filter spec");
+        let filters = scenario.config.metabase().unwrap().global_filters();
+        for filter in filters.iter().filter(|filter| filter.enabled) {
+            let path = filter.path.as_deref().expect("a real filter has a FilterPath");
+            scenario.add_image(win(path), spec.clone()).expect("one image per path");
+        }
+    }
+    scenario
+}
+
+/// The three images run one after another, not as cases of their own: they use the same
+/// paths on the one shared machine, and `diagnose` asks the machine what is at a path the
+/// scenario leaves empty, so a case placing a file there would change another's answer.
+#[rstest]
+fn a_real_metabase_starts_with_real_loads_and_diagnose_agrees(
+    #[files("data/real/iis6/*.xml")] path: PathBuf,
+) {
+    for image in [None, Some("x86:filter"), Some("amd64:filter")] {
+        start_and_diagnose(&path, image);
+    }
+}
+
+fn start_and_diagnose(path: &std::path::Path, image: Option<&str>) {
+    let scenario = real_scenario(path, image);
+    let configured: Vec<String> = scenario
+        .config
+        .metabase()
+        .unwrap()
+        .global_filters()
+        .into_iter()
+        .filter(|filter| filter.enabled && filter.path.is_some())
+        .map(|filter| filter.name)
+        .collect();
+    assert!(!configured.is_empty(), "{}: the real file has a global filter", path.display());
+    // The process the decision table gives this configuration on x64.
+    let bits = if !scenario.config.metabase().unwrap().iis5_isolation_mode()
+        && scenario.config.metabase().unwrap().enable_32bit_app_on_win64()
+    {
+        Bits::B32
+    } else {
+        Bits::B64
+    };
+
+    let report = harness::iis::start(machine(), &scenario).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(!report.hosts.is_empty(), "a host process ran");
+    for host in &report.hosts {
+        assert_eq!(host.bits, bits);
+        let loaded: Vec<&str> = host.filters.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(loaded, configured, "each host loads the configured filters in order");
+        for filter in &host.filters {
+            match image {
+                None => {
+                    assert!(!filter.loaded);
+                    // The file check answers 3 when not even the folder is there.
+                    let missing = [Win32Error::FILE_NOT_FOUND, Win32Error::PATH_NOT_FOUND];
+                    assert!(
+                        filter.win32_error.is_some_and(|error| missing.contains(&error)),
+                        "{filter:?}"
+                    );
+                }
+                Some(spec) => {
+                    let matches = (spec == "x86:filter") == (bits == Bits::B32);
+                    assert_eq!(filter.loaded, matches, "{spec}: {filter:?}");
+                    let expected = (!matches).then_some(Win32Error::BAD_EXE_FORMAT);
+                    assert_eq!(filter.win32_error, expected, "{spec}");
+                }
+            }
+        }
+    }
+
+    let diagnosis = diagnose(machine(), &scenario, true).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(diagnosis.agree, Some(true), "{image:?}: {:#?}", diagnosis.filters);
+    let names: Vec<&str> = diagnosis.filters.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, configured);
+}

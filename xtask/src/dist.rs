@@ -1,0 +1,147 @@
+//! `cargo xtask dist [DIR]`: one folder that runs anywhere, without the repository or cargo.
+//!
+//! ```text
+//! DIR/isapi-harness(.exe)   the CLI, release build
+//! DIR/hosts/ filters/ ...   every image folder `cargo xtask build` made, copied as they are
+//! DIR/scenarios/            the regression scenarios (tests/scenarios), matrix's default
+//! DIR/README.txt            what the folder is and what it still needs
+//! DIR/machine/              made by the first run: the simulated machines (--machine-dir moves it)
+//! ```
+//!
+//! The binary finds its files beside itself (`harness/src/artifacts.rs`). Every folder of
+//! `target/isapi-harness/` is carried except the ones that are no images (the build's object
+//! files, the linters' venv, the machines' state), so a new kind of image the build learns to
+//! make is carried without a change here. [`check`] is the test: it builds a dist folder,
+//! moves it to a temporary place and replays the seed from there.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+/// Folders of `target/isapi-harness/` that hold no images.
+const NOT_IMAGES: &[&str] = &["machine", "obj", "tools"];
+
+/// Marks a folder this command wrote, so that writing it again may replace it.
+const MARKER: &str = ".isapi-harness-dist";
+
+const README: &str = "\
+isapi-harness, ready to run
+
+Reproduces IIS 6.0's ISAPI filter bitness failures (Windows loader error 193) with real loads
+of real DLLs in 32- and 64-bit host processes. This folder works wherever it is put:
+
+  isapi-harness repro                       replay the seed case, verify both fixes
+  isapi-harness matrix --junit report.xml   the regression scenarios in scenarios/
+  isapi-harness start --metabase MetaBase.xml
+  isapi-harness doctor                      what this machine lacks, and how to install it
+
+hosts/ holds the host programs, filters/ the mock filters, native module and odd images,
+extensions/ the mock ISAPI extensions; the simulated machine is made in machine/ on the first run (10-20 s on Linux), or where --machine-dir says.
+On Linux the harness needs Wine 8 with its 32-bit modules and bubblewrap: `isapi-harness
+doctor` says what is missing and the commands that install it. On Windows it needs nothing.
+";
+
+/// The folder `cargo xtask dist` writes when no DIR is given.
+pub fn default_dir() -> PathBuf {
+    crate::artifacts::dir().with_file_name("dist").join("isapi-harness")
+}
+
+/// Builds everything and writes the folder at `dir`.
+pub fn write(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
+    crate::build(sh)?;
+    let cargo = crate::cargo();
+    cmd!(sh, "{cargo} build --quiet --release --package harness --bin isapi-harness").run()?;
+    let exe_name = format!("isapi-harness{}", std::env::consts::EXE_SUFFIX);
+    let target = crate::artifacts::dir().parent().expect("inside target").to_owned();
+    let binary = target.join("release").join(&exe_name);
+
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)?.next().is_none();
+        if !empty && !dir.join(MARKER).is_file() {
+            bail!(
+                "`{}` exists and is not a folder `cargo xtask dist` wrote; name an empty or new folder",
+                dir.display()
+            );
+        }
+        sh.remove_path(dir)?;
+    }
+    sh.create_dir(dir)?;
+    std::fs::write(dir.join(MARKER), b"")?;
+    std::fs::copy(&binary, dir.join(&exe_name))
+        .with_context(|| format!("cannot copy `{}`", binary.display()))?;
+    for entry in std::fs::read_dir(crate::artifacts::dir())? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if entry.file_type()?.is_dir() && !NOT_IMAGES.iter().any(|skip| name == *skip) {
+            copy_tree(&entry.path(), &dir.join(&name))?;
+        }
+    }
+    copy_tree(&crate::project_root().join("tests").join("scenarios"), &dir.join("scenarios"))?;
+    std::fs::write(dir.join("README.txt"), README)?;
+    println!("dist: wrote `{}`", dir.display());
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create `{}`", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read `{}`", from.display()))?
+    {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy to `{}`", target.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The dist folder's test: written in one temporary place, moved to another (outside the
+/// repository, with no cargo and no `ISAPI_HARNESS_DIR` in sight), and run from there: the
+/// seed replay, a matrix shard of its own default scenarios, and `doctor`. The machine it makes
+/// must be inside the moved folder.
+pub fn check(sh: &Shell) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let built = scratch.path().join("built");
+    write(sh, &built)?;
+    let moved = scratch.path().join("elsewhere").join("isapi-harness");
+    std::fs::create_dir_all(moved.parent().expect("has a parent"))?;
+    std::fs::rename(&built, &moved).context("cannot move the dist folder")?;
+    let exe = moved.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX));
+    let cwd = scratch.path();
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let _dir = sh.push_dir(cwd);
+        cmd!(sh, "{exe} {args...}")
+            .env_remove("ISAPI_HARNESS_DIR")
+            .env_remove("CARGO")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .read()
+            .with_context(|| {
+                format!("`isapi-harness {}` failed in the moved dist folder", args.join(" "))
+            })
+    };
+    let repro = run(&["repro"])?;
+    if !repro.contains("failure reproduced, fix A verified, fix B verified") {
+        bail!("the moved dist folder's repro did not verify both fixes:\n{repro}");
+    }
+    if !moved.join("machine").is_dir() {
+        bail!("the moved dist folder's run made no `machine/` inside it");
+    }
+    // Its own scenarios, found beside the binary: one shard of three, as a user's CI would.
+    // (A failing scenario exits 1, which `run` reports.)
+    let matrix = run(&["matrix", "--shard", "1/3"])?;
+    if !matrix.contains("passed") {
+        bail!("the moved dist folder's matrix shard printed no summary:\n{matrix}");
+    }
+    // Exits 1 when anything is missing, which `run` reports; it must find the moved files.
+    let doctor = run(&["doctor"])?;
+    let moved_text = moved.display().to_string();
+    if !doctor.contains(&moved_text) {
+        bail!("the moved dist folder's doctor did not find its files in `{moved_text}`:\n{doctor}");
+    }
+    Ok(())
+}
