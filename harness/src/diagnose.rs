@@ -68,6 +68,9 @@ pub struct ExtensionDiagnosis {
     pub prohibited: bool,
     /// The loader's answer in the process that runs the application; None when prohibited.
     pub predicted: Option<Predicted>,
+    /// Whether the request is predicted to reach the extension at all: the service starts and
+    /// the filters of its site load. When not, IIS never loads the extension.
+    pub reached: bool,
     pub observed: Option<ObservedRequest>,
 }
 
@@ -278,10 +281,15 @@ fn diagnose_with(
             path: request.path.to_string(),
             prohibited: request.prohibited,
             predicted,
+            reached: false,
             observed: None,
         });
     }
     let mut requests = predict_requests(scenario, mode, &filters, &extensions)?;
+    for extension in &mut extensions {
+        let site = requests.iter().find(|r| r.url == extension.url).and_then(|r| r.site.as_deref());
+        extension.reached = site.is_some_and(|site| filters_let_through(&filters, site));
+    }
     let problems = filters.iter().any(|filter| !filter.predicted.loads)
         || requests.iter().any(|request| request.predicted_status != Some(200));
     let mut remedies: Vec<ProposedRemedy> =
@@ -375,9 +383,7 @@ fn predict_requests(
         })
     };
     let globals_load = filters.iter().filter(|f| f.site.is_none()).all(|f| f.predicted.loads);
-    let site_loads = |site: &str| {
-        filters.iter().filter(|f| f.site.as_deref() == Some(site)).all(|f| f.predicted.loads)
-    };
+    let site_loads = |site: &str| filters_let_through(filters, site);
     let requests = routed_requests(scenario)?
         .into_iter()
         .map(|(url, to)| {
@@ -398,6 +404,15 @@ fn predict_requests(
         })
         .collect();
     Ok(requests)
+}
+
+/// Whether the filters a request to `site` passes through are predicted to load: the global
+/// ones and the site's own.
+fn filters_let_through(filters: &[FilterDiagnosis], site: &str) -> bool {
+    filters
+        .iter()
+        .filter(|f| f.site.is_none() || f.site.as_deref() == Some(site))
+        .all(|f| f.predicted.loads)
 }
 
 /// The headers of the image the scenario puts at `path`, read from the file it will copy
@@ -437,6 +452,7 @@ fn observe_request(
         agree: false,
     };
     let agree = match &extension.predicted {
+        _ if !extension.reached => loaded_by.is_none(),
         None => {
             loaded_by.is_none() && observed.status == Some(404) && observed.substatus == Some(2)
         }
