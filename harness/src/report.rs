@@ -676,6 +676,14 @@ impl Happening {
                 bits,
                 why,
             } => {
+                // The filters of a worker or of inetinfo.exe were loaded and answered for by
+                // an earlier host; a host's report ends its run, so another plays the process.
+                let stand_in = match why {
+                    ExtensionProcess::MediumProtection | ExtensionProcess::HighProtection => "",
+                    _ => {
+                        "; a new host of the same bitness stands in for that process, which loaded the filters"
+                    }
+                };
                 let why = match why {
                     ExtensionProcess::PoolWorker => "the application pool's worker",
                     ExtensionProcess::LowProtection => {
@@ -694,7 +702,7 @@ impl Happening {
                 step(
                     StepKind::Info,
                     format!(
-                        "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc"
+                        "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc{stand_in}"
                     ),
                 )
             }

@@ -96,3 +96,55 @@ fn start_and_diagnose(path: &std::path::Path, image: Option<&str>) {
     let names: Vec<&str> = diagnosis.filters.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, configured);
 }
+
+/// The real server's ScriptMaps and Web Service Extension list as IIS reads them: it maps
+/// `.asp` to asp.dll and prohibits every extension, so `GET /default.asp` gets 404.2 and no
+/// process loads asp.dll. Its workers run 64-bit, so the 32-bit aspnet_regiis refuses to run
+/// and changes nothing; the 64-bit one maps `.aspx` to its own aspnet_isapi.dll and allows
+/// it, and `GET /default.aspx` is then answered 200 by that extension, loaded for real in a
+/// 64-bit w3wp.exe.
+#[rstest]
+fn a_real_metabase_answers_its_extensions_as_iis_does(
+    #[files("data/real/iis6/modsic-*.xml")] path: PathBuf,
+) {
+    use harness::arch::{Arch, Os};
+    use harness::http_sys::RequestUrl;
+    use harness::metabase::{MetabaseErrorKind, aspnet_regiis_install};
+    use harness::vocab::ProcessName;
+
+    let mut scenario = real_scenario(&path, Some("amd64:filter"));
+    scenario.requests = vec![RequestUrl::parse("/default.asp").unwrap()];
+    let report = harness::iis::start(machine(), &scenario).unwrap_or_else(|e| panic!("{e:#}"));
+    let request = &report.requests[0];
+    assert_eq!((request.status, request.substatus), (Some(404), Some(2)), "{request:?}");
+    assert!(report.hosts.iter().all(|host| host.extensions.is_empty()), "asp.dll never loads");
+
+    let original = scenario.config.metabase().unwrap().clone();
+    let mut refused = original.clone();
+    let error = aspnet_regiis_install(&mut refused, Arch::X86, r"C:\WINDOWS", true, Os::X64)
+        .expect_err("the 32-bit aspnet_regiis refuses while IIS runs 64-bit");
+    assert_eq!(error.kind(), MetabaseErrorKind::ToolRefused);
+    assert_eq!(refused.text(), original.text(), "a refusal changes nothing");
+
+    let mut installed = original.clone();
+    aspnet_regiis_install(&mut installed, Arch::Amd64, r"C:\WINDOWS", true, Os::X64)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut fixed = scenario.clone();
+    fixed.config = installed.into();
+    fixed.requests = vec![RequestUrl::parse("/default.aspx").unwrap()];
+    let report = harness::iis::start(machine(), &fixed).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(report.requests[0].status, Some(200), "{:?}", report.requests);
+    let (host, extension) = report
+        .hosts
+        .iter()
+        .find_map(|host| host.extensions.first().map(|extension| (host, extension)))
+        .expect("a process loaded the mapped extension");
+    assert_eq!((host.process, host.bits), (ProcessName::W3wp, Bits::B64));
+    assert!(extension.loaded, "{extension:?}");
+    assert!(
+        extension.path.eq_ignore_ascii_case(
+            r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_isapi.dll"
+        ),
+        "{extension:?}"
+    );
+}
