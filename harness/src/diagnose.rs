@@ -152,8 +152,11 @@ pub struct ProposedRemedy {
     pub commands: Vec<String>,
     pub explanation: String,
     /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
-    /// tools and a real start then loaded every filter.
+    /// tools, and a real start then loaded every filter and every request of `verified_with`
+    /// that reached a site got 200.
     pub verified: bool,
+    /// The requests the verifying start sent (empty without `--verify`).
+    pub verified_with: Vec<String>,
     /// The IIS 6.0 remedy, applied through the admin tools.
     #[serde(skip)]
     pub remedy: Option<Remedy>,
@@ -168,6 +171,7 @@ impl ProposedRemedy {
             commands: remedy.commands(),
             explanation: remedy.explanation.clone(),
             verified: false,
+            verified_with: Vec::new(),
             remedy: Some(remedy),
             appcmd: Vec::new(),
         }
@@ -191,6 +195,7 @@ impl ProposedRemedy {
                 .collect(),
             explanation: explanation.to_owned(),
             verified: false,
+            verified_with: Vec::new(),
             remedy: None,
             appcmd: commands,
         }
@@ -344,6 +349,8 @@ fn diagnose_with(
         for remedy in &mut remedies {
             if let Some(table_remedy) = &remedy.remedy {
                 remedy.verified = verify_remedy(machine, scenario, table_remedy)?;
+                remedy.verified_with =
+                    scenario.requests.iter().map(|url| url.text.clone()).collect();
             }
         }
         // What was proven to work comes first; the order is otherwise kept.

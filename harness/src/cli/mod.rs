@@ -57,7 +57,7 @@ pub enum Command {
     Adsutil(AdsutilArgs),
     /// Edit or list an applicationHost.config the way appcmd.exe does (IIS 7+).
     Appcmd(AppcmdArgs),
-    /// Register ASP.NET's filter the way aspnet_regiis -i does.
+    /// Register ASP.NET (its filter, script maps and Web Service Extension) the way aspnet_regiis -i does.
     #[command(name = "aspnet-regiis")]
     AspnetRegiis(AspnetRegiisArgs),
     /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.

@@ -125,6 +125,7 @@ pub(super) fn diagnose(
         );
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, apphost, &remedy.appcmd)?;
+            remedy.verified_with = targets.iter().map(|target| target.url.clone()).collect();
         }
         remedies.sort_by_key(|remedy| !remedy.verified);
     }

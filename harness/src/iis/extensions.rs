@@ -5,27 +5,26 @@
 //! Where the extension runs:
 //! - Worker process isolation mode: in the w3wp.exe of the application's pool, whose bitness
 //!   is the pool's (`Enable32BitAppOnWin64` on x64; KB 895976, Appendix D cc755457).
-//! - IIS 5.0 isolation mode: "you can run applications in Inetinfo.exe or in DLLHost.exe"
-//!   ("IIS 5.0 Isolation Mode (IIS 6.0)", b6fc78f4). `AppIsolated` 0 runs in-process (Low,
-//!   inetinfo.exe), 1 out-of-process (High, a dllhost.exe of its own), 2 pooled (Medium, the
-//!   one shared dllhost.exe) (AppIsolated, cc783874; "Application Isolation Modes",
-//!   cc728246). DLLs in `InProcessIsapiApps` run in inetinfo.exe whatever the protection
-//!   ("... InProcessISAPIApps applications cannot be run in medium or high isolation",
-//!   IIS 6.0 Deployment Guide, "Configure Application Isolation Settings for IIS 5.0
-//!   Isolation Mode"). On x64 both processes are native (64-bit): IIS runs 32-bit processes
-//!   only as worker processes in worker process isolation mode (Appendix D). That dllhost.exe
-//!   is the 64-bit one is an inference from that sentence, not a sentence of its own.
+//! - IIS 5.0 isolation mode: applications run either inside inetinfo.exe or in a DLLHost.exe
+//!   ("IIS 5.0 Isolation Mode (IIS 6.0)", b6fc78f4). `AppIsolated` 0 is in-process (low
+//!   protection, inetinfo.exe), 1 out-of-process (high, a dllhost.exe of its own), 2 pooled
+//!   (medium, the one shared dllhost.exe) (AppIsolated, cc783874; "Application Isolation
+//!   Modes", cc728246). A DLL listed in `InProcessIsapiApps` stays in inetinfo.exe whatever
+//!   the application's protection (IIS 6.0 Deployment Guide, "Configure Application Isolation
+//!   Settings for IIS 5.0 Isolation Mode"). On x64 both processes are native (64-bit): the only
+//!   32-bit processes IIS runs are worker processes in worker process isolation mode
+//!   (Appendix D). That dllhost.exe is the 64-bit one is an inference from that rule; no source
+//!   says it of dllhost.exe by name.
 //!
 //! What the client gets:
-//! - a prohibited extension: 404.2, never loaded ("Before loading an ISAPI extension ... IIS
-//!   checks this manifest ... IIS returns a 404.2 error response", cc759233), logged with
-//!   sc-win32-status 1260 (a 404.2 read from an IIS 6.0 log, it-notebook.org, 2007);
+//! - a prohibited extension: 404.2, never loaded (IIS checks the Web Service Extension list
+//!   before it loads an extension, cc759233), logged with sc-win32-status 1260 (a 404.2 read
+//!   from an IIS 6.0 log, it-notebook.org, 2007);
 //! - an extension that does not load, for bitness or any other reason: 500, with the loader's
-//!   error as the request's Win32 error ("you may also receive a 500 error response that
-//!   contains the following text: %1 is not a valid Win32 application", KB 895976). A missing
-//!   DLL is the same case: the loader answers 126 and IIS answers 500 ("500 Server Error.
-//!   Specified Module could not be found", KB 163166, written for IIS 1.0 to 5.0; that IIS 6.0
-//!   keeps it is a decision, no IIS 6.0 source says);
+//!   error as the request's Win32 error (KB 895976 shows the 500 page carrying the text of 193
+//!   for a wrong-bitness extension). A missing DLL is the same case: the loader answers 126
+//!   and IIS answers 500 (KB 163166 shows a 500 "module could not be found" page, for IIS 1.0
+//!   to 5.0; that IIS 6.0 keeps it is a decision, no IIS 6.0 source says);
 //! - an extension whose GetExtensionVersion returns FALSE: 500 with the error it set
 //!   (UNVERIFIED: the status IIS 6.0 gives for a refused initialisation);
 //! - otherwise what HttpExtensionProc answered: the status it set in its

@@ -229,17 +229,17 @@ pub mod tools {
     pub const ASPNET_REGIIS_START: &str = "Start installing ASP.NET (2.0.50727).";
     pub const ASPNET_REGIIS_FINISHED: &str = "Finished installing ASP.NET (2.0.50727).";
     /// What aspnet_regiis says when it will not run because IIS runs worker processes of the
-    /// other bitness. The rule is documented (the ASP.NET IIS Registration Tool page for .NET
-    /// 3.5, k6h9cz8h: "The 32-bit version runs only if IIS has been set to run in 32-bit mode.
-    /// The 64-bit version runs only if IIS has been set to run in 64-bit mode."); the tool's
-    /// own words for it were not found. UNVERIFIED: this text is the harness's.
+    /// other bitness. The rule is documented (the .NET 3.5 page of the ASP.NET IIS Registration
+    /// Tool, k6h9cz8h: each build of the tool runs only while IIS runs in that build's
+    /// bitness); the tool's own words for it were not found. UNVERIFIED: this text is the
+    /// harness's.
     pub fn aspnet_regiis_wrong_iis_bitness(framework: Arch) -> String {
         let (tool, mode, value) = match framework {
             Arch::Amd64 => ("64-bit", "64-bit", "0"),
             Arch::X86 => ("32-bit", "32-bit", "1"),
         };
         format!(
-            "This {tool} version of aspnet_regiis runs only if IIS has been set to run in {mode} mode (W3SVC/AppPools/Enable32bitAppOnWin64 {value}). Nothing was changed."
+            "The {tool} aspnet_regiis cannot run: it needs IIS in {mode} mode (W3SVC/AppPools/Enable32bitAppOnWin64 {value}). Nothing was changed."
         )
     }
 

@@ -9,9 +9,9 @@
 //! was run from. That is how the seed case breaks: run from `Framework` (32-bit) on x64 in
 //! IIS 5.0 isolation mode, it registers a 32-bit filter that the 64-bit inetinfo.exe must load.
 //!
-//! The same page gates the tool on IIS's bitness under IIS 6.0 on 64-bit Windows: "the 32-bit
-//! version runs only if IIS has been set to run in 32-bit mode; the 64-bit version runs only if
-//! IIS has been set to run in 64-bit mode" (`W3SVC/AppPools/Enable32bitAppOnWin64`, KB 894435).
+//! The same tool's documentation gates it on IIS's bitness under IIS 6.0 on 64-bit Windows:
+//! each build runs only while IIS runs worker processes of that build's bitness
+//! (`W3SVC/AppPools/Enable32bitAppOnWin64`, KB 894435).
 //! A refusal is an error of kind [`MetabaseErrorKind::ToolRefused`], and changes nothing.
 
 use super::error::{MetabaseError, MetabaseErrorKind};
