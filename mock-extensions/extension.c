@@ -7,7 +7,7 @@
  * misbehaviour each, the extension twins of the mock filter's, so that a request mapped to a
  * broken extension fails in a real process the way it would on a server.
  *
- * Variant switches (each a -D define):
+ * Variant switches (each a -D define; the DllMain and import ones are mock_image.h's):
  *   MOCK_REFUSE_ERROR=n     GetExtensionVersion calls SetLastError(n) and returns FALSE.
  *   MOCK_CRASH_IN_GEV       GetExtensionVersion writes through a NULL pointer.
  *   MOCK_CRASH_IN_DLLMAIN   DllMain writes through a NULL pointer on process attach.
@@ -17,43 +17,14 @@
  *   MOCK_REQUEST_ERROR      HttpExtensionProc sets status 500 and returns HSE_STATUS_ERROR.
  *   MOCK_IMPORT_ABSENT      the extension imports a function from a DLL that does not exist.
  */
-#include <windows.h>
+#include "../mock-filters/mock_image.h"
 #include <httpext.h>
-
-#if defined(_M_AMD64) || defined(__x86_64__)
-#define MOCK_ARCH "AMD64"
-#elif defined(_M_IX86) || defined(__i386__)
-#define MOCK_ARCH "x86"
-#elif defined(_M_ARM64) || defined(__aarch64__)
-#define MOCK_ARCH "ARM64"
-#else
-#error "unknown target architecture"
-#endif
 
 #ifndef MOCK_VARIANT
 #define MOCK_VARIANT "extension"
 #endif
 
 #define MOCK_DESCRIPTION "Mock ISAPI extension (" MOCK_ARCH ", " MOCK_VARIANT ")"
-
-#ifdef MOCK_IMPORT_ABSENT
-__declspec(dllimport) int __cdecl MockAbsentFunction(void);
-#endif
-
-BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved)
-{
-    (void)instance;
-    (void)reserved;
-    if (reason == DLL_PROCESS_ATTACH) {
-#ifdef MOCK_CRASH_IN_DLLMAIN
-        *(volatile int *)0 = 1;
-#endif
-#ifdef MOCK_FAIL_DLLMAIN
-        return FALSE;
-#endif
-    }
-    return TRUE;
-}
 
 BOOL WINAPI GetExtensionVersion(HSE_VERSION_INFO *version)
 {

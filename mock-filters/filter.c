@@ -6,7 +6,7 @@
  * switch on one misbehaviour each, so that every way a filter load can fail is produced by a
  * real DLL in a real process rather than described.
  *
- * Variant switches (each a -D define):
+ * Variant switches (each a -D define; the DllMain and import ones are mock_image.h's):
  *   MOCK_REFUSE_ERROR=n     GetFilterVersion calls SetLastError(n) and returns FALSE.
  *   MOCK_CRASH_IN_GFV       GetFilterVersion writes through a NULL pointer.
  *   MOCK_CRASH_IN_DLLMAIN   DllMain writes through a NULL pointer on process attach.
@@ -17,46 +17,14 @@
  *   MOCK_READ_RAW_DATA      the filter also asks for SF_NOTIFY_READ_RAW_DATA.
  *   MOCK_IMPORT_ABSENT      the filter imports a function from a DLL that does not exist.
  */
-#include <windows.h>
+#include "mock_image.h"
 #include <httpfilt.h>
-
-#if defined(_M_AMD64) || defined(__x86_64__)
-#define MOCK_ARCH "AMD64"
-#elif defined(_M_IX86) || defined(__i386__)
-#define MOCK_ARCH "x86"
-#elif defined(_M_ARM64) || defined(__aarch64__)
-#define MOCK_ARCH "ARM64"
-#else
-#error "unknown target architecture"
-#endif
 
 #ifndef MOCK_VARIANT
 #define MOCK_VARIANT "filter"
 #endif
 
 #define MOCK_DESCRIPTION "Mock ISAPI filter (" MOCK_ARCH ", " MOCK_VARIANT ")"
-
-#ifdef MOCK_IMPORT_ABSENT
-__declspec(dllimport) int __cdecl MockAbsentFunction(void);
-#endif
-
-BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved)
-{
-    (void)instance;
-    (void)reserved;
-    if (reason == DLL_PROCESS_ATTACH) {
-#ifdef MOCK_CRASH_IN_DLLMAIN
-        *(volatile int *)0 = 1;
-#endif
-#ifdef MOCK_EXIT_IN_DLLMAIN
-        ExitProcess(3);
-#endif
-#ifdef MOCK_FAIL_DLLMAIN
-        return FALSE;
-#endif
-    }
-    return TRUE;
-}
 
 BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *version)
 {

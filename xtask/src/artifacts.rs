@@ -115,6 +115,9 @@ const MOCK_FAMILIES: [MockFamily; 2] = [
     },
 ];
 
+/// What both families' sources include: the architecture's name and the DllMain variants.
+const SHARED_HEADER: &str = "mock-filters/mock_image.h";
+
 /// The import library of a DLL that never exists, shared by both families' `missing_dependency`.
 const ABSENT_DEF: &str = "mock-filters/absent.def";
 
@@ -261,7 +264,8 @@ fn build_mock(family: &MockFamily, arch: Arch, variant: &Variant) -> anyhow::Res
         file(family.def)
     };
     let out = dir().join(family.out).join(arch.dir_name()).join(format!("{}.dll", variant.name));
-    let mut inputs = vec![source.clone(), def.clone(), file("variants.txt")];
+    let mut inputs =
+        vec![source.clone(), def.clone(), file("variants.txt"), project_file(SHARED_HEADER)];
     let imports_absent = variant.defines.iter().any(|d| d == "MOCK_IMPORT_ABSENT");
     if imports_absent {
         inputs.push(project_file(ABSENT_DEF));
