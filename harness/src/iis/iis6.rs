@@ -1246,17 +1246,18 @@ fn route_requests(
 }
 
 /// The ISAPI extension a URL path of `site` maps to: ScriptMaps inherited down to the URL's
-/// folder, matched by the last segment's file extension. A mapped executable that is not an
-/// absolute Windows path is bad input, as a FilterPath would be.
+/// folder, a wildcard map first, else the entry for the last segment's file extension. A
+/// mapped executable that is not an absolute Windows path is bad input, as a FilterPath would
+/// be.
 fn mapped_extension(
     metabase: &Metabase,
     site: &SiteConfig,
     url_path: &str,
 ) -> anyhow::Result<Option<MappedExtension>> {
     let (folder, file) = url_path.rsplit_once('/').unwrap_or(("", url_path));
-    let Some(dot) = file.rfind('.') else { return Ok(None) };
+    let file_extension = file.rfind('.').map(|dot| &file[dot..]);
     let key = format!("/LM/W3SVC/{}/ROOT{folder}", site.id);
-    let Some(mapping) = metabase.script_map_for(&key, &file[dot..]) else {
+    let Some(mapping) = metabase.script_map_for(&key, file_extension) else {
         return Ok(None);
     };
     let path = WinPath::parse(&mapping.executable).with_context(|| {
@@ -1289,7 +1290,7 @@ pub fn with_aspnet_page_requests(scenario: &Scenario) -> anyhow::Result<Scenario
         let root = format!("http://{}", authority(site));
         urls.push(format!("{root}/"));
         let root_key = format!("/LM/W3SVC/{}/ROOT", site.id);
-        if metabase.script_map_for(&root_key, ASPNET_PAGE_EXTENSION).is_some() {
+        if metabase.script_map_for(&root_key, Some(ASPNET_PAGE_EXTENSION)).is_some() {
             urls.push(format!("{root}/default{ASPNET_PAGE_EXTENSION}"));
         }
     }

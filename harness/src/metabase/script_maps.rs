@@ -49,11 +49,19 @@ impl Restriction {
 }
 
 impl Metabase {
-    /// The ScriptMaps entry that handles `file_extension` (with its dot, `.aspx`) for a
-    /// request at the metabase key `key_id` (`/LM/W3SVC/1/ROOT/app`, any case; the key need
-    /// not exist): the list of the nearest key at or above it that sets ScriptMaps, up to
-    /// `/LM/W3SVC`. A wildcard map (`*`) answers when no entry names the extension.
-    pub fn script_map_for(&self, key_id: &str, file_extension: &str) -> Option<ScriptMapping> {
+    /// The ScriptMaps entry that handles a request at the metabase key `key_id`
+    /// (`/LM/W3SVC/1/ROOT/app`, any case; the key need not exist) for a file with
+    /// `file_extension` (with its dot, `.aspx`; None for a URL whose last segment has none):
+    /// the list of the nearest key at or above it that sets ScriptMaps, up to `/LM/W3SVC`.
+    /// A wildcard application map (`*`) takes every request first, whatever its extension
+    /// (the ScriptMaps reference, ms526052, has `*` route all requests through its DLL; IIS
+    /// 6.0's wildcard maps intercept every incoming request, ms525529); handing the request
+    /// on with HSE_REQ_EXEC_URL is then that DLL's own choice.
+    pub fn script_map_for(
+        &self,
+        key_id: &str,
+        file_extension: Option<&str>,
+    ) -> Option<ScriptMapping> {
         let (key, prop) = self.inherited_property(key_id, "ScriptMaps")?;
         let maps: Vec<ScriptMapping> = schema::list_items(&prop.value)
             .iter()
@@ -73,10 +81,10 @@ impl Metabase {
                 })
             })
             .collect();
-        let wanted = fold(file_extension);
+        let wanted = file_extension.map(fold);
         maps.iter()
-            .find(|map| fold(&map.extension) == wanted)
-            .or_else(|| maps.iter().find(|map| map.extension == "*"))
+            .find(|map| map.extension == "*")
+            .or_else(|| maps.iter().find(|map| Some(fold(&map.extension)) == wanted))
             .cloned()
     }
 
@@ -157,14 +165,15 @@ mod tests {
     #[test]
     fn the_seed_maps_aspx_at_the_root_to_the_64_bit_extension() {
         let seed = seed();
-        let map = seed.script_map_for("/LM/W3SVC/1/ROOT/some/folder", ".ASPX").unwrap();
+        let map = seed.script_map_for("/LM/W3SVC/1/ROOT/some/folder", Some(".ASPX")).unwrap();
         assert_eq!(
             map.executable,
             r"d:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_isapi.dll"
         );
         assert_eq!((map.flags, map.set_at.as_str()), (Some(1), "/LM/W3SVC"));
         assert_eq!(map.verbs, ["GET", "HEAD", "POST", "DEBUG"]);
-        assert_eq!(seed.script_map_for("/LM/W3SVC/1/ROOT", ".htm"), None);
+        assert_eq!(seed.script_map_for("/LM/W3SVC/1/ROOT", Some(".htm")), None);
+        assert_eq!(seed.script_map_for("/LM/W3SVC/1/ROOT", None), None);
         assert!(seed.web_service_extension(&map.executable).allows());
         assert_eq!(
             seed.web_service_extension(r"C:\other\x.dll"),
@@ -180,14 +189,23 @@ mod tests {
             "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".aspx,C:\\root.dll,1\n\t\t.asp,C:\\asp.dll,5\"\n\t\tWebSvcExtRestrictionList=\"1,*.dll\n\t\t0,C:\\banned.dll,0,Banned,Banned\"\n\t>\n</IIsWebService>\n",
             "<IIsWebVirtualDir Location=\"/LM/W3SVC/1/ROOT/app\"\n\t\tScriptMaps=\".aspx,C:\\app.dll,1\n\t\t*,C:\\wildcard.dll,0\"\n\t>\n</IIsWebVirtualDir>\n",
         ));
-        let at = |key: &str, ext: &str| mb.script_map_for(key, ext).map(|map| map.executable);
+        let at = |key: &str, ext: &str| {
+            let ext = (!ext.is_empty()).then_some(ext);
+            mb.script_map_for(key, ext).map(|map| map.executable)
+        };
         assert_eq!(at("/LM/W3SVC/1/ROOT", ".aspx").as_deref(), Some(r"C:\root.dll"));
-        assert_eq!(at("/LM/W3SVC/1/ROOT/app/sub", ".aspx").as_deref(), Some(r"C:\app.dll"));
         assert_eq!(
             at("/LM/W3SVC/1/ROOT/app", ".asp").as_deref(),
             Some(r"C:\wildcard.dll"),
             "the app's list replaced the root's .asp; its wildcard answers"
         );
+        assert_eq!(
+            at("/LM/W3SVC/1/ROOT/app/sub", ".aspx").as_deref(),
+            Some(r"C:\wildcard.dll"),
+            "a wildcard map takes the request before the entry for its extension"
+        );
+        assert_eq!(at("/LM/W3SVC/1/ROOT/app", "").as_deref(), Some(r"C:\wildcard.dll"));
+        assert_eq!(at("/LM/W3SVC/1/ROOT", "").as_deref(), None, "no wildcard above the app");
         assert!(mb.web_service_extension(r"C:\unknown.dll").allows(), "1,*.dll allows the unknown");
         assert!(!mb.web_service_extension(r"c:\BANNED.dll").allows());
         assert_eq!(metabase("").web_service_extension(r"C:\x.dll"), Restriction::NoList);
