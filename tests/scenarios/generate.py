@@ -209,6 +209,8 @@ def extensions():
 
     def case(name, iis5, e32, filter_arch, root_maps, restriction, app_isolated, requests, events,
              sub_maps=None):
+        """`sub_maps`: the ScriptMaps of /ROOT/legacy, an architecture (ASP.NET's two maps) or a
+        list as written."""
         keys = standard_keys(iis5, None, e32, [("ASP.NET_2.0.50727.0", FRAMEWORK[filter_arch] + "\\aspnet_filter.dll")])
         w3svc = next(i for i, k in enumerate(keys) if k.startswith("<IIsWebService"))
         extra = [("ScriptMaps", maps(root_maps))]
@@ -221,7 +223,8 @@ def extensions():
                         [("AppIsolated", str(app_isolated)), ("AppRoot", "/LM/W3SVC/1/ROOT"), ("Path", r"C:\Inetpub\wwwroot")]))
         if sub_maps is not None:
             keys.append(key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT/legacy",
-                            [("Path", r"C:\Inetpub\legacy"), ("ScriptMaps", maps(sub_maps))]))
+                            [("Path", r"C:\Inetpub\legacy"),
+                             ("ScriptMaps", maps(sub_maps) if sub_maps in FRAMEWORK else sub_maps)]))
         iis5_mode = iis5 == "TRUE"
         bits = 64 if iis5_mode or e32 != "TRUE" else 32
         expected = {
@@ -253,6 +256,12 @@ def extensions():
     case("script-maps-below-the-root-replace-the-root-s", "FALSE", "TRUE", "x86", "x86",
          allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727", 2,
          [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong)], [], sub_maps="amd64")
+    # A wildcard application map takes every request below it first, even one for a file with
+    # an entry of its own and one for a folder.
+    both_allowed = allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727"
+    case("wildcard-map-takes-every-request-below-it", "FALSE", "TRUE", "x86", "x86", both_allowed, 2,
+         [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong), ("/legacy/", *wrong), ("/index.htm", *ok)],
+         [], sub_maps="*," + isapi("amd64") + ",0\r\n\t\t" + maps("x86"))
 
 
 APPHOST_MODULES = ["loghttp.dll", "static.dll", "isapi.dll", "filter.dll"]
