@@ -224,7 +224,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     })
 }
 
-/// The metabase path of the seed's explanation, on the machine's own Windows folder.
+/// The metabase path of the seed's explanation, in the Windows folder of the OS the hosts run
+/// on (see [`Machine::run_host_probing_os_folder`]).
 ///
 /// Wine redirects only its own system folder, `C:\windows\system32`, so the measurement is
 /// made there rather than on the seed's `d:\WINDOWS`; the line says so.
@@ -238,8 +239,11 @@ const KERNEL32_IN_SYSTEM32: &str = r"C:\windows\system32\kernel32.dll";
 pub struct Wow64Redirection {
     /// The 64-bit host first.
     pub hosts: Vec<Wow64Host>,
-    /// True when the two got different files for the same paths.
+    /// True when the two got different files for the same System32 path (kernel32.dll).
     pub shown: bool,
+    /// Whether the seed's MetaBase.xml was placed in System32\inetsrv for the probe: under
+    /// Wine, whose prefix is the machine. On Windows the OS's own folder is never written.
+    pub metabase_placed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -255,18 +259,23 @@ pub struct Wow64Probe {
     pub opened: Option<String>,
 }
 
-/// Starts a 64-bit and a 32-bit host on the machine, each probing the same System32 paths,
-/// with the seed's metabase placed at `System32\inetsrv\MetaBase.xml`. Which file each one got
-/// is what its host reported (GetFinalPathNameByHandleW), never assumed.
+/// Starts a 64-bit and a 32-bit host, each probing the same System32 paths of the Windows
+/// folder of the OS they run on, read where they are. Under Wine, whose prefix is the machine,
+/// the seed's metabase is first placed at `System32\inetsrv\MetaBase.xml`; on Windows that
+/// folder is the real one and is not written. Which file each host got is what it reported
+/// (GetFinalPathNameByHandleW), never assumed, and WOW64 (never the harness) redirects it.
 pub fn measure_wow64_redirection(machine: &Machine) -> anyhow::Result<Wow64Redirection> {
     use crate::host::HostPlan;
     use crate::machine::{Content, Layout, WinPath};
     let metabase = WinPath::parse(METABASE_IN_SYSTEM32)?;
     let kernel32 = WinPath::parse(KERNEL32_IN_SYSTEM32)?;
-    let source =
-        machine.artifacts().probe_file("seed-MetaBase.xml", crate::metabase::SEED_METABASE)?;
+    let metabase_placed = machine.machine_windows_is_the_os_s();
     let mut layout = Layout::default();
-    layout.set(metabase.clone(), Content::Copy(source));
+    if metabase_placed {
+        let source =
+            machine.artifacts().probe_file("seed-MetaBase.xml", crate::metabase::SEED_METABASE)?;
+        layout.set(metabase.clone(), Content::Copy(source));
+    }
     let _placed = machine.acquire(&layout)?;
     let mut hosts = Vec::new();
     for bits in [Bits::B64, Bits::B32] {
@@ -280,7 +289,7 @@ pub fn measure_wow64_redirection(machine: &Machine) -> anyhow::Result<Wow64Redir
             request: false,
             timeout: crate::scenario::DEFAULT_HOST_TIMEOUT,
         };
-        let run = machine.run_host(&plan)?;
+        let run = machine.run_host_probing_os_folder(&plan)?;
         let probes = run
             .probes
             .iter()
@@ -291,7 +300,7 @@ pub fn measure_wow64_redirection(machine: &Machine) -> anyhow::Result<Wow64Redir
             .collect();
         hosts.push(Wow64Host { bits, probes });
     }
-    let mut redirection = Wow64Redirection { hosts, shown: false };
+    let mut redirection = Wow64Redirection { hosts, shown: false, metabase_placed };
     redirection.shown = redirection.differs();
     Ok(redirection)
 }
@@ -306,13 +315,13 @@ impl Wow64Redirection {
             .and_then(|probe| probe.opened.as_deref())
     }
 
-    /// True when the two hosts got different files for the same System32 paths.
+    /// True when the two hosts got different files for the same System32 path, and the
+    /// placed metabase (where it was placed) only in System32.
     fn differs(&self) -> bool {
         let kernel32 = (self.opened(Bits::B64, 1), self.opened(Bits::B32, 1));
         let metabase = (self.opened(Bits::B64, 0), self.opened(Bits::B32, 0));
         matches!(kernel32, (Some(a), Some(b)) if a != b)
-            && metabase.0.is_some()
-            && metabase.0 != metabase.1
+            && (!self.metabase_placed || (metabase.0.is_some() && metabase.0 != metabase.1))
     }
 
     /// The replay's "why" line, from what the two hosts reported.
@@ -321,16 +330,29 @@ impl Wow64Redirection {
             Some(path) => format!("opened {}", path.trim_start_matches(r"\\?\")),
             None => "found no file".to_owned(),
         };
-        let measured = format!(
-            "for {METABASE_IN_SYSTEM32} a 64-bit process {}, a 32-bit one {}; for {KERNEL32_IN_SYSTEM32} the 64-bit one {}, the 32-bit one {}",
-            file(self.opened(Bits::B64, 0)),
-            file(self.opened(Bits::B32, 0)),
+        let kernel32 = format!(
+            "for {KERNEL32_IN_SYSTEM32} the 64-bit one {}, the 32-bit one {}",
             file(self.opened(Bits::B64, 1)),
             file(self.opened(Bits::B32, 1)),
         );
+        let (measured, place) = if self.metabase_placed {
+            (
+                format!(
+                    "for {METABASE_IN_SYSTEM32} a 64-bit process {}, a 32-bit one {}; {kernel32}",
+                    file(self.opened(Bits::B64, 0)),
+                    file(self.opened(Bits::B32, 0)),
+                ),
+                r"measured on C:\windows, the machine's own Windows folder, standing for the seed's d:\WINDOWS",
+            )
+        } else {
+            (
+                format!("two hosts probed this Windows's own System32, read only: {kernel32}"),
+                r"measured on this computer's own Windows folder, where the seed's MetaBase.xml is not placed; kernel32.dll, which both System32 and SysWOW64 hold, shows it",
+            )
+        };
         if self.shown {
             format!(
-                r"why inetinfo.exe is 64-bit (measured on C:\windows, the machine's own Windows folder, standing for the seed's d:\WINDOWS): WOW64 sends a 32-bit process's System32 to SysWOW64; {measured}. The IIS Admin service reads MetaBase.xml from System32\inetsrv, so it runs 64-bit, and in IIS 5.0 isolation mode the filters load into it"
+                r"why inetinfo.exe is 64-bit ({place}): WOW64 sends a 32-bit process's System32 to SysWOW64; {measured}. The IIS Admin service reads MetaBase.xml from System32\inetsrv, so it runs 64-bit, and in IIS 5.0 isolation mode the filters load into it"
             )
         } else {
             format!("WOW64 redirection NOT shown on this machine: {measured}")

@@ -177,6 +177,38 @@ impl Backend {
         }
     }
 
+    /// The path a host is given to look at `path` in the Windows folder of the OS the hosts
+    /// run on, read where it is, so that WOW64 (not the harness) decides which file a 32-bit
+    /// process gets. Under Wine that folder is the prefix's `C:\windows`, the machine's own;
+    /// on Windows it is the real `%SystemRoot%`, outside the sandbox, which is why these paths
+    /// are only ever probed (opened for their attributes and final path), never loaded or
+    /// written. `path` must lie in `C:\windows`.
+    pub fn os_folder_path(&self, path: &WinPath) -> anyhow::Result<OsString> {
+        let components = path.components();
+        let in_windows = path.drive().eq_ignore_ascii_case(&'c')
+            && components.first().is_some_and(|first| first.eq_ignore_ascii_case("windows"));
+        if !in_windows {
+            anyhow::bail!("internal error: `{path}` is not in the Windows folder C:\\windows");
+        }
+        match self {
+            Backend::Wine(_) => Ok(path.as_str().into()),
+            Backend::Windows(_) => {
+                let mut real = std::env::var_os("SystemRoot")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
+                real.extend(&components[1..]);
+                Ok(real.into_os_string())
+            }
+        }
+    }
+
+    /// Whether a file placed in the machine's `C:\windows` lies in the OS's own Windows folder
+    /// (Wine: the prefix is the machine), where WOW64 redirects it; on Windows the machine's
+    /// drives are sandbox folders.
+    pub fn machine_windows_is_the_os_s(&self) -> bool {
+        matches!(self, Backend::Wine(_))
+    }
+
     /// Where `path` lies in the sandbox, existing folders found whatever their case; creates
     /// nothing, so that asking about a missing file leaves the machine as it was.
     fn mapped_path(&self, path: &WinPath) -> PathBuf {

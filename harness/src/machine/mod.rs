@@ -9,6 +9,7 @@ mod backend;
 mod disk;
 mod sandbox;
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -142,13 +143,35 @@ impl Machine {
     /// line, so it produced no load result, and starting the host again is honest: up to
     /// [`START_ATTEMPTS`] times, counted in [`HostRun::start_attempts`].
     pub fn run_host(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
-        let exe = self.artifacts.host(plan.bits, plan.process);
-        let launch = self.backend.launch(&exe);
         let probes = plan
             .probes
             .iter()
             .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        self.run_host_probing(plan, probes)
+    }
+
+    /// [`Machine::run_host`], with the plan's probes looked up in the Windows folder of the OS
+    /// the hosts run on ([`Backend::os_folder_path`]): which file a process of each bitness
+    /// gets there is WOW64's answer, never the harness's mapping. The probes must lie in
+    /// `C:\windows`.
+    pub fn run_host_probing_os_folder(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
+        let probes = plan
+            .probes
+            .iter()
+            .map(|path| self.backend.os_folder_path(path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.run_host_probing(plan, probes)
+    }
+
+    /// Whether files placed in the machine's `C:\windows` lie where the OS redirects them.
+    pub fn machine_windows_is_the_os_s(&self) -> bool {
+        self.backend.machine_windows_is_the_os_s()
+    }
+
+    fn run_host_probing(&self, plan: &HostPlan, probes: Vec<OsString>) -> anyhow::Result<HostRun> {
+        let exe = self.artifacts.host(plan.bits, plan.process);
+        let launch = self.backend.launch(&exe);
         let images = plan
             .images
             .iter()
