@@ -30,3 +30,4 @@ pub mod scenario;
 pub mod text_position;
 pub mod vocab;
 pub mod winpath;
+pub mod xml_attributes;

@@ -1,6 +1,7 @@
 //! Where a place in a document is, for the two XML readers (MetaBase.xml and
-//! applicationHost.config): the line a byte offset is on, and where a slice the XML reader
-//! handed out starts. Errors name a line; byte-faithful edits need offsets.
+//! applicationHost.config): the line a byte offset is on, where a slice the XML reader handed
+//! out starts, where the XML starts and which line ending the file uses. Errors name a line;
+//! byte-faithful edits need offsets.
 
 /// The line of any byte offset, from one pass over the text.
 #[derive(Clone, Debug)]
@@ -30,4 +31,19 @@ pub fn offset_within(text: &str, part: &[u8]) -> Option<usize> {
 /// A position quick-xml reports, as an offset (it counts in u64).
 pub fn reader_offset(position: u64) -> usize {
     usize::try_from(position).unwrap_or(usize::MAX)
+}
+
+/// Where the XML starts: past a UTF-8 byte order mark, if the file has one.
+pub fn past_bom(text: &str) -> usize {
+    if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 }
+}
+
+/// The line ending a file uses (that of its first line), which every line an edit inserts
+/// uses too. A file on one line says nothing; IIS writes CRLF.
+pub fn newline_of(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(at) if at > 0 && text.as_bytes()[at - 1] == b'\r' => "\r\n",
+        Some(_) => "\n",
+        None => "\r\n",
+    }
 }

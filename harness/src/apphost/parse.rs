@@ -7,8 +7,9 @@
 //! `apphost/mod.rs`. Comments, the XML declaration, a UTF-8 BOM, CRLF or LF all pass through;
 //! the spans are what `appcmd` edits splice at, so the bytes around an edit never change.
 
-use crate::text_position::{Lines, offset_within, reader_offset};
-use std::ops::Range;
+use crate::text_position::{Lines, newline_of, offset_within, past_bom, reader_offset};
+pub(crate) use crate::xml_attributes::Attr;
+use crate::xml_attributes::{self, AttrProblem};
 use std::path::Path;
 
 use quick_xml::Reader;
@@ -38,18 +39,6 @@ pub(crate) struct Element {
     pub(crate) end: usize,
     /// Where its end tag starts (None for `<x/>`).
     pub(crate) end_tag: Option<usize>,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Attr {
-    pub(crate) name: String,
-    /// The value with entities decoded.
-    pub(crate) value: String,
-    pub(crate) line: usize,
-    /// From the first letter of the name to past the closing quote.
-    pub(crate) span: Range<usize>,
-    /// Between the quotes, as written (escaped).
-    pub(crate) value_span: Range<usize>,
 }
 
 impl Element {
@@ -112,7 +101,7 @@ impl<'t> Parser<'t> {
     fn new(text: &'t str, origin: &'t Path) -> Parser<'t> {
         Parser {
             text,
-            base: if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 },
+            base: past_bom(text),
             origin,
             lines: Lines::of(text),
             elements: Vec::new(),
@@ -178,11 +167,7 @@ impl<'t> Parser<'t> {
                 "an applicationHost.config is one <configuration> element",
             ));
         }
-        let newline = match self.text.find('\n') {
-            Some(at) if at > 0 && self.text.as_bytes()[at - 1] == b'\r' => "\r\n",
-            Some(_) => "\n",
-            None => "\r\n",
-        };
+        let newline = newline_of(self.text);
         Ok(Tree { elements: self.elements, newline })
     }
 
@@ -269,52 +254,14 @@ impl<'t> Parser<'t> {
     }
 
     fn attributes(&self, start: &BytesStart<'_>, lt: usize) -> Result<Vec<Attr>, ApphostError> {
-        let mut attrs: Vec<Attr> = Vec::new();
-        for attr in start.attributes().with_checks(false) {
-            let attr = attr.map_err(|error| {
-                self.error_at(
-                    lt,
-                    format!("a bad attribute: {error}"),
-                    "write attributes as name=\"value\"",
-                )
-            })?;
-            let name = attr.key.0.to_string();
-            let raw: &str = &attr.value;
-            let (Some(name_at), Some(value_at)) = (self.offset_of(attr.key.0), self.offset_of(raw))
-            else {
-                return Err(self.error_at(
-                    lt,
-                    "an attribute was not read from the text itself",
-                    "this is a bug in the harness",
-                ));
-            };
-            let value = quick_xml::escape::unescape(raw).map_err(|error| {
-                self.error_at(
-                    value_at,
-                    format!("the value of {name} has a bad entity ({error})"),
-                    "write & as &amp;, < as &lt; and \" as &quot;",
-                )
-            })?;
-            if let Some(first) = attrs.iter().find(|earlier| earlier.name == name) {
-                return Err(self.error_at(
-                    name_at,
-                    format!(
-                        "attribute {name} appears twice in one tag (first on line {})",
-                        first.line
-                    ),
-                    "keep one of them",
-                ));
-            }
-            let value_end = value_at + raw.len();
-            attrs.push(Attr {
-                name,
-                value: value.into_owned(),
-                line: self.line(name_at),
-                span: name_at..value_end + 1,
-                value_span: value_at..value_end,
-            });
-        }
-        Ok(attrs)
+        xml_attributes::read(self.text, &self.lines, start, lt).map_err(|problem| match problem {
+            AttrProblem::Malformed { at, what, fix } => self.error_at(at, what, fix),
+            AttrProblem::NotFromText => self.error_at(
+                lt,
+                "an attribute was not read from the text itself",
+                "this is a bug in the harness",
+            ),
+        })
     }
 
     fn offset_of(&self, part: &str) -> Option<usize> {

@@ -118,6 +118,24 @@ fn bad_input_names_the_line() {
     assert_eq!(parse(&binding).unwrap_err().line(), Some(17));
 }
 
+#[test]
+fn a_malformed_tag_is_refused_at_its_line_as_in_a_metabase() {
+    // Line 6 of SMALL is `<add name="B" />`.
+    let cases = [
+        ("<add name=\"B\" name=\"D\" />", "appears twice in one tag"),
+        ("<add name=\"B\" enabled />", "not followed by ="),
+        ("<add name=B />", "not in double quotes"),
+        ("<add name=\"B &amp C\" />", "an & that starts no entity"),
+        ("<add name=\"B&#1;\" />", "the control character"),
+        ("<add name=\"B\"", "is not ended with >"),
+    ];
+    for (tag, words) in cases {
+        let error = parse(&SMALL.replace("<add name=\"B\" />", tag)).expect_err(tag);
+        assert_eq!(error.line(), Some(6), "{tag}: {error}");
+        assert!(error.to_string().contains(words), "{tag}: {error}");
+    }
+}
+
 fn command(line: &str) -> Command {
     let args: Vec<String> = line.split(' ').map(str::to_owned).collect();
     parse_command(&args).unwrap()

@@ -7,14 +7,13 @@
 //! attribute is a property, and `<Custom Name=".." Value=".." .../>` children are properties the
 //! schema does not know. Keys do not nest in the XML; the hierarchy is in the paths.
 
-use crate::text_position::{Lines, offset_within, reader_offset};
+use crate::text_position::{Lines, newline_of, offset_within, past_bom, reader_offset};
+use crate::xml_attributes::{self, Attr, AttrProblem};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
 use quick_xml::Reader;
-use quick_xml::escape::EscapeError;
-use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
 
 use super::Property;
@@ -217,15 +216,6 @@ struct Frame {
     role: Role,
 }
 
-/// One attribute of a start tag, with its spans in the text.
-struct RawAttr {
-    name: String,
-    line: usize,
-    span: Range<usize>,
-    value_span: Range<usize>,
-    value: String,
-}
-
 struct Parser<'t> {
     text: &'t str,
     /// Where the XML starts: past the BOM.
@@ -245,7 +235,7 @@ impl<'t> Parser<'t> {
     fn new(text: &'t str, origin: &'t Path) -> Parser<'t> {
         Parser {
             text,
-            base: if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 },
+            base: past_bom(text),
             origin,
             lines: Lines::of(text),
             keys: Vec::new(),
@@ -319,12 +309,7 @@ impl<'t> Parser<'t> {
                 "a metabase is a <configuration> element holding <MBProperty>",
             ));
         }
-        let newline = match self.text.find('\n') {
-            Some(at) if at > 0 && self.text.as_bytes()[at - 1] == b'\r' => "\r\n",
-            Some(_) => "\n",
-            // A file on one line says nothing; IIS writes CRLF.
-            None => "\r\n",
-        };
+        let newline = newline_of(self.text);
         let mbproperty_close = self.mbproperty_close.ok_or_else(|| {
             self.error_at_line(
                 1,
@@ -662,134 +647,13 @@ impl<'t> Parser<'t> {
     }
 
     /// The attributes of a start tag with their spans, or the line of the first bad one.
-    fn attributes(&self, start: &BytesStart<'_>, lt: usize) -> Result<Vec<RawAttr>, MetabaseError> {
-        // Positions in attribute errors count from the first byte after `<`.
-        let content_at = self.offset_of(start).unwrap_or(lt + 1);
-        // A `<` outside quotes means the tag was never ended with `>` and the reader ran on into
-        // the next tag; say so at the tag rather than at whatever attribute error that causes.
-        let mut quote = None;
-        for c in start.chars() {
-            match (quote, c) {
-                (None, '"' | '\'') => quote = Some(c),
-                (Some(open), _) if c == open => quote = None,
-                (None, '<') => {
-                    let name = start.name().0;
-                    return Err(self.error_at(
-                        lt,
-                        format!("the tag <{name}> is not ended with >"),
-                        "add > after its last attribute",
-                    ));
-                }
-                _ => {}
+    fn attributes(&self, start: &BytesStart<'_>, lt: usize) -> Result<Vec<Attr>, MetabaseError> {
+        xml_attributes::read(self.text, &self.lines, start, lt).map_err(|problem| match problem {
+            AttrProblem::Malformed { at, what, fix } => self.error_at(at, what, fix),
+            AttrProblem::NotFromText => {
+                self.internal("an attribute was not read from the text itself")
             }
-        }
-        let mut attrs: Vec<RawAttr> = Vec::new();
-        // quick-xml's own duplicate check compares each attribute with every earlier one,
-        // which is quadratic in a tag with many thousands; this one is a hash lookup.
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for attr in start.attributes().with_checks(false) {
-            let attr = attr.map_err(|error| self.attr_error(&error, content_at))?;
-            let name = attr.key.0;
-            let raw: &str = &attr.value;
-            let (Some(name_at), Some(value_at)) = (self.offset_of(name), self.offset_of(raw))
-            else {
-                return Err(self.internal("an attribute was not read from the text itself"));
-            };
-            // The raw value is decoded by hand rather than with quick-xml's `normalized_value`,
-            // which would turn the line breaks between MULTISZ items into spaces.
-            let value = quick_xml::escape::unescape(raw).map_err(|error| {
-                let problem = match error {
-                    EscapeError::UnrecognizedEntity(_, entity) => {
-                        format!("an unknown entity &{entity};")
-                    }
-                    EscapeError::UnterminatedEntity(_) => "an & that starts no entity".to_string(),
-                    EscapeError::InvalidCharRef(_) => "a bad character reference".to_string(),
-                    EscapeError::TooManyNestedEntities => "too many entities".to_string(),
-                };
-                self.error_at(
-                    value_at,
-                    format!("the value of {name} has {problem}"),
-                    "write & as &amp;, < as &lt; and \" as &quot;",
-                )
-            })?;
-            let value_end = value_at + raw.len();
-            // A character reference (`&#1;`) is as refused as the character itself.
-            if let Some((_, c)) = crate::input::find_control(&value) {
-                return Err(self.error_at(
-                    value_at,
-                    format!(
-                        "the value of {name} holds the control character {} (a character reference), which XML and IIS do not allow",
-                        crate::input::describe_control(c)
-                    ),
-                    "remove the character reference; only TAB (&#9;), LF (&#10;) and CR (&#13;) may be written",
-                ));
-            }
-            if let Some(&first) = seen.get(name) {
-                return Err(self.error_at(
-                    name_at,
-                    format!(
-                        "attribute {name} appears twice in one tag (first on line {})",
-                        attrs[first].line
-                    ),
-                    "keep one of them",
-                ));
-            }
-            seen.insert(name, attrs.len());
-            attrs.push(RawAttr {
-                name: name.to_string(),
-                line: self.line(name_at),
-                span: name_at..value_end + 1,
-                value_span: value_at..value_end,
-                value: value.into_owned(),
-            });
-        }
-        Ok(attrs)
-    }
-
-    fn attr_error(&self, error: &AttrError, content_at: usize) -> MetabaseError {
-        let at = |position: usize| content_at + position;
-        // The reader reports a missing `=` or value where it looked for it, past any line
-        // break; the line to fix is the one with the attribute name.
-        let after_name = |position: usize| {
-            let end = at(position).min(self.text.len());
-            self.text[..end].trim_end().len().saturating_sub(1)
-        };
-        match *error {
-            AttrError::ExpectedEq(p) => self.error_at(
-                after_name(p),
-                "an attribute name is not followed by =",
-                "write attributes as Name=\"value\"",
-            ),
-            AttrError::ExpectedValue(p) => self.error_at(
-                after_name(p),
-                "an attribute has = but no value",
-                "write attributes as Name=\"value\"",
-            ),
-            AttrError::UnquotedValue(p) => self.error_at(
-                at(p),
-                "an attribute value is not in double quotes",
-                "write attributes as Name=\"value\"",
-            ),
-            AttrError::ExpectedQuote(p, _) => self.error_at(
-                at(p),
-                "an attribute value has no closing quote",
-                "add the closing \"",
-            ),
-            AttrError::Duplicated(p, previous) => {
-                let name: String = self.text[at(p)..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != '=')
-                    .collect();
-                self.error_at(
-                    at(p),
-                    format!(
-                        "attribute {name} appears twice in one tag (first on line {})",
-                        self.line(at(previous))
-                    ),
-                    "keep one of them",
-                )
-            }
-        }
+        })
     }
 
     /// Where a slice handed out by the reader starts in the text. The reader borrows from the
