@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::arch::Bits;
 use crate::pe::ImageInfo;
-use crate::vocab::{Stage, Win32Error};
+use crate::vocab::{HostEnd, Stage, Win32Error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +37,17 @@ pub enum HostDeath {
     Crashed,
     TimedOut,
     Other,
+}
+
+impl HostDeath {
+    pub fn of(end: HostEnd) -> HostDeath {
+        match end {
+            HostEnd::Crashed { .. } => HostDeath::Crashed,
+            // A host that floods its output never finishes its start either.
+            HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
+            HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
+        }
+    }
 }
 
 /// The cause of one filter's result. `image` is what the headers of the file at the configured

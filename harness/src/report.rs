@@ -16,8 +16,8 @@ use serde::{Serialize, Serializer};
 use crate::arch::{Bits, Os};
 use crate::cause::{Cause, ImageSummary};
 use crate::vocab::{
-    BackendKind, Event, HostEnd, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
-    Win32Error,
+    BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind,
+    Stage, Win32Error,
 };
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
@@ -138,6 +138,32 @@ pub struct FilterOutcome {
     pub request_notification: Option<u32>,
     /// Set when IIS itself refused a filter that the loader loaded and that initialised.
     pub iis_refused: Option<IisRefusal>,
+}
+
+impl FilterOutcome {
+    /// An image before the host's report says what became of it: not attempted, until a
+    /// step the host reports moves it on.
+    pub fn not_attempted(
+        name: String,
+        site: Option<String>,
+        path: String,
+        image: Option<ImageSummary>,
+    ) -> FilterOutcome {
+        FilterOutcome {
+            name,
+            site,
+            path,
+            loaded: false,
+            win32_error: None,
+            stage: Stage::NotAttempted,
+            description: None,
+            flags: None,
+            request_notification: None,
+            cause: None,
+            image,
+            iis_refused: None,
+        }
+    }
 }
 
 impl HostOutcome {
@@ -708,8 +734,11 @@ impl Happening {
             }
             Happening::ExtensionResult { url, outcome, process, bits, status } => {
                 let head = format!("extension `{}` in {bits} {process}", outcome.path);
-                let error_text =
-                    outcome.win32_error.map(|error| error.to_string()).unwrap_or_default();
+                if let Some(failed) =
+                    loader_failure(&head, ImageKind::Extension, outcome.stage, outcome.win32_error)
+                {
+                    return Some(failed);
+                }
                 match outcome.stage {
                     Stage::Loaded => step(
                         if *status == 200 { StepKind::Ok } else { StepKind::Fail },
@@ -718,23 +747,7 @@ impl Happening {
                             outcome.description.clone().unwrap_or_default()
                         ),
                     ),
-                    Stage::LoadLibrary if outcome.win32_error.is_some() => step(
-                        StepKind::Fail,
-                        format!("{head}: LoadLibraryExW failed with {error_text}; IIS answers 500"),
-                    ),
-                    Stage::GetProcAddress => step(
-                        StepKind::Fail,
-                        format!(
-                            "{head}: loaded, but GetExtensionVersion is not exported: {error_text}"
-                        ),
-                    ),
-                    Stage::GetExtensionVersion if outcome.win32_error.is_some() => step(
-                        StepKind::Fail,
-                        format!("{head}: GetExtensionVersion returned FALSE with {error_text}"),
-                    ),
-                    _ => {
-                        step(StepKind::Fail, format!("{head}: the process ended before answering"))
-                    }
+                    _ => step(StepKind::Fail, format!("{head}: not attempted")),
                 }
             }
             Happening::Response { url, site, pool, status, substatus, win32_error, no_answer } => {
@@ -793,6 +806,44 @@ impl Happening {
     }
 }
 
+/// What the file check, the loader and an image's entry point did when one of them stopped
+/// the image, in the words every timeline uses. None for the stages a server model words
+/// itself: loaded, skipped or refused by IIS, not attempted.
+pub(crate) fn loader_failure(
+    head: &str,
+    kind: ImageKind,
+    stage: Stage,
+    error: Option<Win32Error>,
+) -> Option<Step> {
+    let error_text = error.map(|error| error.to_string()).unwrap_or_default();
+    let text = match (stage, error) {
+        (Stage::Probe, _) => format!(
+            "{head}: the file is not there (GetFileAttributesW: {error_text}), so it is never loaded"
+        ),
+        (Stage::LoadLibrary, Some(_)) => format!("{head}: LoadLibraryExW failed with {error_text}"),
+        (Stage::LoadLibrary, None) => {
+            format!("{head}: the process ended inside LoadLibraryExW (DllMain)")
+        }
+        (Stage::GetProcAddress, _) => {
+            format!("{head}: loaded, but {} is not exported: {error_text}", kind.entry_point())
+        }
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => {
+            format!("{head}: {} returned FALSE with {error_text}", kind.entry_point())
+        }
+        (Stage::GetFilterVersion | Stage::GetExtensionVersion, None) => {
+            format!("{head}: the process ended inside {}", kind.entry_point())
+        }
+        (
+            Stage::Loaded
+            | Stage::RefusedSilently
+            | Stage::ReadRawDataRefused
+            | Stage::NotAttempted,
+            _,
+        ) => return None,
+    };
+    Some(Step { kind: StepKind::Fail, text })
+}
+
 fn filter_result(
     name: &str,
     path: &str,
@@ -803,59 +854,30 @@ fn filter_result(
     description: Option<&str>,
 ) -> Step {
     let head = format!("load {name} `{path}` in {bits} {process}");
-    let error_text = error.map(|error| error.to_string()).unwrap_or_default();
-    let (kind, text) = match (stage, error) {
-        (Stage::Loaded, _) => (
+    if let Some(failed) = loader_failure(&head, ImageKind::Filter, stage, error) {
+        return failed;
+    }
+    let (kind, text) = match stage {
+        Stage::Loaded => (
             StepKind::Ok,
             format!(
                 "{head}: loaded; GetFilterVersion says \"{}\"",
                 description.unwrap_or_default()
             ),
         ),
-        (Stage::Probe, _) => (
-            StepKind::Fail,
-            format!(
-                "{head}: the file is not there (GetFileAttributesW: {error_text}), so it is never loaded"
-            ),
-        ),
-        (Stage::LoadLibrary, Some(_)) => {
-            (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error_text}"))
-        }
-        (Stage::LoadLibrary, None) => {
-            (StepKind::Fail, format!("{head}: the process ended inside LoadLibraryExW (DllMain)"))
-        }
-        (Stage::GetProcAddress, _) => (
-            StepKind::Fail,
-            format!("{head}: loaded, but GetFilterVersion is not exported: {error_text}"),
-        ),
-        (Stage::GetFilterVersion, Some(_)) => {
-            (StepKind::Fail, format!("{head}: GetFilterVersion returned FALSE with {error_text}"))
-        }
-        (Stage::GetFilterVersion, None) => {
-            (StepKind::Fail, format!("{head}: the process ended inside GetFilterVersion"))
-        }
-        (Stage::GetExtensionVersion, Some(_)) => (
-            StepKind::Fail,
-            format!("{head}: GetExtensionVersion returned FALSE with {error_text}"),
-        ),
-        (Stage::GetExtensionVersion, None) => {
-            (StepKind::Fail, format!("{head}: the process ended inside GetExtensionVersion"))
-        }
-        (Stage::RefusedSilently, _) => (
+        Stage::RefusedSilently => (
             StepKind::Info,
             format!(
                 "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it without an event"
             ),
         ),
-        (Stage::ReadRawDataRefused, _) => (
+        Stage::ReadRawDataRefused => (
             StepKind::Fail,
             format!(
                 "{head}: loaded and initialised, but it asks for SF_NOTIFY_READ_RAW_DATA, which IIS refuses in worker process isolation mode"
             ),
         ),
-        (Stage::NotAttempted, _) => {
-            (StepKind::Info, format!("{head}: not attempted (start-up already aborted)"))
-        }
+        _ => (StepKind::Info, format!("{head}: not attempted (start-up already aborted)")),
     };
     Step { kind, text }
 }

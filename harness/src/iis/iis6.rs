@@ -750,11 +750,7 @@ impl<'s> Iis6<'s> {
                 win32_error: Some(Win32Error::PROCESS_ABORTED),
             },
         };
-        let death = match run.end {
-            HostEnd::Crashed { .. } => HostDeath::Crashed,
-            HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
-            HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
-        };
+        let death = HostDeath::of(run.end);
         let outcome = FilterOutcome {
             name: mapped.mapping.extension.clone(),
             site: Some(self.sites[site].config.id.clone()),
@@ -1381,30 +1377,17 @@ fn judge(
             filters.len()
         );
     }
-    let death = match run.end {
-        HostEnd::Crashed { .. } => HostDeath::Crashed,
-        // A host that floods its output never finishes its start either.
-        HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
-        HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
-    };
+    let death = HostDeath::of(run.end);
     let mut outcomes = Vec::new();
     let mut failure = None;
     for (index, filter) in filters.iter().enumerate() {
         let image = headers.get(index).cloned().flatten();
-        let mut outcome = FilterOutcome {
-            name: filter.name.clone(),
-            site: filter.site.clone(),
-            path: filter.path.to_string(),
-            loaded: false,
-            win32_error: None,
-            stage: Stage::NotAttempted,
-            description: None,
-            flags: None,
-            request_notification: None,
-            cause: None,
-            image: image.as_ref().map(ImageSummary::of),
-            iis_refused: None,
-        };
+        let mut outcome = FilterOutcome::not_attempted(
+            filter.name.clone(),
+            filter.site.clone(),
+            filter.path.to_string(),
+            image.as_ref().map(ImageSummary::of),
+        );
         let load = run.images.get(index).filter(|_| keep_going || failure.is_none());
         if let Some(load) = load {
             let path = filter.path.to_string();

@@ -1240,20 +1240,12 @@ fn handler_matches(handler: &HandlerConfig, url: &str) -> bool {
 }
 
 fn unresolved(planned: &Planned) -> FilterOutcome {
-    FilterOutcome {
-        name: planned.name.clone(),
-        site: planned.site.clone(),
-        path: planned.written.clone(),
-        loaded: false,
-        win32_error: None,
-        stage: Stage::NotAttempted,
-        description: None,
-        flags: None,
-        request_notification: None,
-        cause: None,
-        image: None,
-        iis_refused: None,
-    }
+    FilterOutcome::not_attempted(
+        planned.name.clone(),
+        planned.site.clone(),
+        planned.written.clone(),
+        None,
+    )
 }
 
 /// One image's outcome from the host's report, and whether IIS counts it as failed (with the
@@ -1265,29 +1257,13 @@ fn judge(
     image: Option<&ImageInfo>,
     run: &HostRun,
 ) -> (FilterOutcome, Option<Option<Win32Error>>) {
-    let death = match run.end {
-        HostEnd::Crashed { .. } => HostDeath::Crashed,
-        HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
-        HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
-    };
-    let mut outcome = FilterOutcome {
-        name: planned.name.clone(),
-        site: planned.site.clone(),
-        path: planned
-            .path
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| planned.written.clone()),
-        loaded: false,
-        win32_error: None,
-        stage: Stage::NotAttempted,
-        description: None,
-        flags: None,
-        request_notification: None,
-        cause: None,
-        image: image.map(ImageSummary::of),
-        iis_refused: None,
-    };
+    let death = HostDeath::of(run.end);
+    let mut outcome = FilterOutcome::not_attempted(
+        planned.name.clone(),
+        planned.site.clone(),
+        planned.path.as_ref().map(ToString::to_string).unwrap_or_else(|| planned.written.clone()),
+        image.map(ImageSummary::of),
+    );
     let Some(load) = load else {
         // The host never reached it: it ended before, which the worker's end already says.
         return (outcome, (run.end != HostEnd::Completed).then_some(None));

@@ -5,7 +5,7 @@ use crate::apphost::{Edition, Source};
 use crate::arch::{Bits, Os};
 use crate::vocab::{ImageKind, PipelineMode, ProcessName, Stage, Win32Error};
 
-use super::{Step, StepKind};
+use super::{Step, StepKind, loader_failure};
 
 /// One thing that happened during an IIS 7+ start.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,49 +176,24 @@ impl Iis7Happening {
             ),
             Iis7Happening::ImageResult { kind, name, path, process, bits, stage, win32_error } => {
                 let head = format!("load {kind} {name} `{path}` in {bits} {process}");
-                let error = win32_error.map(|error| error.to_string()).unwrap_or_default();
-                let (kind_of_step, text) = match (stage, win32_error) {
-                    (Stage::Loaded, _) if *kind == ImageKind::Module => (
+                if let Some(failed) = loader_failure(&head, *kind, *stage, *win32_error) {
+                    return Some(failed);
+                }
+                let (kind_of_step, text) = match stage {
+                    Stage::Loaded if *kind == ImageKind::Module => (
                         StepKind::Ok,
                         format!(
                             "{head}: loaded; RegisterModule found (not called: it needs IIS's own interfaces)"
                         ),
                     ),
-                    (Stage::Loaded, _) => (StepKind::Ok, format!("{head}: loaded and initialised")),
-                    (Stage::LoadLibrary, Some(_)) => {
-                        (StepKind::Fail, format!("{head}: LoadLibraryExW failed with {error}"))
-                    }
-                    (Stage::LoadLibrary, None) => (
-                        StepKind::Fail,
-                        format!("{head}: the process ended inside LoadLibraryExW (DllMain)"),
-                    ),
-                    (Stage::GetProcAddress, _) => (
-                        StepKind::Fail,
-                        format!(
-                            "{head}: loaded, but {} is not exported: {error}",
-                            kind.entry_point()
-                        ),
-                    ),
-                    (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => (
-                        StepKind::Fail,
-                        format!("{head}: {} returned FALSE with {error}", kind.entry_point()),
-                    ),
-                    (Stage::GetFilterVersion | Stage::GetExtensionVersion, None) => (
-                        StepKind::Fail,
-                        format!("{head}: the process ended inside {}", kind.entry_point()),
-                    ),
-                    (Stage::RefusedSilently, _) => (
+                    Stage::Loaded => (StepKind::Ok, format!("{head}: loaded and initialised")),
+                    Stage::RefusedSilently => (
                         StepKind::Info,
                         format!(
                             "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it"
                         ),
                     ),
-                    (Stage::Probe, _) => {
-                        (StepKind::Fail, format!("{head}: the file is not there: {error}"))
-                    }
-                    (Stage::ReadRawDataRefused, _) | (Stage::NotAttempted, _) => {
-                        (StepKind::Info, format!("{head}: not attempted"))
-                    }
+                    _ => (StepKind::Info, format!("{head}: not attempted")),
                 };
                 step(kind_of_step, text)
             }
