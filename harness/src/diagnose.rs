@@ -259,7 +259,14 @@ fn diagnose_with(
     let scenario = &crate::iis::iis6::with_aspnet_page_requests(scenario)?;
     let model = Iis6::new(scenario, Purpose::Start)?;
     let mut extensions = Vec::new();
+    // Requests whose script map names a CGI program, which the harness runs none of: a
+    // prohibited one gets IIS's 404.2, an allowed one no status.
+    let mut cgi_requests = Vec::new();
     for request in model.extension_requests() {
+        if request.cgi {
+            cgi_requests.push((request.url, request.prohibited));
+            continue;
+        }
         let predicted = if request.prohibited {
             None
         } else {
@@ -290,13 +297,19 @@ fn diagnose_with(
             observed: None,
         });
     }
-    let mut requests = predict_requests(scenario, mode, &filters, &extensions)?;
+    let mut requests = predict_requests(scenario, mode, &filters, &extensions, &cgi_requests)?;
     for extension in &mut extensions {
         let site = requests.iter().find(|r| r.url == extension.url).and_then(|r| r.site.as_deref());
         extension.reached = site.is_some_and(|site| filters_let_through(&filters, site));
     }
+    // An allowed CGI's request has no predicted status, and is no problem for that.
+    let cgi_unanswered =
+        |url: &str| cgi_requests.iter().any(|(cgi_url, prohibited)| cgi_url == url && !prohibited);
     let problems = filters.iter().any(|filter| !filter.predicted.loads)
-        || requests.iter().any(|request| request.predicted_status != Some(200));
+        || requests.iter().any(|request| {
+            request.predicted_status != Some(200)
+                && !(request.predicted_status.is_none() && cgi_unanswered(&request.url))
+        });
     let mut remedies: Vec<ProposedRemedy> =
         remedies(scenario, mode, enable_32bit, &filters, &extensions)
             .into_iter()
@@ -378,15 +391,21 @@ fn predict_requests(
     mode: IsolationMode,
     filters: &[FilterDiagnosis],
     extensions: &[ExtensionDiagnosis],
+    cgi_requests: &[(String, bool)],
 ) -> anyhow::Result<Vec<RequestDiagnosis>> {
-    // A request that reaches its site and maps to an extension gets what the extension gives.
+    // A request that reaches its site and maps to an extension gets what the extension gives;
+    // one mapped to a CGI program gets 404.2 when prohibited and otherwise no status.
     let extension_status = |url: &str| {
+        let cgi = cgi_requests.iter().find(|(cgi_url, _)| cgi_url == url);
+        if let Some(&(_, prohibited)) = cgi {
+            return Some(prohibited.then_some(404));
+        }
         extensions.iter().find(|extension| extension.url == url).map(|extension| {
-            match &extension.predicted {
+            Some(match &extension.predicted {
                 None => 404,
                 Some(predicted) if !predicted.loads => 500,
                 Some(_) => 200,
-            }
+            })
         })
     };
     let globals_load = filters.iter().filter(|f| f.site.is_none()).all(|f| f.predicted.loads);
@@ -398,7 +417,7 @@ fn predict_requests(
                 RoutedTo::Site { site, pool } => {
                     let status = match (mode, globals_load, site_loads(&site)) {
                         (IsolationMode::Iis5, false, _) => None,
-                        (_, true, true) => Some(extension_status(&url).unwrap_or(200)),
+                        (_, true, true) => extension_status(&url).unwrap_or(Some(200)),
                         _ => Some(503),
                     };
                     let pool = (mode == IsolationMode::WorkerProcess).then_some(pool);

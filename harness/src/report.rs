@@ -222,6 +222,10 @@ pub enum NoAnswer {
     /// IIS 7+: the pool is disabled and its `loadBalancerCapabilities` is TcpLevel, so
     /// HTTP.sys resets the connection instead of answering 503.
     ConnectionReset,
+    /// The request maps to a CGI program, which IIS starts as a process of its own for the
+    /// request. The harness loads ISAPI extensions only, so it gives no status rather than one
+    /// no process answered.
+    CgiNotRun,
 }
 
 /// One thing that happened during a start, in the order it happened. The model records these;
@@ -790,6 +794,14 @@ impl Happening {
                             Some(NoAnswer::ConnectionReset) => {
                                 "the pool is disabled and HTTP.sys resets the connection"
                             }
+                            Some(NoAnswer::CgiNotRun) => {
+                                return step(
+                                    StepKind::Info,
+                                    format!(
+                                        "GET {url}{target}: no status: its script map names a CGI program, which IIS would start as a process of its own; the harness runs ISAPI extensions only"
+                                    ),
+                                );
+                            }
                         };
                         step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
                     }
@@ -1010,7 +1022,17 @@ impl StartReport {
                         request.url
                     )
                 }
-                _ => "verdict: the service or a worker process failed (see above)".to_owned(),
+                _ => match self
+                    .requests
+                    .iter()
+                    .find(|request| request.no_answer == Some(NoAnswer::CgiNotRun))
+                {
+                    Some(request) if self.service.started => format!(
+                        "verdict: every image loaded; {} maps to a CGI program, which the harness does not run, so it is not verified",
+                        request.url
+                    ),
+                    _ => "verdict: the service or a worker process failed (see above)".to_owned(),
+                },
             },
         };
         Step { kind: StepKind::Fail, text }

@@ -208,12 +208,12 @@ def extensions():
         return (f"0,*.dll{nl}\t\t0,*.exe{nl}\t\t1,{isapi(arch)},0,ASP.NET v2.0.50727,ASP.NET v2.0.50727")
 
     def case(name, iis5, e32, filter_arch, root_maps, restriction, app_isolated, requests, events,
-             sub_maps=None):
+             sub_maps=None, root_cgi=""):
         """`sub_maps`: the ScriptMaps of /ROOT/legacy, an architecture (ASP.NET's two maps) or a
-        list as written."""
+        list as written. `root_cgi`: entries (escaped for XML) added to the root's ScriptMaps."""
         keys = standard_keys(iis5, None, e32, [("ASP.NET_2.0.50727.0", FRAMEWORK[filter_arch] + "\\aspnet_filter.dll")])
         w3svc = next(i for i, k in enumerate(keys) if k.startswith("<IIsWebService"))
-        extra = [("ScriptMaps", maps(root_maps))]
+        extra = [("ScriptMaps", maps(root_maps) + root_cgi)]
         if restriction is not None:
             extra.append(("WebSvcExtRestrictionList", restriction))
         keys[w3svc] = keys[w3svc].replace("\t>\r\n</IIsWebService>",
@@ -262,6 +262,14 @@ def extensions():
     case("wildcard-map-takes-every-request-below-it", "FALSE", "TRUE", "x86", "x86", both_allowed, 2,
          [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong), ("/legacy/", *wrong), ("/index.htm", *ok)],
          [], sub_maps="*," + isapi("amd64") + ",0\r\n\t\t" + maps("x86"))
+    # A map to a CGI program (an .exe, here an interpreter with its arguments) is started as a
+    # process by IIS, not loaded: the harness runs none and reports no status; the Web Service
+    # Extension list still answers 404.2 for a CGI it prohibits (0,*.exe).
+    perl = r"C:\Perl\bin\perl.exe &quot;%s&quot; %s"
+    case("cgi-maps-are-never-loaded", "FALSE", "TRUE", "x86", "x86",
+         allowed("x86") + "\r\n\t\t1," + perl + ",0,Perl CGI,Perl CGI", 2,
+         [("/default.aspx", *ok), ("/cgi-bin/test.pl", None, None, None), ("/index.php", *prohibited)], [],
+         root_cgi="\r\n\t\t.pl," + perl + ",5,GET,HEAD,POST\r\n\t\t.php,C:\\PHP\\php-cgi.exe,5")
 
 
 APPHOST_MODULES = ["loghttp.dll", "static.dll", "isapi.dll", "filter.dll"]

@@ -299,6 +299,9 @@ pub struct ExtensionRequest {
     pub why: ExtensionProcess,
     /// The Web Service Extension list prohibits it: 404.2, never loaded.
     pub prohibited: bool,
+    /// The map names a CGI program, which IIS starts as a process rather than loads: the
+    /// harness runs none, and the request gets no status.
+    pub cgi: bool,
 }
 
 /// A request's ScriptMaps entry, with its executable as a path the loader is given.
@@ -402,6 +405,7 @@ impl<'s> Iis6<'s> {
                 bits,
                 why,
                 prohibited,
+                cgi: mapped.mapping.is_cgi(),
             });
         }
         out
@@ -614,6 +618,22 @@ impl<'s> Iis6<'s> {
         substatus: Option<u16>,
         win32_error: Option<Win32Error>,
     ) {
+        self.record_response(request, status, substatus, win32_error, None);
+    }
+
+    /// A request that reached its site but gets no status here, for `why`.
+    fn respond_unanswered(&mut self, request: usize, why: NoAnswer) {
+        self.record_response(request, None, None, None, Some(why));
+    }
+
+    fn record_response(
+        &mut self,
+        request: usize,
+        status: Option<u16>,
+        substatus: Option<u16>,
+        win32_error: Option<Win32Error>,
+        unanswered: Option<NoAnswer>,
+    ) {
         let Request { url, target, .. } = self.requests[request].clone();
         let (site, pool, no_answer) = match target {
             Target::Site { site, pool } => (
@@ -625,8 +645,10 @@ impl<'s> Iis6<'s> {
             Target::InvalidHostname => (None, None, None),
             Target::NoAnswer(reason) => (None, None, Some(reason)),
         };
-        let no_answer =
-            if status.is_none() { no_answer.or(Some(NoAnswer::ServiceNotRunning)) } else { None };
+        let no_answer = match status {
+            None => unanswered.or(no_answer).or(Some(NoAnswer::ServiceNotRunning)),
+            Some(_) => None,
+        };
         self.report.requests.push(RequestOutcome {
             url: url.clone(),
             site: site.clone(),
@@ -662,6 +684,10 @@ impl<'s> Iis6<'s> {
         {
             self.happen(Happening::ExtensionProhibited { url, executable, entry });
             self.answer(request, extensions::prohibited());
+            return None;
+        }
+        if mapped.mapping.is_cgi() {
+            self.respond_unanswered(request, NoAnswer::CgiNotRun);
             return None;
         }
         let metabase = &self.metabase;

@@ -18,8 +18,12 @@ use super::{Metabase, schema};
 pub struct ScriptMapping {
     /// The file extension as written (`.aspx`), or `*` for a wildcard application map.
     pub extension: String,
-    /// The ISAPI extension (or CGI) that handles it, as written.
+    /// The program that handles it: an ISAPI extension (a DLL) or a CGI program (an EXE),
+    /// its path with any quotes taken off.
     pub executable: String,
+    /// What is written after the program's path: the command line a CGI interpreter is
+    /// started with (`"%s" %s`); empty for an ISAPI extension.
+    pub arguments: String,
     /// The script-map flags (1: a script, allowed with Scripts permission; 4: check that the
     /// file exists), when written as a number.
     pub flags: Option<u32>,
@@ -29,6 +33,43 @@ pub struct ScriptMapping {
     pub set_at: String,
     /// The 1-based line of the ScriptMaps property.
     pub line: usize,
+}
+
+impl ScriptMapping {
+    /// A map to a CGI program, which IIS starts as a process of its own for each request
+    /// rather than loading it into the worker: an application mapping names "the ISAPI or CGI
+    /// program" that processes the file ("Setting Application Mappings", IIS 5.0 help), and
+    /// an `.exe` is run as a CGI while a `.dll` is loaded as an ISAPI extension (IIS 7's
+    /// "Add or Edit Script Map Dialog Box", cc742394, says so of the same script maps).
+    pub fn is_cgi(&self) -> bool {
+        fold(&self.executable).ends_with(".exe")
+    }
+}
+
+/// The program of a ScriptMaps (or Web Service Extension) field and what follows it. A path
+/// in quotes ends at the closing quote; otherwise at the first `.dll` or `.exe` that ends a
+/// word, since a path may hold spaces (`C:\Program Files\...`) and a CGI interpreter's
+/// arguments follow it (`C:\Perl\bin\perl.exe "%s" %s`).
+fn split_program(field: &str) -> (String, String) {
+    let field = field.trim();
+    if let Some(quoted) = field.strip_prefix('"')
+        && let Some(close) = quoted.find('"')
+    {
+        return (quoted[..close].to_owned(), quoted[close + 1..].trim().to_owned());
+    }
+    let lower = field.to_ascii_lowercase();
+    let ends_program = |at: usize| {
+        let after = at + ".dll".len();
+        (lower[at..].starts_with(".dll") || lower[at..].starts_with(".exe"))
+            && lower[after..].chars().next().is_none_or(|c| c.is_whitespace() || c == '"')
+    };
+    match (0..lower.len()).filter(|&at| lower.is_char_boundary(at)).find(|&at| ends_program(at)) {
+        Some(at) => {
+            let end = at + ".dll".len();
+            (field[..end].to_owned(), field[end..].trim().to_owned())
+        }
+        None => (field.to_owned(), String::new()),
+    }
 }
 
 /// What the Web Service Extension list says about one executable.
@@ -68,12 +109,13 @@ impl Metabase {
             .filter_map(|item| {
                 let mut fields = item.split(',');
                 let extension = fields.next()?.trim().to_owned();
-                let executable = fields.next()?.trim().to_owned();
+                let (executable, arguments) = split_program(fields.next()?);
                 let flags = fields.next().and_then(schema::parse_u32);
                 let verbs = fields.map(|verb| verb.trim().to_owned()).collect();
                 Some(ScriptMapping {
                     extension,
                     executable,
+                    arguments,
                     flags,
                     verbs,
                     set_at: key.clone(),
@@ -97,7 +139,9 @@ impl Metabase {
             return Restriction::NoList;
         };
         let entries = schema::list_items(&list.value);
-        let path_of = |entry: &str| entry.split(',').nth(1).map(str::trim).map(fold);
+        // An entry names the program as a script map does, a CGI's arguments included.
+        let path_of =
+            |entry: &str| entry.split(',').nth(1).map(|path| fold(&split_program(path).0));
         let verdict = |entry: &String| match entry.trim_start().starts_with('1') {
             true => Restriction::Allowed { entry: entry.clone() },
             false => Restriction::Prohibited { entry: entry.clone() },
@@ -209,5 +253,29 @@ mod tests {
         assert!(mb.web_service_extension(r"C:\unknown.dll").allows(), "1,*.dll allows the unknown");
         assert!(!mb.web_service_extension(r"c:\BANNED.dll").allows());
         assert_eq!(metabase("").web_service_extension(r"C:\x.dll"), Restriction::NoList);
+    }
+
+    #[test]
+    fn a_cgi_map_names_its_program_apart_from_the_interpreter_s_arguments() {
+        let mb = metabase(concat!(
+            "<IIsWebService Location=\"/LM/W3SVC\"\n\t\tScriptMaps=\".pl,C:\\Perl\\bin\\perl.exe &quot;%s&quot; %s,5,GET,HEAD,POST\n",
+            "\t\t.php,&quot;C:\\Program Files\\PHP\\php-cgi.exe&quot;,5\n",
+            "\t\t.cfm,C:\\Program Files\\CF\\jrun.dll,5\"\n",
+            "\t\tWebSvcExtRestrictionList=\"0,*.exe\n\t\t1,C:\\Perl\\bin\\perl.exe &quot;%s&quot; %s,0,Perl,Perl CGI\"\n\t>\n</IIsWebService>\n",
+        ));
+        let map = |ext: &str| mb.script_map_for("/LM/W3SVC/1/ROOT", Some(ext)).unwrap();
+        let perl = map(".pl");
+        assert_eq!(perl.executable, r"C:\Perl\bin\perl.exe");
+        assert_eq!(perl.arguments, "\"%s\" %s");
+        assert_eq!((perl.flags, perl.verbs.len()), (Some(5), 3));
+        assert!(perl.is_cgi());
+        let php = map(".php");
+        assert_eq!(php.executable, r"C:\Program Files\PHP\php-cgi.exe", "quotes taken off");
+        assert!(php.is_cgi() && php.arguments.is_empty());
+        let cfm = map(".cfm");
+        assert_eq!(cfm.executable, r"C:\Program Files\CF\jrun.dll", "a path with a space");
+        assert!(!cfm.is_cgi());
+        assert!(mb.web_service_extension(&perl.executable).allows(), "listed with its arguments");
+        assert!(!mb.web_service_extension(&php.executable).allows(), "0,*.exe");
     }
 }

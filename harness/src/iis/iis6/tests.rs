@@ -715,3 +715,45 @@ fn a_prohibited_extension_gives_404_2_and_is_never_loaded() {
         drive_extension(&extension_server(true, false, 2, None, false), Story::Answers(200));
     assert_eq!(report.requests[0].status, Some(200));
 }
+
+#[test]
+fn a_cgi_map_is_never_loaded_and_gets_no_status_unless_prohibited() {
+    // `.pl` maps to a CGI interpreter with its arguments, `.php` to a CGI the list prohibits.
+    let base = extension_server(false, false, 2, Some(ALLOWED), false);
+    let text = base.config.metabase().unwrap().text().replace(
+        "\t\tScriptMaps=\".aspx,",
+        "\t\tScriptMaps=\".pl,C:\\Perl\\bin\\perl.exe &quot;%s&quot; %s,5\r\n\t\t.php,C:\\PHP\\php-cgi.exe,5\r\n\t\t.aspx,",
+    );
+    let text = text.replace(
+        "0,*.dll\r\n",
+        "0,*.dll\r\n\t\t0,*.exe\r\n\t\t1,C:\\Perl\\bin\\perl.exe &quot;%s&quot; %s,0,Perl,Perl\r\n",
+    );
+    let scenario =
+        Scenario::new("cgi", Os::X64, Metabase::parse(&text, Path::new("cgi.xml")).unwrap());
+    let scenario = with_requests(scenario, &["/cgi/test.pl", "/index.php", "/shop/default.aspx"]);
+    let (report, plans) = drive_extension(&scenario, Story::Answers(200));
+    assert!(
+        plans
+            .iter()
+            .flat_map(|plan| &plan.images)
+            .all(|image| !image.path.to_string().ends_with(".exe")),
+        "no CGI program is handed to a loader"
+    );
+    let answers: Vec<_> = report
+        .requests
+        .iter()
+        .map(|request| (request.status, request.substatus, request.no_answer))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            (None, None, Some(NoAnswer::CgiNotRun)),
+            (Some(404), Some(2), None),
+            (Some(200), None, None),
+        ]
+    );
+    let model = Iis6::new(&scenario, Purpose::Start).unwrap();
+    let cgi: Vec<_> =
+        model.extension_requests().into_iter().map(|r| (r.cgi, r.prohibited)).collect();
+    assert_eq!(cgi, [(true, false), (true, true), (false, false)]);
+}
