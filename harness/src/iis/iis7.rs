@@ -164,7 +164,11 @@ enum Target {
     Site {
         site: usize,
         pool: Option<usize>,
-        handler: Option<(HandlerConfig, String)>,
+        // Boxed: a handler's configuration is large, and most requests have none.
+        handler: Option<(Box<HandlerConfig>, String)>,
+        /// A CGI or FastCGI handler maps the URL: IIS starts its program as a process of its
+        /// own, which the harness does not do.
+        cgi: bool,
     },
     InvalidHostname,
     NoListener,
@@ -212,8 +216,9 @@ struct Answer {
     substatus: Option<u16>,
     win32_error: Option<Win32Error>,
     page: Option<String>,
-    /// No answer because the connection was reset (a disabled pool with TcpLevel).
-    reset: bool,
+    /// Why there is no status, when there is none and the reason is not that nothing listens:
+    /// a reset connection (a disabled pool with TcpLevel), or a CGI the harness does not run.
+    unanswered: Option<NoAnswer>,
 }
 
 impl Answer {
@@ -228,7 +233,7 @@ impl Answer {
             substatus: None,
             win32_error: None,
             page: None,
-            reset: false,
+            unanswered: None,
         }
     }
 }
@@ -355,7 +360,7 @@ impl<'s> Iis7<'s> {
             Some(app) => format!("{}/{}", config.name, app.path.trim_matches('/')),
             None => config.name.clone(),
         };
-        let handler = pool.and_then(|pool| {
+        let first = pool.and_then(|pool| {
             let pool = &self.pools[pool];
             self.apphost
                 .handlers(&location)
@@ -371,13 +376,22 @@ impl<'s> Iis7<'s> {
                     )
                     .is_none()
                 })
-                .filter(|handler| {
-                    handler.modules.eq_ignore_ascii_case("IsapiModule")
-                        && handler.script_processor.is_some()
-                })
-                .map(|handler| (handler, location.clone()))
         });
-        Target::Site { site, pool, handler }
+        // CgiModule runs an .exe per request and FastCgiModule keeps a pool of them: either
+        // way a process, never a DLL in the worker.
+        let runs_a_process = |handler: &HandlerConfig| {
+            ["CgiModule", "FastCgiModule"]
+                .iter()
+                .any(|module| handler.modules.eq_ignore_ascii_case(module))
+        };
+        let cgi = first.as_ref().is_some_and(runs_a_process);
+        let handler = first
+            .filter(|handler| {
+                handler.modules.eq_ignore_ascii_case("IsapiModule")
+                    && handler.script_processor.is_some()
+            })
+            .map(|handler| (Box::new(handler), location.clone()));
+        Target::Site { site, pool, handler, cgi }
     }
 
     fn happen(&mut self, happening: Iis7Happening) {
@@ -641,8 +655,7 @@ impl<'s> Iis7<'s> {
         // IIS 7+ sites are named: `site` is the site's name, as appcmd names it.
         let no_answer = match answer.status {
             Some(_) => None,
-            None if answer.reset => Some(NoAnswer::ConnectionReset),
-            None => Some(NoAnswer::NothingListensOnPort),
+            None => answer.unanswered.or(Some(NoAnswer::NothingListensOnPort)),
         };
         self.report.requests.push(RequestOutcome {
             url: answer.url.clone(),
@@ -661,6 +674,7 @@ impl<'s> Iis7<'s> {
             substatus: answer.substatus,
             win32_error: answer.win32_error,
             page: answer.page,
+            no_answer,
         });
     }
 
@@ -688,7 +702,7 @@ impl<'s> Iis7<'s> {
                     index += 1;
                     continue;
                 }
-                Target::Site { site, pool, handler } => (*site, *pool, handler.clone()),
+                Target::Site { site, pool, handler, .. } => (*site, *pool, handler.clone()),
             };
             let site_name = self.sites[site].name.clone();
             if self.edition == Edition::Express {
@@ -709,7 +723,7 @@ impl<'s> Iis7<'s> {
                             substatus: None,
                             win32_error: None,
                             page: None,
-                            reset: false,
+                            unanswered: None,
                         });
                     }
                     Some(Some(worker)) => self.serve(&worker, index, site, None, handler.as_ref()),
@@ -726,7 +740,7 @@ impl<'s> Iis7<'s> {
                     substatus: None,
                     win32_error: None,
                     page: Some(messages7::service_unavailable_page()),
-                    reset: false,
+                    unanswered: None,
                 });
                 index += 1;
                 continue;
@@ -747,7 +761,7 @@ impl<'s> Iis7<'s> {
                     substatus: None,
                     win32_error: None,
                     page: status.map(|_| messages7::service_unavailable_page()),
-                    reset: status.is_none(),
+                    unanswered: status.is_none().then_some(NoAnswer::ConnectionReset),
                 });
                 index += 1;
                 continue;
@@ -778,7 +792,7 @@ impl<'s> Iis7<'s> {
         index: usize,
         site: usize,
         pool: Option<usize>,
-        handler: Option<&(HandlerConfig, String)>,
+        handler: Option<&(Box<HandlerConfig>, String)>,
     ) {
         let url = self.requests[index].url.text.clone();
         let site_name = Some(self.sites[site].name.clone());
@@ -796,7 +810,20 @@ impl<'s> Iis7<'s> {
                 substatus: Some(0),
                 win32_error: *error,
                 page: Some(messages7::filter_failed_page(path)),
-                reset: false,
+                unanswered: None,
+            };
+            return self.answer(answer);
+        }
+        if let Target::Site { cgi: true, .. } = &self.requests[index].target {
+            let answer = Answer {
+                url,
+                site: site_name,
+                pool: pool_name,
+                status: None,
+                substatus: None,
+                win32_error: None,
+                page: None,
+                unanswered: Some(NoAnswer::CgiNotRun),
             };
             return self.answer(answer);
         }
@@ -811,7 +838,7 @@ impl<'s> Iis7<'s> {
                     substatus: Some(2),
                     win32_error: None,
                     page: Some(messages7::restricted_page()),
-                    reset: false,
+                    unanswered: None,
                 };
                 return self.answer(answer);
             }
@@ -827,7 +854,7 @@ impl<'s> Iis7<'s> {
                     substatus: Some(0),
                     win32_error: *error,
                     page,
-                    reset: false,
+                    unanswered: None,
                 };
                 return self.answer(answer);
             }
@@ -846,7 +873,7 @@ impl<'s> Iis7<'s> {
                 substatus: None,
                 win32_error: None,
                 page: None,
-                reset: false,
+                unanswered: None,
             };
             return self.answer(answer);
         }
@@ -858,7 +885,7 @@ impl<'s> Iis7<'s> {
             substatus: None,
             win32_error: None,
             page: None,
-            reset: false,
+            unanswered: None,
         })
     }
 
@@ -1002,7 +1029,7 @@ impl<'s> Iis7<'s> {
                 substatus: None,
                 win32_error: error,
                 page: None,
-                reset: false,
+                unanswered: None,
             });
             return Ok(self.next_request(request + 1));
         }
@@ -1020,7 +1047,7 @@ impl<'s> Iis7<'s> {
             substatus: None,
             win32_error: error,
             page: Some(messages7::service_unavailable_page()),
-            reset: false,
+            unanswered: None,
         });
         let state = &mut self.pools[pool];
         let rapid = state.config.rapid_fail;
@@ -1074,6 +1101,8 @@ pub struct RequestTarget {
     /// HTTP.sys's own answer when no site takes the request: Some(400) for a host no binding
     /// accepts, None for a port nobody listens on. Not used when `site` is set.
     pub http_sys: Option<u16>,
+    /// A CGI or FastCGI handler maps it: no status, as the harness runs no CGI program.
+    pub cgi: bool,
 }
 
 impl Iis7<'_> {
@@ -1084,17 +1113,22 @@ impl Iis7<'_> {
             .map(|request| {
                 let url = request.url.text.clone();
                 match &request.target {
-                    Target::Site { site, pool, .. } => RequestTarget {
+                    Target::Site { site, pool, cgi, .. } => RequestTarget {
                         url,
                         site: Some(self.sites[*site].name.clone()),
                         pool: pool.map(|pool| self.pools[pool].config.name.clone()),
                         http_sys: None,
+                        cgi: *cgi,
                     },
-                    Target::InvalidHostname => {
-                        RequestTarget { url, site: None, pool: None, http_sys: Some(400) }
-                    }
+                    Target::InvalidHostname => RequestTarget {
+                        url,
+                        site: None,
+                        pool: None,
+                        http_sys: Some(400),
+                        cgi: false,
+                    },
                     Target::NoListener => {
-                        RequestTarget { url, site: None, pool: None, http_sys: None }
+                        RequestTarget { url, site: None, pool: None, http_sys: None, cgi: false }
                     }
                 }
             })

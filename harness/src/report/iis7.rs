@@ -5,7 +5,7 @@ use crate::apphost::{Edition, Source};
 use crate::arch::{Bits, Os};
 use crate::vocab::{ImageKind, PipelineMode, ProcessName, Stage, Win32Error};
 
-use super::{Step, StepKind, loader_failure};
+use super::{NoAnswer, Step, StepKind, loader_failure};
 
 /// One thing that happened during an IIS 7+ start.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +89,8 @@ pub enum Iis7Happening {
         substatus: Option<u16>,
         win32_error: Option<Win32Error>,
         page: Option<String>,
+        /// Why there is no status, when there is none.
+        no_answer: Option<NoAnswer>,
     },
 }
 
@@ -213,7 +215,16 @@ impl Iis7Happening {
                 StepKind::Info,
                 format!("GET {url}: pool {pool} is disabled, HTTP.sys answers at once"),
             ),
-            Iis7Happening::Response { url, site, pool, status, substatus, win32_error, page } => {
+            Iis7Happening::Response {
+                url,
+                site,
+                pool,
+                status,
+                substatus,
+                win32_error,
+                page,
+                no_answer,
+            } => {
                 let mut target = Vec::new();
                 if let Some(site) = site {
                     target.push(format!("site {site}"));
@@ -227,10 +238,22 @@ impl Iis7Happening {
                     format!(" ({})", target.join(", "))
                 };
                 let Some(status) = status else {
-                    return step(
-                        StepKind::Fail,
-                        format!("GET {url}{target}: no answer (nothing listens)"),
-                    );
+                    return match no_answer {
+                        Some(NoAnswer::CgiNotRun) => step(
+                            StepKind::Info,
+                            format!(
+                                "GET {url}{target}: no status: its handler is a CGI or FastCGI one, whose program IIS would start as a process of its own; the harness runs ISAPI extensions only"
+                            ),
+                        ),
+                        Some(NoAnswer::ConnectionReset) => step(
+                            StepKind::Fail,
+                            format!("GET {url}{target}: no answer: HTTP.sys resets the connection"),
+                        ),
+                        _ => step(
+                            StepKind::Fail,
+                            format!("GET {url}{target}: no answer (nothing listens)"),
+                        ),
+                    };
                 };
                 let code = match substatus {
                     Some(sub) => format!("{status}.{sub}"),

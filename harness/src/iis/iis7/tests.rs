@@ -259,3 +259,34 @@ fn handler_paths_match_as_iis_maps_them() {
     assert!(handler_matches(&handler("test.dll", "*"), "/bin/test.dll"));
     assert!(!handler_matches(&handler("*.asp", "*"), "/default.aspx"));
 }
+
+#[test]
+fn a_cgi_or_fastcgi_handler_s_request_is_never_loaded_and_gets_no_status() {
+    let base = server(Some(false), None, "");
+    let text = apphost_of(&base).text().replace(
+        "</isapiFilters>\r\n",
+        "</isapiFilters>\r\n<handlers>\
+         <add name=\"PHP_via_FastCGI\" path=\"*.php\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"C:\\php\\php-cgi.exe\" />\
+         <add name=\"CGI-exe\" path=\"*.exe\" verb=\"*\" modules=\"CgiModule\" />\
+         </handlers>\r\n",
+    );
+    let mut scenario =
+        Scenario::new("cgi", Os::X64, Apphost::parse(&text, Path::new("cgi.config")).unwrap());
+    scenario.requests = ["/index.php", "/bin/tool.exe", "/"]
+        .iter()
+        .map(|url| crate::http_sys::RequestUrl::parse(url).unwrap())
+        .collect();
+    let (report, plans) = drive(&scenario, |_| Story::Loads);
+    assert!(
+        plans.iter().flat_map(|plan| &plan.images).all(|image| image.kind != ImageKind::Extension),
+        "no CGI program is handed to a loader"
+    );
+    let answers: Vec<_> =
+        report.requests.iter().map(|request| (request.status, request.no_answer)).collect();
+    assert_eq!(
+        answers,
+        [(None, Some(NoAnswer::CgiNotRun)), (None, Some(NoAnswer::CgiNotRun)), (Some(200), None)]
+    );
+    let targets = Iis7::new(&scenario, apphost_of(&scenario)).unwrap().request_targets();
+    assert_eq!(targets.iter().map(|t| t.cgi).collect::<Vec<_>>(), [true, true, false]);
+}
