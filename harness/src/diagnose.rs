@@ -83,8 +83,25 @@ pub struct ObservedRequest {
     /// The process that loaded the extension, when one did.
     pub process: Option<ProcessName>,
     pub bits: Option<Bits>,
+    /// Whether the loader loaded it and resolved its entry point: the level a prediction is at.
     pub loads: bool,
+    /// Set when the extension's own code decided the answer after the loader had loaded it: it
+    /// refused in GetExtensionVersion, crashed, hung, or HttpExtensionProc answered other than
+    /// 200. Reported, never held against the prediction, as for filters.
+    pub behaviour: Option<Behaviour>,
     pub agree: bool,
+}
+
+/// What an extension's own code did, once loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    /// GetExtensionVersion returned FALSE.
+    Refused,
+    Crashed,
+    TimedOut,
+    /// HttpExtensionProc answered with an error or a status other than 200.
+    AnsweredOtherThan200,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,9 +170,10 @@ pub struct ProposedRemedy {
     pub explanation: String,
     /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
     /// tools, and a real start then loaded every filter and every request of `verified_with`
-    /// that reached a site got 200.
+    /// got 200.
     pub verified: bool,
-    /// The requests the verifying start sent (empty without `--verify`).
+    /// The requests of the verifying start whose answers decided it: those a site took and a
+    /// process answered (empty without `--verify`).
     pub verified_with: Vec<String>,
     /// The IIS 6.0 remedy, applied through the admin tools.
     #[serde(skip)]
@@ -341,29 +359,31 @@ fn diagnose_with(
         for extension in &mut extensions {
             extension.observed = Some(observe_request(&started, extension));
         }
-        // What a filter's own code does (refuse, crash, hang) is observed, never predicted:
-        // a request through such a filter is reported, not held against the prediction.
-        let behaved = |site: Option<&str>| {
-            filters
-                .iter()
-                .filter(|f| f.site.is_none() || f.site.as_deref() == site)
-                .all(|f| f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none()))
-        };
+        // What a filter's or an extension's own code does (refuse, crash, hang, answer) is
+        // observed, never predicted: a request through such code is reported, not held
+        // against the prediction.
+        let behaved =
+            |site: Option<&str>, url: &str| {
+                filters.iter().filter(|f| f.site.is_none() || f.site.as_deref() == site).all(|f| {
+                    f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none())
+                }) && extensions.iter().filter(|e| e.url == url).all(|e| {
+                    e.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none())
+                })
+            };
         agree = Some(
             filters
                 .iter()
                 .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree))
                 && requests.iter().all(|request| {
-                    !behaved(request.site.as_deref())
+                    !behaved(request.site.as_deref(), &request.url)
                         || request.observed_status == Some(request.predicted_status)
                 })
                 && extensions.iter().all(|e| e.observed.as_ref().is_some_and(|o| o.agree)),
         );
         for remedy in &mut remedies {
             if let Some(table_remedy) = &remedy.remedy {
-                remedy.verified = verify_remedy(machine, scenario, table_remedy)?;
-                remedy.verified_with =
-                    scenario.requests.iter().map(|url| url.text.clone()).collect();
+                (remedy.verified, remedy.verified_with) =
+                    verify_remedy(machine, scenario, table_remedy)?;
             }
         }
         // What was proven to work comes first; the order is otherwise kept.
@@ -449,6 +469,9 @@ fn image_for(
     scenario: &Scenario,
     path: &WinPath,
 ) -> anyhow::Result<Option<ImageInfo>> {
+    if scenario.leaves_empty(path) {
+        return Ok(None);
+    }
     match scenario.image_at(path) {
         Some(spec) => Ok(Some(crate::pe::inspect(&spec.source(artifacts)?)?)),
         None => Ok(machine.and_then(|machine| machine.inspect_existing(path))),
@@ -456,25 +479,41 @@ fn image_for(
 }
 
 /// What a real start answered to an extension's request, and whether the prediction (at the
-/// loader's level, and the Web Service Extension list's) holds.
+/// loader's level, and the Web Service Extension list's) holds. The host is the one that
+/// loaded the extension for this URL: the same DLL may run in two processes for two URLs.
 fn observe_request(
     served: &crate::report::StartReport,
     extension: &ExtensionDiagnosis,
 ) -> ObservedRequest {
     let request = served.requests.iter().find(|request| request.url == extension.url);
-    let loaded_by = served.hosts.iter().find_map(|host| {
-        host.extensions
-            .iter()
-            .find(|outcome| outcome.path == extension.path)
-            .map(|outcome| (host, outcome))
+    let loaded_by = served.timeline.iter().find_map(|happening| match happening {
+        crate::report::Happening::ExtensionResult { url, outcome, process, bits, .. }
+            if *url == extension.url =>
+        {
+            Some((*process, *bits, outcome))
+        }
+        _ => None,
     });
+    let status = request.and_then(|r| r.status);
+    let at_loader = loaded_by.map(|(process, bits, outcome)| {
+        observe(process, bits, outcome.stage, outcome.win32_error, outcome.cause)
+    });
+    let loads = at_loader.as_ref().is_some_and(|observed| observed.loads);
+    let behaviour = match at_loader.as_ref().and_then(|observed| observed.behaviour) {
+        Some(Cause::Crashed) => Some(Behaviour::Crashed),
+        Some(Cause::TimedOut) => Some(Behaviour::TimedOut),
+        Some(_) => Some(Behaviour::Refused),
+        None if loads && status != Some(200) => Some(Behaviour::AnsweredOtherThan200),
+        None => None,
+    };
     let observed = ObservedRequest {
-        status: request.and_then(|r| r.status),
+        status,
         substatus: request.and_then(|r| r.substatus),
         win32_error: request.and_then(|r| r.win32_error),
-        process: loaded_by.map(|(host, _)| host.process),
-        bits: loaded_by.map(|(host, _)| host.bits),
-        loads: loaded_by.is_some_and(|(_, outcome)| outcome.loaded),
+        process: loaded_by.map(|(process, _, _)| process),
+        bits: loaded_by.map(|(_, bits, _)| bits),
+        loads,
+        behaviour,
         agree: false,
     };
     let agree = match &extension.predicted {
@@ -486,7 +525,7 @@ fn observe_request(
             observed.process == Some(predicted.process)
                 && observed.bits == Some(predicted.bits)
                 && observed.loads == predicted.loads
-                && loaded_by.and_then(|(_, outcome)| outcome.win32_error)
+                && at_loader.and_then(|observed| observed.win32_error)
                     == predicted.win32_error.filter(|_| !predicted.loads)
         }
     };
@@ -766,16 +805,29 @@ fn aspnet_windir_of(path: &str, file_name: &str) -> Option<String> {
 }
 
 /// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
-fn verify_remedy(machine: &Machine, scenario: &Scenario, remedy: &Remedy) -> anyhow::Result<bool> {
+/// Whether the remedy works, from a real start of the remedied configuration, and the
+/// requests whose answers decided it.
+fn verify_remedy(
+    machine: &Machine,
+    scenario: &Scenario,
+    remedy: &Remedy,
+) -> anyhow::Result<(bool, Vec<String>)> {
     let mut fixed = scenario.clone();
     fixed.config = match remedy.applied_to(scenario.config.metabase()?) {
         Ok(metabase) => metabase.into(),
         // A tool that refuses to run leaves the server as it was: the remedy did not work.
         Err(error) if error.kind() == crate::metabase::MetabaseErrorKind::ToolRefused => {
-            return Ok(false);
+            return Ok((false, Vec::new()));
         }
         Err(error) => return Err(error.into()),
     };
     crate::iis::check(&fixed)?;
-    Ok(crate::iis::start(machine, &fixed)?.every_site_serves())
+    let started = crate::iis::start(machine, &fixed)?;
+    let mut with: Vec<String> = Vec::new();
+    for request in started.server_health_requests() {
+        if !with.contains(&request.url) {
+            with.push(request.url.clone());
+        }
+    }
+    Ok((started.every_site_serves(), with))
 }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Bits, Os};
 use crate::machine::Machine;
-use crate::report::StartReport;
+use crate::report::{Happening, StartReport};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone)]
@@ -70,6 +70,10 @@ pub struct ExpectedRequest {
     /// wrong bitness, 1260 for a 404.2); null for none.
     #[serde(default)]
     pub win32_error: Option<u32>,
+    /// The process whose load of the request's ISAPI extension answered it, with its bitness
+    /// (`"64-bit dllhost.exe"`); checked only when the case pins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_ran_in: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,20 +112,36 @@ impl Outcome {
                 .events
                 .is_some()
                 .then(|| report.events.iter().map(|event| event.id).collect()),
-            requests: pins.requests.is_some().then(|| {
+            requests: pins.requests.as_ref().map(|pinned| {
                 report
                     .requests
                     .iter()
-                    .map(|request| ExpectedRequest {
+                    .enumerate()
+                    .map(|(index, request)| ExpectedRequest {
                         url: request.url.clone(),
                         status: request.status,
                         substatus: request.substatus,
                         win32_error: request.win32_error.map(|error| error.code()),
+                        extension_ran_in: pinned
+                            .get(index)
+                            .is_some_and(|pin| pin.extension_ran_in.is_some())
+                            .then(|| extension_ran_in(report, &request.url))
+                            .flatten(),
                     })
                     .collect()
             }),
         }
     }
+}
+
+/// The process, with its bitness, whose host loaded the extension that answered `url`.
+fn extension_ran_in(report: &StartReport, url: &str) -> Option<String> {
+    report.timeline.iter().find_map(|happening| match happening {
+        Happening::ExtensionResult { url: answered, process, bits, .. } if answered == url => {
+            Some(format!("{bits} {process}"))
+        }
+        _ => None,
+    })
 }
 
 /// Loads every case under `dir`, checking each completely before anything runs.

@@ -932,16 +932,20 @@ impl StartReport {
     }
 
     /// True when the service started, every filter loaded, and every request that reached a
-    /// site got 200: what a remedy must achieve. Requests HTTP.sys answers itself (400, or no
-    /// listener) are about the URL asked for, not about the server's health.
+    /// site got 200: what a remedy must achieve.
     pub fn every_site_serves(&self) -> bool {
         self.service.started
             && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
-            && self
-                .requests
-                .iter()
-                .filter(|request| request.site.is_some())
-                .all(|request| request.status == Some(200))
+            && self.server_health_requests().all(|request| request.status == Some(200))
+    }
+
+    /// The requests that say whether the server works: those a site took. Requests HTTP.sys
+    /// answers itself (400, or no listener) are about the URL asked for, and one mapped to a
+    /// CGI program was never run by the harness.
+    pub fn server_health_requests(&self) -> impl Iterator<Item = &RequestOutcome> {
+        self.requests.iter().filter(|request| {
+            request.site.is_some() && request.no_answer != Some(NoAnswer::CgiNotRun)
+        })
     }
 
     /// The first filter failure, for verdict lines.

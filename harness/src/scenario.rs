@@ -230,6 +230,12 @@ impl Scenario {
         self.default_image(path)
     }
 
+    /// Whether the scenario says `path` holds nothing (`=missing`): whatever the machine's
+    /// disk has there, the start removes it first.
+    pub fn leaves_empty(&self, path: &WinPath) -> bool {
+        self.images.iter().any(|(placed, spec)| placed == path && *spec == ImageSpec::Missing)
+    }
+
     /// What a real server of this scenario's kind has at `path` without anyone placing it.
     pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
         if let Configuration::Apphost(apphost) = &self.config

@@ -140,7 +140,7 @@ fn mock_images_export_the_isapi_entry_points_and_variants_exist(
 
 /// The folders `generate.py` owns hold exactly what it writes: 36 matrix cases (OS × three
 /// isolation-mode settings × three Enable32BitAppOnWin64 placements × two filter
-/// architectures), 10 quirks and 8 extension cases, each a metabase and an expectation, and 40
+/// architectures), 10 quirks and 14 extension cases, each a metabase and an expectation, and 40
 /// IIS 7+ cases (pool bitness × filter architecture × bitness precondition, and module
 /// architecture), each an applicationHost.config and an expectation.
 #[test]
@@ -160,7 +160,7 @@ fn the_generated_scenarios_are_what_generate_py_writes() {
         scratch.path(),
     );
     status.unwrap_or_else(|error| panic!("tests/scenarios/generate.py: {error:#}"));
-    for (folder, cases) in [("matrix", 36), ("quirks", 10), ("extensions", 9), ("iis7", 40)] {
+    for (folder, cases) in [("matrix", 36), ("quirks", 10), ("extensions", 14), ("iis7", 40)] {
         let listing = |dir: &Path| {
             let mut names: Vec<String> = std::fs::read_dir(dir)
                 .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))

@@ -194,7 +194,8 @@ def quirks():
 def extensions():
     """ASP.NET pages on x64: the filter and the extension each at their standard Framework path
     (where the harness places the matching mock), ScriptMaps at the root or below, and the Web
-    Service Extension list as aspnet_regiis -enable writes it."""
+    Service Extension list as aspnet_regiis -enable writes it. A request that an extension
+    answers pins the process that ran it, as `extension_ran_in`."""
     folder = HERE / "extensions"
 
     def isapi(arch):
@@ -208,67 +209,102 @@ def extensions():
         return (f"0,*.dll{nl}\t\t0,*.exe{nl}\t\t1,{isapi(arch)},0,ASP.NET v2.0.50727,ASP.NET v2.0.50727")
 
     def case(name, iis5, e32, filter_arch, root_maps, restriction, app_isolated, requests, events,
-             sub_maps=None, root_cgi=""):
-        """`sub_maps`: the ScriptMaps of /ROOT/legacy, an architecture (ASP.NET's two maps) or a
-        list as written. `root_cgi`: entries (escaped for XML) added to the root's ScriptMaps."""
+             sub_maps=None, root_cgi="", sub_element="IIsWebVirtualDir", site_maps=None,
+             w3svc_extra=(), images=()):
+        """`requests`: (url, status, substatus, win32_error[, the process that ran its
+        extension]). `sub_maps`: the ScriptMaps of /ROOT/legacy (an `IIsWebVirtualDir`, or
+        `sub_element`), an architecture (ASP.NET's two maps) or a list as written. `root_cgi`:
+        entries (escaped for XML) added to the root's ScriptMaps. `site_maps`: ScriptMaps on
+        the site's own key, /LM/W3SVC/1."""
         keys = standard_keys(iis5, None, e32, [("ASP.NET_2.0.50727.0", FRAMEWORK[filter_arch] + "\\aspnet_filter.dll")])
         w3svc = next(i for i, k in enumerate(keys) if k.startswith("<IIsWebService"))
         extra = [("ScriptMaps", maps(root_maps) + root_cgi)]
         if restriction is not None:
             extra.append(("WebSvcExtRestrictionList", restriction))
+        extra += list(w3svc_extra)
         keys[w3svc] = keys[w3svc].replace("\t>\r\n</IIsWebService>",
                                           "".join(f"\t\t{n}=\"{v}\"\r\n" for n, v in extra) + "\t>\r\n</IIsWebService>")
-        keys.append(key("IIsWebServer", "/LM/W3SVC/1", [("ServerBindings", ":80:"), ("ServerComment", "Default Web Site")]))
+        site = [("ServerBindings", ":80:"), ("ServerComment", "Default Web Site")]
+        if site_maps is not None:
+            site.append(("ScriptMaps", maps(site_maps)))
+        keys.append(key("IIsWebServer", "/LM/W3SVC/1", site))
         keys.append(key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT",
                         [("AppIsolated", str(app_isolated)), ("AppRoot", "/LM/W3SVC/1/ROOT"), ("Path", r"C:\Inetpub\wwwroot")]))
         if sub_maps is not None:
-            keys.append(key("IIsWebVirtualDir", "/LM/W3SVC/1/ROOT/legacy",
-                            [("Path", r"C:\Inetpub\legacy"),
-                             ("ScriptMaps", maps(sub_maps) if sub_maps in FRAMEWORK else sub_maps)]))
+            sub_maps = maps(sub_maps) if sub_maps in FRAMEWORK else sub_maps
+            attributes = [("ScriptMaps", sub_maps)]
+            if sub_element == "IIsWebVirtualDir":
+                attributes.insert(0, ("Path", r"C:\Inetpub\legacy"))
+            keys.append(key(sub_element, "/LM/W3SVC/1/ROOT/legacy", attributes))
         iis5_mode = iis5 == "TRUE"
         bits = 64 if iis5_mode or e32 != "TRUE" else 32
         expected = {
             "started": True, "process": "inetinfo.exe" if iis5_mode else "w3wp.exe", "bits": bits,
             "loaded": True, "win32_error": None, "status": requests[0][1], "events": events,
-            "requests": [{"url": url, "status": status, "substatus": sub, "win32_error": error}
-                         for url, status, sub, error in requests],
+            "requests": [],
         }
-        write_case(folder, name, document(keys), {"os": "x64", "images": [], "expected": expected})
+        for url, status, sub, error, *ran_in in requests:
+            request = {"url": url, "status": status, "substatus": sub, "win32_error": error}
+            if ran_in:
+                request["extension_ran_in"] = ran_in[0]
+            expected["requests"].append(request)
+        write_case(folder, name, document(keys), {"os": "x64", "images": list(images), "expected": expected})
 
     ok, wrong, prohibited = (200, None, None), (500, None, 193), (404, 2, 1260)
+    w3wp32, w3wp64 = "32-bit w3wp.exe", "64-bit w3wp.exe"
+    inetinfo64, dllhost64 = "64-bit inetinfo.exe", "64-bit dllhost.exe"
     # Fix A of the seed: 32-bit workers, the 32-bit filter and extension.
     case("wpm-32bit-workers-x86-extension", "FALSE", "TRUE", "x86", "x86", allowed("x86"), 2,
-         [("/default.aspx", *ok), ("/index.htm", *ok)], [])
+         [("/default.aspx", *ok, w3wp32), ("/index.htm", *ok)], [])
     # David Wang's "%1 is not a valid Win32 application": 32-bit workers, .aspx mapped to Framework64.
     case("wpm-32bit-workers-amd64-extension-is-500-193", "FALSE", "TRUE", "x86", "amd64", allowed("amd64"), 2,
-         [("/default.aspx", *wrong), ("/index.htm", *ok)], [])
+         [("/default.aspx", *wrong, w3wp32), ("/index.htm", *ok)], [])
     # Fix B of the seed: IIS 5.0 isolation mode, everything 64-bit, the pooled root in dllhost.exe.
     case("iis5-pooled-app-amd64-extension-in-dllhost", "TRUE", None, "amd64", "amd64", allowed("amd64"), 2,
-         [("/default.aspx", *ok)], [])
+         [("/default.aspx", *ok, dllhost64)], [])
     case("iis5-in-process-app-x86-extension-is-500-193", "TRUE", "TRUE", "amd64", "x86", allowed("x86"), 0,
-         [("/default.aspx", *wrong)], [])
+         [("/default.aspx", *wrong, inetinfo64)], [])
     case("iis5-isolated-app-x86-extension-is-500-193", "TRUE", None, "amd64", "x86", allowed("x86"), 1,
-         [("/default.aspx", *wrong)], [])
+         [("/default.aspx", *wrong, dllhost64)], [])
+    # A DLL listed in InProcessIsapiApps stays in inetinfo.exe, whatever the application's protection.
+    case("iis5-in-process-isapi-app-runs-in-inetinfo", "TRUE", None, "amd64", "amd64", allowed("amd64"), 2,
+         [("/default.aspx", *ok, inetinfo64)], [], w3svc_extra=[("InProcessIsapiApps", isapi("amd64"))])
     # Installed but not allowed: aspnet_regiis -i without -enable.
     case("prohibited-extension-is-404-2", "FALSE", None, "amd64", "amd64",
          allowed("amd64").replace("\t\t1,", "\t\t0,"), 2, [("/default.aspx", *prohibited), ("/index.htm", *ok)], [])
     # ScriptMaps set below the root replace the root's for that folder only.
     case("script-maps-below-the-root-replace-the-root-s", "FALSE", "TRUE", "x86", "x86",
          allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727", 2,
-         [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong)], [], sub_maps="amd64")
+         [("/default.aspx", *ok, w3wp32), ("/legacy/default.aspx", *wrong, w3wp32)], [], sub_maps="amd64")
+    # The same on a plain folder (an IIsWebDirectory key, no virtual directory of its own).
+    case("script-maps-on-a-web-directory-replace-the-root-s", "FALSE", "TRUE", "x86", "x86",
+         allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727", 2,
+         [("/default.aspx", *ok, w3wp32), ("/legacy/default.aspx", *wrong, w3wp32)], [], sub_maps="amd64",
+         sub_element="IIsWebDirectory")
+    # ScriptMaps on the site's key replace /LM/W3SVC's for the whole site.
+    case("script-maps-on-the-site-replace-the-service-s", "FALSE", None, "amd64", "x86",
+         allowed("amd64") + "\r\n\t\t1," + isapi("x86") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727", 2,
+         [("/default.aspx", *ok, w3wp64), ("/legacy/default.aspx", *ok, w3wp64)], [], site_maps="amd64")
     # A wildcard application map takes every request below it first, even one for a file with
     # an entry of its own and one for a folder.
     both_allowed = allowed("x86") + "\r\n\t\t1," + isapi("amd64") + ",0,ASP.NET v2.0.50727,ASP.NET v2.0.50727"
     case("wildcard-map-takes-every-request-below-it", "FALSE", "TRUE", "x86", "x86", both_allowed, 2,
-         [("/default.aspx", *ok), ("/legacy/default.aspx", *wrong), ("/legacy/", *wrong), ("/index.htm", *ok)],
+         [("/default.aspx", *ok, w3wp32), ("/legacy/default.aspx", *wrong, w3wp32), ("/legacy/", *wrong, w3wp32),
+          ("/index.htm", *ok)],
          [], sub_maps="*," + isapi("amd64") + ",0\r\n\t\t" + maps("x86"))
+    # An extension whose file is not there: the loader's 126, and IIS answers 500.
+    case("missing-extension-is-500-126", "FALSE", None, "amd64", "amd64", allowed("amd64"), 2,
+         [("/default.aspx", 500, None, 126, w3wp64)], [], images=[isapi("amd64") + "=missing"])
+    # What the extension's own code answers is what the client gets: HSE_STATUS_ERROR is a 500.
+    case("extension-request-error-is-500", "FALSE", None, "amd64", "amd64", allowed("amd64"), 2,
+         [("/default.aspx", 500, None, None, w3wp64)], [], images=[isapi("amd64") + "=amd64:extension_request_error"])
     # A map to a CGI program (an .exe, here an interpreter with its arguments) is started as a
     # process by IIS, not loaded: the harness runs none and reports no status; the Web Service
     # Extension list still answers 404.2 for a CGI it prohibits (0,*.exe).
     perl = r"C:\Perl\bin\perl.exe &quot;%s&quot; %s"
     case("cgi-maps-are-never-loaded", "FALSE", "TRUE", "x86", "x86",
          allowed("x86") + "\r\n\t\t1," + perl + ",0,Perl CGI,Perl CGI", 2,
-         [("/default.aspx", *ok), ("/cgi-bin/test.pl", None, None, None), ("/index.php", *prohibited)], [],
+         [("/default.aspx", *ok, w3wp32), ("/cgi-bin/test.pl", None, None, None), ("/index.php", *prohibited)], [],
          root_cgi="\r\n\t\t.pl," + perl + ",5,GET,HEAD,POST\r\n\t\t.php,C:\\PHP\\php-cgi.exe,5")
 
 

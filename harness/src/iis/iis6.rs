@@ -278,6 +278,8 @@ impl Worker {
 #[derive(Debug, Clone)]
 struct Request {
     url: String,
+    /// The URL's path, without its query: what applications and script maps are found by.
+    path: String,
     ordinal: u32,
     target: Target,
     /// The ISAPI extension its URL maps to, when a site takes it and ScriptMaps map its
@@ -419,10 +421,7 @@ impl<'s> Iis6<'s> {
         site: usize,
         mapped: &MappedExtension,
     ) -> (ProcessName, Bits, ExtensionProcess) {
-        let url = &self.requests[request].url;
-        let app_path = url
-            .split_once("://")
-            .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+        let app_path = &self.requests[request].path;
         let isolated = self.sites[site].config.app_for(app_path).and_then(|app| app.isolated);
         extensions::extension_host(
             self.scenario.os,
@@ -690,18 +689,7 @@ impl<'s> Iis6<'s> {
             self.respond_unanswered(request, NoAnswer::CgiNotRun);
             return None;
         }
-        let metabase = &self.metabase;
-        let app_path = url
-            .split_once("://")
-            .map_or(url.as_str(), |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
-        let isolated = self.sites[site].config.app_for(app_path).and_then(|app| app.isolated);
-        let (process, bits, why) = extensions::extension_host(
-            self.scenario.os,
-            self.mode,
-            self.enable_32bit,
-            Protection::from_app_isolated(isolated.unwrap_or(2)),
-            metabase.in_process_isapi_app(&executable),
-        );
+        let (process, bits, why) = self.extension_process(request, site, &mapped);
         self.happen(Happening::ExtensionLoads {
             url,
             extension: mapped.mapping.extension.clone(),
@@ -1258,6 +1246,7 @@ fn route_requests(
         for ordinal in 1..=scenario.repeat_requests {
             requests.push(Request {
                 url: url.clone(),
+                path: path.clone(),
                 ordinal,
                 target,
                 extension: extension.clone(),
