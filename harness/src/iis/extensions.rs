@@ -29,6 +29,11 @@
 //!   (UNVERIFIED: the status IIS 6.0 gives for a refused initialisation);
 //! - otherwise what HttpExtensionProc answered: the status it set in its
 //!   EXTENSION_CONTROL_BLOCK, or 500 when it returned HSE_STATUS_ERROR.
+//!
+//! An extension that crashes or hangs takes its process down with it. For a pool's w3wp.exe
+//! WAS counts that as a worker failure, as for any worker's, towards rapid-fail protection
+//! (`iis6.rs`). What becomes of inetinfo.exe or a dllhost.exe is not modelled: the next
+//! request finds them as before.
 
 use crate::arch::{Bits, Os};
 use crate::host::{HostRun, ImageLoad};

@@ -812,6 +812,11 @@ impl<'s> Iis6<'s> {
             pipeline_mode: None,
         });
         self.answer(request, answer);
+        // An extension that crashes or hangs takes the worker it runs in down with it (the
+        // host stands in for that worker): WAS counts the failure as for any worker's.
+        if in_pool && run.end != HostEnd::Completed {
+            self.worker_lost(pool, run.pid, run.bits, &host_death(run.end));
+        }
         Ok(self.serve(request + 1))
     }
 
@@ -1117,6 +1122,13 @@ impl<'s> Iis6<'s> {
         bits: Bits,
         failure: &HostFailure,
     ) {
+        self.worker_lost(pool, pid, bits, failure);
+        self.respond(request, Some(503), failure.error());
+    }
+
+    /// A pool's worker is gone: WAS logs it, counts the failure towards rapid-fail protection
+    /// (which may disable the pool), and the pool's next request starts a new worker.
+    fn worker_lost(&mut self, pool: usize, pid: Option<u32>, bits: Bits, failure: &HostFailure) {
         let name = self.pools[pool].name.clone();
         self.failure_events(failure, bits);
         if let (Some(error), Some(pid)) = (failure.error(), pid) {
@@ -1132,7 +1144,6 @@ impl<'s> Iis6<'s> {
         }
         self.pools[pool].worker = None;
         self.pools[pool].last_error = failure.error();
-        self.respond(request, Some(503), failure.error());
         let pool = &mut self.pools[pool];
         let window = Duration::from_secs(u64::from(pool.rapid_fail.interval_minutes) * 60);
         let clock = pool.clock;

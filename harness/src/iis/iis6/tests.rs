@@ -757,3 +757,25 @@ fn a_cgi_map_is_never_loaded_and_gets_no_status_unless_prohibited() {
         model.extension_requests().into_iter().map(|r| (r.cgi, r.prohibited)).collect();
     assert_eq!(cgi, [(true, false), (true, true), (false, false)]);
 }
+
+#[test]
+fn an_extension_that_crashes_its_worker_counts_towards_rapid_fail_protection() {
+    let crash = HostEnd::Crashed { exception_code: 0xC000_0005 };
+    let mut scenario = extension_server(false, false, 2, Some(ALLOWED), false);
+    scenario.requests.truncate(1);
+    scenario.repeat_requests = 6;
+    let (report, plans) = drive_extension(&scenario, Story::EndsInGetFilterVersion(crash));
+    // Each crash takes the worker down, so each request starts a new worker (and loads the
+    // filters again) until WAS disables the pool after the default five failures.
+    let workers =
+        plans.iter().filter(|plan| plan.images.iter().any(|i| i.kind == ImageKind::Filter));
+    assert_eq!(workers.count(), 5, "a new worker for each of the five crashing requests");
+    let statuses: Vec<_> = report.requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(500), Some(500), Some(500), Some(500), Some(500), Some(503)]);
+    assert!(
+        report.timeline.iter().any(|h| matches!(h, Happening::PoolDisabled { failures: 5, .. })),
+        "{:?}",
+        report.timeline
+    );
+    assert_eq!(event_ids(&report).iter().filter(|&&id| id == 1009).count(), 5, "WAS logs each");
+}
