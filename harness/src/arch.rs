@@ -88,6 +88,13 @@ impl Bits {
         }
     }
 
+    pub fn other(self) -> Bits {
+        match self {
+            Bits::B32 => Bits::B64,
+            Bits::B64 => Bits::B32,
+        }
+    }
+
     /// The build of the host program that runs at this bitness.
     pub fn host_arch(self) -> Arch {
         match self {

@@ -743,18 +743,25 @@ fn remedies(
         filters.iter().filter(|filter| filter.predicted.cause == Cause::WrongBitness).collect();
     if wrong.is_empty() {
         // The filters load; an ASP.NET extension of the other bitness than the process that
-        // runs its application is fixed by registering that process's ASP.NET.
+        // runs its application is fixed by registering that process's ASP.NET. Any other
+        // extension needs a process of its own bitness: only a worker can be 32-bit on x64.
         let wrong_extension = extensions.iter().find_map(|extension| {
             let predicted = extension.predicted.as_ref()?;
             (predicted.cause == Cause::WrongBitness)
-                .then_some((predicted.bits, aspnet_windir_of(&extension.path, "aspnet_isapi.dll")?))
+                .then(|| (predicted.bits, aspnet_windir_of(&extension.path, "aspnet_isapi.dll")))
         });
-        return match wrong_extension {
-            Some((bits, windir)) => {
+        return match (wrong_extension, scenario.os, mode) {
+            (Some((bits, Some(windir))), _, _) => {
                 let framework = if bits == Bits::B32 { Arch::X86 } else { Arch::Amd64 };
                 vec![remedy::register_aspnet(framework, &windir, scenario.os, enable_32bit, bits)]
             }
-            None => Vec::new(),
+            (Some((Bits::B64, None)), Os::X64, IsolationMode::Iis5) => {
+                vec![remedy::worker_process_isolation(enable_32bit)]
+            }
+            (Some((bits, None)), Os::X64, IsolationMode::WorkerProcess) => {
+                vec![remedy::worker_bitness(bits.other())]
+            }
+            _ => Vec::new(),
         };
     }
     let bits = wrong[0].predicted.bits;
@@ -804,9 +811,8 @@ fn aspnet_windir_of(path: &str, file_name: &str) -> Option<String> {
         .then(|| format!("{}:\\{windir}", path.chars().next().unwrap_or('C')))
 }
 
-/// Applies a remedy to a copy of the metabase through the admin tools and starts for real.
-/// Whether the remedy works, from a real start of the remedied configuration, and the
-/// requests whose answers decided it.
+/// Applies a remedy to a copy of the metabase through the admin tools and starts for real:
+/// whether the remedy works, and the requests whose answers decided it.
 fn verify_remedy(
     machine: &Machine,
     scenario: &Scenario,

@@ -265,3 +265,35 @@ fn every_extension_variant_is_diagnosed_and_agrees() {
         );
     }
 }
+
+/// A user's own extension (not ASP.NET's) of the other bitness than the worker: no ASP.NET
+/// registration can fix it, so the remedy is the worker's bitness, and a real start of the
+/// changed copy proves it by the page the extension serves.
+#[test]
+fn a_user_s_wrong_bitness_extension_is_fixed_by_the_worker_s_bitness() {
+    let scenarios = tests_dir().join("scenarios");
+    let source = scenarios.join("extensions/wpm-32bit-workers-amd64-extension-is-500-193.xml");
+    let text = std::fs::read_to_string(&source)
+        .unwrap()
+        .replace(
+            r"C:\WINDOWS\Microsoft.NET\Framework64\v2.0.50727\aspnet_isapi.dll",
+            r"C:\Ext\handler.dll",
+        )
+        .replace("FilterLoadOrder=\"ASP.NET_2.0.50727.0\"", "FilterLoadOrder=\"\"");
+    let metabase = harness::metabase::Metabase::parse(&text, &source).unwrap();
+    let mut scenario = harness::scenario::Scenario::new("user-extension", Os::X64, metabase);
+    let handler = harness::winpath::WinPath::parse(r"C:\Ext\handler.dll").unwrap();
+    scenario.add_image(handler, ImageSpec::parse("amd64:extension").unwrap()).unwrap();
+    let diagnosis = diagnose(machine(), &scenario, true).unwrap();
+    assert_eq!(diagnosis.agree, Some(true), "{:#?}", diagnosis.extensions);
+    let predicted = diagnosis.extensions[0].predicted.as_ref().unwrap();
+    assert_eq!((predicted.bits, predicted.cause), (Bits::B32, Cause::WrongBitness));
+    assert_eq!(diagnosis.remedies.len(), 1, "{:?}", diagnosis.remedies);
+    let remedy = &diagnosis.remedies[0];
+    assert_eq!(
+        remedy.commands[0],
+        "cscript adsutil.vbs SET W3SVC/AppPools/Enable32bitAppOnWin64 0"
+    );
+    assert!(remedy.verified, "{remedy:?}");
+    assert!(remedy.verified_with.iter().any(|url| url.ends_with("/default.aspx")), "{remedy:?}");
+}
