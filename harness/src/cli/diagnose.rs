@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use crate::artifacts::Artifacts;
-use crate::cause::Cause;
 use crate::diagnose::{Diagnosis, diagnose, predict_only};
 use crate::machine::Machine;
 use crate::report::{Printer, StepKind};
@@ -55,7 +54,7 @@ fn print(diagnosis: &Diagnosis) {
         };
         let outcome = match predicted.win32_error {
             None => "loads".to_owned(),
-            Some(error) => format!("fails with {error} ({})", cause_words(predicted.cause)),
+            Some(error) => format!("fails with {error} ({})", words(predicted.cause)),
         };
         printer.line(
             if predicted.loads { StepKind::Ok } else { StepKind::Fail },
@@ -74,7 +73,7 @@ fn print(diagnosis: &Diagnosis) {
             };
             let behaviour = observed
                 .behaviour
-                .map(|cause| format!("; then the filter: {}", cause_words(cause)))
+                .map(|cause| format!("; then the filter: {}", words(cause)))
                 .unwrap_or_default();
             printer.line(
                 if observed.agree { StepKind::Ok } else { StepKind::Fail },
@@ -119,6 +118,69 @@ fn print(diagnosis: &Diagnosis) {
             );
         }
     }
+    for extension in &diagnosis.extensions {
+        let head = format!(
+            "GET {}: extension {} `{}`",
+            extension.url, extension.extension, extension.path
+        );
+        let (kind, text) = match &extension.predicted {
+            None => (
+                StepKind::Fail,
+                format!(
+                    "{head}: prohibited by the Web Service Extension list, so 404.2 and never loaded"
+                ),
+            ),
+            Some(predicted) => {
+                let outcome = match predicted.win32_error {
+                    None => "loads".to_owned(),
+                    Some(error) => {
+                        format!("fails with {error} ({})", words(predicted.cause))
+                    }
+                };
+                let reached = if extension.reached {
+                    String::new()
+                } else {
+                    "; the request never reaches it (the service or the site's filters fail first)"
+                        .to_owned()
+                };
+                (
+                    if predicted.loads && extension.reached {
+                        StepKind::Ok
+                    } else {
+                        StepKind::Fail
+                    },
+                    format!(
+                        "{head} in {} {}: {outcome}; {}{reached}",
+                        predicted.bits, predicted.process, predicted.reason
+                    ),
+                )
+            }
+        };
+        printer.line(kind, &format!("predicted: {text}"));
+        if let Some(observed) = &extension.observed {
+            let host = match (observed.bits, observed.process) {
+                (Some(bits), Some(process)) => format!("in {bits} {process}"),
+                _ => "never loaded".to_owned(),
+            };
+            let status = match (observed.status, observed.substatus) {
+                (Some(status), Some(sub)) => format!("HTTP {status}.{sub}"),
+                (Some(status), None) => format!("HTTP {status}"),
+                (None, _) => "no answer".to_owned(),
+            };
+            let behaviour = observed
+                .behaviour
+                .map(|behaviour| format!("; then the extension: {}", words(behaviour)))
+                .unwrap_or_default();
+            printer.line(
+                if observed.agree { StepKind::Ok } else { StepKind::Fail },
+                &format!(
+                    "observed:  GET {}: {host}, {status}{behaviour} ({})",
+                    extension.url,
+                    if observed.agree { "agrees" } else { "DISAGREES with the prediction" }
+                ),
+            );
+        }
+    }
     for (rank, remedy) in diagnosis.remedies.iter().enumerate() {
         let verified = match diagnosis.agree {
             None => String::new(),
@@ -144,9 +206,10 @@ fn print(diagnosis: &Diagnosis) {
     }
 }
 
-/// A cause in words, as the JSON names it (`wrong_bitness` reads "wrong bitness").
-fn cause_words(cause: Cause) -> String {
-    serde_json::to_value(cause)
+/// A cause or a behaviour in words, as the JSON names it (`wrong_bitness` reads "wrong
+/// bitness").
+fn words(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
         .ok()
         .and_then(|value| value.as_str().map(|name| name.replace('_', " ")))
         .unwrap_or_default()
