@@ -395,6 +395,22 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
     let output = harness(&["diagnose", "--metabase", healthy.to_str().unwrap(), "--verify"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("(agrees)"));
+
+    // The text shows each extension's prediction and observation, as the JSON has them.
+    let wrong = scenarios().join("extensions/wpm-32bit-workers-amd64-extension-is-500-193.xml");
+    let output = harness(&["diagnose", "--metabase", wrong.to_str().unwrap(), "--verify"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let predicted = text
+        .lines()
+        .find(|line| line.contains("predicted: GET") && line.contains("extension .aspx"))
+        .unwrap_or_else(|| panic!("no extension prediction in:\n{text}"));
+    assert!(predicted.contains("in 32-bit w3wp.exe: fails with Win32 error 193"), "{predicted}");
+    assert!(
+        text.lines().any(|line| line.contains("observed:  GET")
+            && line.contains("in 32-bit w3wp.exe, HTTP 500 (agrees)")),
+        "{text}"
+    );
 }
 
 /// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,
