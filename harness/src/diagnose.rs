@@ -320,14 +320,13 @@ fn diagnose_with(
         let site = requests.iter().find(|r| r.url == extension.url).and_then(|r| r.site.as_deref());
         extension.reached = site.is_some_and(|site| filters_let_through(&filters, site));
     }
-    // An allowed CGI's request has no predicted status, and is no problem for that.
-    let cgi_unanswered =
+    // An allowed CGI's request gets no status from the harness, and is no problem for that.
+    let not_run =
         |url: &str| cgi_requests.iter().any(|(cgi_url, prohibited)| cgi_url == url && !prohibited);
     let problems = filters.iter().any(|filter| !filter.predicted.loads)
-        || requests.iter().any(|request| {
-            request.predicted_status != Some(200)
-                && !(request.predicted_status.is_none() && cgi_unanswered(&request.url))
-        });
+        || requests
+            .iter()
+            .any(|request| request.predicted_status != Some(200) && !not_run(&request.url));
     let mut remedies: Vec<ProposedRemedy> =
         remedies(scenario, mode, enable_32bit, &filters, &extensions)
             .into_iter()
@@ -362,20 +361,25 @@ fn diagnose_with(
         // What a filter's or an extension's own code does (refuse, crash, hang, answer) is
         // observed, never predicted: a request through such code is reported, not held
         // against the prediction.
-        let behaved =
-            |site: Option<&str>, url: &str| {
-                filters.iter().filter(|f| f.site.is_none() || f.site.as_deref() == site).all(|f| {
-                    f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none())
-                }) && extensions.iter().filter(|e| e.url == url).all(|e| {
-                    e.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none())
-                })
-            };
+        let filters_behaved = |site: Option<&str>| {
+            filters
+                .iter()
+                .filter(|f| f.site.is_none() || f.site.as_deref() == site)
+                .all(|f| f.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none()))
+        };
+        let extension_behaved = |url: &str| {
+            extensions
+                .iter()
+                .filter(|e| e.url == url)
+                .all(|e| e.observed.as_ref().is_none_or(|observed| observed.behaviour.is_none()))
+        };
         agree = Some(
             filters
                 .iter()
                 .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree))
                 && requests.iter().all(|request| {
-                    !behaved(request.site.as_deref(), &request.url)
+                    !filters_behaved(request.site.as_deref())
+                        || !extension_behaved(&request.url)
                         || request.observed_status == Some(request.predicted_status)
                 })
                 && extensions.iter().all(|e| e.observed.as_ref().is_some_and(|o| o.agree)),
@@ -479,21 +483,13 @@ fn image_for(
 }
 
 /// What a real start answered to an extension's request, and whether the prediction (at the
-/// loader's level, and the Web Service Extension list's) holds. The host is the one that
-/// loaded the extension for this URL: the same DLL may run in two processes for two URLs.
+/// loader's level, and the Web Service Extension list's) holds.
 fn observe_request(
     served: &crate::report::StartReport,
     extension: &ExtensionDiagnosis,
 ) -> ObservedRequest {
     let request = served.requests.iter().find(|request| request.url == extension.url);
-    let loaded_by = served.timeline.iter().find_map(|happening| match happening {
-        crate::report::Happening::ExtensionResult { url, outcome, process, bits, .. }
-            if *url == extension.url =>
-        {
-            Some((*process, *bits, outcome))
-        }
-        _ => None,
-    });
+    let loaded_by = served.extension_result(&extension.url);
     let status = request.and_then(|r| r.status);
     let at_loader = loaded_by.map(|(process, bits, outcome)| {
         observe(process, bits, outcome.stage, outcome.win32_error, outcome.cause)

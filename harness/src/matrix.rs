@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Bits, Os};
 use crate::machine::Machine;
-use crate::report::{Happening, StartReport};
+use crate::report::StartReport;
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone)]
@@ -125,23 +125,14 @@ impl Outcome {
                         extension_ran_in: pinned
                             .get(index)
                             .is_some_and(|pin| pin.extension_ran_in.is_some())
-                            .then(|| extension_ran_in(report, &request.url))
-                            .flatten(),
+                            .then(|| report.extension_result(&request.url))
+                            .flatten()
+                            .map(|(process, bits, _)| format!("{bits} {process}")),
                     })
                     .collect()
             }),
         }
     }
-}
-
-/// The process, with its bitness, whose host loaded the extension that answered `url`.
-fn extension_ran_in(report: &StartReport, url: &str) -> Option<String> {
-    report.timeline.iter().find_map(|happening| match happening {
-        Happening::ExtensionResult { url: answered, process, bits, .. } if answered == url => {
-            Some(format!("{bits} {process}"))
-        }
-        _ => None,
-    })
 }
 
 /// Loads every case under `dir`, checking each completely before anything runs.

@@ -948,6 +948,19 @@ impl StartReport {
         })
     }
 
+    /// The host that ran the ISAPI extension `url` mapped to, and what became of it: the same
+    /// DLL may run in two processes for two URLs, so the timeline, not the file, says which.
+    pub fn extension_result(&self, url: &str) -> Option<(ProcessName, Bits, &FilterOutcome)> {
+        self.timeline.iter().find_map(|happening| match happening {
+            Happening::ExtensionResult { url: answered, outcome, process, bits, .. }
+                if answered == url =>
+            {
+                Some((*process, *bits, outcome))
+            }
+            _ => None,
+        })
+    }
+
     /// The first filter failure, for verdict lines.
     pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &FilterOutcome)> {
         self.hosts.iter().find_map(|host| {
@@ -1011,35 +1024,35 @@ impl StartReport {
                     filter.path, host.bits, host.process
                 )
             }
-            None => match self
-                .requests
-                .iter()
-                .find(|request| request.status == Some(404) && request.substatus == Some(2))
-            {
-                Some(request) if self.service.started => {
-                    let list = match self.server {
-                        ServerKind::Iis6 => "the Web Service Extension list",
-                        ServerKind::Iis7Plus => "isapiCgiRestriction",
-                    };
-                    format!(
-                        "verdict: every image loaded, but {list} refuses {} (404.2)",
-                        request.url
-                    )
-                }
-                _ => match self
-                    .requests
-                    .iter()
-                    .find(|request| request.no_answer == Some(NoAnswer::CgiNotRun))
-                {
-                    Some(request) if self.service.started => format!(
-                        "verdict: every image loaded; {} maps to a CGI program, which the harness does not run, so it is not verified",
-                        request.url
-                    ),
-                    _ => "verdict: the service or a worker process failed (see above)".to_owned(),
-                },
-            },
+            None => self.verdict_when_no_image_failed(),
         };
         Step { kind: StepKind::Fail, text }
+    }
+
+    /// Why a start in which no image failed is still not all good: a request the restriction
+    /// list refused, one mapped to a CGI program the harness did not run, or a process that
+    /// failed on its own.
+    fn verdict_when_no_image_failed(&self) -> String {
+        let refused = self
+            .requests
+            .iter()
+            .find(|request| request.status == Some(404) && request.substatus == Some(2));
+        let not_run =
+            self.requests.iter().find(|request| request.no_answer == Some(NoAnswer::CgiNotRun));
+        let list = match self.server {
+            ServerKind::Iis6 => "the Web Service Extension list",
+            ServerKind::Iis7Plus => "isapiCgiRestriction",
+        };
+        match (self.service.started, refused, not_run) {
+            (true, Some(request), _) => {
+                format!("verdict: every image loaded, but {list} refuses {} (404.2)", request.url)
+            }
+            (true, None, Some(request)) => format!(
+                "verdict: every image loaded; {} maps to a CGI program, which the harness does not run, so it is not verified",
+                request.url
+            ),
+            _ => "verdict: the service or a worker process failed (see above)".to_owned(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use crate::artifacts::Artifacts;
-use crate::diagnose::{Diagnosis, diagnose, predict_only};
+use crate::diagnose::{Diagnosis, Predicted, diagnose, predict_only};
 use crate::machine::Machine;
 use crate::report::{Printer, StepKind};
 
@@ -52,10 +52,7 @@ fn print(diagnosis: &Diagnosis) {
             crate::diagnose::When::ServiceStart => "at service start",
             crate::diagnose::When::FirstRequest => "on the first request",
         };
-        let outcome = match predicted.win32_error {
-            None => "loads".to_owned(),
-            Some(error) => format!("fails with {error} ({})", words(predicted.cause)),
-        };
+        let outcome = predicted_outcome(predicted);
         printer.line(
             if predicted.loads { StepKind::Ok } else { StepKind::Fail },
             &format!(
@@ -131,12 +128,7 @@ fn print(diagnosis: &Diagnosis) {
                 ),
             ),
             Some(predicted) => {
-                let outcome = match predicted.win32_error {
-                    None => "loads".to_owned(),
-                    Some(error) => {
-                        format!("fails with {error} ({})", words(predicted.cause))
-                    }
-                };
+                let outcome = predicted_outcome(predicted);
                 let reached = if extension.reached {
                     String::new()
                 } else {
@@ -203,6 +195,14 @@ fn print(diagnosis: &Diagnosis) {
     }
     if diagnosis.filters.is_empty() {
         printer.line(StepKind::Info, "no enabled global filter is configured");
+    }
+}
+
+/// The loader's predicted answer for a filter or an extension, in words.
+fn predicted_outcome(predicted: &Predicted) -> String {
+    match predicted.win32_error {
+        None => "loads".to_owned(),
+        Some(error) => format!("fails with {error} ({})", words(predicted.cause)),
     }
 }
 

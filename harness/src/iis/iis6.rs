@@ -607,17 +607,7 @@ impl<'s> Iis6<'s> {
     }
 
     fn respond(&mut self, request: usize, status: Option<u16>, win32_error: Option<Win32Error>) {
-        self.respond_with_substatus(request, status, None, win32_error);
-    }
-
-    fn respond_with_substatus(
-        &mut self,
-        request: usize,
-        status: Option<u16>,
-        substatus: Option<u16>,
-        win32_error: Option<Win32Error>,
-    ) {
-        self.record_response(request, status, substatus, win32_error, None);
+        self.record_response(request, status, None, win32_error, None);
     }
 
     /// A request that reached its site but gets no status here, for `why`.
@@ -625,6 +615,7 @@ impl<'s> Iis6<'s> {
         self.record_response(request, None, None, None, Some(why));
     }
 
+    /// The one place a request's answer goes into the report and onto the timeline.
     fn record_response(
         &mut self,
         request: usize,
@@ -715,11 +706,12 @@ impl<'s> Iis6<'s> {
     }
 
     fn answer(&mut self, request: usize, answer: ExtensionAnswer) {
-        self.respond_with_substatus(
+        self.record_response(
             request,
             Some(answer.status),
             answer.substatus,
             answer.win32_error,
+            None,
         );
     }
 

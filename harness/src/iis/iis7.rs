@@ -159,19 +159,27 @@ struct Request {
 
 #[derive(Debug, Clone)]
 enum Target {
-    /// A site, an application's pool (None when the pool is not defined), and the ISAPI handler
-    /// that maps the URL (None for everything else).
+    /// A site, an application's pool (None when the pool is not defined), and the handler
+    /// that maps the URL when it is more than a file served (None for everything else).
     Site {
         site: usize,
         pool: Option<usize>,
-        // Boxed: a handler's configuration is large, and most requests have none.
-        handler: Option<(Box<HandlerConfig>, String)>,
-        /// A CGI or FastCGI handler maps the URL: IIS starts its program as a process of its
-        /// own, which the harness does not do.
-        cgi: bool,
+        handler: Option<MappedHandler>,
     },
     InvalidHostname,
     NoListener,
+}
+
+/// The first handler that takes a request's URL, when the harness has something to do for it.
+#[derive(Debug, Clone)]
+enum MappedHandler {
+    /// An `IsapiModule` handler: the worker loads its `scriptProcessor` DLL. Boxed: a
+    /// handler's configuration is large, and most requests have none.
+    Isapi(Box<HandlerConfig>),
+    /// A `CgiModule` handler runs an .exe per request and a `FastCgiModule` one keeps a pool of
+    /// them: either way IIS starts a process of its own, never a DLL in the worker, and the
+    /// harness starts none.
+    Cgi,
 }
 
 /// A worker that started and stays up.
@@ -377,21 +385,17 @@ impl<'s> Iis7<'s> {
                     .is_none()
                 })
         });
-        // CgiModule runs an .exe per request and FastCgiModule keeps a pool of them: either
-        // way a process, never a DLL in the worker.
-        let runs_a_process = |handler: &HandlerConfig| {
-            ["CgiModule", "FastCgiModule"]
-                .iter()
-                .any(|module| handler.modules.eq_ignore_ascii_case(module))
-        };
-        let cgi = first.as_ref().is_some_and(runs_a_process);
-        let handler = first
-            .filter(|handler| {
-                handler.modules.eq_ignore_ascii_case("IsapiModule")
-                    && handler.script_processor.is_some()
-            })
-            .map(|handler| (Box::new(handler), location.clone()));
-        Target::Site { site, pool, handler, cgi }
+        let handler = first.and_then(|handler| {
+            let module = |name: &str| handler.modules.eq_ignore_ascii_case(name);
+            if module("CgiModule") || module("FastCgiModule") {
+                Some(MappedHandler::Cgi)
+            } else if module("IsapiModule") && handler.script_processor.is_some() {
+                Some(MappedHandler::Isapi(Box::new(handler)))
+            } else {
+                None
+            }
+        });
+        Target::Site { site, pool, handler }
     }
 
     fn happen(&mut self, happening: Iis7Happening) {
@@ -522,7 +526,9 @@ impl<'s> Iis7<'s> {
             }
         }
         for &at in &reaching {
-            if let Target::Site { handler: Some((handler, _)), .. } = &self.requests[at].target {
+            if let Target::Site { handler: Some(MappedHandler::Isapi(handler)), .. } =
+                &self.requests[at].target
+            {
                 let written = handler.script_processor.clone().unwrap_or_default();
                 let path = self.resolve(&written, bits);
                 let key = path.as_ref().map(WinPath::key).unwrap_or_else(|| written.clone());
@@ -702,7 +708,7 @@ impl<'s> Iis7<'s> {
                     index += 1;
                     continue;
                 }
-                Target::Site { site, pool, handler, .. } => (*site, *pool, handler.clone()),
+                Target::Site { site, pool, handler } => (*site, *pool, handler.clone()),
             };
             let site_name = self.sites[site].name.clone();
             if self.edition == Edition::Express {
@@ -792,7 +798,7 @@ impl<'s> Iis7<'s> {
         index: usize,
         site: usize,
         pool: Option<usize>,
-        handler: Option<&(Box<HandlerConfig>, String)>,
+        handler: Option<&MappedHandler>,
     ) {
         let url = self.requests[index].url.text.clone();
         let site_name = Some(self.sites[site].name.clone());
@@ -814,7 +820,7 @@ impl<'s> Iis7<'s> {
             };
             return self.answer(answer);
         }
-        if let Target::Site { cgi: true, .. } = &self.requests[index].target {
+        if let Some(MappedHandler::Cgi) = handler {
             let answer = Answer {
                 url,
                 site: site_name,
@@ -827,7 +833,7 @@ impl<'s> Iis7<'s> {
             };
             return self.answer(answer);
         }
-        if let Some((handler, _)) = handler {
+        if let Some(MappedHandler::Isapi(handler)) = handler {
             let written = handler.script_processor.clone().unwrap_or_default();
             if !self.extension_allowed(&written, &handler.name, bits) {
                 let answer = Answer {
@@ -1113,12 +1119,12 @@ impl Iis7<'_> {
             .map(|request| {
                 let url = request.url.text.clone();
                 match &request.target {
-                    Target::Site { site, pool, cgi, .. } => RequestTarget {
+                    Target::Site { site, pool, handler } => RequestTarget {
                         url,
                         site: Some(self.sites[*site].name.clone()),
                         pool: pool.map(|pool| self.pools[pool].config.name.clone()),
                         http_sys: None,
-                        cgi: *cgi,
+                        cgi: matches!(handler, Some(MappedHandler::Cgi)),
                     },
                     Target::InvalidHostname => RequestTarget {
                         url,
@@ -1207,7 +1213,9 @@ impl ServerModel for Iis7<'_> {
             add(&filter.path);
         }
         for request in &self.requests {
-            if let Target::Site { handler: Some((handler, _)), .. } = &request.target {
+            if let Target::Site { handler: Some(MappedHandler::Isapi(handler)), .. } =
+                &request.target
+            {
                 add(handler.script_processor.as_deref().unwrap_or_default());
             }
         }

@@ -19,11 +19,8 @@ pub struct ScriptMapping {
     /// The file extension as written (`.aspx`), or `*` for a wildcard application map.
     pub extension: String,
     /// The program that handles it: an ISAPI extension (a DLL) or a CGI program (an EXE),
-    /// its path with any quotes taken off.
+    /// its path with any quotes and a CGI interpreter's arguments taken off.
     pub executable: String,
-    /// What is written after the program's path: the command line a CGI interpreter is
-    /// started with (`"%s" %s`); empty for an ISAPI extension.
-    pub arguments: String,
     /// The script-map flags (1: a script, allowed with Scripts permission; 4: check that the
     /// file exists), when written as a number.
     pub flags: Option<u32>,
@@ -46,16 +43,16 @@ impl ScriptMapping {
     }
 }
 
-/// The program of a ScriptMaps (or Web Service Extension) field and what follows it. A path
-/// in quotes ends at the closing quote; otherwise at the first `.dll` or `.exe` that ends a
-/// word, since a path may hold spaces (`C:\Program Files\...`) and a CGI interpreter's
-/// arguments follow it (`C:\Perl\bin\perl.exe "%s" %s`).
-fn split_program(field: &str) -> (String, String) {
+/// The program of a ScriptMaps (or Web Service Extension) field. A path in quotes ends at
+/// the closing quote; otherwise at the first `.dll` or `.exe` that ends a word, since a path
+/// may hold spaces (`C:\Program Files\...`) and a CGI interpreter's arguments follow it
+/// (`C:\Perl\bin\perl.exe "%s" %s`).
+fn program_of(field: &str) -> String {
     let field = field.trim();
     if let Some(quoted) = field.strip_prefix('"')
         && let Some(close) = quoted.find('"')
     {
-        return (quoted[..close].to_owned(), quoted[close + 1..].trim().to_owned());
+        return quoted[..close].to_owned();
     }
     let lower = field.to_ascii_lowercase();
     let ends_program = |at: usize| {
@@ -64,11 +61,8 @@ fn split_program(field: &str) -> (String, String) {
             && lower[after..].chars().next().is_none_or(|c| c.is_whitespace() || c == '"')
     };
     match (0..lower.len()).filter(|&at| lower.is_char_boundary(at)).find(|&at| ends_program(at)) {
-        Some(at) => {
-            let end = at + ".dll".len();
-            (field[..end].to_owned(), field[end..].trim().to_owned())
-        }
-        None => (field.to_owned(), String::new()),
+        Some(at) => field[..at + ".dll".len()].to_owned(),
+        None => field.to_owned(),
     }
 }
 
@@ -109,13 +103,12 @@ impl Metabase {
             .filter_map(|item| {
                 let mut fields = item.split(',');
                 let extension = fields.next()?.trim().to_owned();
-                let (executable, arguments) = split_program(fields.next()?);
+                let executable = program_of(fields.next()?);
                 let flags = fields.next().and_then(schema::parse_u32);
                 let verbs = fields.map(|verb| verb.trim().to_owned()).collect();
                 Some(ScriptMapping {
                     extension,
                     executable,
-                    arguments,
                     flags,
                     verbs,
                     set_at: key.clone(),
@@ -140,8 +133,7 @@ impl Metabase {
         };
         let entries = schema::list_items(&list.value);
         // An entry names the program as a script map does, a CGI's arguments included.
-        let path_of =
-            |entry: &str| entry.split(',').nth(1).map(|path| fold(&split_program(path).0));
+        let path_of = |entry: &str| entry.split(',').nth(1).map(|path| fold(&program_of(path)));
         let verdict = |entry: &String| match entry.trim_start().starts_with('1') {
             true => Restriction::Allowed { entry: entry.clone() },
             false => Restriction::Prohibited { entry: entry.clone() },
@@ -265,13 +257,12 @@ mod tests {
         ));
         let map = |ext: &str| mb.script_map_for("/LM/W3SVC/1/ROOT", Some(ext)).unwrap();
         let perl = map(".pl");
-        assert_eq!(perl.executable, r"C:\Perl\bin\perl.exe");
-        assert_eq!(perl.arguments, "\"%s\" %s");
+        assert_eq!(perl.executable, r"C:\Perl\bin\perl.exe", "the arguments taken off");
         assert_eq!((perl.flags, perl.verbs.len()), (Some(5), 3));
         assert!(perl.is_cgi());
         let php = map(".php");
         assert_eq!(php.executable, r"C:\Program Files\PHP\php-cgi.exe", "quotes taken off");
-        assert!(php.is_cgi() && php.arguments.is_empty());
+        assert!(php.is_cgi());
         let cfm = map(".cfm");
         assert_eq!(cfm.executable, r"C:\Program Files\CF\jrun.dll", "a path with a space");
         assert!(!cfm.is_cgi());
