@@ -9,6 +9,8 @@ use serde_json::Value;
 mod hostile_input;
 /// The sandbox, hostile filters, placement over the machine's own files and killed runs.
 mod sandbox;
+/// The rendered timelines a user reads, pinned.
+mod snapshots;
 
 fn harness_binary() -> &'static Path {
     tests::harness_binary()
