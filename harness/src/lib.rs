@@ -25,7 +25,6 @@ pub mod process;
 pub mod remedy;
 pub mod report;
 pub mod repro;
-pub mod repro10;
 pub mod scenario;
 pub mod text_position;
 pub mod vocab;

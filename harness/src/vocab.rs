@@ -320,7 +320,7 @@ pub fn dword_data(value: u32) -> String {
 }
 
 /// One event-log entry, as Event Viewer shows it. The texts are IIS's and Windows's own and
-/// are written in `iis::messages`.
+/// are written beside each model, in `iis::iis6::messages` and `iis::iis7::messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub log: Log,

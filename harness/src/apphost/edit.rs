@@ -157,7 +157,7 @@ fn parse_items(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(items)
 }
 
-/// What a command did, for `iis::messages7::appcmd` to say in appcmd's words.
+/// What a command did, for `iis::iis7::messages::appcmd` to say in appcmd's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// An object (`APPPOOL`, with its name) changed.

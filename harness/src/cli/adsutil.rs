@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use super::{AdsutilAction, AdsutilArgs};
-use crate::iis::messages::tools;
+use crate::iis::iis6::messages::tools;
 use crate::metabase::{Metabase, MetabaseError, MetabaseErrorKind};
 
 pub fn run(args: AdsutilArgs) -> anyhow::Result<ExitCode> {

@@ -20,7 +20,7 @@ pub fn run(args: AppcmdArgs) -> anyhow::Result<ExitCode> {
     if command != Command::ListPools {
         apphost.write_atomically(&args.config)?;
     }
-    for line in crate::iis::messages7::appcmd::output(&applied) {
+    for line in crate::iis::iis7::messages::appcmd::output(&applied) {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use super::AspnetRegiisArgs;
-use crate::iis::messages::tools;
+use crate::iis::iis6::messages::tools;
 use crate::metabase::{Metabase, MetabaseErrorKind, aspnet_regiis_install};
 
 pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {

@@ -130,8 +130,8 @@ pub struct DiagnoseArgs {
 #[derive(Debug, clap::Args)]
 pub struct ReproArgs {
     /// Which seed to replay: 6, the IIS 6.0 case (the default), or 10, its IIS 10 twin.
-    #[arg(long, default_value = "6", value_parser = ["6", "10"])]
-    pub iis: String,
+    #[arg(long, value_enum, default_value = "6")]
+    pub iis: crate::repro::Seed,
     /// Print one JSON object instead of the timeline.
     #[arg(long)]
     pub json: bool,

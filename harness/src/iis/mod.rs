@@ -4,12 +4,11 @@
 //! (applicationHost.config). Each implements `model::ServerModel`; the scenario's
 //! configuration picks one in [`start`] and [`check`].
 
-pub mod extensions;
 pub mod iis6;
 pub mod iis7;
-pub mod messages;
-pub mod messages7;
+mod was;
 
+use crate::arch::Bits;
 use crate::machine::Machine;
 use crate::model::ServerModel;
 use crate::report::StartReport;
@@ -35,5 +34,15 @@ pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartRepo
         Configuration::Apphost(apphost) => {
             crate::driver::run(machine, scenario, iis7::Iis7::new(scenario, apphost)?)
         }
+    }
+}
+
+/// The architecture name IIS puts into its processor-architecture mismatch events (IIS 6.0's
+/// 2274, IIS 7+'s 2282) for a process of this bitness. UNVERIFIED: "AMD64" is documented for a
+/// 64-bit process; "x86" for a 32-bit one is inferred.
+pub fn process_architecture_name(bits: Bits) -> &'static str {
+    match bits {
+        Bits::B64 => "AMD64",
+        Bits::B32 => "x86",
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::arch::Os;
 use crate::host::{Exports, ImageLoad, RequestCall, VersionCall};
 
 const FILTER: &str = r"C:\Filters\f.dll";

@@ -26,8 +26,9 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::{Fix, timeline_of, verdict_kind, verdict_text};
 use crate::arch::{Arch, Bits, Os};
-use crate::iis::messages;
+use crate::iis::iis6::messages;
 use crate::machine::Machine;
 use crate::metabase::{Metabase, MetabaseErrorKind};
 use crate::remedy::{self, Change, Remedy};
@@ -49,15 +50,6 @@ pub struct ReproReport {
     pub fix_b: Fix,
     /// The whole replay as a timeline.
     pub timeline: Vec<Step>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Fix {
-    pub name: &'static str,
-    /// The commands an administrator runs on the server.
-    pub commands: Vec<String>,
-    pub verified: bool,
-    pub start: StartReport,
 }
 
 impl ReproReport {
@@ -397,13 +389,6 @@ fn apply(
     Ok(fixed)
 }
 
-/// A start's timeline, as lines of the replay's own (the IIS 10 twin's too).
-pub(crate) fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
-    for step in report.steps() {
-        say(step.kind, step.text);
-    }
-}
-
 fn is_error_193_in_64_bit_inetinfo(report: &StartReport) -> bool {
     !report.service.started
         && report.service.win32_error == Some(Win32Error::BAD_EXE_FORMAT)
@@ -416,18 +401,6 @@ fn is_error_193_in_64_bit_inetinfo(report: &StartReport) -> bool {
                     .any(|filter| filter.win32_error == Some(Win32Error::BAD_EXE_FORMAT))
         })
         && report.events.iter().any(|event| event.id == 2274 && event.text.contains("AMD64"))
-}
-
-pub(crate) fn verdict_kind(verified: bool) -> StepKind {
-    if verified { StepKind::Ok } else { StepKind::Fail }
-}
-
-pub(crate) fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
-    if verified {
-        format!("{fix} VERIFIED: {what}")
-    } else {
-        format!("{fix} NOT VERIFIED: expected {what}")
-    }
 }
 
 /// Two timestamps a second apart in aspnet_regiis's log format, from the wall clock.

@@ -21,7 +21,7 @@ pub fn module_architecture_mismatch(path: &str, bits: Bits, error: Win32Error) -
         kind: EventType::Error,
         text: format!(
             "The Module DLL '{path}' could not be loaded due to a configuration problem. The current configuration only supports loading images built for a {} processor architecture. The data field contains the error number. To learn more about this issue, including how to troubleshooting this kind of processor architecture mismatch error, see http://go.microsoft.com/fwlink/?LinkId=29349.",
-            super::messages::process_architecture_name(bits)
+            crate::iis::process_architecture_name(bits)
         ),
         data: Some(error.event_data()),
     }

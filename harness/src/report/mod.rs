@@ -4,7 +4,7 @@
 //!
 //! A model records *what happened* as [`Happening`]s; this module decides how each one reads.
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
-//! `iis::messages` and carried here as data.
+//! `iis::iis6::messages` and `iis::iis7::messages` and carried here as data.
 
 pub mod iis7;
 
@@ -394,7 +394,7 @@ pub enum Happening {
     Iis7(iis7::Iis7Happening),
 }
 
-/// Why an extension runs in the process it runs in; decided by the model (`iis::extensions`).
+/// Why an extension runs in the process it runs in; decided by the model (`iis::iis6::extensions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtensionProcess {
     /// Worker process isolation mode: the application's pool's worker.
@@ -1054,6 +1054,22 @@ impl StartReport {
             _ => "verdict: the service or a worker process failed (see above)".to_owned(),
         }
     }
+}
+
+/// The last line of a replay: whether the failure was reproduced and each fix verified.
+pub fn replay_verdict(seed: crate::repro::Seed, reproduced: bool, fixes: &[(&str, bool)]) -> Step {
+    let command = match seed {
+        crate::repro::Seed::Iis6 => "repro",
+        crate::repro::Seed::Iis10 => "repro --iis 10",
+    };
+    let mut text =
+        format!("{command}: failure {}", if reproduced { "reproduced" } else { "NOT reproduced" });
+    for (fix, verified) in fixes {
+        text.push_str(&format!(", {fix} {}", if *verified { "verified" } else { "NOT verified" }));
+    }
+    let all_verified = fixes.iter().all(|(_, verified)| *verified);
+    let kind = if reproduced && all_verified { StepKind::Ok } else { StepKind::Fail };
+    Step { kind, text }
 }
 
 /// Writes timeline steps for a person; failures in red when the terminal shows colour.

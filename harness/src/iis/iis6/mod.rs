@@ -40,19 +40,26 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::extensions::{self, ExtensionAnswer, Protection};
-use super::messages;
-use crate::arch::{Bits, Os};
+mod extensions;
+pub mod messages;
+mod processes;
+
+use extensions::ExtensionAnswer;
+pub use processes::filter_host;
+use processes::{Protection, enable_32bit_effect, extension_host};
+
+use crate::arch::Bits;
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, PlannedImage};
 use crate::http_sys::{self, Route};
+use crate::iis::was::{RapidFailClock, RapidFailPolicy};
 use crate::machine::WinPath;
 use crate::metabase::{FilterConfig, Metabase, RapidFail, Restriction, ScriptMapping, SiteConfig};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
-    Enable32BitEffect, ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome,
-    IisRefusal, NoAnswer, RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
+    ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome, IisRefusal, NoAnswer,
+    RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
 use crate::vocab::{
@@ -64,35 +71,6 @@ use crate::vocab::{
 const SF_NOTIFY_READ_RAW_DATA: u32 = 0x0000_8000;
 /// `SF_STATUS_REQ_ERROR`: a filter's way of failing a request.
 const SF_STATUS_REQ_ERROR: u32 = 0x0800_0004;
-/// How long the modelled clock advances between two worker starts for one pool: each request
-/// that meets a dead pool makes WAS start a new worker.
-const WORKER_RESTART_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The process that loads the global filters, and its bitness: the heart of the model.
-/// IIS Admin (inetinfo.exe) is native only, so in IIS 5.0 isolation mode `Enable32BitAppOnWin64`
-/// changes nothing; worker processes honour it on x64; 32-bit Windows has only 32-bit processes.
-pub fn filter_host(
-    os: Os,
-    isolation_mode: IsolationMode,
-    enable_32bit: bool,
-) -> (ProcessName, Bits) {
-    match (isolation_mode, os) {
-        (IsolationMode::Iis5, _) => (ProcessName::Inetinfo, os.native_bits()),
-        (IsolationMode::WorkerProcess, Os::X86) => (ProcessName::W3wp, Bits::B32),
-        (IsolationMode::WorkerProcess, Os::X64) if enable_32bit => (ProcessName::W3wp, Bits::B32),
-        (IsolationMode::WorkerProcess, Os::X64) => (ProcessName::W3wp, Bits::B64),
-    }
-}
-
-/// What `Enable32BitAppOnWin64` does in this configuration, read off the same decision.
-fn enable_32bit_effect(os: Os, mode: IsolationMode, enable_32bit: bool) -> Enable32BitEffect {
-    let (_, bits) = filter_host(os, mode, enable_32bit);
-    match (os, mode) {
-        (Os::X86, _) => Enable32BitEffect::IgnoredOn32BitWindows,
-        (Os::X64, IsolationMode::Iis5) => Enable32BitEffect::NoEffectInIis5Mode { inetinfo: bits },
-        (Os::X64, IsolationMode::WorkerProcess) => Enable32BitEffect::WorkersRun(bits),
-    }
-}
 
 /// The isolation mode a metabase asks for.
 pub fn isolation_mode(metabase: &Metabase) -> IsolationMode {
@@ -246,8 +224,7 @@ struct Pool {
     name: String,
     rapid_fail: RapidFail,
     /// When each worker failure happened on the modelled clock.
-    failures: Vec<Duration>,
-    clock: Duration,
+    rapid_fail_clock: RapidFailClock,
     disabled: bool,
     /// The error of the last worker failure: what a disabled pool's 503s stand for.
     last_error: Option<Win32Error>,
@@ -341,8 +318,7 @@ impl<'s> Iis6<'s> {
             .map(|name| Pool {
                 rapid_fail: metabase.rapid_fail(&name),
                 name,
-                failures: Vec::new(),
-                clock: Duration::ZERO,
+                rapid_fail_clock: RapidFailClock::default(),
                 disabled: false,
                 last_error: None,
                 worker: None,
@@ -355,8 +331,7 @@ impl<'s> Iis6<'s> {
                 pools.push(Pool {
                     rapid_fail: metabase.rapid_fail(&app.pool),
                     name: app.pool.clone(),
-                    failures: Vec::new(),
-                    clock: Duration::ZERO,
+                    rapid_fail_clock: RapidFailClock::default(),
                     disabled: false,
                     last_error: None,
                     worker: None,
@@ -423,7 +398,7 @@ impl<'s> Iis6<'s> {
     ) -> (ProcessName, Bits, ExtensionProcess) {
         let app_path = &self.requests[request].path;
         let isolated = self.sites[site].config.app_for(app_path).and_then(|app| app.isolated);
-        extensions::extension_host(
+        extension_host(
             self.scenario.os,
             self.mode,
             self.enable_32bit,
@@ -1137,15 +1112,15 @@ impl<'s> Iis6<'s> {
         self.pools[pool].worker = None;
         self.pools[pool].last_error = failure.error();
         let pool = &mut self.pools[pool];
-        let window = Duration::from_secs(u64::from(pool.rapid_fail.interval_minutes) * 60);
-        let clock = pool.clock;
-        pool.failures.push(clock);
-        pool.failures.retain(|&at| clock.saturating_sub(at) < window);
-        pool.clock += WORKER_RESTART_INTERVAL;
-        if pool.rapid_fail.enabled && pool.failures.len() as u32 >= pool.rapid_fail.max_crashes {
+        let rapid_fail = pool.rapid_fail;
+        let policy = RapidFailPolicy {
+            enabled: rapid_fail.enabled,
+            max_crashes: rapid_fail.max_crashes,
+            interval: Duration::from_secs(u64::from(rapid_fail.interval_minutes) * 60),
+        };
+        if let Some(failures) = pool.rapid_fail_clock.worker_failed(policy) {
             pool.disabled = true;
-            let (failures, interval_minutes) =
-                (pool.failures.len(), pool.rapid_fail.interval_minutes);
+            let interval_minutes = rapid_fail.interval_minutes;
             self.log(messages::app_pool_disabled(&name));
             self.happen(Happening::PoolDisabled { pool: name, failures, interval_minutes });
         }

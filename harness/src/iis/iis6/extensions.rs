@@ -35,62 +35,11 @@
 //! (`iis6.rs`). What becomes of inetinfo.exe or a dllhost.exe is not modelled: the next
 //! request finds them as before.
 
-use crate::arch::{Bits, Os};
 use crate::host::{HostRun, ImageLoad};
-use crate::report::ExtensionProcess;
-use crate::vocab::{HostEnd, IsolationMode, ProcessName, Win32Error};
+use crate::vocab::{HostEnd, Win32Error};
 
 /// `HSE_STATUS_ERROR` from httpext.h.
 const HSE_STATUS_ERROR: u32 = 4;
-
-/// How an application is protected in IIS 5.0 isolation mode (`AppIsolated`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protection {
-    /// 0: in the IIS process.
-    Low,
-    /// 1: a process of its own.
-    High,
-    /// 2 (and the default): one process shared by every pooled application.
-    Medium,
-}
-
-impl Protection {
-    pub fn from_app_isolated(value: u32) -> Protection {
-        match value {
-            0 => Protection::Low,
-            1 => Protection::High,
-            _ => Protection::Medium,
-        }
-    }
-}
-
-/// The process that runs an extension for an application, its bitness, and why.
-pub fn extension_host(
-    os: Os,
-    mode: IsolationMode,
-    enable_32bit: bool,
-    protection: Protection,
-    in_process_isapi_app: bool,
-) -> (ProcessName, Bits, ExtensionProcess) {
-    let native = os.native_bits();
-    match mode {
-        IsolationMode::WorkerProcess => {
-            let (process, bits) =
-                super::iis6::filter_host(os, IsolationMode::WorkerProcess, enable_32bit);
-            (process, bits, ExtensionProcess::PoolWorker)
-        }
-        IsolationMode::Iis5 if in_process_isapi_app => {
-            (ProcessName::Inetinfo, native, ExtensionProcess::InProcessIsapiApp)
-        }
-        IsolationMode::Iis5 => match protection {
-            Protection::Low => (ProcessName::Inetinfo, native, ExtensionProcess::LowProtection),
-            Protection::Medium => {
-                (ProcessName::Dllhost, native, ExtensionProcess::MediumProtection)
-            }
-            Protection::High => (ProcessName::Dllhost, native, ExtensionProcess::HighProtection),
-        },
-    }
-}
 
 /// What the client got for a request handled by an extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,34 +90,4 @@ pub fn answer(run: &HostRun, image: &ImageLoad) -> ExtensionAnswer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_process_follows_the_mode_and_the_protection() {
-        let host = |mode, enable_32bit, protection, in_process| {
-            let (process, bits, _) =
-                extension_host(Os::X64, mode, enable_32bit, protection, in_process);
-            (process, bits)
-        };
-        use IsolationMode::{Iis5, WorkerProcess};
-        assert_eq!(
-            host(WorkerProcess, true, Protection::Medium, false),
-            (ProcessName::W3wp, Bits::B32)
-        );
-        assert_eq!(
-            host(WorkerProcess, false, Protection::Low, true),
-            (ProcessName::W3wp, Bits::B64)
-        );
-        assert_eq!(host(Iis5, true, Protection::Low, false), (ProcessName::Inetinfo, Bits::B64));
-        assert_eq!(host(Iis5, true, Protection::Medium, false), (ProcessName::Dllhost, Bits::B64));
-        assert_eq!(host(Iis5, false, Protection::High, false), (ProcessName::Dllhost, Bits::B64));
-        assert_eq!(host(Iis5, false, Protection::High, true), (ProcessName::Inetinfo, Bits::B64));
-        assert_eq!(
-            extension_host(Os::X86, Iis5, false, Protection::Medium, false),
-            (ProcessName::Dllhost, Bits::B32, ExtensionProcess::MediumProtection)
-        );
-        assert_eq!(Protection::from_app_isolated(2), Protection::Medium);
-        assert_eq!(Protection::from_app_isolated(1), Protection::High);
-    }
-}
+mod tests {}

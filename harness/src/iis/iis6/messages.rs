@@ -18,15 +18,6 @@ const SCM: &str = "Service Control Manager";
 /// The display name NET.EXE and the service control manager use.
 pub const W3SVC_DISPLAY_NAME: &str = "World Wide Web Publishing Service";
 
-/// The architecture name IIS puts into event 2274 for a process of this bitness on this OS.
-/// UNVERIFIED: "AMD64" is documented for a 64-bit process; "x86" for a 32-bit one is inferred.
-pub fn process_architecture_name(bits: Bits) -> &'static str {
-    match bits {
-        Bits::B64 => "AMD64",
-        Bits::B32 => "x86",
-    }
-}
-
 /// W3SVC-WP 2274: the processor-architecture mismatch (wording verbatim, grammar included).
 /// IIS logs it when LoadLibrary answers ERROR_BAD_EXE_FORMAT; it cannot tell a wrong-bitness
 /// image from a corrupt one, and neither can this event.
@@ -38,7 +29,7 @@ pub fn filter_architecture_mismatch(filter_path: &str, bits: Bits, error: Win32E
         kind: EventType::Error,
         text: format!(
             "ISAPI Filter '{filter_path}' could not be loaded due to a configuration problem. The current configuration only supports loading images built for a {} processor architecture. The data field contains the error number. To learn more about this issue, including how to troubleshooting this kind of processor architecture mismatch error, see http://go.microsoft.com/fwlink/?LinkId=29349.",
-            process_architecture_name(bits)
+            crate::iis::process_architecture_name(bits)
         ),
         data: Some(error.event_data()),
     }

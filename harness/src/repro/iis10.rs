@@ -18,7 +18,7 @@
 //! Every change is an `appcmd` command line applied through the same code as the `appcmd`
 //! subcommand, so a command shown and the edit made cannot differ.
 
-use crate::repro::{Fix, timeline_of, verdict_kind, verdict_text};
+use super::{Fix, timeline_of, verdict_kind, verdict_text};
 use std::path::Path;
 
 use serde::Serialize;
@@ -32,7 +32,7 @@ use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{ProcessName, Win32Error};
 
 /// The embedded IIS 10 configuration, in IIS's own format (CRLF, no BOM).
-pub const SEED10_APPHOST: &str = include_str!("iis/seed10-applicationHost.config");
+pub const SEED10_APPHOST: &str = include_str!("seed10-applicationHost.config");
 
 const FILTER_64: &str = r"C:\tomcat\amd64\isapi_redirect.dll";
 const FILTER_32: &str = r"C:\tomcat\x86\isapi_redirect.dll";
@@ -172,7 +172,7 @@ fn run(
 ) -> anyhow::Result<()> {
     say(StepKind::Config, command_line(args));
     let command = parse_command(args).map_err(anyhow::Error::msg)?;
-    for line in crate::iis::messages7::appcmd::output(&apphost.apply(&command)?) {
+    for line in crate::iis::iis7::messages::appcmd::output(&apphost.apply(&command)?) {
         say(StepKind::Console, line);
     }
     Ok(())

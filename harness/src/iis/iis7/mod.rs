@@ -30,11 +30,9 @@
 //! What the sources leave open is decided in [`decisions`], in one place.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use anyhow::bail;
 
-use super::messages7;
 use crate::apphost::env::{Environment, wow64_twin};
 use crate::apphost::{
     Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source,
@@ -43,6 +41,7 @@ use crate::arch::{Bits, Os};
 use crate::cause::{HostDeath, ImageSummary, classify};
 use crate::host::{HostPlan, HostRun, ImageLoad, PlannedImage};
 use crate::http_sys::{self, RequestUrl, Route};
+use crate::iis::was::{RapidFailClock, RapidFailPolicy};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::iis7::Iis7Happening;
@@ -58,6 +57,8 @@ use crate::winpath::WinPath;
 /// what the simulated machine holds (both builds of every module in the standard folders,
 /// `Program Files\IIS\` included, as the ASP.NET Core Hosting Bundle installs its module) is
 /// decided in `apphost::env::standard_module_arch`.
+pub mod messages;
+
 pub mod decisions {
     /// A precondition this model does not know (`appPoolName=...`, `managedHandler` on a global
     /// module) holds: IIS documents only bitness, pipeline and runtime conditions for
@@ -74,9 +75,6 @@ pub mod decisions {
     /// bit version of IIS Express"); the file does not say. The model runs the 32-bit one when
     /// the site's pool sets `enable32BitAppOnWin64`, the 64-bit one otherwise. A harness choice.
     pub const EXPRESS_BITNESS_FROM_POOL: bool = true;
-    /// A worker that fails to start is not restarted on its own: WAS starts one for each request
-    /// that finds the pool without a worker, one modelled second apart (as in the IIS 6 model).
-    pub const WORKER_RESTART_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
     /// IIS 6.0 looks for a filter's file before loading it (a missing one logs error 2, the
     /// IIS 6 model); no source says IIS 7+ does, so here the loader itself answers for a
     /// missing file (126). UNVERIFIED either way.
@@ -197,8 +195,7 @@ struct Worker {
 struct PoolState {
     config: PoolConfig,
     bits: Bits,
-    failures: Vec<Duration>,
-    clock: Duration,
+    rapid_fail_clock: RapidFailClock,
     disabled: bool,
     worker: Option<Worker>,
 }
@@ -270,8 +267,7 @@ impl<'s> Iis7<'s> {
             .map(|config| PoolState {
                 bits: worker_bits(os, config.enable_32bit.0),
                 config,
-                failures: Vec::new(),
-                clock: Duration::ZERO,
+                rapid_fail_clock: RapidFailClock::default(),
                 disabled: false,
                 worker: None,
             })
@@ -745,7 +741,7 @@ impl<'s> Iis7<'s> {
                     status: Some(503),
                     substatus: None,
                     win32_error: None,
-                    page: Some(messages7::service_unavailable_page()),
+                    page: Some(messages::service_unavailable_page()),
                     unanswered: None,
                 });
                 index += 1;
@@ -766,7 +762,7 @@ impl<'s> Iis7<'s> {
                     status,
                     substatus: None,
                     win32_error: None,
-                    page: status.map(|_| messages7::service_unavailable_page()),
+                    page: status.map(|_| messages::service_unavailable_page()),
                     unanswered: status.is_none().then_some(NoAnswer::ConnectionReset),
                 });
                 index += 1;
@@ -815,7 +811,7 @@ impl<'s> Iis7<'s> {
                 status: Some(500),
                 substatus: Some(0),
                 win32_error: *error,
-                page: Some(messages7::filter_failed_page(path)),
+                page: Some(messages::filter_failed_page(path)),
                 unanswered: None,
             };
             return self.answer(answer);
@@ -843,15 +839,14 @@ impl<'s> Iis7<'s> {
                     status: Some(404),
                     substatus: Some(2),
                     win32_error: None,
-                    page: Some(messages7::restricted_page()),
+                    page: Some(messages::restricted_page()),
                     unanswered: None,
                 };
                 return self.answer(answer);
             }
             let key = self.resolve(&written, bits).map(|path| path.key()).unwrap_or(written);
             if let Some(error) = worker.failed_extensions.get(&key) {
-                let page =
-                    error.map(|error| messages7::extension_failed_page(&handler.name, error));
+                let page = error.map(|error| messages::extension_failed_page(&handler.name, error));
                 let answer = Answer {
                     url,
                     site: site_name,
@@ -1013,9 +1008,9 @@ impl<'s> Iis7<'s> {
         };
         if let Some(error) = error.filter(|_| !path.is_empty()) {
             if error == Win32Error::BAD_EXE_FORMAT {
-                self.log(messages7::module_architecture_mismatch(&path, run.bits, error));
+                self.log(messages::module_architecture_mismatch(&path, run.bits, error));
             }
-            self.log(messages7::module_load_failed(&path, error));
+            self.log(messages::module_load_failed(&path, error));
         }
         let url = self.requests[request].url.text.clone();
         if express {
@@ -1024,7 +1019,7 @@ impl<'s> Iis7<'s> {
             if let Some(error) = error {
                 self.report
                     .timeline
-                    .push(Happening::Console(messages7::express_modules_failed(error)));
+                    .push(Happening::Console(messages::express_modules_failed(error)));
             }
             self.happen(Iis7Happening::ExpressEnded { site: site.clone() });
             self.answer(Answer {
@@ -1052,20 +1047,20 @@ impl<'s> Iis7<'s> {
             status: Some(503),
             substatus: None,
             win32_error: error,
-            page: Some(messages7::service_unavailable_page()),
+            page: Some(messages::service_unavailable_page()),
             unanswered: None,
         });
         let state = &mut self.pools[pool];
         let rapid = state.config.rapid_fail;
-        let clock = state.clock;
-        state.failures.push(clock);
-        state.failures.retain(|&at| clock.saturating_sub(at) < rapid.interval);
-        state.clock += decisions::WORKER_RESTART_INTERVAL;
-        if rapid.enabled && state.failures.len() as u32 >= rapid.max_crashes {
+        let policy = RapidFailPolicy {
+            enabled: rapid.enabled,
+            max_crashes: rapid.max_crashes,
+            interval: rapid.interval,
+        };
+        if let Some(failures) = state.rapid_fail_clock.worker_failed(policy) {
             state.disabled = true;
-            let failures = state.failures.len();
             let interval_minutes = u32::try_from(rapid.interval.as_secs() / 60).unwrap_or(u32::MAX);
-            self.log(messages7::app_pool_disabled(&name));
+            self.log(messages::app_pool_disabled(&name));
             self.report.timeline.push(Happening::PoolDisabled {
                 pool: name,
                 failures,
