@@ -6,7 +6,10 @@
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::iis6::messages` and `iis::iis7::messages` and carried here as data.
 
+pub mod iis6;
 pub mod iis7;
+
+pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -232,23 +235,6 @@ pub enum NoAnswer {
 /// [`Happening::render`] is the one place they become words.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Happening {
-    /// The server and the mode it runs in.
-    Server {
-        os: Os,
-        mode: IsolationMode,
-    },
-    /// `Enable32BitAppOnWin64`, and what it does to the filter host here.
-    Enable32Bit {
-        value: bool,
-        effect: Enable32BitEffect,
-    },
-    NoGlobalFilters,
-    /// A global filter as configured.
-    FilterConfigured {
-        name: String,
-        path: Option<String>,
-        state: FilterState,
-    },
     /// What the simulated disk holds at a path the run loads.
     Disk {
         path: String,
@@ -256,13 +242,6 @@ pub enum Happening {
     },
     /// A command an administrator types.
     Command(String),
-    /// IIS 5.0 isolation mode: the service loads the global filters in this process now.
-    ServiceLoadsFilters {
-        process: ProcessName,
-        bits: Bits,
-    },
-    /// Worker process isolation mode: the service starts without loading filters.
-    ServiceStartsWithoutFilters,
     /// Console output, printed as it would appear.
     Console(String),
     HostStarted {
@@ -270,15 +249,6 @@ pub enum Happening {
         bits: Bits,
         pid: Option<u32>,
         start_attempts: u32,
-    },
-    FilterResult {
-        name: String,
-        path: String,
-        process: ProcessName,
-        bits: Bits,
-        stage: Stage,
-        win32_error: Option<Win32Error>,
-        description: Option<String>,
     },
     /// A host that did not finish its start on its own.
     HostEnded {
@@ -288,69 +258,6 @@ pub enum Happening {
     },
     /// An event IIS or Windows logs.
     Logged(Event),
-    /// A start that hung: what the service control manager says.
-    ServiceRequestTimedOut,
-    ServiceFailed {
-        error: Win32Error,
-    },
-    /// A web site as configured, and whether the service starts it.
-    SiteConfigured {
-        site: String,
-        comment: Option<String>,
-        bindings: Vec<String>,
-        auto_start: bool,
-        state: Option<u32>,
-        root_pool: String,
-        /// Read as the Default Web Site because the metabase has no `IIsWebServer`.
-        implied: bool,
-    },
-    /// IIS 5.0 isolation mode: a site's filters load in inetinfo.exe at service start.
-    SiteFiltersLoadAtServiceStart {
-        site: String,
-        process: ProcessName,
-        bits: Bits,
-    },
-    /// A site whose filters did not all load: it answers 503 from now on.
-    SiteFailed {
-        site: String,
-    },
-    /// WAS starts a worker for a request.
-    WorkerStartsForRequest {
-        ordinal: u32,
-        url: String,
-        site: String,
-        pool: String,
-        bits: Bits,
-        site_filters: usize,
-    },
-    /// A running worker meets the first request to a site with filters of its own.
-    WorkerLoadsSiteFilters {
-        ordinal: u32,
-        url: String,
-        site: String,
-        pool: String,
-        pid: Option<u32>,
-        bits: Bits,
-    },
-    /// A request to a pool rapid-fail protection disabled.
-    RequestToDisabledPool {
-        ordinal: u32,
-        url: String,
-        pool: String,
-    },
-    /// A request to a site that failed to start.
-    RequestToFailedSite {
-        ordinal: u32,
-        url: String,
-        site: String,
-    },
-    /// A request answered by a worker (or inetinfo.exe) that is already running.
-    ServedBySameWorker {
-        ordinal: u32,
-        url: String,
-        process: ProcessName,
-        pool: Option<String>,
-    },
     Response {
         url: String,
         site: Option<String>,
@@ -360,31 +267,6 @@ pub enum Happening {
         win32_error: Option<Win32Error>,
         no_answer: Option<NoAnswer>,
     },
-    /// A request's file extension is mapped to an ISAPI extension that the Web Service
-    /// Extension list prohibits: IIS answers 404.2 and never loads it.
-    ExtensionProhibited {
-        url: String,
-        executable: String,
-        entry: String,
-    },
-    /// A request's file extension is mapped to an ISAPI extension, which this process loads.
-    ExtensionLoads {
-        url: String,
-        extension: String,
-        executable: String,
-        set_at: String,
-        process: ProcessName,
-        bits: Bits,
-        why: ExtensionProcess,
-    },
-    /// What the loader and the extension did with it, as the host reported.
-    ExtensionResult {
-        url: String,
-        outcome: FilterOutcome,
-        process: ProcessName,
-        bits: Bits,
-        status: u16,
-    },
     PoolDisabled {
         pool: String,
         failures: usize,
@@ -392,40 +274,8 @@ pub enum Happening {
     },
     /// What the IIS 7+ model records (its words are in `report/iis7.rs`).
     Iis7(iis7::Iis7Happening),
-}
-
-/// Why an extension runs in the process it runs in; decided by the model (`iis::iis6::extensions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExtensionProcess {
-    /// Worker process isolation mode: the application's pool's worker.
-    PoolWorker,
-    /// IIS 5.0 isolation mode, `AppIsolated` 0: in the IIS process.
-    LowProtection,
-    /// IIS 5.0 isolation mode, listed in `InProcessIsapiApps`: in the IIS process always.
-    InProcessIsapiApp,
-    /// IIS 5.0 isolation mode, `AppIsolated` 2 (or not set): the shared pooled dllhost.exe.
-    MediumProtection,
-    /// IIS 5.0 isolation mode, `AppIsolated` 1: a dllhost.exe of the application's own.
-    HighProtection,
-}
-
-/// What `Enable32BitAppOnWin64` changes in this configuration; decided by the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enable32BitEffect {
-    IgnoredOn32BitWindows,
-    /// IIS 5.0 isolation mode loads filters in inetinfo.exe, which is native only.
-    NoEffectInIis5Mode {
-        inetinfo: Bits,
-    },
-    WorkersRun(Bits),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterState {
-    Enabled,
-    Disabled,
-    /// Listed in FilterLoadOrder with no key of that name.
-    NoKey,
+    /// What the IIS 6.0 model records (its words are in `report/iis6.rs`).
+    Iis6(iis6::Iis6Happening),
 }
 
 /// One line of the timeline, as a person and a script read it.
@@ -457,48 +307,6 @@ impl Happening {
     pub fn render(&self) -> Option<Step> {
         let step = |kind: StepKind, text: String| Some(Step { kind, text });
         match self {
-            Happening::Server { os, mode } => step(
-                StepKind::Config,
-                format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"),
-            ),
-            Happening::Enable32Bit { value, effect } => {
-                let effect = match effect {
-                    Enable32BitEffect::IgnoredOn32BitWindows => {
-                        "ignored: 32-bit Windows runs everything 32-bit".to_owned()
-                    }
-                    Enable32BitEffect::NoEffectInIis5Mode { inetinfo } => format!(
-                        "no effect: in IIS 5.0 isolation mode filters load into inetinfo.exe, which is always {inetinfo} on x64"
-                    ),
-                    Enable32BitEffect::WorkersRun(Bits::B32) => {
-                        "worker processes run 32-bit (WOW64)".to_owned()
-                    }
-                    Enable32BitEffect::WorkersRun(Bits::B64) => {
-                        "worker processes run 64-bit".to_owned()
-                    }
-                };
-                let value = if *value { "TRUE" } else { "FALSE" };
-                step(StepKind::Config, format!("Enable32BitAppOnWin64 = {value}: {effect}"))
-            }
-            Happening::NoGlobalFilters => step(
-                StepKind::Config,
-                "no global ISAPI filters are configured (FilterLoadOrder)".to_owned(),
-            ),
-            Happening::FilterConfigured { name, path, state } => match (path, state) {
-                (_, FilterState::NoKey) => step(
-                    StepKind::Config,
-                    format!(
-                        "filter {name}: listed in FilterLoadOrder but has no key; IIS skips it"
-                    ),
-                ),
-                (None, _) => None,
-                (Some(path), FilterState::Disabled) => step(
-                    StepKind::Config,
-                    format!("filter {name}: {path} (FilterEnabled FALSE, not loaded)"),
-                ),
-                (Some(path), FilterState::Enabled) => {
-                    step(StepKind::Config, format!("filter {name}: {path}"))
-                }
-            },
             Happening::Disk { path, holds } => step(
                 StepKind::Config,
                 match holds {
@@ -507,16 +315,6 @@ impl Happening {
                 },
             ),
             Happening::Command(command) => step(StepKind::Info, command.clone()),
-            Happening::ServiceLoadsFilters { process, bits } => step(
-                StepKind::Info,
-                format!(
-                    "W3SVC (in svchost.exe) starts the worker process core inside {process} ({bits}), which loads the global filters now"
-                ),
-            ),
-            Happening::ServiceStartsWithoutFilters => step(
-                StepKind::Info,
-                "W3SVC starts; no filter is loaded until a worker process starts".to_owned(),
-            ),
             Happening::Console(text) => step(StepKind::Console, text.clone()),
             Happening::HostStarted { process, bits, pid, start_attempts } => {
                 let pid = pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
@@ -527,23 +325,6 @@ impl Happening {
                 };
                 step(StepKind::Info, format!("{process} started ({bits}{pid}){attempts}"))
             }
-            Happening::FilterResult {
-                name,
-                path,
-                process,
-                bits,
-                stage,
-                win32_error,
-                description,
-            } => Some(filter_result(
-                name,
-                path,
-                *process,
-                *bits,
-                *stage,
-                *win32_error,
-                description.as_deref(),
-            )),
             Happening::HostEnded { process, end, timeout } => match end {
                 HostEnd::Completed => None,
                 HostEnd::Crashed { exception_code } => step(
@@ -588,172 +369,6 @@ impl Happening {
                         .unwrap_or_default()
                 ),
             ),
-            Happening::ServiceRequestTimedOut => step(
-                StepKind::Fail,
-                format!(
-                    // What a tool that starts the service and waits (aspnet_regiis, for one)
-                    // reports: the seed's log lines carry exactly this HRESULT.
-                    "the service control manager gave up waiting for W3SVC: {} (HRESULT {:08x})",
-                    Win32Error::SERVICE_REQUEST_TIMEOUT,
-                    Win32Error::SERVICE_REQUEST_TIMEOUT.hresult()
-                ),
-            ),
-            Happening::ServiceFailed { error } => step(
-                StepKind::Fail,
-                format!("W3SVC did not start ({error}); no request can be served"),
-            ),
-            Happening::SiteConfigured {
-                site,
-                comment,
-                bindings,
-                auto_start,
-                state,
-                root_pool,
-                implied,
-            } => {
-                let name = comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
-                let head = if *implied {
-                    format!(
-                        "site {site}{name}: the metabase has no IIsWebServer key, so it is read as a fresh installation's Default Web Site"
-                    )
-                } else {
-                    format!("site {site}{name}")
-                };
-                let bindings =
-                    if bindings.is_empty() { "no bindings".to_owned() } else { bindings.join(" ") };
-                let state = match state {
-                    Some(2) => ", last recorded started (ServerState 2)".to_owned(),
-                    Some(4) => ", last recorded stopped (ServerState 4)".to_owned(),
-                    Some(other) => format!(", ServerState {other}"),
-                    None => String::new(),
-                };
-                let start = if *auto_start {
-                    "starts with the service"
-                } else {
-                    "ServerAutoStart FALSE, not started"
-                };
-                step(
-                    StepKind::Config,
-                    format!(
-                        "{head}: bindings {bindings}, root application in pool {root_pool}; {start}{state}"
-                    ),
-                )
-            }
-            Happening::SiteFiltersLoadAtServiceStart { site, process, bits } => step(
-                StepKind::Info,
-                format!(
-                    "{process} ({bits}) loads site {site}'s filters at service start, after the global filters (IIS 5.0's behaviour; a harness decision where the IIS 6.0 sources are silent)"
-                ),
-            ),
-            Happening::SiteFailed { site } => step(
-                StepKind::Fail,
-                format!(
-                    "site {site} failed to start: not all of its filters loaded; its requests get 503, other sites keep serving"
-                ),
-            ),
-            Happening::WorkerStartsForRequest { ordinal, url, site, pool, bits, site_filters } => {
-                let loads = if *site_filters > 0 {
-                    let filters = if *site_filters == 1 { "filter" } else { "filters" };
-                    format!("the global filters, then site {site}'s {site_filters} {filters}")
-                } else {
-                    "the global filters".to_owned()
-                };
-                step(
-                    StepKind::Info,
-                    format!(
-                        "request {ordinal} for {url} (site {site}, pool {pool}): WAS starts w3wp.exe ({bits}), which loads {loads}"
-                    ),
-                )
-            }
-            Happening::WorkerLoadsSiteFilters { ordinal, url, site, pool, pid, bits } => {
-                let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
-                step(
-                    StepKind::Info,
-                    format!(
-                        "request {ordinal} for {url}: the first to site {site}, so the {bits} worker of pool {pool}{pid} loads the site's filters; a new host of the same bitness stands in for that worker, loading the global filters again before them"
-                    ),
-                )
-            }
-            Happening::RequestToDisabledPool { ordinal, url, pool } => step(
-                StepKind::Info,
-                format!(
-                    "request {ordinal} for {url}: pool {pool} is disabled, HTTP.sys answers at once"
-                ),
-            ),
-            Happening::RequestToFailedSite { ordinal, url, site } => step(
-                StepKind::Info,
-                format!("request {ordinal} for {url}: site {site} failed to start"),
-            ),
-            Happening::ServedBySameWorker { ordinal, url, process, pool } => {
-                let by = match pool {
-                    Some(pool) => format!("the running worker of pool {pool}"),
-                    None => format!("the running {process}"),
-                };
-                step(StepKind::Info, format!("request {ordinal} for {url}: served by {by}"))
-            }
-            Happening::ExtensionProhibited { url, executable, entry } => step(
-                StepKind::Fail,
-                format!(
-                    "GET {url}: the Web Service Extension list prohibits {executable} (entry \"{entry}\"), so IIS answers 404.2 and never loads it"
-                ),
-            ),
-            Happening::ExtensionLoads {
-                url,
-                extension,
-                executable,
-                set_at,
-                process,
-                bits,
-                why,
-            } => {
-                // The filters of a worker or of inetinfo.exe were loaded and answered for by
-                // an earlier host; a host's report ends its run, so another plays the process.
-                let stand_in = match why {
-                    ExtensionProcess::MediumProtection | ExtensionProcess::HighProtection => "",
-                    _ => {
-                        "; a new host of the same bitness stands in for that process, which loaded the filters"
-                    }
-                };
-                let why = match why {
-                    ExtensionProcess::PoolWorker => "the application pool's worker",
-                    ExtensionProcess::LowProtection => {
-                        "the IIS process, as AppIsolated 0 (low protection) asks"
-                    }
-                    ExtensionProcess::InProcessIsapiApp => {
-                        "the IIS process, as InProcessIsapiApps lists it"
-                    }
-                    ExtensionProcess::MediumProtection => {
-                        "the pooled process, as AppIsolated 2 (medium protection) asks"
-                    }
-                    ExtensionProcess::HighProtection => {
-                        "a process of the application's own, as AppIsolated 1 (high protection) asks"
-                    }
-                };
-                step(
-                    StepKind::Info,
-                    format!(
-                        "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc{stand_in}"
-                    ),
-                )
-            }
-            Happening::ExtensionResult { url, outcome, process, bits, status } => {
-                let head = format!("extension `{}` in {bits} {process}", outcome.path);
-                if let Some(failed) =
-                    loader_failure(&head, ImageKind::Extension, outcome.stage, outcome.win32_error)
-                {
-                    return Some(failed);
-                }
-                match outcome.stage {
-                    Stage::Loaded => step(
-                        if *status == 200 { StepKind::Ok } else { StepKind::Fail },
-                        format!(
-                            "{head}: loaded; GetExtensionVersion says \"{}\"; HttpExtensionProc answered GET {url} with {status}",
-                            outcome.description.clone().unwrap_or_default()
-                        ),
-                    ),
-                    _ => step(StepKind::Fail, format!("{head}: not attempted")),
-                }
-            }
             Happening::Response { url, site, pool, status, substatus, win32_error, no_answer } => {
                 let target = match (site, pool) {
                     (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
@@ -813,6 +428,7 @@ impl Happening {
                     "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
                 ),
             ),
+            Happening::Iis6(happening) => happening.render(),
             Happening::Iis7(happening) => happening.render(),
         }
     }
@@ -854,44 +470,6 @@ pub(crate) fn loader_failure(
         ) => return None,
     };
     Some(Step { kind: StepKind::Fail, text })
-}
-
-fn filter_result(
-    name: &str,
-    path: &str,
-    process: ProcessName,
-    bits: Bits,
-    stage: Stage,
-    error: Option<Win32Error>,
-    description: Option<&str>,
-) -> Step {
-    let head = format!("load {name} `{path}` in {bits} {process}");
-    if let Some(failed) = loader_failure(&head, ImageKind::Filter, stage, error) {
-        return failed;
-    }
-    let (kind, text) = match stage {
-        Stage::Loaded => (
-            StepKind::Ok,
-            format!(
-                "{head}: loaded; GetFilterVersion says \"{}\"",
-                description.unwrap_or_default()
-            ),
-        ),
-        Stage::RefusedSilently => (
-            StepKind::Info,
-            format!(
-                "{head}: GetFilterVersion returned FALSE after SetLastError(0); IIS skips it without an event"
-            ),
-        ),
-        Stage::ReadRawDataRefused => (
-            StepKind::Fail,
-            format!(
-                "{head}: loaded and initialised, but it asks for SF_NOTIFY_READ_RAW_DATA, which IIS refuses in worker process isolation mode"
-            ),
-        ),
-        _ => (StepKind::Info, format!("{head}: not attempted (start-up already aborted)")),
-    };
-    Step { kind, text }
 }
 
 impl StartReport {
@@ -952,11 +530,13 @@ impl StartReport {
     /// DLL may run in two processes for two URLs, so the timeline, not the file, says which.
     pub fn extension_result(&self, url: &str) -> Option<(ProcessName, Bits, &FilterOutcome)> {
         self.timeline.iter().find_map(|happening| match happening {
-            Happening::ExtensionResult { url: answered, outcome, process, bits, .. }
-                if answered == url =>
-            {
-                Some((*process, *bits, outcome))
-            }
+            Happening::Iis6(Iis6Happening::ExtensionResult {
+                url: answered,
+                outcome,
+                process,
+                bits,
+                ..
+            }) if answered == url => Some((*process, *bits, outcome)),
             _ => None,
         })
     }

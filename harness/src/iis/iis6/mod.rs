@@ -58,8 +58,8 @@ use crate::metabase::{FilterConfig, Metabase, RapidFail, Restriction, ScriptMapp
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
-    ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome, IisRefusal, NoAnswer,
-    RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
+    ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome, Iis6Happening,
+    IisRefusal, NoAnswer, RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
 use crate::vocab::{
@@ -412,7 +412,8 @@ impl<'s> Iis6<'s> {
         filter_host(self.scenario.os, self.mode, self.enable_32bit)
     }
 
-    fn happen(&mut self, happening: Happening) {
+    fn happen(&mut self, happening: impl Into<Happening>) {
+        let happening = happening.into();
         self.report.timeline.push(happening);
     }
 
@@ -450,20 +451,20 @@ impl<'s> Iis6<'s> {
 
     fn configuration(&mut self) {
         let os = self.scenario.os;
-        self.happen(Happening::Server { os, mode: self.mode });
-        self.happen(Happening::Enable32Bit {
+        self.happen(Iis6Happening::Server { os, mode: self.mode });
+        self.happen(Iis6Happening::Enable32Bit {
             value: self.enable_32bit,
             effect: enable_32bit_effect(os, self.mode, self.enable_32bit),
         });
         if self.configured.iter().all(|filter| filter.path.is_none()) {
-            self.happen(Happening::NoGlobalFilters);
+            self.happen(Iis6Happening::NoGlobalFilters);
         }
         for filter in self.configured.clone() {
             self.filter_configured(filter);
         }
         for site in self.sites.clone() {
             let config = &site.config;
-            self.happen(Happening::SiteConfigured {
+            self.happen(Iis6Happening::SiteConfigured {
                 site: config.id.clone(),
                 comment: config.comment.clone(),
                 bindings: config.bindings.iter().map(ToString::to_string).collect(),
@@ -489,7 +490,11 @@ impl<'s> Iis6<'s> {
             (true, false) => FilterState::Disabled,
             (true, true) => FilterState::Enabled,
         };
-        self.happen(Happening::FilterConfigured { name: filter.name, path: filter.path, state });
+        self.happen(Iis6Happening::FilterConfigured {
+            name: filter.name,
+            path: filter.path,
+            state,
+        });
     }
 
     /// Turns a host's report into its outcome and the first failure IIS sees, and records what
@@ -511,7 +516,7 @@ impl<'s> Iis6<'s> {
             start_attempts: run.start_attempts,
         });
         for filter in &filters {
-            self.happen(Happening::FilterResult {
+            self.happen(Iis6Happening::FilterResult {
                 name: filter.name.clone(),
                 path: filter.path.clone(),
                 process: run.process,
@@ -647,7 +652,7 @@ impl<'s> Iis6<'s> {
         let executable = mapped.mapping.executable.clone();
         if let Restriction::Prohibited { entry } = self.metabase.web_service_extension(&executable)
         {
-            self.happen(Happening::ExtensionProhibited { url, executable, entry });
+            self.happen(Iis6Happening::ExtensionProhibited { url, executable, entry });
             self.answer(request, extensions::prohibited());
             return None;
         }
@@ -656,7 +661,7 @@ impl<'s> Iis6<'s> {
             return None;
         }
         let (process, bits, why) = self.extension_process(request, site, &mapped);
-        self.happen(Happening::ExtensionLoads {
+        self.happen(Iis6Happening::ExtensionLoads {
             url,
             extension: mapped.mapping.extension.clone(),
             executable,
@@ -752,7 +757,7 @@ impl<'s> Iis6<'s> {
             pid: run.pid,
             start_attempts: run.start_attempts,
         });
-        self.happen(Happening::ExtensionResult {
+        self.happen(Iis6Happening::ExtensionResult {
             url,
             outcome: outcome.clone(),
             process: run.process,
@@ -800,13 +805,13 @@ impl<'s> Iis6<'s> {
         self.happen(Happening::Command("net start w3svc".to_owned()));
         match self.mode {
             IsolationMode::Iis5 => {
-                self.happen(Happening::ServiceLoadsFilters { process, bits });
+                self.happen(Iis6Happening::ServiceLoadsFilters { process, bits });
                 self.phase = Phase::Inetinfo;
                 let chain = self.chain(&[]);
                 Next::Start(self.host_plan(process, bits, &chain))
             }
             IsolationMode::WorkerProcess => {
-                self.happen(Happening::ServiceStartsWithoutFilters);
+                self.happen(Iis6Happening::ServiceStartsWithoutFilters);
                 self.service_started();
                 self.serve(0)
             }
@@ -861,14 +866,14 @@ impl<'s> Iis6<'s> {
         };
         self.failure_events(&failure, bits);
         if failure == HostFailure::StoppedAnswering {
-            self.happen(Happening::ServiceRequestTimedOut);
+            self.happen(Iis6Happening::ServiceRequestTimedOut);
         }
         self.log(messages::service_terminated_with_error(error));
         let console = messages::net_start_failed(error);
         self.happen(Happening::Console(console.clone()));
         self.report.service =
             ServiceOutcome { started: false, win32_error: Some(error), net_start_output: console };
-        self.happen(Happening::ServiceFailed { error });
+        self.happen(Iis6Happening::ServiceFailed { error });
         // Nothing listens for any site: every request goes unanswered.
         for request in 0..self.requests.len() {
             self.respond(request, None, None);
@@ -886,7 +891,7 @@ impl<'s> Iis6<'s> {
             return self.serve(0);
         };
         let (process, bits) = self.filter_host();
-        self.happen(Happening::SiteFiltersLoadAtServiceStart {
+        self.happen(Iis6Happening::SiteFiltersLoadAtServiceStart {
             site: self.sites[site].config.id.clone(),
             process,
             bits,
@@ -925,7 +930,7 @@ impl<'s> Iis6<'s> {
 
     fn site_failed(&mut self, site: usize, error: Option<Win32Error>) {
         self.sites[site].failed = Some(error);
-        self.happen(Happening::SiteFailed { site: self.sites[site].config.id.clone() });
+        self.happen(Iis6Happening::SiteFailed { site: self.sites[site].config.id.clone() });
     }
 
     /// Sends the requests from `requests[from]` on, until one needs a host to start.
@@ -946,7 +951,7 @@ impl<'s> Iis6<'s> {
             };
             if let Some(error) = self.sites[site].failed {
                 let id = self.sites[site].config.id.clone();
-                self.happen(Happening::RequestToFailedSite { ordinal, url, site: id });
+                self.happen(Iis6Happening::RequestToFailedSite { ordinal, url, site: id });
                 self.respond(request, Some(503), error);
                 continue;
             }
@@ -955,7 +960,7 @@ impl<'s> Iis6<'s> {
                     unreachable!("IIS 5.0 isolation mode serves only once inetinfo.exe runs")
                 };
                 let status = inetinfo.status_for(&self.sites[site]);
-                self.happen(Happening::ServedBySameWorker {
+                self.happen(Iis6Happening::ServedBySameWorker {
                     ordinal,
                     url,
                     process: ProcessName::Inetinfo,
@@ -973,7 +978,7 @@ impl<'s> Iis6<'s> {
             }
             let name = self.pools[pool].name.clone();
             if self.pools[pool].disabled {
-                self.happen(Happening::RequestToDisabledPool { ordinal, url, pool: name });
+                self.happen(Iis6Happening::RequestToDisabledPool { ordinal, url, pool: name });
                 let error = self.pools[pool].last_error;
                 self.respond(request, Some(503), error);
                 continue;
@@ -982,7 +987,7 @@ impl<'s> Iis6<'s> {
             let site_id = self.sites[site].config.id.clone();
             match &self.pools[pool].worker {
                 None => {
-                    self.happen(Happening::WorkerStartsForRequest {
+                    self.happen(Iis6Happening::WorkerStartsForRequest {
                         ordinal,
                         url,
                         site: site_id,
@@ -996,7 +1001,7 @@ impl<'s> Iis6<'s> {
                 }
                 Some(worker) => match worker.status_for(&self.sites[site]) {
                     Some(status) => {
-                        self.happen(Happening::ServedBySameWorker {
+                        self.happen(Iis6Happening::ServedBySameWorker {
                             ordinal,
                             url,
                             process: ProcessName::W3wp,
@@ -1008,7 +1013,7 @@ impl<'s> Iis6<'s> {
                     }
                     None => {
                         let pid = worker.pid;
-                        self.happen(Happening::WorkerLoadsSiteFilters {
+                        self.happen(Iis6Happening::WorkerLoadsSiteFilters {
                             ordinal,
                             url,
                             site: site_id,

@@ -318,7 +318,7 @@ fn a_hang_is_a_start_the_service_control_manager_gives_up_on() {
         Story::EndsInGetFilterVersion(HostEnd::TimedOut),
     );
     assert_eq!(report.service.win32_error, Some(Win32Error::SERVICE_REQUEST_TIMEOUT));
-    assert!(report.timeline.contains(&Happening::ServiceRequestTimedOut));
+    assert!(report.timeline.contains(&Iis6Happening::ServiceRequestTimedOut.into()));
     assert_eq!(report.hosts[0].filters[0].cause, Some(crate::cause::Cause::TimedOut));
     assert_eq!(report.hosts[0].filters[0].win32_error, None, "no load error was reported");
 }
@@ -370,10 +370,15 @@ fn a_read_raw_data_filter_is_refused_by_iis_in_worker_mode_only() {
 fn on_32_bit_windows_everything_is_32_bit() {
     let (report, plans) = drive(&server(Os::X86, true, true, None), Purpose::Start, Story::Loads);
     assert_eq!(plans[0].bits, Bits::B32);
-    assert!(report.timeline.contains(&Happening::Enable32Bit {
-        value: true,
-        effect: crate::report::Enable32BitEffect::IgnoredOn32BitWindows
-    }));
+    assert!(
+        report.timeline.contains(
+            &Iis6Happening::Enable32Bit {
+                value: true,
+                effect: crate::report::Enable32BitEffect::IgnoredOn32BitWindows
+            }
+            .into()
+        )
+    );
 }
 
 #[test]
@@ -538,7 +543,7 @@ fn a_failing_site_filter_fails_its_site_and_the_others_keep_serving() {
     assert_eq!(plans.len(), 2, "the failed site's later request starts nothing");
     assert_eq!(report.requests[0].win32_error, Some(Win32Error::BAD_EXE_FORMAT));
     assert_eq!(event_ids(&report), [2274, 2268, 1039]);
-    assert!(report.timeline.contains(&Happening::SiteFailed { site: "2".to_owned() }));
+    assert!(report.timeline.contains(&Iis6Happening::SiteFailed { site: "2".to_owned() }.into()));
     assert!(!report.all_good());
 }
 
@@ -581,7 +586,7 @@ fn a_read_raw_data_filter_at_site_level_is_refused_with_2222() {
 fn a_metabase_without_sites_has_the_default_web_site_and_says_so() {
     let (report, _) = drive(&server(Os::X64, false, false, None), Purpose::Start, Story::Loads);
     let implied = report.timeline.iter().any(|happening| {
-        matches!(happening, Happening::SiteConfigured { site, implied: true, .. } if site == "1")
+        matches!(happening, Happening::Iis6(Iis6Happening::SiteConfigured { site, implied: true, .. }) if site == "1")
     });
     assert!(implied);
     assert_eq!(report.requests[0].url, "http://localhost/");
