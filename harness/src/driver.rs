@@ -6,20 +6,19 @@
 
 use std::collections::HashMap;
 
-use crate::machine::{Machine, WinPath};
+use crate::machine::{Layout, Machine, WinPath};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::StartReport;
-use crate::scenario::Scenario;
 
-/// Runs `model` on `machine` with the files `scenario` places.
+/// Runs `model` on `machine` with the files `layout` places (the scenario's images and
+/// nothing else at the paths the model loads).
 pub fn run<M: ServerModel>(
     machine: &Machine,
-    scenario: &Scenario,
+    layout: &Layout,
     mut model: M,
 ) -> anyhow::Result<StartReport> {
-    let layout = scenario.layout(machine.artifacts(), &model.paths())?;
-    let _placed = machine.acquire(&layout)?;
+    let _placed = machine.acquire(layout)?;
     // The files do not change while the layout is held, so each one's headers are read once.
     let mut headers: HashMap<WinPath, Option<ImageInfo>> = HashMap::new();
     let mut observed = None;

@@ -10,9 +10,9 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario_from(&args.scenario)?;
     // Everything the user gave is checked before the machine is touched, so bad input writes
     // nothing.
-    crate::iis::check(&scenario)?;
+    let checked = crate::iis::check(&scenario)?;
     let machine = Machine::open(args.scenario.backend)?;
-    let report = crate::iis::start(&machine, &scenario)?;
+    let report = checked.start(&machine)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -313,6 +313,5 @@ fn verify_remedy(
     }
     let mut fixed = scenario.clone();
     fixed.config = fixed_config.into();
-    crate::iis::check(&fixed)?;
-    Ok(crate::iis::start(machine, &fixed)?.all_good())
+    Ok(crate::iis::check(&fixed)?.start(machine)?.all_good())
 }

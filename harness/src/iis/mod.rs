@@ -8,33 +8,85 @@ pub mod iis6;
 pub mod iis7;
 mod was;
 
+use crate::apphost::Apphost;
 use crate::arch::Bits;
-use crate::machine::Machine;
+use crate::machine::{Layout, Machine};
+use crate::metabase::Metabase;
 use crate::model::ServerModel;
 use crate::report::StartReport;
 use crate::scenario::{Configuration, Scenario};
 
-/// Checks a scenario before any machine is touched, so that bad input writes nothing: the
-/// configuration must make a model, and every image the scenario places must exist.
-pub fn check(scenario: &Scenario) -> anyhow::Result<()> {
-    let paths = match &scenario.config {
-        Configuration::Metabase(_) => iis6::Iis6::new(scenario, iis6::Purpose::Start)?.paths(),
-        Configuration::Apphost(apphost) => iis7::Iis7::new(scenario, apphost)?.paths(),
-    };
-    scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
-    Ok(())
+/// A scenario whose configuration made a model and whose images all exist: what `start`
+/// runs, built once.
+pub struct CheckedStart<'s> {
+    model: Model<'s>,
+    layout: Layout,
 }
 
-/// Starts the scenario's web server as IIS would, loading every image for real.
-pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartReport> {
+/// The model of the scenario's server generation.
+enum Model<'s> {
+    Iis6(iis6::Iis6<'s>),
+    Iis7(iis7::Iis7<'s>),
+}
+
+/// What a layer above the models does for each server generation. `by_generation` is the one
+/// place the configuration's kind picks the arm, so a new generation is one new method here
+/// and one arm there.
+pub trait PerGeneration<'s> {
+    type Output;
+    fn iis6(self, scenario: &'s Scenario, metabase: &'s Metabase) -> Self::Output;
+    fn iis7(self, scenario: &'s Scenario, apphost: &'s Apphost) -> Self::Output;
+}
+
+/// Calls the arm of `work` for the scenario's configuration.
+pub fn by_generation<'s, W: PerGeneration<'s>>(scenario: &'s Scenario, work: W) -> W::Output {
     match &scenario.config {
-        Configuration::Metabase(_) => {
-            crate::driver::run(machine, scenario, iis6::Iis6::new(scenario, iis6::Purpose::Start)?)
-        }
-        Configuration::Apphost(apphost) => {
-            crate::driver::run(machine, scenario, iis7::Iis7::new(scenario, apphost)?)
+        Configuration::Metabase(metabase) => work.iis6(scenario, metabase),
+        Configuration::Apphost(apphost) => work.iis7(scenario, apphost),
+    }
+}
+
+/// Checks a scenario before any machine is touched, so that bad input writes nothing: the
+/// configuration must make a model, and every image the scenario places must exist. What it
+/// returns is what `start` runs.
+pub fn check(scenario: &Scenario) -> anyhow::Result<CheckedStart<'_>> {
+    let model = by_generation(scenario, BuildModel)?;
+    let paths = match &model {
+        Model::Iis6(model) => model.paths(),
+        Model::Iis7(model) => model.paths(),
+    };
+    let layout = scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
+    Ok(CheckedStart { model, layout })
+}
+
+/// The model of a scenario's generation, for a start.
+struct BuildModel;
+
+impl<'s> PerGeneration<'s> for BuildModel {
+    type Output = anyhow::Result<Model<'s>>;
+
+    fn iis6(self, scenario: &'s Scenario, _: &'s Metabase) -> Self::Output {
+        Ok(Model::Iis6(iis6::Iis6::new(scenario, iis6::Purpose::Start)?))
+    }
+
+    fn iis7(self, scenario: &'s Scenario, apphost: &'s Apphost) -> Self::Output {
+        Ok(Model::Iis7(iis7::Iis7::new(scenario, apphost)?))
+    }
+}
+
+impl CheckedStart<'_> {
+    /// Starts the scenario's web server as IIS would, loading every image for real.
+    pub fn start(self, machine: &Machine) -> anyhow::Result<StartReport> {
+        match self.model {
+            Model::Iis6(model) => crate::driver::run(machine, &self.layout, model),
+            Model::Iis7(model) => crate::driver::run(machine, &self.layout, model),
         }
     }
+}
+
+/// Checks the scenario and starts its web server as IIS would, loading every image for real.
+pub fn start(machine: &Machine, scenario: &Scenario) -> anyhow::Result<StartReport> {
+    check(scenario)?.start(machine)
 }
 
 /// The architecture name IIS puts into its processor-architecture mismatch events (IIS 6.0's

@@ -188,8 +188,7 @@ fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<Sta
         WinPath::parse(FILTER_32)?,
         ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() },
     )?;
-    crate::iis::check(&scenario)?;
-    crate::iis::start(machine, &scenario)
+    crate::iis::check(&scenario)?.start(machine)
 }
 
 fn served_by(report: &StartReport, bits: Bits) -> bool {

@@ -369,8 +369,7 @@ fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<S
     let mut scenario = Scenario::new(name, Os::X64, metabase.clone());
     scenario.requests =
         vec![crate::http_sys::RequestUrl::parse(ASPNET_PAGE).map_err(anyhow::Error::msg)?];
-    crate::iis::check(&scenario)?;
-    crate::iis::start(machine, &scenario)
+    crate::iis::check(&scenario)?.start(machine)
 }
 
 /// Makes a remedy's changes on a copy of `metabase`, saying each command as it is run.

@@ -1315,6 +1315,18 @@ fn authority(site: &SiteConfig) -> String {
     if binding.port == 80 { host } else { format!("{host}:{}", binding.port) }
 }
 
+/// Loads every filter the metabase names, global and site, in one host of the process that
+/// loads the global filters, each answered for, whatever the ones before it did: what
+/// `diagnose --verify` compares its prediction with.
+pub fn load_every_filter(
+    machine: &crate::machine::Machine,
+    scenario: &Scenario,
+) -> anyhow::Result<StartReport> {
+    let model = Iis6::new(scenario, Purpose::LoadEveryFilter)?;
+    let layout = scenario.layout(machine.artifacts(), &model.paths())?;
+    crate::driver::run(machine, &layout, model)
+}
+
 impl ServerModel for Iis6<'_> {
     fn paths(&self) -> Vec<WinPath> {
         let mut paths: Vec<WinPath> = self
