@@ -1,0 +1,217 @@
+//! What each request gets: the status its site's filters and its extension give, recorded
+//! once per request, and an ISAPI extension's load and answer read from its host's report.
+
+use super::*;
+
+impl Iis6<'_> {
+    pub(super) fn respond(
+        &mut self,
+        request: usize,
+        status: Option<u16>,
+        win32_error: Option<Win32Error>,
+    ) {
+        self.record_response(request, status, None, win32_error, None);
+    }
+
+    /// A request that reached its site but gets no status here, for `why`.
+    pub(super) fn respond_unanswered(&mut self, request: usize, why: NoAnswer) {
+        self.record_response(request, None, None, None, Some(why));
+    }
+
+    /// The one place a request's answer goes into the report and onto the timeline.
+    pub(super) fn record_response(
+        &mut self,
+        request: usize,
+        status: Option<u16>,
+        substatus: Option<u16>,
+        win32_error: Option<Win32Error>,
+        unanswered: Option<NoAnswer>,
+    ) {
+        let Request { url, target, .. } = self.requests[request].clone();
+        let (site, pool, no_answer) = match target {
+            Target::Site { site, pool } => (
+                Some(self.sites[site].config.id.clone()),
+                // IIS 5.0 isolation mode has no pools: inetinfo.exe serves every site.
+                (self.mode == IsolationMode::WorkerProcess).then(|| self.pools[pool].name.clone()),
+                None,
+            ),
+            Target::InvalidHostname => (None, None, None),
+            Target::NoAnswer(reason) => (None, None, Some(reason)),
+        };
+        let no_answer = match status {
+            None => unanswered.or(no_answer).or(Some(NoAnswer::ServiceNotRunning)),
+            Some(_) => None,
+        };
+        self.report.requests.push(RequestOutcome {
+            url: url.clone(),
+            site: site.clone(),
+            app_pool: pool.clone(),
+            status,
+            substatus,
+            win32_error,
+            no_answer,
+        });
+        self.happen(Happening::Response {
+            url,
+            site,
+            pool,
+            status,
+            substatus,
+            win32_error,
+            no_answer,
+        });
+    }
+
+    /// A request that came through the filters with `status` goes on to its ISAPI extension,
+    /// if its URL maps to one: None when the request has been answered here (no extension, a
+    /// filter already failed it, or the Web Service Extension list prohibits the extension),
+    /// else the host start that loads the extension in the process that runs the application.
+    pub(super) fn deliver(&mut self, request: usize, status: u16) -> Option<Next> {
+        let Request { url, target, extension, .. } = self.requests[request].clone();
+        let (Some(mapped), Target::Site { site, .. }, 200) = (extension, target, status) else {
+            self.respond(request, Some(status), None);
+            return None;
+        };
+        let executable = mapped.mapping.executable.clone();
+        if let Restriction::Prohibited { entry } = self.metabase.web_service_extension(&executable)
+        {
+            self.happen(Iis6Happening::ExtensionProhibited { url, executable, entry });
+            self.answer(request, extensions::prohibited());
+            return None;
+        }
+        if mapped.mapping.is_cgi() {
+            self.respond_unanswered(request, NoAnswer::CgiNotRun);
+            return None;
+        }
+        let (process, bits, why) = self.extension_process(request, site, &mapped);
+        self.happen(Iis6Happening::ExtensionLoads {
+            url,
+            extension: mapped.mapping.extension.clone(),
+            executable,
+            set_at: mapped.mapping.set_at.clone(),
+            process,
+            bits,
+            why,
+        });
+        self.phase = Phase::Extension { request };
+        // A host of its own plays the process: the filters it shares a worker or inetinfo.exe
+        // with were loaded, and answered for, by the host before it.
+        Some(Next::Start(HostPlan {
+            bits,
+            process,
+            probes: Vec::new(),
+            images: vec![PlannedImage { kind: ImageKind::Extension, path: mapped.path }],
+            stop_at_first_failure: true,
+            probe_before_load: false,
+            request: true,
+            timeout: self.scenario.host_timeout,
+        }))
+    }
+
+    pub(super) fn answer(&mut self, request: usize, answer: ExtensionAnswer) {
+        self.record_response(
+            request,
+            Some(answer.status),
+            answer.substatus,
+            answer.win32_error,
+            None,
+        );
+    }
+
+    /// The extension's host has reported: the request gets what IIS makes of it.
+    pub(super) fn extension_reported(
+        &mut self,
+        request: usize,
+        observed: Observation,
+    ) -> anyhow::Result<Next> {
+        let Observation { run, headers } = observed;
+        let Request { url, target, extension, .. } = self.requests[request].clone();
+        let (Some(mapped), Target::Site { site, pool }) = (extension, target) else {
+            bail!("an extension host started for a request without an extension");
+        };
+        if run.images.len() > 1 {
+            bail!("the host reported {} images for one planned extension", run.images.len());
+        }
+        let header = headers.first().cloned().flatten();
+        let load = run.images.first();
+        let (stage, win32_error) = match load {
+            None => (Stage::LoadLibrary, None),
+            Some(load) => match (load.load, load.exports, &load.version) {
+                (None, _, _) => (Stage::LoadLibrary, None),
+                (Some(Err(error)), _, _) => (Stage::LoadLibrary, Some(error)),
+                (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
+                    (Stage::GetProcAddress, exports.lookup_error)
+                }
+                (Some(Ok(())), _, None) | (Some(Ok(())), None, _) => {
+                    (Stage::GetExtensionVersion, None)
+                }
+                (Some(Ok(())), Some(_), Some(version)) if !version.accepted => {
+                    (Stage::GetExtensionVersion, Some(version.last_error))
+                }
+                (Some(Ok(())), Some(_), Some(_)) => (Stage::Loaded, None),
+            },
+        };
+        let answer = match load {
+            Some(load) => extensions::answer(&run, load),
+            None => ExtensionAnswer {
+                status: 500,
+                substatus: None,
+                win32_error: Some(Win32Error::PROCESS_ABORTED),
+            },
+        };
+        let death = HostDeath::of(run.end);
+        let outcome = FilterOutcome {
+            name: mapped.mapping.extension.clone(),
+            site: Some(self.sites[site].config.id.clone()),
+            path: mapped.path.to_string(),
+            loaded: stage == Stage::Loaded,
+            win32_error,
+            stage,
+            description: load.and_then(|l| l.version.as_ref()).map(|v| v.description.clone()),
+            flags: None,
+            request_notification: load.and_then(|l| l.request).and_then(|r| r.returned),
+            cause: classify(stage, win32_error, header.as_ref(), run.bits, death),
+            image: header.as_ref().map(ImageSummary::of),
+            iis_refused: None,
+        };
+        self.happen(Happening::HostStarted {
+            process: run.process,
+            bits: run.bits,
+            pid: run.pid,
+            start_attempts: run.start_attempts,
+        });
+        self.happen(Iis6Happening::ExtensionResult {
+            url,
+            outcome: outcome.clone(),
+            process: run.process,
+            bits: run.bits,
+            status: answer.status,
+        });
+        self.happen(Happening::HostEnded {
+            process: run.process,
+            end: run.end,
+            timeout: self.scenario.host_timeout,
+        });
+        let in_pool = run.process == ProcessName::W3wp;
+        self.report.hosts.push(HostOutcome {
+            process: run.process,
+            bits: run.bits,
+            app_pool: in_pool.then(|| self.pools[pool].name.clone()),
+            pid: run.pid,
+            end: run.end,
+            exception_code: run.end.exception_code(),
+            start_attempts: run.start_attempts,
+            filters: Vec::new(),
+            modules: Vec::new(),
+            extensions: vec![outcome],
+            pipeline_mode: None,
+        });
+        self.answer(request, answer);
+        // An extension that crashes or hangs takes the worker it runs in down with it (the
+        // host stands in for that worker): WAS counts the failure as for any worker's.
+        if in_pool && run.end != HostEnd::Completed {
+            self.worker_lost(pool, run.pid, run.bits, &host_death(run.end));
+        }
+        Ok(self.serve(request + 1))
+    }
+}
