@@ -377,6 +377,17 @@ pub fn http_status_text(status: u16) -> &'static str {
     }
 }
 
+/// Which seed case `repro` replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Seed {
+    /// The IIS 6.0 case.
+    #[value(name = "6")]
+    Iis6,
+    /// Its IIS 10 twin.
+    #[value(name = "10")]
+    Iis10,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

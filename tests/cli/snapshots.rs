@@ -3,7 +3,8 @@
 //! module of the other bitness). A change of wording is then a reviewed diff of the files in
 //! `snapshots/`, and a move of code that changes no words changes none of them.
 //!
-//! Only what differs from run to run is redacted: process ids and the clock times that
+//! Only what differs from run to run is redacted: process ids (in the timeline and in IIS's event
+//! texts) and the clock times that
 //! aspnet_regiis's log lines carry. Every load result in these texts is still the loader's
 //! answer in this run.
 
@@ -32,6 +33,7 @@ fn assert_timeline(name: &str, text: &str) {
         filters => vec![
             (scenarios_dir.as_str(), "[scenarios]"),
             (r"\bpid \d+", "pid [pid]"),
+            (r"process id was '\d+'", "process id was '[pid]'"),
             (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[time]"),
         ],
         prepend_module_to_snapshot => false,

@@ -197,35 +197,59 @@ fn the_host_and_the_harness_speak_the_same_protocol() {
     assert!(host.contains(&marker), "harness/host/src/windows.rs: define `{marker}`");
 }
 
-/// The harness's modules form layers: no module reaches, through `crate::` paths, a module
-/// that reaches back to it. `cli` sits on top and is left out.
+/// The harness's modules form layers, at every level: in each folder of `harness/src`, no file
+/// or subfolder reaches, through `crate::` or `super::` paths, a sibling that reaches back to
+/// it. A folder's `mod.rs` is the folder itself (it declares and gathers its children), so it
+/// is not a sibling; `cli` sits on top and is left out.
 #[test]
 fn the_harness_modules_have_no_import_circles() {
     let src = root().join("harness/src");
-    let mut modules: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
+    let mut circles = Vec::new();
+    check_folder_for_circles(&src, "", &mut circles);
+    assert!(
+        circles.is_empty(),
+        "harness/src: these modules import each other in a circle: {circles:?}"
+    );
+}
+
+/// Checks the siblings in `folder` (whose module path is `module`), then each subfolder.
+fn check_folder_for_circles(folder: &Path, module: &str, circles: &mut Vec<String>) {
+    let mut siblings: Vec<(String, String)> = Vec::new();
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(folder).unwrap().map(|entry| entry.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        if ["lib", "main", "cli"].contains(&name.as_str()) {
+        if ["lib", "main", "cli", "mod", "tests"].contains(&name.as_str()) {
             continue;
         }
         let mut files = Vec::new();
         if path.is_dir() {
             files_with_extension(&path, "rs", &mut files);
-        } else {
+            let inner = if module.is_empty() { name.clone() } else { format!("{module}::{name}") };
+            check_folder_for_circles(&path, &inner, circles);
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
             files.push(path);
+        } else {
+            continue;
         }
+        // A module's own tests may reach anything.
+        files.retain(|file| file.file_name().is_none_or(|file_name| file_name != "tests.rs"));
         let text: String =
             files.iter().map(|file| std::fs::read_to_string(file).unwrap()).collect();
-        modules.push((name, text));
+        siblings.push((name, text));
     }
+    let prefix =
+        if module.is_empty() { "crate::".to_owned() } else { format!("crate::{module}::") };
     let uses = |text: &str, other: &str| {
-        text.contains(&format!("crate::{other}::"))
-            || text.contains(&format!("crate::{other};"))
-            || text.contains(&format!("crate::{{{other}"))
+        [prefix.as_str(), "super::"].iter().any(|path| {
+            text.contains(&format!("{path}{other}::"))
+                || text.contains(&format!("{path}{other};"))
+                || text.contains(&format!("{path}{{{other}"))
+        })
     };
-    let names: Vec<&str> = modules.iter().map(|(name, _)| name.as_str()).collect();
-    let edges: Vec<(usize, usize)> = modules
+    let names: Vec<&str> = siblings.iter().map(|(name, _)| name.as_str()).collect();
+    let edges: Vec<(usize, usize)> = siblings
         .iter()
         .enumerate()
         .flat_map(|(from, (name, text))| {
@@ -249,20 +273,59 @@ fn the_harness_modules_have_no_import_circles() {
         }
         left.retain(|m| !leaves.contains(m));
     }
-    let circle: Vec<String> = left
+    for &m in &left {
+        let targets: Vec<&str> = edges
+            .iter()
+            .filter(|&&(from, to)| from == m && left.contains(&to))
+            .map(|&(_, to)| names[to])
+            .collect();
+        let here = if module.is_empty() { String::new() } else { format!("{module}::") };
+        circles.push(format!("{here}{} -> {}", names[m], targets.join(", ")));
+    }
+}
+
+/// A source file a newcomer can hold in their head: none over 800 lines. Test files (`tests.rs`
+/// and the suite under `tests/`) are exempt, since a case per function reads well at any length.
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let mut files = Vec::new();
+    for dir in ["harness", "xtask"] {
+        files_with_extension(&root().join(dir), "rs", &mut files);
+    }
+    let long: Vec<String> = files
         .iter()
-        .map(|&m| {
-            let targets: Vec<&str> = edges
-                .iter()
-                .filter(|&&(from, to)| from == m && left.contains(&to))
-                .map(|&(_, to)| names[to])
-                .collect();
-            format!("{} -> {}", names[m], targets.join(", "))
+        .filter(|file| file.file_name().is_none_or(|name| name != "tests.rs"))
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(file).unwrap().lines().count();
+            (lines > 800).then(|| format!("{} ({lines} lines)", file.display()))
         })
         .collect();
+    assert!(long.is_empty(), "split these by concern, as iis/iis6/ is split: {long:?}");
+}
+
+/// The configuration's kind picks the server generation in one place, `iis::by_generation` (and
+/// the checked start's model beside it); `scenario.rs`, which tells the two formats apart by
+/// content, is the other file that may name both. A new generation is then one arm there and
+/// one file per layer.
+#[test]
+fn the_configuration_kind_is_matched_in_one_place() {
+    let src = root().join("harness/src");
+    let mut files = Vec::new();
+    files_with_extension(&src, "rs", &mut files);
+    let allowed = [src.join("iis/mod.rs"), src.join("scenario.rs")];
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|file| !allowed.contains(file))
+        .filter(|file| file.file_name().is_none_or(|name| name != "tests.rs"))
+        .filter(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            text.contains("Configuration::Metabase") || text.contains("Configuration::Apphost")
+        })
+        .map(|file| file.display().to_string())
+        .collect();
     assert!(
-        circle.is_empty(),
-        "harness/src: these modules import each other in a circle: {circle:?}"
+        offenders.is_empty(),
+        "these files match on the configuration's kind; go through `iis::by_generation`: {offenders:?}"
     );
 }
 

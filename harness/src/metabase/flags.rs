@@ -183,7 +183,7 @@ impl FlagTable {
             if item.is_empty() {
                 return Err(FlagError::Empty);
             }
-            if let Some(number) = super::schema::parse_u32(item) {
+            if let Some(number) = parse_u32(item) {
                 return Ok(bits | number);
             }
             self.flags
@@ -224,5 +224,14 @@ impl FlagTable {
 /// edit keeps that form, so that setting a value and setting it back restores the file's bytes.
 /// `0` says nothing, since IIS writes no flag set as `0` too.
 pub(crate) fn is_numeric(text: &str) -> bool {
-    super::schema::parse_u32(text).is_some_and(|number| number != 0)
+    parse_u32(text).is_some_and(|number| number != 0)
+}
+
+/// A DWORD in decimal (as IIS writes it) or `0x` hexadecimal.
+pub(crate) fn parse_u32(text: &str) -> Option<u32> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
 }

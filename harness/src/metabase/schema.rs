@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+pub(crate) use super::flags::parse_u32;
 use super::flags::{self, FlagError};
 
 /// The data type of a metabase property, as adsutil names it.
@@ -187,15 +188,6 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
         "TRUE" | "1" => Some(true),
         "FALSE" | "0" => Some(false),
         _ => None,
-    }
-}
-
-/// A DWORD in decimal (as IIS writes it) or `0x` hexadecimal.
-pub(crate) fn parse_u32(text: &str) -> Option<u32> {
-    let text = text.trim();
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
     }
 }
 

@@ -19,8 +19,8 @@ use serde::{Serialize, Serializer};
 use crate::arch::{Bits, Os};
 use crate::cause::{Cause, ImageSummary};
 use crate::vocab::{
-    BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind,
-    Stage, Win32Error,
+    BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, Seed,
+    ServerKind, Stage, Win32Error,
 };
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
@@ -637,10 +637,10 @@ impl StartReport {
 }
 
 /// The last line of a replay: whether the failure was reproduced and each fix verified.
-pub fn replay_verdict(seed: crate::repro::Seed, reproduced: bool, fixes: &[(&str, bool)]) -> Step {
+pub fn replay_verdict(seed: Seed, reproduced: bool, fixes: &[(&str, bool)]) -> Step {
     let command = match seed {
-        crate::repro::Seed::Iis6 => "repro",
-        crate::repro::Seed::Iis10 => "repro --iis 10",
+        Seed::Iis6 => "repro",
+        Seed::Iis10 => "repro --iis 10",
     };
     let mut text =
         format!("{command}: failure {}", if reproduced { "reproduced" } else { "NOT reproduced" });

@@ -10,17 +10,7 @@ use serde::Serialize;
 
 use crate::machine::Machine;
 use crate::report::{StartReport, Step, StepKind};
-
-/// Which seed to replay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Seed {
-    /// The IIS 6.0 case.
-    #[value(name = "6")]
-    Iis6,
-    /// Its IIS 10 twin.
-    #[value(name = "10")]
-    Iis10,
-}
+pub use crate::vocab::Seed;
 
 /// What a replay found: the one seed's report.
 #[derive(Debug, Serialize)]
