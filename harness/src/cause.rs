@@ -72,7 +72,10 @@ pub fn classify(
         (Stage::Probe, _) => Cause::MissingFile,
         (Stage::RefusedSilently, _) => Cause::FilterRefused,
         (Stage::ReadRawDataRefused, _) => Cause::RawDataUnsupported,
-        (Stage::GetProcAddress, _) => Cause::MissingExport,
+        (Stage::GetProcAddress, Some(_)) => Cause::MissingExport,
+        // A module's step after the loader is the lookup of RegisterModule; a host that ended
+        // before it reported the exports ended there.
+        (Stage::GetProcAddress, None) => unfinished,
         (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => Cause::FilterRefused,
         (Stage::GetFilterVersion | Stage::GetExtensionVersion, None)
         | (Stage::LoadLibrary, None) => unfinished,

@@ -4,7 +4,7 @@
 use crate::arch::{Bits, Os};
 use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
 
-use super::{FilterOutcome, Step, StepKind, loader_failure};
+use super::{ImageOutcome, Step, StepKind, loader_failure};
 
 /// One thing that happened during an IIS 6.0 start, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +125,7 @@ pub enum Iis6Happening {
     /// What the loader and the extension did with it, as the host reported.
     ExtensionResult {
         url: String,
-        outcome: FilterOutcome,
+        outcome: ImageOutcome,
         process: ProcessName,
         bits: Bits,
         status: u16,

@@ -8,8 +8,10 @@
 
 pub mod iis6;
 pub mod iis7;
+mod outcome;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
+pub use outcome::{IisRefusal, ImageOutcome, RefusalReason};
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::arch::{Bits, Os};
-use crate::cause::{Cause, ImageSummary};
+use crate::cause::Cause;
 use crate::vocab::{
     BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, Seed,
     ServerKind, Stage, Win32Error,
@@ -100,100 +102,23 @@ pub struct HostOutcome {
     pub exception_code: Option<u32>,
     /// How many starts it took before the process reached its first report line.
     pub start_attempts: u32,
-    pub filters: Vec<FilterOutcome>,
+    pub filters: Vec<ImageOutcome>,
     /// IIS 7+ global native modules, with the same fields as filters (`RegisterModule` is
     /// resolved, never called).
-    pub modules: Vec<FilterOutcome>,
+    pub modules: Vec<ImageOutcome>,
     /// The ISAPI extensions this process loaded for requests, with the fields of a filter. On
     /// IIS 6.0 `name` is the file extension the script map matched (`.aspx`); on IIS 7+ the
     /// handler's name.
-    pub extensions: Vec<FilterOutcome>,
+    pub extensions: Vec<ImageOutcome>,
     /// The pool's `managedPipelineMode` on IIS 7+; null on IIS 6.0.
     pub pipeline_mode: Option<PipelineMode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FilterOutcome {
-    pub name: String,
-    /// The site whose filter this is; None for a global filter.
-    pub site: Option<String>,
-    pub path: String,
-    /// True when the filter is loaded and initialised: LoadLibraryExW, GetProcAddress and
-    /// GetFilterVersion all succeeded, and IIS accepted it.
-    pub loaded: bool,
-    /// The Win32 error that stopped it, as the host reported it: the loader's, GetProcAddress's,
-    /// or the one the filter set before GetFilterVersion returned FALSE. Never IIS's own.
-    pub win32_error: Option<Win32Error>,
-    /// How far it got: `loaded`, `load_library`, `get_proc_address`, `get_filter_version`,
-    /// `refused_silently`, `read_raw_data_refused` or `not_attempted`.
-    pub stage: Stage,
-    /// The description GetFilterVersion wrote, when it was called.
-    pub description: Option<String>,
-    /// The SF_NOTIFY_* flags GetFilterVersion asked for, when it was called.
-    pub flags: Option<u32>,
-    /// Why it did or did not load, from the loader's answer and the headers (None when the
-    /// filter was not attempted).
-    pub cause: Option<Cause>,
-    /// What the headers of the file at `path` say; None when there is no file.
-    pub image: Option<ImageSummary>,
-    /// What HttpFilterProc returned for the request's end-of-request notification, when the
-    /// filter registered for it (0x08000002 is SF_STATUS_REQ_NEXT_NOTIFICATION).
-    pub request_notification: Option<u32>,
-    /// Set when IIS itself refused a filter that the loader loaded and that initialised.
-    pub iis_refused: Option<IisRefusal>,
-}
-
-impl FilterOutcome {
-    /// An image before the host's report says what became of it: not attempted, until a
-    /// step the host reports moves it on.
-    pub fn not_attempted(
-        name: String,
-        site: Option<String>,
-        path: String,
-        image: Option<ImageSummary>,
-    ) -> FilterOutcome {
-        FilterOutcome {
-            name,
-            site,
-            path,
-            loaded: false,
-            win32_error: None,
-            stage: Stage::NotAttempted,
-            description: None,
-            flags: None,
-            request_notification: None,
-            cause: None,
-            image,
-            iis_refused: None,
-        }
-    }
-}
-
 impl HostOutcome {
     /// Every image the process was asked for, in load order: modules, filters, extensions.
-    pub fn images(&self) -> impl Iterator<Item = &FilterOutcome> {
+    pub fn images(&self) -> impl Iterator<Item = &ImageOutcome> {
         self.modules.iter().chain(&self.filters).chain(&self.extensions)
     }
-}
-
-/// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IisRefusal {
-    pub reason: RefusalReason,
-    /// The event IIS logs for the refusal.
-    pub event_id: u32,
-    /// The data IIS attaches to the start-up failure it logs with it, as Event Viewer prints it.
-    pub data: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefusalReason {
-    /// HTTP.sys hands raw data to one process only, so worker processes cannot serve
-    /// SF_NOTIFY_READ_RAW_DATA.
-    ReadRawDataInWorkerProcessIsolationMode,
-    /// IIS 6.0 takes read-raw-data filters only as global filters.
-    ReadRawDataAtSiteLevel,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -452,9 +377,13 @@ pub(crate) fn loader_failure(
         (Stage::LoadLibrary, None) => {
             format!("{head}: the process ended inside LoadLibraryExW (DllMain)")
         }
-        (Stage::GetProcAddress, _) => {
+        (Stage::GetProcAddress, Some(_)) => {
             format!("{head}: loaded, but {} is not exported: {error_text}", kind.entry_point())
         }
+        (Stage::GetProcAddress, None) => format!(
+            "{head}: loaded, but the process ended before it reported whether {} is exported",
+            kind.entry_point()
+        ),
         (Stage::GetFilterVersion | Stage::GetExtensionVersion, Some(_)) => {
             format!("{head}: {} returned FALSE with {error_text}", kind.entry_point())
         }
@@ -528,7 +457,7 @@ impl StartReport {
 
     /// The host that ran the ISAPI extension `url` mapped to, and what became of it: the same
     /// DLL may run in two processes for two URLs, so the timeline, not the file, says which.
-    pub fn extension_result(&self, url: &str) -> Option<(ProcessName, Bits, &FilterOutcome)> {
+    pub fn extension_result(&self, url: &str) -> Option<(ProcessName, Bits, &ImageOutcome)> {
         self.timeline.iter().find_map(|happening| match happening {
             Happening::Iis6(Iis6Happening::ExtensionResult {
                 url: answered,
@@ -542,7 +471,7 @@ impl StartReport {
     }
 
     /// The first filter failure, for verdict lines.
-    pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &FilterOutcome)> {
+    pub fn first_failed_filter(&self) -> Option<(&HostOutcome, &ImageOutcome)> {
         self.hosts.iter().find_map(|host| {
             host.images()
                 .find(|filter| !filter.loaded && filter.stage != Stage::NotAttempted)
@@ -585,15 +514,8 @@ impl StartReport {
                     (None, Some(Cause::Crashed), None) => "it crashed the process".to_owned(),
                     (None, _, None) => "the process ended early".to_owned(),
                 };
-                let is_extension =
-                    host.extensions.iter().any(|extension| std::ptr::eq(extension, filter));
-                let kind = if host.modules.iter().any(|module| std::ptr::eq(module, filter)) {
-                    "module"
-                } else if is_extension {
-                    "extension"
-                } else {
-                    "filter"
-                };
+                let is_extension = filter.kind == ImageKind::Extension;
+                let kind = filter.kind;
                 let whose =
                     filter.site.as_ref().map(|site| format!("site {site}'s ")).unwrap_or_default();
                 // Extensions load only for requests, after every filter loaded; the requests

@@ -13,7 +13,7 @@ pub(super) fn judge(
     headers: &[Option<ImageInfo>],
     worker: bool,
     keep_going: bool,
-) -> anyhow::Result<(Vec<FilterOutcome>, Option<HostFailure>)> {
+) -> anyhow::Result<(Vec<ImageOutcome>, Option<HostFailure>)> {
     if run.images.len() > filters.len() {
         bail!(
             "the host reported {} images for {} planned filters",
@@ -26,7 +26,8 @@ pub(super) fn judge(
     let mut failure = None;
     for (index, filter) in filters.iter().enumerate() {
         let image = headers.get(index).cloned().flatten();
-        let mut outcome = FilterOutcome::not_attempted(
+        let mut outcome = ImageOutcome::not_attempted(
+            ImageKind::Filter,
             filter.name.clone(),
             filter.site.clone(),
             filter.path.to_string(),
@@ -34,85 +35,45 @@ pub(super) fn judge(
         );
         let load = run.images.get(index).filter(|_| keep_going || failure.is_none());
         if let Some(load) = load {
+            outcome.read_load(load, image.as_ref(), run);
             let path = filter.path.to_string();
             let site = filter.site.clone();
-            let mut fail = |this: HostFailure| {
-                failure.get_or_insert(this);
-            };
-            match (load.load, load.exports, &load.version) {
-                _ if load.absent.is_some() => {
-                    let error = load.absent.unwrap_or(Win32Error::FILE_NOT_FOUND);
-                    outcome.stage = Stage::Probe;
-                    outcome.win32_error = Some(error);
-                    fail(HostFailure::Filter { path, site, error });
-                }
-                (None, _, _) => {
-                    outcome.stage = Stage::LoadLibrary;
-                    fail(host_death(run.end));
-                }
-                (Some(Err(error)), _, _) => {
-                    outcome.stage = Stage::LoadLibrary;
-                    outcome.win32_error = Some(error);
-                    fail(HostFailure::Filter { path, site, error });
-                }
-                (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
-                    let error = exports.lookup_error.context(
-                        "the host reported a missing GetFilterVersion without its error",
-                    )?;
-                    outcome.stage = Stage::GetProcAddress;
-                    outcome.win32_error = Some(error);
-                    fail(HostFailure::Filter { path, site, error });
-                }
-                (Some(Ok(())), None, _) | (Some(Ok(())), _, None) => {
-                    outcome.stage = Stage::GetFilterVersion;
-                    fail(host_death(run.end));
-                }
-                (Some(Ok(())), Some(_), Some(version)) => {
-                    outcome.description = Some(version.description.clone());
-                    outcome.flags = Some(version.flags);
-                    if !version.accepted && version.last_error == Win32Error(0) {
-                        // The SDK's way for a filter to decline quietly: no event, no failure.
-                        outcome.stage = Stage::RefusedSilently;
-                    } else if !version.accepted {
-                        outcome.stage = Stage::GetFilterVersion;
-                        outcome.win32_error = Some(version.last_error);
-                        fail(HostFailure::Filter { path, site, error: version.last_error });
-                    } else if version.flags & SF_NOTIFY_READ_RAW_DATA != 0
-                        && (worker || site.is_some())
-                    {
-                        // The loader and the filter both succeeded; IIS refuses it: HTTP.sys
-                        // hands raw data to one process only, and IIS 6.0 takes raw-data
-                        // filters only as global ones. The data of the start-up event
-                        // (ERROR_NOT_SUPPORTED) is UNVERIFIED: IIS does not document it.
-                        let (reason, event_id) = if site.is_some() {
-                            (
-                                RefusalReason::ReadRawDataAtSiteLevel,
-                                messages::SITE_READ_RAW_DATA_REFUSED_EVENT,
-                            )
-                        } else {
-                            (
-                                RefusalReason::ReadRawDataInWorkerProcessIsolationMode,
-                                messages::READ_RAW_DATA_REFUSED_EVENT,
-                            )
-                        };
-                        let refusal = IisRefusal {
-                            reason,
-                            event_id,
-                            data: Some(Win32Error::NOT_SUPPORTED.event_data()),
-                        };
-                        outcome.stage = Stage::ReadRawDataRefused;
-                        outcome.iis_refused = Some(refusal.clone());
-                        fail(HostFailure::Refused { path, site, refusal });
-                    } else {
-                        outcome.stage = Stage::Loaded;
-                        outcome.loaded = true;
-                        outcome.request_notification =
-                            load.request.and_then(|request| request.returned);
-                    }
-                }
+            let read_raw_data =
+                outcome.flags.is_some_and(|flags| flags & SF_NOTIFY_READ_RAW_DATA != 0);
+            if outcome.failed() {
+                failure.get_or_insert(match outcome.win32_error {
+                    Some(error) => HostFailure::Filter { path, site, error },
+                    None => host_death(run.end),
+                });
+            } else if outcome.loaded && read_raw_data && (worker || site.is_some()) {
+                // The loader and the filter both succeeded; IIS refuses it: HTTP.sys hands raw
+                // data to one process only, and IIS 6.0 takes raw-data filters only as global
+                // ones. The data of the start-up event (ERROR_NOT_SUPPORTED) is UNVERIFIED:
+                // IIS does not document it.
+                let (reason, event_id) = if site.is_some() {
+                    (
+                        RefusalReason::ReadRawDataAtSiteLevel,
+                        messages::SITE_READ_RAW_DATA_REFUSED_EVENT,
+                    )
+                } else {
+                    (
+                        RefusalReason::ReadRawDataInWorkerProcessIsolationMode,
+                        messages::READ_RAW_DATA_REFUSED_EVENT,
+                    )
+                };
+                let refusal = IisRefusal {
+                    reason,
+                    event_id,
+                    data: Some(Win32Error::NOT_SUPPORTED.event_data()),
+                };
+                outcome.stage = Stage::ReadRawDataRefused;
+                outcome.loaded = false;
+                outcome.request_notification = None;
+                outcome.iis_refused = Some(refusal.clone());
+                outcome.cause =
+                    classify(outcome.stage, outcome.win32_error, image.as_ref(), run.bits, death);
+                failure.get_or_insert(HostFailure::Refused { path, site, refusal });
             }
-            outcome.cause =
-                classify(outcome.stage, outcome.win32_error, image.as_ref(), run.bits, death);
         }
         outcomes.push(outcome);
     }

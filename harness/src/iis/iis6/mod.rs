@@ -67,8 +67,8 @@ use crate::metabase::{FilterConfig, Metabase, RapidFail, Restriction, ScriptMapp
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::{
-    ExtensionProcess, FilterOutcome, FilterState, Happening, HostOutcome, Iis6Happening,
-    IisRefusal, NoAnswer, RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
+    ExtensionProcess, FilterState, Happening, HostOutcome, Iis6Happening, IisRefusal, ImageOutcome,
+    NoAnswer, RefusalReason, RequestOutcome, ServiceOutcome, StartReport,
 };
 use crate::scenario::Scenario;
 use crate::vocab::{
@@ -589,7 +589,7 @@ impl<'s> Iis6<'s> {
 
     /// The status a request gets through a process whose filters all loaded: 200, unless a
     /// filter's HttpFilterProc failed it.
-    fn chain_status(filters: &[FilterOutcome]) -> u16 {
+    fn chain_status(filters: &[ImageOutcome]) -> u16 {
         let failed =
             filters.iter().any(|filter| filter.request_notification == Some(SF_STATUS_REQ_ERROR));
         if failed { 500 } else { 200 }

@@ -134,45 +134,35 @@ impl Iis6<'_> {
         }
         let header = headers.first().cloned().flatten();
         let load = run.images.first();
-        let (stage, win32_error) = match load {
-            None => (Stage::LoadLibrary, None),
-            Some(load) => match (load.load, load.exports, &load.version) {
-                (None, _, _) => (Stage::LoadLibrary, None),
-                (Some(Err(error)), _, _) => (Stage::LoadLibrary, Some(error)),
-                (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
-                    (Stage::GetProcAddress, exports.lookup_error)
-                }
-                (Some(Ok(())), _, None) | (Some(Ok(())), None, _) => {
-                    (Stage::GetExtensionVersion, None)
-                }
-                (Some(Ok(())), Some(_), Some(version)) if !version.accepted => {
-                    (Stage::GetExtensionVersion, Some(version.last_error))
-                }
-                (Some(Ok(())), Some(_), Some(_)) => (Stage::Loaded, None),
-            },
-        };
+        let mut outcome = ImageOutcome::not_attempted(
+            ImageKind::Extension,
+            mapped.mapping.extension.clone(),
+            Some(self.sites[site].config.id.clone()),
+            mapped.path.to_string(),
+            header.as_ref().map(ImageSummary::of),
+        );
         let answer = match load {
-            Some(load) => extensions::answer(&run, load),
-            None => ExtensionAnswer {
-                status: 500,
-                substatus: None,
-                win32_error: Some(Win32Error::PROCESS_ABORTED),
-            },
-        };
-        let death = HostDeath::of(run.end);
-        let outcome = FilterOutcome {
-            name: mapped.mapping.extension.clone(),
-            site: Some(self.sites[site].config.id.clone()),
-            path: mapped.path.to_string(),
-            loaded: stage == Stage::Loaded,
-            win32_error,
-            stage,
-            description: load.and_then(|l| l.version.as_ref()).map(|v| v.description.clone()),
-            flags: None,
-            request_notification: load.and_then(|l| l.request).and_then(|r| r.returned),
-            cause: classify(stage, win32_error, header.as_ref(), run.bits, death),
-            image: header.as_ref().map(ImageSummary::of),
-            iis_refused: None,
+            Some(load) => {
+                outcome.read_load(load, header.as_ref(), &run);
+                extensions::answer(&run, load)
+            }
+            None => {
+                // The extension was the host's only image: a host that reported nothing of it
+                // ended before LoadLibraryExW returned.
+                outcome.stage = Stage::LoadLibrary;
+                outcome.cause = classify(
+                    outcome.stage,
+                    None,
+                    header.as_ref(),
+                    run.bits,
+                    HostDeath::of(run.end),
+                );
+                ExtensionAnswer {
+                    status: 500,
+                    substatus: None,
+                    win32_error: Some(Win32Error::PROCESS_ABORTED),
+                }
+            }
         };
         self.happen(Happening::HostStarted {
             process: run.process,

@@ -44,8 +44,9 @@ pub(super) fn handler_matches(handler: &HandlerConfig, url: &str) -> bool {
     verb_ok && path_ok
 }
 
-pub(super) fn unresolved(planned: &Planned) -> FilterOutcome {
-    FilterOutcome::not_attempted(
+pub(super) fn unresolved(planned: &Planned) -> ImageOutcome {
+    ImageOutcome::not_attempted(
+        kind_of(&planned.role),
         planned.name.clone(),
         planned.site.clone(),
         planned.written.clone(),
@@ -61,9 +62,9 @@ pub(super) fn judge(
     load: Option<&ImageLoad>,
     image: Option<&ImageInfo>,
     run: &HostRun,
-) -> (FilterOutcome, Option<Option<Win32Error>>) {
-    let death = HostDeath::of(run.end);
-    let mut outcome = FilterOutcome::not_attempted(
+) -> (ImageOutcome, Option<Option<Win32Error>>) {
+    let mut outcome = ImageOutcome::not_attempted(
+        kind_of(&planned.role),
         planned.name.clone(),
         planned.site.clone(),
         planned.path.as_ref().map(ToString::to_string).unwrap_or_else(|| planned.written.clone()),
@@ -73,61 +74,7 @@ pub(super) fn judge(
         // The host never reached it: it ended before, which the worker's end already says.
         return (outcome, (run.end != HostEnd::Completed).then_some(None));
     };
-    let version_stage = match load.kind {
-        ImageKind::Extension => Stage::GetExtensionVersion,
-        _ => Stage::GetFilterVersion,
-    };
-    let failed = match (load.load, load.exports, &load.version) {
-        (None, _, _) => {
-            outcome.stage = Stage::LoadLibrary;
-            Some(None)
-        }
-        (Some(Err(error)), _, _) => {
-            outcome.stage = Stage::LoadLibrary;
-            outcome.win32_error = Some(error);
-            Some(Some(error))
-        }
-        (Some(Ok(())), Some(exports), _) if !exports.entry_point => {
-            outcome.stage = Stage::GetProcAddress;
-            outcome.win32_error = exports.lookup_error;
-            Some(exports.lookup_error)
-        }
-        (Some(Ok(())), None, _) => {
-            outcome.stage = Stage::LoadLibrary;
-            Some(None)
-        }
-        (Some(Ok(())), Some(_), _) if load.kind == ImageKind::Module => {
-            // RegisterModule resolved; calling it needs IIS's own interfaces, so it is not
-            // called, and the module counts as loaded.
-            outcome.stage = Stage::Loaded;
-            outcome.loaded = true;
-            None
-        }
-        (Some(Ok(())), Some(_), None) => {
-            outcome.stage = version_stage;
-            Some(None)
-        }
-        (Some(Ok(())), Some(_), Some(version)) => {
-            outcome.description = Some(version.description.clone());
-            outcome.flags = (load.kind == ImageKind::Filter).then_some(version.flags);
-            if !version.accepted
-                && version.last_error == Win32Error(0)
-                && load.kind == ImageKind::Filter
-            {
-                outcome.stage = Stage::RefusedSilently;
-                None
-            } else if !version.accepted {
-                outcome.stage = version_stage;
-                outcome.win32_error = Some(version.last_error);
-                Some(Some(version.last_error))
-            } else {
-                outcome.stage = Stage::Loaded;
-                outcome.loaded = true;
-                outcome.request_notification = load.request.and_then(|request| request.returned);
-                None
-            }
-        }
-    };
-    outcome.cause = classify(outcome.stage, outcome.win32_error, image, run.bits, death);
+    outcome.read_load(load, image, run);
+    let failed = outcome.failed().then_some(outcome.win32_error);
     (outcome, failed)
 }

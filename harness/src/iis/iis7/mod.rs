@@ -38,18 +38,17 @@ use crate::apphost::{
     Apphost, Edition, HandlerConfig, ImageConfig, PoolConfig, SiteConfig, Source,
 };
 use crate::arch::{Bits, Os};
-use crate::cause::{HostDeath, ImageSummary, classify};
+use crate::cause::ImageSummary;
 use crate::host::{HostPlan, HostRun, ImageLoad, PlannedImage};
 use crate::http_sys::{self, RequestUrl, Route};
 use crate::iis::was::{RapidFailClock, RapidFailPolicy};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::iis7::Iis7Happening;
-use crate::report::{FilterOutcome, Happening, HostOutcome, NoAnswer, RequestOutcome, StartReport};
+use crate::report::{Happening, HostOutcome, ImageOutcome, NoAnswer, RequestOutcome, StartReport};
 use crate::scenario::Scenario;
 use crate::vocab::{
-    Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Stage,
-    Win32Error,
+    Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind, Win32Error,
 };
 use crate::winpath::WinPath;
 
