@@ -5,7 +5,7 @@ use crate::apphost::{Edition, Source};
 use crate::arch::{Bits, Os};
 use crate::vocab::{ImageKind, PipelineMode, ProcessName, Stage, Win32Error};
 
-use super::{NoAnswer, Step, StepKind, loader_failure};
+use super::{NoAnswer, RequestOutcome, Step, StepKind, loader_failure};
 
 /// One thing that happened during an IIS 7+ start.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,16 +81,10 @@ pub enum Iis7Happening {
         url: String,
         pool: String,
     },
+    /// What a request got, with the page IIS shows for an error.
     Response {
-        url: String,
-        site: Option<String>,
-        pool: Option<String>,
-        status: Option<u16>,
-        substatus: Option<u16>,
-        win32_error: Option<Win32Error>,
+        request: RequestOutcome,
         page: Option<String>,
-        /// Why there is no status, when there is none.
-        no_answer: Option<NoAnswer>,
     },
 }
 
@@ -215,16 +209,16 @@ impl Iis7Happening {
                 StepKind::Info,
                 format!("GET {url}: pool {pool} is disabled, HTTP.sys answers at once"),
             ),
-            Iis7Happening::Response {
-                url,
-                site,
-                pool,
-                status,
-                substatus,
-                win32_error,
-                page,
-                no_answer,
-            } => {
+            Iis7Happening::Response { request, page } => {
+                let RequestOutcome {
+                    url,
+                    site,
+                    app_pool: pool,
+                    status,
+                    substatus,
+                    win32_error,
+                    no_answer,
+                } = request;
                 let mut target = Vec::new();
                 if let Some(site) = site {
                     target.push(format!("site {site}"));

@@ -121,7 +121,7 @@ impl HostOutcome {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestOutcome {
     /// The URL as asked for (`http://host/path`, or `/path` for the first site).
     pub url: String,
@@ -137,6 +137,22 @@ pub struct RequestOutcome {
     /// worker when HTTP.sys answers 503 for them.
     pub win32_error: Option<Win32Error>,
     pub no_answer: Option<NoAnswer>,
+}
+
+impl RequestOutcome {
+    /// HTTP.sys's own answer, before any site sees the request: 400 for an unknown host, or
+    /// nothing at all on a port nobody listens on.
+    pub fn by_http_sys(url: String, status: Option<u16>) -> RequestOutcome {
+        RequestOutcome {
+            url,
+            site: None,
+            app_pool: None,
+            status,
+            substatus: None,
+            win32_error: None,
+            no_answer: None,
+        }
+    }
 }
 
 /// Why a request got no HTTP answer at all.
@@ -183,15 +199,8 @@ pub enum Happening {
     },
     /// An event IIS or Windows logs.
     Logged(Event),
-    Response {
-        url: String,
-        site: Option<String>,
-        pool: Option<String>,
-        status: Option<u16>,
-        substatus: Option<u16>,
-        win32_error: Option<Win32Error>,
-        no_answer: Option<NoAnswer>,
-    },
+    /// What a request got.
+    Response(RequestOutcome),
     PoolDisabled {
         pool: String,
         failures: usize,
@@ -294,7 +303,15 @@ impl Happening {
                         .unwrap_or_default()
                 ),
             ),
-            Happening::Response { url, site, pool, status, substatus, win32_error, no_answer } => {
+            Happening::Response(RequestOutcome {
+                url,
+                site,
+                app_pool: pool,
+                status,
+                substatus,
+                win32_error,
+                no_answer,
+            }) => {
                 let target = match (site, pool) {
                     (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
                     (Some(site), None) => format!(" (site {site})"),

@@ -42,24 +42,10 @@ impl Iis6<'_> {
             None => unanswered.or(no_answer).or(Some(NoAnswer::ServiceNotRunning)),
             Some(_) => None,
         };
-        self.report.requests.push(RequestOutcome {
-            url: url.clone(),
-            site: site.clone(),
-            app_pool: pool.clone(),
-            status,
-            substatus,
-            win32_error,
-            no_answer,
-        });
-        self.happen(Happening::Response {
-            url,
-            site,
-            pool,
-            status,
-            substatus,
-            win32_error,
-            no_answer,
-        });
+        let request =
+            RequestOutcome { url, site, app_pool: pool, status, substatus, win32_error, no_answer };
+        self.report.requests.push(request.clone());
+        self.happen(Happening::Response(request));
     }
 
     /// A request that came through the filters with `status` goes on to its ISAPI extension,

@@ -216,37 +216,6 @@ enum Phase {
     Done,
 }
 
-/// What a request got, in one place, so that the report's request shape is written once.
-struct Answer {
-    url: String,
-    site: Option<String>,
-    pool: Option<String>,
-    status: Option<u16>,
-    substatus: Option<u16>,
-    win32_error: Option<Win32Error>,
-    page: Option<String>,
-    /// Why there is no status, when there is none and the reason is not that nothing listens:
-    /// a reset connection (a disabled pool with TcpLevel), or a CGI the harness does not run.
-    unanswered: Option<NoAnswer>,
-}
-
-impl Answer {
-    /// HTTP.sys's own answer, before any site sees the request: 400 for an unknown host, or
-    /// nothing at all on a port nobody listens on.
-    fn by_http_sys(url: String, status: Option<u16>) -> Answer {
-        Answer {
-            url,
-            site: None,
-            pool: None,
-            status,
-            substatus: None,
-            win32_error: None,
-            page: None,
-            unanswered: None,
-        }
-    }
-}
-
 pub struct Iis7<'s> {
     scenario: &'s Scenario,
     apphost: &'s Apphost,

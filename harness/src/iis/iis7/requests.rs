@@ -5,31 +5,17 @@
 use super::*;
 
 impl Iis7<'_> {
-    pub(super) fn answer(&mut self, answer: Answer) {
-        // IIS 7+ sites are named: `site` is the site's name, as appcmd names it.
-        let no_answer = match answer.status {
-            Some(_) => None,
-            None => answer.unanswered.or(Some(NoAnswer::NothingListensOnPort)),
-        };
-        self.report.requests.push(RequestOutcome {
-            url: answer.url.clone(),
-            site: answer.site.clone(),
-            app_pool: answer.pool.clone(),
-            status: answer.status,
-            substatus: answer.substatus,
-            win32_error: answer.win32_error,
-            no_answer,
-        });
-        self.happen(Iis7Happening::Response {
-            url: answer.url,
-            site: answer.site,
-            pool: answer.pool,
-            status: answer.status,
-            substatus: answer.substatus,
-            win32_error: answer.win32_error,
-            page: answer.page,
-            no_answer,
-        });
+    /// The one place a request's answer goes into the report and onto the timeline, with the
+    /// page IIS shows for an error. A request with no status and no other reason got none
+    /// because nothing listens.
+    pub(super) fn answer(&mut self, mut request: RequestOutcome, page: Option<String>) {
+        if request.status.is_some() {
+            request.no_answer = None;
+        } else if request.no_answer.is_none() {
+            request.no_answer = Some(NoAnswer::NothingListensOnPort);
+        }
+        self.report.requests.push(request.clone());
+        self.happen(Iis7Happening::Response { request, page });
     }
 
     pub(super) fn begin(&mut self) -> Next {
@@ -47,12 +33,12 @@ impl Iis7<'_> {
             let url = request.url.text.clone();
             let (site, pool, handler) = match &request.target {
                 Target::InvalidHostname => {
-                    self.answer(Answer::by_http_sys(url, Some(400)));
+                    self.answer(RequestOutcome::by_http_sys(url, Some(400)), None);
                     index += 1;
                     continue;
                 }
                 Target::NoListener => {
-                    self.answer(Answer::by_http_sys(url, None));
+                    self.answer(RequestOutcome::by_http_sys(url, None), None);
                     index += 1;
                     continue;
                 }
@@ -69,16 +55,18 @@ impl Iis7<'_> {
                         return Next::Start(self.host_plan(ProcessName::IisExpress, bits));
                     }
                     Some(None) => {
-                        self.answer(Answer {
-                            url,
-                            site: Some(site_name),
-                            pool: None,
-                            status: None,
-                            substatus: None,
-                            win32_error: None,
-                            page: None,
-                            unanswered: None,
-                        });
+                        self.answer(
+                            RequestOutcome {
+                                url,
+                                site: Some(site_name),
+                                app_pool: None,
+                                status: None,
+                                substatus: None,
+                                win32_error: None,
+                                no_answer: None,
+                            },
+                            None,
+                        );
                     }
                     Some(Some(worker)) => self.serve(&worker, index, site, None, handler.as_ref()),
                 }
@@ -86,16 +74,18 @@ impl Iis7<'_> {
                 continue;
             }
             let Some(pool) = pool else {
-                self.answer(Answer {
-                    url,
-                    site: Some(site_name),
-                    pool: None,
-                    status: Some(503),
-                    substatus: None,
-                    win32_error: None,
-                    page: Some(messages::service_unavailable_page()),
-                    unanswered: None,
-                });
+                self.answer(
+                    RequestOutcome {
+                        url,
+                        site: Some(site_name),
+                        app_pool: None,
+                        status: Some(503),
+                        substatus: None,
+                        win32_error: None,
+                        no_answer: None,
+                    },
+                    Some(messages::service_unavailable_page()),
+                );
                 index += 1;
                 continue;
             };
@@ -107,16 +97,18 @@ impl Iis7<'_> {
                     url: url.clone(),
                     pool: pool_name.clone(),
                 });
-                self.answer(Answer {
-                    url,
-                    site: Some(site_name),
-                    pool: Some(pool_name),
-                    status,
-                    substatus: None,
-                    win32_error: None,
-                    page: status.map(|_| messages::service_unavailable_page()),
-                    unanswered: status.is_none().then_some(NoAnswer::ConnectionReset),
-                });
+                self.answer(
+                    RequestOutcome {
+                        url,
+                        site: Some(site_name),
+                        app_pool: Some(pool_name),
+                        status,
+                        substatus: None,
+                        win32_error: None,
+                        no_answer: status.is_none().then_some(NoAnswer::ConnectionReset),
+                    },
+                    status.map(|_| messages::service_unavailable_page()),
+                );
                 index += 1;
                 continue;
             }
@@ -156,60 +148,64 @@ impl Iis7<'_> {
             None => self.context(None, Some(site)).0,
         };
         if let Some((path, error)) = worker.failed_sites.get(&site) {
-            let answer = Answer {
-                url,
-                site: site_name,
-                pool: pool_name,
-                status: Some(500),
-                substatus: Some(0),
-                win32_error: *error,
-                page: Some(messages::filter_failed_page(path)),
-                unanswered: None,
-            };
-            return self.answer(answer);
+            return self.answer(
+                RequestOutcome {
+                    url,
+                    site: site_name,
+                    app_pool: pool_name,
+                    status: Some(500),
+                    substatus: Some(0),
+                    win32_error: *error,
+                    no_answer: None,
+                },
+                Some(messages::filter_failed_page(path)),
+            );
         }
         if let Some(MappedHandler::Cgi) = handler {
-            let answer = Answer {
-                url,
-                site: site_name,
-                pool: pool_name,
-                status: None,
-                substatus: None,
-                win32_error: None,
-                page: None,
-                unanswered: Some(NoAnswer::CgiNotRun),
-            };
-            return self.answer(answer);
+            return self.answer(
+                RequestOutcome {
+                    url,
+                    site: site_name,
+                    app_pool: pool_name,
+                    status: None,
+                    substatus: None,
+                    win32_error: None,
+                    no_answer: Some(NoAnswer::CgiNotRun),
+                },
+                None,
+            );
         }
         if let Some(MappedHandler::Isapi(handler)) = handler {
             let written = handler.script_processor.clone().unwrap_or_default();
             if !self.extension_allowed(&written, &handler.name, bits) {
-                let answer = Answer {
-                    url,
-                    site: site_name,
-                    pool: pool_name,
-                    status: Some(404),
-                    substatus: Some(2),
-                    win32_error: None,
-                    page: Some(messages::restricted_page()),
-                    unanswered: None,
-                };
-                return self.answer(answer);
+                return self.answer(
+                    RequestOutcome {
+                        url,
+                        site: site_name,
+                        app_pool: pool_name,
+                        status: Some(404),
+                        substatus: Some(2),
+                        win32_error: None,
+                        no_answer: None,
+                    },
+                    Some(messages::restricted_page()),
+                );
             }
             let key = self.resolve(&written, bits).map(|path| path.key()).unwrap_or(written);
             if let Some(error) = worker.failed_extensions.get(&key) {
                 let page = error.map(|error| messages::extension_failed_page(&handler.name, error));
-                let answer = Answer {
-                    url,
-                    site: site_name,
-                    pool: pool_name,
-                    status: Some(500),
-                    substatus: Some(0),
-                    win32_error: *error,
+                return self.answer(
+                    RequestOutcome {
+                        url,
+                        site: site_name,
+                        app_pool: pool_name,
+                        status: Some(500),
+                        substatus: Some(0),
+                        win32_error: *error,
+                        no_answer: None,
+                    },
                     page,
-                    unanswered: None,
-                };
-                return self.answer(answer);
+                );
             }
             let status = worker
                 .extension_status
@@ -218,28 +214,31 @@ impl Iis7<'_> {
                 .flatten()
                 .and_then(|status| u16::try_from(status).ok())
                 .filter(|status| *status >= 100);
-            let answer = Answer {
+            return self.answer(
+                RequestOutcome {
+                    url,
+                    site: site_name,
+                    app_pool: pool_name,
+                    status: Some(status.unwrap_or(200)),
+                    substatus: None,
+                    win32_error: None,
+                    no_answer: None,
+                },
+                None,
+            );
+        }
+        self.answer(
+            RequestOutcome {
                 url,
                 site: site_name,
-                pool: pool_name,
-                status: Some(status.unwrap_or(200)),
+                app_pool: pool_name,
+                status: Some(200),
                 substatus: None,
                 win32_error: None,
-                page: None,
-                unanswered: None,
-            };
-            return self.answer(answer);
-        }
-        self.answer(Answer {
-            url,
-            site: site_name,
-            pool: pool_name,
-            status: Some(200),
-            substatus: None,
-            win32_error: None,
-            page: None,
-            unanswered: None,
-        })
+                no_answer: None,
+            },
+            None,
+        )
     }
 
     pub(super) fn worker_reported(
@@ -374,16 +373,18 @@ impl Iis7<'_> {
                     .push(Happening::Console(messages::express_modules_failed(error)));
             }
             self.happen(Iis7Happening::ExpressEnded { site: site.clone() });
-            self.answer(Answer {
-                url,
-                site: Some(site),
-                pool: None,
-                status: None,
-                substatus: None,
-                win32_error: error,
-                page: None,
-                unanswered: None,
-            });
+            self.answer(
+                RequestOutcome {
+                    url,
+                    site: Some(site),
+                    app_pool: None,
+                    status: None,
+                    substatus: None,
+                    win32_error: error,
+                    no_answer: None,
+                },
+                None,
+            );
             return Ok(self.next_request(request + 1));
         }
         let Target::Site { site, .. } = self.requests[request].target else {
@@ -392,16 +393,18 @@ impl Iis7<'_> {
         let site = Some(self.sites[site].name.clone());
         let name = self.pools[pool].config.name.clone();
         self.happen(Iis7Happening::WorkerFailed { pool: name.clone() });
-        self.answer(Answer {
-            url,
-            site,
-            pool: Some(name.clone()),
-            status: Some(503),
-            substatus: None,
-            win32_error: error,
-            page: Some(messages::service_unavailable_page()),
-            unanswered: None,
-        });
+        self.answer(
+            RequestOutcome {
+                url,
+                site,
+                app_pool: Some(name.clone()),
+                status: Some(503),
+                substatus: None,
+                win32_error: error,
+                no_answer: None,
+            },
+            Some(messages::service_unavailable_page()),
+        );
         let state = &mut self.pools[pool];
         let rapid = state.config.rapid_fail;
         let policy = RapidFailPolicy {
