@@ -1,7 +1,10 @@
 //! The ISAPI filter bitness harness: reproduces, with real loads, how IIS 6.0 fails when a
 //! filter's architecture does not match the process that loads it, and verifies fixes.
 //!
-//! ARCHITECTURE.md at the root of the repository maps the modules.
+//! ARCHITECTURE.md at the root of the repository maps the modules. What the command line
+//! (`main.rs`) and the regression suite use is public; the rest (the driver and the model seam,
+//! the admin tools' remedy table, input reading, XML positions, `doctor`) is private to the
+//! library.
 
 pub mod apphost;
 pub mod arch;
@@ -9,24 +12,24 @@ pub mod artifacts;
 pub mod cause;
 pub mod cli;
 pub mod diagnose;
-pub mod doctor;
-pub mod driver;
+mod doctor;
+mod driver;
 pub mod host;
 pub mod http_sys;
 pub mod iis;
-pub mod input;
+mod input;
 pub mod interrupt;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;
-pub mod model;
+mod model;
 pub mod pe;
 pub mod process;
-pub mod remedy;
+mod remedy;
 pub mod report;
 pub mod repro;
 pub mod scenario;
-pub mod text_position;
+mod text_position;
 pub mod vocab;
 pub mod winpath;
-pub mod xml_attributes;
+mod xml_attributes;
