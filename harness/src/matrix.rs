@@ -18,17 +18,21 @@
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
 //! case skipped in silence. An image given as a relative file path is found beside the JSON.
+//!
+//! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
+//! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
+//! and the others run on a machine it cannot have spoiled (see [`run`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::arch::{Bits, Os};
-use crate::machine::Machine;
+use crate::machine::{BackendChoice, Machine};
 use crate::report::StartReport;
 use crate::scenario::Scenario;
 
@@ -89,10 +93,46 @@ struct CaseFile {
 pub struct CaseResult {
     pub name: String,
     pub expected: Outcome,
-    pub observed: StartReport,
+    /// None when the scenario could not be run to its end (see `error`).
+    pub observed: Option<StartReport>,
+    /// Why the scenario has no trustworthy result: a host that could not start, a report that
+    /// did not parse, the machine's wineserver ended. Such a scenario fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Each pinned fact the run did not match, expected against observed.
+    pub differences: Vec<Difference>,
     pub pass: bool,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+impl CaseResult {
+    /// Why the scenario failed, in words: its error, or each fact that differed; None when it
+    /// passed. The text table and the JUnit report say the same.
+    pub fn failure(&self) -> Option<String> {
+        if let Some(error) = &self.error {
+            return Some(format!("could not be run: {error}"));
+        }
+        (!self.differences.is_empty()).then(|| {
+            self.differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        })
+    }
+}
+
+/// One pinned fact that the run did not match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The fact: `loaded`, `request 2 (http://shop/) status`, `image `C:\f.dll` as a filter in
+    /// 32-bit w3wp.exe (pool ShopPool): win32_error`.
+    pub what: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: expected {}, observed {}", self.what, self.expected, self.observed)
+    }
 }
 
 impl Outcome {
@@ -132,6 +172,60 @@ impl Outcome {
                     .collect()
             }),
         }
+    }
+}
+
+/// Each fact `expected` pins that `report` does not match, in the order the case lists them.
+pub fn differences(expected: &Outcome, report: &StartReport) -> Vec<Difference> {
+    let observed = Outcome::of(report, expected);
+    let mut found = Vec::new();
+    let mut compare = |what: String, expected: String, observed: String| {
+        if expected != observed {
+            found.push(Difference { what, expected, observed });
+        }
+    };
+    compare("started".into(), word(&expected.started), word(&observed.started));
+    compare("process".into(), word(&expected.process), word(&observed.process));
+    compare("bits".into(), word(&expected.bits), word(&observed.bits));
+    compare("loaded".into(), word(&expected.loaded), word(&observed.loaded));
+    compare("win32_error".into(), word(&expected.win32_error), word(&observed.win32_error));
+    compare("status".into(), word(&expected.status), word(&observed.status));
+    if let Some(events) = &expected.events {
+        compare("events".into(), word(events), word(&observed.events));
+    }
+    if let Some(pinned) = &expected.requests {
+        let seen = observed.requests.unwrap_or_default();
+        if seen.len() != pinned.len() {
+            compare("requests answered".into(), word(&pinned.len()), word(&seen.len()));
+        }
+        for (number, (pin, got)) in pinned.iter().zip(&seen).enumerate() {
+            let what = |field: &str| format!("request {} ({}) {field}", number + 1, pin.url);
+            compare(what("status"), word(&pin.status), word(&got.status));
+            compare(what("substatus"), word(&pin.substatus), word(&got.substatus));
+            compare(what("win32_error"), word(&pin.win32_error), word(&got.win32_error));
+            if pin.extension_ran_in.is_some() {
+                compare(
+                    what("extension_ran_in"),
+                    word(&pin.extension_ran_in),
+                    word(&got.extension_ran_in),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// A pinned or observed value as a person reads it: `none` for null, strings unquoted.
+fn word<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Null) => "none".to_owned(),
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(serde_json::Value::Array(items)) if items.is_empty() => "none".to_owned(),
+        Ok(serde_json::Value::Array(items)) => {
+            items.iter().map(word).collect::<Vec<_>>().join(", ")
+        }
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
     }
 }
 
@@ -283,16 +377,109 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
     Ok(())
 }
 
-/// Runs the cases on `jobs` threads against one machine; `progress` hears of each result as
-/// it arrives. Results come back in the cases' order.
+/// Where a matrix's scenarios run.
+pub enum Machines<'a> {
+    /// A machine the caller keeps (the test suite's shared one, or a benchmark's): it is never
+    /// replaced, so a scenario that ends its wineserver fails, and so does every later one.
+    Borrowed(&'a Machine),
+    /// A machine the matrix owns, opened with this backend: after a scenario that ends with an
+    /// error, or that leaves the machine without its wineserver, it is closed and a fresh one
+    /// is opened for the next scenario.
+    Owned(Box<Machine>, BackendChoice),
+}
+
+/// The machine the scenarios share, and whether it is still fit to run the next one.
+struct Slot<'a> {
+    /// None when opening a fresh machine failed; the next scenario tries again.
+    machine: Option<Held<'a>>,
+    /// Counts the machines opened, so that a scenario replaces only the machine it ran on.
+    generation: u64,
+    fit: bool,
+    /// Why the last machine could not be opened, for the scenario that needed it.
+    open_error: Option<String>,
+}
+
+enum Held<'a> {
+    Borrowed(&'a Machine),
+    Owned(Box<Machine>),
+}
+
+impl Held<'_> {
+    fn get(&self) -> &Machine {
+        match self {
+            Held::Borrowed(machine) => machine,
+            Held::Owned(machine) => machine,
+        }
+    }
+}
+
+impl Slot<'_> {
+    /// Closes the machine and opens a fresh one with `backend`. The old one is dropped first:
+    /// a machine holds its folder's lock until it is closed.
+    fn renew(&mut self, backend: BackendChoice) {
+        self.machine = None;
+        self.generation += 1;
+        match Machine::open(backend) {
+            Ok(machine) => {
+                self.machine = Some(Held::Owned(Box::new(machine)));
+                self.fit = true;
+                self.open_error = None;
+            }
+            Err(error) => {
+                self.fit = false;
+                self.open_error = Some(format!("cannot open a fresh machine: {error:#}"));
+            }
+        }
+    }
+}
+
+/// One run of a scenario on one machine: the report, or why there is none, and whether the
+/// machine's wineserver outlived it.
+struct Attempt {
+    report: Option<StartReport>,
+    error: Option<String>,
+    server_survived: bool,
+}
+
+fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
+    let Some(machine) = slot.machine.as_ref().map(Held::get) else {
+        let error = slot.open_error.clone().unwrap_or_else(|| "no machine to run on".to_owned());
+        return Attempt { report: None, error: Some(error), server_survived: true };
+    };
+    let (report, error) = match crate::iis::start(machine, &case.scenario) {
+        Ok(report) => (Some(report), None),
+        Err(error) => (None, Some(format!("{error:#}"))),
+    };
+    Attempt { report, error, server_survived: machine.server_running() }
+}
+
+/// Why a scenario's results cannot be trusted when the machine's wineserver ended while it
+/// ran: every host of the scenario shared that server.
+const SERVER_ENDED: &str = "the simulated machine's wineserver ended while this scenario ran (a DLL it loaded can end it), so its results cannot be trusted";
+
+/// Runs the cases on `jobs` threads; `progress` hears of each result as it arrives. Results
+/// come back in the cases' order.
+///
+/// A scenario is a unit of failure: an error while it runs (a host that cannot start, a
+/// report line that does not parse) fails that scenario with its reason, and the others go on.
+/// On an owned machine the scenario that failed so leaves a fresh machine to the next one. When
+/// the wineserver ends during a scenario, every scenario that shared it is run again, alone, on
+/// a fresh machine: the one that ends the server again is the one that failed, and the others
+/// get the result of their own run.
 pub fn run(
-    machine: &Machine,
+    machines: Machines<'_>,
     cases: &[Case],
     jobs: usize,
     progress: &(dyn Fn(usize, &CaseResult) + Sync),
-) -> anyhow::Result<Vec<CaseResult>> {
+) -> Vec<CaseResult> {
+    let (held, backend) = match machines {
+        Machines::Borrowed(machine) => (Held::Borrowed(machine), None),
+        Machines::Owned(machine, backend) => (Held::Owned(machine), Some(backend)),
+    };
+    let slot =
+        RwLock::new(Slot { machine: Some(held), generation: 0, fit: true, open_error: None });
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<anyhow::Result<CaseResult>>>> =
+    let results: Mutex<Vec<Option<CaseResult>>> =
         Mutex::new((0..cases.len()).map(|_| None).collect());
     let done = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -301,10 +488,8 @@ pub fn run(
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(index) else { break };
-                    let result = run_case(machine, case);
-                    if let Ok(result) = &result {
-                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, result);
-                    }
+                    let result = run_case(&slot, backend, case);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
                     results.lock().expect("results lock poisoned")[index] = Some(result);
                 }
             });
@@ -318,22 +503,67 @@ pub fn run(
         .collect()
 }
 
-fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
+fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case) -> CaseResult {
     let started = Instant::now();
-    let observed = crate::iis::start(machine, &case.scenario)
-        .with_context(|| format!("scenario `{}`", case.name))?;
-    let pass = Outcome::of(&observed, &case.expected) == case.expected;
-    Ok(CaseResult {
+    let (generation, mut outcome) = loop {
+        let shared = slot.read().expect("machine lock poisoned");
+        if shared.fit || backend.is_none() {
+            break (shared.generation, attempt(&shared, case));
+        }
+        drop(shared);
+        let mut own = slot.write().expect("machine lock poisoned");
+        if let (false, Some(backend)) = (own.fit, backend) {
+            own.renew(backend);
+            // Opening failed: this scenario fails with the reason rather than trying forever.
+            if own.machine.is_none() {
+                break (own.generation, attempt(&own, case));
+            }
+        }
+    };
+    if let Some(backend) = backend
+        && (!outcome.server_survived || outcome.error.is_some())
+    {
+        let mut own = slot.write().expect("machine lock poisoned");
+        let mut ran_on = generation;
+        if !outcome.server_survived {
+            // Any scenario that ran beside the one that ended the server saw it end too; run
+            // this one again with the machine to itself to learn which it was.
+            if own.generation == generation || !own.fit {
+                own.renew(backend);
+            }
+            ran_on = own.generation;
+            outcome = attempt(&own, case);
+        }
+        // What the scenario's DLLs did to the machine stays out of the next scenario; a
+        // machine another scenario has already replaced is left alone.
+        if (!outcome.server_survived || outcome.error.is_some()) && own.generation == ran_on {
+            own.fit = false;
+        }
+    }
+    let error = match (outcome.error, outcome.server_survived) {
+        (Some(error), true) => Some(error),
+        (Some(error), false) => Some(format!("{SERVER_ENDED}; before that: {error}")),
+        (None, false) => Some(SERVER_ENDED.to_owned()),
+        (None, true) => None,
+    };
+    let differences = match (&error, &outcome.report) {
+        (None, Some(report)) => differences(&case.expected, report),
+        _ => Vec::new(),
+    };
+    CaseResult {
         name: case.name.clone(),
         expected: case.expected.clone(),
-        observed,
-        pass,
+        pass: error.is_none() && differences.is_empty(),
+        observed: outcome.report,
+        error,
+        differences,
         elapsed: started.elapsed(),
-    })
+    }
 }
 
-/// A JUnit XML report: one test case per scenario; a failure's message is the observed outcome
-/// against the expected one.
+/// A JUnit XML report: one test case per scenario; a failure's message is the words of
+/// [`CaseResult::failure`] (each fact expected against observed, or why the scenario could not
+/// be run), and its body the scenario's timeline.
 pub fn junit(results: &[CaseResult], total: Duration) -> String {
     let failures = results.iter().filter(|result| !result.pass).count();
     let mut xml = format!(
@@ -350,14 +580,13 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
         if result.pass {
             xml.push_str("/>\n");
         } else {
-            let observed = Outcome::of(&result.observed, &result.expected);
-            let message = format!(
-                "observed {} but expected {}",
-                serde_json::to_string(&observed).unwrap_or_default(),
-                serde_json::to_string(&result.expected).unwrap_or_default()
-            );
-            let timeline: Vec<String> =
-                result.observed.steps().into_iter().map(|step| step.text).collect();
+            let message = result.failure().unwrap_or_default();
+            let timeline: Vec<String> = result
+                .observed
+                .iter()
+                .flat_map(|observed| observed.steps())
+                .map(|step| step.text)
+                .collect();
             xml.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
                 escape_xml(&message),

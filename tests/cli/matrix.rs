@@ -1,0 +1,107 @@
+//! `matrix` as a suite of units: a scenario that breaks its host or the whole machine fails on
+//! its own, with its reason, and the others are run and reported as if it were not there.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{harness, json, scenarios, stderr};
+
+/// IIS 5.0 isolation mode on x64: the 64-bit inetinfo.exe loads `C:\Filters\amd64\mockfilter.dll`
+/// at service start, and the case expects it to load.
+const IIS5_AMD64: &str = "matrix/x64-iis5-true-e32-absent-amd64";
+
+/// Copies a scenario of the repository's suite into `dir` as `name`, with `images` in place of
+/// its own.
+fn copy_scenario(dir: &Path, from: &str, name: &str, images: Option<Vec<String>>) -> Value {
+    let source = scenarios().join(from);
+    std::fs::copy(source.with_extension("xml"), dir.join(format!("{name}.xml"))).unwrap();
+    let mut case: Value =
+        serde_json::from_str(&std::fs::read_to_string(source.with_extension("json")).unwrap())
+            .unwrap();
+    if let Some(images) = images {
+        case["images"] = images.into();
+    }
+    std::fs::write(dir.join(format!("{name}.json")), case.to_string()).unwrap();
+    case
+}
+
+/// Builds `tests/data/hostile-filter/hostile.c` for AMD64 in one of its modes (`KILL_SERVER`,
+/// `MALFORMED_REPORT`).
+#[cfg(unix)]
+#[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
+fn build_hostile_filter(out_dir: &Path, mode: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hostile-filter/hostile.c");
+    let out = out_dir.join(format!("{}.dll", mode.to_lowercase()));
+    let status = Command::new("x86_64-w64-mingw32-gcc")
+        .arg("-shared")
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .arg(source.with_extension("def"))
+        .arg(format!("-D{mode}"))
+        .arg("-Wl,--enable-stdcall-fixup")
+        .status();
+    assert!(
+        status.is_ok_and(|status| status.success()),
+        "cannot build the hostile filter ({mode})"
+    );
+    out
+}
+
+/// A scenario whose filter ends the wineserver, and one whose filter writes a marked line that
+/// is no report, each fail with their reason; the benign scenarios around them, some of which
+/// ran beside the one that ended the server, pass on a fresh machine, and `matrix` exits 1
+/// (a failure observed), not 2 (bad input).
+#[cfg(unix)]
+#[test]
+fn a_scenario_that_breaks_its_host_or_the_machine_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    build_hostile_filter(&suite, "KILL_SERVER");
+    build_hostile_filter(&suite, "MALFORMED_REPORT");
+    for name in ["a-benign", "c-benign", "e-benign", "g-benign"] {
+        copy_scenario(&suite, IIS5_AMD64, name, None);
+    }
+    let hostile = |dll: &str| Some(vec![format!(r"C:\Filters\amd64\mockfilter.dll={dll}")]);
+    copy_scenario(&suite, IIS5_AMD64, "b-kills-server", hostile("kill_server.dll"));
+    copy_scenario(&suite, IIS5_AMD64, "d-malformed-report", hostile("malformed_report.dll"));
+    let junit = dir.path().join("junit.xml");
+    let output = harness(&[
+        "matrix",
+        "--scenarios",
+        suite.to_str().unwrap(),
+        "--json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["a-benign", "b-kills-server", "c-benign", "d-malformed-report", "e-benign", "g-benign"]
+    );
+    for scenario in scenarios {
+        let name = scenario["name"].as_str().unwrap();
+        if name.ends_with("benign") {
+            assert_eq!(scenario["pass"], true, "{scenario}");
+            assert_eq!(scenario["observed"]["hosts"][0]["filters"][0]["loaded"], true, "{name}");
+        } else {
+            assert_eq!(scenario["pass"], false, "{scenario}");
+        }
+    }
+    let error = |index: usize| scenarios[index]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error(1).contains("wineserver ended while this scenario ran"), "{}", error(1));
+    assert!(error(3).contains("the host's report is inconsistent"), "{}", error(3));
+    assert!(error(3).contains("@isapi-host/1 {}"), "the line is quoted: {}", error(3));
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("tests=\"6\" failures=\"2\""), "{junit}");
+    assert!(
+        junit.contains("message=\"could not be run: the simulated machine's wineserver"),
+        "{junit}"
+    );
+}
