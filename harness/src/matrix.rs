@@ -17,7 +17,9 @@
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
-//! case skipped in silence. An image given as a relative file path is found beside the JSON.
+//! case skipped in silence. An image given as a relative file path is found beside the JSON,
+//! and an image file must lie in the scenario's folder or under a folder allowed with
+//! `--image-root` (see `confine_image`).
 //!
 //! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
 //! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
@@ -34,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::arch::{Bits, Os};
 use crate::machine::{BackendChoice, Machine};
 use crate::report::StartReport;
-use crate::scenario::Scenario;
+use crate::scenario::{ImageSpec, Scenario};
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -229,15 +231,62 @@ fn word<T: Serialize>(value: &T) -> String {
     }
 }
 
-/// Loads every case under `dir`, checking each completely before anything runs.
-pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
+/// Loads every case under `dir`, checking each completely before anything runs. A scenario's
+/// own files may lie in its folder or under one of `image_roots` (see [`load_case_allowing`]).
+pub fn load(dir: &Path, image_roots: &[PathBuf]) -> anyhow::Result<Vec<Case>> {
     let mut files = Vec::new();
     collect_case_files(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
         bail!("no scenarios (NAME.json beside NAME.xml) under `{}`", dir.display());
     }
-    files.iter().map(|json_path| load_case(dir, json_path)).collect()
+    let image_roots = resolve_image_roots(image_roots)?;
+    files.iter().map(|json_path| load_case_allowing(dir, json_path, &image_roots)).collect()
+}
+
+/// The folders `matrix --image-root` allows, with their links resolved, as the images in them
+/// will be.
+pub fn resolve_image_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    roots
+        .iter()
+        .map(|root| match std::fs::canonicalize(root) {
+            Ok(resolved) if resolved.is_dir() => Ok(resolved),
+            Ok(_) => bail!("--image-root `{}` is not a folder; give a folder", root.display()),
+            Err(error) => {
+                bail!("--image-root `{}`: {error}; give a folder that exists", root.display())
+            }
+        })
+        .collect()
+}
+
+/// Where a scenario's own file may come from: its folder, or a folder the user allowed.
+/// Scenario folders come from other people (a pull request in a CI), and an image is copied
+/// into the machine, where the DLL that reads it can hand it back in its report: an image path
+/// such as `../secret` or `/proc/self/environ` would carry any file the harness can read into
+/// `--json` and the JUnit report. Links are resolved first, so a link in the folder that points
+/// out of it is out of it. Returns the resolved path, which is the one copied.
+fn confine_image(
+    name: &str,
+    json_path: &Path,
+    source: &Path,
+    image_roots: &[PathBuf],
+) -> anyhow::Result<PathBuf> {
+    let folder = json_path.parent().unwrap_or(Path::new("."));
+    let folder = std::fs::canonicalize(folder).with_context(|| {
+        format!("scenario `{name}`: cannot resolve its folder `{}`", folder.display())
+    })?;
+    let resolved = std::fs::canonicalize(source).with_context(|| {
+        format!("scenario `{name}`: cannot resolve its image `{}`", source.display())
+    })?;
+    if resolved.starts_with(&folder) || image_roots.iter().any(|root| resolved.starts_with(root)) {
+        return Ok(resolved);
+    }
+    bail!(
+        "scenario `{name}` (`{}`): its image `{}` is outside the scenario's folder `{}`; move the file into that folder, or allow its folder with `matrix --image-root DIR`",
+        json_path.display(),
+        resolved.display(),
+        folder.display()
+    )
 }
 
 /// One of N disjoint parts of a suite, for CI engines that run shards side by side.
@@ -284,8 +333,19 @@ impl Shard {
     }
 }
 
-/// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name.
+/// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name. Its
+/// own image files must lie in its folder.
 pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
+    load_case_allowing(root, json_path, &[])
+}
+
+/// [`load_case`], with image files also allowed under `image_roots` (resolved folders, see
+/// [`resolve_image_roots`]). Any other image file is refused, naming the scenario and the path.
+pub fn load_case_allowing(
+    root: &Path,
+    json_path: &Path,
+    image_roots: &[PathBuf],
+) -> anyhow::Result<Case> {
     let name = json_path
         .strip_prefix(root)
         .unwrap_or(json_path)
@@ -310,8 +370,11 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
     let mut scenario = Scenario::new(name.clone(), case.os, config);
     let folder = json_path.parent();
     for image in &case.images {
-        let (path, spec) = crate::scenario::parse_image_arg_in(image, folder)
+        let (path, mut spec) = crate::scenario::parse_image_arg_in(image, folder)
             .with_context(|| format!("in `{}`", json_path.display()))?;
+        if let ImageSpec::File(source) = &spec {
+            spec = ImageSpec::File(confine_image(&name, json_path, source, image_roots)?);
+        }
         scenario.add_image(path, spec).with_context(|| format!("in `{}`", json_path.display()))?;
     }
     for request in case.expected.requests.iter().flatten() {

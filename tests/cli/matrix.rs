@@ -105,3 +105,79 @@ fn a_scenario_that_breaks_its_host_or_the_machine_fails_alone() {
         "{junit}"
     );
 }
+
+/// A scenario's image file must lie in the scenario's folder, links resolved, or under a folder
+/// allowed with `--image-root`: `../x.dll`, and a link in the folder that points at it, are
+/// refused before anything runs (exit 2, one line naming the scenario and the path, no report
+/// written); with `--image-root` naming the outer folder the same scenario runs.
+#[test]
+fn scenario_images_stay_inside_the_scenario_folder_or_an_image_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = harness::artifacts::Artifacts::locate()
+        .unwrap()
+        .mock(harness::arch::Arch::Amd64, "filter")
+        .unwrap();
+    let outside = dir.path().join("x.dll");
+    std::fs::copy(&mock, &outside).unwrap();
+    let image = |spec: &str| Some(vec![format!(r"C:\Filters\amd64\mockfilter.dll={spec}")]);
+    let mut refused = vec![("outside", "../x.dll")];
+    if cfg!(unix) {
+        refused.push(("linked", "link.dll"));
+    }
+    let junit = dir.path().join("junit.xml");
+    for (name, spec) in refused {
+        let only = dir.path().join(format!("only-{name}"));
+        std::fs::create_dir(&only).unwrap();
+        if name == "linked" {
+            link(&outside, &only.join(spec));
+        }
+        copy_scenario(&only, IIS5_AMD64, name, image(spec));
+        let output = harness(&[
+            "matrix",
+            "--scenarios",
+            only.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+        assert!(message.contains(&format!("scenario `{name}`")), "{message}");
+        let resolved = std::fs::canonicalize(&outside).unwrap();
+        assert!(message.contains(&resolved.display().to_string()), "{message}");
+        assert!(message.contains("--image-root"), "says what to do: {message}");
+        assert!(output.stdout.is_empty(), "{name}: nothing runs");
+        assert!(!junit.exists(), "{name}: nothing is written");
+
+        // The same scenario, its image's folder allowed: it runs, and the filter loads.
+        let output = harness(&[
+            "matrix",
+            "--scenarios",
+            only.to_str().unwrap(),
+            "--image-root",
+            dir.path().to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(report["scenarios"][0]["observed"]["hosts"][0]["filters"][0]["loaded"], true);
+    }
+    // An --image-root that is not there is bad input too.
+    let output = harness(&[
+        "matrix",
+        "--scenarios",
+        dir.path().join("only-outside").to_str().unwrap(),
+        "--image-root",
+        dir.path().join("no-such-folder").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no-such-folder"), "{}", stderr(&output));
+}
+
+/// A link at `link` to `target`, made the way a scenario folder could hold one.
+fn link(target: &Path, link: &Path) {
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, link).unwrap();
+    #[cfg(not(unix))]
+    panic!("links are tested on Unix only: {} -> {}", link.display(), target.display());
+}

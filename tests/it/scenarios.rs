@@ -39,7 +39,7 @@ fn scenario(#[files("scenarios/**/*.json")] json_path: PathBuf) {
 /// the shards in name order, whatever N.
 #[test]
 fn shards_partition_the_real_suite() {
-    let cases = matrix::load(&crate::support::tests_dir().join("scenarios"))
+    let cases = matrix::load(&crate::support::tests_dir().join("scenarios"), &[])
         .unwrap_or_else(|error| panic!("{error:#}"));
     let names: Vec<String> = cases.iter().map(|case| case.name.clone()).collect();
     let mut sorted = names.clone();

@@ -19,7 +19,7 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
     };
-    let mut cases = matrix::load(&dir)?;
+    let mut cases = matrix::load(&dir, &args.image_roots)?;
     if let Some(filter) = &args.filter {
         let all = cases.len();
         cases.retain(|case| case.name.contains(filter.as_str()));
@@ -147,7 +147,7 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
     };
-    let cases = matrix::load(&dir)?;
+    let cases = matrix::load(&dir, &[])?;
     let machine = Machine::open(crate::machine::BackendChoice::Auto)?;
     let quiet = |_: usize, _: &CaseResult| {};
     // One warm-up pass: the first host in a fresh wineserver also starts Wine's own services,
