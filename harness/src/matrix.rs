@@ -14,6 +14,9 @@
 //! request could be served). An optional `"events": [2274, 2268]` lists the event ids expected,
 //! in order. An optional `"requests": [{"url": "http://shop.example.com/", "status": 503}]`
 //! sends those requests instead of one `GET /` to each started site, and pins each answer.
+//! An optional `"images": {"C:\\Filters\\mine.dll": {"loaded": false, "win32_error": 193}}`
+//! pins facts per image, by its configured name or Windows path, at every place it was loaded
+//! (see [`ExpectedImage`]); only the fields given are checked there.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
@@ -33,10 +36,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::arch::{Bits, Os};
+use crate::cause::Cause;
 use crate::machine::{BackendChoice, Machine};
-use crate::report::StartReport;
+use crate::report::{FilterOutcome, HostOutcome, StartReport};
 use crate::scenario::{ImageSpec, Scenario};
+use crate::vocab::{ImageKind, ProcessName, Stage};
+use crate::winpath::WinPath;
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -61,6 +69,43 @@ pub struct Outcome {
     /// When present, these URLs replace the default `GET /` to each started site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<Vec<ExpectedRequest>>,
+    /// Facts pinned per image, keyed by the image's configured name (a filter's, a handler's,
+    /// a module's, or the file extension a script map matched) or its Windows path. Only the
+    /// fields given are checked, at every place the image was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<BTreeMap<String, ExpectedImage>>,
+}
+
+/// What a case pins about one image. `kind` and `process` choose the places it is checked at
+/// (a DLL can be a filter and an extension, and be loaded by several workers); the other
+/// fields are checked at each of them. A field left out is not checked; `null` pins "none".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ImageKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<bool>,
+    #[serde(default, deserialize_with = "given", skip_serializing_if = "Option::is_none")]
+    pub win32_error: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<Bits>,
+    #[serde(default, deserialize_with = "given", skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Option<Cause>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+}
+
+/// A field that is given, null included, as opposed to one left out (which `default` makes
+/// None): `"win32_error": null` pins "no error", while no `win32_error` pins nothing.
+fn given<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// One request a case sends, and its expected answer.
@@ -173,6 +218,9 @@ impl Outcome {
                     })
                     .collect()
             }),
+            // Per-image facts have no single observed value: `differences` reads them at each
+            // place the image was loaded.
+            images: None,
         }
     }
 }
@@ -214,7 +262,98 @@ pub fn differences(expected: &Outcome, report: &StartReport) -> Vec<Difference> 
             }
         }
     }
+    for (key, pin) in expected.images.iter().flatten() {
+        image_differences(key, pin, report, &mut found);
+    }
     found
+}
+
+/// The places `key` names (a configured name or a Windows path, case ignored as IIS and
+/// Windows ignore it), narrowed by the pin's `kind` and `process`, and each pinned field at
+/// each of them. No place at all is a difference too: a pin on an image that was never tried
+/// would otherwise pass without checking anything.
+fn image_differences(
+    key: &str,
+    pin: &ExpectedImage,
+    report: &StartReport,
+    found: &mut Vec<Difference>,
+) {
+    let key_path = WinPath::parse(key).ok();
+    let names = |image: &FilterOutcome| {
+        image.name.eq_ignore_ascii_case(key)
+            || key_path
+                .as_ref()
+                .is_some_and(|key| WinPath::parse(&image.path).ok().as_ref() == Some(key))
+    };
+    let places: Vec<(&HostOutcome, ImageKind, &FilterOutcome)> = report
+        .hosts
+        .iter()
+        .flat_map(|host| {
+            [
+                (ImageKind::Module, &host.modules),
+                (ImageKind::Filter, &host.filters),
+                (ImageKind::Extension, &host.extensions),
+            ]
+            .into_iter()
+            .flat_map(move |(kind, images)| images.iter().map(move |image| (host, kind, image)))
+        })
+        .filter(|(host, kind, image)| {
+            names(image)
+                && pin.kind.is_none_or(|pinned| pinned == *kind)
+                && pin.process.is_none_or(|pinned| pinned == host.process)
+        })
+        .collect();
+    if places.is_empty() {
+        let mut what = format!("image `{key}`");
+        if let Some(kind) = pin.kind {
+            what.push_str(&format!(" as {} {kind}", article(kind)));
+        }
+        if let Some(process) = pin.process {
+            what.push_str(&format!(" in {process}"));
+        }
+        found.push(Difference {
+            what,
+            expected: "a process that tried it".to_owned(),
+            observed: "none".to_owned(),
+        });
+        return;
+    }
+    for (host, kind, image) in places {
+        let pool = host.app_pool.as_ref().map(|pool| format!(" (pool {pool})")).unwrap_or_default();
+        let place = format!(
+            "image `{key}` as {} {kind} in {} {}{pool}",
+            article(kind),
+            host.bits,
+            host.process
+        );
+        let mut compare = |field: &str, expected: String, observed: String| {
+            if expected != observed {
+                found.push(Difference { what: format!("{place}: {field}"), expected, observed });
+            }
+        };
+        if let Some(loaded) = pin.loaded {
+            compare("loaded", word(&loaded), word(&image.loaded));
+        }
+        if let Some(error) = pin.win32_error {
+            compare("win32_error", word(&error), word(&image.win32_error.map(|e| e.code())));
+        }
+        if let Some(bits) = pin.bits {
+            compare("bits", word(&bits), word(&host.bits));
+        }
+        if let Some(cause) = pin.cause {
+            compare("cause", word(&cause), word(&image.cause));
+        }
+        if let Some(stage) = pin.stage {
+            compare("stage", word(&stage), word(&image.stage));
+        }
+    }
+}
+
+fn article(kind: ImageKind) -> &'static str {
+    match kind {
+        ImageKind::Extension => "an",
+        ImageKind::Filter | ImageKind::Module => "a",
+    }
 }
 
 /// A pinned or observed value as a person reads it: `none` for null, strings unquoted.

@@ -181,3 +181,82 @@ fn link(target: &Path, link: &Path) {
     #[cfg(not(unix))]
     panic!("links are tested on Unix only: {} -> {}", link.display(), target.display());
 }
+
+/// Two sites in worker process isolation mode: the global filter `Global64` (AMD64) is loaded by
+/// the 64-bit workers of both pools, and site 2's x86 filter fails in ShopPool's.
+const TWO_POOLS: &str = "sites/two-sites-worker-mode-site-filter-wrong-bitness";
+
+/// `expected.images` pins facts per image, by configured name or Windows path, checked at every
+/// place the image was loaded; only the fields given are checked. A pin that holds at both
+/// workers passes; one that does not fails the scenario (exit 1) with each place's fact,
+/// expected against observed, in the text and, as the same words, in the JUnit message.
+#[test]
+fn per_image_expectations_are_checked_at_every_place_the_image_was_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pins = |images: Value| {
+        move |case: &mut Value| {
+            case["expected"]["images"] = images.clone();
+        }
+    };
+    copy_scenario_with(
+        dir.path(),
+        TWO_POOLS,
+        "holds",
+        pins(serde_json::json!({
+            "Global64": { "loaded": true, "bits": 64, "process": "w3wp.exe", "win32_error": null },
+            r"c:\filters\SHOP\x86.dll": { "kind": "filter", "win32_error": 193,
+                                          "cause": "wrong_bitness", "stage": "load_library" }
+        })),
+    );
+    copy_scenario_with(
+        dir.path(),
+        TWO_POOLS,
+        "wrong",
+        pins(serde_json::json!({
+            r"C:\Filters\global\amd64.dll": { "loaded": false },
+            "Shop32": { "kind": "extension", "loaded": false }
+        })),
+    );
+    let junit = dir.path().join("junit.xml");
+    let output = harness(&[
+        "matrix",
+        "--scenarios",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let row = |name: &str| {
+        text.lines()
+            .find(|line| line.split_whitespace().any(|word| word == name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+            .to_owned()
+    };
+    assert!(!row("holds").starts_with("FAIL"), "{text}");
+    let wrong = row("wrong");
+    assert!(wrong.starts_with("FAIL"), "{wrong}");
+    let words = [
+        r"image `C:\Filters\global\amd64.dll` as a filter in 64-bit w3wp.exe (pool DefaultAppPool): loaded: expected false, observed true",
+        r"image `C:\Filters\global\amd64.dll` as a filter in 64-bit w3wp.exe (pool ShopPool): loaded: expected false, observed true",
+        "image `Shop32` as an extension: expected a process that tried it, observed none",
+    ];
+    for expected in words {
+        assert!(wrong.contains(expected), "`{expected}` missing from:\n{wrong}");
+    }
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("tests=\"2\" failures=\"1\""), "{junit}");
+    let message = junit
+        .split("<failure message=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no failure message in {junit}"));
+    assert_eq!(message, words.join("; "), "the JUnit message is the same words");
+}
+
+/// [`copy_scenario`], then `edit` on its JSON.
+fn copy_scenario_with(dir: &Path, from: &str, name: &str, edit: impl Fn(&mut Value)) {
+    let mut case = copy_scenario(dir, from, name, None);
+    edit(&mut case);
+    std::fs::write(dir.join(format!("{name}.json")), case.to_string()).unwrap();
+}
