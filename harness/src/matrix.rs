@@ -744,7 +744,7 @@ fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case
     }
     let error = match (outcome.error, outcome.server_survived) {
         (Some(error), true) => Some(error),
-        (Some(error), false) => Some(format!("{SERVER_ENDED}; before that: {error}")),
+        (Some(error), false) => Some(format!("{SERVER_ENDED}; the run said: {error}")),
         (None, false) => Some(SERVER_ENDED.to_owned()),
         (None, true) => None,
     };
@@ -829,5 +829,48 @@ mod shard_tests {
         for bad in ["0/4", "5/4", "1/0", "2", "a/b", "1/2/3"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod expectation_tests {
+    use super::*;
+
+    #[test]
+    fn an_image_pin_tells_a_field_left_out_from_null() {
+        let pin: ExpectedImage =
+            serde_json::from_str(r#"{"loaded": false, "win32_error": null}"#).unwrap();
+        assert_eq!(pin.loaded, Some(false));
+        assert_eq!(pin.win32_error, Some(None), "null pins no error");
+        assert_eq!(pin.cause, None, "left out pins nothing");
+        let pin: ExpectedImage = serde_json::from_str(
+            r#"{"kind": "extension", "process": "dllhost.exe", "bits": 64, "win32_error": 193,
+                "cause": "wrong_bitness", "stage": "load_library"}"#,
+        )
+        .unwrap();
+        assert_eq!(pin.kind, Some(ImageKind::Extension));
+        assert_eq!(pin.process, Some(ProcessName::Dllhost));
+        assert_eq!(pin.bits, Some(Bits::B64));
+        assert_eq!(pin.win32_error, Some(Some(193)));
+        assert_eq!(pin.cause, Some(Some(Cause::WrongBitness)));
+        assert_eq!(pin.stage, Some(Stage::LoadLibrary));
+        for bad in [r#"{"loded": true}"#, r#"{"kind": "handler"}"#, r#"{"process": "w3wp"}"#] {
+            assert!(serde_json::from_str::<ExpectedImage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_read_as_words() {
+        assert_eq!(word(&None::<u32>), "none");
+        assert_eq!(word(&Some(193)), "193");
+        assert_eq!(word(&Some("w3wp.exe")), "w3wp.exe");
+        assert_eq!(word(&Cause::WrongBitness), "wrong_bitness");
+        assert_eq!(word(&vec![2274, 2268]), "2274, 2268");
+        let difference = Difference {
+            what: "loaded".into(),
+            expected: word(&Some(true)),
+            observed: word(&Some(false)),
+        };
+        assert_eq!(difference.to_string(), "loaded: expected true, observed false");
     }
 }
