@@ -1,8 +1,7 @@
 //! `matrix` as a suite of units: a scenario that breaks its host or the whole machine fails on
 //! its own, with its reason, and the others are run and reported as if it were not there.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -31,10 +30,10 @@ fn copy_scenario(dir: &Path, from: &str, name: &str, images: Option<Vec<String>>
 /// `MALFORMED_REPORT`).
 #[cfg(unix)]
 #[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
-fn build_hostile_filter(out_dir: &Path, mode: &str) -> PathBuf {
+fn build_hostile_filter(out_dir: &Path, mode: &str) -> std::path::PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hostile-filter/hostile.c");
     let out = out_dir.join(format!("{}.dll", mode.to_lowercase()));
-    let status = Command::new("x86_64-w64-mingw32-gcc")
+    let status = std::process::Command::new("x86_64-w64-mingw32-gcc")
         .arg("-shared")
         .arg("-o")
         .arg(&out)
