@@ -14,7 +14,7 @@ use crate::arch::Bits;
 use crate::pe::ImageInfo;
 use crate::vocab::{HostEnd, Stage, Win32Error};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     Ok,

@@ -14,23 +14,37 @@
 //! request could be served). An optional `"events": [2274, 2268]` lists the event ids expected,
 //! in order. An optional `"requests": [{"url": "http://shop.example.com/", "status": 503}]`
 //! sends those requests instead of one `GET /` to each started site, and pins each answer.
+//! An optional `"images": {"C:\\Filters\\mine.dll": {"loaded": false, "win32_error": 193}}`
+//! pins facts per image, by its configured name or Windows path, at every place it was loaded
+//! (see [`ExpectedImage`]); only the fields given are checked there.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
-//! case skipped in silence. An image given as a relative file path is found beside the JSON.
+//! case skipped in silence. An image given as a relative file path is found beside the JSON,
+//! and an image file must lie in the scenario's folder or under a folder allowed with
+//! `--image-root` (see `confine_image`).
+//!
+//! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
+//! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
+//! and the others run on a machine it cannot have spoiled (see [`run`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::arch::{Bits, Os};
-use crate::machine::Machine;
-use crate::report::StartReport;
-use crate::scenario::Scenario;
+use crate::cause::Cause;
+use crate::machine::{BackendChoice, Machine};
+use crate::report::{FilterOutcome, HostOutcome, StartReport};
+use crate::scenario::{ImageSpec, Scenario};
+use crate::vocab::{ImageKind, ProcessName, Stage};
+use crate::winpath::WinPath;
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -55,6 +69,43 @@ pub struct Outcome {
     /// When present, these URLs replace the default `GET /` to each started site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<Vec<ExpectedRequest>>,
+    /// Facts pinned per image, keyed by the image's configured name (a filter's, a handler's,
+    /// a module's, or the file extension a script map matched) or its Windows path. Only the
+    /// fields given are checked, at every place the image was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<BTreeMap<String, ExpectedImage>>,
+}
+
+/// What a case pins about one image. `kind` and `process` choose the places it is checked at
+/// (a DLL can be a filter and an extension, and be loaded by several workers); the other
+/// fields are checked at each of them. A field left out is not checked; `null` pins "none".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ImageKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<bool>,
+    #[serde(default, deserialize_with = "given", skip_serializing_if = "Option::is_none")]
+    pub win32_error: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<Bits>,
+    #[serde(default, deserialize_with = "given", skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Option<Cause>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+}
+
+/// A field that is given, null included, as opposed to one left out (which `default` makes
+/// None): `"win32_error": null` pins "no error", while no `win32_error` pins nothing.
+fn given<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// One request a case sends, and its expected answer.
@@ -89,10 +140,46 @@ struct CaseFile {
 pub struct CaseResult {
     pub name: String,
     pub expected: Outcome,
-    pub observed: StartReport,
+    /// None when the scenario could not be run to its end (see `error`).
+    pub observed: Option<StartReport>,
+    /// Why the scenario has no trustworthy result: a host that could not start, a report that
+    /// did not parse, the machine's wineserver ended. Such a scenario fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Each pinned fact the run did not match, expected against observed.
+    pub differences: Vec<Difference>,
     pub pass: bool,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+impl CaseResult {
+    /// Why the scenario failed, in words: its error, or each fact that differed; None when it
+    /// passed. The text table and the JUnit report say the same.
+    pub fn failure(&self) -> Option<String> {
+        if let Some(error) = &self.error {
+            return Some(format!("could not be run: {error}"));
+        }
+        (!self.differences.is_empty()).then(|| {
+            self.differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        })
+    }
+}
+
+/// One pinned fact that the run did not match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The fact: `loaded`, `request 2 (http://shop/) status`, `image `C:\f.dll` as a filter in
+    /// 32-bit w3wp.exe (pool ShopPool): win32_error`.
+    pub what: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: expected {}, observed {}", self.what, self.expected, self.observed)
+    }
 }
 
 impl Outcome {
@@ -131,19 +218,214 @@ impl Outcome {
                     })
                     .collect()
             }),
+            // Per-image facts have no single observed value: `differences` reads them at each
+            // place the image was loaded.
+            images: None,
         }
     }
 }
 
-/// Loads every case under `dir`, checking each completely before anything runs.
-pub fn load(dir: &Path) -> anyhow::Result<Vec<Case>> {
+/// Each fact `expected` pins that `report` does not match, in the order the case lists them.
+pub fn differences(expected: &Outcome, report: &StartReport) -> Vec<Difference> {
+    let observed = Outcome::of(report, expected);
+    let mut found = Vec::new();
+    let mut compare = |what: String, expected: String, observed: String| {
+        if expected != observed {
+            found.push(Difference { what, expected, observed });
+        }
+    };
+    compare("started".into(), word(&expected.started), word(&observed.started));
+    compare("process".into(), word(&expected.process), word(&observed.process));
+    compare("bits".into(), word(&expected.bits), word(&observed.bits));
+    compare("loaded".into(), word(&expected.loaded), word(&observed.loaded));
+    compare("win32_error".into(), word(&expected.win32_error), word(&observed.win32_error));
+    compare("status".into(), word(&expected.status), word(&observed.status));
+    if let Some(events) = &expected.events {
+        compare("events".into(), word(events), word(&observed.events));
+    }
+    if let Some(pinned) = &expected.requests {
+        let seen = observed.requests.unwrap_or_default();
+        if seen.len() != pinned.len() {
+            compare("requests answered".into(), word(&pinned.len()), word(&seen.len()));
+        }
+        for (number, (pin, got)) in pinned.iter().zip(&seen).enumerate() {
+            let what = |field: &str| format!("request {} ({}) {field}", number + 1, pin.url);
+            compare(what("status"), word(&pin.status), word(&got.status));
+            compare(what("substatus"), word(&pin.substatus), word(&got.substatus));
+            compare(what("win32_error"), word(&pin.win32_error), word(&got.win32_error));
+            if pin.extension_ran_in.is_some() {
+                compare(
+                    what("extension_ran_in"),
+                    word(&pin.extension_ran_in),
+                    word(&got.extension_ran_in),
+                );
+            }
+        }
+    }
+    for (key, pin) in expected.images.iter().flatten() {
+        image_differences(key, pin, report, &mut found);
+    }
+    found
+}
+
+/// The places `key` names (a configured name or a Windows path, case ignored as IIS and
+/// Windows ignore it), narrowed by the pin's `kind` and `process`, and each pinned field at
+/// each of them. No place at all is a difference too: a pin on an image that was never tried
+/// would otherwise pass without checking anything.
+fn image_differences(
+    key: &str,
+    pin: &ExpectedImage,
+    report: &StartReport,
+    found: &mut Vec<Difference>,
+) {
+    let key_path = WinPath::parse(key).ok();
+    let names = |image: &FilterOutcome| {
+        image.name.eq_ignore_ascii_case(key)
+            || key_path
+                .as_ref()
+                .is_some_and(|key| WinPath::parse(&image.path).ok().as_ref() == Some(key))
+    };
+    let places: Vec<(&HostOutcome, ImageKind, &FilterOutcome)> = report
+        .hosts
+        .iter()
+        .flat_map(|host| {
+            [
+                (ImageKind::Module, &host.modules),
+                (ImageKind::Filter, &host.filters),
+                (ImageKind::Extension, &host.extensions),
+            ]
+            .into_iter()
+            .flat_map(move |(kind, images)| images.iter().map(move |image| (host, kind, image)))
+        })
+        .filter(|(host, kind, image)| {
+            names(image)
+                && pin.kind.is_none_or(|pinned| pinned == *kind)
+                && pin.process.is_none_or(|pinned| pinned == host.process)
+        })
+        .collect();
+    if places.is_empty() {
+        let mut what = format!("image `{key}`");
+        if let Some(kind) = pin.kind {
+            what.push_str(&format!(" as {} {kind}", article(kind)));
+        }
+        if let Some(process) = pin.process {
+            what.push_str(&format!(" in {process}"));
+        }
+        found.push(Difference {
+            what,
+            expected: "a process that tried it".to_owned(),
+            observed: "none".to_owned(),
+        });
+        return;
+    }
+    for (host, kind, image) in places {
+        let pool = host.app_pool.as_ref().map(|pool| format!(" (pool {pool})")).unwrap_or_default();
+        let place = format!(
+            "image `{key}` as {} {kind} in {} {}{pool}",
+            article(kind),
+            host.bits,
+            host.process
+        );
+        let mut compare = |field: &str, expected: String, observed: String| {
+            if expected != observed {
+                found.push(Difference { what: format!("{place}: {field}"), expected, observed });
+            }
+        };
+        if let Some(loaded) = pin.loaded {
+            compare("loaded", word(&loaded), word(&image.loaded));
+        }
+        if let Some(error) = pin.win32_error {
+            compare("win32_error", word(&error), word(&image.win32_error.map(|e| e.code())));
+        }
+        if let Some(bits) = pin.bits {
+            compare("bits", word(&bits), word(&host.bits));
+        }
+        if let Some(cause) = pin.cause {
+            compare("cause", word(&cause), word(&image.cause));
+        }
+        if let Some(stage) = pin.stage {
+            compare("stage", word(&stage), word(&image.stage));
+        }
+    }
+}
+
+fn article(kind: ImageKind) -> &'static str {
+    match kind {
+        ImageKind::Extension => "an",
+        ImageKind::Filter | ImageKind::Module => "a",
+    }
+}
+
+/// A pinned or observed value as a person reads it: `none` for null, strings unquoted.
+fn word<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Null) => "none".to_owned(),
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(serde_json::Value::Array(items)) if items.is_empty() => "none".to_owned(),
+        Ok(serde_json::Value::Array(items)) => {
+            items.iter().map(word).collect::<Vec<_>>().join(", ")
+        }
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
+    }
+}
+
+/// Loads every case under `dir`, checking each completely before anything runs. A scenario's
+/// own files may lie in its folder or under one of `image_roots` (see [`load_case_allowing`]).
+pub fn load(dir: &Path, image_roots: &[PathBuf]) -> anyhow::Result<Vec<Case>> {
     let mut files = Vec::new();
     collect_case_files(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
         bail!("no scenarios (NAME.json beside NAME.xml) under `{}`", dir.display());
     }
-    files.iter().map(|json_path| load_case(dir, json_path)).collect()
+    let image_roots = resolve_image_roots(image_roots)?;
+    files.iter().map(|json_path| load_case_allowing(dir, json_path, &image_roots)).collect()
+}
+
+/// The folders `matrix --image-root` allows, with their links resolved, as the images in them
+/// will be.
+pub fn resolve_image_roots(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    roots
+        .iter()
+        .map(|root| match std::fs::canonicalize(root) {
+            Ok(resolved) if resolved.is_dir() => Ok(resolved),
+            Ok(_) => bail!("--image-root `{}` is not a folder; give a folder", root.display()),
+            Err(error) => {
+                bail!("--image-root `{}`: {error}; give a folder that exists", root.display())
+            }
+        })
+        .collect()
+}
+
+/// Where a scenario's own file may come from: its folder, or a folder the user allowed.
+/// Scenario folders come from other people (a pull request in a CI), and an image is copied
+/// into the machine, where the DLL that reads it can hand it back in its report: an image path
+/// such as `../secret` or `/proc/self/environ` would carry any file the harness can read into
+/// `--json` and the JUnit report. Links are resolved first, so a link in the folder that points
+/// out of it is out of it. Returns the resolved path, which is the one copied.
+fn confine_image(
+    name: &str,
+    json_path: &Path,
+    source: &Path,
+    image_roots: &[PathBuf],
+) -> anyhow::Result<PathBuf> {
+    let folder = json_path.parent().unwrap_or(Path::new("."));
+    let folder = std::fs::canonicalize(folder).with_context(|| {
+        format!("scenario `{name}`: cannot resolve its folder `{}`", folder.display())
+    })?;
+    let resolved = std::fs::canonicalize(source).with_context(|| {
+        format!("scenario `{name}`: cannot resolve its image `{}`", source.display())
+    })?;
+    if resolved.starts_with(&folder) || image_roots.iter().any(|root| resolved.starts_with(root)) {
+        return Ok(resolved);
+    }
+    bail!(
+        "scenario `{name}` (`{}`): its image `{}` is outside the scenario's folder `{}`; move the file into that folder, or allow its folder with `matrix --image-root DIR`",
+        json_path.display(),
+        resolved.display(),
+        folder.display()
+    )
 }
 
 /// One of N disjoint parts of a suite, for CI engines that run shards side by side.
@@ -190,8 +472,19 @@ impl Shard {
     }
 }
 
-/// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name.
+/// Loads one case, `json_path` with the metabase beside it; `root` only shortens its name. Its
+/// own image files must lie in its folder.
 pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
+    load_case_allowing(root, json_path, &[])
+}
+
+/// [`load_case`], with image files also allowed under `image_roots` (resolved folders, see
+/// [`resolve_image_roots`]). Any other image file is refused, naming the scenario and the path.
+pub fn load_case_allowing(
+    root: &Path,
+    json_path: &Path,
+    image_roots: &[PathBuf],
+) -> anyhow::Result<Case> {
     let name = json_path
         .strip_prefix(root)
         .unwrap_or(json_path)
@@ -216,8 +509,11 @@ pub fn load_case(root: &Path, json_path: &Path) -> anyhow::Result<Case> {
     let mut scenario = Scenario::new(name.clone(), case.os, config);
     let folder = json_path.parent();
     for image in &case.images {
-        let (path, spec) = crate::scenario::parse_image_arg_in(image, folder)
+        let (path, mut spec) = crate::scenario::parse_image_arg_in(image, folder)
             .with_context(|| format!("in `{}`", json_path.display()))?;
+        if let ImageSpec::File(source) = &spec {
+            spec = ImageSpec::File(confine_image(&name, json_path, source, image_roots)?);
+        }
         scenario.add_image(path, spec).with_context(|| format!("in `{}`", json_path.display()))?;
     }
     for request in case.expected.requests.iter().flatten() {
@@ -283,16 +579,109 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
     Ok(())
 }
 
-/// Runs the cases on `jobs` threads against one machine; `progress` hears of each result as
-/// it arrives. Results come back in the cases' order.
+/// Where a matrix's scenarios run.
+pub enum Machines<'a> {
+    /// A machine the caller keeps (the test suite's shared one, or a benchmark's): it is never
+    /// replaced, so a scenario that ends its wineserver fails, and so does every later one.
+    Borrowed(&'a Machine),
+    /// A machine the matrix owns, opened with this backend: after a scenario that ends with an
+    /// error, or that leaves the machine without its wineserver, it is closed and a fresh one
+    /// is opened for the next scenario.
+    Owned(Box<Machine>, BackendChoice),
+}
+
+/// The machine the scenarios share, and whether it is still fit to run the next one.
+struct Slot<'a> {
+    /// None when opening a fresh machine failed; the next scenario tries again.
+    machine: Option<Held<'a>>,
+    /// Counts the machines opened, so that a scenario replaces only the machine it ran on.
+    generation: u64,
+    fit: bool,
+    /// Why the last machine could not be opened, for the scenario that needed it.
+    open_error: Option<String>,
+}
+
+enum Held<'a> {
+    Borrowed(&'a Machine),
+    Owned(Box<Machine>),
+}
+
+impl Held<'_> {
+    fn get(&self) -> &Machine {
+        match self {
+            Held::Borrowed(machine) => machine,
+            Held::Owned(machine) => machine,
+        }
+    }
+}
+
+impl Slot<'_> {
+    /// Closes the machine and opens a fresh one with `backend`. The old one is dropped first:
+    /// a machine holds its folder's lock until it is closed.
+    fn renew(&mut self, backend: BackendChoice) {
+        self.machine = None;
+        self.generation += 1;
+        match Machine::open(backend) {
+            Ok(machine) => {
+                self.machine = Some(Held::Owned(Box::new(machine)));
+                self.fit = true;
+                self.open_error = None;
+            }
+            Err(error) => {
+                self.fit = false;
+                self.open_error = Some(format!("cannot open a fresh machine: {error:#}"));
+            }
+        }
+    }
+}
+
+/// One run of a scenario on one machine: the report, or why there is none, and whether the
+/// machine's wineserver outlived it.
+struct Attempt {
+    report: Option<StartReport>,
+    error: Option<String>,
+    server_survived: bool,
+}
+
+fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
+    let Some(machine) = slot.machine.as_ref().map(Held::get) else {
+        let error = slot.open_error.clone().unwrap_or_else(|| "no machine to run on".to_owned());
+        return Attempt { report: None, error: Some(error), server_survived: true };
+    };
+    let (report, error) = match crate::iis::start(machine, &case.scenario) {
+        Ok(report) => (Some(report), None),
+        Err(error) => (None, Some(format!("{error:#}"))),
+    };
+    Attempt { report, error, server_survived: machine.server_running() }
+}
+
+/// Why a scenario's results cannot be trusted when the machine's wineserver ended while it
+/// ran: every host of the scenario shared that server.
+const SERVER_ENDED: &str = "the simulated machine's wineserver ended while this scenario ran (a DLL it loaded can end it), so its results cannot be trusted";
+
+/// Runs the cases on `jobs` threads; `progress` hears of each result as it arrives. Results
+/// come back in the cases' order.
+///
+/// A scenario is a unit of failure: an error while it runs (a host that cannot start, a
+/// report line that does not parse) fails that scenario with its reason, and the others go on.
+/// On an owned machine the scenario that failed so leaves a fresh machine to the next one. When
+/// the wineserver ends during a scenario, every scenario that shared it is run again, alone, on
+/// a fresh machine: the one that ends the server again is the one that failed, and the others
+/// get the result of their own run.
 pub fn run(
-    machine: &Machine,
+    machines: Machines<'_>,
     cases: &[Case],
     jobs: usize,
     progress: &(dyn Fn(usize, &CaseResult) + Sync),
-) -> anyhow::Result<Vec<CaseResult>> {
+) -> Vec<CaseResult> {
+    let (held, backend) = match machines {
+        Machines::Borrowed(machine) => (Held::Borrowed(machine), None),
+        Machines::Owned(machine, backend) => (Held::Owned(machine), Some(backend)),
+    };
+    let slot =
+        RwLock::new(Slot { machine: Some(held), generation: 0, fit: true, open_error: None });
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<anyhow::Result<CaseResult>>>> =
+    let results: Mutex<Vec<Option<CaseResult>>> =
         Mutex::new((0..cases.len()).map(|_| None).collect());
     let done = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -301,10 +690,8 @@ pub fn run(
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(index) else { break };
-                    let result = run_case(machine, case);
-                    if let Ok(result) = &result {
-                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, result);
-                    }
+                    let result = run_case(&slot, backend, case);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
                     results.lock().expect("results lock poisoned")[index] = Some(result);
                 }
             });
@@ -318,22 +705,67 @@ pub fn run(
         .collect()
 }
 
-fn run_case(machine: &Machine, case: &Case) -> anyhow::Result<CaseResult> {
+fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case) -> CaseResult {
     let started = Instant::now();
-    let observed = crate::iis::start(machine, &case.scenario)
-        .with_context(|| format!("scenario `{}`", case.name))?;
-    let pass = Outcome::of(&observed, &case.expected) == case.expected;
-    Ok(CaseResult {
+    let (generation, mut outcome) = loop {
+        let shared = slot.read().expect("machine lock poisoned");
+        if shared.fit || backend.is_none() {
+            break (shared.generation, attempt(&shared, case));
+        }
+        drop(shared);
+        let mut own = slot.write().expect("machine lock poisoned");
+        if let (false, Some(backend)) = (own.fit, backend) {
+            own.renew(backend);
+            // Opening failed: this scenario fails with the reason rather than trying forever.
+            if own.machine.is_none() {
+                break (own.generation, attempt(&own, case));
+            }
+        }
+    };
+    if let Some(backend) = backend
+        && (!outcome.server_survived || outcome.error.is_some())
+    {
+        let mut own = slot.write().expect("machine lock poisoned");
+        let mut ran_on = generation;
+        if !outcome.server_survived {
+            // Any scenario that ran beside the one that ended the server saw it end too; run
+            // this one again with the machine to itself to learn which it was.
+            if own.generation == generation || !own.fit {
+                own.renew(backend);
+            }
+            ran_on = own.generation;
+            outcome = attempt(&own, case);
+        }
+        // What the scenario's DLLs did to the machine stays out of the next scenario; a
+        // machine another scenario has already replaced is left alone.
+        if (!outcome.server_survived || outcome.error.is_some()) && own.generation == ran_on {
+            own.fit = false;
+        }
+    }
+    let error = match (outcome.error, outcome.server_survived) {
+        (Some(error), true) => Some(error),
+        (Some(error), false) => Some(format!("{SERVER_ENDED}; the run said: {error}")),
+        (None, false) => Some(SERVER_ENDED.to_owned()),
+        (None, true) => None,
+    };
+    let differences = match (&error, &outcome.report) {
+        (None, Some(report)) => differences(&case.expected, report),
+        _ => Vec::new(),
+    };
+    CaseResult {
         name: case.name.clone(),
         expected: case.expected.clone(),
-        observed,
-        pass,
+        pass: error.is_none() && differences.is_empty(),
+        observed: outcome.report,
+        error,
+        differences,
         elapsed: started.elapsed(),
-    })
+    }
 }
 
-/// A JUnit XML report: one test case per scenario; a failure's message is the observed outcome
-/// against the expected one.
+/// A JUnit XML report: one test case per scenario; a failure's message is the words of
+/// [`CaseResult::failure`] (each fact expected against observed, or why the scenario could not
+/// be run), and its body the scenario's timeline.
 pub fn junit(results: &[CaseResult], total: Duration) -> String {
     let failures = results.iter().filter(|result| !result.pass).count();
     let mut xml = format!(
@@ -350,14 +782,13 @@ pub fn junit(results: &[CaseResult], total: Duration) -> String {
         if result.pass {
             xml.push_str("/>\n");
         } else {
-            let observed = Outcome::of(&result.observed, &result.expected);
-            let message = format!(
-                "observed {} but expected {}",
-                serde_json::to_string(&observed).unwrap_or_default(),
-                serde_json::to_string(&result.expected).unwrap_or_default()
-            );
-            let timeline: Vec<String> =
-                result.observed.steps().into_iter().map(|step| step.text).collect();
+            let message = result.failure().unwrap_or_default();
+            let timeline: Vec<String> = result
+                .observed
+                .iter()
+                .flat_map(|observed| observed.steps())
+                .map(|step| step.text)
+                .collect();
             xml.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
                 escape_xml(&message),
@@ -398,5 +829,48 @@ mod shard_tests {
         for bad in ["0/4", "5/4", "1/0", "2", "a/b", "1/2/3"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod expectation_tests {
+    use super::*;
+
+    #[test]
+    fn an_image_pin_tells_a_field_left_out_from_null() {
+        let pin: ExpectedImage =
+            serde_json::from_str(r#"{"loaded": false, "win32_error": null}"#).unwrap();
+        assert_eq!(pin.loaded, Some(false));
+        assert_eq!(pin.win32_error, Some(None), "null pins no error");
+        assert_eq!(pin.cause, None, "left out pins nothing");
+        let pin: ExpectedImage = serde_json::from_str(
+            r#"{"kind": "extension", "process": "dllhost.exe", "bits": 64, "win32_error": 193,
+                "cause": "wrong_bitness", "stage": "load_library"}"#,
+        )
+        .unwrap();
+        assert_eq!(pin.kind, Some(ImageKind::Extension));
+        assert_eq!(pin.process, Some(ProcessName::Dllhost));
+        assert_eq!(pin.bits, Some(Bits::B64));
+        assert_eq!(pin.win32_error, Some(Some(193)));
+        assert_eq!(pin.cause, Some(Some(Cause::WrongBitness)));
+        assert_eq!(pin.stage, Some(Stage::LoadLibrary));
+        for bad in [r#"{"loded": true}"#, r#"{"kind": "handler"}"#, r#"{"process": "w3wp"}"#] {
+            assert!(serde_json::from_str::<ExpectedImage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_read_as_words() {
+        assert_eq!(word(&None::<u32>), "none");
+        assert_eq!(word(&Some(193)), "193");
+        assert_eq!(word(&Some("w3wp.exe")), "w3wp.exe");
+        assert_eq!(word(&Cause::WrongBitness), "wrong_bitness");
+        assert_eq!(word(&vec![2274, 2268]), "2274, 2268");
+        let difference = Difference {
+            what: "loaded".into(),
+            expected: word(&Some(true)),
+            observed: word(&Some(false)),
+        };
+        assert_eq!(difference.to_string(), "loaded: expected true, observed false");
     }
 }

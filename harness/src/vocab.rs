@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 /// The processes a server model plays with the host program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub enum ProcessName {
     /// IIS Admin, which hosts the worker-process core in IIS 5.0 isolation mode.
     #[serde(rename = "inetinfo.exe")]
@@ -160,7 +160,7 @@ impl fmt::Display for ImageKind {
 }
 
 /// How far a filter got on its way to being usable by IIS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Loaded,

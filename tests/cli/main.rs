@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod hostile_input;
+/// `matrix`: scenarios as units of failure, where their images may come from, per-image
+/// expectations.
+mod matrix;
 /// The sandbox, hostile filters, placement over the machine's own files and killed runs.
 mod sandbox;
 /// The rendered timelines a user reads, pinned.
@@ -173,7 +176,7 @@ fn matrix_prints_json_and_junit() {
     assert!(junit.contains("failures=\"0\""));
 }
 
-/// A failing scenario makes `matrix` exit 1, and JUnit carries observed against expected.
+/// A failing scenario makes `matrix` exit 1, and JUnit carries expected against observed.
 #[test]
 fn a_wrong_expectation_fails_the_matrix() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,7 +197,11 @@ fn a_wrong_expectation_fails_the_matrix() {
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let junit = std::fs::read_to_string(&junit).unwrap();
-    assert!(junit.contains("<failure message=\"observed {&quot;started&quot;:false"), "{junit}");
+    // The message is words, each pinned fact expected against observed, not escaped JSON.
+    assert!(
+        junit.contains("<failure message=\"started: expected true, observed false\">"),
+        "{junit}"
+    );
 }
 
 /// Bad input: exit 2, one line naming the file (and line), and the machine is never touched.

@@ -51,6 +51,12 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     step("clippy", || {
         Ok(cmd!(sh, "{cargo} clippy --quiet --workspace --all-targets -- -D warnings").run()?)
     })?;
+    // Every dependency's licence must allow shipping the harness under MIT OR Apache-2.0.
+    step("licenses", || {
+        crate::setup::ensure_cargo_deny(sh)?;
+        cmd!(sh, "{cargo} deny check licenses").run()?;
+        Ok(())
+    })?;
     let tools = step("lint-tools", || LintTools::ensure(sh))?;
     step("check-jsonschema", || tools.check_jsonschema(sh))?;
     step("shellcheck", || tools.shellcheck(sh))?;

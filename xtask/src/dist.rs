@@ -5,6 +5,7 @@
 //! DIR/hosts/ filters/ ...   every image folder `cargo xtask build` made, copied as they are
 //! DIR/scenarios/            the regression scenarios (tests/scenarios), matrix's default
 //! DIR/README.txt            what the folder is and what it still needs
+//! DIR/LICENSE-MIT, LICENSE-APACHE   the licence the folder's programs are shipped under
 //! DIR/machine/              made by the first run: the simulated machines (--machine-dir moves it)
 //! ```
 //!
@@ -40,6 +41,9 @@ hosts/ holds the host programs, filters/ the mock filters, native module and odd
 extensions/ the mock ISAPI extensions; the simulated machine is made in machine/ on the first run (10-20 s on Linux), or where --machine-dir says.
 On Linux the harness needs Wine 8 with its 32-bit modules and bubblewrap: `isapi-harness
 doctor` says what is missing and the commands that install it. On Windows it needs nothing.
+
+Licensed under either of the Apache License, Version 2.0 (LICENSE-APACHE) or the MIT licence
+(LICENSE-MIT), at your option.
 ";
 
 /// The folder `cargo xtask dist` writes when no DIR is given.
@@ -79,6 +83,11 @@ pub fn write(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
     }
     copy_tree(&crate::project_root().join("tests").join("scenarios"), &dir.join("scenarios"))?;
     std::fs::write(dir.join("README.txt"), README)?;
+    // A binary handed on must carry its licence (MIT OR Apache-2.0, both texts).
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        std::fs::copy(crate::project_root().join(licence), dir.join(licence))
+            .with_context(|| format!("cannot copy `{licence}` into `{}`", dir.display()))?;
+    }
     println!("dist: wrote `{}`", dir.display());
     Ok(())
 }

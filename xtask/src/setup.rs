@@ -38,7 +38,28 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     } else {
         install(sh, &missing)?;
     }
+    ensure_cargo_deny(sh)?;
     check_sandbox(sh)
+}
+
+/// cargo-deny checks the dependencies' licences in CI (`deny.toml`). It is installed once per
+/// machine, by `setup` and by `ci` before its check, and never by the commands that build or
+/// run: a cold `cargo install` compiles for about three minutes, which a first `repro` should
+/// not wait for.
+pub fn ensure_cargo_deny(sh: &Shell) -> anyhow::Result<()> {
+    let cargo = crate::cargo();
+    let installed =
+        cmd!(sh, "{cargo} deny --version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+    if installed {
+        return Ok(());
+    }
+    println!(
+        "setup: installing cargo-deny with `cargo install --locked cargo-deny` (about 3 minutes, once per machine)"
+    );
+    cmd!(sh, "{cargo} install --locked cargo-deny").run().context(
+        "cannot install cargo-deny, which checks the dependencies' licences; the errors above say why (it needs crates.io)",
+    )?;
+    Ok(())
 }
 
 /// bubblewrap needs user namespaces, which some systems restrict (Ubuntu 24.04 through

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::arch::Bits;
 use crate::host::{HostPlan, PlannedImage};
 use crate::machine::{Machine, WinPath};
-use crate::matrix::{self, CaseResult, Outcome};
+use crate::matrix::{self, CaseResult, Machines, Outcome};
 use crate::report::{Printer, StepKind};
 use crate::vocab::ImageKind;
 
@@ -19,7 +19,7 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
     };
-    let mut cases = matrix::load(&dir)?;
+    let mut cases = matrix::load(&dir, &args.image_roots)?;
     if let Some(filter) = &args.filter {
         let all = cases.len();
         cases.retain(|case| case.name.contains(filter.as_str()));
@@ -57,11 +57,13 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write the JUnit report `{}`", junit.display()))?;
     }
     let machine = Machine::open(args.backend)?;
+    let backend = machine.backend();
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let total = cases.len();
     let printer = Printer::stdout();
     let started = Instant::now();
-    let results = matrix::run(&machine, &cases, jobs, &|done, result| {
+    let machines = matrix::Machines::Owned(Box::new(machine), args.backend);
+    let results = matrix::run(machines, &cases, jobs, &|done, result| {
         // Progress goes to stderr so that --json output stays one clean object.
         let mark = if result.pass { "pass" } else { "FAIL" };
         eprintln!(
@@ -69,7 +71,7 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
             result.name,
             result.elapsed.as_secs_f64()
         );
-    })?;
+    });
     let elapsed = started.elapsed();
     if let Some(junit) = &args.junit {
         std::fs::write(junit, matrix::junit(&results, elapsed))
@@ -81,10 +83,9 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_table(&printer, &results);
         eprintln!(
-            "matrix: {} scenarios in {:.2} s on {jobs} jobs ({} backend)",
+            "matrix: {} scenarios in {:.2} s on {jobs} jobs ({backend} backend)",
             results.len(),
             elapsed.as_secs_f64(),
-            machine.backend()
         );
         // The summary stays plain, one line, last: the form test-result readers look for.
         println!("matrix: {passed} passed, {} failed", results.len() - passed);
@@ -95,8 +96,13 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
 fn print_table(printer: &Printer, results: &[CaseResult]) {
     let width = results.iter().map(|result| result.name.len()).max().unwrap_or(10);
     for result in results {
-        let observed = Outcome::of(&result.observed, &result.expected);
-        let line = format!(
+        let Some(observed) = &result.observed else {
+            let reason = result.failure().unwrap_or_default();
+            printer.line(StepKind::Fail, &format!("{:<width$}  {reason}", result.name));
+            continue;
+        };
+        let observed = Outcome::of(observed, &result.expected);
+        let mut line = format!(
             "{:<width$}  {:<7}  {:<13} {:>6}  {:<10}  {}",
             result.name,
             if observed.started { "started" } else { "failed" },
@@ -112,6 +118,10 @@ fn print_table(printer: &Printer, results: &[CaseResult]) {
                 .map(|status| format!("HTTP {status}"))
                 .unwrap_or_else(|| "no request".into()),
         );
+        // A failing row says why, fact by fact, so that nobody has to diff JSON to find it.
+        if let Some(reason) = result.failure() {
+            line.push_str(&format!("  ({reason})"));
+        }
         printer.line(if result.pass { StepKind::Info } else { StepKind::Fail }, &line);
     }
 }
@@ -137,19 +147,19 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
     };
-    let cases = matrix::load(&dir)?;
+    let cases = matrix::load(&dir, &[])?;
     let machine = Machine::open(crate::machine::BackendChoice::Auto)?;
     let quiet = |_: usize, _: &CaseResult| {};
     // One warm-up pass: the first host in a fresh wineserver also starts Wine's own services,
     // and the first copy of each image fills the page cache.
-    matrix::run(&machine, &cases, default_jobs(), &quiet)?;
+    matrix::run(Machines::Borrowed(&machine), &cases, default_jobs(), &quiet);
 
     let mut figures = Vec::new();
     let mut one_job_results = Vec::new();
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     for jobs in [1, cores, default_jobs()] {
         let started = Instant::now();
-        let results = matrix::run(&machine, &cases, jobs, &quiet)?;
+        let results = matrix::run(Machines::Borrowed(&machine), &cases, jobs, &quiet);
         let wall = started.elapsed();
         let failed = results.iter().filter(|result| !result.pass).count();
         figures.push((jobs, wall, failed));
@@ -165,7 +175,7 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     let mut bare_by_bits = [(Bits::B32, Duration::ZERO, 0u32), (Bits::B64, Duration::ZERO, 0u32)];
     let mut n_hosts = 0u32;
     for (case, result) in cases.iter().zip(&one_job_results) {
-        for host in &result.observed.hosts {
+        for host in result.observed.iter().flat_map(|observed| &observed.hosts) {
             let paths: Vec<WinPath> = host
                 .filters
                 .iter()

@@ -164,6 +164,10 @@ pub struct MatrixArgs {
     /// Which real loader to use.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: crate::machine::BackendChoice,
+    /// Also allow scenarios' image files under this folder (repeatable); by default a
+    /// scenario's own DLL must lie in the scenario's folder.
+    #[arg(long = "image-root", value_name = "DIR")]
+    pub image_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -234,6 +234,15 @@ impl Backend {
         matches!(self, Backend::Wine(wine) if wine.jail.is_ok())
     }
 
+    /// Whether the run's wineserver still runs (on Windows, which has none, always): a DLL
+    /// can end it, and every host started after that would fail to start.
+    pub fn server_running(&self) -> bool {
+        match self {
+            Backend::Wine(wine) => wine.server_running(),
+            Backend::Windows(_) => true,
+        }
+    }
+
     /// What ends every process of the run at once, for an interrupted run.
     pub fn emergency_stop(&self) -> Box<dyn Fn() + Send> {
         match self {
@@ -566,6 +575,14 @@ impl Wine {
             std::thread::sleep(Duration::from_millis(2));
         }
         Ok(server)
+    }
+
+    fn server_running(&self) -> bool {
+        match (&self.jail, &self.server) {
+            (Ok(jail), _) => jail.running(),
+            (Err(_), Some(server)) => server.status().is_none(),
+            (Err(_), None) => true,
+        }
     }
 
     fn stop_server(&self) {

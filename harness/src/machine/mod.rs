@@ -72,6 +72,13 @@ impl Machine {
         self.backend.kind()
     }
 
+    /// Whether the machine's wineserver still runs. A DLL can end it (and the sandbox with
+    /// it); after that every host would fail to start, so a run that shares the machine
+    /// between scenarios asks after each one.
+    pub fn server_running(&self) -> bool {
+        self.backend.server_running()
+    }
+
     /// Puts a scenario's files in place for as long as the guard lives. Without a sandbox,
     /// a DLL that is not one of the harness's own builds is refused unless the user said
     /// `--unsandboxed`: a DLL of unknown origin would run with the harness's rights.

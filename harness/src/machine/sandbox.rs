@@ -260,6 +260,12 @@ impl Jail {
         Launch { program: self.nsenter.clone(), args: all, env: Vec::new() }
     }
 
+    /// Whether the sandbox and its wineserver still run: a DLL loaded inside can end them,
+    /// and every host started after that would fail to start.
+    pub fn running(&self) -> bool {
+        self.server.status().is_none()
+    }
+
     /// Waits up to `timeout` for the (non-persistent) server to end by itself.
     pub fn wait(&self, timeout: Duration) -> bool {
         self.server.wait(timeout)
