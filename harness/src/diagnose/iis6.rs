@@ -122,14 +122,8 @@ pub(super) fn diagnose(
         let every = crate::iis::iis6::load_every_filter(machine, scenario)?;
         let host = every.hosts.first().context("loading every filter started no host")?;
         for (diagnosis, outcome) in filters.iter_mut().zip(&host.filters) {
-            let mut observed =
-                observe(host.process, host.bits, outcome.stage, outcome.win32_error, outcome.cause);
-            observed.agree = observed.process == diagnosis.predicted.process
-                && observed.bits == diagnosis.predicted.bits
-                && observed.loads == diagnosis.predicted.loads
-                && observed.win32_error == diagnosis.predicted.win32_error
-                && observed.cause == diagnosis.predicted.cause;
-            diagnosis.observed = Some(observed);
+            diagnosis.observed =
+                Some(observe(host.process, host.bits, outcome, Some(&diagnosis.predicted)));
         }
         // The requests' answers come from a start as IIS does it, stopping where IIS stops.
         let started = crate::iis::start(machine, scenario)?;

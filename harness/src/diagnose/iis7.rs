@@ -103,19 +103,8 @@ pub(super) fn diagnose(
                 })
             });
             if let (Some(host), Some(outcome)) = (host, outcome) {
-                let mut observed = observe(
-                    host.process,
-                    host.bits,
-                    outcome.stage,
-                    outcome.win32_error,
-                    outcome.cause,
-                );
-                observed.agree = observed.process == diagnosis.predicted.process
-                    && observed.bits == diagnosis.predicted.bits
-                    && observed.loads == diagnosis.predicted.loads
-                    && observed.win32_error == diagnosis.predicted.win32_error
-                    && observed.cause == diagnosis.predicted.cause;
-                diagnosis.observed = Some(observed);
+                diagnosis.observed =
+                    Some(observe(host.process, host.bits, outcome, Some(&diagnosis.predicted)));
             }
         }
         agree = Some(

@@ -26,6 +26,7 @@ use crate::machine::{Machine, WinPath};
 use crate::metabase::Metabase;
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::Remedy;
+use crate::report::ImageOutcome;
 use crate::scenario::Scenario;
 use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
 
@@ -286,9 +287,7 @@ fn observe_request(
     let request = served.requests.iter().find(|request| request.url == extension.url);
     let loaded_by = served.extension_result(&extension.url);
     let status = request.and_then(|r| r.status);
-    let at_loader = loaded_by.map(|(process, bits, outcome)| {
-        observe(process, bits, outcome.stage, outcome.win32_error, outcome.cause)
-    });
+    let at_loader = loaded_by.map(|(process, bits, outcome)| observe(process, bits, outcome, None));
     let loads = at_loader.as_ref().is_some_and(|observed| observed.loads);
     let behaviour = match at_loader.as_ref().and_then(|observed| observed.behaviour) {
         Some(Cause::Crashed) => Some(Behaviour::Crashed),
@@ -496,28 +495,39 @@ fn predict_image(
     predicted
 }
 
-/// The real answer, at the loader's level: what the filter's own code did next is behaviour.
+/// What the real load of one image in `process` showed, against what was predicted for it:
+/// the one comparison of prediction and observation, for filters, extensions and modules of
+/// both generations. What the image's own code did once the loader was done (refuse, crash,
+/// hang) is behaviour, reported beside the comparison and never held against it.
 fn observe(
     process: ProcessName,
     bits: Bits,
-    stage: Stage,
-    error: Option<Win32Error>,
-    cause: Option<Cause>,
+    outcome: &ImageOutcome,
+    predicted: Option<&Predicted>,
 ) -> Observed {
-    let cause = cause.unwrap_or(Cause::Ok);
+    let cause = outcome.cause.unwrap_or(Cause::Ok);
     let behavioural = matches!(
         cause,
         Cause::FilterRefused | Cause::Crashed | Cause::TimedOut | Cause::RawDataUnsupported
     );
     let at_loader =
-        matches!(stage, Stage::Probe | Stage::LoadLibrary | Stage::GetProcAddress) && !behavioural;
-    Observed {
+        matches!(outcome.stage, Stage::Probe | Stage::LoadLibrary | Stage::GetProcAddress)
+            && !behavioural;
+    let mut observed = Observed {
         process,
         bits,
         loads: !at_loader,
-        win32_error: if at_loader { error } else { None },
+        win32_error: if at_loader { outcome.win32_error } else { None },
         cause: if at_loader { cause } else { Cause::Ok },
         behaviour: (behavioural || (!at_loader && cause != Cause::Ok)).then_some(cause),
         agree: false,
-    }
+    };
+    observed.agree = predicted.is_some_and(|predicted| {
+        observed.process == predicted.process
+            && observed.bits == predicted.bits
+            && observed.loads == predicted.loads
+            && observed.win32_error == predicted.win32_error
+            && observed.cause == predicted.cause
+    });
+    observed
 }
