@@ -33,3 +33,4 @@ mod text_position;
 pub mod vocab;
 pub mod winpath;
 mod xml_attributes;
+mod xml_spans;

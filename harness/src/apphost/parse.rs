@@ -7,13 +7,13 @@
 //! `apphost/mod.rs`. Comments, the XML declaration, a UTF-8 BOM, CRLF or LF all pass through;
 //! the spans are what `appcmd` edits splice at, so the bytes around an edit never change.
 
-use crate::text_position::{Lines, newline_of, offset_within, past_bom, reader_offset};
+use crate::text_position::{Lines, newline_of, offset_within, past_bom};
 pub(crate) use crate::xml_attributes::Attr;
 use crate::xml_attributes::{self, AttrProblem};
+use crate::xml_spans::{TextKind, XmlSpans};
 use std::path::Path;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
 use super::ApphostError;
 
@@ -118,40 +118,7 @@ impl<'t> Parser<'t> {
         if let Some((at, what)) = crate::input::control_in_document(body) {
             return Err(self.error_at(self.base + at, what, "remove it"));
         }
-        let mut reader = Reader::from_str(body);
-        reader.config_mut().check_end_names = false;
-        loop {
-            let before = self.base + reader_offset(reader.buffer_position());
-            let event = reader.read_event().map_err(|error| {
-                let at = self.base + reader_offset(reader.error_position());
-                self.error_at(at, format!("the XML is broken: {error}"), "fix the markup")
-            })?;
-            let after = self.base + reader_offset(reader.buffer_position());
-            match event {
-                Event::Start(start) => self.start(&start, before, None)?,
-                Event::Empty(start) => self.start(&start, before, Some(after))?,
-                Event::End(end) => {
-                    let name = end.name().0.to_string();
-                    self.end(&name, before, after)?;
-                }
-                Event::Text(text) => {
-                    if self.stack.is_empty() && !text.trim_ascii().is_empty() {
-                        return Err(self.error_at(
-                            before,
-                            "text outside <configuration>",
-                            "remove it",
-                        ));
-                    }
-                }
-                Event::GeneralRef(_)
-                | Event::CData(_)
-                | Event::Decl(_)
-                | Event::PI(_)
-                | Event::Comment(_)
-                | Event::DocType(_) => {}
-                Event::Eof => break,
-            }
-        }
+        crate::xml_spans::read(body, self.base, &mut self)?;
         if let Some(&open) = self.stack.last() {
             let element = &self.elements[open];
             return Err(self.error_line(
@@ -288,5 +255,35 @@ impl<'t> Parser<'t> {
         fix: impl Into<String>,
     ) -> ApphostError {
         ApphostError::at(self.origin, line, what, fix)
+    }
+}
+
+impl XmlSpans for Parser<'_> {
+    type Error = ApphostError;
+
+    fn on_start(
+        &mut self,
+        tag: &BytesStart<'_>,
+        lt: usize,
+        empty_end: Option<usize>,
+    ) -> Result<(), ApphostError> {
+        self.start(tag, lt, empty_end)
+    }
+
+    fn on_end(&mut self, name: &str, lt: usize, after: usize) -> Result<(), ApphostError> {
+        self.end(name, lt, after)
+    }
+
+    fn on_text(&mut self, text: &str, kind: TextKind, at: usize) -> Result<(), ApphostError> {
+        // References and CDATA are values IIS never writes outside an element; only text is
+        // checked for.
+        if kind == TextKind::Text && self.stack.is_empty() && !text.trim_ascii().is_empty() {
+            return Err(self.error_at(at, "text outside <configuration>", "remove it"));
+        }
+        Ok(())
+    }
+
+    fn broken(&self, at: usize, error: String) -> ApphostError {
+        self.error_at(at, format!("the XML is broken: {error}"), "fix the markup")
     }
 }

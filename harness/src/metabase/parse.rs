@@ -7,14 +7,14 @@
 //! attribute is a property, and `<Custom Name=".." Value=".." .../>` children are properties the
 //! schema does not know. Keys do not nest in the XML; the hierarchy is in the paths.
 
-use crate::text_position::{Lines, newline_of, offset_within, past_bom, reader_offset};
+use crate::text_position::{Lines, newline_of, offset_within, past_bom};
 use crate::xml_attributes::{self, Attr, AttrProblem};
+use crate::xml_spans::{TextKind, XmlSpans};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
 use super::Property;
 use super::error::{MetabaseError, MetabaseErrorKind};
@@ -265,34 +265,7 @@ impl<'t> Parser<'t> {
                 "remove it (a value cannot hold it either)",
             ));
         }
-        let mut reader = Reader::from_str(body);
-        // End tags are matched here, against the stack, so that an unclosed element is
-        // reported at the line that opened it rather than where the parser noticed.
-        reader.config_mut().check_end_names = false;
-        loop {
-            let before = self.base + reader_offset(reader.buffer_position());
-            let event = reader.read_event().map_err(|error| {
-                let at = self.base + reader_offset(reader.error_position());
-                self.error_at(
-                    at,
-                    format!("the XML is broken: {error}"),
-                    "fix the markup, or restore the file from its History folder",
-                )
-            })?;
-            let after = self.base + reader_offset(reader.buffer_position());
-            match event {
-                Event::Start(start) => self.start(&start, before, None)?,
-                Event::Empty(start) => self.start(&start, before, Some(after))?,
-                Event::End(end) => self.end(end.name().0, before, after)?,
-                Event::Text(text) => self.text_content(&text, before)?,
-                Event::GeneralRef(reference) => {
-                    self.text_content(&format!("&{};", &*reference), before)?
-                }
-                Event::CData(_) => self.text_content("<![CDATA[", before)?,
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
-                Event::Eof => break,
-            }
-        }
+        crate::xml_spans::read(body, self.base, &mut self)?;
         if let Some(open) = self.stack.last() {
             return Err(self.error_at_line(
                 open.line,
@@ -700,5 +673,34 @@ pub(crate) fn is_filters_key(id: &str) -> bool {
         Some((site, tail)) => {
             tail == "filters" && !site.is_empty() && site.bytes().all(|b| b.is_ascii_digit())
         }
+    }
+}
+
+impl XmlSpans for Parser<'_> {
+    type Error = MetabaseError;
+
+    fn on_start(
+        &mut self,
+        tag: &BytesStart<'_>,
+        lt: usize,
+        empty_end: Option<usize>,
+    ) -> Result<(), MetabaseError> {
+        self.start(tag, lt, empty_end)
+    }
+
+    fn on_end(&mut self, name: &str, lt: usize, after: usize) -> Result<(), MetabaseError> {
+        self.end(name, lt, after)
+    }
+
+    fn on_text(&mut self, text: &str, _: TextKind, at: usize) -> Result<(), MetabaseError> {
+        self.text_content(text, at)
+    }
+
+    fn broken(&self, at: usize, error: String) -> MetabaseError {
+        self.error_at(
+            at,
+            format!("the XML is broken: {error}"),
+            "fix the markup, or restore the file from its History folder",
+        )
     }
 }
