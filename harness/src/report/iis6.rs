@@ -4,7 +4,7 @@
 use crate::arch::{Bits, Os};
 use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
 
-use super::{ImageOutcome, Step, StepKind, loader_failure};
+use super::{ImageOutcome, Step, StepKind, loader_failure, step};
 
 /// One thing that happened during an IIS 6.0 start, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,60 +175,17 @@ pub enum FilterState {
 impl Iis6Happening {
     /// How this reads on the timeline; None for what the timeline leaves out.
     pub fn render(&self) -> Option<Step> {
-        let step = |kind: StepKind, text: String| Some(Step { kind, text });
         match self {
-            Iis6Happening::Server { os, mode } => step(
-                StepKind::Config,
-                format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"),
-            ),
-            Iis6Happening::Enable32Bit { value, effect } => {
-                let effect = match effect {
-                    Enable32BitEffect::IgnoredOn32BitWindows => {
-                        "ignored: 32-bit Windows runs everything 32-bit".to_owned()
-                    }
-                    Enable32BitEffect::NoEffectInIis5Mode { inetinfo } => format!(
-                        "no effect: in IIS 5.0 isolation mode filters load into inetinfo.exe, which is always {inetinfo} on x64"
-                    ),
-                    Enable32BitEffect::WorkersRun(Bits::B32) => {
-                        "worker processes run 32-bit (WOW64)".to_owned()
-                    }
-                    Enable32BitEffect::WorkersRun(Bits::B64) => {
-                        "worker processes run 64-bit".to_owned()
-                    }
-                };
-                let value = if *value { "TRUE" } else { "FALSE" };
-                step(StepKind::Config, format!("Enable32BitAppOnWin64 = {value}: {effect}"))
+            Iis6Happening::Server { os, mode } => server(os, mode),
+            Iis6Happening::Enable32Bit { value, effect } => enable32_bit(value, effect),
+            Iis6Happening::NoGlobalFilters => no_global_filters(),
+            Iis6Happening::FilterConfigured { name, path, state } => {
+                filter_configured(name, path, state)
             }
-            Iis6Happening::NoGlobalFilters => step(
-                StepKind::Config,
-                "no global ISAPI filters are configured (FilterLoadOrder)".to_owned(),
-            ),
-            Iis6Happening::FilterConfigured { name, path, state } => match (path, state) {
-                (_, FilterState::NoKey) => step(
-                    StepKind::Config,
-                    format!(
-                        "filter {name}: listed in FilterLoadOrder but has no key; IIS skips it"
-                    ),
-                ),
-                (None, _) => None,
-                (Some(path), FilterState::Disabled) => step(
-                    StepKind::Config,
-                    format!("filter {name}: {path} (FilterEnabled FALSE, not loaded)"),
-                ),
-                (Some(path), FilterState::Enabled) => {
-                    step(StepKind::Config, format!("filter {name}: {path}"))
-                }
-            },
-            Iis6Happening::ServiceLoadsFilters { process, bits } => step(
-                StepKind::Info,
-                format!(
-                    "W3SVC (in svchost.exe) starts the worker process core inside {process} ({bits}), which loads the global filters now"
-                ),
-            ),
-            Iis6Happening::ServiceStartsWithoutFilters => step(
-                StepKind::Info,
-                "W3SVC starts; no filter is loaded until a worker process starts".to_owned(),
-            ),
+            Iis6Happening::ServiceLoadsFilters { process, bits } => {
+                service_loads_filters(process, bits)
+            }
+            Iis6Happening::ServiceStartsWithoutFilters => service_starts_without_filters(),
             Iis6Happening::FilterResult {
                 name,
                 path,
@@ -237,29 +194,9 @@ impl Iis6Happening {
                 stage,
                 win32_error,
                 description,
-            } => Some(filter_result(
-                name,
-                path,
-                *process,
-                *bits,
-                *stage,
-                *win32_error,
-                description.as_deref(),
-            )),
-            Iis6Happening::ServiceRequestTimedOut => step(
-                StepKind::Fail,
-                format!(
-                    // What a tool that starts the service and waits (aspnet_regiis, for one)
-                    // reports: the seed's log lines carry exactly this HRESULT.
-                    "the service control manager gave up waiting for W3SVC: {} (HRESULT {:08x})",
-                    Win32Error::SERVICE_REQUEST_TIMEOUT,
-                    Win32Error::SERVICE_REQUEST_TIMEOUT.hresult()
-                ),
-            ),
-            Iis6Happening::ServiceFailed { error } => step(
-                StepKind::Fail,
-                format!("W3SVC did not start ({error}); no request can be served"),
-            ),
+            } => filter_result_step(name, path, process, bits, stage, win32_error, description),
+            Iis6Happening::ServiceRequestTimedOut => service_request_timed_out(),
+            Iis6Happening::ServiceFailed { error } => service_failed(error),
             Iis6Happening::SiteConfigured {
                 site,
                 comment,
@@ -268,47 +205,11 @@ impl Iis6Happening {
                 state,
                 root_pool,
                 implied,
-            } => {
-                let name = comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
-                let head = if *implied {
-                    format!(
-                        "site {site}{name}: the metabase has no IIsWebServer key, so it is read as a fresh installation's Default Web Site"
-                    )
-                } else {
-                    format!("site {site}{name}")
-                };
-                let bindings =
-                    if bindings.is_empty() { "no bindings".to_owned() } else { bindings.join(" ") };
-                let state = match state {
-                    Some(2) => ", last recorded started (ServerState 2)".to_owned(),
-                    Some(4) => ", last recorded stopped (ServerState 4)".to_owned(),
-                    Some(other) => format!(", ServerState {other}"),
-                    None => String::new(),
-                };
-                let start = if *auto_start {
-                    "starts with the service"
-                } else {
-                    "ServerAutoStart FALSE, not started"
-                };
-                step(
-                    StepKind::Config,
-                    format!(
-                        "{head}: bindings {bindings}, root application in pool {root_pool}; {start}{state}"
-                    ),
-                )
+            } => site_configured(site, comment, bindings, auto_start, state, root_pool, implied),
+            Iis6Happening::SiteFiltersLoadAtServiceStart { site, process, bits } => {
+                site_filters_load_at_service_start(site, process, bits)
             }
-            Iis6Happening::SiteFiltersLoadAtServiceStart { site, process, bits } => step(
-                StepKind::Info,
-                format!(
-                    "{process} ({bits}) loads site {site}'s filters at service start, after the global filters (IIS 5.0's behaviour; a harness decision where the IIS 6.0 sources are silent)"
-                ),
-            ),
-            Iis6Happening::SiteFailed { site } => step(
-                StepKind::Fail,
-                format!(
-                    "site {site} failed to start: not all of its filters loaded; its requests get 503, other sites keep serving"
-                ),
-            ),
+            Iis6Happening::SiteFailed { site } => site_failed(site),
             Iis6Happening::WorkerStartsForRequest {
                 ordinal,
                 url,
@@ -316,52 +217,22 @@ impl Iis6Happening {
                 pool,
                 bits,
                 site_filters,
-            } => {
-                let loads = if *site_filters > 0 {
-                    let filters = if *site_filters == 1 { "filter" } else { "filters" };
-                    format!("the global filters, then site {site}'s {site_filters} {filters}")
-                } else {
-                    "the global filters".to_owned()
-                };
-                step(
-                    StepKind::Info,
-                    format!(
-                        "request {ordinal} for {url} (site {site}, pool {pool}): WAS starts w3wp.exe ({bits}), which loads {loads}"
-                    ),
-                )
-            }
+            } => worker_starts_for_request(ordinal, url, site, pool, bits, site_filters),
             Iis6Happening::WorkerLoadsSiteFilters { ordinal, url, site, pool, pid, bits } => {
-                let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
-                step(
-                    StepKind::Info,
-                    format!(
-                        "request {ordinal} for {url}: the first to site {site}, so the {bits} worker of pool {pool}{pid} loads the site's filters; a new host of the same bitness stands in for that worker, loading the global filters again before them"
-                    ),
-                )
+                worker_loads_site_filters(ordinal, url, site, pool, pid, bits)
             }
-            Iis6Happening::RequestToDisabledPool { ordinal, url, pool } => step(
-                StepKind::Info,
-                format!(
-                    "request {ordinal} for {url}: pool {pool} is disabled, HTTP.sys answers at once"
-                ),
-            ),
-            Iis6Happening::RequestToFailedSite { ordinal, url, site } => step(
-                StepKind::Info,
-                format!("request {ordinal} for {url}: site {site} failed to start"),
-            ),
+            Iis6Happening::RequestToDisabledPool { ordinal, url, pool } => {
+                request_to_disabled_pool(ordinal, url, pool)
+            }
+            Iis6Happening::RequestToFailedSite { ordinal, url, site } => {
+                request_to_failed_site(ordinal, url, site)
+            }
             Iis6Happening::ServedBySameWorker { ordinal, url, process, pool } => {
-                let by = match pool {
-                    Some(pool) => format!("the running worker of pool {pool}"),
-                    None => format!("the running {process}"),
-                };
-                step(StepKind::Info, format!("request {ordinal} for {url}: served by {by}"))
+                served_by_same_worker(ordinal, url, process, pool)
             }
-            Iis6Happening::ExtensionProhibited { url, executable, entry } => step(
-                StepKind::Fail,
-                format!(
-                    "GET {url}: the Web Service Extension list prohibits {executable} (entry \"{entry}\"), so IIS answers 404.2 and never loads it"
-                ),
-            ),
+            Iis6Happening::ExtensionProhibited { url, executable, entry } => {
+                extension_prohibited(url, executable, entry)
+            }
             Iis6Happening::ExtensionLoads {
                 url,
                 extension,
@@ -370,56 +241,289 @@ impl Iis6Happening {
                 process,
                 bits,
                 why,
-            } => {
-                // The filters of a worker or of inetinfo.exe were loaded and answered for by
-                // an earlier host; a host's report ends its run, so another plays the process.
-                let stand_in = match why {
-                    ExtensionProcess::MediumProtection | ExtensionProcess::HighProtection => "",
-                    _ => {
-                        "; a new host of the same bitness stands in for that process, which loaded the filters"
-                    }
-                };
-                let why = match why {
-                    ExtensionProcess::PoolWorker => "the application pool's worker",
-                    ExtensionProcess::LowProtection => {
-                        "the IIS process, as AppIsolated 0 (low protection) asks"
-                    }
-                    ExtensionProcess::InProcessIsapiApp => {
-                        "the IIS process, as InProcessIsapiApps lists it"
-                    }
-                    ExtensionProcess::MediumProtection => {
-                        "the pooled process, as AppIsolated 2 (medium protection) asks"
-                    }
-                    ExtensionProcess::HighProtection => {
-                        "a process of the application's own, as AppIsolated 1 (high protection) asks"
-                    }
-                };
-                step(
-                    StepKind::Info,
-                    format!(
-                        "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc{stand_in}"
-                    ),
-                )
-            }
+            } => extension_loads(url, extension, executable, set_at, process, bits, why),
             Iis6Happening::ExtensionResult { url, outcome, process, bits, status } => {
-                let head = format!("extension `{}` in {bits} {process}", outcome.path);
-                if let Some(failed) =
-                    loader_failure(&head, ImageKind::Extension, outcome.stage, outcome.win32_error)
-                {
-                    return Some(failed);
-                }
-                match outcome.stage {
-                    Stage::Loaded => step(
-                        if *status == 200 { StepKind::Ok } else { StepKind::Fail },
-                        format!(
-                            "{head}: loaded; GetExtensionVersion says \"{}\"; HttpExtensionProc answered GET {url} with {status}",
-                            outcome.description.clone().unwrap_or_default()
-                        ),
-                    ),
-                    _ => step(StepKind::Fail, format!("{head}: not attempted")),
-                }
+                extension_result(url, outcome, process, bits, status)
             }
         }
+    }
+}
+
+fn server(os: &Os, mode: &IsolationMode) -> Option<Step> {
+    step(StepKind::Config, format!("{os} Windows, IIS 6.0 in {mode} (IIs5IsolationModeEnabled)"))
+}
+
+fn enable32_bit(value: &bool, effect: &Enable32BitEffect) -> Option<Step> {
+    let effect = match effect {
+        Enable32BitEffect::IgnoredOn32BitWindows => {
+            "ignored: 32-bit Windows runs everything 32-bit".to_owned()
+        }
+        Enable32BitEffect::NoEffectInIis5Mode { inetinfo } => format!(
+            "no effect: in IIS 5.0 isolation mode filters load into inetinfo.exe, which is always {inetinfo} on x64"
+        ),
+        Enable32BitEffect::WorkersRun(Bits::B32) => {
+            "worker processes run 32-bit (WOW64)".to_owned()
+        }
+        Enable32BitEffect::WorkersRun(Bits::B64) => "worker processes run 64-bit".to_owned(),
+    };
+    let value = if *value { "TRUE" } else { "FALSE" };
+    step(StepKind::Config, format!("Enable32BitAppOnWin64 = {value}: {effect}"))
+}
+
+fn no_global_filters() -> Option<Step> {
+    step(StepKind::Config, "no global ISAPI filters are configured (FilterLoadOrder)".to_owned())
+}
+
+fn filter_configured(name: &str, path: &Option<String>, state: &FilterState) -> Option<Step> {
+    match (path, state) {
+        (_, FilterState::NoKey) => step(
+            StepKind::Config,
+            format!("filter {name}: listed in FilterLoadOrder but has no key; IIS skips it"),
+        ),
+        (None, _) => None,
+        (Some(path), FilterState::Disabled) => step(
+            StepKind::Config,
+            format!("filter {name}: {path} (FilterEnabled FALSE, not loaded)"),
+        ),
+        (Some(path), FilterState::Enabled) => {
+            step(StepKind::Config, format!("filter {name}: {path}"))
+        }
+    }
+}
+
+fn service_loads_filters(process: &ProcessName, bits: &Bits) -> Option<Step> {
+    step(
+        StepKind::Info,
+        format!(
+            "W3SVC (in svchost.exe) starts the worker process core inside {process} ({bits}), which loads the global filters now"
+        ),
+    )
+}
+
+fn service_starts_without_filters() -> Option<Step> {
+    step(
+        StepKind::Info,
+        "W3SVC starts; no filter is loaded until a worker process starts".to_owned(),
+    )
+}
+
+fn filter_result_step(
+    name: &str,
+    path: &str,
+    process: &ProcessName,
+    bits: &Bits,
+    stage: &Stage,
+    win32_error: &Option<Win32Error>,
+    description: &Option<String>,
+) -> Option<Step> {
+    Some(filter_result(name, path, *process, *bits, *stage, *win32_error, description.as_deref()))
+}
+
+fn service_request_timed_out() -> Option<Step> {
+    step(
+        StepKind::Fail,
+        format!(
+            // What a tool that starts the service and waits (aspnet_regiis, for one)
+            // reports: the seed's log lines carry exactly this HRESULT.
+            "the service control manager gave up waiting for W3SVC: {} (HRESULT {:08x})",
+            Win32Error::SERVICE_REQUEST_TIMEOUT,
+            Win32Error::SERVICE_REQUEST_TIMEOUT.hresult()
+        ),
+    )
+}
+
+fn service_failed(error: &Win32Error) -> Option<Step> {
+    step(StepKind::Fail, format!("W3SVC did not start ({error}); no request can be served"))
+}
+
+fn site_configured(
+    site: &str,
+    comment: &Option<String>,
+    bindings: &[String],
+    auto_start: &bool,
+    state: &Option<u32>,
+    root_pool: &str,
+    implied: &bool,
+) -> Option<Step> {
+    let name = comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
+    let head = if *implied {
+        format!(
+            "site {site}{name}: the metabase has no IIsWebServer key, so it is read as a fresh installation's Default Web Site"
+        )
+    } else {
+        format!("site {site}{name}")
+    };
+    let bindings = if bindings.is_empty() { "no bindings".to_owned() } else { bindings.join(" ") };
+    let state = match state {
+        Some(2) => ", last recorded started (ServerState 2)".to_owned(),
+        Some(4) => ", last recorded stopped (ServerState 4)".to_owned(),
+        Some(other) => format!(", ServerState {other}"),
+        None => String::new(),
+    };
+    let start =
+        if *auto_start { "starts with the service" } else { "ServerAutoStart FALSE, not started" };
+    step(
+        StepKind::Config,
+        format!(
+            "{head}: bindings {bindings}, root application in pool {root_pool}; {start}{state}"
+        ),
+    )
+}
+
+fn site_filters_load_at_service_start(
+    site: &str,
+    process: &ProcessName,
+    bits: &Bits,
+) -> Option<Step> {
+    step(
+        StepKind::Info,
+        format!(
+            "{process} ({bits}) loads site {site}'s filters at service start, after the global filters (IIS 5.0's behaviour; a harness decision where the IIS 6.0 sources are silent)"
+        ),
+    )
+}
+
+fn site_failed(site: &str) -> Option<Step> {
+    step(
+        StepKind::Fail,
+        format!(
+            "site {site} failed to start: not all of its filters loaded; its requests get 503, other sites keep serving"
+        ),
+    )
+}
+
+fn worker_starts_for_request(
+    ordinal: &u32,
+    url: &str,
+    site: &str,
+    pool: &str,
+    bits: &Bits,
+    site_filters: &usize,
+) -> Option<Step> {
+    let loads = if *site_filters > 0 {
+        let filters = if *site_filters == 1 { "filter" } else { "filters" };
+        format!("the global filters, then site {site}'s {site_filters} {filters}")
+    } else {
+        "the global filters".to_owned()
+    };
+    step(
+        StepKind::Info,
+        format!(
+            "request {ordinal} for {url} (site {site}, pool {pool}): WAS starts w3wp.exe ({bits}), which loads {loads}"
+        ),
+    )
+}
+
+fn worker_loads_site_filters(
+    ordinal: &u32,
+    url: &str,
+    site: &str,
+    pool: &str,
+    pid: &Option<u32>,
+    bits: &Bits,
+) -> Option<Step> {
+    let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
+    step(
+        StepKind::Info,
+        format!(
+            "request {ordinal} for {url}: the first to site {site}, so the {bits} worker of pool {pool}{pid} loads the site's filters; a new host of the same bitness stands in for that worker, loading the global filters again before them"
+        ),
+    )
+}
+
+fn request_to_disabled_pool(ordinal: &u32, url: &str, pool: &str) -> Option<Step> {
+    step(
+        StepKind::Info,
+        format!("request {ordinal} for {url}: pool {pool} is disabled, HTTP.sys answers at once"),
+    )
+}
+
+fn request_to_failed_site(ordinal: &u32, url: &str, site: &str) -> Option<Step> {
+    step(StepKind::Info, format!("request {ordinal} for {url}: site {site} failed to start"))
+}
+
+fn served_by_same_worker(
+    ordinal: &u32,
+    url: &str,
+    process: &ProcessName,
+    pool: &Option<String>,
+) -> Option<Step> {
+    let by = match pool {
+        Some(pool) => format!("the running worker of pool {pool}"),
+        None => format!("the running {process}"),
+    };
+    step(StepKind::Info, format!("request {ordinal} for {url}: served by {by}"))
+}
+
+fn extension_prohibited(url: &str, executable: &str, entry: &str) -> Option<Step> {
+    step(
+        StepKind::Fail,
+        format!(
+            "GET {url}: the Web Service Extension list prohibits {executable} (entry \"{entry}\"), so IIS answers 404.2 and never loads it"
+        ),
+    )
+}
+
+fn extension_loads(
+    url: &str,
+    extension: &str,
+    executable: &str,
+    set_at: &str,
+    process: &ProcessName,
+    bits: &Bits,
+    why: &ExtensionProcess,
+) -> Option<Step> {
+    // The filters of a worker or of inetinfo.exe were loaded and answered for by
+    // an earlier host; a host's report ends its run, so another plays the process.
+    let stand_in = match why {
+        ExtensionProcess::MediumProtection | ExtensionProcess::HighProtection => "",
+        _ => {
+            "; a new host of the same bitness stands in for that process, which loaded the filters"
+        }
+    };
+    let why = match why {
+        ExtensionProcess::PoolWorker => "the application pool's worker",
+        ExtensionProcess::LowProtection => {
+            "the IIS process, as AppIsolated 0 (low protection) asks"
+        }
+        ExtensionProcess::InProcessIsapiApp => "the IIS process, as InProcessIsapiApps lists it",
+        ExtensionProcess::MediumProtection => {
+            "the pooled process, as AppIsolated 2 (medium protection) asks"
+        }
+        ExtensionProcess::HighProtection => {
+            "a process of the application's own, as AppIsolated 1 (high protection) asks"
+        }
+    };
+    step(
+        StepKind::Info,
+        format!(
+            "GET {url}: ScriptMaps at {set_at} map {extension} to {executable}; {process} ({bits}), {why}, loads it and calls GetExtensionVersion and HttpExtensionProc{stand_in}"
+        ),
+    )
+}
+
+fn extension_result(
+    url: &str,
+    outcome: &ImageOutcome,
+    process: &ProcessName,
+    bits: &Bits,
+    status: &u16,
+) -> Option<Step> {
+    let head = format!("extension `{}` in {bits} {process}", outcome.path);
+    if let Some(failed) =
+        loader_failure(&head, ImageKind::Extension, outcome.stage, outcome.win32_error)
+    {
+        return Some(failed);
+    }
+    match outcome.stage {
+        Stage::Loaded => step(
+            if *status == 200 { StepKind::Ok } else { StepKind::Fail },
+            format!(
+                "{head}: loaded; GetExtensionVersion says \"{}\"; HttpExtensionProc answered GET {url} with {status}",
+                outcome.description.clone().unwrap_or_default()
+            ),
+        ),
+        _ => step(StepKind::Fail, format!("{head}: not attempted")),
     }
 }
 

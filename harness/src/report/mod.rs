@@ -239,141 +239,161 @@ pub enum StepKind {
 impl Happening {
     /// How this reads on the timeline; None for what the timeline leaves out.
     pub fn render(&self) -> Option<Step> {
-        let step = |kind: StepKind, text: String| Some(Step { kind, text });
         match self {
-            Happening::Disk { path, holds } => step(
-                StepKind::Config,
-                match holds {
-                    Some(spec) => format!("disk: {path} holds the {spec}"),
-                    None => format!("disk: {path} does not exist"),
-                },
-            ),
+            Happening::Disk { path, holds } => disk(path, holds),
             Happening::Command(command) => step(StepKind::Info, command.clone()),
             Happening::Console(text) => step(StepKind::Console, text.clone()),
             Happening::HostStarted { process, bits, pid, start_attempts } => {
-                let pid = pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
-                let attempts = if *start_attempts > 1 {
-                    format!("; Wine needed {start_attempts} starts before the process ran")
-                } else {
-                    String::new()
-                };
-                step(StepKind::Info, format!("{process} started ({bits}{pid}){attempts}"))
+                host_started(process, bits, pid, start_attempts)
             }
-            Happening::HostEnded { process, end, timeout } => match end {
-                HostEnd::Completed => None,
-                HostEnd::Crashed { exception_code } => step(
-                    StepKind::Fail,
-                    format!("{process} crashed with exception 0x{exception_code:08X}"),
-                ),
-                HostEnd::TimedOut => step(
-                    StepKind::Fail,
-                    format!(
-                        "{process} stopped answering and was ended after {:.1} s",
-                        timeout.as_secs_f64()
-                    ),
-                ),
-                HostEnd::Died { exit_code } => step(
-                    StepKind::Fail,
-                    match exit_code {
-                        Some(code) => format!("{process} ended early with exit code {code}"),
-                        None => format!("{process} ended early without an exit code"),
-                    },
-                ),
-                HostEnd::Flooded => step(
-                    StepKind::Fail,
-                    format!(
-                        "{process} was ended for writing more than {} MiB of output",
-                        crate::process::OUTPUT_LIMIT / (1024 * 1024)
-                    ),
-                ),
-            },
-            Happening::Logged(event) => step(
-                StepKind::Event,
-                format!(
-                    "{} log, {} {} ({}): {}{}",
-                    event.log,
-                    event.source,
-                    event.id,
-                    event.kind,
-                    event.text,
-                    event
-                        .data
-                        .as_deref()
-                        .map(|data| format!(" [data: {data}]"))
-                        .unwrap_or_default()
-                ),
-            ),
-            Happening::Response(RequestOutcome {
-                url,
-                site,
-                app_pool: pool,
-                status,
-                substatus,
-                win32_error,
-                no_answer,
-            }) => {
-                let target = match (site, pool) {
-                    (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
-                    (Some(site), None) => format!(" (site {site})"),
-                    _ => String::new(),
-                };
-                match (status, no_answer) {
-                    (Some(status), _) => {
-                        let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
-                        let text = match (status, substatus) {
-                            // HTTP.sys's own answer, before any site sees the request.
-                            (400, _) => "Bad Request - Invalid Hostname",
-                            (404, Some(2)) => {
-                                "Not Found (denied by the Web Service Extension list)"
-                            }
-                            _ => crate::vocab::http_status_text(*status),
-                        };
-                        let code = match substatus {
-                            Some(sub) => format!("{status}.{sub}"),
-                            None => status.to_string(),
-                        };
-                        let logged = match win32_error {
-                            Some(error) if *status != 503 => {
-                                format!(", sc-win32-status {}", error)
-                            }
-                            _ => String::new(),
-                        };
-                        step(kind, format!("GET {url}{target}: HTTP {code} {text}{logged}"))
-                    }
-                    (None, reason) => {
-                        let why = match reason {
-                            Some(NoAnswer::NothingListensOnPort) => {
-                                "no started site has a binding on that port, the connection is refused"
-                            }
-                            Some(NoAnswer::ServiceNotRunning) | None => {
-                                "W3SVC is not running, nothing listens"
-                            }
-                            Some(NoAnswer::ConnectionReset) => {
-                                "the pool is disabled and HTTP.sys resets the connection"
-                            }
-                            Some(NoAnswer::CgiNotRun) => {
-                                return step(
-                                    StepKind::Info,
-                                    format!(
-                                        "GET {url}{target}: no status: its script map names a CGI program, which IIS would start as a process of its own; the harness runs ISAPI extensions only"
-                                    ),
-                                );
-                            }
-                        };
-                        step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
-                    }
-                }
+            Happening::HostEnded { process, end, timeout } => host_ended(process, end, timeout),
+            Happening::Logged(event) => logged(event),
+            Happening::Response(request) => response(request),
+            Happening::PoolDisabled { pool, failures, interval_minutes } => {
+                pool_disabled(pool, failures, interval_minutes)
             }
-            Happening::PoolDisabled { pool, failures, interval_minutes } => step(
-                StepKind::Fail,
-                format!(
-                    "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
-                ),
-            ),
             Happening::Iis6(happening) => happening.render(),
             Happening::Iis7(happening) => happening.render(),
         }
     }
+}
+
+fn disk(path: &str, holds: &Option<String>) -> Option<Step> {
+    step(
+        StepKind::Config,
+        match holds {
+            Some(spec) => format!("disk: {path} holds the {spec}"),
+            None => format!("disk: {path} does not exist"),
+        },
+    )
+}
+
+fn host_started(
+    process: &ProcessName,
+    bits: &Bits,
+    pid: &Option<u32>,
+    start_attempts: &u32,
+) -> Option<Step> {
+    let pid = pid.map(|pid| format!(", pid {pid}")).unwrap_or_default();
+    let attempts = if *start_attempts > 1 {
+        format!("; Wine needed {start_attempts} starts before the process ran")
+    } else {
+        String::new()
+    };
+    step(StepKind::Info, format!("{process} started ({bits}{pid}){attempts}"))
+}
+
+fn host_ended(process: &ProcessName, end: &HostEnd, timeout: &Duration) -> Option<Step> {
+    match end {
+        HostEnd::Completed => None,
+        HostEnd::Crashed { exception_code } => {
+            step(StepKind::Fail, format!("{process} crashed with exception 0x{exception_code:08X}"))
+        }
+        HostEnd::TimedOut => step(
+            StepKind::Fail,
+            format!(
+                "{process} stopped answering and was ended after {:.1} s",
+                timeout.as_secs_f64()
+            ),
+        ),
+        HostEnd::Died { exit_code } => step(
+            StepKind::Fail,
+            match exit_code {
+                Some(code) => format!("{process} ended early with exit code {code}"),
+                None => format!("{process} ended early without an exit code"),
+            },
+        ),
+        HostEnd::Flooded => step(
+            StepKind::Fail,
+            format!(
+                "{process} was ended for writing more than {} MiB of output",
+                crate::process::OUTPUT_LIMIT / (1024 * 1024)
+            ),
+        ),
+    }
+}
+
+fn pool_disabled(pool: &str, failures: &usize, interval_minutes: &u32) -> Option<Step> {
+    step(
+        StepKind::Fail,
+        format!(
+            "rapid-fail protection: {failures} worker failures within {interval_minutes} minutes, pool {pool} is disabled"
+        ),
+    )
+}
+
+/// An event IIS or Windows logs, as Event Viewer shows it.
+fn logged(event: &Event) -> Option<Step> {
+    step(
+        StepKind::Event,
+        format!(
+            "{} log, {} {} ({}): {}{}",
+            event.log,
+            event.source,
+            event.id,
+            event.kind,
+            event.text,
+            event.data.as_deref().map(|data| format!(" [data: {data}]")).unwrap_or_default()
+        ),
+    )
+}
+
+/// What a request got (IIS 6.0's words; IIS 7+ adds its error page).
+fn response(request: &RequestOutcome) -> Option<Step> {
+    let RequestOutcome { url, site, app_pool: pool, status, substatus, win32_error, no_answer } =
+        request;
+    let target = match (site, pool) {
+        (Some(site), Some(pool)) => format!(" (site {site}, pool {pool})"),
+        (Some(site), None) => format!(" (site {site})"),
+        _ => String::new(),
+    };
+    match (status, no_answer) {
+        (Some(status), _) => {
+            let kind = if *status == 200 { StepKind::Ok } else { StepKind::Fail };
+            let text = match (status, substatus) {
+                // HTTP.sys's own answer, before any site sees the request.
+                (400, _) => "Bad Request - Invalid Hostname",
+                (404, Some(2)) => "Not Found (denied by the Web Service Extension list)",
+                _ => crate::vocab::http_status_text(*status),
+            };
+            let code = match substatus {
+                Some(sub) => format!("{status}.{sub}"),
+                None => status.to_string(),
+            };
+            let logged = match win32_error {
+                Some(error) if *status != 503 => {
+                    format!(", sc-win32-status {}", error)
+                }
+                _ => String::new(),
+            };
+            step(kind, format!("GET {url}{target}: HTTP {code} {text}{logged}"))
+        }
+        (None, reason) => {
+            let why = match reason {
+                Some(NoAnswer::NothingListensOnPort) => {
+                    "no started site has a binding on that port, the connection is refused"
+                }
+                Some(NoAnswer::ServiceNotRunning) | None => "W3SVC is not running, nothing listens",
+                Some(NoAnswer::ConnectionReset) => {
+                    "the pool is disabled and HTTP.sys resets the connection"
+                }
+                Some(NoAnswer::CgiNotRun) => {
+                    return step(
+                        StepKind::Info,
+                        format!(
+                            "GET {url}{target}: no status: its script map names a CGI program, which IIS would start as a process of its own; the harness runs ISAPI extensions only"
+                        ),
+                    );
+                }
+            };
+            step(StepKind::Fail, format!("GET {url}: no answer: {why}"))
+        }
+    }
+}
+
+/// One line of the timeline, for the render functions.
+fn step(kind: StepKind, text: String) -> Option<Step> {
+    Some(Step { kind, text })
 }
 
 /// What the file check, the loader and an image's entry point did when one of them stopped
