@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, bail};
 
 use crate::arch::{Arch, Bits};
+use crate::mock::Mock;
 use crate::vocab::ProcessName;
 
 #[derive(Debug, Clone)]
@@ -68,18 +69,14 @@ impl Artifacts {
     /// A mock filter variant (a line of `mock-filters/variants.txt`) or, for the names that
     /// begin with `extension`, a mock extension variant (`mock-extensions/variants.txt`),
     /// built for `arch`.
-    pub fn mock(&self, arch: Arch, variant: &str) -> anyhow::Result<PathBuf> {
-        let (folder, list, noun) = if is_extension_variant(variant) {
-            ("extensions", "mock-extensions/variants.txt", "extension")
-        } else {
-            ("filters", "mock-filters/variants.txt", "filter")
-        };
-        let path = self.root.join(folder).join(arch.dir_name()).join(format!("{variant}.dll"));
+    pub fn mock(&self, arch: Arch, mock: Mock) -> anyhow::Result<PathBuf> {
+        let path = self.root.join(mock.folder()).join(arch.dir_name()).join(format!("{mock}.dll"));
         if !path.is_file() {
             bail!(
-                "no mock {noun} variant `{variant}` for {arch} at `{}`; the variants are listed in \
-                 {list} (run `cargo xtask build` after adding one)",
-                path.display()
+                "the mock `{mock}` for {arch} is not built at `{}`; run `cargo xtask build` (the \
+                 variants are listed in {})",
+                path.display(),
+                mock.list()
             );
         }
         Ok(path)
@@ -143,12 +140,6 @@ impl Artifacts {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("scenarios")
         }
     }
-}
-
-/// Whether a mock variant's name is one of the mock extension's (`extension`,
-/// `extension_refuse`, ...) rather than the mock filter's.
-pub fn is_extension_variant(variant: &str) -> bool {
-    variant == "extension" || variant.starts_with("extension_")
 }
 
 /// The folder of the host programs, under the artifacts' root.

@@ -22,6 +22,7 @@ pub mod interrupt;
 pub mod machine;
 pub mod matrix;
 pub mod metabase;
+pub mod mock;
 mod model;
 pub mod pe;
 pub mod process;

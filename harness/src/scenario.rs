@@ -14,9 +14,10 @@ use anyhow::{Context, bail};
 
 use crate::apphost::Apphost;
 use crate::arch::{Arch, Os};
-use crate::artifacts::{Artifacts, is_extension_variant};
+use crate::artifacts::Artifacts;
 use crate::machine::{Content, Layout, WinPath};
 use crate::metabase::Metabase;
+use crate::mock::Mock;
 
 /// The server configuration a scenario starts from: which one decides the server model.
 #[derive(Debug, Clone)]
@@ -88,9 +89,8 @@ pub struct Scenario {
 /// What to put at a Windows path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSpec {
-    /// A mock filter or extension built by `cargo xtask build` (`filter` and `extension` are
-    /// the well-behaved ones; `extension_<variant>` names an extension's variant).
-    Mock { arch: Arch, variant: String },
+    /// A mock filter, extension or module built by `cargo xtask build`.
+    Mock { arch: Arch, mock: Mock },
     /// A synthetic image written by `cargo xtask build` (`odd:x86_no_code`).
     Synthetic(String),
     /// The user's own file.
@@ -123,8 +123,11 @@ impl ImageSpec {
             return Ok(ImageSpec::Synthetic(variant.unwrap_or_default().to_owned()));
         }
         if let Some(arch) = Arch::parse(head) {
-            let variant = variant.unwrap_or("filter");
-            return Ok(ImageSpec::Mock { arch, variant: variant.to_owned() });
+            let mock = match variant {
+                None => Mock::FILTER,
+                Some(name) => name.parse().map_err(|error| anyhow::anyhow!("`{text}`: {error}"))?,
+            };
+            return Ok(ImageSpec::Mock { arch, mock });
         }
         let path = match folder {
             Some(folder) if Path::new(text).is_relative() => folder.join(text),
@@ -147,7 +150,7 @@ impl ImageSpec {
     /// The real file to copy onto the simulated disk.
     pub fn source(&self, artifacts: &Artifacts) -> anyhow::Result<PathBuf> {
         match self {
-            ImageSpec::Mock { arch, variant } => artifacts.mock(*arch, variant),
+            ImageSpec::Mock { arch, mock } => artifacts.mock(*arch, *mock),
             ImageSpec::Synthetic(name) => artifacts.odd_image(name),
             ImageSpec::File(path) => Ok(path.clone()),
             ImageSpec::Missing => bail!("internal error: a missing image has no source file"),
@@ -158,16 +161,14 @@ impl ImageSpec {
 impl std::fmt::Display for ImageSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ImageSpec::Mock { arch, variant } if variant == "filter" || variant == "extension" => {
-                write!(f, "{arch} mock {variant}")
+            ImageSpec::Mock { arch, mock: mock @ (Mock::FILTER | Mock::EXTENSION) } => {
+                write!(f, "{arch} mock {mock}")
             }
-            ImageSpec::Mock { arch, variant } if is_extension_variant(variant) => {
-                write!(f, "{arch} mock extension ({variant})")
+            ImageSpec::Mock { arch, mock: mock @ Mock::Extension(_) } => {
+                write!(f, "{arch} mock extension ({mock})")
             }
-            ImageSpec::Mock { arch, variant } if variant == "module" => {
-                write!(f, "{arch} mock native module")
-            }
-            ImageSpec::Mock { arch, variant } => write!(f, "{arch} mock filter ({variant})"),
+            ImageSpec::Mock { arch, mock: Mock::Module } => write!(f, "{arch} mock native module"),
+            ImageSpec::Mock { arch, mock } => write!(f, "{arch} mock filter ({mock})"),
             ImageSpec::Synthetic(name) => write!(f, "synthetic image {name}"),
             ImageSpec::File(path) => write!(f, "{}", path.display()),
             ImageSpec::Missing => f.write_str("nothing (=missing)"),
@@ -241,7 +242,7 @@ impl Scenario {
         if let Configuration::Apphost(apphost) = &self.config
             && let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path)
         {
-            return Some(ImageSpec::Mock { arch, variant: "module".to_owned() });
+            return Some(ImageSpec::Mock { arch, mock: Mock::Module });
         }
         default_image(self.os, path)
     }
@@ -280,10 +281,10 @@ fn default_image(os: Os, path: &WinPath) -> Option<ImageSpec> {
     if !dotnet.eq_ignore_ascii_case("Microsoft.NET") || !version.starts_with(['v', 'V']) {
         return None;
     }
-    let variant = if file.eq_ignore_ascii_case("aspnet_filter.dll") {
-        "filter"
+    let mock = if file.eq_ignore_ascii_case("aspnet_filter.dll") {
+        Mock::FILTER
     } else if file.eq_ignore_ascii_case("aspnet_isapi.dll") {
-        "extension"
+        Mock::EXTENSION
     } else {
         return None;
     };
@@ -294,12 +295,13 @@ fn default_image(os: Os, path: &WinPath) -> Option<ImageSpec> {
     } else {
         return None;
     };
-    Some(ImageSpec::Mock { arch, variant: variant.to_owned() })
+    Some(ImageSpec::Mock { arch, mock })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::{ExtensionVariant, FilterVariant};
 
     #[test]
     fn standard_framework_paths_hold_the_matching_mock() {
@@ -311,11 +313,11 @@ mod tests {
                 .unwrap();
         assert_eq!(
             default_image(Os::X64, &x86),
-            Some(ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() })
+            Some(ImageSpec::Mock { arch: Arch::X86, mock: Mock::FILTER })
         );
         assert_eq!(
             default_image(Os::X64, &amd64),
-            Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() })
+            Some(ImageSpec::Mock { arch: Arch::Amd64, mock: Mock::FILTER })
         );
         assert_eq!(default_image(Os::X86, &amd64), None, "32-bit Windows has no Framework64");
         let other = WinPath::parse(r"C:\Filters\aspnet_filter.dll").unwrap();
@@ -325,7 +327,7 @@ mod tests {
                 .unwrap();
         assert_eq!(
             default_image(Os::X64, &isapi),
-            Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "extension".into() })
+            Some(ImageSpec::Mock { arch: Arch::Amd64, mock: Mock::EXTENSION })
         );
         assert_eq!(default_image(Os::X86, &isapi), None);
     }
@@ -334,17 +336,20 @@ mod tests {
     fn image_specs_parse() {
         assert_eq!(
             ImageSpec::parse("x86").unwrap(),
-            ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() }
+            ImageSpec::Mock { arch: Arch::X86, mock: Mock::FILTER }
         );
         assert_eq!(
             ImageSpec::parse("amd64:crash_in_gfv").unwrap(),
-            ImageSpec::Mock { arch: Arch::Amd64, variant: "crash_in_gfv".into() }
+            ImageSpec::Mock {
+                arch: Arch::Amd64,
+                mock: Mock::Filter(FilterVariant::CrashInGetFilterVersion)
+            }
         );
         assert_eq!(ImageSpec::parse("odd:text").unwrap(), ImageSpec::Synthetic("text".into()));
         let extension = ImageSpec::parse("x86:extension_refuse").unwrap();
         assert_eq!(
             extension,
-            ImageSpec::Mock { arch: Arch::X86, variant: "extension_refuse".into() }
+            ImageSpec::Mock { arch: Arch::X86, mock: Mock::Extension(ExtensionVariant::Refuse) }
         );
         assert_eq!(extension.to_string(), "x86 mock extension (extension_refuse)");
         assert_eq!(
@@ -354,6 +359,6 @@ mod tests {
         assert!(ImageSpec::parse("/no/such/file.dll").is_err());
         let (path, spec) = parse_image_arg(r"C:\f\a.dll=amd64").unwrap();
         assert_eq!(path.as_str(), r"C:\f\a.dll");
-        assert_eq!(spec, ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() });
+        assert_eq!(spec, ImageSpec::Mock { arch: Arch::Amd64, mock: Mock::FILTER });
     }
 }

@@ -107,7 +107,7 @@ fn devices_and_fifos_are_refused_at_once_by_every_command() {
 fn inspect_reads_the_headers_of_a_1_gb_file_without_reading_it() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.dll");
-    let image = Artifacts::locate().unwrap().mock(Arch::X86, "filter").unwrap();
+    let image = Artifacts::locate().unwrap().mock(Arch::X86, harness::mock::Mock::FILTER).unwrap();
     std::fs::copy(&image, &big).unwrap();
     std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(1 << 30).unwrap();
     let script = format!(
@@ -230,7 +230,7 @@ fn a_relative_image_in_a_scenario_is_found_beside_the_scenario() {
     let images = case["images"].as_array().expect("the case places its filter").clone();
     let (winpath, _) = images[0].as_str().unwrap().split_once('=').unwrap();
     std::fs::create_dir(dir.path().join("builds")).unwrap();
-    let image = Artifacts::locate().unwrap().mock(Arch::X86, "filter").unwrap();
+    let image = Artifacts::locate().unwrap().mock(Arch::X86, harness::mock::Mock::FILTER).unwrap();
     std::fs::copy(image, dir.path().join("builds").join("mine.dll")).unwrap();
     case["images"] = serde_json::json!([format!("{winpath}=builds/mine.dll")]);
     std::fs::write(dir.path().join("mine.json"), case.to_string()).unwrap();

@@ -114,7 +114,7 @@ fn scenario_images_stay_inside_the_scenario_folder_or_an_image_root() {
     let dir = tempfile::tempdir().unwrap();
     let mock = harness::artifacts::Artifacts::locate()
         .unwrap()
-        .mock(harness::arch::Arch::Amd64, "filter")
+        .mock(harness::arch::Arch::Amd64, harness::mock::Mock::FILTER)
         .unwrap();
     let outside = dir.path().join("x.dll");
     std::fs::copy(&mock, &outside).unwrap();

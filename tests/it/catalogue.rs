@@ -20,7 +20,7 @@ fn scenario(name: &str, iis5: bool, image: Option<ImageSpec>) -> Scenario {
 }
 
 fn mock(arch: Arch, variant: &str) -> Option<ImageSpec> {
-    Some(ImageSpec::Mock { arch, variant: variant.to_owned() })
+    Some(ImageSpec::Mock { arch, mock: variant.parse().expect("a mock the build makes") })
 }
 
 fn odd(name: &str) -> Option<ImageSpec> {

@@ -95,7 +95,7 @@ fn a_module_of_the_other_architecture_stops_each_worker_until_the_pool_is_disabl
             crate::support::win(r"C:\Modules\amd64\mockmodule.dll"),
             harness::scenario::ImageSpec::Mock {
                 arch: harness::arch::Arch::Amd64,
-                variant: "module".into(),
+                mock: harness::mock::Mock::Module,
             },
         )
         .unwrap();
@@ -104,7 +104,7 @@ fn a_module_of_the_other_architecture_stops_each_worker_until_the_pool_is_disabl
             crate::support::win(r"C:\Filters\x86\mockfilter.dll"),
             harness::scenario::ImageSpec::Mock {
                 arch: harness::arch::Arch::X86,
-                variant: "filter".into(),
+                mock: harness::mock::Mock::FILTER,
             },
         )
         .unwrap();

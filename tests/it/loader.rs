@@ -10,7 +10,7 @@ use harness::vocab::ImageKind;
 use crate::support::{load_in_host, load_kind_in_host};
 
 fn mock(arch: Arch, variant: &str) -> ImageSpec {
-    ImageSpec::Mock { arch, variant: variant.to_owned() }
+    ImageSpec::Mock { arch, mock: variant.parse().expect("a mock the build makes") }
 }
 
 #[rstest]
@@ -177,7 +177,9 @@ fn the_mock_filters_read_as_built() {
     use harness::pe::{ExportStatus, IsapiExports, Machine, inspect};
     let artifacts = crate::support::machine().artifacts();
     let read = |arch: Arch, variant: &str| {
-        let path = artifacts.mock(arch, variant).expect("the mock filter is built");
+        let path = artifacts
+            .mock(arch, variant.parse().expect("a mock the build makes"))
+            .expect("the mock filter is built");
         inspect(&path).unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
     };
     let plain = IsapiExports {

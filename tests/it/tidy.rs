@@ -118,11 +118,17 @@ fn mock_images_export_the_isapi_entry_points_and_variants_exist(
     {
         let name = line.split_whitespace().next().unwrap();
         names.push(name);
-        // The harness tells the two families apart by name alone.
+        // The harness knows every variant the build makes, in the right family.
+        let mock = harness::mock::Mock::named(name).unwrap_or_else(|| {
+            panic!(
+                "{folder}/variants.txt:{}: `{name}` is missing from harness::mock::Mock::ALL",
+                line_idx + 1
+            )
+        });
         assert_eq!(
-            harness::artifacts::is_extension_variant(name),
+            matches!(mock, harness::mock::Mock::Extension(_)),
             stem == "extension",
-            "{folder}/variants.txt:{}: `{name}` is named like the other family",
+            "{folder}/variants.txt:{}: `{name}` is in the other family in harness::mock",
             line_idx + 1
         );
         let defines = line.split_whitespace().nth(2).unwrap_or("-");
@@ -136,6 +142,18 @@ fn mock_images_export_the_isapi_entry_points_and_variants_exist(
         }
     }
     assert!(names.contains(&stem), "{folder}/variants.txt lists the well-behaved `{stem}`");
+    // And every variant the harness names is one the build makes.
+    for (mock, name) in harness::mock::Mock::ALL {
+        let this_family = match mock {
+            harness::mock::Mock::Filter(_) => stem == "filter",
+            harness::mock::Mock::Extension(_) => stem == "extension",
+            harness::mock::Mock::Module => false,
+        };
+        assert!(
+            !this_family || names.contains(&name),
+            "harness::mock::Mock::ALL names `{name}`, which {folder}/variants.txt does not list"
+        );
+    }
 }
 
 /// The folders `generate.py` owns hold exactly what it writes: 36 matrix cases (OS × three

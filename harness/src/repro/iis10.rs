@@ -182,11 +182,11 @@ fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<Sta
     let mut scenario = Scenario::new(name, Os::X64, apphost.clone());
     scenario.add_image(
         WinPath::parse(FILTER_64)?,
-        ImageSpec::Mock { arch: Arch::Amd64, variant: "filter".into() },
+        ImageSpec::Mock { arch: Arch::Amd64, mock: crate::mock::Mock::FILTER },
     )?;
     scenario.add_image(
         WinPath::parse(FILTER_32)?,
-        ImageSpec::Mock { arch: Arch::X86, variant: "filter".into() },
+        ImageSpec::Mock { arch: Arch::X86, mock: crate::mock::Mock::FILTER },
     )?;
     crate::iis::check(&scenario)?.start(machine)
 }

@@ -185,11 +185,11 @@ fn the_32_bit_worker_asks_for_system32_and_the_machine_has_both_builds() {
     let syswow64 = WinPath::parse(r"C:\Windows\SysWOW64\inetsrv\m.dll").unwrap();
     assert_eq!(
         scenario.image_at(&system32),
-        Some(ImageSpec::Mock { arch: Arch::Amd64, variant: "module".into() })
+        Some(ImageSpec::Mock { arch: Arch::Amd64, mock: crate::mock::Mock::Module })
     );
     assert_eq!(
         scenario.image_at(&syswow64),
-        Some(ImageSpec::Mock { arch: Arch::X86, variant: "module".into() })
+        Some(ImageSpec::Mock { arch: Arch::X86, mock: crate::mock::Mock::Module })
     );
     let filter = WinPath::parse(FILTER).unwrap();
     assert_eq!(
