@@ -112,3 +112,35 @@ fn iis7_module_failure_timeline() {
     );
     assert_timeline("start_iis7_module_failure", &text);
 }
+
+/// `--verbose` shows each stock module that loaded on its own line; without it they read as
+/// one, and what failed is shown in full either way.
+#[test]
+fn verbose_shows_every_stock_module() {
+    let config = scenario_config("iis7/module-x86-pool-64bit.config");
+    let args = [
+        "start",
+        "--config",
+        &config,
+        "--image",
+        r"C:\Filters\amd64\mockfilter.dll=amd64",
+        "--image",
+        r"C:\Modules\x86\mockmodule.dll=x86:module",
+    ];
+    let summary = timeline(&args, 1);
+    let verbose = timeline(&[&args[..], &["--verbose"]].concat(), 1);
+    let stock_lines = |text: &str| {
+        text.lines()
+            .filter(|line| line.contains(r"System32\inetsrv\") && line.contains("loaded;"))
+            .count()
+    };
+    assert_eq!(stock_lines(&summary), 0, "{summary}");
+    assert!(summary.contains("ok     4 stock modules loaded in 64-bit w3wp.exe"), "{summary}");
+    assert_eq!(stock_lines(&verbose), 4, "{verbose}");
+    assert!(!verbose.contains("stock modules loaded"), "{verbose}");
+    for text in [&summary, &verbose] {
+        assert!(
+            text.contains(r"FAIL   load module ThirdPartyModule `C:\Modules\x86\mockmodule.dll`")
+        );
+    }
+}

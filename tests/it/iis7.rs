@@ -53,8 +53,8 @@ fn every_real_applicationhost_config_starts(#[files("data/real/iis7/*.config")] 
 
 #[test]
 fn the_iis_10_twin_reproduces_and_both_fixes_pass_their_requests() {
-    let report =
-        harness::repro::iis10::replay(machine()).unwrap_or_else(|error| panic!("{error:#}"));
+    let report = harness::repro::iis10::replay(machine(), &Default::default())
+        .unwrap_or_else(|error| panic!("{error:#}"));
     let timeline: Vec<&str> = report.timeline.iter().map(|step| step.text.as_str()).collect();
     assert!(report.reproduced, "{}", timeline.join("\n"));
     assert!(report.fix_preconditions.verified, "{}", timeline.join("\n"));

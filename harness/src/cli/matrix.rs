@@ -20,6 +20,11 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
         None => crate::artifacts::Artifacts::locate()?.default_scenarios(),
     };
     let mut cases = matrix::load(&dir, &args.image_roots)?;
+    if let Some(timeout_ms) = args.timeout_ms {
+        for case in &mut cases {
+            case.scenario.host_timeout = std::time::Duration::from_millis(timeout_ms);
+        }
+    }
     if let Some(filter) = &args.filter {
         let all = cases.len();
         cases.retain(|case| case.name.contains(filter.as_str()));

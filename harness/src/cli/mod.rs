@@ -113,6 +113,10 @@ pub struct StartArgs {
     /// Print one JSON object instead of the timeline.
     #[arg(long)]
     pub json: bool,
+    /// Print every loaded image on its own line (IIS 7+'s stock modules read as one line
+    /// otherwise).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +139,13 @@ pub struct ReproArgs {
     /// Print one JSON object instead of the timeline.
     #[arg(long)]
     pub json: bool,
+    /// Print every loaded image on its own line (IIS 7+'s stock modules read as one line
+    /// otherwise).
+    #[arg(long)]
+    pub verbose: bool,
+    /// How long a host process may run before it is ended, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub timeout_ms: u64,
     /// Which real loader to use.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: crate::machine::BackendChoice,
@@ -168,6 +179,10 @@ pub struct MatrixArgs {
     /// scenario's own DLL must lie in the scenario's folder.
     #[arg(long = "image-root", value_name = "DIR")]
     pub image_roots: Vec<PathBuf>,
+    /// How long a host process may run before it is ended, in milliseconds, for every
+    /// scenario (a scenario's own timeout otherwise, 10 s unless it says).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use crate::machine::Machine;
-use crate::report::{Printer, replay_verdict};
+use crate::report::{Detail, Printer, replay_verdict};
 
 pub fn run(args: super::ReproArgs) -> anyhow::Result<ExitCode> {
     let machine = Machine::open(args.backend)?;
-    let replay = crate::repro::replay(&machine, args.iis)?;
+    let options = crate::repro::ReplayOptions {
+        detail: if args.verbose { Detail::Verbose } else { Detail::Summary },
+        host_timeout: std::time::Duration::from_millis(args.timeout_ms),
+    };
+    let replay = crate::repro::replay(&machine, args.iis, &options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&replay)?);
     } else {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::machine::Machine;
-use crate::report::Printer;
+use crate::report::{Detail, Printer};
 use crate::scenario::Scenario;
 
 pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
@@ -16,7 +16,8 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        Printer::stdout().steps(&report.steps());
+        let detail = if args.verbose { Detail::Verbose } else { Detail::Summary };
+        Printer::stdout().steps(&report.steps_in(detail));
     }
     Ok(if report.all_good() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

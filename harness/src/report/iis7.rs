@@ -333,3 +333,35 @@ fn response(request: &RequestOutcome, page: &Option<String>) -> Option<Step> {
         ),
     )
 }
+
+/// The process and bitness that loaded `happening`'s module, when it is an IIS 7+ stock module
+/// (one a default IIS installs in `%windir%\System32\inetsrv\`) that loaded: the routine
+/// lines a summary folds into one.
+pub(super) fn loaded_stock_module(happening: &super::Happening) -> Option<(ProcessName, Bits)> {
+    let super::Happening::Iis7(Iis7Happening::ImageResult {
+        kind: ImageKind::Module,
+        path,
+        process,
+        bits,
+        stage: Stage::Loaded,
+        ..
+    }) = happening
+    else {
+        return None;
+    };
+    let folder = path.to_ascii_lowercase();
+    let folder = folder.rsplit_once('\\').map_or("", |(folder, _)| folder);
+    let stock = folder.ends_with("\\system32\\inetsrv") || folder.ends_with("\\syswow64\\inetsrv");
+    stock.then_some((*process, *bits))
+}
+
+/// The one line for `count` stock modules that loaded in a worker.
+pub(super) fn stock_modules(process: ProcessName, bits: Bits, count: usize) -> Step {
+    let modules = if count == 1 { "module" } else { "modules" };
+    Step {
+        kind: StepKind::Ok,
+        text: format!(
+            "{count} stock {modules} loaded in {bits} {process} (each on its own line with --verbose)"
+        ),
+    }
+}

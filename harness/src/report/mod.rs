@@ -212,6 +212,15 @@ pub enum Happening {
     Iis6(iis6::Iis6Happening),
 }
 
+/// How much of a timeline a person asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What matters: routine successes of the same kind in a row read as one line.
+    Summary,
+    /// Every happening on its own line (`--verbose`, and `--json`).
+    Verbose,
+}
+
 /// One line of the timeline, as a person and a script read it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
@@ -516,9 +525,35 @@ impl StartReport {
         })
     }
 
-    /// The timeline as a person reads it, ending with the verdict.
+    /// The whole timeline, every image on its own line, ending with the verdict: what
+    /// `--json` carries and `--verbose` prints.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps: Vec<Step> = self.timeline.iter().filter_map(Happening::render).collect();
+        self.steps_in(Detail::Verbose)
+    }
+
+    /// The timeline as a person reads it, ending with the verdict. With [`Detail::Summary`],
+    /// the IIS 7+ stock modules a worker loaded one after another read as one line; whatever
+    /// failed is always shown in full.
+    pub fn steps_in(&self, detail: Detail) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut stock: Option<(ProcessName, Bits, usize)> = None;
+        for happening in &self.timeline {
+            if detail == Detail::Summary
+                && let Some((process, bits)) = iis7::loaded_stock_module(happening)
+            {
+                match &mut stock {
+                    Some((p, b, count)) if *p == process && *b == bits => *count += 1,
+                    _ => {
+                        steps.extend(stock.take().map(|(p, b, n)| iis7::stock_modules(p, b, n)));
+                        stock = Some((process, bits, 1));
+                    }
+                }
+                continue;
+            }
+            steps.extend(stock.take().map(|(p, b, n)| iis7::stock_modules(p, b, n)));
+            steps.extend(happening.render());
+        }
+        steps.extend(stock.take().map(|(p, b, n)| iis7::stock_modules(p, b, n)));
         steps.push(self.verdict());
         steps
     }

@@ -18,7 +18,7 @@
 //! Every change is an `appcmd` command line applied through the same code as the `appcmd`
 //! subcommand, so a command shown and the edit made cannot differ.
 
-use super::{Fix, timeline_of, verdict_kind, verdict_text};
+use super::{Fix, ReplayOptions, timeline_of, verdict_kind, verdict_text};
 use std::path::Path;
 
 use serde::Serialize;
@@ -66,18 +66,18 @@ fn command_line(args: &[String]) -> String {
     format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
 }
 
-pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
+pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repro10Report> {
     let mut timeline = Vec::new();
     let mut say = |kind: StepKind, text: String| timeline.push(Step { kind, text });
     let mut apphost = Apphost::parse(SEED10_APPHOST, Path::new("seed10-applicationHost.config"))?;
     say(StepKind::Info, "== the modern twin: IIS 10 on Windows Server x64, a 64-bit Tomcat connector as a global ISAPI filter".to_owned());
-    let baseline = start(machine, &apphost, "iis10: before the change")?;
-    timeline_of(&mut say, &baseline);
+    let baseline = start(machine, &apphost, "iis10: before the change", options)?;
+    timeline_of(&mut say, &baseline, options.detail);
 
     let switch = appcmd(&["set", "apppool", "DefaultAppPool", "/enable32BitAppOnWin64:true"]);
     run(&mut say, &mut apphost, &switch)?;
-    let failure = start(machine, &apphost, "iis10: the pool switched to 32-bit")?;
-    timeline_of(&mut say, &failure);
+    let failure = start(machine, &apphost, "iis10: the pool switched to 32-bit", options)?;
+    timeline_of(&mut say, &failure, options.detail);
     let reproduced = is_filter_193_in_32_bit_worker(&failure);
     say(
         if reproduced { StepKind::Ok } else { StepKind::Fail },
@@ -111,8 +111,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
     for command in &fix1 {
         run(&mut say, &mut fixed1, command)?;
     }
-    let start1 = start(machine, &fixed1, "iis10: fix 1")?;
-    timeline_of(&mut say, &start1);
+    let start1 = start(machine, &fixed1, "iis10: fix 1", options)?;
+    timeline_of(&mut say, &start1, options.detail);
     let verified1 = start1.all_good()
         && served_by(&start1, Bits::B32)
         && start1
@@ -134,8 +134,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<Repro10Report> {
     for command in &fix2 {
         run(&mut say, &mut fixed2, command)?;
     }
-    let start2 = start(machine, &fixed2, "iis10: fix 2")?;
-    timeline_of(&mut say, &start2);
+    let start2 = start(machine, &fixed2, "iis10: fix 2", options)?;
+    timeline_of(&mut say, &start2, options.detail);
     let verified2 = start2.all_good() && served_by(&start2, Bits::B64);
     say(
         verdict_kind(verified2),
@@ -178,7 +178,12 @@ fn run(
     Ok(())
 }
 
-fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<StartReport> {
+fn start(
+    machine: &Machine,
+    apphost: &Apphost,
+    name: &str,
+    options: &ReplayOptions,
+) -> anyhow::Result<StartReport> {
     let mut scenario = Scenario::new(name, Os::X64, apphost.clone());
     scenario.add_image(
         WinPath::parse(FILTER_64)?,
@@ -188,6 +193,7 @@ fn start(machine: &Machine, apphost: &Apphost, name: &str) -> anyhow::Result<Sta
         WinPath::parse(FILTER_32)?,
         ImageSpec::Mock { arch: Arch::X86, mock: crate::mock::Mock::FILTER },
     )?;
+    scenario.host_timeout = options.host_timeout;
     crate::iis::check(&scenario)?.start(machine)
 }
 

@@ -26,7 +26,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::{Fix, timeline_of, verdict_kind, verdict_text};
+use super::{Fix, ReplayOptions, timeline_of, verdict_kind, verdict_text};
 use crate::arch::{Arch, Bits, Os};
 use crate::iis::iis6::messages;
 use crate::machine::Machine;
@@ -59,7 +59,7 @@ impl ReproReport {
     }
 }
 
-pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
+pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<ReproReport> {
     let origin = Path::new("seed-metabase.xml");
     let mut timeline = Vec::new();
     let mut say = |kind: StepKind, text: String| timeline.push(Step { kind, text });
@@ -71,9 +71,9 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     );
     let redirection = measure_wow64_redirection(machine)?;
     say(StepKind::Info, redirection.why_line());
-    let baseline = start(machine, &metabase, "seed: before the change")?;
+    let baseline = start(machine, &metabase, "seed: before the change", options)?;
     say(StepKind::Info, "-- iisreset with the 64-bit ASP.NET filter registered".to_owned());
-    timeline_of(&mut say, &baseline);
+    timeline_of(&mut say, &baseline, options.detail);
 
     let enable_32bit = Change::enable_32bit_workers();
     say(StepKind::Config, enable_32bit.command_line());
@@ -81,9 +81,9 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     if let Some(property) = metabase.get("W3SVC/AppPools/Enable32BitAppOnWin64")? {
         say(StepKind::Console, property.adsutil_line());
     }
-    let after_flag = start(machine, &metabase, "seed: after Enable32BitAppOnWin64")?;
+    let after_flag = start(machine, &metabase, "seed: after Enable32BitAppOnWin64", options)?;
     say(StepKind::Info, "-- iisreset".to_owned());
-    timeline_of(&mut say, &after_flag);
+    timeline_of(&mut say, &after_flag, options.detail);
 
     let register_x86 =
         Change::AspnetRegiis { framework: Arch::X86, windir: SEED_WINDIR.to_owned(), os: Os::X64 };
@@ -94,18 +94,18 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
     for change in register_x86.apply(&mut metabase)? {
         say(StepKind::Config, format!("aspnet_regiis: {change}"));
     }
-    let restart = start(machine, &metabase, "seed: aspnet_regiis restarts W3SVC")?;
+    let restart = start(machine, &metabase, "seed: aspnet_regiis restarts W3SVC", options)?;
     say(StepKind::Info, "-- aspnet_regiis restarts W3SVC".to_owned());
-    timeline_of(&mut say, &restart);
+    timeline_of(&mut say, &restart, options.detail);
     if !restart.service.started {
         let (now, later) = timestamps();
         for line in messages::aspnet_regiis_restart_failed(&now, &later) {
             say(StepKind::Console, format!("aspnet_regiis log: {line}"));
         }
     }
-    let failure = start(machine, &metabase, "seed: net start w3svc")?;
+    let failure = start(machine, &metabase, "seed: net start w3svc", options)?;
     say(StepKind::Info, "-- net start w3svc".to_owned());
-    timeline_of(&mut say, &failure);
+    timeline_of(&mut say, &failure, options.detail);
     let reproduced =
         is_error_193_in_64_bit_inetinfo(&failure) && is_error_193_in_64_bit_inetinfo(&restart);
     say(
@@ -124,8 +124,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         StepKind::Info,
         "HttpFilter restarts in lsass.exe instead of inetinfo.exe, as worker process isolation mode requires".to_owned(),
     );
-    let start_a = start(machine, &fixed_a, "fix A")?;
-    timeline_of(&mut say, &start_a);
+    let start_a = start(machine, &fixed_a, "fix A", options)?;
+    timeline_of(&mut say, &start_a, options.detail);
     let verified_a = start_a.all_good()
         && start_a
             .hosts
@@ -175,8 +175,8 @@ pub fn replay(machine: &Machine) -> anyhow::Result<ReproReport> {
         );
     }
     let fixed_b = apply(&mut say, &fix_b, &metabase)?;
-    let start_b = start(machine, &fixed_b, "fix B")?;
-    timeline_of(&mut say, &start_b);
+    let start_b = start(machine, &fixed_b, "fix B", options)?;
+    timeline_of(&mut say, &start_b, options.detail);
     // The seed's root application is AppIsolated 2 (pooled): IIS 5.0 isolation mode runs it
     // in dllhost.exe, native, so 64-bit.
     let verified_b = start_b.all_good()
@@ -365,10 +365,16 @@ fn page_answered_by(report: &StartReport, process: ProcessName, bits: Bits) -> b
         })
 }
 
-fn start(machine: &Machine, metabase: &Metabase, name: &str) -> anyhow::Result<StartReport> {
+fn start(
+    machine: &Machine,
+    metabase: &Metabase,
+    name: &str,
+    options: &ReplayOptions,
+) -> anyhow::Result<StartReport> {
     let mut scenario = Scenario::new(name, Os::X64, metabase.clone());
     scenario.requests =
         vec![crate::http_sys::RequestUrl::parse(ASPNET_PAGE).map_err(anyhow::Error::msg)?];
+    scenario.host_timeout = options.host_timeout;
     crate::iis::check(&scenario)?.start(machine)
 }
 

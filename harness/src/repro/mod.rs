@@ -9,7 +9,10 @@ pub mod iis6;
 use serde::Serialize;
 
 use crate::machine::Machine;
-use crate::report::{StartReport, Step, StepKind};
+use std::time::Duration;
+
+use crate::report::{Detail, StartReport, Step, StepKind};
+use crate::scenario::DEFAULT_HOST_TIMEOUT;
 pub use crate::vocab::Seed;
 
 /// What a replay found: the one seed's report.
@@ -20,11 +23,26 @@ pub enum Replay {
     Iis10(iis10::Repro10Report),
 }
 
+/// How a replay runs and reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayOptions {
+    /// How much of each start's timeline the replay's timeline shows.
+    pub detail: Detail,
+    /// How long each host process may run before it is ended.
+    pub host_timeout: Duration,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> ReplayOptions {
+        ReplayOptions { detail: Detail::Summary, host_timeout: DEFAULT_HOST_TIMEOUT }
+    }
+}
+
 /// Replays `seed` on the machine.
-pub fn replay(machine: &Machine, seed: Seed) -> anyhow::Result<Replay> {
+pub fn replay(machine: &Machine, seed: Seed, options: &ReplayOptions) -> anyhow::Result<Replay> {
     Ok(match seed {
-        Seed::Iis6 => Replay::Iis6(iis6::replay(machine)?),
-        Seed::Iis10 => Replay::Iis10(iis10::replay(machine)?),
+        Seed::Iis6 => Replay::Iis6(iis6::replay(machine, options)?),
+        Seed::Iis10 => Replay::Iis10(iis10::replay(machine, options)?),
     })
 }
 
@@ -73,8 +91,12 @@ pub struct Fix {
 }
 
 /// A start's timeline, as lines of the replay's own (the IIS 10 twin's too).
-pub(crate) fn timeline_of(say: &mut impl FnMut(StepKind, String), report: &StartReport) {
-    for step in report.steps() {
+pub(crate) fn timeline_of(
+    say: &mut impl FnMut(StepKind, String),
+    report: &StartReport,
+    detail: Detail,
+) {
+    for step in report.steps_in(detail) {
         say(step.kind, step.text);
     }
 }
