@@ -72,7 +72,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let junit = junit.to_string_lossy().into_owned();
     step("matrix", || crate::harness(sh, "matrix", &["--junit".to_owned(), junit.clone()]))?;
 
-    step("dist", || crate::dist::check(sh))?;
+    step("release", || crate::release::check(sh))?;
 
     // The native backend's code for real, on Linux: the Windows builds under Wine. (On
     // Windows the steps above already ran it natively.)

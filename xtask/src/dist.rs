@@ -12,8 +12,8 @@
 //! The binary finds its files beside itself (`harness/src/artifacts.rs`). Every folder of
 //! `target/isapi-harness/` is carried except the ones that are no images (the build's object
 //! files, the linters' venv, the machines' state), so a new kind of image the build learns to
-//! make is carried without a change here. [`check`] is the test: it builds a dist folder,
-//! moves it to a temporary place and replays the seed from there.
+//! make is carried without a change here. Its test is the release's (`release::check`): the
+//! folder packed, unpacked elsewhere and run from there.
 
 use std::path::{Path, PathBuf};
 
@@ -105,52 +105,6 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
             std::fs::copy(entry.path(), &target)
                 .with_context(|| format!("cannot copy to `{}`", target.display()))?;
         }
-    }
-    Ok(())
-}
-
-/// The dist folder's test: written in one temporary place, moved to another (outside the
-/// repository, with no cargo and no `ISAPI_HARNESS_DIR` in sight), and run from there: the
-/// seed replay, a matrix shard of its own default scenarios, and `doctor`. The machine it makes
-/// must be inside the moved folder.
-pub fn check(sh: &Shell) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let built = scratch.path().join("built");
-    write(sh, &built)?;
-    let moved = scratch.path().join("elsewhere").join("isapi-harness");
-    std::fs::create_dir_all(moved.parent().expect("has a parent"))?;
-    std::fs::rename(&built, &moved).context("cannot move the dist folder")?;
-    let exe = moved.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX));
-    let cwd = scratch.path();
-    let run = |args: &[&str]| -> anyhow::Result<String> {
-        let _dir = sh.push_dir(cwd);
-        cmd!(sh, "{exe} {args...}")
-            .env_remove("ISAPI_HARNESS_DIR")
-            .env_remove("CARGO")
-            .env_remove("CARGO_MANIFEST_DIR")
-            .read()
-            .with_context(|| {
-                format!("`isapi-harness {}` failed in the moved dist folder", args.join(" "))
-            })
-    };
-    let repro = run(&["repro"])?;
-    if !repro.contains("failure reproduced, fix A verified, fix B verified") {
-        bail!("the moved dist folder's repro did not verify both fixes:\n{repro}");
-    }
-    if !moved.join("machine").is_dir() {
-        bail!("the moved dist folder's run made no `machine/` inside it");
-    }
-    // Its own scenarios, found beside the binary: one shard of three, as a user's CI would.
-    // (A failing scenario exits 1, which `run` reports.)
-    let matrix = run(&["matrix", "--shard", "1/3"])?;
-    if !matrix.contains("passed") {
-        bail!("the moved dist folder's matrix shard printed no summary:\n{matrix}");
-    }
-    // Exits 1 when anything is missing, which `run` reports; it must find the moved files.
-    let doctor = run(&["doctor"])?;
-    let moved_text = moved.display().to_string();
-    if !doctor.contains(&moved_text) {
-        bail!("the moved dist folder's doctor did not find its files in `{moved_text}`:\n{doctor}");
     }
     Ok(())
 }

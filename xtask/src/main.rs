@@ -12,7 +12,11 @@
 //!   every failure and its reason, and the totals.
 //! - `dist [DIR]`: one self-contained folder (the binary, the hosts, the mock filters, the
 //!   scenarios) that runs wherever it is moved; `target/dist/isapi-harness` by default.
-//!   `dist --check` builds one, moves it to a temporary place and replays the seed from there.
+//!   `dist --check` is `release --check`.
+//! - `release [DIR]`: this platform's release archive with its `.sha256`
+//!   (`isapi-harness-X.Y.Z-x86_64-linux.tar.gz`; the zip on Windows); `release --check` builds
+//!   it, unpacks it in a temporary folder and runs the seed replay, a matrix shard and `doctor`
+//!   from there.
 //! - `windows-gnu`: the harness and its tests built for both `*-pc-windows-gnu` targets and run
 //!   under Wine on the windows backend (Linux only).
 //! - `ci`: everything CI checks, in order.
@@ -24,6 +28,7 @@ mod ci;
 mod dist;
 mod fixed_cost;
 mod odd_images;
+mod release;
 mod setup;
 mod stress;
 mod windows_gnu;
@@ -38,7 +43,9 @@ fn main() -> anyhow::Result<()> {
     sh.change_dir(project_root());
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <setup|build|repro|test|bench|stress|dist|windows-gnu|ci>");
+        bail!(
+            "usage: cargo xtask <setup|build|repro|test|bench|stress|dist|release|windows-gnu|ci>"
+        );
     };
     match command.as_str() {
         "setup" => setup::run(&sh),
@@ -73,9 +80,14 @@ fn main() -> anyhow::Result<()> {
             stress::run(&sh, rest)
         }
         "dist" => match rest.first().map(String::as_str) {
-            Some("--check") => dist::check(&sh),
+            Some("--check") => release::check(&sh),
             Some(dir) => dist::write(&sh, &std::path::absolute(dir)?),
             None => dist::write(&sh, &dist::default_dir()),
+        },
+        "release" => match rest.first().map(String::as_str) {
+            Some("--check") => release::check(&sh),
+            Some(dir) => release::write(&sh, &std::path::absolute(dir)?).map(drop),
+            None => release::write(&sh, &release::default_dir()).map(drop),
         },
         "ci" => ci::run(&sh),
         "windows-gnu" => {

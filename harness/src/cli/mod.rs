@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "isapi-harness",
     about = "Reproduces IIS 6.0's ISAPI filter bitness failures (Win32 error 193) with real loads",
-    version
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ISAPI_HARNESS_COMMIT"), ")")
 )]
 pub struct Cli {
     /// Load DLLs of your own even where Wine cannot be sandboxed (no bubblewrap, or user

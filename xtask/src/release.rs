@@ -1,0 +1,133 @@
+//! `cargo xtask release [DIR]`: the archives a release carries, and their test.
+//!
+//! ```text
+//! DIR/isapi-harness-X.Y.Z-x86_64-linux.tar.gz      the dist folder (`dist.rs`), on Linux
+//! DIR/isapi-harness-X.Y.Z-x86_64-windows.zip       the same with the MSVC build, on Windows
+//! DIR/<archive>.sha256                             `sha256sum` format: digest, two spaces, name
+//! ```
+//!
+//! Each archive holds one folder, `isapi-harness-X.Y.Z-<platform>/`, which runs wherever it is
+//! unpacked. X.Y.Z is the workspace's version; the tag `vX.Y.Z` makes the GitHub release
+//! (`.github/workflows/release.yml`), which runs this command on each runner and uploads what
+//! it wrote. [`check`] is what CI runs: it builds the archive, unpacks it in a temporary
+//! folder, checks its digest, and runs `--version`, the seed replay, a matrix shard and
+//! `doctor` from there.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use xshell::{Shell, cmd};
+
+/// The version a release carries: the workspace's.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The platform part of an archive's name.
+fn platform() -> &'static str {
+    if cfg!(windows) { "x86_64-windows" } else { "x86_64-linux" }
+}
+
+/// The name of the folder inside the archive, and of the archive without its extension.
+pub fn stem() -> String {
+    format!("isapi-harness-{VERSION}-{}", platform())
+}
+
+fn archive_extension() -> &'static str {
+    if cfg!(windows) { "zip" } else { "tar.gz" }
+}
+
+/// Where `cargo xtask release` writes when no DIR is given.
+pub fn default_dir() -> PathBuf {
+    crate::artifacts::dir().with_file_name("release")
+}
+
+/// Builds the dist folder and writes this platform's archive and its `.sha256` into `out`.
+/// Returns the archive's path.
+pub fn write(sh: &Shell, out: &Path) -> anyhow::Result<PathBuf> {
+    let stem = stem();
+    let staging = tempfile::tempdir().context("cannot make a temporary folder")?;
+    crate::dist::write(sh, &staging.path().join(&stem))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let archive = out.join(format!("{stem}.{}", archive_extension()));
+    let from = staging.path();
+    // tar is on every runner: GNU tar on Linux, bsdtar (which writes zip with -a) on Windows.
+    if cfg!(windows) {
+        cmd!(sh, "tar -a -c -f {archive} -C {from} {stem}").run()?;
+    } else {
+        cmd!(sh, "tar -c -z -f {archive} -C {from} {stem}").run()?;
+    }
+    let digest = sha256_of(&archive)?;
+    let name = archive.file_name().expect("the archive has a name").to_string_lossy();
+    std::fs::write(sha256_path(&archive), format!("{digest}  {name}\n"))?;
+    println!("release: wrote `{}` (sha256 {digest})", archive.display());
+    Ok(archive)
+}
+
+fn sha256_path(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// The release's test: the archive built, unpacked somewhere else (outside the repository, with
+/// no cargo and no `ISAPI_HARNESS_DIR` in sight), its digest checked, and the harness run from
+/// the unpacked folder: `--version`, the seed replay, one matrix shard of its own default
+/// scenarios, and `doctor`. The machine it makes must be inside the unpacked folder.
+pub fn check(sh: &Shell) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let archive = write(sh, &scratch.path().join("assets"))?;
+    let recorded = std::fs::read_to_string(sha256_path(&archive))?;
+    let digest = sha256_of(&archive)?;
+    if recorded.split_whitespace().next() != Some(digest.as_str()) {
+        bail!("`{}` says {recorded:?}, but the archive's sha256 is {digest}", archive.display());
+    }
+    let unpacked = scratch.path().join("elsewhere");
+    std::fs::create_dir_all(&unpacked)?;
+    cmd!(sh, "tar -x -f {archive} -C {unpacked}").run()?;
+    let folder = unpacked.join(stem());
+    let exe = folder.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX));
+    let cwd = scratch.path();
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let _dir = sh.push_dir(cwd);
+        cmd!(sh, "{exe} {args...}")
+            .env_remove("ISAPI_HARNESS_DIR")
+            .env_remove("CARGO")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .read()
+            .with_context(|| {
+                format!("`isapi-harness {}` failed in the unpacked release", args.join(" "))
+            })
+    };
+    let version = run(&["--version"])?;
+    if !version.starts_with(&format!("isapi-harness {VERSION} (commit ")) {
+        bail!(
+            "the unpacked release's --version says `{version}`, not version {VERSION} and its commit"
+        );
+    }
+    let repro = run(&["repro"])?;
+    if !repro.contains("failure reproduced, fix A verified, fix B verified") {
+        bail!("the unpacked release's repro did not verify both fixes:\n{repro}");
+    }
+    if !folder.join("machine").is_dir() {
+        bail!("the unpacked release's run made no `machine/` inside it");
+    }
+    // Its own scenarios, found beside the binary: one shard of three, as a user's CI would.
+    // (A failing scenario exits 1, which `run` reports.)
+    let matrix = run(&["matrix", "--shard", "1/3"])?;
+    if !matrix.contains("passed") {
+        bail!("the unpacked release's matrix shard printed no summary:\n{matrix}");
+    }
+    // Exits 1 when anything is missing, which `run` reports; it must find the unpacked files.
+    let doctor = run(&["doctor"])?;
+    let folder_text = folder.display().to_string();
+    if !doctor.contains(&folder_text) {
+        bail!("the unpacked release's doctor did not find its files in `{folder_text}`:\n{doctor}");
+    }
+    println!("release: `{}` unpacks and runs: {version}", archive.display());
+    Ok(())
+}
