@@ -38,7 +38,7 @@ fn archive_extension() -> &'static str {
 
 /// Where `cargo xtask release` writes when no DIR is given.
 pub fn default_dir() -> PathBuf {
-    crate::artifacts::dir().with_file_name("release")
+    crate::artifacts::dir().with_file_name("release-archives")
 }
 
 /// Builds the dist folder and writes this platform's archive and its `.sha256` into `out`.
