@@ -571,6 +571,26 @@ impl Happening {
                         crate::process::OUTPUT_LIMIT / (1024 * 1024)
                     ),
                 ),
+                HostEnd::MemoryLimit { limit } => step(
+                    StepKind::Fail,
+                    format!(
+                        "{process} ran out of memory at the {} limit and was ended",
+                        crate::machine::limits::bytes_in_words(*limit)
+                    ),
+                ),
+                HostEnd::ProcessLimit { limit } => step(
+                    StepKind::Fail,
+                    format!(
+                        "{process} was refused a new process at the limit of {limit} processes"
+                    ),
+                ),
+                HostEnd::DiskLimit { limit } => step(
+                    StepKind::Fail,
+                    format!(
+                        "{process} filled the disk to the {} limit",
+                        crate::machine::limits::bytes_in_words(*limit)
+                    ),
+                ),
             },
             Happening::Logged(event) => step(
                 StepKind::Event,

@@ -15,8 +15,14 @@ fn machine_dir() -> PathBuf {
     harness_binary().parent().unwrap().parent().unwrap().join("isapi-harness/machine/wine")
 }
 
+/// The prefix as built once, under every sandboxed run's changes; no run writes it.
 fn prefix() -> PathBuf {
-    machine_dir().join("prefix")
+    machine_dir().join("base/disk/prefix")
+}
+
+/// The prefix as the processes of a sandboxed run see it (`WINEPREFIX`): the run's overlay.
+fn live_prefix() -> PathBuf {
+    machine_dir().join("live/disk/prefix")
 }
 
 /// IIS 5.0 isolation mode on x64: the 64-bit inetinfo.exe loads `C:\Filters\amd64\mockfilter.dll`
@@ -162,7 +168,7 @@ fn sandbox_placing_over_a_file_of_the_machine_is_refused() {
 /// The ids of the processes that run in the machine's prefix (their environment says so; the
 /// sandbox's processes included, since their environment is set from outside), zombies aside.
 fn processes_of_the_prefix() -> Vec<u32> {
-    let wanted = format!("WINEPREFIX={}", prefix().display());
+    let wanted = format!("WINEPREFIX={}", live_prefix().display());
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {

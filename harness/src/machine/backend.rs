@@ -10,11 +10,13 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::process::Launch;
+use super::beneath::{DiskRoot, Kind, Opened};
+use crate::process::{Confinement, Launch};
 use crate::winpath::WinPath;
 
 /// What the user asked for with `--backend`.
@@ -42,6 +44,7 @@ impl Backend {
         choice: BackendChoice,
         machines_dir: &Path,
         hosts_built: &Path,
+        limits: super::limits::RunLimits,
     ) -> anyhow::Result<(Backend, File)> {
         let choice = match choice {
             BackendChoice::Auto if cfg!(windows) => BackendChoice::Windows,
@@ -55,12 +58,16 @@ impl Backend {
                 }
                 let dir = machines_dir.join("windows");
                 let lock = lock(&dir)?;
-                Ok((Backend::Windows(Sandbox { root: dir.join("sandbox") }), lock))
+                let root = dir.join("sandbox");
+                std::fs::create_dir_all(&root)
+                    .with_context(|| format!("cannot create `{}`", root.display()))?;
+                let disk = Arc::new(DiskRoot::open(None, &root, None)?);
+                Ok((Backend::Windows(Sandbox { disk }), lock))
             }
             _ => {
                 let dir = machines_dir.join("wine");
                 let lock = lock(&dir)?;
-                let wine = Wine::prepare(&dir, hosts_built)?;
+                let wine = Wine::prepare(&dir, hosts_built, limits)?;
                 Ok((Backend::Wine(Box::new(wine)), lock))
             }
         }
@@ -78,58 +85,91 @@ impl Backend {
         self.kind().name()
     }
 
-    /// The real file that holds `path` on the simulated machine. Missing folders are created,
-    /// reusing existing ones whatever their case, as Windows would find them; each folder it
-    /// had to create is added to `created`, shallowest first, so that whoever places the file
-    /// can take them away again.
-    pub fn file_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<PathBuf> {
+    /// The machine's disk, held open: every read and write of the harness's there goes through
+    /// it and follows no link (see `beneath.rs`).
+    pub fn disk(&self) -> &Arc<DiskRoot> {
+        match self {
+            Backend::Wine(wine) => &wine.disk,
+            Backend::Windows(sandbox) => &sandbox.disk,
+        }
+    }
+
+    /// Where a file for `path` would go on the disk (relative to [`Backend::disk`]): free, or
+    /// taken by a file already there. Missing folders are created, reusing existing ones
+    /// whatever their case, as Windows would find them; each folder it had to create is added
+    /// to `created`, shallowest first, so that whoever places the file can take them away
+    /// again.
+    pub fn target_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<Target> {
+        let disk = self.disk();
         let mut dir = match self {
             Backend::Wine(wine) => wine.prepare_drive(path.drive())?,
             Backend::Windows(_) => self.drive_dir(path.drive()),
         };
+        if disk.kind(&dir).is_none() {
+            disk.create_folder(&dir)
+                .with_context(|| format!("cannot create `{}`", disk.show(&dir).display()))?;
+        }
         let (file_name, folders) =
             path.components().split_last().expect("a WinPath has a file name");
         for folder in folders {
-            let existed = find_ignoring_case(&dir, folder).is_some();
-            dir = existing_or_new(&dir, folder)?;
-            if !existed {
-                created.push(dir.clone());
+            match disk.find_ignoring_case(&dir, folder) {
+                Some(existing) if disk.kind(&existing) == Some(Kind::Folder) => dir = existing,
+                Some(existing) => bail!(
+                    "`{}` is a file or a link where the configuration needs a folder",
+                    disk.show(&existing).display()
+                ),
+                None => {
+                    let new = dir.join(folder);
+                    disk.create_folder(&new).with_context(|| {
+                        format!("cannot create `{}`", disk.show(&new).display())
+                    })?;
+                    created.push(new.clone());
+                    dir = new;
+                }
             }
         }
-        Ok(match find_ignoring_case(&dir, file_name) {
-            Some(existing) => existing,
-            None => dir.join(file_name),
+        Ok(match disk.find_ignoring_case(&dir, file_name) {
+            Some(existing) => Target::Taken(existing),
+            None => Target::Free(dir.join(file_name)),
         })
     }
 
-    /// The folder that plays drive `drive`; creates nothing.
+    /// The folder that plays drive `drive`, relative to the disk; creates nothing.
     fn drive_dir(&self, drive: char) -> PathBuf {
         match self {
-            Backend::Wine(wine) => wine.drive_dir(drive),
-            Backend::Windows(sandbox) => sandbox.root.join(drive.to_ascii_uppercase().to_string()),
+            Backend::Wine(_) => Wine::drive_dir(drive),
+            Backend::Windows(_) => PathBuf::from(drive.to_ascii_uppercase().to_string()),
         }
     }
 
-    /// The real file that holds `path`, if there is one; creates nothing.
-    pub fn existing_file_for(&self, path: &WinPath) -> Option<PathBuf> {
+    /// Where `path` is on the disk, existing entries found whatever their case; None when
+    /// some part of it is missing.
+    fn find(&self, path: &WinPath) -> Option<PathBuf> {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         for component in path.components() {
-            current = find_ignoring_case(&current, component)?;
+            current = disk.find_ignoring_case(&current, component)?;
         }
-        current.is_file().then_some(current)
+        Some(current)
+    }
+
+    /// The file that holds `path`, opened, if there is one; creates nothing.
+    pub fn existing_file_for(&self, path: &WinPath) -> Option<Opened> {
+        self.disk().open_file(&self.find(path)?)
     }
 
     /// Whether the folder that would hold `path` exists; creates nothing.
     pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         let Some((_, folders)) = path.components().split_last() else { return false };
         for component in folders {
-            match find_ignoring_case(&current, component) {
+            match disk.find_ignoring_case(&current, component) {
                 Some(next) => current = next,
                 None => return false,
             }
         }
-        current.is_dir()
+        disk.kind(&current) == Some(Kind::Folder)
     }
 
     /// Whether the system folder a process of `bits` searches holds `dll`: 32-bit processes on
@@ -140,16 +180,20 @@ impl Backend {
             crate::arch::Bits::B32 => "syswow64",
             crate::arch::Bits::B64 => "system32",
         };
-        let system = match self {
-            Backend::Wine(wine) => wine.prefix.join("drive_c").join("windows").join(folder),
+        match self {
+            Backend::Wine(wine) => {
+                let system = Wine::drive_dir('c').join("windows").join(folder);
+                wine.disk
+                    .find_ignoring_case(&system, dll)
+                    .is_some_and(|path| wine.disk.kind(&path) == Some(Kind::File))
+            }
             Backend::Windows(_) => {
                 let root = std::env::var_os("SystemRoot")
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
-                root.join(folder)
+                find_ignoring_case(&root.join(folder), dll).is_some_and(|path| path.is_file())
             }
-        };
-        find_ignoring_case(&system, dll).is_some_and(|path| path.is_file())
+        }
     }
 
     pub fn has_clr(&self) -> bool {
@@ -212,12 +256,14 @@ impl Backend {
     /// Where `path` lies in the sandbox, existing folders found whatever their case; creates
     /// nothing, so that asking about a missing file leaves the machine as it was.
     fn mapped_path(&self, path: &WinPath) -> PathBuf {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         for component in path.components() {
-            current =
-                find_ignoring_case(&current, component).unwrap_or_else(|| current.join(component));
+            current = disk
+                .find_ignoring_case(&current, component)
+                .unwrap_or_else(|| current.join(component));
         }
-        current
+        disk.show(&current)
     }
 
     /// How to start a Windows executable on this backend.
@@ -225,6 +271,49 @@ impl Backend {
         match self {
             Backend::Wine(wine) => wine.launch(exe),
             Backend::Windows(_) => Launch { program: exe.to_owned(), args: vec![], env: vec![] },
+        }
+    }
+
+    /// How each limit of the run is kept (None on Windows, where the job object keeps them).
+    pub fn limits_report(&self) -> Option<super::limits::LimitsReport> {
+        match self {
+            Backend::Wine(wine) => wine.limits.report.clone(),
+            Backend::Windows(_) => None,
+        }
+    }
+
+    /// The limits' counters now, to compare after a host.
+    pub fn limit_counters(&self) -> Option<super::limits::Counters> {
+        match self {
+            Backend::Wine(wine) if wine.jail.is_ok() => Some(wine.limits.counters(&wine.disk)),
+            _ => None,
+        }
+    }
+
+    /// Which limit of the run, if any, the host that ended as `finished` reached since
+    /// `before` was read.
+    pub fn limit_hit(
+        &self,
+        before: &Option<super::limits::Counters>,
+        finished: &crate::process::Finished,
+    ) -> Option<super::limits::Hit> {
+        let (Backend::Wine(wine), Some(before)) = (self, before) else { return None };
+        let after = wine.limits.counters(&wine.disk);
+        #[cfg(unix)]
+        let killed = {
+            use std::os::unix::process::ExitStatusExt;
+            finished.status.is_some_and(|status| status.signal() == Some(9))
+        };
+        #[cfg(not(unix))]
+        let killed = false;
+        wine.limits.hit(before, &after, killed)
+    }
+
+    /// What confines every process the backend starts, when it has a sandbox.
+    pub fn confinement(&self) -> Option<&Confinement> {
+        match self {
+            Backend::Wine(wine) => wine.jail.as_ref().ok().map(|jail| jail.confinement()),
+            Backend::Windows(_) => None,
         }
     }
 
@@ -250,6 +339,15 @@ impl Backend {
     }
 }
 
+/// Where a file for a Windows path would go on the disk, relative to [`Backend::disk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing is there.
+    Free(PathBuf),
+    /// Something is there already (a file, a folder or a link).
+    Taken(PathBuf),
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         self.shut_down();
@@ -257,78 +355,121 @@ impl Drop for Backend {
 }
 
 /// A Wine prefix owned by the harness, playing the Windows machine.
+///
+/// With a sandbox, the prefix and the drives' folders are the run's overlay over a base built
+/// once (`overlay.rs`): every path below is the one Wine sees, inside the sandbox, and the
+/// harness reaches them through the sandbox's root ([`DiskRoot`]). Without one (no bubblewrap),
+/// they are the machine folder's `prefix/` and `drives/`, kept and written by every run.
 #[derive(Debug)]
 pub struct Wine {
     wine64: PathBuf,
     wineserver: PathBuf,
-    /// The machine's folder: the prefix, the other drives, the private `/tmp` and the state.
+    /// The machine's folder: the base, the run's mount point, the state, and without a
+    /// sandbox the prefix and the drives.
     dir: PathBuf,
+    /// The folder holding `prefix/` and `drives/`, as Wine sees it.
+    disk_dir: PathBuf,
     prefix: PathBuf,
     drives: PathBuf,
-    /// The built host programs, and their copy inside the prefix (Wine starts a 32-bit program
-    /// only from a path on a drive, and the prefix has no `Z:`).
+    /// The built host programs, and where Wine finds them in the prefix (Wine starts a 32-bit
+    /// program only from a path on a drive, and the prefix has no `Z:`).
     hosts_built: PathBuf,
     hosts: PathBuf,
     /// The run's sandbox, or why there is none.
     jail: Result<super::sandbox::Jail, String>,
     /// Without a sandbox: the run's wineserver, a child of the harness.
     server: Option<crate::process::Background>,
+    /// The disk, held open (`disk_dir`).
+    disk: Arc<DiskRoot>,
+    /// The sandbox's base and the run's layer.
+    layers: super::overlay::Layers,
+    /// The run's limits, and what carries them out.
+    limits: super::limits::RunLimits,
 }
 
 /// Where the host programs are inside the prefix: `C:\isapi-harness\hosts`.
 const HOSTS_IN_PREFIX: &str = "drive_c/isapi-harness/hosts";
 
+/// What marks a prefix made without a sandbox as complete.
+const UNSANDBOXED_READY: &str = ".isapi-harness-ready";
+
 impl Wine {
-    fn prepare(dir: &Path, hosts_built: &Path) -> anyhow::Result<Wine> {
+    fn prepare(
+        dir: &Path,
+        hosts_built: &Path,
+        limits: super::limits::RunLimits,
+    ) -> anyhow::Result<Wine> {
         let (wine64, wineserver) = find_wine()?;
-        let prefix = dir.join("prefix");
+        let layers = super::overlay::Layers::new(dir);
+        let scratch = dir.join("runs");
+        let bwrap = super::sandbox::probe(&scratch);
+        let disk_dir = match &bwrap {
+            Ok(_) => layers.disk(),
+            Err(_) => dir.to_owned(),
+        };
+        let prefix = disk_dir.join("prefix");
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
         let mut wine = Wine {
             wine64,
             wineserver,
             dir: dir.to_owned(),
-            drives: dir.join("drives"),
+            drives: disk_dir.join("drives"),
             hosts: prefix.join(HOSTS_IN_PREFIX),
             prefix,
             hosts_built: hosts_built.to_owned(),
             jail: Err(String::new()),
             server: None,
+            disk: Arc::new(DiskRoot::open(None, dir, None)?),
+            disk_dir,
+            layers,
+            limits,
         };
         wine.clean_up_after_earlier_runs();
-        let bwrap = super::sandbox::probe(&wine.scratch());
-        if let Err(reason) = &bwrap {
-            eprintln!(
-                "isapi-harness: no sandbox: {reason}; Wine runs unsandboxed, so DLLs of your own (--image WINPATH=FILE) are refused unless --unsandboxed is given"
-            );
-        }
-        if !wine.prefix.join(".isapi-harness-ready").exists() {
-            wine.create_prefix(bwrap.as_ref().ok())?;
-        }
-        wine.repair_prefix()?;
-        wine.copy_hosts()?;
-        wine.jail = match &bwrap {
-            Ok(bwrap) => Ok(super::sandbox::Jail::start(&wine.jail_spec(bwrap), true)?),
-            Err(reason) => {
-                wine.server = Some(wine.start_server()?);
-                Err(reason.clone())
+        match &bwrap {
+            Ok(bwrap) => {
+                if !wine.layers.base_is_sound() {
+                    wine.build_base(bwrap)?;
+                }
+                let spec = wine
+                    .jail_spec(bwrap, super::overlay::Mode::Run { disk_limit: wine.limits.disk })?;
+                let jail = super::sandbox::Jail::start(&spec, true)?;
+                let owner = super::sandbox::sandbox_user()?;
+                wine.disk = Arc::new(DiskRoot::open(Some(&jail.root()), &wine.disk_dir, owner)?);
+                wine.jail = Ok(jail);
             }
-        };
+            Err(reason) => {
+                eprintln!(
+                    "isapi-harness: no sandbox: {reason}; Wine runs unsandboxed, so DLLs of your own (--image WINPATH=FILE) are refused unless --unsandboxed is given"
+                );
+                if !wine.prefix.join(UNSANDBOXED_READY).exists() {
+                    wine.create_unsandboxed_prefix()?;
+                }
+                repair_prefix(&wine.prefix)?;
+                wine.copy_hosts()?;
+                wine.server = Some(wine.start_server()?);
+                wine.jail = Err(reason.clone());
+            }
+        }
         wine.warm_up()?;
         Ok(wine)
     }
 
     /// Whatever a run that was killed left: its wineserver and Wine's services (an unsandboxed
-    /// run's can outlive it), its private `/tmp` and the output files of its hosts. The machine
+    /// run's can outlive it), its private `/tmp` of old and the output files of its hosts. A
+    /// sandboxed run's processes, mounts and changes went with its namespaces. The machine
     /// lock is held, so nothing here belongs to a run still going.
     fn clean_up_after_earlier_runs(&self) {
+        let prefix = self.dir.join("prefix");
         let stop = Launch {
             program: self.wineserver.clone(),
             args: vec!["-k".into()],
-            env: self.unsandboxed_env(),
+            env: unsandboxed_env(&prefix),
         };
         let _ = crate::process::run_to_end(&stop, Duration::from_secs(10), &self.scratch());
-        // Wine's services outlive a server that was killed; a sandboxed run's went with its
-        // PID namespace, an unsandboxed run's are found by their environment.
-        crate::process::kill_by_environment(&self.prefix_variable());
+        // Wine's services outlive a server that was killed; an unsandboxed run's are found by
+        // their environment.
+        crate::process::kill_by_environment(&prefix_variable(&prefix));
         for stale in [self.dir.join("tmp"), self.scratch()] {
             let _ = std::fs::remove_dir_all(&stale);
         }
@@ -339,29 +480,11 @@ impl Wine {
         self.dir.join("runs")
     }
 
-    /// The environment of every Wine process, inside the sandbox or not.
-    fn common_env(&self) -> Vec<(OsString, OsString)> {
-        vec![
-            ("WINEPREFIX".into(), self.prefix.clone().into()),
-            // Wine's errors stay on (they go to the host's stderr, which is shown only when a
-            // host fails to start); its fixme lines are noise.
-            ("WINEDEBUG".into(), "fixme-all".into()),
-            // Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no
-            // one could answer the prompt.
-            ("WINEDLLOVERRIDES".into(), "mscoree,mshtml=".into()),
-        ]
-    }
-
-    /// Without a sandbox, Wine processes get the harness's own environment plus Wine's.
-    fn unsandboxed_env(&self) -> Vec<(OsString, OsString)> {
-        self.common_env()
-    }
-
     /// Inside, the environment is only this: no variable of the harness's gets in. HOME is
     /// the private /tmp, and USER keeps the profile folder's name (`C:\users\<name>`) the same
     /// with and without the sandbox.
     fn sandbox_env(&self) -> Vec<(OsString, OsString)> {
-        let mut env = self.common_env();
+        let mut env = common_env(&self.prefix);
         let user = std::env::var_os("USER")
             .or_else(|| std::env::var_os("LOGNAME"))
             .unwrap_or_else(|| "user".into());
@@ -378,28 +501,47 @@ impl Wine {
         env
     }
 
-    fn jail_spec(&self, bwrap: &Path) -> super::sandbox::Spec {
-        let tmp = self.dir.join("tmp");
-        let _ = std::fs::create_dir_all(&tmp);
-        let _ = std::fs::create_dir_all(&self.drives);
-        let _ = std::fs::create_dir_all(&self.hosts);
+    fn jail_spec(
+        &self,
+        bwrap: &Path,
+        mode: super::overlay::Mode,
+    ) -> anyhow::Result<super::sandbox::Spec> {
+        let owner = super::sandbox::sandbox_user()?;
         // A Wine installed outside /usr (ISAPI_HARNESS_WINE=/opt/wine/bin/wine64) brings its
         // install folder.
         let install = self.wine64.parent().and_then(Path::parent).map(Path::to_owned);
         let read_only =
             install.into_iter().filter(|dir| !dir.starts_with("/usr") && dir.is_dir()).collect();
-        super::sandbox::Spec {
+        let building = mode == super::overlay::Mode::Build;
+        let confinement = Confinement {
+            user: owner,
+            clean_env: true,
+            no_new_privs: true,
+            syscall_filter: Some(super::seccomp::program().into()),
+            max_processes: self.limits.processes,
+            cgroups: self.limits.cgroup_files(),
+            private_mounts: None,
+        };
+        Ok(super::sandbox::Spec {
             bwrap: bwrap.to_owned(),
             wineserver: self.wineserver.clone(),
             read_only,
-            read_only_at: vec![(self.hosts_built.clone(), self.hosts.clone())],
-            writable: vec![self.prefix.clone(), self.drives.clone()],
-            tmp,
+            // The base is built before any host runs; the hosts are bound into each run.
+            read_only_at: if building {
+                Vec::new()
+            } else {
+                vec![(self.hosts_built.clone(), self.hosts.clone())]
+            },
+            writable: vec![self.disk_dir.clone()],
+            tmp: self.layers.tmp(),
             prefix: self.prefix.clone(),
             state: self.dir.clone(),
-            cwd: self.prefix.join("drive_c"),
+            // While the base is built the prefix has no drive_c yet.
+            cwd: if building { self.prefix.clone() } else { self.prefix.join("drive_c") },
             env: self.sandbox_env(),
-        }
+            confinement,
+            disk: Arc::new(super::overlay::DiskMounts::new(&self.layers, mode, owner)?),
+        })
     }
 
     /// How to start a Windows program (a Unix path) of this machine.
@@ -413,12 +555,57 @@ impl Wine {
             Err(_) => Launch {
                 program: self.wine64.clone(),
                 args: vec![exe.into_os_string()],
-                env: self.unsandboxed_env(),
+                env: unsandboxed_env(&self.prefix),
             },
         }
     }
 
-    fn create_prefix(&self, bwrap: Option<&PathBuf>) -> anyhow::Result<()> {
+    /// Builds the sandbox's base: `wineboot` in a sandbox of its own, as the sandbox's user,
+    /// on the base itself (the only time anything writes there), then the repairs, then the
+    /// digest that every later run checks.
+    fn build_base(&self, bwrap: &Path) -> anyhow::Result<()> {
+        eprintln!(
+            "isapi-harness: building the machine's base `{}` (first run only, 10-20 s)",
+            self.layers.base_disk.display()
+        );
+        let owner = super::sandbox::sandbox_user()?;
+        self.layers.make_empty_base(owner)?;
+        let base_prefix = self.layers.base_disk.join("prefix");
+        for folder in [base_prefix.clone(), self.layers.base_disk.join("drives")] {
+            make_owned_folder(&folder, owner)?;
+        }
+        let jail = super::sandbox::Jail::start(
+            &self.jail_spec(bwrap, super::overlay::Mode::Build)?,
+            false,
+        )?;
+        let boot = jail.enter(&self.wine64, &["wineboot".into(), "--init".into()]);
+        crate::process::run_to_end_confined(
+            &boot,
+            Some(jail.confinement()),
+            Duration::from_secs(300),
+            &self.scratch(),
+        )
+        .context("cannot create the Wine prefix")?;
+        // A sandbox of its own whose server ends a few seconds after wineboot and the services
+        // it started: the prefix is complete when that server has gone.
+        if !jail.wait(Duration::from_secs(120)) {
+            bail!("the wineserver that created the prefix did not finish within 120 s");
+        }
+        drop(jail);
+        if !base_prefix.join("drive_c/windows/system32").is_dir() {
+            bail!("wineboot did not create `{}/drive_c/windows/system32`", base_prefix.display());
+        }
+        repair_prefix(&base_prefix)?;
+        let mut folder = base_prefix.clone();
+        for part in Path::new(HOSTS_IN_PREFIX).components() {
+            folder.push(part);
+            make_owned_folder(&folder, owner)?;
+        }
+        self.layers.seal()
+    }
+
+    /// Without a sandbox: the machine folder's own prefix, made once and kept.
+    fn create_unsandboxed_prefix(&self) -> anyhow::Result<()> {
         eprintln!(
             "isapi-harness: creating the Wine prefix `{}` (first run only, 10-20 s)",
             self.prefix.display()
@@ -429,75 +616,30 @@ impl Wine {
             })?;
         }
         std::fs::create_dir_all(&self.prefix)?;
-        let init = ["wineboot".into(), "--init".into()];
         let scratch = self.scratch();
         let limit = Duration::from_secs(300);
-        match bwrap {
-            Some(bwrap) => {
-                // A sandbox of its own whose server ends a few seconds after wineboot and the
-                // services it started: the prefix is complete when that server has gone.
-                let jail = super::sandbox::Jail::start(&self.jail_spec(bwrap), false)?;
-                let boot = jail.enter(&self.wine64, &init);
-                crate::process::run_to_end(&boot, limit, &scratch)
-                    .context("cannot create the Wine prefix")?;
-                if !jail.wait(Duration::from_secs(120)) {
-                    bail!("the wineserver that created the prefix did not finish within 120 s");
-                }
-            }
-            None => {
-                let boot = Launch {
-                    program: self.wine64.clone(),
-                    args: init.to_vec(),
-                    env: self.unsandboxed_env(),
-                };
-                crate::process::run_to_end(&boot, limit, &scratch)
-                    .context("cannot create the Wine prefix")?;
-                // wineboot returns before the prefix is fully written; wait for the server.
-                let wait = Launch {
-                    program: self.wineserver.clone(),
-                    args: vec!["-w".into()],
-                    env: self.unsandboxed_env(),
-                };
-                crate::process::run_to_end(&wait, limit, &scratch)?;
-            }
-        }
+        let boot = Launch {
+            program: self.wine64.clone(),
+            args: vec!["wineboot".into(), "--init".into()],
+            env: unsandboxed_env(&self.prefix),
+        };
+        crate::process::run_to_end(&boot, limit, &scratch)
+            .context("cannot create the Wine prefix")?;
+        // wineboot returns before the prefix is fully written; wait for the server.
+        let wait = Launch {
+            program: self.wineserver.clone(),
+            args: vec!["-w".into()],
+            env: unsandboxed_env(&self.prefix),
+        };
+        crate::process::run_to_end(&wait, limit, &scratch)?;
         if !self.prefix.join("drive_c/windows/system32").is_dir() {
             bail!("wineboot did not create `{}/drive_c/windows/system32`", self.prefix.display());
         }
-        std::fs::write(self.prefix.join(".isapi-harness-ready"), b"")?;
+        std::fs::write(self.prefix.join(UNSANDBOXED_READY), b"")?;
         Ok(())
     }
 
-    /// Takes out of the prefix every way to the rest of the file system that Wine puts in:
-    /// the `Z:` drive (the Linux root) and the links from `C:\users\<name>\Desktop`,
-    /// `Documents`, ... to the home folder, which become empty folders. Run at every start, so
-    /// prefixes made before and anything a filter changed are repaired.
-    fn repair_prefix(&self) -> anyhow::Result<()> {
-        let z = self.prefix.join("dosdevices").join("z:");
-        if std::fs::symlink_metadata(&z).is_ok() {
-            std::fs::remove_file(&z)
-                .with_context(|| format!("cannot remove Wine's Z: drive `{}`", z.display()))?;
-        }
-        let users = self.prefix.join("drive_c").join("users");
-        for profile in std::fs::read_dir(&users).into_iter().flatten().filter_map(Result::ok) {
-            for entry in
-                std::fs::read_dir(profile.path()).into_iter().flatten().filter_map(Result::ok)
-            {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
-                    std::fs::remove_file(&path).with_context(|| {
-                        format!("cannot remove Wine's link to the home folder `{}`", path.display())
-                    })?;
-                    std::fs::create_dir(&path)
-                        .with_context(|| format!("cannot create `{}`", path.display()))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies the host programs into the prefix when they changed. Inside the sandbox the
-    /// built ones are bound read-only over the copy, so a filter cannot alter them.
+    /// Without a sandbox: copies the host programs into the prefix when they changed.
     fn copy_hosts(&self) -> anyhow::Result<()> {
         for arch in std::fs::read_dir(&self.hosts_built)
             .with_context(|| format!("cannot read `{}`", self.hosts_built.display()))?
@@ -533,8 +675,14 @@ impl Wine {
         let host = self.hosts_built.join("amd64").join("inetinfo.exe");
         // No arguments: the host starts, reports, loads nothing and ends.
         let launch = self.launch(&host);
-        crate::process::run_to_end(&launch, Duration::from_secs(120), &self.scratch())
-            .context("cannot start the first program of the Wine machine")
+        let confinement = self.jail.as_ref().ok().map(|jail| jail.confinement());
+        crate::process::run_to_end_confined(
+            &launch,
+            confinement,
+            Duration::from_secs(120),
+            &self.scratch(),
+        )
+        .context("cannot start the first program of the Wine machine")
     }
 
     /// Without a sandbox: one server for the whole run (with it, a 64-bit host starts in
@@ -546,7 +694,7 @@ impl Wine {
         let launch = Launch {
             program: self.wineserver.clone(),
             args: vec!["-f".into(), "-p".into()],
-            env: self.unsandboxed_env(),
+            env: unsandboxed_env(&self.prefix),
         };
         let out = self.dir.join("wineserver.out");
         let err = self.dir.join("wineserver.err");
@@ -575,14 +723,9 @@ impl Wine {
                 if let Some(server) = server {
                     server.kill();
                 }
-                crate::process::kill_by_environment(&self.prefix_variable());
+                crate::process::kill_by_environment(&prefix_variable(&self.prefix));
             }
         }
-    }
-
-    /// `WINEPREFIX=<prefix>`, as every Wine process of this machine has it in its environment.
-    fn prefix_variable(&self) -> String {
-        format!("WINEPREFIX={}", self.prefix.display())
     }
 
     /// What ends every Wine process of the run at once, for an interrupted run: the sandbox
@@ -592,7 +735,7 @@ impl Wine {
             (Ok(jail), _) => Some(jail.killer()),
             (Err(_), server) => server.clone(),
         };
-        let unsandboxed = self.jail.is_err().then(|| self.prefix_variable());
+        let unsandboxed = self.jail.is_err().then(|| prefix_variable(&self.prefix));
         Box::new(move || {
             if let Some(server) = &server {
                 server.kill();
@@ -604,18 +747,19 @@ impl Wine {
     }
 
     /// `C:` is the prefix's own drive (Wine needs its `C:\windows\system32` there); every other
-    /// letter is a folder of ours.
-    fn drive_dir(&self, drive: char) -> PathBuf {
+    /// letter is a folder of ours. Relative to the disk.
+    fn drive_dir(drive: char) -> PathBuf {
         match drive.to_ascii_lowercase() {
-            'c' => self.prefix.join("drive_c"),
-            letter => self.drives.join(letter.to_string()),
+            'c' => PathBuf::from("prefix/drive_c"),
+            letter => Path::new("drives").join(letter.to_string()),
         }
     }
+
     /// Makes drive `drive` exist, linking our folder into the prefix's `dosdevices` when it is
-    /// first used, and returns its folder.
+    /// first used, and returns its folder, relative to the disk.
     fn prepare_drive(&self, drive: char) -> anyhow::Result<PathBuf> {
         let letter = drive.to_ascii_lowercase();
-        let root = self.drive_dir(drive);
+        let root = Wine::drive_dir(drive);
         if letter == 'c' {
             return Ok(root);
         }
@@ -624,22 +768,103 @@ impl Wine {
                 "drive Z: is the Linux root folder under Wine, so the harness will not place files there; use another drive letter"
             );
         }
-        std::fs::create_dir_all(&root)?;
-        let link = self.prefix.join("dosdevices").join(format!("{letter}:"));
-        if std::fs::read_link(&link).ok().as_deref() != Some(root.as_path()) {
-            let _ = std::fs::remove_file(&link);
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(&root, &link)
-                .with_context(|| format!("cannot make drive {drive}: at `{}`", link.display()))?;
+        if self.disk.kind(&root).is_none() {
+            self.disk
+                .create_folder(&root)
+                .with_context(|| format!("cannot create `{}`", self.disk.show(&root).display()))?;
+        }
+        // The link is Wine's way to the drive; the harness itself never follows it.
+        let link = Path::new("prefix/dosdevices").join(format!("{letter}:"));
+        let target = self.drives.join(letter.to_string());
+        if self.disk.read_link(&link).as_deref() != Some(target.as_path()) {
+            self.disk.remove_entry(&link);
+            self.disk.symlink(&target, &link).with_context(|| {
+                format!("cannot make drive {drive}: at `{}`", self.disk.show(&link).display())
+            })?;
         }
         Ok(root)
     }
 }
 
+/// The environment of every Wine process, inside the sandbox or not.
+fn common_env(prefix: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("WINEPREFIX".into(), prefix.into()),
+        // Wine's errors stay on (they go to the host's stderr, which is shown only when a
+        // host fails to start); its fixme lines are noise.
+        ("WINEDEBUG".into(), "fixme-all".into()),
+        // Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no
+        // one could answer the prompt.
+        ("WINEDLLOVERRIDES".into(), "mscoree,mshtml=".into()),
+    ]
+}
+
+/// Without a sandbox, Wine processes get the harness's own environment plus Wine's.
+fn unsandboxed_env(prefix: &Path) -> Vec<(OsString, OsString)> {
+    common_env(prefix)
+}
+
+/// `WINEPREFIX=<prefix>`, as every Wine process of that prefix has it in its environment.
+fn prefix_variable(prefix: &Path) -> String {
+    format!("WINEPREFIX={}", prefix.display())
+}
+
+/// Makes `folder` (if missing) and gives it to the sandbox's user.
+fn make_owned_folder(folder: &Path, owner: Option<(u32, u32)>) -> anyhow::Result<()> {
+    if !folder.is_dir() {
+        std::fs::create_dir(folder)
+            .with_context(|| format!("cannot create `{}`", folder.display()))?;
+    }
+    #[cfg(unix)]
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::lchown(folder, Some(uid), Some(gid))
+            .with_context(|| format!("cannot give `{}` to the sandbox's user", folder.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = owner;
+    Ok(())
+}
+
+/// Takes out of a prefix every way to the rest of the file system that Wine puts in: the `Z:`
+/// drive (the Linux root) and the links from `C:\users\<name>\Desktop`, `Documents`, ... to the
+/// home folder, which become empty folders (the profile folder's owner's). Links are removed,
+/// never followed.
+fn repair_prefix(prefix: &Path) -> anyhow::Result<()> {
+    let z = prefix.join("dosdevices").join("z:");
+    if std::fs::symlink_metadata(&z).is_ok() {
+        std::fs::remove_file(&z)
+            .with_context(|| format!("cannot remove Wine's Z: drive `{}`", z.display()))?;
+    }
+    let users = prefix.join("drive_c").join("users");
+    for profile in std::fs::read_dir(&users).into_iter().flatten().filter_map(Result::ok) {
+        if !profile.file_type().is_ok_and(|kind| kind.is_dir()) {
+            continue;
+        }
+        #[cfg(unix)]
+        let owner = {
+            use std::os::unix::fs::MetadataExt;
+            profile.metadata().ok().map(|meta| (meta.uid(), meta.gid()))
+        };
+        #[cfg(not(unix))]
+        let owner = None;
+        for entry in std::fs::read_dir(profile.path()).into_iter().flatten().filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
+                std::fs::remove_file(&path).with_context(|| {
+                    format!("cannot remove Wine's link to the home folder `{}`", path.display())
+                })?;
+                make_owned_folder(&path, owner)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The native backend's stand-in for the machine's drives.
 #[derive(Debug)]
 pub struct Sandbox {
-    root: PathBuf,
+    disk: Arc<DiskRoot>,
 }
 
 /// What of Wine this machine has, as found where the harness looks for it.
@@ -741,19 +966,4 @@ fn find_ignoring_case(dir: &Path, name: &str) -> Option<PathBuf> {
         .filter_map(Result::ok)
         .find(|entry| entry.file_name().to_string_lossy().to_lowercase() == wanted)
         .map(|entry| entry.path())
-}
-
-fn existing_or_new(dir: &Path, folder: &str) -> anyhow::Result<PathBuf> {
-    match find_ignoring_case(dir, folder) {
-        Some(existing) if existing.is_dir() => Ok(existing),
-        Some(existing) => {
-            bail!("`{}` is a file where the configuration needs a folder", existing.display())
-        }
-        None => {
-            let path = dir.join(folder);
-            std::fs::create_dir_all(&path)
-                .with_context(|| format!("cannot create `{}`", path.display()))?;
-            Ok(path)
-        }
-    }
 }

@@ -17,11 +17,19 @@
 //! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel
 //! kills every process left in the namespace: hosts, Wine's services and the server.
 //!
-//! Inside, the only writable places are the prefix, the other drives' folders and a private
-//! `/tmp`, all in the machine's folder; `/usr` (with Wine), the loader's `/etc` files and the
-//! built host programs are read-only; the home folder, `/etc/shadow`, the rest of `/etc`,
-//! `/home`, `/root`, the real `/tmp` and the network do not exist. When the harness runs as
-//! root the sandbox runs as uid 65534 in a user namespace with every capability dropped.
+//! Inside, the only writable places are the machine's disk (the prefix and the other drives'
+//! folders, an overlay over a base no run writes, see `overlay.rs`) and a private `/tmp`, both
+//! on the run's size-capped tmpfs; `/usr` (with Wine), the loader's `/etc` files and the built
+//! host programs are read-only; the home folder, `/etc/shadow`, the rest of `/etc`, `/home`,
+//! `/root`, the real `/tmp` and the network do not exist. Every mount is nosuid and nodev.
+//!
+//! Who: when the harness runs as root, bwrap and every process entered into the sandbox run
+//! as a real unprivileged user outside too ([`sandbox_user`], uid and gid
+//! [`DEFAULT_SANDBOX_ID`]), set between fork and exec, so that the user namespace maps the
+//! sandbox's user to that uid and never to root: a file a filter makes setuid is setuid to
+//! that user. Each of those processes also gets `no_new_privs`, the system-call filter of
+//! `seccomp.rs`, the run's limits (`limits.rs`) and an environment of the sandbox's own, bwrap
+//! included (so `/proc/1/environ` inside holds nothing of the harness's).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,10 +37,47 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::process::{Background, Launch};
+use crate::process::{Background, Confinement, Launch};
+
+/// The uid and gid the sandbox runs as when the harness is root: a number of its own, outside
+/// the ranges that distributions hand to people (1000-60000), to services (below 1000,
+/// 65534) and to containers' mapped users (from 100000 in blocks of 65536, up to
+/// systemd-nspawn's 0x6FFF0000), so that no one else's files or processes are its, and
+/// `RLIMIT_NPROC` counts only sandboxes. `ISAPI_HARNESS_SANDBOX_ID` chooses another.
+pub const DEFAULT_SANDBOX_ID: u32 = 0x7000_4953;
+
+/// Whether the harness runs as root.
+pub fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid cannot fail and touches no memory.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// The unprivileged (uid, gid) every process of the sandbox runs as, when the harness runs as
+/// root; None when the harness is an unprivileged user itself (the sandbox is then that
+/// user's).
+pub fn sandbox_user() -> anyhow::Result<Option<(u32, u32)>> {
+    if !running_as_root() {
+        return Ok(None);
+    }
+    let id = match std::env::var("ISAPI_HARNESS_SANDBOX_ID") {
+        Ok(text) => match text.trim().parse::<u32>() {
+            Ok(id) if id != 0 && id != u32::MAX => id,
+            _ => anyhow::bail!(
+                "ISAPI_HARNESS_SANDBOX_ID is `{text}`: it must be an unprivileged uid (a number other than 0)"
+            ),
+        },
+        Err(_) => DEFAULT_SANDBOX_ID,
+    };
+    Ok(Some((id, id)))
+}
 
 /// Whether this machine can make the sandbox: the path of `bwrap`, or one line saying why
-/// not and how to allow it.
+/// not and how to allow it. The trial runs as the sandbox's user, as the run will.
 pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
     // ISAPI_HARNESS_BWRAP names another bubblewrap (one built from source, say).
     let bwrap = match std::env::var_os("ISAPI_HARNESS_BWRAP") {
@@ -67,7 +112,15 @@ pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
         .collect(),
         env: Vec::new(),
     };
-    match crate::process::run_to_end(&trial, Duration::from_secs(20), scratch) {
+    let user = sandbox_user().map_err(|error| format!("{error:#}"))?;
+    let confinement =
+        Confinement { user, clean_env: true, no_new_privs: true, ..Confinement::default() };
+    match crate::process::run_to_end_confined(
+        &trial,
+        Some(&confinement),
+        Duration::from_secs(20),
+        scratch,
+    ) {
         Ok(()) => Ok(bwrap),
         Err(error) => Err(format!(
             "bubblewrap cannot create the user and PID namespaces the sandbox needs ({error:#}); \
@@ -86,10 +139,15 @@ pub struct Spec {
     pub read_only: Vec<PathBuf>,
     /// (outside, inside) pairs bound read-only: the built host programs.
     pub read_only_at: Vec<(PathBuf, PathBuf)>,
-    /// Folders bound writable at their own paths: the prefix and the other drives.
+    /// Folders bound writable at their own paths: the machine's disk.
     pub writable: Vec<PathBuf>,
     /// The folder that is `/tmp` inside.
     pub tmp: PathBuf,
+    /// What confines bwrap and every process entered into the sandbox; bwrap's own adds the
+    /// mounts of the disk.
+    pub confinement: Confinement,
+    /// The mounts of the machine's disk, made in bwrap's process before it starts.
+    pub disk: std::sync::Arc<super::overlay::DiskMounts>,
     /// The Wine prefix (one of the writable folders), whose server the sandbox holds.
     pub prefix: PathBuf,
     /// Where bwrap's own report and errors go (outside the sandbox).
@@ -111,18 +169,7 @@ pub struct Jail {
     nsenter: PathBuf,
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
-}
-
-#[cfg(unix)]
-fn getuid() -> u32 {
-    // SAFETY: getuid cannot fail and touches no memory.
-    unsafe { libc::getuid() }
-}
-
-/// The sandbox is Linux's; elsewhere it is never started.
-#[cfg(not(unix))]
-fn getuid() -> u32 {
-    u32::MAX
+    confinement: Confinement,
 }
 
 impl Jail {
@@ -133,10 +180,9 @@ impl Jail {
             .context("cannot find `nsenter` (package util-linux), which the sandbox needs")?;
         let mut args: Vec<OsString> = Vec::new();
         let mut arg = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.into()));
+        // The sandbox's user is bwrap's own (the unprivileged user it was started as), mapped to
+        // itself.
         arg(&["--unshare-user".as_ref()]);
-        if getuid() == 0 {
-            arg(&["--uid".as_ref(), "65534".as_ref(), "--gid".as_ref(), "65534".as_ref()]);
-        }
         for flag in [
             "--unshare-pid",
             "--unshare-net",
@@ -174,7 +220,20 @@ impl Jail {
         for dir in &spec.read_only {
             arg(&["--ro-bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
         }
-        arg(&["--proc".as_ref(), "/proc".as_ref(), "--dev".as_ref(), "/dev".as_ref()]);
+        arg(&["--proc".as_ref(), "/proc".as_ref()]);
+        // A few device nodes rather than bwrap's `--dev`: that option makes bwrap nest a second
+        // user namespace (to mount devpts as root), and the namespaces it made before would
+        // then belong to one that a process entered with nsenter, as the sandbox's user,
+        // holds no rights in.
+        for device in ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"] {
+            arg(&["--dev-bind-try".as_ref(), device.as_ref(), device.as_ref()]);
+        }
+        for (fd, name) in [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin")] {
+            arg(&["--symlink".as_ref(), fd.as_ref(), name.as_ref()]);
+        }
+        for (fd, name) in [("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")] {
+            arg(&["--symlink".as_ref(), fd.as_ref(), name.as_ref()]);
+        }
         arg(&["--bind".as_ref(), spec.tmp.as_os_str(), "/tmp".as_ref()]);
         for dir in &spec.writable {
             arg(&["--bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
@@ -196,7 +255,13 @@ impl Jail {
         let launch = Launch { program: spec.bwrap.clone(), args, env: Vec::new() };
         let info = spec.state.join("sandbox.info");
         let errors = spec.state.join("sandbox.err");
-        let server = Background::start(&launch, &info, &errors)?;
+        let mut confinement = spec.confinement.clone();
+        #[cfg(target_os = "linux")]
+        {
+            let disk = spec.disk.clone();
+            confinement.private_mounts = Some(std::sync::Arc::new(move || disk.mount()));
+        }
+        let server = Background::start_confined(&launch, Some(&confinement), &info, &errors)?;
         let jail_error = |what: &str| {
             let said = std::fs::read_to_string(&errors).unwrap_or_default();
             let said = said.lines().last().unwrap_or("it printed nothing").to_owned();
@@ -219,7 +284,10 @@ impl Jail {
             std::thread::sleep(Duration::from_millis(2));
         };
         // Hosts must not start before the server listens: the first would start a second one.
-        while !server_listening(&spec.tmp, &spec.prefix) {
+        // The sandbox's /tmp and prefix are seen through its root.
+        let root = seen_root(leader);
+        let (tmp, prefix) = (root.join("tmp"), within(&root, &spec.prefix));
+        while !server_listening(&tmp, &prefix) {
             if server.status().is_some() {
                 return Err(jail_error("stopped before its wineserver was listening"));
             }
@@ -229,16 +297,34 @@ impl Jail {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(Jail { server, leader, nsenter, cwd: spec.cwd.clone(), env: spec.env.clone() })
+        Ok(Jail {
+            server,
+            leader,
+            nsenter,
+            cwd: spec.cwd.clone(),
+            env: spec.env.clone(),
+            confinement: spec.confinement.clone(),
+        })
     }
 
-    /// `program` with `args`, to be run inside this sandbox.
+    /// The sandbox's root folder as the harness sees it: `/proc/<first process>/root`.
+    pub fn root(&self) -> PathBuf {
+        seen_root(self.leader)
+    }
+
+    /// What confines every process entered into the sandbox (see [`Jail::enter`]).
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// `program` with `args`, to be run inside this sandbox, confined by
+    /// [`Jail::confinement`].
     pub fn enter(&self, program: &Path, args: &[OsString]) -> Launch {
         let mut all: Vec<OsString> = vec!["--target".into(), self.leader.to_string().into()];
         for namespace in ["--user", "--mount", "--pid", "--net", "--ipc", "--uts"] {
             all.push(namespace.into());
         }
-        // Keep the uid the sandbox maps us to (65534 for root), take the sandbox's root, and
+        // Keep the sandbox's user (nsenter starts as it), take the sandbox's root, and
         // resolve the working folder inside it.
         all.push("--preserve-credentials".into());
         all.push("--root".into());
@@ -283,6 +369,16 @@ impl Drop for Jail {
     fn drop(&mut self) {
         self.server.kill();
     }
+}
+
+/// `/proc/<pid>/root`: the root folder of a process of the sandbox, as the harness sees it.
+fn seen_root(pid: u32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root"))
+}
+
+/// `path` (absolute, as the sandbox sees it) under `root`.
+pub fn within(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
 fn child_pid(info: &str) -> Option<u32> {
