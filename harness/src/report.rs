@@ -38,6 +38,8 @@ pub struct StartReport {
     pub timeline: Vec<Happening>,
     /// Whether the hosts ran inside the sandbox; filled in by the driver.
     pub sandbox: bool,
+    /// How each limit of the run was kept, or why it could not be; filled in by the driver.
+    pub limits: Option<crate::machine::limits::LimitsReport>,
 }
 
 /// The `--json` shape of a [`StartReport`].
@@ -50,6 +52,7 @@ struct StartReportJson<'a> {
     enable_32bit_app_on_win64: bool,
     backend: Option<BackendKind>,
     sandbox: bool,
+    limits: &'a Option<crate::machine::limits::LimitsReport>,
     service: &'a ServiceOutcome,
     hosts: &'a [HostOutcome],
     requests: &'a [RequestOutcome],
@@ -66,6 +69,7 @@ impl Serialize for StartReport {
             enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
             backend: self.backend,
             sandbox: self.sandbox,
+            limits: &self.limits,
             service: &self.service,
             hosts: &self.hosts,
             requests: &self.requests,
@@ -940,6 +944,7 @@ impl StartReport {
             events: Vec::new(),
             timeline: Vec::new(),
             sandbox: false,
+            limits: None,
         }
     }
 

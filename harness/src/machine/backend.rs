@@ -442,6 +442,7 @@ impl Wine {
                 eprintln!(
                     "isapi-harness: no sandbox: {reason}; Wine runs unsandboxed, so DLLs of your own (--image WINPATH=FILE) are refused unless --unsandboxed is given"
                 );
+                wine.limits.forgo();
                 if !wine.prefix.join(UNSANDBOXED_READY).exists() {
                     wine.create_unsandboxed_prefix()?;
                 }

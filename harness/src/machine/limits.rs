@@ -35,6 +35,20 @@ impl Default for Requested {
     }
 }
 
+/// One limit as the command line gives it: a value, or none (`0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<u64>);
+
+/// `parse_size` for clap.
+pub fn size_argument(text: &str) -> Result<Limit, String> {
+    parse_size(text).map(Limit)
+}
+
+/// `parse_count` for clap.
+pub fn count_argument(text: &str) -> Result<Limit, String> {
+    parse_count(text).map(Limit)
+}
+
 /// Reads a size: a number of bytes, or one with a unit (`K`, `M`, `G`, `T`, powers of 1024,
 /// with or without `iB`/`B`); `0` is no limit.
 pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
@@ -165,18 +179,7 @@ impl RunLimits {
             report: None,
         };
         if !sandboxed {
-            let none = |limit| LimitState {
-                limit,
-                by: Vec::new(),
-                not_set: Some(
-                    "no sandbox: with --unsandboxed or without bubblewrap no limit holds".into(),
-                ),
-            };
-            limits.report = Some(LimitsReport {
-                memory: none(requested.memory),
-                processes: none(requested.processes),
-                disk: none(requested.disk),
-            });
+            limits.forgo();
             return limits;
         }
         let name = format!("isapi-harness-{}", std::process::id());
@@ -236,6 +239,25 @@ impl RunLimits {
         };
         limits.report = Some(LimitsReport { memory, processes, disk });
         limits
+    }
+
+    /// Gives the limits up, for a run without a sandbox: nothing would join the cgroups, and
+    /// the report says that no limit holds.
+    pub fn forgo(&mut self) {
+        for (group, _) in [self.memory_group.take(), self.pids_group.take()].into_iter().flatten() {
+            let _ = std::fs::remove_dir(&group.dir);
+        }
+        let none = |limit| LimitState {
+            limit,
+            by: Vec::new(),
+            not_set: Some("no sandbox: without bubblewrap no limit holds".into()),
+        };
+        self.report = Some(LimitsReport {
+            memory: none(self.memory),
+            processes: none(self.processes),
+            disk: none(self.disk),
+        });
+        (self.memory, self.processes, self.disk) = (None, None, None);
     }
 
     /// The files a process of the sandbox writes to, to join the run's cgroups.
