@@ -358,6 +358,31 @@ fn forget(pid: u32) {
     RUNNING.lock().expect("process list poisoned").retain(|&running| running != pid);
 }
 
+/// The ids of the processes this module started that are still running.
+pub fn running() -> Vec<u32> {
+    RUNNING.lock().expect("process list poisoned").clone()
+}
+
+/// The parent of process `pid`, from `/proc/<pid>/stat`.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields after its last `)` do not.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Kills process `pid` at once.
+pub fn kill_now(pid: u32) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
 /// Kills every process this module started that is still running, with the process groups
 /// they lead. Called when the run is interrupted.
 pub fn kill_all() {

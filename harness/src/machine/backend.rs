@@ -309,6 +309,15 @@ impl Backend {
         wine.limits.hit(before, &after, killed)
     }
 
+    /// Ends what the hosts left running in the sandbox (see `Jail::end_strays`).
+    pub fn end_strays(&self) {
+        if let Backend::Wine(wine) = self
+            && let Ok(jail) = &wine.jail
+        {
+            jail.end_strays();
+        }
+    }
+
     /// What confines every process the backend starts, when it has a sandbox.
     pub fn confinement(&self) -> Option<&Confinement> {
         match self {
@@ -453,6 +462,9 @@ impl Wine {
             }
         }
         wine.warm_up()?;
+        if let Ok(jail) = &wine.jail {
+            jail.keep_what_runs();
+        }
         Ok(wine)
     }
 

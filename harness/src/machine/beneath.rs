@@ -195,11 +195,12 @@ impl DiskRoot {
             let result = unsafe {
                 libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW)
             };
-            (result == 0).then(|| match stat.st_mode & libc::S_IFMT {
+            let kind = match stat.st_mode & libc::S_IFMT {
                 libc::S_IFREG => Kind::File,
                 libc::S_IFDIR => Kind::Folder,
                 _ => Kind::Other,
-            })
+            };
+            (result == 0).then_some(kind)
         }
         #[cfg(not(target_os = "linux"))]
         {

@@ -83,7 +83,7 @@ pub fn parse_count(text: &str) -> Result<Option<u64>, String> {
 /// A limit in words, for the timeline and messages: "2 GiB", "512 MiB", "256 processes".
 pub fn bytes_in_words(bytes: u64) -> String {
     for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if bytes >= 1u64 << shift && bytes % (1u64 << shift) == 0 {
+        if bytes >= 1u64 << shift && bytes.is_multiple_of(1u64 << shift) {
             return format!("{} {unit}", bytes >> shift);
         }
     }

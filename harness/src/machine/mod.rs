@@ -215,6 +215,8 @@ impl Machine {
                 &scratch,
             )?;
             let hit = self.backend.limit_hit(&before, &finished);
+            // Nothing a host started outlives it.
+            self.backend.end_strays();
             match crate::host::read_report(plan, &images, &finished) {
                 Ok(mut run) => {
                     run.start_attempts = attempt;

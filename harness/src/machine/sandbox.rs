@@ -170,6 +170,11 @@ pub struct Jail {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     confinement: Confinement,
+    /// The sandbox's PID namespace (`pid:[4026532178]`), by which its processes are found.
+    pid_namespace: OsString,
+    /// The processes kept between hosts: the sandbox's first ones, the wineserver and the
+    /// Wine services the warm-up started (see [`Jail::keep_what_runs`]).
+    kept: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Jail {
@@ -297,6 +302,9 @@ impl Jail {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        let pid_namespace = std::fs::read_link(format!("/proc/{leader}/ns/pid"))
+            .map(PathBuf::into_os_string)
+            .map_err(|error| jail_error(&format!("has no PID namespace to read ({error})")))?;
         Ok(Jail {
             server,
             leader,
@@ -304,6 +312,8 @@ impl Jail {
             cwd: spec.cwd.clone(),
             env: spec.env.clone(),
             confinement: spec.confinement.clone(),
+            pid_namespace,
+            kept: std::sync::Mutex::new(vec![leader]),
         })
     }
 
@@ -344,6 +354,71 @@ impl Jail {
         all.push(program.into());
         all.extend(args.iter().cloned());
         Launch { program: self.nsenter.clone(), args: all, env: Vec::new() }
+    }
+
+    /// The processes of the sandbox now, as the harness sees them: every process whose PID
+    /// namespace is the sandbox's.
+    fn members(&self) -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                    .is_ok_and(|namespace| namespace.as_os_str() == self.pid_namespace)
+            })
+            .collect()
+    }
+
+    /// Records the processes that run now as the ones kept between hosts: called once the
+    /// warm-up host has ended, when they are the wineserver and the Wine services it started,
+    /// before any filter has run.
+    pub fn keep_what_runs(&self) {
+        let members = self.members();
+        let mut kept = self.kept.lock().expect("kept list poisoned");
+        kept.extend(members);
+        kept.sort_unstable();
+        kept.dedup();
+    }
+
+    /// Ends every process of the sandbox that is neither kept nor part of a host the harness
+    /// is running now (a descendant of a process it started): what a host left behind,
+    /// however it detached (a new session, a double fork), is found by its PID namespace.
+    pub fn end_strays(&self) {
+        let kept = self.kept.lock().expect("kept list poisoned").clone();
+        // A stray may be forking while it is ended; a few rounds end its children too.
+        for _ in 0..8 {
+            // The hosts under way; bwrap itself, which every process of the sandbox descends
+            // from, is no host.
+            let bwrap = self.server.pid();
+            let running: Vec<u32> =
+                crate::process::running().into_iter().filter(|&pid| pid != bwrap).collect();
+            let descends_from_running = |pid: u32| {
+                let mut current = pid;
+                for _ in 0..64 {
+                    if running.contains(&current) {
+                        return true;
+                    }
+                    match crate::process::parent_of(current) {
+                        Some(parent) if parent > 1 && parent != current => current = parent,
+                        _ => return false,
+                    }
+                }
+                false
+            };
+            let strays: Vec<u32> = self
+                .members()
+                .into_iter()
+                .filter(|pid| !kept.contains(pid) && !descends_from_running(*pid))
+                .collect();
+            if strays.is_empty() {
+                return;
+            }
+            for pid in strays {
+                crate::process::kill_now(pid);
+            }
+        }
     }
 
     /// Waits up to `timeout` for the (non-persistent) server to end by itself.

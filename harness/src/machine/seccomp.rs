@@ -16,9 +16,11 @@
 use crate::process::SockFilter;
 
 // From <linux/filter.h>, <linux/audit.h> and <linux/seccomp.h>; fixed by the kernel's ABI.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
+/// BPF_LD | BPF_W | BPF_ABS (0x00 | 0x00 | 0x20).
+const BPF_LD_W_ABS: u16 = 0x20;
+/// BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JGE | BPF_K.
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_JMP_JGE_K: u16 = 0x35;
 const BPF_JMP_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
