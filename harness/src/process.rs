@@ -611,7 +611,21 @@ fn describe(launch: &Launch) -> String {
         .join(" ")
 }
 
-/// The job object every child joins on Windows, so that none outlives the harness.
+/// The memory (bytes) and the number of processes that the job object every child of the
+/// harness joins on Windows may hold at once; None is no limit. Read when the job is made, at
+/// the first start.
+static JOB_LIMITS: Mutex<(Option<u64>, Option<u64>)> = Mutex::new((None, None));
+
+/// Sets the job object's limits (Windows); call before the first process starts. Elsewhere
+/// the sandbox keeps the limits (`machine/limits.rs`).
+pub fn set_job_limits(memory: Option<u64>, processes: Option<u64>) {
+    *JOB_LIMITS.lock().expect("job limits poisoned") = (memory, processes);
+}
+
+/// The job object every child joins on Windows, so that none outlives the harness, and which
+/// bounds what they may hold together: `JOB_OBJECT_LIMIT_JOB_MEMORY` (the committed memory of
+/// every process in the job) and `JOB_OBJECT_LIMIT_ACTIVE_PROCESS` (a start past the limit
+/// fails). A process that reaches the memory limit gets an allocation failure, not a kill.
 #[cfg(windows)]
 mod job {
     use std::os::windows::io::AsRawHandle;
@@ -619,7 +633,8 @@ mod job {
 
     use windows_sys::Win32::Foundation::{GetLastError, HANDLE};
     use windows_sys::Win32::System::JobObjects::{
-        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
+        JOB_OBJECT_LIMIT_JOB_MEMORY, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
         JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
         SetInformationJobObject,
     };
@@ -639,6 +654,16 @@ mod job {
                 }
                 let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
                 limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+                let (memory, processes) = *super::JOB_LIMITS.lock().expect("job limits poisoned");
+                if let Some(bytes) = memory {
+                    limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
+                    limits.JobMemoryLimit = usize::try_from(bytes).unwrap_or(usize::MAX);
+                }
+                if let Some(count) = processes {
+                    limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+                    limits.BasicLimitInformation.ActiveProcessLimit =
+                        u32::try_from(count).unwrap_or(u32::MAX);
+                }
                 let ok = SetInformationJobObject(
                     job,
                     JobObjectExtendedLimitInformation,

@@ -305,7 +305,10 @@ impl Backend {
             finished.status.is_some_and(|status| status.signal() == Some(9))
         };
         #[cfg(not(unix))]
-        let killed = false;
+        let killed = {
+            let _ = finished;
+            false
+        };
         wine.limits.hit(before, &after, killed)
     }
 

@@ -30,6 +30,7 @@ pub struct DiskRoot {
     fd: std::os::fd::OwnedFd,
     /// The folder, for messages (on Linux, as the sandbox sees it).
     shown: PathBuf,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "the sandbox is Linux's"))]
     /// Who owns what the harness creates here: the sandbox's user, so that its programs may
     /// write beside a placed file as they could on the server.
     owner: Option<(u32, u32)>,

@@ -61,7 +61,10 @@ impl Machine {
         let artifacts = Artifacts::locate()?;
         let hosts_built = artifacts.root().join("hosts");
         let sandboxable = !cfg!(windows);
-        let limits = limits::RunLimits::set_up(requested_limits(), sandboxable);
+        let requested = requested_limits();
+        // On Windows the job object every host joins keeps memory and processes.
+        crate::process::set_job_limits(requested.memory, requested.processes);
+        let limits = limits::RunLimits::set_up(requested, sandboxable);
         let (backend, lock) =
             backend::Backend::open(choice, &artifacts.machines_dir(), &hosts_built, limits)?;
         let state = artifacts.machines_dir().join(backend.name());

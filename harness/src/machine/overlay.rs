@@ -168,6 +168,7 @@ pub enum Mode {
 /// The mounts of one sandbox's disk, made in the child that becomes bwrap (see the module's
 /// comment), with every path and option prepared before the fork.
 #[derive(Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "the sandbox is Linux's"))]
 pub struct DiskMounts {
     /// When the harness is not root: the user and group maps of the user namespace.
     user_maps: Option<(CString, CString)>,

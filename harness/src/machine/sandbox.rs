@@ -147,6 +147,7 @@ pub struct Spec {
     /// mounts of the disk.
     pub confinement: Confinement,
     /// The mounts of the machine's disk, made in bwrap's process before it starts.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "the sandbox is Linux's"))]
     pub disk: std::sync::Arc<super::overlay::DiskMounts>,
     /// The Wine prefix (one of the writable folders), whose server the sandbox holds.
     pub prefix: PathBuf,
@@ -260,12 +261,16 @@ impl Jail {
         let launch = Launch { program: spec.bwrap.clone(), args, env: Vec::new() };
         let info = spec.state.join("sandbox.info");
         let errors = spec.state.join("sandbox.err");
-        let mut confinement = spec.confinement.clone();
         #[cfg(target_os = "linux")]
-        {
+        let confinement = {
             let disk = spec.disk.clone();
-            confinement.private_mounts = Some(std::sync::Arc::new(move || disk.mount()));
-        }
+            Confinement {
+                private_mounts: Some(std::sync::Arc::new(move || disk.mount())),
+                ..spec.confinement.clone()
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        let confinement = spec.confinement.clone();
         let server = Background::start_confined(&launch, Some(&confinement), &info, &errors)?;
         let jail_error = |what: &str| {
             let said = std::fs::read_to_string(&errors).unwrap_or_default();
