@@ -370,6 +370,13 @@ pub fn parent_of(pid: u32) -> Option<u32> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The session of process `pid` (the id of the process that made it), from `/proc/<pid>/stat`.
+pub fn session_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name: state, ppid, pgrp, session.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// Kills process `pid` at once.
 pub fn kill_now(pid: u32) {
     #[cfg(unix)]

@@ -369,9 +369,10 @@ fn sandbox_missing_refuses_a_users_own_dll_unless_unsandboxed() {
 }
 
 /// Builds `tests/data/escape-filter/escape.c` for AMD64 as one of its attacks
-/// (`-DHOSTILE=<mode>`, see the top of the file), planting `planted` as the variable to look for.
+/// (`-DHOSTILE=<mode>`, see the top of the file), with the strings it is given (`PLANTED`,
+/// `LINK_TARGET`).
 #[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
-fn build_attack(out: &Path, mode: u32, planted: &str) -> PathBuf {
+fn build_attack(out: &Path, mode: u32, strings: &[(&str, &str)]) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/escape-filter/escape.c");
     let status = Command::new("x86_64-w64-mingw32-gcc")
         .arg("-shared")
@@ -380,7 +381,7 @@ fn build_attack(out: &Path, mode: u32, planted: &str) -> PathBuf {
         .arg(&source)
         .arg(source.with_extension("def"))
         .arg(format!("-DHOSTILE={mode}"))
-        .arg(format!("-DPLANTED=\"{planted}\""))
+        .args(strings.iter().map(|(name, value)| format!("-D{name}=\"{value}\"")))
         .arg("-lws2_32")
         .arg("-Wl,--enable-stdcall-fixup")
         .status();
@@ -412,7 +413,7 @@ fn description(report: &Value) -> String {
 #[test]
 fn sandbox_a_setuid_file_made_inside_is_not_setuid_root_outside() {
     let build = tempfile::tempdir().unwrap();
-    let dll = build_attack(&build.path().join("setuid.dll"), 1, "-");
+    let dll = build_attack(&build.path().join("setuid.dll"), 1, &[]);
     let (output, report) = start_with_attack(&dll, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let said = description(&report);
@@ -447,7 +448,7 @@ fn sandbox_a_setuid_file_made_inside_is_not_setuid_root_outside() {
 fn sandbox_the_callers_environment_is_not_readable_inside() {
     let build = tempfile::tempdir().unwrap();
     let planted = format!("ISAPI_HARNESS_PLANTED_{}", std::process::id());
-    let dll = build_attack(&build.path().join("environ.dll"), 2, &planted);
+    let dll = build_attack(&build.path().join("environ.dll"), 2, &[("PLANTED", &planted)]);
     let metabase = iis5_amd64_metabase();
     let image = format!("{FILTER_PATH}={}", dll.display());
     let output = Command::new(harness_binary())
@@ -476,7 +477,7 @@ fn sandbox_the_callers_environment_is_not_readable_inside() {
 #[test]
 fn sandbox_a_hostile_run_leaves_the_next_run_a_pristine_machine() {
     let build = tempfile::tempdir().unwrap();
-    let dll = build_attack(&build.path().join("poison.dll"), 3, "-");
+    let dll = build_attack(&build.path().join("poison.dll"), 3, &[]);
     let (output, report) = start_with_attack(&dll, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let said = description(&report);
@@ -507,7 +508,7 @@ fn sandbox_a_hostile_run_leaves_the_next_run_a_pristine_machine() {
 #[test]
 fn sandbox_a_detached_child_does_not_outlive_its_scenario() {
     let dir = tempfile::tempdir().unwrap();
-    build_attack(&dir.path().join("detach.dll"), 4, "-");
+    build_attack(&dir.path().join("detach.dll"), 4, &[]);
     let expectation: Value = serde_json::from_str(
         &std::fs::read_to_string(iis5_amd64_metabase().with_extension("json")).unwrap(),
     )
@@ -548,7 +549,7 @@ fn free_bytes(path: &Path) -> u64 {
 #[test]
 fn sandbox_a_3_gb_write_stops_at_the_disk_limit_and_leaves_nothing() {
     let build = tempfile::tempdir().unwrap();
-    let dll = build_attack(&build.path().join("disk.dll"), 5, "-");
+    let dll = build_attack(&build.path().join("disk.dll"), 5, &[]);
     let free_before = free_bytes(&machine_dir());
     let (output, report) = start_with_attack(&dll, &[]);
     let free_after = free_bytes(&machine_dir());
@@ -579,7 +580,7 @@ fn sandbox_a_3_gb_write_stops_at_the_disk_limit_and_leaves_nothing() {
 #[test]
 fn sandbox_a_host_out_of_memory_ends_at_the_memory_limit() {
     let build = tempfile::tempdir().unwrap();
-    let dll = build_attack(&build.path().join("memory.dll"), 6, "-");
+    let dll = build_attack(&build.path().join("memory.dll"), 6, &[]);
     let (output, report) = start_with_attack(&dll, &["--memory-limit", "512M"]);
     assert_eq!(output.status.code(), Some(1), "a failure observed: {}", stderr(&output));
     assert_eq!(report["hosts"][0]["end"], "memory_limit", "{report}");
@@ -587,4 +588,40 @@ fn sandbox_a_host_out_of_memory_ends_at_the_memory_limit() {
     let timeline = report["timeline"].to_string();
     assert!(timeline.contains("ran out of memory at the 512 MiB limit"), "{timeline}");
     assert!(!timeline.contains("crashed"), "{timeline}");
+}
+
+/// A link a filter leaves on the machine's disk (`C:\\Evil`, to a folder outside) is never
+/// followed: the next scenario's image at `C:\\Evil\\x.dll` is refused, naming the link, and
+/// nothing is written in the folder outside.
+#[test]
+fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::Builder::new()
+        .prefix("isapi-outside-")
+        .tempdir_in(machine_dir().parent().unwrap())
+        .unwrap();
+    build_attack(
+        &dir.path().join("link.dll"),
+        7,
+        &[("LINK_TARGET", outside.path().to_str().unwrap())],
+    );
+    let expectation: Value = serde_json::from_str(
+        &std::fs::read_to_string(iis5_amd64_metabase().with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    for (name, images) in [
+        ("a-links", vec![format!("{FILTER_PATH}=link.dll")]),
+        ("b-places", vec![format!("{FILTER_PATH}=amd64"), r"C:\Evil\x.dll=x86".to_owned()]),
+    ] {
+        std::fs::copy(iis5_amd64_metabase(), dir.path().join(format!("{name}.xml"))).unwrap();
+        let mut case = expectation.clone();
+        case["images"] = serde_json::json!(images);
+        std::fs::write(dir.path().join(format!("{name}.json")), case.to_string()).unwrap();
+    }
+    let output = harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1"]);
+    let message = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_ne!(output.status.code(), Some(0), "the placement through the link failed: {message}");
+    assert!(message.contains("Evil"), "the refusal names the link: {message}");
+    let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+    assert!(written.is_empty(), "nothing is written outside through the link: {written:?}");
 }

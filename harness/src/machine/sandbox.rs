@@ -399,7 +399,14 @@ impl Jail {
             let bwrap = self.server.pid();
             let running: Vec<u32> =
                 crate::process::running().into_iter().filter(|&pid| pid != bwrap).collect();
+            // A host's processes keep the session its nsenter made, even when Wine's start
+            // of a 32-bit program leaves the host an orphan of the namespace; only a process
+            // that made a session of its own has left its host.
             let descends_from_running = |pid: u32| {
+                if crate::process::session_of(pid).is_some_and(|session| running.contains(&session))
+                {
+                    return true;
+                }
                 let mut current = pid;
                 for _ in 0..64 {
                     if running.contains(&current) {

@@ -22,6 +22,8 @@
  *              C:\detached.txt every 50 ms; a later host: says whether that file still changes
  *   5 disk     writes up to 3 GB to C:\big.bin
  *   6 memory   takes memory 64 MiB at a time, touching every page, up to 8 GiB
+ *   7 link     makes C:\Evil a link to LINK_TARGET, a folder outside the machine, for the
+ *              harness to place a later scenario's image through
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -64,6 +66,7 @@ static long long sys6(long long n, long long a, long long b, long long c, long l
 #define SYS_nanosleep 35
 #define SYS_getpid 39
 #define SYS_fork 57
+#define SYS_symlink 88
 #define SYS_chmod 90
 #define SYS_ptrace 101
 #define SYS_setsid 112
@@ -389,6 +392,10 @@ static void hostile(char *said, size_t size)
         memset(chunk, 'x', 64 << 20);
     }
     snprintf(said, size, "memory: took=%u MiB", mib);
+#elif HOSTILE == 7
+    char *unix = unix_name(L"C:\\Evil");
+    long long made = unix ? sys3(SYS_symlink, LINK_TARGET, unix, 0) : -1;
+    snprintf(said, size, "link: made=%lld", made);
 #endif
 }
 #endif
