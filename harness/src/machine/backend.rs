@@ -317,7 +317,7 @@ impl Backend {
         if let Backend::Wine(wine) = self
             && let Ok(jail) = &wine.jail
         {
-            jail.end_strays();
+            jail.end_strays(|| wine.limits.members());
         }
     }
 

@@ -269,6 +269,14 @@ impl RunLimits {
             .collect()
     }
 
+    /// Every process in the run's cgroup (as this PID namespace numbers them), when there is
+    /// one: every process of the sandbox joined it before it ran, and none of them may leave.
+    pub fn members(&self) -> Option<Vec<u32>> {
+        let (group, _) = self.pids_group.as_ref().or(self.memory_group.as_ref())?;
+        let text = std::fs::read_to_string(&group.procs).ok()?;
+        Some(text.lines().filter_map(|line| line.trim().parse().ok()).collect())
+    }
+
     /// The counters that tell a limit was reached, now.
     pub fn counters(&self, disk: &super::beneath::DiskRoot) -> Counters {
         let oom_kills = self.memory_group.as_ref().and_then(|(group, version)| match version {

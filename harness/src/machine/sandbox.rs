@@ -362,13 +362,20 @@ impl Jail {
     }
 
     /// The processes of the sandbox now, as the harness sees them: every process whose PID
-    /// namespace is the sandbox's.
-    fn members(&self) -> Vec<u32> {
-        std::fs::read_dir("/proc")
+    /// namespace is the sandbox's, among `candidates` (the run's cgroup, one file to read) or
+    /// else among every process of the machine.
+    fn members(&self, candidates: Option<Vec<u32>>) -> Vec<u32> {
+        let all = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+                .collect::<Vec<u32>>()
+        };
+        candidates
+            .unwrap_or_else(all)
             .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
                 std::fs::read_link(format!("/proc/{pid}/ns/pid"))
                     .is_ok_and(|namespace| namespace.as_os_str() == self.pid_namespace)
@@ -380,7 +387,7 @@ impl Jail {
     /// warm-up host has ended, when they are the wineserver and the Wine services it started,
     /// before any filter has run.
     pub fn keep_what_runs(&self) {
-        let members = self.members();
+        let members = self.members(None);
         let mut kept = self.kept.lock().expect("kept list poisoned");
         kept.extend(members);
         kept.sort_unstable();
@@ -390,7 +397,8 @@ impl Jail {
     /// Ends every process of the sandbox that is neither kept nor part of a host the harness
     /// is running now (a descendant of a process it started): what a host left behind,
     /// however it detached (a new session, a double fork), is found by its PID namespace.
-    pub fn end_strays(&self) {
+    /// `candidates`: the run's cgroup's processes, where the run has one.
+    pub fn end_strays(&self, candidates: impl Fn() -> Option<Vec<u32>>) {
         let kept = self.kept.lock().expect("kept list poisoned").clone();
         // A stray may be forking while it is ended; a few rounds end its children too.
         for _ in 0..8 {
@@ -420,7 +428,7 @@ impl Jail {
                 false
             };
             let strays: Vec<u32> = self
-                .members()
+                .members(candidates())
                 .into_iter()
                 .filter(|pid| !kept.contains(pid) && !descends_from_running(*pid))
                 .collect();
