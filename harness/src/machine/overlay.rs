@@ -347,3 +347,29 @@ fn escape_option(path: &Path) -> anyhow::Result<String> {
     }
     Ok(text.to_owned())
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_is_sound_only_as_sealed() {
+        let machine = tempfile::tempdir().unwrap();
+        let layers = Layers::new(machine.path());
+        assert!(!layers.base_is_sound(), "no base yet");
+        layers.make_empty_base(None).unwrap();
+        std::fs::create_dir_all(layers.base_disk.join("prefix/drive_c")).unwrap();
+        std::fs::write(layers.base_disk.join("prefix/system.reg"), "WINE REGISTRY").unwrap();
+        assert!(!layers.base_is_sound(), "an unfinished base is never used");
+        layers.seal().unwrap();
+        assert!(layers.base_is_sound());
+        // A change of content (and so of size), a new file, or a link: each is damage.
+        std::fs::write(layers.base_disk.join("prefix/system.reg"), "garbage, longer").unwrap();
+        assert!(!layers.base_is_sound(), "a changed file is damage");
+        layers.seal().unwrap();
+        std::os::unix::fs::symlink("/", layers.base_disk.join("prefix/drive_c/z")).unwrap();
+        assert!(!layers.base_is_sound(), "a new link is damage");
+        layers.make_empty_base(None).unwrap();
+        assert!(!layers.base_is_sound(), "an emptied base is unfinished again");
+    }
+}
