@@ -29,6 +29,9 @@ pub enum Cause {
     Crashed,
     TimedOut,
     RawDataUnsupported,
+    /// The host was ended by a limit of the run (memory, processes, disk) before the filter's
+    /// step finished: the filter's doing, but no crash of its own.
+    LimitReached,
 }
 
 /// How the host process ended, as far as the cause of a filter result is concerned.
@@ -36,6 +39,8 @@ pub enum Cause {
 pub enum HostDeath {
     Crashed,
     TimedOut,
+    /// Ended at a limit of the run.
+    Limit,
     Other,
 }
 
@@ -45,6 +50,9 @@ impl HostDeath {
             HostEnd::Crashed { .. } => HostDeath::Crashed,
             // A host that floods its output never finishes its start either.
             HostEnd::TimedOut | HostEnd::Flooded => HostDeath::TimedOut,
+            HostEnd::MemoryLimit { .. }
+            | HostEnd::ProcessLimit { .. }
+            | HostEnd::DiskLimit { .. } => HostDeath::Limit,
             HostEnd::Died { .. } | HostEnd::Completed => HostDeath::Other,
         }
     }
@@ -64,6 +72,7 @@ pub fn classify(
     let unfinished = match death {
         HostDeath::Crashed => Cause::Crashed,
         HostDeath::TimedOut => Cause::TimedOut,
+        HostDeath::Limit => Cause::LimitReached,
         HostDeath::Other => Cause::Crashed,
     };
     Some(match (stage, error) {

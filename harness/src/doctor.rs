@@ -20,6 +20,9 @@ pub struct Observed {
     pub sandbox: Result<PathBuf, String>,
     /// Where the host programs and filters are, or why they cannot be found.
     pub artifacts: Result<PathBuf, String>,
+    /// How a sandboxed run would keep its default limits (memory, processes, disk), or why
+    /// it could not; None on Windows.
+    pub limits: Option<crate::machine::limits::LimitsReport>,
 }
 
 /// One piece and its state.
@@ -47,6 +50,9 @@ pub fn findings(seen: &Observed) -> Vec<Finding> {
         found.push(wine_finding(seen));
         found.push(i386_finding(seen));
         found.push(sandbox_finding(seen));
+        if let Some(limits) = &seen.limits {
+            found.push(limits_finding(limits));
+        }
     }
     found.push(match &seen.artifacts {
         Ok(root) => Finding {
@@ -155,6 +161,33 @@ fn sandbox_finding(seen: &Observed) -> Finding {
     }
 }
 
+fn limits_finding(limits: &crate::machine::limits::LimitsReport) -> Finding {
+    let piece = "limits of a sandboxed run";
+    let each =
+        [("memory", &limits.memory), ("processes", &limits.processes), ("disk", &limits.disk)];
+    let detail = each
+        .iter()
+        .map(|(name, state)| match (&state.not_set, state.by.is_empty()) {
+            (Some(why), _) => format!("{name}: cannot be set: {why}"),
+            (None, true) => format!("{name}: none asked"),
+            (None, false) => format!("{name}: {}", state.by.join(" and ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let unset = each.iter().any(|(_, state)| state.not_set.is_some());
+    Finding {
+        piece,
+        detail,
+        fix: if unset {
+            vec![
+                "run the harness as root (cgroup v1's memory and pids hierarchies are root's), or on a machine whose cgroup v2 tree delegates the memory and pids controllers to your user".to_owned(),
+            ]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
 /// `8` from `wine-8.0 (Debian 8.0~repack-4)` or `wine-10.0-rc1`.
 fn wine_major(version: &str) -> Option<u32> {
     let digits: String =
@@ -188,13 +221,22 @@ pub fn observe() -> Observed {
     let artifacts = crate::artifacts::Artifacts::locate()
         .map(|found| found.root().to_owned())
         .map_err(|error| format!("{error:#}"));
-    Observed { windows, wine, wine_version, sandbox, artifacts }
+    // The run's cgroups are made and removed again: the only way to know they can be.
+    let limits = (!windows).then(|| {
+        let limits = crate::machine::limits::RunLimits::set_up(
+            crate::machine::limits::Requested::default(),
+            sandbox.is_ok(),
+        );
+        limits.report.clone().expect("set_up always reports")
+    });
+    Observed { windows, wine, wine_version, sandbox, artifacts, limits }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::machine::WinePieces;
+    use crate::machine::limits::{LimitState, LimitsReport};
 
     fn complete() -> Observed {
         Observed {
@@ -207,7 +249,16 @@ mod tests {
             wine_version: Some("wine-8.0 (Debian 8.0~repack-4)".to_owned()),
             sandbox: Ok("/usr/bin/bwrap".into()),
             artifacts: Ok("/opt/isapi-harness".into()),
+            limits: Some(LimitsReport {
+                memory: kept(2 << 30, "cgroup v1 memory"),
+                processes: kept(256, "cgroup v1 pids"),
+                disk: kept(1 << 30, "the size of the run's tmpfs"),
+            }),
         }
+    }
+
+    fn kept(limit: u64, by: &str) -> LimitState {
+        LimitState { limit: Some(limit), by: vec![by.to_owned()], not_set: None }
     }
 
     fn fixes(seen: &Observed) -> Vec<(&'static str, Vec<String>)> {
@@ -217,7 +268,20 @@ mod tests {
     #[test]
     fn a_complete_machine_needs_nothing() {
         assert_eq!(fixes(&complete()), vec![]);
-        assert_eq!(findings(&complete()).len(), 4);
+        assert_eq!(findings(&complete()).len(), 5);
+    }
+
+    #[test]
+    fn a_limit_that_cannot_be_set_is_named_with_the_way_to_set_it() {
+        let mut seen = complete();
+        let limits = seen.limits.as_mut().unwrap();
+        limits.memory.by.clear();
+        limits.memory.not_set =
+            Some("this machine has no cgroup hierarchy with the `memory` controller".into());
+        let found = findings(&seen);
+        let finding = found.iter().find(|f| f.piece == "limits of a sandboxed run").unwrap();
+        assert!(finding.detail.contains("memory: cannot be set"), "{}", finding.detail);
+        assert!(fixes_of(&seen).contains("cgroup"), "{}", fixes_of(&seen));
     }
 
     #[test]
@@ -261,6 +325,7 @@ mod tests {
         seen.windows = true;
         seen.wine = WinePieces { wine64: None, wineserver: None, i386_modules: None };
         seen.sandbox = Err("not used on Windows".to_owned());
+        seen.limits = None;
         assert!(fixes(&seen).is_empty());
         seen.artifacts = Err("the 64-bit host program is not built".to_owned());
         assert!(fixes_of(&seen).contains("cargo xtask build"));

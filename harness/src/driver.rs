@@ -39,5 +39,6 @@ pub fn run<M: ServerModel>(
     let mut report = model.finish();
     report.backend = Some(machine.backend());
     report.sandbox = machine.sandboxed();
+    report.limits = machine.limits();
     Ok(report)
 }

@@ -31,6 +31,60 @@ pub struct Launch {
     pub env: Vec<(OsString, OsString)>,
 }
 
+/// What confines a process of the sandbox beyond its namespaces, applied in the child between
+/// `fork` and `exec`, so that it holds from the first instruction of the program: for bwrap,
+/// which starts the sandbox, and for every process entered into it with nsenter, which would
+/// otherwise get nothing bwrap set up for its own children.
+///
+/// The steps run in this order: join the run's cgroups (while still allowed to write their
+/// files), lower `RLIMIT_NPROC`, make the private mounts (before giving up the rights to
+/// mount), become the unprivileged user, ask for death with the harness again (a change of
+/// user clears that request), set `no_new_privs`, install the system-call filter.
+#[derive(Clone, Default)]
+pub struct Confinement {
+    /// The unprivileged (uid, gid) to become, when the harness runs as root.
+    pub user: Option<(u32, u32)>,
+    /// Start with no environment but the launch's own: nothing of the harness's reaches
+    /// `/proc/N/environ` of a process inside.
+    pub clean_env: bool,
+    /// `PR_SET_NO_NEW_PRIVS`: no exec can grant more rights (a setuid file, file
+    /// capabilities), and the system-call filter may be installed without privilege.
+    pub no_new_privs: bool,
+    /// A classic BPF program for `seccomp(SECCOMP_SET_MODE_FILTER)` (implies `no_new_privs`).
+    pub syscall_filter: Option<Arc<[SockFilter]>>,
+    /// `RLIMIT_NPROC`: how many processes the (unprivileged) user may have at once.
+    pub max_processes: Option<u64>,
+    /// `cgroup.procs` (or v1 `tasks`) files the process joins by writing `0` to them.
+    pub cgroups: Vec<PathBuf>,
+    /// Mounts made in a mount namespace of the child's own, before it becomes the
+    /// unprivileged user. Called between fork and exec: it may only make system calls.
+    pub private_mounts: Option<Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Confinement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confinement")
+            .field("user", &self.user)
+            .field("clean_env", &self.clean_env)
+            .field("no_new_privs", &self.no_new_privs)
+            .field("syscall_filter", &self.syscall_filter.as_ref().map(|program| program.len()))
+            .field("max_processes", &self.max_processes)
+            .field("cgroups", &self.cgroups)
+            .field("private_mounts", &self.private_mounts.is_some())
+            .finish()
+    }
+}
+
+/// One instruction of a classic BPF program, laid out as the kernel's `struct sock_filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
 /// How a bounded run ended.
 #[derive(Debug)]
 pub struct Finished {
@@ -39,7 +93,7 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
-    /// Killed for writing more than [`OUTPUT_LIMIT`] bytes.
+    /// Killed for writing more than [`OUTPUT_LIMIT`] bytes to standard output or error.
     pub flooded: bool,
 }
 
@@ -56,7 +110,17 @@ impl Finished {
 /// Runs a helper command (wineboot, wineserver) to completion, for at most `timeout`; fails on
 /// a non-zero exit, naming the command and what it printed last.
 pub fn run_to_end(launch: &Launch, timeout: Duration, scratch: &Path) -> anyhow::Result<()> {
-    let finished = run_bounded(launch, &[], timeout, scratch)?;
+    run_to_end_confined(launch, None, timeout, scratch)
+}
+
+/// [`run_to_end`], the process confined by `confinement`.
+pub fn run_to_end_confined(
+    launch: &Launch,
+    confinement: Option<&Confinement>,
+    timeout: Duration,
+    scratch: &Path,
+) -> anyhow::Result<()> {
+    let finished = run_bounded_confined(launch, confinement, &[], timeout, scratch)?;
     match finished.status {
         Some(status) if status.success() => Ok(()),
         status => {
@@ -83,6 +147,17 @@ pub fn run_bounded(
     timeout: Duration,
     scratch: &Path,
 ) -> anyhow::Result<Finished> {
+    run_bounded_confined(launch, None, extra_args, timeout, scratch)
+}
+
+/// [`run_bounded`], the process confined by `confinement`.
+pub fn run_bounded_confined(
+    launch: &Launch,
+    confinement: Option<&Confinement>,
+    extra_args: &[OsString],
+    timeout: Duration,
+    scratch: &Path,
+) -> anyhow::Result<Finished> {
     static RUN_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run_id = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::fs::create_dir_all(scratch)
@@ -93,7 +168,7 @@ pub fn run_bounded(
     let stderr = std::fs::File::create(&stderr_path)?;
 
     let started = Instant::now();
-    let mut command = command(launch);
+    let mut command = command(launch, confinement)?;
     command.args(extra_args).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     let spawned =
         spawn(&mut command).with_context(|| format!("cannot start `{}`", describe(launch)));
@@ -114,7 +189,10 @@ pub fn run_bounded(
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
-        flooded = std::fs::metadata(&stdout_path).is_ok_and(|meta| meta.len() > OUTPUT_LIMIT);
+        // Standard error is bounded as standard output is: a filter can flood either.
+        flooded = [&stdout_path, &stderr_path]
+            .iter()
+            .any(|path| std::fs::metadata(path).is_ok_and(|meta| meta.len() > OUTPUT_LIMIT));
         interrupted = crate::interrupt::requested();
         if flooded || interrupted.is_some() || started.elapsed() >= timeout {
             kill_tree(&mut child);
@@ -162,8 +240,19 @@ impl Background {
     /// use) fires when the *thread* that started a process ends, so a process started from a
     /// short-lived thread (a test, a scenario) would be killed with it.
     pub fn start(launch: &Launch, stdout: &Path, stderr: &Path) -> anyhow::Result<Background> {
+        Background::start_confined(launch, None, stdout, stderr)
+    }
+
+    /// [`Background::start`], the process confined by `confinement`.
+    pub fn start_confined(
+        launch: &Launch,
+        confinement: Option<&Confinement>,
+        stdout: &Path,
+        stderr: &Path,
+    ) -> anyhow::Result<Background> {
         let (sender, receiver) = std::sync::mpsc::channel();
         let launch = launch.clone();
+        let confinement = confinement.cloned();
         let (stdout, stderr) = (stdout.to_owned(), stderr.to_owned());
         std::thread::Builder::new()
             .name(format!("keeps {}", launch.program.display()))
@@ -173,7 +262,7 @@ impl Background {
                         .with_context(|| format!("cannot create `{}`", stdout.display()))?;
                     let err = std::fs::File::create(&stderr)
                         .with_context(|| format!("cannot create `{}`", stderr.display()))?;
-                    let mut command = command(&launch);
+                    let mut command = command(&launch, confinement.as_ref())?;
                     command.stdin(Stdio::null()).stdout(out).stderr(err);
                     spawn(&mut command)
                         .with_context(|| format!("cannot start `{}`", describe(&launch)))
@@ -269,6 +358,38 @@ fn forget(pid: u32) {
     RUNNING.lock().expect("process list poisoned").retain(|&running| running != pid);
 }
 
+/// The ids of the processes this module started that are still running.
+pub fn running() -> Vec<u32> {
+    RUNNING.lock().expect("process list poisoned").clone()
+}
+
+/// The parent of process `pid`, from `/proc/<pid>/stat`.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields after its last `)` do not.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The session of process `pid` (the id of the process that made it), from `/proc/<pid>/stat`.
+pub fn session_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name: state, ppid, pgrp, session.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Kills process `pid` at once.
+pub fn kill_now(pid: u32) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
 /// Kills every process this module started that is still running, with the process groups
 /// they lead. Called when the run is interrupted.
 pub fn kill_all() {
@@ -340,19 +461,24 @@ fn read_prefix(path: &Path, limit: u64) -> String {
 }
 
 #[expect(clippy::disallowed_methods, reason = "this is the one place that builds commands")]
-fn command(launch: &Launch) -> Command {
+fn command(launch: &Launch, confinement: Option<&Confinement>) -> anyhow::Result<Command> {
     let mut command = Command::new(&launch.program);
     command.args(&launch.args);
+    if confinement.is_some_and(|confinement| confinement.clean_env) {
+        command.env_clear();
+    }
     for (key, value) in &launch.env {
         command.env(key, value);
     }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: between fork and exec only async-signal-safe calls are made (setsid, prctl),
-        // touching no memory of the parent.
+        let steps = confinement.map(PreExec::prepare).transpose()?;
+        // SAFETY: between fork and exec only async-signal-safe system calls are made (setsid,
+        // prctl, write, setrlimit, setgroups, setresuid, seccomp, and the mount calls of
+        // `private_mounts`, whose contract says the same), on memory prepared before the fork.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 // A session of its own: no controlling terminal to inject input into or to
                 // receive the terminal's Ctrl-C, and a process group the harness can end whole.
                 if libc::setsid() < 0 {
@@ -360,15 +486,113 @@ fn command(launch: &Launch) -> Command {
                 }
                 // Ends with the harness, even when the harness is killed with SIGKILL.
                 #[cfg(target_os = "linux")]
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
+                die_with_parent()?;
+                if let Some(steps) = &steps {
+                    steps.apply()?;
                 }
                 Ok(())
             });
         }
     }
-    command
+    #[cfg(not(unix))]
+    let _ = confinement;
+    Ok(command)
+}
+
+#[cfg(target_os = "linux")]
+fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with plain integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A [`Confinement`] made ready before the fork: files opened, the filter laid out, so that
+/// the child only makes system calls.
+#[cfg(unix)]
+struct PreExec {
+    confinement: Confinement,
+    cgroups: Vec<std::fs::File>,
+}
+
+#[cfg(unix)]
+impl PreExec {
+    fn prepare(confinement: &Confinement) -> anyhow::Result<PreExec> {
+        let cgroups = confinement
+            .cgroups
+            .iter()
+            .map(|path| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open the cgroup file `{}`", path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(PreExec { confinement: confinement.clone(), cgroups })
+    }
+
+    fn apply(&self) -> std::io::Result<()> {
+        let check = |result: libc::c_int| {
+            if result < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        };
+        for file in &self.cgroups {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a write of two bytes from a static buffer to an open descriptor.
+            let written = unsafe { libc::write(file.as_raw_fd(), b"0\n".as_ptr().cast(), 2) };
+            if written < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(max) = self.confinement.max_processes {
+            let limit = libc::rlimit { rlim_cur: max, rlim_max: max };
+            // SAFETY: setrlimit reads the local struct.
+            check(unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) })?;
+        }
+        if let Some(mounts) = &self.confinement.private_mounts {
+            mounts()?;
+        }
+        if let Some((uid, gid)) = self.confinement.user {
+            // SAFETY: credential calls with plain integer arguments; no supplementary groups
+            // (root's would otherwise stay).
+            unsafe {
+                check(libc::setgroups(0, std::ptr::null()))?;
+                check(libc::setresgid(gid, gid, gid))?;
+                check(libc::setresuid(uid, uid, uid))?;
+            }
+            // The kernel forgets the parent-death signal when the user changes.
+            #[cfg(target_os = "linux")]
+            die_with_parent()?;
+        }
+        #[cfg(target_os = "linux")]
+        if self.confinement.no_new_privs || self.confinement.syscall_filter.is_some() {
+            // SAFETY: prctl with plain integer arguments.
+            check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(program) = &self.confinement.syscall_filter {
+            let program = libc::sock_fprog {
+                len: u16::try_from(program.len())
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?,
+                // SockFilter has sock_filter's layout (repr(C), same fields in the same order).
+                filter: program.as_ptr().cast_mut().cast(),
+            };
+            // SAFETY: the kernel copies the program it is given; both live until the call ends.
+            let result = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &raw const program,
+                )
+            };
+            if result < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An exit status in words: `1`, or `killed by signal 9`.
@@ -394,7 +618,21 @@ fn describe(launch: &Launch) -> String {
         .join(" ")
 }
 
-/// The job object every child joins on Windows, so that none outlives the harness.
+/// The memory (bytes) and the number of processes that the job object every child of the
+/// harness joins on Windows may hold at once; None is no limit. Read when the job is made, at
+/// the first start.
+static JOB_LIMITS: Mutex<(Option<u64>, Option<u64>)> = Mutex::new((None, None));
+
+/// Sets the job object's limits (Windows); call before the first process starts. Elsewhere
+/// the sandbox keeps the limits (`machine/limits.rs`).
+pub fn set_job_limits(memory: Option<u64>, processes: Option<u64>) {
+    *JOB_LIMITS.lock().expect("job limits poisoned") = (memory, processes);
+}
+
+/// The job object every child joins on Windows, so that none outlives the harness, and which
+/// bounds what they may hold together: `JOB_OBJECT_LIMIT_JOB_MEMORY` (the committed memory of
+/// every process in the job) and `JOB_OBJECT_LIMIT_ACTIVE_PROCESS` (a start past the limit
+/// fails). A process that reaches the memory limit gets an allocation failure, not a kill.
 #[cfg(windows)]
 mod job {
     use std::os::windows::io::AsRawHandle;
@@ -402,7 +640,8 @@ mod job {
 
     use windows_sys::Win32::Foundation::{GetLastError, HANDLE};
     use windows_sys::Win32::System::JobObjects::{
-        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
+        JOB_OBJECT_LIMIT_JOB_MEMORY, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
         JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
         SetInformationJobObject,
     };
@@ -422,6 +661,16 @@ mod job {
                 }
                 let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
                 limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+                let (memory, processes) = *super::JOB_LIMITS.lock().expect("job limits poisoned");
+                if let Some(bytes) = memory {
+                    limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
+                    limits.JobMemoryLimit = usize::try_from(bytes).unwrap_or(usize::MAX);
+                }
+                if let Some(count) = processes {
+                    limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+                    limits.BasicLimitInformation.ActiveProcessLimit =
+                        u32::try_from(count).unwrap_or(u32::MAX);
+                }
                 let ok = SetInformationJobObject(
                     job,
                     JobObjectExtendedLimitInformation,

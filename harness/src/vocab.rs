@@ -190,6 +190,12 @@ pub enum HostEnd {
     TimedOut,
     /// Killed by the harness for writing more output than any report needs.
     Flooded,
+    /// Killed by the kernel at the run's memory limit (bytes).
+    MemoryLimit { limit: u64 },
+    /// Refused a new process at the run's process limit.
+    ProcessLimit { limit: u64 },
+    /// Filled the run's disk to its limit (bytes).
+    DiskLimit { limit: u64 },
 }
 
 impl HostEnd {
@@ -201,6 +207,9 @@ impl HostEnd {
             HostEnd::Died { .. } => "died",
             HostEnd::TimedOut => "timed_out",
             HostEnd::Flooded => "flooded",
+            HostEnd::MemoryLimit { .. } => "memory_limit",
+            HostEnd::ProcessLimit { .. } => "process_limit",
+            HostEnd::DiskLimit { .. } => "disk_limit",
         }
     }
 

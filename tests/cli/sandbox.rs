@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::{harness, harness_binary, json, scenarios, stderr};
 
 /// `target/isapi-harness/machine/wine`, the simulated machine the binary uses.
@@ -15,8 +17,14 @@ fn machine_dir() -> PathBuf {
     harness_binary().parent().unwrap().parent().unwrap().join("isapi-harness/machine/wine")
 }
 
+/// The prefix as built once, under every sandboxed run's changes; no run writes it.
 fn prefix() -> PathBuf {
-    machine_dir().join("prefix")
+    machine_dir().join("base/disk/prefix")
+}
+
+/// The prefix as the processes of a sandboxed run see it (`WINEPREFIX`): the run's overlay.
+fn live_prefix() -> PathBuf {
+    machine_dir().join("live/disk/prefix")
 }
 
 /// IIS 5.0 isolation mode on x64: the 64-bit inetinfo.exe loads `C:\Filters\amd64\mockfilter.dll`
@@ -81,8 +89,9 @@ fn files_starting_with(dir: &Path, stem: &str) -> Vec<String> {
 }
 
 /// A filter that tries every way out (Z:, \\?\unix\, \\?\Z:, \\.\Z:, the profile folders that
-/// Wine links to the home folder, a TCP connection to 127.0.0.1) reads nothing, writes nothing
-/// outside the machine, reaches no one, and still loads.
+/// Wine links to the home folder, a TCP connection to 127.0.0.1, ptrace and process_vm_readv)
+/// reads nothing, writes nothing outside the machine, reaches no one, traces nothing, and still
+/// loads.
 #[test]
 fn sandbox_keeps_a_hostile_filter_inside_the_machine() {
     let build = tempfile::tempdir().unwrap();
@@ -112,7 +121,8 @@ fn sandbox_keeps_a_hostile_filter_inside_the_machine() {
     assert_eq!(filter["loaded"], true, "the filter still loads: {filter}");
     let said = filter["description"].as_str().unwrap();
     assert!(said.starts_with("escape: inside=ok read=- wrote="), "something was read: {said}");
-    assert!(said.ends_with(" net=-"), "the network was reached: {said}");
+    assert!(said.contains(" net=- "), "the network was reached: {said}");
+    assert!(said.ends_with(" trace=-"), "ptrace or process_vm_readv was allowed: {said}");
     assert!(!said.contains("-tmp") && !said.contains("-home"), "a write got out: {said}");
     let mut in_tmp = files_starting_with(secret_dir.path(), "");
     in_tmp.sort();
@@ -162,7 +172,7 @@ fn sandbox_placing_over_a_file_of_the_machine_is_refused() {
 /// The ids of the processes that run in the machine's prefix (their environment says so; the
 /// sandbox's processes included, since their environment is set from outside), zombies aside.
 fn processes_of_the_prefix() -> Vec<u32> {
-    let wanted = format!("WINEPREFIX={}", prefix().display());
+    let wanted = format!("WINEPREFIX={}", live_prefix().display());
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
@@ -356,4 +366,262 @@ fn sandbox_missing_refuses_a_users_own_dll_unless_unsandboxed() {
     let report = json(&output);
     assert_eq!(report["sandbox"], false);
     assert_eq!(report["hosts"][0]["filters"][0]["description"], "A user's own filter");
+}
+
+/// Builds `tests/data/escape-filter/escape.c` for AMD64 as one of its attacks
+/// (`-DHOSTILE=<mode>`, see the top of the file), with the strings it is given (`PLANTED`,
+/// `LINK_TARGET`).
+#[expect(clippy::disallowed_methods, reason = "the test runs a compiler, not a host")]
+fn build_attack(out: &Path, mode: u32, strings: &[(&str, &str)]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/escape-filter/escape.c");
+    let status = Command::new("x86_64-w64-mingw32-gcc")
+        .arg("-shared")
+        .arg("-o")
+        .arg(out)
+        .arg(&source)
+        .arg(source.with_extension("def"))
+        .arg(format!("-DHOSTILE={mode}"))
+        .args(strings.iter().map(|(name, value)| format!("-D{name}=\"{value}\"")))
+        .arg("-lws2_32")
+        .arg("-Wl,--enable-stdcall-fixup")
+        .status();
+    assert!(status.is_ok_and(|status| status.success()), "cannot build attack {mode}");
+    out.to_owned()
+}
+
+/// One `start` of the IIS 5.0 isolation mode scenario with the attack as its filter; returns
+/// the output and the filter's description.
+fn start_with_attack(dll: &Path, extra: &[&str]) -> (std::process::Output, Value) {
+    let metabase = iis5_amd64_metabase();
+    let image = format!("{FILTER_PATH}={}", dll.display());
+    let mut args = vec!["start", "--metabase", metabase.to_str().unwrap(), "--image", &image];
+    args.extend(extra);
+    args.push("--json");
+    let output = harness(&args);
+    let report = json(&output);
+    assert_eq!(report["sandbox"], true, "the run must be sandboxed: {}", stderr(&output));
+    (output, report)
+}
+
+fn description(report: &Value) -> String {
+    report["hosts"][0]["filters"][0]["description"].as_str().unwrap_or("").to_owned()
+}
+
+/// A filter that makes a file setuid: the file belongs to the sandbox's own unprivileged
+/// user (the user namespace maps it to itself, never to root), and its mount is nosuid and
+/// nodev, so the bit grants nothing; and the file does not outlive the run.
+#[test]
+fn sandbox_a_setuid_file_made_inside_is_not_setuid_root_outside() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("setuid.dll"), 1, &[]);
+    let (output, report) = start_with_attack(&dll, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = description(&report);
+    let field = |name: &str| {
+        said.split(' ')
+            .find_map(|part| part.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in `{said}`"))
+            .to_owned()
+    };
+    assert_eq!(field("chmod"), "0", "the attack made its file setuid: {said}");
+    assert_eq!(field("mode"), "104755", "{said}");
+    let owner: u32 = field("uid").parse().unwrap();
+    assert_ne!(owner, 0, "the file is not root's: {said}");
+    assert_eq!((field("nosuid"), field("nodev")), ("1".into(), "1".into()), "{said}");
+    // `map=INSIDE OUTSIDE COUNT`: the user inside is the same unprivileged user outside.
+    let map: Vec<&str> = said.split("map=").nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(map.len(), 3, "{said}");
+    assert_eq!(map[0], owner.to_string(), "{said}");
+    assert_eq!(map[1], owner.to_string(), "the sandbox's user is uid {owner} outside too: {said}");
+    assert_ne!(map[1], "0", "{said}");
+    assert!(!prefix().join("drive_c/setuid-probe.exe").exists(), "nothing reaches the base");
+    assert!(
+        !machine_dir().join("prefix/drive_c/setuid-probe.exe").exists(),
+        "nothing reaches any prefix outside"
+    );
+}
+
+/// A variable of the caller's environment is in no process's environment inside the
+/// sandbox, bwrap's own (PID 1 there) included; the filter read those it could see.
+#[test]
+#[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
+fn sandbox_the_callers_environment_is_not_readable_inside() {
+    let build = tempfile::tempdir().unwrap();
+    let planted = format!("ISAPI_HARNESS_PLANTED_{}", std::process::id());
+    let dll = build_attack(&build.path().join("environ.dll"), 2, &[("PLANTED", &planted)]);
+    let metabase = iis5_amd64_metabase();
+    let image = format!("{FILTER_PATH}={}", dll.display());
+    let output = Command::new(harness_binary())
+        .args(["start", "--metabase", metabase.to_str().unwrap(), "--image", &image, "--json"])
+        .env("NO_COLOR", "1")
+        .env(&planted, "a token of the caller's")
+        .output()
+        .expect("isapi-harness runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["sandbox"], true);
+    let said = description(&report);
+    let readable: u32 = said
+        .split("readable=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(readable >= 3, "the filter read the sandbox's processes' environments: {said}");
+    assert!(said.ends_with("found=-"), "the planted variable was read inside: {said}");
+}
+
+/// A run whose filter overwrites the prefix's system32\userenv.dll and its system.reg (which
+/// used to break or falsify every later run) is followed by the seed's run, which still gets
+/// its 193; the base is as it was.
+#[test]
+fn sandbox_a_hostile_run_leaves_the_next_run_a_pristine_machine() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("poison.dll"), 3, &[]);
+    let (output, report) = start_with_attack(&dll, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = description(&report);
+    let written = |name: &str| -> i64 {
+        said.split(&format!("{name}=")).nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(written("dll") > 0 && written("reg") > 0, "the attack wrote inside its run: {said}");
+    let userenv = prefix().join("drive_c/windows/system32/userenv.dll");
+    assert!(std::fs::read(&userenv).unwrap().len() > 1000, "the base's userenv.dll is whole");
+    let registry = std::fs::read_to_string(prefix().join("system.reg")).unwrap();
+    assert!(registry.starts_with("WINE REGISTRY"), "the base's system.reg is whole");
+
+    let seed = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
+    let output = harness(&["start", "--metabase", seed.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the seed's failure is observed: {}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    assert_eq!(report["service"]["win32_error"], 193, "{report}");
+    assert_eq!(report["hosts"][0]["filters"][0]["win32_error"], 193, "{report}");
+}
+
+/// A child a filter forks with raw system calls and moves to a session of its own does not
+/// outlive its host: the next scenario's host finds the file it kept rewriting unchanged.
+#[test]
+fn sandbox_a_detached_child_does_not_outlive_its_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    build_attack(&dir.path().join("detach.dll"), 4, &[]);
+    let expectation: Value = serde_json::from_str(
+        &std::fs::read_to_string(iis5_amd64_metabase().with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    // Two scenarios run one after another, by name: the first forks, the second looks.
+    for name in ["a-forks", "b-looks"] {
+        std::fs::copy(iis5_amd64_metabase(), dir.path().join(format!("{name}.xml"))).unwrap();
+        let mut case = expectation.clone();
+        case["images"] = serde_json::json!([format!("{FILTER_PATH}=detach.dll")]);
+        std::fs::write(dir.path().join(format!("{name}.json")), case.to_string()).unwrap();
+    }
+    let output =
+        harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let said: Vec<String> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| description(&case["observed"]))
+        .collect();
+    assert_eq!(said, ["detach: forked=yes", "detach: child gone"], "{report}");
+}
+
+/// Free space of the file system that holds `path`.
+fn free_bytes(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: statvfs fills the local struct.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(name.as_ptr(), &mut stat) }, 0);
+    stat.f_bavail * stat.f_frsize
+}
+
+/// A filter writing 3 GB is stopped at the 1 GiB disk limit: its host ends as `disk_limit`
+/// (the run goes on, and reports IIS's failure), the timeline says so, and nothing of what
+/// it wrote is left on the machine's disk.
+#[test]
+fn sandbox_a_3_gb_write_stops_at_the_disk_limit_and_leaves_nothing() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("disk.dll"), 5, &[]);
+    let free_before = free_bytes(&machine_dir());
+    let (output, report) = start_with_attack(&dll, &[]);
+    let free_after = free_bytes(&machine_dir());
+    // The host that reached the limit is IIS's process failing: a failure observed.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let host = &report["hosts"][0];
+    assert_eq!(host["end"], "disk_limit", "{report}");
+    assert_eq!(host["filters"][0]["loaded"], true, "{report}");
+    let said = description(&report);
+    let wrote: u64 =
+        said.split("wrote=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((900..=1024).contains(&wrote), "stopped at about 1 GiB: {said}");
+    let timeline = report["timeline"].to_string();
+    assert!(timeline.contains("filled the disk to the 1 GiB limit"), "{timeline}");
+    assert_eq!(report["limits"]["disk"]["limit"], 1u64 << 30, "{report}");
+    // Other programs share this disk; a gigabyte left behind would show whatever they do.
+    assert!(
+        free_after + (512 << 20) > free_before,
+        "the write left {} MiB behind",
+        (free_before - free_after) >> 20
+    );
+    assert!(!prefix().join("drive_c/big.bin").exists(), "nothing reaches the base");
+}
+
+/// A filter taking memory without end is ended at the run's memory limit: its host ends as
+/// `memory_limit` (never as a crash of its own), the timeline says so, and the run goes on to
+/// report IIS's failure.
+#[test]
+fn sandbox_a_host_out_of_memory_ends_at_the_memory_limit() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("memory.dll"), 6, &[]);
+    let (output, report) = start_with_attack(&dll, &["--memory-limit", "512M"]);
+    assert_eq!(output.status.code(), Some(1), "a failure observed: {}", stderr(&output));
+    assert_eq!(report["hosts"][0]["end"], "memory_limit", "{report}");
+    assert_eq!(report["hosts"][0]["filters"][0]["cause"], "limit_reached", "{report}");
+    let timeline = report["timeline"].to_string();
+    assert!(timeline.contains("ran out of memory at the 512 MiB limit"), "{timeline}");
+    assert!(!timeline.contains("crashed"), "{timeline}");
+}
+
+/// A link a filter leaves on the machine's disk (`C:\\Evil`, to a folder outside) is never
+/// followed: the next scenario's image at `C:\\Evil\\x.dll` is refused, naming the link, and
+/// nothing is written in the folder outside.
+#[test]
+fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::Builder::new()
+        .prefix("isapi-outside-")
+        .tempdir_in(machine_dir().parent().unwrap())
+        .unwrap();
+    build_attack(
+        &dir.path().join("link.dll"),
+        7,
+        &[("LINK_TARGET", outside.path().to_str().unwrap())],
+    );
+    let expectation: Value = serde_json::from_str(
+        &std::fs::read_to_string(iis5_amd64_metabase().with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    for (name, images) in [
+        ("a-links", vec![format!("{FILTER_PATH}=link.dll")]),
+        ("b-places", vec![format!("{FILTER_PATH}=amd64"), r"C:\Evil\x.dll=x86".to_owned()]),
+    ] {
+        std::fs::copy(iis5_amd64_metabase(), dir.path().join(format!("{name}.xml"))).unwrap();
+        let mut case = expectation.clone();
+        case["images"] = serde_json::json!(images);
+        std::fs::write(dir.path().join(format!("{name}.json")), case.to_string()).unwrap();
+    }
+    let output = harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1"]);
+    let message = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_ne!(output.status.code(), Some(0), "the placement through the link failed: {message}");
+    assert!(message.contains("Evil"), "the refusal names the link: {message}");
+    let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+    assert!(written.is_empty(), "nothing is written outside through the link: {written:?}");
 }

@@ -10,11 +10,13 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use crate::process::Launch;
+use super::beneath::{DiskRoot, Kind, Opened};
+use super::wine::Wine;
+use crate::process::{Confinement, Launch};
 use crate::winpath::WinPath;
 
 /// What the user asked for with `--backend`.
@@ -42,6 +44,7 @@ impl Backend {
         choice: BackendChoice,
         machines_dir: &Path,
         hosts_built: &Path,
+        limits: super::limits::RunLimits,
     ) -> anyhow::Result<(Backend, File)> {
         let choice = match choice {
             BackendChoice::Auto if cfg!(windows) => BackendChoice::Windows,
@@ -55,12 +58,16 @@ impl Backend {
                 }
                 let dir = machines_dir.join("windows");
                 let lock = lock(&dir)?;
-                Ok((Backend::Windows(Sandbox { root: dir.join("sandbox") }), lock))
+                let root = dir.join("sandbox");
+                std::fs::create_dir_all(&root)
+                    .with_context(|| format!("cannot create `{}`", root.display()))?;
+                let disk = Arc::new(DiskRoot::open(None, &root, None)?);
+                Ok((Backend::Windows(Sandbox { disk }), lock))
             }
             _ => {
                 let dir = machines_dir.join("wine");
                 let lock = lock(&dir)?;
-                let wine = Wine::prepare(&dir, hosts_built)?;
+                let wine = Wine::prepare(&dir, hosts_built, limits)?;
                 Ok((Backend::Wine(Box::new(wine)), lock))
             }
         }
@@ -78,58 +85,91 @@ impl Backend {
         self.kind().name()
     }
 
-    /// The real file that holds `path` on the simulated machine. Missing folders are created,
-    /// reusing existing ones whatever their case, as Windows would find them; each folder it
-    /// had to create is added to `created`, shallowest first, so that whoever places the file
-    /// can take them away again.
-    pub fn file_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<PathBuf> {
+    /// The machine's disk, held open: every read and write of the harness's there goes through
+    /// it and follows no link (see `beneath.rs`).
+    pub fn disk(&self) -> &Arc<DiskRoot> {
+        match self {
+            Backend::Wine(wine) => &wine.disk,
+            Backend::Windows(sandbox) => &sandbox.disk,
+        }
+    }
+
+    /// Where a file for `path` would go on the disk (relative to [`Backend::disk`]): free, or
+    /// taken by a file already there. Missing folders are created, reusing existing ones
+    /// whatever their case, as Windows would find them; each folder it had to create is added
+    /// to `created`, shallowest first, so that whoever places the file can take them away
+    /// again.
+    pub fn target_for(&self, path: &WinPath, created: &mut Vec<PathBuf>) -> anyhow::Result<Target> {
+        let disk = self.disk();
         let mut dir = match self {
             Backend::Wine(wine) => wine.prepare_drive(path.drive())?,
             Backend::Windows(_) => self.drive_dir(path.drive()),
         };
+        if disk.kind(&dir).is_none() {
+            disk.create_folder(&dir)
+                .with_context(|| format!("cannot create `{}`", disk.show(&dir).display()))?;
+        }
         let (file_name, folders) =
             path.components().split_last().expect("a WinPath has a file name");
         for folder in folders {
-            let existed = find_ignoring_case(&dir, folder).is_some();
-            dir = existing_or_new(&dir, folder)?;
-            if !existed {
-                created.push(dir.clone());
+            match disk.find_ignoring_case(&dir, folder) {
+                Some(existing) if disk.kind(&existing) == Some(Kind::Folder) => dir = existing,
+                Some(existing) => bail!(
+                    "`{}` is a file or a link where the configuration needs a folder",
+                    disk.show(&existing).display()
+                ),
+                None => {
+                    let new = dir.join(folder);
+                    disk.create_folder(&new).with_context(|| {
+                        format!("cannot create `{}`", disk.show(&new).display())
+                    })?;
+                    created.push(new.clone());
+                    dir = new;
+                }
             }
         }
-        Ok(match find_ignoring_case(&dir, file_name) {
-            Some(existing) => existing,
-            None => dir.join(file_name),
+        Ok(match disk.find_ignoring_case(&dir, file_name) {
+            Some(existing) => Target::Taken(existing),
+            None => Target::Free(dir.join(file_name)),
         })
     }
 
-    /// The folder that plays drive `drive`; creates nothing.
+    /// The folder that plays drive `drive`, relative to the disk; creates nothing.
     fn drive_dir(&self, drive: char) -> PathBuf {
         match self {
-            Backend::Wine(wine) => wine.drive_dir(drive),
-            Backend::Windows(sandbox) => sandbox.root.join(drive.to_ascii_uppercase().to_string()),
+            Backend::Wine(_) => Wine::drive_dir(drive),
+            Backend::Windows(_) => PathBuf::from(drive.to_ascii_uppercase().to_string()),
         }
     }
 
-    /// The real file that holds `path`, if there is one; creates nothing.
-    pub fn existing_file_for(&self, path: &WinPath) -> Option<PathBuf> {
+    /// Where `path` is on the disk, existing entries found whatever their case; None when
+    /// some part of it is missing.
+    fn find(&self, path: &WinPath) -> Option<PathBuf> {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         for component in path.components() {
-            current = find_ignoring_case(&current, component)?;
+            current = disk.find_ignoring_case(&current, component)?;
         }
-        current.is_file().then_some(current)
+        Some(current)
+    }
+
+    /// The file that holds `path`, opened, if there is one; creates nothing.
+    pub fn existing_file_for(&self, path: &WinPath) -> Option<Opened> {
+        self.disk().open_file(&self.find(path)?)
     }
 
     /// Whether the folder that would hold `path` exists; creates nothing.
     pub fn folder_exists_for(&self, path: &WinPath) -> bool {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         let Some((_, folders)) = path.components().split_last() else { return false };
         for component in folders {
-            match find_ignoring_case(&current, component) {
+            match disk.find_ignoring_case(&current, component) {
                 Some(next) => current = next,
                 None => return false,
             }
         }
-        current.is_dir()
+        disk.kind(&current) == Some(Kind::Folder)
     }
 
     /// Whether the system folder a process of `bits` searches holds `dll`: 32-bit processes on
@@ -140,16 +180,20 @@ impl Backend {
             crate::arch::Bits::B32 => "syswow64",
             crate::arch::Bits::B64 => "system32",
         };
-        let system = match self {
-            Backend::Wine(wine) => wine.prefix.join("drive_c").join("windows").join(folder),
+        match self {
+            Backend::Wine(wine) => {
+                let system = Wine::drive_dir('c').join("windows").join(folder);
+                wine.disk
+                    .find_ignoring_case(&system, dll)
+                    .is_some_and(|path| wine.disk.kind(&path) == Some(Kind::File))
+            }
             Backend::Windows(_) => {
                 let root = std::env::var_os("SystemRoot")
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
-                root.join(folder)
+                find_ignoring_case(&root.join(folder), dll).is_some_and(|path| path.is_file())
             }
-        };
-        find_ignoring_case(&system, dll).is_some_and(|path| path.is_file())
+        }
     }
 
     pub fn has_clr(&self) -> bool {
@@ -212,12 +256,14 @@ impl Backend {
     /// Where `path` lies in the sandbox, existing folders found whatever their case; creates
     /// nothing, so that asking about a missing file leaves the machine as it was.
     fn mapped_path(&self, path: &WinPath) -> PathBuf {
+        let disk = self.disk();
         let mut current = self.drive_dir(path.drive());
         for component in path.components() {
-            current =
-                find_ignoring_case(&current, component).unwrap_or_else(|| current.join(component));
+            current = disk
+                .find_ignoring_case(&current, component)
+                .unwrap_or_else(|| current.join(component));
         }
-        current
+        disk.show(&current)
     }
 
     /// How to start a Windows executable on this backend.
@@ -225,6 +271,61 @@ impl Backend {
         match self {
             Backend::Wine(wine) => wine.launch(exe),
             Backend::Windows(_) => Launch { program: exe.to_owned(), args: vec![], env: vec![] },
+        }
+    }
+
+    /// How each limit of the run is kept (None on Windows, where the job object keeps them).
+    pub fn limits_report(&self) -> Option<super::limits::LimitsReport> {
+        match self {
+            Backend::Wine(wine) => wine.limits.report.clone(),
+            Backend::Windows(_) => None,
+        }
+    }
+
+    /// The limits' counters now, to compare after a host.
+    pub fn limit_counters(&self) -> Option<super::limits::Counters> {
+        match self {
+            Backend::Wine(wine) if wine.jail.is_ok() => Some(wine.limits.counters(&wine.disk)),
+            _ => None,
+        }
+    }
+
+    /// Which limit of the run, if any, the host that ended as `finished` reached since
+    /// `before` was read.
+    pub fn limit_hit(
+        &self,
+        before: &Option<super::limits::Counters>,
+        finished: &crate::process::Finished,
+    ) -> Option<super::limits::Hit> {
+        let (Backend::Wine(wine), Some(before)) = (self, before) else { return None };
+        let after = wine.limits.counters(&wine.disk);
+        #[cfg(unix)]
+        let killed = {
+            use std::os::unix::process::ExitStatusExt;
+            finished.status.is_some_and(|status| status.signal() == Some(9))
+        };
+        #[cfg(not(unix))]
+        let killed = {
+            let _ = finished;
+            false
+        };
+        wine.limits.hit(before, &after, killed)
+    }
+
+    /// Ends what the hosts left running in the sandbox (see `Jail::end_strays`).
+    pub fn end_strays(&self) {
+        if let Backend::Wine(wine) = self
+            && let Ok(jail) = &wine.jail
+        {
+            jail.end_strays(|| wine.limits.members());
+        }
+    }
+
+    /// What confines every process the backend starts, when it has a sandbox.
+    pub fn confinement(&self) -> Option<&Confinement> {
+        match self {
+            Backend::Wine(wine) => wine.jail.as_ref().ok().map(|jail| jail.confinement()),
+            Backend::Windows(_) => None,
         }
     }
 
@@ -259,474 +360,25 @@ impl Backend {
     }
 }
 
+/// Where a file for a Windows path would go on the disk, relative to [`Backend::disk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing is there.
+    Free(PathBuf),
+    /// Something is there already (a file, a folder or a link).
+    Taken(PathBuf),
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         self.shut_down();
     }
 }
 
-/// A Wine prefix owned by the harness, playing the Windows machine.
-#[derive(Debug)]
-pub struct Wine {
-    wine64: PathBuf,
-    wineserver: PathBuf,
-    /// The machine's folder: the prefix, the other drives, the private `/tmp` and the state.
-    dir: PathBuf,
-    prefix: PathBuf,
-    drives: PathBuf,
-    /// The built host programs, and their copy inside the prefix (Wine starts a 32-bit program
-    /// only from a path on a drive, and the prefix has no `Z:`).
-    hosts_built: PathBuf,
-    hosts: PathBuf,
-    /// The run's sandbox, or why there is none.
-    jail: Result<super::sandbox::Jail, String>,
-    /// Without a sandbox: the run's wineserver, a child of the harness.
-    server: Option<crate::process::Background>,
-}
-
-/// Where the host programs are inside the prefix: `C:\isapi-harness\hosts`.
-const HOSTS_IN_PREFIX: &str = "drive_c/isapi-harness/hosts";
-
-impl Wine {
-    fn prepare(dir: &Path, hosts_built: &Path) -> anyhow::Result<Wine> {
-        let (wine64, wineserver) = find_wine()?;
-        let prefix = dir.join("prefix");
-        let mut wine = Wine {
-            wine64,
-            wineserver,
-            dir: dir.to_owned(),
-            drives: dir.join("drives"),
-            hosts: prefix.join(HOSTS_IN_PREFIX),
-            prefix,
-            hosts_built: hosts_built.to_owned(),
-            jail: Err(String::new()),
-            server: None,
-        };
-        wine.clean_up_after_earlier_runs();
-        let bwrap = super::sandbox::probe(&wine.scratch());
-        if let Err(reason) = &bwrap {
-            eprintln!(
-                "isapi-harness: no sandbox: {reason}; Wine runs unsandboxed, so DLLs of your own (--image WINPATH=FILE) are refused unless --unsandboxed is given"
-            );
-        }
-        if !wine.prefix.join(".isapi-harness-ready").exists() {
-            wine.create_prefix(bwrap.as_ref().ok())?;
-        }
-        wine.repair_prefix()?;
-        wine.copy_hosts()?;
-        wine.jail = match &bwrap {
-            Ok(bwrap) => Ok(super::sandbox::Jail::start(&wine.jail_spec(bwrap), true)?),
-            Err(reason) => {
-                wine.server = Some(wine.start_server()?);
-                Err(reason.clone())
-            }
-        };
-        wine.warm_up()?;
-        Ok(wine)
-    }
-
-    /// Whatever a run that was killed left: its wineserver and Wine's services (an unsandboxed
-    /// run's can outlive it), its private `/tmp` and the output files of its hosts. The machine
-    /// lock is held, so nothing here belongs to a run still going.
-    fn clean_up_after_earlier_runs(&self) {
-        let stop = Launch {
-            program: self.wineserver.clone(),
-            args: vec!["-k".into()],
-            env: self.unsandboxed_env(),
-        };
-        let _ = crate::process::run_to_end(&stop, Duration::from_secs(10), &self.scratch());
-        // Wine's services outlive a server that was killed; a sandboxed run's went with its
-        // PID namespace, an unsandboxed run's are found by their environment.
-        crate::process::kill_by_environment(&self.prefix_variable());
-        for stale in [self.dir.join("tmp"), self.scratch()] {
-            let _ = std::fs::remove_dir_all(&stale);
-        }
-    }
-
-    /// Where the output of the processes of a run goes, outside the sandbox.
-    fn scratch(&self) -> PathBuf {
-        self.dir.join("runs")
-    }
-
-    /// The environment of every Wine process, inside the sandbox or not.
-    fn common_env(&self) -> Vec<(OsString, OsString)> {
-        vec![
-            ("WINEPREFIX".into(), self.prefix.clone().into()),
-            // Wine's errors stay on (they go to the host's stderr, which is shown only when a
-            // host fails to start); its fixme lines are noise.
-            ("WINEDEBUG".into(), "fixme-all".into()),
-            // Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no
-            // one could answer the prompt.
-            ("WINEDLLOVERRIDES".into(), "mscoree,mshtml=".into()),
-        ]
-    }
-
-    /// Without a sandbox, Wine processes get the harness's own environment plus Wine's.
-    fn unsandboxed_env(&self) -> Vec<(OsString, OsString)> {
-        self.common_env()
-    }
-
-    /// Inside, the environment is only this: no variable of the harness's gets in. HOME is
-    /// the private /tmp, and USER keeps the profile folder's name (`C:\users\<name>`) the same
-    /// with and without the sandbox.
-    fn sandbox_env(&self) -> Vec<(OsString, OsString)> {
-        let mut env = self.common_env();
-        let user = std::env::var_os("USER")
-            .or_else(|| std::env::var_os("LOGNAME"))
-            .unwrap_or_else(|| "user".into());
-        env.extend([
-            ("HOME".into(), "/tmp".into()),
-            ("USER".into(), user),
-            ("PATH".into(), "/usr/bin:/bin".into()),
-        ]);
-        for locale in ["LANG", "LC_ALL"] {
-            if let Some(value) = std::env::var_os(locale) {
-                env.push((locale.into(), value));
-            }
-        }
-        env
-    }
-
-    fn jail_spec(&self, bwrap: &Path) -> super::sandbox::Spec {
-        let tmp = self.dir.join("tmp");
-        let _ = std::fs::create_dir_all(&tmp);
-        let _ = std::fs::create_dir_all(&self.drives);
-        let _ = std::fs::create_dir_all(&self.hosts);
-        // A Wine installed outside /usr (ISAPI_HARNESS_WINE=/opt/wine/bin/wine64) brings its
-        // install folder.
-        let install = self.wine64.parent().and_then(Path::parent).map(Path::to_owned);
-        let read_only =
-            install.into_iter().filter(|dir| !dir.starts_with("/usr") && dir.is_dir()).collect();
-        super::sandbox::Spec {
-            bwrap: bwrap.to_owned(),
-            wineserver: self.wineserver.clone(),
-            read_only,
-            read_only_at: vec![(self.hosts_built.clone(), self.hosts.clone())],
-            writable: vec![self.prefix.clone(), self.drives.clone()],
-            tmp,
-            prefix: self.prefix.clone(),
-            state: self.dir.clone(),
-            cwd: self.prefix.join("drive_c"),
-            env: self.sandbox_env(),
-        }
-    }
-
-    /// How to start a Windows program (a Unix path) of this machine.
-    fn launch(&self, exe: &Path) -> Launch {
-        let exe = match exe.strip_prefix(&self.hosts_built) {
-            Ok(relative) => self.hosts.join(relative),
-            Err(_) => exe.to_owned(),
-        };
-        match &self.jail {
-            Ok(jail) => jail.enter(&self.wine64, &[exe.into_os_string()]),
-            Err(_) => Launch {
-                program: self.wine64.clone(),
-                args: vec![exe.into_os_string()],
-                env: self.unsandboxed_env(),
-            },
-        }
-    }
-
-    fn create_prefix(&self, bwrap: Option<&PathBuf>) -> anyhow::Result<()> {
-        eprintln!(
-            "isapi-harness: creating the Wine prefix `{}` (first run only, 10-20 s)",
-            self.prefix.display()
-        );
-        if self.prefix.exists() {
-            std::fs::remove_dir_all(&self.prefix).with_context(|| {
-                format!("cannot remove the half-made prefix `{}`", self.prefix.display())
-            })?;
-        }
-        std::fs::create_dir_all(&self.prefix)?;
-        let init = ["wineboot".into(), "--init".into()];
-        let scratch = self.scratch();
-        let limit = Duration::from_secs(300);
-        match bwrap {
-            Some(bwrap) => {
-                // A sandbox of its own whose server ends a few seconds after wineboot and the
-                // services it started: the prefix is complete when that server has gone.
-                let jail = super::sandbox::Jail::start(&self.jail_spec(bwrap), false)?;
-                let boot = jail.enter(&self.wine64, &init);
-                crate::process::run_to_end(&boot, limit, &scratch)
-                    .context("cannot create the Wine prefix")?;
-                if !jail.wait(Duration::from_secs(120)) {
-                    bail!("the wineserver that created the prefix did not finish within 120 s");
-                }
-            }
-            None => {
-                let boot = Launch {
-                    program: self.wine64.clone(),
-                    args: init.to_vec(),
-                    env: self.unsandboxed_env(),
-                };
-                crate::process::run_to_end(&boot, limit, &scratch)
-                    .context("cannot create the Wine prefix")?;
-                // wineboot returns before the prefix is fully written; wait for the server.
-                let wait = Launch {
-                    program: self.wineserver.clone(),
-                    args: vec!["-w".into()],
-                    env: self.unsandboxed_env(),
-                };
-                crate::process::run_to_end(&wait, limit, &scratch)?;
-            }
-        }
-        if !self.prefix.join("drive_c/windows/system32").is_dir() {
-            bail!("wineboot did not create `{}/drive_c/windows/system32`", self.prefix.display());
-        }
-        std::fs::write(self.prefix.join(".isapi-harness-ready"), b"")?;
-        Ok(())
-    }
-
-    /// Takes out of the prefix every way to the rest of the file system that Wine puts in:
-    /// the `Z:` drive (the Linux root) and the links from `C:\users\<name>\Desktop`,
-    /// `Documents`, ... to the home folder, which become empty folders. Run at every start, so
-    /// prefixes made before and anything a filter changed are repaired.
-    fn repair_prefix(&self) -> anyhow::Result<()> {
-        let z = self.prefix.join("dosdevices").join("z:");
-        if std::fs::symlink_metadata(&z).is_ok() {
-            std::fs::remove_file(&z)
-                .with_context(|| format!("cannot remove Wine's Z: drive `{}`", z.display()))?;
-        }
-        let users = self.prefix.join("drive_c").join("users");
-        for profile in std::fs::read_dir(&users).into_iter().flatten().filter_map(Result::ok) {
-            for entry in
-                std::fs::read_dir(profile.path()).into_iter().flatten().filter_map(Result::ok)
-            {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
-                    std::fs::remove_file(&path).with_context(|| {
-                        format!("cannot remove Wine's link to the home folder `{}`", path.display())
-                    })?;
-                    std::fs::create_dir(&path)
-                        .with_context(|| format!("cannot create `{}`", path.display()))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies the host programs into the prefix when they changed. Inside the sandbox the
-    /// built ones are bound read-only over the copy, so a filter cannot alter them.
-    fn copy_hosts(&self) -> anyhow::Result<()> {
-        for arch in std::fs::read_dir(&self.hosts_built)
-            .with_context(|| format!("cannot read `{}`", self.hosts_built.display()))?
-        {
-            let arch = arch?;
-            if !arch.file_type()?.is_dir() {
-                continue;
-            }
-            let to_dir = self.hosts.join(arch.file_name());
-            std::fs::create_dir_all(&to_dir)
-                .with_context(|| format!("cannot create `{}`", to_dir.display()))?;
-            for file in std::fs::read_dir(arch.path())? {
-                let file = file?;
-                let to = to_dir.join(file.file_name());
-                let same = match (std::fs::read(file.path()), std::fs::read(&to)) {
-                    (Ok(built), Ok(copy)) => built == copy,
-                    _ => false,
-                };
-                if !same {
-                    std::fs::copy(file.path(), &to).with_context(|| {
-                        format!("cannot copy the host program to `{}`", to.display())
-                    })?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The first Windows program of a server session starts Wine's own services; a host
-    /// without filters does that here, so that the services never belong to (and are never
-    /// ended with) a host that times out.
-    fn warm_up(&self) -> anyhow::Result<()> {
-        let host = self.hosts_built.join("amd64").join("inetinfo.exe");
-        // No arguments: the host starts, reports, loads nothing and ends.
-        let launch = self.launch(&host);
-        crate::process::run_to_end(&launch, Duration::from_secs(120), &self.scratch())
-            .context("cannot start the first program of the Wine machine")
-    }
-
-    /// Without a sandbox: one server for the whole run (with it, a 64-bit host starts in
-    /// about 0.03 s instead of 0.4 s), in the foreground as the harness's own child, as in the
-    /// sandbox: it dies with the harness (`PR_SET_PDEATHSIG`), its clients with it, and it is
-    /// stopped by killing it. (`wineserver -k` would wait up to ten seconds for Wine's
-    /// services.)
-    fn start_server(&self) -> anyhow::Result<crate::process::Background> {
-        let launch = Launch {
-            program: self.wineserver.clone(),
-            args: vec!["-f".into(), "-p".into()],
-            env: self.unsandboxed_env(),
-        };
-        let out = self.dir.join("wineserver.out");
-        let err = self.dir.join("wineserver.err");
-        let server = crate::process::Background::start(&launch, &out, &err)?;
-        let started = std::time::Instant::now();
-        let tmp = std::env::temp_dir();
-        while !super::sandbox::server_listening(&tmp, &self.prefix) {
-            if server.status().is_some() || started.elapsed() > Duration::from_secs(20) {
-                server.kill();
-                let said = std::fs::read_to_string(&err).unwrap_or_default();
-                bail!(
-                    "the wineserver for `{}` did not start: {}",
-                    self.prefix.display(),
-                    said.lines().last().unwrap_or("it printed nothing")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Ok(server)
-    }
-
-    fn server_running(&self) -> bool {
-        match (&self.jail, &self.server) {
-            (Ok(jail), _) => jail.running(),
-            (Err(_), Some(server)) => server.status().is_none(),
-            (Err(_), None) => true,
-        }
-    }
-
-    fn stop_server(&self) {
-        match (&self.jail, &self.server) {
-            (Ok(jail), _) => jail.stop(),
-            (Err(_), server) => {
-                if let Some(server) = server {
-                    server.kill();
-                }
-                crate::process::kill_by_environment(&self.prefix_variable());
-            }
-        }
-    }
-
-    /// `WINEPREFIX=<prefix>`, as every Wine process of this machine has it in its environment.
-    fn prefix_variable(&self) -> String {
-        format!("WINEPREFIX={}", self.prefix.display())
-    }
-
-    /// What ends every Wine process of the run at once, for an interrupted run: the sandbox
-    /// (its PID namespace takes every process in it along), or the unsandboxed server.
-    fn emergency_stop(&self) -> Box<dyn Fn() + Send> {
-        let server = match (&self.jail, &self.server) {
-            (Ok(jail), _) => Some(jail.killer()),
-            (Err(_), server) => server.clone(),
-        };
-        let unsandboxed = self.jail.is_err().then(|| self.prefix_variable());
-        Box::new(move || {
-            if let Some(server) = &server {
-                server.kill();
-            }
-            if let Some(variable) = &unsandboxed {
-                crate::process::kill_by_environment(variable);
-            }
-        })
-    }
-
-    /// `C:` is the prefix's own drive (Wine needs its `C:\windows\system32` there); every other
-    /// letter is a folder of ours.
-    fn drive_dir(&self, drive: char) -> PathBuf {
-        match drive.to_ascii_lowercase() {
-            'c' => self.prefix.join("drive_c"),
-            letter => self.drives.join(letter.to_string()),
-        }
-    }
-    /// Makes drive `drive` exist, linking our folder into the prefix's `dosdevices` when it is
-    /// first used, and returns its folder.
-    fn prepare_drive(&self, drive: char) -> anyhow::Result<PathBuf> {
-        let letter = drive.to_ascii_lowercase();
-        let root = self.drive_dir(drive);
-        if letter == 'c' {
-            return Ok(root);
-        }
-        if letter == 'z' {
-            bail!(
-                "drive Z: is the Linux root folder under Wine, so the harness will not place files there; use another drive letter"
-            );
-        }
-        std::fs::create_dir_all(&root)?;
-        let link = self.prefix.join("dosdevices").join(format!("{letter}:"));
-        if std::fs::read_link(&link).ok().as_deref() != Some(root.as_path()) {
-            let _ = std::fs::remove_file(&link);
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(&root, &link)
-                .with_context(|| format!("cannot make drive {drive}: at `{}`", link.display()))?;
-        }
-        Ok(root)
-    }
-}
-
 /// The native backend's stand-in for the machine's drives.
 #[derive(Debug)]
 pub struct Sandbox {
-    root: PathBuf,
-}
-
-/// What of Wine this machine has, as found where the harness looks for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WinePieces {
-    /// `ISAPI_HARNESS_WINE`, else Debian's `/usr/lib/wine/wine64`, else `wine64` or `wine` on
-    /// PATH.
-    pub wine64: Option<PathBuf>,
-    /// `wineserver` beside it, when it is there.
-    pub wineserver: Option<PathBuf>,
-    /// The Debian layout's 32-bit PE modules, when the Wine is Debian's; None for another Wine,
-    /// whose layout the harness does not know.
-    pub i386_modules: Option<bool>,
-}
-
-/// Wine runs 32-bit hosts in WoW64 mode only with its i386 PE modules beside the 64-bit ones;
-/// Debian's wine64 package does not have them.
-pub const DEBIAN_I386_MODULE: &str = "/usr/lib/x86_64-linux-gnu/wine/i386-windows/kernel32.dll";
-
-pub fn wine_pieces() -> WinePieces {
-    let wine64 = match std::env::var_os("ISAPI_HARNESS_WINE") {
-        Some(wine) => Some(PathBuf::from(wine)).filter(|path| path.is_file()),
-        None => {
-            let debian = Path::new("/usr/lib/wine/wine64");
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            debian.is_file().then(|| debian.to_owned()).or_else(|| {
-                std::env::split_paths(&path)
-                    .flat_map(|dir| [dir.join("wine64"), dir.join("wine")])
-                    .find(|candidate| candidate.is_file())
-            })
-        }
-    };
-    let wineserver = wine64
-        .as_ref()
-        .map(|wine64| wine64.with_file_name("wineserver"))
-        .filter(|server| server.is_file());
-    let i386_modules = wine64
-        .as_ref()
-        .filter(|wine64| wine64.starts_with("/usr/lib/wine"))
-        .map(|_| Path::new(DEBIAN_I386_MODULE).is_file());
-    WinePieces { wine64, wineserver, i386_modules }
-}
-
-/// Wine's 64-bit loader and its server, or one line naming every piece that is missing and
-/// how to get it.
-fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
-    let pieces = wine_pieces();
-    let mut missing = Vec::new();
-    match (&pieces.wine64, &pieces.wineserver) {
-        (None, _) => missing.push(
-            "wine64 (looked for ISAPI_HARNESS_WINE, /usr/lib/wine/wine64 and wine64 or wine on PATH; Debian/Ubuntu package wine64)".to_owned(),
-        ),
-        (Some(wine64), None) => missing.push(format!(
-            "wineserver beside `{}` (package wine64)",
-            wine64.display()
-        )),
-        _ => {}
-    }
-    if pieces.i386_modules == Some(false) {
-        missing.push(format!(
-            "Wine's 32-bit modules (`{DEBIAN_I386_MODULE}`, unpacked from the libwine:i386 package)"
-        ));
-    }
-    match (pieces.wine64, pieces.wineserver) {
-        (Some(wine64), Some(wineserver)) if missing.is_empty() => Ok((wine64, wineserver)),
-        _ => bail!(
-            "Wine is not complete on this machine: missing {}; run `isapi-harness doctor` for the commands that install them (from a checkout, `cargo xtask setup` installs them)",
-            missing.join(", ")
-        ),
-    }
+    disk: Arc<DiskRoot>,
 }
 
 fn lock(dir: &Path) -> anyhow::Result<File> {
@@ -758,19 +410,4 @@ fn find_ignoring_case(dir: &Path, name: &str) -> Option<PathBuf> {
         .filter_map(Result::ok)
         .find(|entry| entry.file_name().to_string_lossy().to_lowercase() == wanted)
         .map(|entry| entry.path())
-}
-
-fn existing_or_new(dir: &Path, folder: &str) -> anyhow::Result<PathBuf> {
-    match find_ignoring_case(dir, folder) {
-        Some(existing) if existing.is_dir() => Ok(existing),
-        Some(existing) => {
-            bail!("`{}` is a file where the configuration needs a folder", existing.display())
-        }
-        None => {
-            let path = dir.join(folder);
-            std::fs::create_dir_all(&path)
-                .with_context(|| format!("cannot create `{}`", path.display()))?;
-            Ok(path)
-        }
-    }
 }

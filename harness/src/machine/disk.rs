@@ -9,10 +9,13 @@
 //! Only files the harness placed are ever removed, and a file is placed only where there is
 //! none: an image at a path that holds the machine's own file (Wine's
 //! `C:\windows\system32\kernel32.dll`) or anything else the harness did not put there is
-//! refused. Files left by a run that was killed are listed in `placed.list` (outside the
-//! sandbox, so a filter cannot edit the list) and removed when the next run opens the machine;
-//! a removal happens only when the file is still a plain file inside the machine's folder, so
-//! a folder that a filter replaced with a link cannot steer it elsewhere.
+//! refused. Every placement and removal goes through the backend's [`DiskRoot`], which
+//! resolves no link and nothing above the disk, in the same call that opens: a folder a
+//! filter replaced with a link, or swaps for one while the harness places, cannot steer a
+//! write or a removal elsewhere. Files left by a run that was killed are listed in
+//! `placed.list` (outside the sandbox, so a filter cannot edit the list) and removed when the
+//! next run opens the machine (only a run without a sandbox leaves any: a sandboxed run's
+//! files are on the run's own layer, which ends with it).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,7 +24,8 @@ use std::sync::{Condvar, Mutex};
 
 use anyhow::Context;
 
-use super::backend::Backend;
+use super::backend::{Backend, Target};
+use super::beneath::DiskRoot;
 use crate::winpath::WinPath;
 
 /// What a scenario needs at one path.
@@ -71,8 +75,10 @@ pub struct Disk {
     holdings: Mutex<HashMap<String, Holding>>,
     released: Condvar,
     placed_list: PathBuf,
-    /// The machine's folder, resolved: nothing is placed or removed outside it.
+    /// The machine's folder, resolved: the files of a killed run are removed only inside it.
     root: PathBuf,
+    /// The disk files are placed on; paths below are relative to it.
+    disk: std::sync::Arc<DiskRoot>,
     /// Folders created to hold placed files, shallowest first. They go when they are empty
     /// again: a folder left over from an earlier scenario would change what the next one's
     /// file check answers (ERROR_FILE_NOT_FOUND in an existing folder, else ERROR_PATH_NOT_FOUND).
@@ -87,7 +93,7 @@ pub struct LayoutGuard<'a> {
 
 impl Disk {
     /// Opens the disk, first removing whatever an earlier, interrupted run left behind.
-    pub fn open(state_dir: &Path) -> anyhow::Result<Disk> {
+    pub fn open(state_dir: &Path, disk: std::sync::Arc<DiskRoot>) -> anyhow::Result<Disk> {
         std::fs::create_dir_all(state_dir)?;
         let root = std::fs::canonicalize(state_dir)
             .with_context(|| format!("cannot resolve `{}`", state_dir.display()))?;
@@ -100,6 +106,7 @@ impl Disk {
             released: Condvar::new(),
             placed_list,
             root,
+            disk,
             created_folders: Mutex::new(Vec::new()),
         })
     }
@@ -163,54 +170,44 @@ impl Disk {
         // Counted as under way, so an interruption waits for it before removing files.
         let _placing = crate::interrupt::placing()?;
         let mut created = Vec::new();
-        let file = backend.file_for(path, &mut created);
+        let target = backend.target_for(path, &mut created);
         // Recorded at once, so an interrupted run still knows to remove them.
         if !created.is_empty() {
             let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
             for folder in &created {
-                writeln!(list, "{FOLDER_MARK}{}", folder.display())?;
+                writeln!(list, "{FOLDER_MARK}{}", self.disk.show(folder).display())?;
             }
             self.created_folders.lock().expect("disk lock poisoned").extend(created);
         }
-        let file = file?;
         // No path in use holds a file of ours (the holdings say so, and the files of killed
         // runs went when the machine opened), so anything here is someone else's.
-        if std::fs::symlink_metadata(&file).is_ok() {
-            anyhow::bail!(
+        let file = match target? {
+            Target::Free(file) => file,
+            Target::Taken(file) => anyhow::bail!(
                 "refusing to place an image at {path}: `{}` already holds a file the harness did not put there (the machine's own Windows, or someone else's); choose another path",
-                file.display()
-            );
-        }
-        if !self.inside(&file) {
-            anyhow::bail!(
-                "refusing to place an image at {path}: `{}` leads out of the machine's folder `{}`",
-                file.display(),
-                self.root.display()
-            );
-        }
+                self.disk.show(&file).display()
+            ),
+        };
         // Recorded before the copy, so an interrupted run still knows to remove it.
         let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
-        writeln!(list, "{}", file.display())?;
+        writeln!(list, "{}", self.disk.show(&file).display())?;
         // A copy rather than a link: a loaded DLL is locked on Windows, and under Wine a link
         // out of the prefix would show the loader a path it never sees on a real server.
-        // `create_new` also refuses a file or link that appeared since the check above.
+        // The file is created new: a file or link that appeared since the lookup is refused.
         let copied = (|| -> std::io::Result<()> {
             let mut from = std::fs::File::open(source)?;
-            let mut to = std::fs::OpenOptions::new().write(true).create_new(true).open(&file)?;
+            let mut to = self.disk.create_new_file(&file)?;
             std::io::copy(&mut from, &mut to)?;
             Ok(())
         })();
         copied.with_context(|| {
-            format!("cannot place `{}` at {path} (`{}`)", source.display(), file.display())
+            format!(
+                "cannot place `{}` at {path} (`{}`)",
+                source.display(),
+                self.disk.show(&file).display()
+            )
         })?;
         Ok(file)
-    }
-
-    /// Whether `file`'s folder, with every link resolved, is inside the machine's folder.
-    fn inside(&self, file: &Path) -> bool {
-        file.parent()
-            .and_then(|dir| std::fs::canonicalize(dir).ok())
-            .is_some_and(|dir| dir.starts_with(&self.root))
     }
 
     fn release(&self, keys: &[String]) {
@@ -220,7 +217,7 @@ impl Disk {
             holding.users -= 1;
             if holding.users == 0 {
                 if let Some(file) = &holding.placed_file {
-                    remove_placed(file, &self.root);
+                    self.disk.remove_file(file);
                 }
                 holdings.remove(key);
                 let mut folders = self.created_folders.lock().expect("disk lock poisoned");
@@ -228,8 +225,8 @@ impl Disk {
                 let mut index = folders.len();
                 while index > 0 {
                     index -= 1;
-                    let gone = !folders[index].exists();
-                    if gone || remove_created_folder(&folders[index], &self.root) {
+                    let gone = self.disk.kind(&folders[index]).is_none();
+                    if gone || self.disk.remove_empty_folder(&folders[index]) {
                         folders.remove(index);
                     }
                 }

@@ -6,17 +6,23 @@
 //! threads against it.
 
 mod backend;
+mod beneath;
 mod disk;
+pub mod limits;
+mod overlay;
 mod sandbox;
+mod seccomp;
+mod wine;
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::winpath::WinPath;
-pub use backend::{BackendChoice, DEBIAN_I386_MODULE, WinePieces, wine_pieces};
+pub use backend::BackendChoice;
 pub use disk::{Content, Layout, LayoutGuard};
 pub use sandbox::probe as probe_sandbox;
+pub use wine::{DEBIAN_I386_MODULE, WinePieces, wine_pieces};
 
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};
@@ -27,6 +33,19 @@ static UNSANDBOXED: AtomicBool = AtomicBool::new(false);
 /// Lets DLLs of the user's own run where no sandbox can be made (`--unsandboxed`).
 pub fn allow_unsandboxed() {
     UNSANDBOXED.store(true, Ordering::Relaxed);
+}
+
+/// The limits every run of this process keeps (`--memory-limit`, `--process-limit`,
+/// `--disk-limit`); the defaults until set.
+static LIMITS: std::sync::Mutex<Option<limits::Requested>> = std::sync::Mutex::new(None);
+
+/// Sets the limits of the runs to come.
+pub fn set_limits(requested: limits::Requested) {
+    *LIMITS.lock().expect("limits poisoned") = Some(requested);
+}
+
+fn requested_limits() -> limits::Requested {
+    LIMITS.lock().expect("limits poisoned").unwrap_or_default()
 }
 
 pub struct Machine {
@@ -43,10 +62,15 @@ impl Machine {
     pub fn open(choice: BackendChoice) -> anyhow::Result<Machine> {
         let artifacts = Artifacts::locate()?;
         let hosts_built = artifacts.root().join("hosts");
+        let sandboxable = !cfg!(windows);
+        let requested = requested_limits();
+        // On Windows the job object every host joins keeps memory and processes.
+        crate::process::set_job_limits(requested.memory, requested.processes);
+        let limits = limits::RunLimits::set_up(requested, sandboxable);
         let (backend, lock) =
-            backend::Backend::open(choice, &artifacts.machines_dir(), &hosts_built)?;
+            backend::Backend::open(choice, &artifacts.machines_dir(), &hosts_built, limits)?;
         let state = artifacts.machines_dir().join(backend.name());
-        let disk = disk::Disk::open(&state)?;
+        let disk = disk::Disk::open(&state, backend.disk().clone())?;
         // An interrupted run ends every process of the run, then removes the files it placed
         // (in that order: a host still running could hold one open).
         let stop = backend.emergency_stop();
@@ -62,6 +86,11 @@ impl Machine {
     /// DLLs of the user's own are refused unless [`allow_unsandboxed`] was called.
     pub fn sandboxed(&self) -> bool {
         self.backend.sandboxed()
+    }
+
+    /// How each limit of the run is kept, or why it cannot be.
+    pub fn limits(&self) -> Option<limits::LimitsReport> {
+        self.backend.limits_report()
     }
 
     pub fn artifacts(&self) -> &Artifacts {
@@ -107,7 +136,7 @@ impl Machine {
     /// What the headers of the machine's own file at `path` say, if one is there; creates
     /// nothing.
     pub fn inspect_existing(&self, path: &WinPath) -> Option<crate::pe::ImageInfo> {
-        crate::pe::inspect(&self.backend.existing_file_for(path)?).ok()
+        crate::pe::inspect(&self.backend.existing_file_for(path)?.path).ok()
     }
 
     /// Whether the machine has the folder `path` would be in (before anything is placed).
@@ -179,6 +208,7 @@ impl Machine {
     fn run_host_probing(&self, plan: &HostPlan, probes: Vec<OsString>) -> anyhow::Result<HostRun> {
         let exe = self.artifacts.host(plan.bits, plan.process);
         let launch = self.backend.launch(&exe);
+        let confinement = self.backend.confinement();
         let images = plan
             .images
             .iter()
@@ -188,10 +218,25 @@ impl Machine {
         let scratch = self.artifacts.machines_dir().join(self.backend.name()).join("runs");
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
-            let finished = crate::process::run_bounded(&launch, &args, plan.timeout, &scratch)?;
+            let before = self.backend.limit_counters();
+            let finished = crate::process::run_bounded_confined(
+                &launch,
+                confinement,
+                &args,
+                plan.timeout,
+                &scratch,
+            )?;
+            let hit = self.backend.limit_hit(&before, &finished);
+            // Nothing a host started outlives it.
+            self.backend.end_strays();
             match crate::host::read_report(plan, &images, &finished) {
                 Ok(mut run) => {
                     run.start_attempts = attempt;
+                    // A host stopped by a limit of the run ended because of the limit, not
+                    // because its filter crashed.
+                    if let Some(hit) = hit {
+                        run.end = hit.host_end();
+                    }
                     return Ok(run);
                 }
                 Err(ReportError::NotStarted { exit_code, stderr_tail }) => {
@@ -238,3 +283,16 @@ impl Machine {
 
 /// How many times a host that never started is started (see [`Machine::run_host`]).
 pub const START_ATTEMPTS: u32 = 3;
+
+/// Whether the harness runs as root: then the sandbox's processes run as its own unprivileged
+/// user, and the pristine machine's base is kept root-owned (`sandbox.rs`, `overlay.rs`,
+/// `limits.rs` ask).
+fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid cannot fail and touches no memory.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    false
+}

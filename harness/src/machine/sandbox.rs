@@ -17,11 +17,19 @@
 //! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel
 //! kills every process left in the namespace: hosts, Wine's services and the server.
 //!
-//! Inside, the only writable places are the prefix, the other drives' folders and a private
-//! `/tmp`, all in the machine's folder; `/usr` (with Wine), the loader's `/etc` files and the
-//! built host programs are read-only; the home folder, `/etc/shadow`, the rest of `/etc`,
-//! `/home`, `/root`, the real `/tmp` and the network do not exist. When the harness runs as
-//! root the sandbox runs as uid 65534 in a user namespace with every capability dropped.
+//! Inside, the only writable places are the machine's disk (the prefix and the other drives'
+//! folders, an overlay over a base no run writes, see `overlay.rs`) and a private `/tmp`, both
+//! on the run's size-capped tmpfs; `/usr` (with Wine), the loader's `/etc` files and the built
+//! host programs are read-only; the home folder, `/etc/shadow`, the rest of `/etc`, `/home`,
+//! `/root`, the real `/tmp` and the network do not exist. Every mount is nosuid and nodev.
+//!
+//! Who: when the harness runs as root, bwrap and every process entered into the sandbox run
+//! as a real unprivileged user outside too ([`sandbox_user`], uid and gid
+//! [`DEFAULT_SANDBOX_ID`]), set between fork and exec, so that the user namespace maps the
+//! sandbox's user to that uid and never to root: a file a filter makes setuid is setuid to
+//! that user. Each of those processes also gets `no_new_privs`, the system-call filter of
+//! `seccomp.rs`, the run's limits (`limits.rs`) and an environment of the sandbox's own, bwrap
+//! included (so `/proc/1/environ` inside holds nothing of the harness's).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,10 +37,36 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::process::{Background, Launch};
+use crate::process::{Background, Confinement, Launch};
+
+/// The uid and gid the sandbox runs as when the harness is root: a number of its own, outside
+/// the ranges that distributions hand to people (1000-60000), to services (below 1000,
+/// 65534) and to containers' mapped users (from 100000 in blocks of 65536, up to
+/// systemd-nspawn's 0x6FFF0000), so that no one else's files or processes are its, and
+/// `RLIMIT_NPROC` counts only sandboxes. `ISAPI_HARNESS_SANDBOX_ID` chooses another.
+pub const DEFAULT_SANDBOX_ID: u32 = 0x7000_4953;
+
+/// The unprivileged (uid, gid) every process of the sandbox runs as, when the harness runs as
+/// root; None when the harness is an unprivileged user itself (the sandbox is then that
+/// user's).
+pub fn sandbox_user() -> anyhow::Result<Option<(u32, u32)>> {
+    if !super::running_as_root() {
+        return Ok(None);
+    }
+    let id = match std::env::var("ISAPI_HARNESS_SANDBOX_ID") {
+        Ok(text) => match text.trim().parse::<u32>() {
+            Ok(id) if id != 0 && id != u32::MAX => id,
+            _ => anyhow::bail!(
+                "ISAPI_HARNESS_SANDBOX_ID is `{text}`: it must be an unprivileged uid (a number other than 0)"
+            ),
+        },
+        Err(_) => DEFAULT_SANDBOX_ID,
+    };
+    Ok(Some((id, id)))
+}
 
 /// Whether this machine can make the sandbox: the path of `bwrap`, or one line saying why
-/// not and how to allow it.
+/// not and how to allow it. The trial runs as the sandbox's user, as the run will.
 pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
     // ISAPI_HARNESS_BWRAP names another bubblewrap (one built from source, say).
     let bwrap = match std::env::var_os("ISAPI_HARNESS_BWRAP") {
@@ -67,7 +101,15 @@ pub fn probe(scratch: &Path) -> Result<PathBuf, String> {
         .collect(),
         env: Vec::new(),
     };
-    match crate::process::run_to_end(&trial, Duration::from_secs(20), scratch) {
+    let user = sandbox_user().map_err(|error| format!("{error:#}"))?;
+    let confinement =
+        Confinement { user, clean_env: true, no_new_privs: true, ..Confinement::default() };
+    match crate::process::run_to_end_confined(
+        &trial,
+        Some(&confinement),
+        Duration::from_secs(20),
+        scratch,
+    ) {
         Ok(()) => Ok(bwrap),
         Err(error) => Err(format!(
             "bubblewrap cannot create the user and PID namespaces the sandbox needs ({error:#}); \
@@ -86,10 +128,16 @@ pub struct Spec {
     pub read_only: Vec<PathBuf>,
     /// (outside, inside) pairs bound read-only: the built host programs.
     pub read_only_at: Vec<(PathBuf, PathBuf)>,
-    /// Folders bound writable at their own paths: the prefix and the other drives.
+    /// Folders bound writable at their own paths: the machine's disk.
     pub writable: Vec<PathBuf>,
     /// The folder that is `/tmp` inside.
     pub tmp: PathBuf,
+    /// What confines bwrap and every process entered into the sandbox; bwrap's own adds the
+    /// mounts of the disk.
+    pub confinement: Confinement,
+    /// The mounts of the machine's disk, made in bwrap's process before it starts.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "the sandbox is Linux's"))]
+    pub disk: std::sync::Arc<super::overlay::DiskMounts>,
     /// The Wine prefix (one of the writable folders), whose server the sandbox holds.
     pub prefix: PathBuf,
     /// Where bwrap's own report and errors go (outside the sandbox).
@@ -111,18 +159,12 @@ pub struct Jail {
     nsenter: PathBuf,
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
-}
-
-#[cfg(unix)]
-fn getuid() -> u32 {
-    // SAFETY: getuid cannot fail and touches no memory.
-    unsafe { libc::getuid() }
-}
-
-/// The sandbox is Linux's; elsewhere it is never started.
-#[cfg(not(unix))]
-fn getuid() -> u32 {
-    u32::MAX
+    confinement: Confinement,
+    /// The sandbox's PID namespace (`pid:[4026532178]`), by which its processes are found.
+    pid_namespace: OsString,
+    /// The processes kept between hosts: the sandbox's first ones, the wineserver and the
+    /// Wine services the warm-up started (see [`Jail::keep_what_runs`]).
+    kept: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Jail {
@@ -133,10 +175,9 @@ impl Jail {
             .context("cannot find `nsenter` (package util-linux), which the sandbox needs")?;
         let mut args: Vec<OsString> = Vec::new();
         let mut arg = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.into()));
+        // The sandbox's user is bwrap's own (the unprivileged user it was started as), mapped to
+        // itself.
         arg(&["--unshare-user".as_ref()]);
-        if getuid() == 0 {
-            arg(&["--uid".as_ref(), "65534".as_ref(), "--gid".as_ref(), "65534".as_ref()]);
-        }
         for flag in [
             "--unshare-pid",
             "--unshare-net",
@@ -174,7 +215,20 @@ impl Jail {
         for dir in &spec.read_only {
             arg(&["--ro-bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
         }
-        arg(&["--proc".as_ref(), "/proc".as_ref(), "--dev".as_ref(), "/dev".as_ref()]);
+        arg(&["--proc".as_ref(), "/proc".as_ref()]);
+        // A few device nodes rather than bwrap's `--dev`: that option makes bwrap nest a second
+        // user namespace (to mount devpts as root), and the namespaces it made before would
+        // then belong to one that a process entered with nsenter, as the sandbox's user,
+        // holds no rights in.
+        for device in ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"] {
+            arg(&["--dev-bind-try".as_ref(), device.as_ref(), device.as_ref()]);
+        }
+        for (fd, name) in [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin")] {
+            arg(&["--symlink".as_ref(), fd.as_ref(), name.as_ref()]);
+        }
+        for (fd, name) in [("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")] {
+            arg(&["--symlink".as_ref(), fd.as_ref(), name.as_ref()]);
+        }
         arg(&["--bind".as_ref(), spec.tmp.as_os_str(), "/tmp".as_ref()]);
         for dir in &spec.writable {
             arg(&["--bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
@@ -196,7 +250,17 @@ impl Jail {
         let launch = Launch { program: spec.bwrap.clone(), args, env: Vec::new() };
         let info = spec.state.join("sandbox.info");
         let errors = spec.state.join("sandbox.err");
-        let server = Background::start(&launch, &info, &errors)?;
+        #[cfg(target_os = "linux")]
+        let confinement = {
+            let disk = spec.disk.clone();
+            Confinement {
+                private_mounts: Some(std::sync::Arc::new(move || disk.mount())),
+                ..spec.confinement.clone()
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        let confinement = spec.confinement.clone();
+        let server = Background::start_confined(&launch, Some(&confinement), &info, &errors)?;
         let jail_error = |what: &str| {
             let said = std::fs::read_to_string(&errors).unwrap_or_default();
             let said = said.lines().last().unwrap_or("it printed nothing").to_owned();
@@ -219,7 +283,10 @@ impl Jail {
             std::thread::sleep(Duration::from_millis(2));
         };
         // Hosts must not start before the server listens: the first would start a second one.
-        while !server_listening(&spec.tmp, &spec.prefix) {
+        // The sandbox's /tmp and prefix are seen through its root.
+        let root = seen_root(leader);
+        let (tmp, prefix) = (root.join("tmp"), within(&root, &spec.prefix));
+        while !server_listening(&tmp, &prefix) {
             if server.status().is_some() {
                 return Err(jail_error("stopped before its wineserver was listening"));
             }
@@ -229,16 +296,39 @@ impl Jail {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(Jail { server, leader, nsenter, cwd: spec.cwd.clone(), env: spec.env.clone() })
+        let pid_namespace = std::fs::read_link(format!("/proc/{leader}/ns/pid"))
+            .map(PathBuf::into_os_string)
+            .map_err(|error| jail_error(&format!("has no PID namespace to read ({error})")))?;
+        Ok(Jail {
+            server,
+            leader,
+            nsenter,
+            cwd: spec.cwd.clone(),
+            env: spec.env.clone(),
+            confinement: spec.confinement.clone(),
+            pid_namespace,
+            kept: std::sync::Mutex::new(vec![leader]),
+        })
     }
 
-    /// `program` with `args`, to be run inside this sandbox.
+    /// The sandbox's root folder as the harness sees it: `/proc/<first process>/root`.
+    pub fn root(&self) -> PathBuf {
+        seen_root(self.leader)
+    }
+
+    /// What confines every process entered into the sandbox (see [`Jail::enter`]).
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// `program` with `args`, to be run inside this sandbox, confined by
+    /// [`Jail::confinement`].
     pub fn enter(&self, program: &Path, args: &[OsString]) -> Launch {
         let mut all: Vec<OsString> = vec!["--target".into(), self.leader.to_string().into()];
         for namespace in ["--user", "--mount", "--pid", "--net", "--ipc", "--uts"] {
             all.push(namespace.into());
         }
-        // Keep the uid the sandbox maps us to (65534 for root), take the sandbox's root, and
+        // Keep the sandbox's user (nsenter starts as it), take the sandbox's root, and
         // resolve the working folder inside it.
         all.push("--preserve-credentials".into());
         all.push("--root".into());
@@ -266,6 +356,86 @@ impl Jail {
         self.server.status().is_none()
     }
 
+    /// The processes of the sandbox now, as the harness sees them: every process whose PID
+    /// namespace is the sandbox's, among `candidates` (the run's cgroup, one file to read) or
+    /// else among every process of the machine.
+    fn members(&self, candidates: Option<Vec<u32>>) -> Vec<u32> {
+        let all = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+                .collect::<Vec<u32>>()
+        };
+        candidates
+            .unwrap_or_else(all)
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                    .is_ok_and(|namespace| namespace.as_os_str() == self.pid_namespace)
+            })
+            .collect()
+    }
+
+    /// Records the processes that run now as the ones kept between hosts: called once the
+    /// warm-up host has ended, when they are the wineserver and the Wine services it started,
+    /// before any filter has run.
+    pub fn keep_what_runs(&self) {
+        let members = self.members(None);
+        let mut kept = self.kept.lock().expect("kept list poisoned");
+        kept.extend(members);
+        kept.sort_unstable();
+        kept.dedup();
+    }
+
+    /// Ends every process of the sandbox that is neither kept nor part of a host the harness
+    /// is running now (a descendant of a process it started): what a host left behind,
+    /// however it detached (a new session, a double fork), is found by its PID namespace.
+    /// `candidates`: the run's cgroup's processes, where the run has one.
+    pub fn end_strays(&self, candidates: impl Fn() -> Option<Vec<u32>>) {
+        let kept = self.kept.lock().expect("kept list poisoned").clone();
+        // A stray may be forking while it is ended; a few rounds end its children too.
+        for _ in 0..8 {
+            // The hosts under way; bwrap itself, which every process of the sandbox descends
+            // from, is no host.
+            let bwrap = self.server.pid();
+            let running: Vec<u32> =
+                crate::process::running().into_iter().filter(|&pid| pid != bwrap).collect();
+            // A host's processes keep the session its nsenter made, even when Wine's start
+            // of a 32-bit program leaves the host an orphan of the namespace; only a process
+            // that made a session of its own has left its host.
+            let descends_from_running = |pid: u32| {
+                if crate::process::session_of(pid).is_some_and(|session| running.contains(&session))
+                {
+                    return true;
+                }
+                let mut current = pid;
+                for _ in 0..64 {
+                    if running.contains(&current) {
+                        return true;
+                    }
+                    match crate::process::parent_of(current) {
+                        Some(parent) if parent > 1 && parent != current => current = parent,
+                        _ => return false,
+                    }
+                }
+                false
+            };
+            let strays: Vec<u32> = self
+                .members(candidates())
+                .into_iter()
+                .filter(|pid| !kept.contains(pid) && !descends_from_running(*pid))
+                .collect();
+            if strays.is_empty() {
+                return;
+            }
+            for pid in strays {
+                crate::process::kill_now(pid);
+            }
+        }
+    }
+
     /// Waits up to `timeout` for the (non-persistent) server to end by itself.
     pub fn wait(&self, timeout: Duration) -> bool {
         self.server.wait(timeout)
@@ -289,6 +459,16 @@ impl Drop for Jail {
     fn drop(&mut self) {
         self.server.kill();
     }
+}
+
+/// `/proc/<pid>/root`: the root folder of a process of the sandbox, as the harness sees it.
+fn seen_root(pid: u32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root"))
+}
+
+/// `path` (absolute, as the sandbox sees it) under `root`.
+pub fn within(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
 fn child_pid(info: &str) -> Option<u32> {

@@ -43,6 +43,8 @@ pub struct StartReport {
     pub timeline: Vec<Happening>,
     /// Whether the hosts ran inside the sandbox; filled in by the driver.
     pub sandbox: bool,
+    /// How each limit of the run was kept, or why it could not be; filled in by the driver.
+    pub limits: Option<crate::machine::limits::LimitsReport>,
 }
 
 /// The `--json` shape of a [`StartReport`].
@@ -55,6 +57,7 @@ struct StartReportJson<'a> {
     enable_32bit_app_on_win64: bool,
     backend: Option<BackendKind>,
     sandbox: bool,
+    limits: &'a Option<crate::machine::limits::LimitsReport>,
     service: &'a ServiceOutcome,
     hosts: &'a [HostOutcome],
     requests: &'a [RequestOutcome],
@@ -71,6 +74,7 @@ impl Serialize for StartReport {
             enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
             backend: self.backend,
             sandbox: self.sandbox,
+            limits: &self.limits,
             service: &self.service,
             hosts: &self.hosts,
             requests: &self.requests,
@@ -319,6 +323,24 @@ fn host_ended(process: &ProcessName, end: &HostEnd, timeout: &Duration) -> Optio
                 crate::process::OUTPUT_LIMIT / (1024 * 1024)
             ),
         ),
+        HostEnd::MemoryLimit { limit } => step(
+            StepKind::Fail,
+            format!(
+                "{process} ran out of memory at the {} limit and was ended",
+                crate::machine::limits::bytes_in_words(*limit)
+            ),
+        ),
+        HostEnd::ProcessLimit { limit } => step(
+            StepKind::Fail,
+            format!("{process} was refused a new process at the limit of {limit} processes"),
+        ),
+        HostEnd::DiskLimit { limit } => step(
+            StepKind::Fail,
+            format!(
+                "{process} filled the disk to the {} limit",
+                crate::machine::limits::bytes_in_words(*limit)
+            ),
+        ),
     }
 }
 
@@ -473,6 +495,7 @@ impl StartReport {
             events: Vec::new(),
             timeline: Vec::new(),
             sandbox: false,
+            limits: None,
         }
     }
 

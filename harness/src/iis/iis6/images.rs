@@ -88,6 +88,10 @@ pub(super) fn host_death(end: HostEnd) -> HostFailure {
         HostEnd::Crashed { exception_code } => HostFailure::Crashed { exception_code },
         HostEnd::TimedOut | HostEnd::Flooded => HostFailure::StoppedAnswering,
         HostEnd::Died { exit_code } => HostFailure::Died { exit_code },
+        // IIS sees a worker that a limit ended as one that died without an exit code.
+        HostEnd::MemoryLimit { .. } | HostEnd::ProcessLimit { .. } | HostEnd::DiskLimit { .. } => {
+            HostFailure::Died { exit_code: None }
+        }
         HostEnd::Completed => HostFailure::Died { exit_code: Some(0) },
     }
 }
