@@ -422,6 +422,45 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
     );
 }
 
+/// `diagnose --verify` on a healthy configuration whose filter crashes in GetFilterVersion: the
+/// loader's part agrees with the prediction, and the crash (and the 503s it causes) is still a
+/// problem: exit 1, `"problems": true`, on IIS 6.0 and on IIS 7+.
+#[test]
+fn diagnose_counts_a_crashing_filter_as_a_problem() {
+    let iis6 = scenarios().join("quirks/lowercase-key-paths.xml");
+    let iis6_image =
+        r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll=x86:crash_in_gfv";
+    let iis7 = scenarios().join("iis7/own-absent-defaults-false-amd64-no-precondition.config");
+    let iis7_image = r"C:\Filters\amd64\mockfilter.dll=amd64:crash_in_gfv";
+    for (config, image) in [(&iis6, iis6_image), (&iis7, iis7_image)] {
+        let config = config.to_str().unwrap();
+        let output =
+            harness(&["diagnose", "--config", config, "--image", image, "--verify", "--json"]);
+        assert_eq!(output.status.code(), Some(1), "{config}: {}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(report["problems"], true, "{config}: {report:#}");
+        assert_eq!(report["agree"], true, "{config}: {report:#}");
+        let filters = report["filters"].as_array().unwrap();
+        let crashed = filters
+            .iter()
+            .find(|filter| filter["observed"]["behaviour"] == "crashed")
+            .unwrap_or_else(|| panic!("{config}: no filter crashed: {report:#}"));
+        assert_eq!(crashed["predicted"]["loads"], true, "{config}: {report:#}");
+        assert_eq!(crashed["observed"]["loads"], true, "{config}: {report:#}");
+        let requests = report["requests"].as_array().unwrap();
+        assert!(
+            requests.iter().any(|request| request["observed_status"] != 200),
+            "{config}: a crashed filter fails its site's requests: {report:#}"
+        );
+        // The same run in text exits the same way, and says why the answer differs.
+        let output = harness(&["diagnose", "--config", config, "--image", image, "--verify"]);
+        assert_eq!(output.status.code(), Some(1), "{config}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("then the filter: crashed (agrees)"), "{config}: {text}");
+        assert!(text.contains("HTTP 503 (differs from the prediction, which"), "{config}: {text}");
+    }
+}
+
 /// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,
 /// and an empty JUnit report. A shard that cannot exist is bad input.
 #[test]
