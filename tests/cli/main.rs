@@ -222,6 +222,14 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
     )
     .unwrap();
     let good = scenarios().join("quirks/no-bom-lf-no-namespace.xml");
+    // A web.config declares sections and configures system.webServer as applicationHost.config
+    // does, and is still neither file.
+    let web_config = dir.path().join("web.config");
+    std::fs::write(
+        &web_config,
+        "<?xml version=\"1.0\"?>\n<configuration>\n  <configSections>\n    <section name=\"log4net\" type=\"log4net.Config.Log4NetConfigurationSectionHandler\" />\n  </configSections>\n  <system.webServer>\n    <modules runAllManagedModulesForAllRequests=\"true\" />\n  </system.webServer>\n</configuration>\n",
+    )
+    .unwrap();
     // Every file of every simulated machine, with its time: opening a machine takes its lock
     // (and creates one where there was none), so any change here means a machine was opened.
     let machines = harness::artifacts::Artifacts::locate().unwrap().machines_dir();
@@ -271,6 +279,14 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
                 dir.path().join("nothing-here").display().to_string(),
             ],
             "nothing-here".into(),
+        ),
+        (
+            vec!["start".into(), "--config".into(), web_config.display().to_string()],
+            "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
+        ),
+        (
+            vec!["diagnose".into(), "--config".into(), web_config.display().to_string()],
+            "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
         ),
     ];
     for (args, names) in cases {

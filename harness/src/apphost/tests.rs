@@ -31,6 +31,28 @@ fn every_real_file_reads_with_its_pools_sites_and_modules() {
     assert!(files >= 14);
 }
 
+/// A web.config declares `<configSections>` and `<system.webServer>` as applicationHost.config
+/// does; only `<system.applicationHost>` with its sites or pools makes one.
+#[test]
+fn only_system_application_host_content_makes_an_apphost() {
+    let web_config = r#"<?xml version="1.0"?>
+<configuration>
+  <configSections>
+    <section name="log4net" type="log4net.Config.Log4NetConfigurationSectionHandler, log4net" />
+  </configSections>
+  <system.webServer>
+    <handlers><add name="x" path="*.x" verb="*" modules="IsapiModule" /></handlers>
+  </system.webServer>
+</configuration>"#;
+    assert_eq!(configuration_kind(web_config), ConfigurationKind::OtherConfiguration);
+    let declared_only = "<configuration><configSections><sectionGroup name=\"system.applicationHost\" /></configSections><system.applicationHost /></configuration>";
+    assert_eq!(configuration_kind(declared_only), ConfigurationKind::OtherConfiguration);
+    let pools = "<configuration><system.applicationHost><applicationPools /></system.applicationHost></configuration>";
+    assert_eq!(configuration_kind(pools), ConfigurationKind::Apphost);
+    let metabase = "<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\"><MBProperty><IIS_Global /></MBProperty></configuration>";
+    assert_eq!(configuration_kind(metabase), ConfigurationKind::Metabase);
+}
+
 #[test]
 fn iis_express_files_are_told_from_full_iis() {
     assert_eq!(real("express-boletonet.config").edition(), Edition::Express);
