@@ -288,6 +288,17 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
             vec!["diagnose".into(), "--config".into(), web_config.display().to_string()],
             "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
         ),
+        // What bash passes for an unquoted C:\Inetpub\filter.dll.
+        (
+            vec![
+                "start".into(),
+                "--metabase".into(),
+                good.display().to_string(),
+                "--image".into(),
+                "C:Inetpubfilter.dll=amd64".into(),
+            ],
+            "the shell: quote it".into(),
+        ),
     ];
     for (args, names) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
