@@ -488,6 +488,51 @@ fn diagnose_counts_a_crashing_filter_as_a_problem() {
     }
 }
 
+/// IIS 7+: one DLL that is both a site's ISAPI filter and a handler's extension is one file on
+/// the disk, and the timeline says what that file holds once.
+#[test]
+fn a_dll_that_is_filter_and_handler_is_on_the_disk_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("applicationHost.config");
+    let filter_only = std::fs::read_to_string(
+        scenarios().join("iis7/own-absent-defaults-false-amd64-no-precondition.config"),
+    )
+    .unwrap();
+    let both = filter_only.replace(
+        "</isapiFilters>",
+        concat!(
+            "</isapiFilters>\n",
+            "        <handlers>\n",
+            "            <add name=\"Mock-ISAPI\" path=\"*.mock\" verb=\"*\" modules=\"IsapiModule\" scriptProcessor=\"C:\\Filters\\amd64\\mockfilter.dll\" />\n",
+            "        </handlers>\n",
+            "        <security>\n",
+            "            <isapiCgiRestriction notListedIsapisAllowed=\"true\" />\n",
+            "        </security>",
+        ),
+    );
+    assert_ne!(both, filter_only, "the handler was added");
+    std::fs::write(&config, both).unwrap();
+    let output = harness(&[
+        "start",
+        "--config",
+        config.to_str().unwrap(),
+        "--image",
+        r"C:\Filters\amd64\mockfilter.dll=amd64",
+        "--request",
+        "http://localhost/x.mock",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    // Both roles were loaded, so the one file served both.
+    assert!(text.contains("load filter MockFilter"), "{text}");
+    assert!(text.contains("load extension Mock-ISAPI"), "{text}");
+    let disk: Vec<&str> = text.lines().filter(|line| line.contains("disk: ")).collect();
+    assert_eq!(
+        disk,
+        [r"config disk: C:\Filters\amd64\mockfilter.dll holds the AMD64 mock filter"],
+        "{text}"
+    );
+}
+
 /// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,
 /// and an empty JUnit report. A shard that cannot exist is bad input.
 #[test]
