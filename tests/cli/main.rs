@@ -533,6 +533,64 @@ fn a_dll_that_is_filter_and_handler_is_on_the_disk_line_once() {
     );
 }
 
+/// `inspect` on the mock extension, the mock native module and the mock filter: each says its
+/// role with its entry points and its imports, exit 0; a file that is not a PE image is bad
+/// input, exit 2, one line naming it.
+#[test]
+fn inspect_reports_every_isapi_role_and_the_imports() {
+    use harness::arch::Arch;
+    use harness::mock::Mock;
+    let artifacts = harness::artifacts::Artifacts::locate().unwrap();
+    let cases = [
+        (
+            Mock::EXTENSION,
+            "extension:     GetExtensionVersion ok, HttpExtensionProc ok, TerminateExtension ok",
+            "extension",
+        ),
+        (Mock::Module, "native module: RegisterModule ok", "module"),
+        (
+            Mock::FILTER,
+            "filter:        GetFilterVersion ok, HttpFilterProc ok, TerminateFilter ok",
+            "filter",
+        ),
+    ];
+    for (mock, role_line, role) in cases {
+        let image = artifacts.mock(Arch::Amd64, mock).unwrap();
+        let image = image.to_str().unwrap();
+        let output = harness(&["inspect", image]);
+        assert_eq!(output.status.code(), Some(0), "{image}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"kind:          DLL"), "{text}");
+        assert!(lines.contains(&role_line), "{text}");
+        assert!(!text.contains("no ISAPI entry points"), "{text}");
+        // mingw-w64 links the mocks against the C runtime and kernel32.
+        let imports = lines.iter().find(|line| line.starts_with("imports:")).expect("imports");
+        assert!(imports.to_ascii_lowercase().contains("kernel32.dll"), "{text}");
+
+        let report = json(&harness(&["inspect", image, "--json"]));
+        let roles = report["isapi_roles"].as_array().unwrap();
+        assert_eq!(roles.len(), 1, "{report:#}");
+        assert_eq!(roles[0]["role"], role, "{report:#}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_an_image = dir.path().join("notes.dll");
+    std::fs::write(&not_an_image, "This is not a DLL.\r\n").unwrap();
+    for json_flag in [false, true] {
+        let mut args = vec!["inspect", not_an_image.to_str().unwrap()];
+        if json_flag {
+            args.push("--json");
+        }
+        let output = harness(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("notes.dll` is not a PE image"), "{message}");
+        assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+        assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+}
+
 /// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,
 /// and an empty JUnit report. A shard that cannot exist is bad input.
 #[test]
