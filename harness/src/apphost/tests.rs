@@ -197,6 +197,60 @@ fn appcmd_edits_splice_and_set_back_gives_the_same_bytes() {
     }
 }
 
+/// A handler and an isapiCgiRestriction entry, added and removed as appcmd does on the real
+/// files: the model reads what was added, a duplicate key is refused, and removing gives the
+/// same bytes back.
+#[test]
+fn appcmd_edits_handlers_and_the_isapi_cgi_restriction_byte_faithfully() {
+    for name in
+        ["full-collinsauve-aspnetcoretest.config", "express-aspnet-aspnetcoremodule-http.config"]
+    {
+        let original = real(name);
+        let mut apphost = original.clone();
+        let add_handler = command(
+            "set config /section:system.webServer/handlers /+[name='PyISAPI',path='*.py',verb='GET,POST',modules='IsapiModule',scriptProcessor='C:\\Python\\PyISAPI_loader.dll',preCondition='bitness64']",
+        );
+        apphost.apply(&add_handler).unwrap();
+        let handlers = apphost.handlers("");
+        let added = handlers.last().unwrap();
+        assert_eq!(
+            (added.name.as_str(), added.path.as_str(), added.verb.as_str()),
+            ("PyISAPI", "*.py", "GET,POST"),
+            "{name}: a new handler goes at the end of the collection"
+        );
+        assert_eq!(added.script_processor.as_deref(), Some(r"C:\Python\PyISAPI_loader.dll"));
+        assert_eq!(added.preconditions, ["bitness64"]);
+        assert!(apphost.apply(&add_handler).is_err(), "{name}: a duplicate name is refused");
+        let allow = command(
+            "set config /section:system.webServer/security/isapiCgiRestriction /+[path='C:\\Python\\PyISAPI_loader.dll',allowed='true']",
+        );
+        apphost.apply(&allow).unwrap();
+        let listed = apphost.isapi_cgi_restriction("").listed;
+        assert!(
+            listed.contains(&(r"C:\Python\PyISAPI_loader.dll".to_owned(), true)),
+            "{name}: {listed:?}"
+        );
+        assert!(apphost.apply(&allow).is_err(), "{name}: a duplicate path is refused");
+        apphost
+            .apply(&command(
+                "set config /section:system.webServer/security/isapiCgiRestriction /-[path='c:\\python\\pyisapi_loader.dll']",
+            ))
+            .unwrap();
+        apphost
+            .apply(&command("set config /section:system.webServer/handlers /-[name='PyISAPI']"))
+            .unwrap();
+        assert_eq!(apphost.text(), original.text(), "{name}");
+    }
+    let no_verb = parse_command(&[
+        "set".into(),
+        "config".into(),
+        "/section:handlers".into(),
+        "/+[name='X',path='*.x']".into(),
+    ])
+    .unwrap_err();
+    assert!(no_verb.contains("has no verb='...'"), "{no_verb}");
+}
+
 #[test]
 fn appcmd_sets_the_defaults_and_refuses_what_it_does_not_know() {
     let mut apphost = parse(SMALL).unwrap();
