@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::apphost::Apphost;
+use crate::apphost::{Apphost, ConfigurationKind};
 use crate::arch::{Arch, Os};
 use crate::artifacts::Artifacts;
 use crate::machine::{Content, Layout, WinPath};
@@ -41,8 +41,9 @@ impl From<Apphost> for Configuration {
 }
 
 impl Configuration {
-    /// Reads either file, telling them apart by content (IIS 7+ writes `<configSections>` and
-    /// `<system.applicationHost>`, IIS 6.0 `<MBProperty>`), whatever the file is called.
+    /// Reads either file, telling them apart by content (IIS 7+ writes `<system.applicationHost>`
+    /// with `<sites>` and `<applicationPools>`, IIS 6.0 `<MBProperty>`), whatever the file is
+    /// called; any other `<configuration>` (a web.config) is neither, and refused as such.
     pub fn read(path: &Path) -> anyhow::Result<Configuration> {
         let bytes = crate::input::read_regular(path).map_err(|refusal| {
             anyhow::anyhow!(
@@ -50,11 +51,15 @@ impl Configuration {
                 path.display()
             )
         })?;
-        let apphost = std::str::from_utf8(&bytes).is_ok_and(crate::apphost::looks_like_apphost);
-        Ok(if apphost {
-            Configuration::Apphost(Apphost::read(path)?)
-        } else {
-            Configuration::Metabase(Metabase::read(path)?)
+        let kind = std::str::from_utf8(&bytes)
+            .map_or(ConfigurationKind::Metabase, crate::apphost::configuration_kind);
+        Ok(match kind {
+            ConfigurationKind::Apphost => Configuration::Apphost(Apphost::read(path)?),
+            ConfigurationKind::Metabase => Configuration::Metabase(Metabase::read(path)?),
+            ConfigurationKind::OtherConfiguration => bail!(
+                "{}: neither a MetaBase.xml nor an applicationHost.config: a <configuration> without <system.applicationHost> <sites> or <applicationPools> (a web.config, say); give the server's %windir%\\system32\\inetsrv\\MetaBase.xml (IIS 6.0) or %windir%\\system32\\inetsrv\\config\\applicationHost.config (IIS 7+)",
+                path.display()
+            ),
         })
     }
 

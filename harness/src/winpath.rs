@@ -13,13 +13,31 @@ pub struct WinPath {
     original: String,
 }
 
+/// A hint for `C:Inetpub...`: a drive letter, a colon and then a name is what a shell leaves of
+/// an unquoted `C:\Inetpub\...`, as bash and sh read a backslash as an escape. (To Windows,
+/// `C:file.dll` is relative to drive C:'s current folder, which no IIS configuration relies on.)
+fn eaten_backslashes_hint(text: &str) -> &'static str {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next(), chars.next()) {
+        (Some(drive), Some(':'), Some(next))
+            if drive.is_ascii_alphabetic() && next != '\\' && next != '/' =>
+        {
+            "; its backslashes look eaten by the shell: quote it in single quotes (`'C:\\Inetpub\\filter.dll'`)"
+        }
+        _ => "",
+    }
+}
+
 impl WinPath {
     pub fn parse(text: &str) -> anyhow::Result<WinPath> {
         let trimmed = text.trim();
         let mut chars = trimmed.chars();
         let (Some(drive), Some(':'), Some('\\' | '/')) = (chars.next(), chars.next(), chars.next())
         else {
-            bail!("`{text}` is not an absolute Windows path; write it as `C:\\folder\\file.dll`");
+            bail!(
+                "`{text}` is not an absolute Windows path; write it as `C:\\folder\\file.dll`{}",
+                eaten_backslashes_hint(trimmed)
+            );
         };
         if !drive.is_ascii_alphabetic() {
             bail!("`{text}` does not start with a drive letter");
@@ -138,5 +156,19 @@ mod tests {
         ] {
             assert!(WinPath::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    /// What bash leaves of an unquoted `C:\Inetpub\wwwroot\f.dll` gets a hint to quote it;
+    /// a path that was never Windows-shaped does not.
+    #[test]
+    fn a_path_whose_backslashes_the_shell_ate_gets_a_hint_to_quote_it() {
+        let error = WinPath::parse("C:Inetpubwwwrootf.dll").unwrap_err().to_string();
+        assert!(
+            error.contains("`C:Inetpubwwwrootf.dll` is not an absolute Windows path"),
+            "{error}"
+        );
+        assert!(error.contains("eaten by the shell: quote it"), "{error}");
+        let error = WinPath::parse("aspnet_filter.dll").unwrap_err().to_string();
+        assert!(!error.contains("shell"), "{error}");
     }
 }

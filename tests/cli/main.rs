@@ -222,6 +222,14 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
     )
     .unwrap();
     let good = scenarios().join("quirks/no-bom-lf-no-namespace.xml");
+    // A web.config declares sections and configures system.webServer as applicationHost.config
+    // does, and is still neither file.
+    let web_config = dir.path().join("web.config");
+    std::fs::write(
+        &web_config,
+        "<?xml version=\"1.0\"?>\n<configuration>\n  <configSections>\n    <section name=\"log4net\" type=\"log4net.Config.Log4NetConfigurationSectionHandler\" />\n  </configSections>\n  <system.webServer>\n    <modules runAllManagedModulesForAllRequests=\"true\" />\n  </system.webServer>\n</configuration>\n",
+    )
+    .unwrap();
     // Every file of every simulated machine, with its time: opening a machine takes its lock
     // (and creates one where there was none), so any change here means a machine was opened.
     let machines = harness::artifacts::Artifacts::locate().unwrap().machines_dir();
@@ -271,6 +279,25 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
                 dir.path().join("nothing-here").display().to_string(),
             ],
             "nothing-here".into(),
+        ),
+        (
+            vec!["start".into(), "--config".into(), web_config.display().to_string()],
+            "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
+        ),
+        (
+            vec!["diagnose".into(), "--config".into(), web_config.display().to_string()],
+            "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
+        ),
+        // What bash passes for an unquoted C:\Inetpub\filter.dll.
+        (
+            vec![
+                "start".into(),
+                "--metabase".into(),
+                good.display().to_string(),
+                "--image".into(),
+                "C:Inetpubfilter.dll=amd64".into(),
+            ],
+            "the shell: quote it".into(),
         ),
     ];
     for (args, names) in cases {
@@ -420,6 +447,148 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
             && line.contains("in 32-bit w3wp.exe, HTTP 500 (agrees)")),
         "{text}"
     );
+}
+
+/// `diagnose --verify` on a healthy configuration whose filter crashes in GetFilterVersion: the
+/// loader's part agrees with the prediction, and the crash (and the 503s it causes) is still a
+/// problem: exit 1, `"problems": true`, on IIS 6.0 and on IIS 7+.
+#[test]
+fn diagnose_counts_a_crashing_filter_as_a_problem() {
+    let iis6 = scenarios().join("quirks/lowercase-key-paths.xml");
+    let iis6_image =
+        r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll=x86:crash_in_gfv";
+    let iis7 = scenarios().join("iis7/own-absent-defaults-false-amd64-no-precondition.config");
+    let iis7_image = r"C:\Filters\amd64\mockfilter.dll=amd64:crash_in_gfv";
+    for (config, image) in [(&iis6, iis6_image), (&iis7, iis7_image)] {
+        let config = config.to_str().unwrap();
+        let output =
+            harness(&["diagnose", "--config", config, "--image", image, "--verify", "--json"]);
+        assert_eq!(output.status.code(), Some(1), "{config}: {}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(report["problems"], true, "{config}: {report:#}");
+        assert_eq!(report["agree"], true, "{config}: {report:#}");
+        let filters = report["filters"].as_array().unwrap();
+        let crashed = filters
+            .iter()
+            .find(|filter| filter["observed"]["behaviour"] == "crashed")
+            .unwrap_or_else(|| panic!("{config}: no filter crashed: {report:#}"));
+        assert_eq!(crashed["predicted"]["loads"], true, "{config}: {report:#}");
+        assert_eq!(crashed["observed"]["loads"], true, "{config}: {report:#}");
+        let requests = report["requests"].as_array().unwrap();
+        assert!(
+            requests.iter().any(|request| request["observed_status"] != 200),
+            "{config}: a crashed filter fails its site's requests: {report:#}"
+        );
+        // The same run in text exits the same way, and says why the answer differs.
+        let output = harness(&["diagnose", "--config", config, "--image", image, "--verify"]);
+        assert_eq!(output.status.code(), Some(1), "{config}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("then the filter: crashed (agrees)"), "{config}: {text}");
+        assert!(text.contains("HTTP 503 (differs from the prediction, which"), "{config}: {text}");
+    }
+}
+
+/// IIS 7+: one DLL that is both a site's ISAPI filter and a handler's extension is one file on
+/// the disk, and the timeline says what that file holds once.
+#[test]
+fn a_dll_that_is_filter_and_handler_is_on_the_disk_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("applicationHost.config");
+    let filter_only = std::fs::read_to_string(
+        scenarios().join("iis7/own-absent-defaults-false-amd64-no-precondition.config"),
+    )
+    .unwrap();
+    let both = filter_only.replace(
+        "</isapiFilters>",
+        concat!(
+            "</isapiFilters>\n",
+            "        <handlers>\n",
+            "            <add name=\"Mock-ISAPI\" path=\"*.mock\" verb=\"*\" modules=\"IsapiModule\" scriptProcessor=\"C:\\Filters\\amd64\\mockfilter.dll\" />\n",
+            "        </handlers>\n",
+            "        <security>\n",
+            "            <isapiCgiRestriction notListedIsapisAllowed=\"true\" />\n",
+            "        </security>",
+        ),
+    );
+    assert_ne!(both, filter_only, "the handler was added");
+    std::fs::write(&config, both).unwrap();
+    let output = harness(&[
+        "start",
+        "--config",
+        config.to_str().unwrap(),
+        "--image",
+        r"C:\Filters\amd64\mockfilter.dll=amd64",
+        "--request",
+        "http://localhost/x.mock",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    // Both roles were loaded, so the one file served both.
+    assert!(text.contains("load filter MockFilter"), "{text}");
+    assert!(text.contains("load extension Mock-ISAPI"), "{text}");
+    let disk: Vec<&str> = text.lines().filter(|line| line.contains("disk: ")).collect();
+    assert_eq!(
+        disk,
+        [r"config disk: C:\Filters\amd64\mockfilter.dll holds the AMD64 mock filter"],
+        "{text}"
+    );
+}
+
+/// `inspect` on the mock extension, the mock native module and the mock filter: each says its
+/// role with its entry points and its imports, exit 0; a file that is not a PE image is bad
+/// input, exit 2, one line naming it.
+#[test]
+fn inspect_reports_every_isapi_role_and_the_imports() {
+    use harness::arch::Arch;
+    use harness::mock::Mock;
+    let artifacts = harness::artifacts::Artifacts::locate().unwrap();
+    let cases = [
+        (
+            Mock::EXTENSION,
+            "extension:     GetExtensionVersion ok, HttpExtensionProc ok, TerminateExtension ok",
+            "extension",
+        ),
+        (Mock::Module, "native module: RegisterModule ok", "module"),
+        (
+            Mock::FILTER,
+            "filter:        GetFilterVersion ok, HttpFilterProc ok, TerminateFilter ok",
+            "filter",
+        ),
+    ];
+    for (mock, role_line, role) in cases {
+        let image = artifacts.mock(Arch::Amd64, mock).unwrap();
+        let image = image.to_str().unwrap();
+        let output = harness(&["inspect", image]);
+        assert_eq!(output.status.code(), Some(0), "{image}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"kind:          DLL"), "{text}");
+        assert!(lines.contains(&role_line), "{text}");
+        assert!(!text.contains("no ISAPI entry points"), "{text}");
+        // mingw-w64 links the mocks against the C runtime and kernel32.
+        let imports = lines.iter().find(|line| line.starts_with("imports:")).expect("imports");
+        assert!(imports.to_ascii_lowercase().contains("kernel32.dll"), "{text}");
+
+        let report = json(&harness(&["inspect", image, "--json"]));
+        let roles = report["isapi_roles"].as_array().unwrap();
+        assert_eq!(roles.len(), 1, "{report:#}");
+        assert_eq!(roles[0]["role"], role, "{report:#}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_an_image = dir.path().join("notes.dll");
+    std::fs::write(&not_an_image, "This is not a DLL.\r\n").unwrap();
+    for json_flag in [false, true] {
+        let mut args = vec!["inspect", not_an_image.to_str().unwrap()];
+        if json_flag {
+            args.push("--json");
+        }
+        let output = harness(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("notes.dll` is not a PE image"), "{message}");
+        assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+        assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+    }
 }
 
 /// A shard of a suite smaller than the shard count has nothing to run: exit 0, said in a line,

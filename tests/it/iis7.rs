@@ -206,6 +206,52 @@ fn appcmd_edits_a_real_file_and_setting_back_restores_its_bytes() {
     assert_eq!(entries.len(), 1, "no temporary file or History copy is left: {entries:?}");
 }
 
+/// A handler (kept in `<location path="">` by this file) and an isapiCgiRestriction entry,
+/// through the real binary: each added line is the entry alone, indented like its siblings with
+/// the file's CRLF, a duplicate is refused without a write, and removing both gives the bytes
+/// back.
+#[test]
+fn appcmd_adds_and_removes_handlers_and_isapi_cgi_restrictions() {
+    let (_folder, path, original) = copy_of("full-collinsauve-aspnetcoretest.config");
+    let config = path.to_str().unwrap();
+    let appcmd = |section: &str, edit: &str| {
+        run(&["appcmd", "--config", config, "set", "config", &format!("/section:{section}"), edit])
+    };
+    let handler = "/+[name='PyISAPI',path='*.py',verb='*',modules='IsapiModule',scriptProcessor='C:\\Python\\PyISAPI_loader.dll',preCondition='bitness64']";
+    let added = appcmd("system.webServer/handlers", handler);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(added.stdout.contains("system.webServer/handlers"), "{}", added.stdout);
+    let allow = "/+[path='C:\\Python\\PyISAPI_loader.dll',allowed='true']";
+    let allowed = appcmd("system.webServer/security/isapiCgiRestriction", allow);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\r\n            <add name=\"PyISAPI\" path=\"*.py\" verb=\"*\" modules=\"IsapiModule\" scriptProcessor=\"C:\\Python\\PyISAPI_loader.dll\" preCondition=\"bitness64\" />\r\n        </handlers>"),
+        "the handler is the collection's last entry"
+    );
+    assert!(
+        text.contains("\r\n                <add path=\"C:\\Python\\PyISAPI_loader.dll\" allowed=\"true\" />\r\n            </isapiCgiRestriction>"),
+        "the restriction is the list's last entry"
+    );
+    let before = std::fs::read(&path).unwrap();
+    let duplicate = appcmd("system.webServer/handlers", handler);
+    assert_eq!(duplicate.code, 2, "{}", duplicate.stderr);
+    assert!(
+        duplicate.stderr.contains("Cannot add duplicate collection entry"),
+        "{}",
+        duplicate.stderr
+    );
+    assert!(std::fs::read(&path).unwrap() == before, "a refused edit writes nothing");
+    let removed = appcmd(
+        "system.webServer/security/isapiCgiRestriction",
+        "/-[path='C:\\Python\\PyISAPI_loader.dll']",
+    );
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let removed = appcmd("system.webServer/handlers", "/-[name='PyISAPI']");
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert!(std::fs::read(&path).unwrap() == original, "add then remove gives the file it was");
+}
+
 #[test]
 fn appcmd_refuses_bad_input_with_exit_2_and_writes_nothing() {
     let (_folder, path, original) = copy_of("full-collinsauve-aspnetcoretest.config");

@@ -11,6 +11,10 @@
 //! - `set config /section:applicationPools /applicationPoolDefaults.enable32BitAppOnWin64:true|false`
 //! - `set config /section:system.webServer/isapiFilters /+[name='X',path='...',preCondition='...']`
 //!   and `/-[name='X']`
+//! - `set config /section:system.webServer/handlers /+[name='X',path='*.x',verb='*',modules='IsapiModule',scriptProcessor='...',preCondition='...']`
+//!   and `/-[name='X']`
+//! - `set config /section:system.webServer/security/isapiCgiRestriction /+[path='...',allowed='true']`
+//!   and `/-[path='...']`
 //! - `list apppool`
 
 use quick_xml::escape::escape;
@@ -20,11 +24,80 @@ use super::{Apphost, ApphostError};
 /// One parsed `appcmd` command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    SetPoolBitness { pool: String, enable_32bit: bool },
-    SetDefaultsBitness { enable_32bit: bool },
-    AddFilter { attributes: Vec<(String, String)> },
-    RemoveFilter { name: String },
+    SetPoolBitness {
+        pool: String,
+        enable_32bit: bool,
+    },
+    SetDefaultsBitness {
+        enable_32bit: bool,
+    },
+    /// `/+[...]`: a new entry at the end of a server-level collection.
+    Add {
+        collection: Collection,
+        attributes: Vec<(String, String)>,
+    },
+    /// `/-[key='...']`: the entry with that unique key goes.
+    Remove {
+        collection: Collection,
+        key: String,
+    },
     ListPools,
+}
+
+/// A server-level collection `set config` adds entries to and removes them from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    IsapiFilters,
+    Handlers,
+    IsapiCgiRestriction,
+}
+
+impl Collection {
+    /// The section, as appcmd names it and as the file nests it.
+    pub fn section(self) -> &'static str {
+        match self {
+            Collection::IsapiFilters => "system.webServer/isapiFilters",
+            Collection::Handlers => "system.webServer/handlers",
+            Collection::IsapiCgiRestriction => "system.webServer/security/isapiCgiRestriction",
+        }
+    }
+
+    /// The element of one entry.
+    fn element(self) -> &'static str {
+        match self {
+            Collection::IsapiFilters => "filter",
+            Collection::Handlers | Collection::IsapiCgiRestriction => "add",
+        }
+    }
+
+    /// The attribute that identifies an entry in the schema: two entries may not share it.
+    fn key(self) -> &'static str {
+        match self {
+            Collection::IsapiFilters | Collection::Handlers => "name",
+            Collection::IsapiCgiRestriction => "path",
+        }
+    }
+
+    /// The attributes the schema requires of a new entry.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Collection::IsapiFilters => &["name", "path"],
+            Collection::Handlers => &["name", "path", "verb"],
+            Collection::IsapiCgiRestriction => &["path"],
+        }
+    }
+
+    /// From the `/section:` value, lower-cased, with or without its group.
+    fn named(section: &str) -> Option<Collection> {
+        match section {
+            "isapifilters" | "system.webserver/isapifilters" => Some(Collection::IsapiFilters),
+            "handlers" | "system.webserver/handlers" => Some(Collection::Handlers),
+            "isapicgirestriction" | "system.webserver/security/isapicgirestriction" => {
+                Some(Collection::IsapiCgiRestriction)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Reads `appcmd` arguments as written on Windows (`/name:value`, `-name:value`, quotes already
@@ -33,6 +106,8 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
     let usage = "appcmd knows: set apppool \"NAME\" /enable32BitAppOnWin64:true|false; \
                  set config /section:applicationPools /applicationPoolDefaults.enable32BitAppOnWin64:true|false; \
                  set config /section:system.webServer/isapiFilters /+[name='X',path='...',preCondition='...'] or /-[name='X']; \
+                 set config /section:system.webServer/handlers /+[name='X',path='*.x',verb='*',modules='IsapiModule',scriptProcessor='...'] or /-[name='X']; \
+                 set config /section:system.webServer/security/isapiCgiRestriction /+[path='...',allowed='true'] or /-[path='...']; \
                  list apppool";
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     // `/commit:apphost` is where these sections live anyway.
@@ -70,33 +145,38 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
                     }
                     Ok(Command::SetDefaultsBitness { enable_32bit: parse_bool(value)? })
                 }
-                "isapifilters" | "system.webserver/isapifilters" => {
+                other => {
+                    let Some(collection) = Collection::named(other) else {
+                        return Err(format!("section `{other}` is not modelled; {usage}"));
+                    };
+                    let key = collection.key();
                     let body = edit.get(1..).unwrap_or_default();
                     if let Some(items) = body.strip_prefix("+[").and_then(|b| b.strip_suffix(']')) {
                         let attributes = parse_items(items)?;
-                        for required in ["name", "path"] {
+                        for required in collection.required() {
                             if !attributes.iter().any(|(n, _)| n == required) {
                                 return Err(format!(
-                                    "`{edit}` has no {required}='...'; a filter needs name and path"
+                                    "`{edit}` has no {required}='...'; an entry of {} needs {}",
+                                    collection.section(),
+                                    collection.required().join(", ")
                                 ));
                             }
                         }
-                        Ok(Command::AddFilter { attributes })
+                        Ok(Command::Add { collection, attributes })
                     } else if let Some(items) =
                         body.strip_prefix("-[").and_then(|b| b.strip_suffix(']'))
                     {
                         let attributes = parse_items(items)?;
-                        let name = attributes
+                        let key = attributes
                             .into_iter()
-                            .find(|(n, _)| n == "name")
+                            .find(|(n, _)| n == key)
                             .map(|(_, v)| v)
-                            .ok_or_else(|| format!("`{edit}` has no name='...'"))?;
-                        Ok(Command::RemoveFilter { name })
+                            .ok_or_else(|| format!("`{edit}` has no {key}='...'"))?;
+                        Ok(Command::Remove { collection, key })
                     } else {
-                        Err(format!("`{edit}` is neither /+[name='X',path='...'] nor /-[name='X']"))
+                        Err(format!("`{edit}` is neither /+[{key}='...',...] nor /-[{key}='...']"))
                     }
                 }
-                other => Err(format!("section `{other}` is not modelled; {usage}")),
             }
         }
         _ => Err(usage.to_owned()),
@@ -207,39 +287,37 @@ impl Apphost {
                 self.set_attribute(at, "enable32BitAppOnWin64", bool_text(*enable_32bit))?;
                 Ok(Applied::Section("system.applicationHost/applicationPools"))
             }
-            Command::AddFilter { attributes } => {
-                let name =
-                    &attributes.iter().find(|(n, _)| n == "name").expect("parsed with a name").1;
-                if self.isapi_filters(None).iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
+            Command::Add { collection, attributes } => {
+                let (element, key) = (collection.element(), collection.key());
+                let value =
+                    &attributes.iter().find(|(n, _)| n == key).expect("parsed with its key").1;
+                let section = self.collection_section(*collection)?;
+                if self.entry(*collection, value).is_some() {
                     return Err(ApphostError::file_only(
                         self.origin(),
                         format!(
-                            "Cannot add duplicate collection entry of type 'filter' with unique key attribute 'name' set to '{name}'"
+                            "Cannot add duplicate collection entry of type '{element}' with unique key attribute '{key}' set to '{value}'"
                         ),
-                        "remove it first with /-[name='...'] or choose another name",
+                        format!("remove it first with /-[{key}='...'] or choose another {key}"),
                     ));
                 }
-                let section = self.filters_section()?;
-                self.insert_child(section, "filter", attributes, false)?;
-                Ok(Applied::Section("system.webServer/isapiFilters"))
+                self.insert_child(section, element, attributes, false)?;
+                Ok(Applied::Section(collection.section()))
             }
-            Command::RemoveFilter { name } => {
-                let section = self.filters_section()?;
-                let found = self.tree().children(section, "filter").find(|&at| {
-                    self.tree()
-                        .element(at)
-                        .value("name")
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-                });
-                let Some(at) = found else {
+            Command::Remove { collection, key } => {
+                let Some(at) = self.entry(*collection, key) else {
                     return Err(ApphostError::file_only(
                         self.origin(),
-                        format!("no filter named `{name}` at the server level of isapiFilters"),
-                        "give a name the file lists",
+                        format!(
+                            "no entry with {}='{key}' at the server level of {}",
+                            collection.key(),
+                            collection.section()
+                        ),
+                        "give one the file lists",
                     ));
                 };
                 self.remove_element(at)?;
-                Ok(Applied::Section("system.webServer/isapiFilters"))
+                Ok(Applied::Section(collection.section()))
             }
         }
     }
@@ -259,13 +337,31 @@ impl Apphost {
         })
     }
 
-    fn filters_section(&self) -> Result<usize, ApphostError> {
-        self.section(0, "system.webServer/isapiFilters").ok_or_else(|| {
+    /// Where a new server-level entry goes: IIS writes some sections (`handlers`) inside
+    /// `<location path="">` rather than at the root, and the last server-level copy is the one
+    /// IIS reads last.
+    fn collection_section(&self, collection: Collection) -> Result<usize, ApphostError> {
+        let path = collection.section();
+        self.sections_for(path, "").last().copied().ok_or_else(|| {
+            let (parent, name) = path.rsplit_once('/').expect("a section has a group");
             ApphostError::file_only(
                 self.origin(),
-                "there is no server-level <isapiFilters> section",
-                "add <isapiFilters> inside <system.webServer>",
+                format!("there is no server-level <{name}> section"),
+                format!("add <{name}> inside <{}>", parent.replace('/', "><")),
             )
+        })
+    }
+
+    /// The server-level entry of `collection` whose key is `value` (as IIS compares them,
+    /// ignoring case), in whichever server-level copy of the section holds it.
+    fn entry(&self, collection: Collection, value: &str) -> Option<usize> {
+        self.sections_for(collection.section(), "").into_iter().find_map(|section| {
+            self.tree().children(section, collection.element()).find(|&at| {
+                self.tree()
+                    .element(at)
+                    .value(collection.key())
+                    .is_some_and(|found| found.eq_ignore_ascii_case(value))
+            })
         })
     }
 

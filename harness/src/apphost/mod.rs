@@ -175,11 +175,39 @@ pub struct Apphost {
     tree: Tree,
 }
 
-/// Whether text is an applicationHost.config rather than an IIS 6.0 MetaBase.xml, from its
-/// content: the sections IIS 7+ writes, and no `<MBProperty>`.
+/// What a configuration file is, from its content rather than its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigurationKind {
+    /// An IIS 7+ applicationHost.config: `<system.applicationHost>` with its `<sites>` or
+    /// `<applicationPools>`.
+    Apphost,
+    /// A `<configuration>` without them: a web.config, a machine.config, an app's .exe.config.
+    /// These declare `<configSections>` too, so that alone does not make an
+    /// applicationHost.config.
+    OtherConfiguration,
+    /// Anything else, left to the MetaBase.xml reader to accept or to explain.
+    Metabase,
+}
+
+/// Tells an applicationHost.config from an IIS 6.0 MetaBase.xml and from the other
+/// `<configuration>` files users pick up by mistake.
+pub fn configuration_kind(text: &str) -> ConfigurationKind {
+    if text.contains("<MBProperty") {
+        ConfigurationKind::Metabase
+    } else if text.contains("<system.applicationHost")
+        && (text.contains("<sites") || text.contains("<applicationPools"))
+    {
+        ConfigurationKind::Apphost
+    } else if text.contains("<configuration") {
+        ConfigurationKind::OtherConfiguration
+    } else {
+        ConfigurationKind::Metabase
+    }
+}
+
+/// Whether text is an applicationHost.config (see [`configuration_kind`]).
 pub fn looks_like_apphost(text: &str) -> bool {
-    !text.contains("<MBProperty")
-        && (text.contains("<system.applicationHost") || text.contains("<configSections"))
+    configuration_kind(text) == ConfigurationKind::Apphost
 }
 
 impl Apphost {

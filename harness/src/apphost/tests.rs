@@ -31,6 +31,28 @@ fn every_real_file_reads_with_its_pools_sites_and_modules() {
     assert!(files >= 14);
 }
 
+/// A web.config declares `<configSections>` and `<system.webServer>` as applicationHost.config
+/// does; only `<system.applicationHost>` with its sites or pools makes one.
+#[test]
+fn only_system_application_host_content_makes_an_apphost() {
+    let web_config = r#"<?xml version="1.0"?>
+<configuration>
+  <configSections>
+    <section name="log4net" type="log4net.Config.Log4NetConfigurationSectionHandler, log4net" />
+  </configSections>
+  <system.webServer>
+    <handlers><add name="x" path="*.x" verb="*" modules="IsapiModule" /></handlers>
+  </system.webServer>
+</configuration>"#;
+    assert_eq!(configuration_kind(web_config), ConfigurationKind::OtherConfiguration);
+    let declared_only = "<configuration><configSections><sectionGroup name=\"system.applicationHost\" /></configSections><system.applicationHost /></configuration>";
+    assert_eq!(configuration_kind(declared_only), ConfigurationKind::OtherConfiguration);
+    let pools = "<configuration><system.applicationHost><applicationPools /></system.applicationHost></configuration>";
+    assert_eq!(configuration_kind(pools), ConfigurationKind::Apphost);
+    let metabase = "<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\"><MBProperty><IIS_Global /></MBProperty></configuration>";
+    assert_eq!(configuration_kind(metabase), ConfigurationKind::Metabase);
+}
+
 #[test]
 fn iis_express_files_are_told_from_full_iis() {
     assert_eq!(real("express-boletonet.config").edition(), Edition::Express);
@@ -173,6 +195,60 @@ fn appcmd_edits_splice_and_set_back_gives_the_same_bytes() {
             original.text().lines().zip(apphost.text().lines()).filter(|(a, b)| a != b).collect();
         assert_eq!(changed.len(), 1, "one line changes");
     }
+}
+
+/// A handler and an isapiCgiRestriction entry, added and removed as appcmd does on the real
+/// files: the model reads what was added, a duplicate key is refused, and removing gives the
+/// same bytes back.
+#[test]
+fn appcmd_edits_handlers_and_the_isapi_cgi_restriction_byte_faithfully() {
+    for name in
+        ["full-collinsauve-aspnetcoretest.config", "express-aspnet-aspnetcoremodule-http.config"]
+    {
+        let original = real(name);
+        let mut apphost = original.clone();
+        let add_handler = command(
+            "set config /section:system.webServer/handlers /+[name='PyISAPI',path='*.py',verb='GET,POST',modules='IsapiModule',scriptProcessor='C:\\Python\\PyISAPI_loader.dll',preCondition='bitness64']",
+        );
+        apphost.apply(&add_handler).unwrap();
+        let handlers = apphost.handlers("");
+        let added = handlers.last().unwrap();
+        assert_eq!(
+            (added.name.as_str(), added.path.as_str(), added.verb.as_str()),
+            ("PyISAPI", "*.py", "GET,POST"),
+            "{name}: a new handler goes at the end of the collection"
+        );
+        assert_eq!(added.script_processor.as_deref(), Some(r"C:\Python\PyISAPI_loader.dll"));
+        assert_eq!(added.preconditions, ["bitness64"]);
+        assert!(apphost.apply(&add_handler).is_err(), "{name}: a duplicate name is refused");
+        let allow = command(
+            "set config /section:system.webServer/security/isapiCgiRestriction /+[path='C:\\Python\\PyISAPI_loader.dll',allowed='true']",
+        );
+        apphost.apply(&allow).unwrap();
+        let listed = apphost.isapi_cgi_restriction("").listed;
+        assert!(
+            listed.contains(&(r"C:\Python\PyISAPI_loader.dll".to_owned(), true)),
+            "{name}: {listed:?}"
+        );
+        assert!(apphost.apply(&allow).is_err(), "{name}: a duplicate path is refused");
+        apphost
+            .apply(&command(
+                "set config /section:system.webServer/security/isapiCgiRestriction /-[path='c:\\python\\pyisapi_loader.dll']",
+            ))
+            .unwrap();
+        apphost
+            .apply(&command("set config /section:system.webServer/handlers /-[name='PyISAPI']"))
+            .unwrap();
+        assert_eq!(apphost.text(), original.text(), "{name}");
+    }
+    let no_verb = parse_command(&[
+        "set".into(),
+        "config".into(),
+        "/section:handlers".into(),
+        "/+[name='X',path='*.x']".into(),
+    ])
+    .unwrap_err();
+    assert!(no_verb.contains("has no verb='...'"), "{no_verb}");
 }
 
 #[test]

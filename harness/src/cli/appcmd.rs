@@ -32,7 +32,7 @@ fn read(path: &Path) -> anyhow::Result<Apphost> {
     })?;
     if !std::str::from_utf8(&bytes).is_ok_and(crate::apphost::looks_like_apphost) {
         bail!(
-            "{}: this is not an applicationHost.config (no <system.applicationHost>); for an IIS 6.0 MetaBase.xml use `isapi-harness adsutil` or `aspnet-regiis`",
+            "{}: this is not an applicationHost.config (no <system.applicationHost> with <sites> or <applicationPools>); for an IIS 6.0 MetaBase.xml use `isapi-harness adsutil` or `aspnet-regiis`",
             path.display()
         );
     }

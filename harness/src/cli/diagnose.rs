@@ -1,7 +1,8 @@
 //! `isapi-harness diagnose`: the prediction, and with `--verify` the proof.
 //!
-//! Exit codes: 0 no problem predicted; 1 problems predicted (and, with --verify, confirmed);
-//! 2 bad input; 3 prediction and observation disagree, which is always a bug to fix.
+//! Exit codes (README's table): 0 nothing wrong, predicted or (with --verify) observed; 1
+//! problems found and the run, if any, agrees with the prediction; 2 bad input; 3 prediction and
+//! observation disagree, which is always a bug to fix, and wins over 1.
 
 use std::process::ExitCode;
 
@@ -104,13 +105,28 @@ fn print(diagnosis: &Diagnosis) {
         );
         if let Some(observed) = request.observed_status {
             let agree = observed == request.predicted_status;
+            // An image whose own code refused, crashed, hung or answered decides the requests
+            // through it, and no prediction speaks of that code.
+            let behaved = diagnosis
+                .filters
+                .iter()
+                .any(|filter| filter.observed.as_ref().is_some_and(|o| o.behaviour.is_some()))
+                || diagnosis
+                    .extensions
+                    .iter()
+                    .any(|e| e.observed.as_ref().is_some_and(|o| o.behaviour.is_some()));
+            let differs = if behaved {
+                "differs from the prediction, which stops at the loader: what a filter's or an extension's own code does is only observed, see above"
+            } else {
+                "differs from the prediction"
+            };
             printer.line(
                 if agree { StepKind::Ok } else { StepKind::Fail },
                 &format!(
                     "observed:  GET {}: {} ({})",
                     request.url,
                     answer(observed),
-                    if agree { "agrees" } else { "differs from the prediction" }
+                    if agree { "agrees" } else { differs }
                 ),
             );
         }

@@ -1,10 +1,13 @@
-//! `isapi-harness inspect DLL [--json]`: what a DLL's headers say, one fact a line, ending with
-//! a prediction of the processes that would load it, labelled as a prediction: only a real load
-//! (`start`, `repro`, `matrix`) says what the loader does.
+//! `isapi-harness inspect IMAGE [--json]`: what an image's headers say, one fact a line: DLL or
+//! EXE, every ISAPI role its exports show (filter, extension, IIS 7+ native module) with their
+//! entry points, the DLLs it imports, and last a prediction of the processes that would load
+//! it, labelled as a prediction: only a real load (`start`, `repro`, `matrix`) says what the
+//! loader does.
 //!
-//! Exit codes: 0 whenever the file could be read, even when it is not a PE image (that is an
-//! answer, not an error); an unreadable file, a folder, a FIFO or a device is an error, which
-//! `main` turns into exit code 2. Only the headers are read, however large the file.
+//! Exit codes: 0 for a PE image, however odd or damaged its headers; 2 for a file that is not
+//! one (no MZ or PE signature: a text file, an empty file) and for an unreadable file, a folder,
+//! a FIFO or a device, each an error that `main` prints in one line. Only the headers are read,
+//! however large the file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,13 +15,21 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 
 use crate::arch::Bits;
-use crate::pe::{self, ExportStatus, ImageInfo, IsapiEntryPoint};
+use crate::pe::{self, ExportStatus, ImageInfo, RoleExports};
 
 pub fn run(args: super::InspectArgs) -> anyhow::Result<ExitCode> {
     let shown = args.dll.display().to_string();
     let info = pe::inspect(&args.dll).map_err(|error| {
         anyhow!("cannot read `{shown}`: {error}; give the path of an image file (a regular file you may read)")
     })?;
+    if !info.pe {
+        // Nothing here is an image to report on: a file the user meant to be a DLL and is not
+        // is bad input, said in the one line the other commands use for it.
+        let why = info.problem.as_deref().unwrap_or("no PE signature");
+        return Err(anyhow!(
+            "`{shown}` is not a PE image ({why}); give a DLL or EXE built for Windows (the loader answers Win32 error 193 for this file)"
+        ));
+    }
     let out =
         if args.json { render_json(&shown, &info)? + "\n" } else { render_text(&shown, &info) };
     // A reader that stops early (`| head`) is not an error worth a panic or exit code 2.
@@ -31,16 +42,23 @@ pub fn run(args: super::InspectArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The ImageInfo object with the file as given first and the labelled prediction last.
+/// The ImageInfo object with the file as given first, the ISAPI roles its exports show, and
+/// the labelled prediction last.
 fn render_json(file: &str, info: &ImageInfo) -> anyhow::Result<String> {
     #[derive(serde::Serialize)]
     struct Report<'a> {
         file: &'a str,
         #[serde(flatten)]
         info: &'a ImageInfo,
+        isapi_roles: Vec<RoleExports>,
         predicted_from_headers: pe::Prediction,
     }
-    let report = Report { file, info, predicted_from_headers: info.predict() };
+    let report = Report {
+        file,
+        info,
+        isapi_roles: pe::isapi_roles(&info.exports),
+        predicted_from_headers: info.predict(),
+    };
     Ok(serde_json::to_string_pretty(&report)?)
 }
 
@@ -90,16 +108,31 @@ fn render_text(file: &str, info: &ImageInfo) -> String {
     );
     line(
         &mut out,
-        "dll",
+        "kind",
         match info.is_dll {
-            Some(true) => "yes",
-            Some(false) => "no (IMAGE_FILE_DLL is not set)",
+            Some(true) => "DLL",
+            Some(false) => "EXE (IMAGE_FILE_DLL is not set)",
             None => "unknown",
         },
     );
     line(&mut out, ".NET", clr_text(info.clr));
     if info.has_code.is_some() {
-        line(&mut out, "exports", exports_text(&info.isapi_exports));
+        let roles = pe::isapi_roles(&info.exports);
+        if roles.is_empty() {
+            line(
+                &mut out,
+                "ISAPI",
+                "no ISAPI entry points (a filter needs GetFilterVersion and HttpFilterProc, \
+                 an extension GetExtensionVersion and HttpExtensionProc, an IIS 7+ native module \
+                 RegisterModule: GetProcAddress fails with Win32 error 127)",
+            );
+        }
+        for role in &roles {
+            line(&mut out, role.role.label(), role_text(role));
+        }
+        let imports =
+            if info.imports.is_empty() { "none".to_owned() } else { info.imports.join(", ") };
+        line(&mut out, "imports", imports);
     }
     if let Some(problem) = &info.problem {
         line(&mut out, "problem", problem);
@@ -130,21 +163,17 @@ fn clr_text(clr: Option<pe::ClrInfo>) -> String {
     )
 }
 
-fn exports_text(exports: &pe::IsapiExports) -> String {
-    if IsapiEntryPoint::ALL.into_iter().all(|entry| *exports.get(entry) == ExportStatus::Missing) {
-        return "no ISAPI entry points (IIS needs GetFilterVersion and HttpFilterProc: \
-                GetProcAddress fails with Win32 error 127)"
-            .to_owned();
-    }
-    let each: Vec<String> = IsapiEntryPoint::ALL
-        .into_iter()
-        .map(|entry| export_text(entry, exports.get(entry)))
+/// A role's entry points, each with how it is exported.
+fn role_text(role: &RoleExports) -> String {
+    let each: Vec<String> = role
+        .entry_points
+        .iter()
+        .map(|entry| export_text(entry.name, entry.required, &entry.status))
         .collect();
     each.join(", ")
 }
 
-fn export_text(entry: IsapiEntryPoint, status: &ExportStatus) -> String {
-    let name = entry.name();
+fn export_text(name: &str, required: bool, status: &ExportStatus) -> String {
     match status {
         ExportStatus::Present => format!("{name} ok"),
         ExportStatus::Decorated(exported) => {
@@ -157,7 +186,7 @@ fn export_text(entry: IsapiEntryPoint, status: &ExportStatus) -> String {
             };
             format!("{name} missing (exported as {exported}: {why} link with a .def file)")
         }
-        ExportStatus::Missing if entry.required() => {
+        ExportStatus::Missing if required => {
             format!("{name} missing (IIS needs it: GetProcAddress fails with Win32 error 127)")
         }
         ExportStatus::Missing => format!("{name} not exported (optional)"),
@@ -182,9 +211,10 @@ mod tests {
                 "format:        PE32 (32-bit)\n",
                 "machine:       x86 (0x014c)\n",
                 "code:          yes\n",
-                "dll:           yes\n",
+                "kind:          DLL\n",
                 ".NET:          no\n",
-                "exports:       GetFilterVersion ok, HttpFilterProc ok, TerminateFilter ok\n",
+                "filter:        GetFilterVersion ok, HttpFilterProc ok, TerminateFilter ok\n",
+                "imports:       none\n",
                 "loads in:      predicted from headers: 32-bit processes only, because a native x86 image with code needs a 32-bit process\n",
             )
         );
@@ -199,7 +229,7 @@ mod tests {
         );
         assert!(
             out.contains(
-                "exports:       GetFilterVersion missing (exported as GetFilterVersion@4: x86 stdcall decoration; link with a .def file), \
+                "filter:        GetFilterVersion missing (exported as GetFilterVersion@4: x86 stdcall decoration; link with a .def file), \
                  HttpFilterProc missing (exported as ?HttpFilterProc@@YGKPAUX@@KPAX@Z: C++ name mangling; declare it extern \"C\" and link with a .def file), \
                  TerminateFilter not exported (optional)\n"
             ),
@@ -208,19 +238,52 @@ mod tests {
         let none = text(&TestImage::amd64().build());
         assert!(
             none.contains(
-                "exports:       no ISAPI entry points (IIS needs GetFilterVersion and HttpFilterProc: \
-                 GetProcAddress fails with Win32 error 127)\n"
+                "ISAPI:         no ISAPI entry points (a filter needs GetFilterVersion and HttpFilterProc, \
+                 an extension GetExtensionVersion and HttpExtensionProc, an IIS 7+ native module \
+                 RegisterModule: GetProcAddress fails with Win32 error 127)\n"
             ),
             "{none}"
         );
         let one = text(&TestImage::amd64().with_exports(&["GetFilterVersion"]).build());
         assert!(
             one.contains(
-                "exports:       GetFilterVersion ok, HttpFilterProc missing (IIS needs it: \
+                "filter:        GetFilterVersion ok, HttpFilterProc missing (IIS needs it: \
                  GetProcAddress fails with Win32 error 127), TerminateFilter not exported (optional)\n"
             ),
             "{one}"
         );
+    }
+
+    /// One DLL that is a filter, an extension and a native module shows each role, in that
+    /// order, with its own entry points; an EXE says so.
+    #[test]
+    fn every_role_shows_with_its_entry_points() {
+        let all = text(
+            &TestImage::amd64()
+                .with_exports(&[
+                    "GetExtensionVersion",
+                    "GetFilterVersion",
+                    "HttpExtensionProc",
+                    "HttpFilterProc",
+                    "RegisterModule",
+                ])
+                .build(),
+        );
+        assert!(
+            all.contains(concat!(
+                "filter:        GetFilterVersion ok, HttpFilterProc ok, TerminateFilter not exported (optional)\n",
+                "extension:     GetExtensionVersion ok, HttpExtensionProc ok, TerminateExtension not exported (optional)\n",
+                "native module: RegisterModule ok\n",
+                "imports:       none\n",
+            )),
+            "{all}"
+        );
+        let mut exe = TestImage::amd64().isapi_filter().build();
+        // IMAGE_FILE_DLL (0x2000) in the file header's Characteristics, 22 bytes after "PE\0\0".
+        let pe = u32::from_le_bytes(exe[0x3c..0x40].try_into().unwrap()) as usize;
+        exe[pe + 23] &= !0x20;
+        let exe = text(&exe);
+        assert!(exe.contains("kind:          EXE (IMAGE_FILE_DLL is not set)\n"), "{exe}");
     }
 
     #[test]
@@ -289,6 +352,23 @@ mod tests {
         assert_eq!(json["has_code"], true);
         assert_eq!(json["predicted_from_headers"]["loads_in_32bit"], false);
         assert_eq!(json["predicted_from_headers"]["loads_in_64bit"], true);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_pe_image_is_bad_input_naming_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text_file = dir.path().join("readme.dll");
+        std::fs::write(&text_file, "This is not a DLL.\r\n").expect("written");
+        let error = run(super::super::InspectArgs { dll: text_file.clone(), json: false })
+            .expect_err("not a PE image");
+        let message = format!("{error:#}");
+        assert!(
+            message.starts_with(&format!(
+                "`{}` is not a PE image (no MZ signature",
+                text_file.display()
+            )),
+            "{message}"
+        );
     }
 
     #[test]

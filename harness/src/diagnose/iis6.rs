@@ -107,7 +107,7 @@ pub(super) fn diagnose(
     // An allowed CGI's request gets no status from the harness, and is no problem for that.
     let not_run =
         |url: &str| cgi_requests.iter().any(|(cgi_url, prohibited)| cgi_url == url && !prohibited);
-    let problems = filters.iter().any(|filter| !filter.predicted.loads)
+    let mut problems = filters.iter().any(|filter| !filter.predicted.loads)
         || requests
             .iter()
             .any(|request| request.predicted_status != Some(200) && !not_run(&request.url));
@@ -161,6 +161,7 @@ pub(super) fn diagnose(
                 })
                 && extensions.iter().all(|e| e.observed.as_ref().is_some_and(|o| o.agree)),
         );
+        problems |= observed_problems(&filters, &requests, &extensions, &not_run);
         for remedy in &mut remedies {
             if let Some(table_remedy) = &remedy.remedy {
                 (remedy.verified, remedy.verified_with) =

@@ -16,7 +16,8 @@ use crate::scenario::Scenario;
 use crate::vocab::{ImageKind, Win32Error};
 
 use super::{
-    Diagnosis, FilterDiagnosis, ProposedRemedy, RequestDiagnosis, When, image_for, observe, predict,
+    Diagnosis, FilterDiagnosis, ProposedRemedy, RequestDiagnosis, When, image_for, observe,
+    observed_problems, predict,
 };
 
 pub(super) fn diagnose(
@@ -83,8 +84,9 @@ pub(super) fn diagnose(
             owners.push(worker);
         }
     }
-    let problems = filters.iter().any(|filter| !filter.predicted.loads);
     let mut requests = predict_requests(&targets, &plans, &filters, &owners);
+    let mut problems = filters.iter().any(|filter| !filter.predicted.loads)
+        || requests.iter().any(|request| request.predicted_status != Some(200));
     let mut remedies = remedies(scenario, apphost, &plans, &filters);
     let mut agree = None;
     if let Some(machine) = machine.filter(|_| verify) {
@@ -112,6 +114,7 @@ pub(super) fn diagnose(
                 .iter()
                 .all(|filter| filter.observed.as_ref().is_some_and(|observed| observed.agree)),
         );
+        problems |= observed_problems(&filters, &requests, &[], &|_| false);
         for remedy in &mut remedies {
             remedy.verified = verify_remedy(machine, scenario, apphost, &remedy.appcmd)?;
             remedy.verified_with = targets.iter().map(|target| target.url.clone()).collect();

@@ -36,7 +36,10 @@ pub struct Diagnosis {
     /// None on IIS 7+, which has no isolation modes.
     pub isolation_mode: Option<IsolationMode>,
     pub enable_32bit_app_on_win64: bool,
-    /// True when any filter is predicted not to load.
+    /// True when any filter is predicted not to load or any request is predicted an answer
+    /// other than 200; with `--verify`, also when the real start showed one: a filter or an
+    /// extension that failed, refused, crashed or hung, or a request not answered 200 (what an
+    /// image's own code does is never predicted, but it is still a problem on the server).
     pub problems: bool,
     /// With `--verify`: whether every prediction matched the real load. None without it.
     pub agree: Option<bool>,
@@ -320,6 +323,31 @@ fn observe_request(
         }
     };
     ObservedRequest { agree, ..observed }
+}
+
+/// Whether a real start showed a problem, predicted or not: a filter that did not load or
+/// whose own code refused, crashed or hung, an extension that did the same, or a request that
+/// was not answered 200. `not_run` names the requests the harness does not answer at all (an
+/// allowed CGI's), which are no problem for that. Without `--verify` nothing was observed and
+/// this is false.
+fn observed_problems(
+    filters: &[FilterDiagnosis],
+    requests: &[RequestDiagnosis],
+    extensions: &[ExtensionDiagnosis],
+    not_run: &dyn Fn(&str) -> bool,
+) -> bool {
+    filters
+        .iter()
+        .filter_map(|filter| filter.observed.as_ref())
+        .any(|observed| !observed.loads || observed.behaviour.is_some())
+        || requests.iter().any(|request| {
+            request.observed_status.is_some_and(|status| status != Some(200))
+                && !not_run(&request.url)
+        })
+        || extensions
+            .iter()
+            .filter_map(|extension| extension.observed.as_ref())
+            .any(|observed| observed.behaviour.is_some())
 }
 
 /// `has_clr`: whether the machine has a .NET runtime; None when no machine was asked.

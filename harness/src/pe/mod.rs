@@ -45,8 +45,10 @@ use serde::{Serialize, Serializer};
 use crate::arch::Bits;
 
 pub use predict::{Prediction, PredictionReason};
+pub use roles::{EntryPoint, IsapiRole, RoleExports, isapi_roles};
 
 mod predict;
+mod roles;
 #[cfg(test)]
 pub(crate) mod test_image;
 #[cfg(test)]

@@ -445,10 +445,16 @@ impl<'s> Iis7<'s> {
                         _ => path.clone(),
                     };
                     // The machine's standard modules are not listed one by one; what the user
-                    // placed, and what is missing, is.
+                    // placed, and what is missing, is, once a run: one DLL may be a filter and
+                    // a handler's extension, or be loaded by several workers, and its file is
+                    // the same for each.
                     let standard = self.scenario.default_image(&seen).is_some()
                         && !self.scenario.images.iter().any(|(placed, _)| *placed == seen);
-                    if !standard {
+                    let said = self.report.timeline.iter().any(|happening| {
+                        matches!(happening, Happening::Disk { path, .. }
+                            if WinPath::parse(path).is_ok_and(|said| said == seen))
+                    });
+                    if !standard && !said {
                         let holds = self.scenario.image_at(&seen).map(|spec| spec.to_string());
                         self.report
                             .timeline
