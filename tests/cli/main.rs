@@ -765,3 +765,22 @@ fn a_request_that_is_not_a_url_is_refused() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("--request"), "{}", stderr(&output));
 }
+
+/// `diagnose` ends its text with a one-line verdict, as every command that prints a timeline
+/// does: here a predicted problem (an x86 filter in IIS 5.0 isolation mode's 64-bit
+/// inetinfo.exe), without `--verify`.
+#[test]
+fn diagnose_ends_with_a_verdict() {
+    let metabase = scenarios().join("matrix/x64-iis5-absent-e32-absent-x86.xml");
+    let output = harness(&[
+        "diagnose",
+        "--config",
+        metabase.to_str().unwrap(),
+        "--image",
+        r"C:\Filters\x86\mockfilter.dll=x86",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "a problem is predicted: {}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.starts_with("FAIL   verdict: problems predicted; "), "{text}");
+}

@@ -212,6 +212,12 @@ fn print(diagnosis: &Diagnosis) {
     if diagnosis.filters.is_empty() {
         printer.line(StepKind::Info, "no enabled global filter is configured");
     }
+    printer.steps(&[crate::report::diagnose_verdict(
+        diagnosis.problems,
+        diagnosis.agree,
+        diagnosis.remedies.iter().filter(|remedy| remedy.verified).count(),
+        diagnosis.remedies.len(),
+    )]);
 }
 
 /// The loader's predicted answer for a filter or an extension, in words.

@@ -669,6 +669,32 @@ pub fn replay_verdict(seed: Seed, reproduced: bool, fixes: &[(&str, bool)]) -> S
     Step { kind, text }
 }
 
+/// The last line of `diagnose`: what was found, whether the real run agreed, and how many of
+/// the remedies a real start verified (`agree` is None without `--verify`).
+pub fn diagnose_verdict(
+    problems: bool,
+    agree: Option<bool>,
+    verified_remedies: usize,
+    remedies: usize,
+) -> Step {
+    let text = match (agree, problems) {
+        (Some(false), _) => {
+            "verdict: the real run DISAGREES with the prediction (see above); the prediction is wrong"
+                .to_owned()
+        }
+        (Some(true), false) => "verdict: nothing wrong, and the real run agrees".to_owned(),
+        (None, false) => "verdict: nothing wrong predicted (--verify loads for real)".to_owned(),
+        (Some(true), true) => format!(
+            "verdict: problems found, and the real run agrees; {verified_remedies} of {remedies} remedies verified by a real start"
+        ),
+        (None, true) => format!(
+            "verdict: problems predicted; {remedies} remedies proposed (--verify proves them with real starts)"
+        ),
+    };
+    let kind = if agree != Some(false) && !problems { StepKind::Ok } else { StepKind::Fail };
+    Step { kind, text }
+}
+
 /// Writes timeline steps for a person; failures in red when the terminal shows colour.
 pub struct Printer {
     colour: bool,
