@@ -534,6 +534,7 @@ fn sandbox_a_detached_child_does_not_outlive_its_scenario() {
 }
 
 /// Free space of the file system that holds `path`.
+#[cfg(unix)]
 fn free_bytes(path: &Path) -> u64 {
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -546,6 +547,7 @@ fn free_bytes(path: &Path) -> u64 {
 /// A filter writing 3 GB is stopped at the 1 GiB disk limit: its host ends as `disk_limit`
 /// (the run goes on, and reports IIS's failure), the timeline says so, and nothing of what
 /// it wrote is left on the machine's disk.
+#[cfg(unix)]
 #[test]
 fn sandbox_a_3_gb_write_stops_at_the_disk_limit_and_leaves_nothing() {
     let build = tempfile::tempdir().unwrap();

@@ -16,8 +16,9 @@ use xshell::{Shell, cmd};
 
 use crate::artifacts::{Arch, Toolchain};
 
-/// The GitHub Actions workflow the linters check.
-const WORKFLOW: &str = ".github/workflows/ci.yml";
+/// The GitHub Actions workflows the linters check: CI, and the release a tag makes (which
+/// cannot run here, so its mistakes must show before a tag is pushed).
+const WORKFLOWS: [&str; 2] = [".github/workflows/ci.yml", ".github/workflows/release.yml"];
 /// The composite action other repositories use; actionlint reads workflows only, so the
 /// action is checked against GitHub's action schema alone.
 const ACTION: &str = "action.yml";
@@ -173,9 +174,11 @@ impl LintTools {
 
     fn check_jsonschema(&self, sh: &Shell) -> anyhow::Result<()> {
         let check_jsonschema = self.program("check-jsonschema");
-        cmd!(sh, "{check_jsonschema} --builtin-schema vendor.github-workflows {WORKFLOW}")
-            .run()
-            .with_context(|| format!("`{WORKFLOW}` does not match GitHub's workflow schema"))?;
+        for workflow in WORKFLOWS {
+            cmd!(sh, "{check_jsonschema} --builtin-schema vendor.github-workflows {workflow}")
+                .run()
+                .with_context(|| format!("`{workflow}` does not match GitHub's workflow schema"))?;
+        }
         cmd!(sh, "{check_jsonschema} --builtin-schema vendor.github-actions {ACTION}")
             .run()
             .with_context(|| format!("`{ACTION}` does not match GitHub's action schema"))?;
@@ -205,9 +208,9 @@ impl LintTools {
         // The pinned shellcheck, not whichever one is on PATH: Linux runner images have one and
         // Windows images do not, and the rows must agree.
         let shellcheck = self.program("shellcheck");
-        cmd!(sh, "{actionlint} -shellcheck {shellcheck} {WORKFLOW}")
-            .run()
-            .with_context(|| format!("actionlint found problems in `{WORKFLOW}`"))?;
+        cmd!(sh, "{actionlint} -shellcheck {shellcheck} {WORKFLOWS...}").run().with_context(
+            || format!("actionlint found problems in `{}`", WORKFLOWS.join("`, `")),
+        )?;
         Ok(())
     }
 }

@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         // Cargo's target runner for the windows-gnu builds; not meant to be typed.
         "wine-runner" => windows_gnu::run_one(rest),
         other => bail!(
-            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, windows-gnu or ci"
+            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, release, windows-gnu or ci"
         ),
     }
 }

@@ -22,9 +22,15 @@ use xshell::{Shell, cmd};
 /// The version a release carries: the workspace's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The platform part of an archive's name.
+/// The platform part of an archive's name: the architecture the harness was built for (a
+/// Windows CI row builds a 32-bit one), then the OS.
 fn platform() -> &'static str {
-    if cfg!(windows) { "x86_64-windows" } else { "x86_64-linux" }
+    match (cfg!(windows), cfg!(target_arch = "x86")) {
+        (true, true) => "i686-windows",
+        (true, false) => "x86_64-windows",
+        (false, true) => "i686-linux",
+        (false, false) => "x86_64-linux",
+    }
 }
 
 /// The name of the folder inside the archive, and of the archive without its extension.

@@ -195,7 +195,7 @@ pub fn load_case_allowing(
     })?;
     let case: CaseFile = serde_json::from_str(&text).map_err(|error| {
         anyhow::anyhow!(
-            "{}:{}: {error}; see the case format in harness/src/matrix.rs",
+            "{}:{}: {error}; see the case format in harness/src/matrix/mod.rs",
             json_path.display(),
             error.line()
         )

@@ -1,4 +1,4 @@
-//! How the IIS 7+ model's happenings read on the timeline: the IIS 7+ half of `report.rs`, the
+//! How the IIS 7+ model's happenings read on the timeline: the IIS 7+ half of `report/`, the
 //! one place results become words.
 
 use crate::apphost::{Edition, Source};

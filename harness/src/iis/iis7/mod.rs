@@ -259,7 +259,7 @@ impl<'s> Iis7<'s> {
             requests: Vec::new(),
             plan: Vec::new(),
             phase: Phase::Begin,
-            // IIS 7+ has no isolation modes: the field is not serialised for it (report.rs).
+            // IIS 7+ has no isolation modes: the field is not serialised for it (report/mod.rs).
             // WAS and W3SVC start without loading anything, so the service is up.
             report: StartReport::new(
                 ServerKind::Iis7Plus,
