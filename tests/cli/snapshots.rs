@@ -94,31 +94,10 @@ fn extension_404_2_timeline() {
     assert_timeline("start_extension_404_2", &text);
 }
 
-/// IIS 7+: an x86 global module in a 64-bit pool fails the worker.
-#[test]
-fn iis7_module_failure_timeline() {
+/// The `start` of an IIS 7+ server whose 64-bit pool loads an x86 global module.
+fn module_failure_start() -> Vec<String> {
     let config = scenario_config("iis7/module-x86-pool-64bit.config");
-    let text = timeline(
-        &[
-            "start",
-            "--config",
-            &config,
-            "--image",
-            r"C:\Filters\amd64\mockfilter.dll=amd64",
-            "--image",
-            r"C:\Modules\x86\mockmodule.dll=x86:module",
-        ],
-        1,
-    );
-    assert_timeline("start_iis7_module_failure", &text);
-}
-
-/// `--verbose` shows each stock module that loaded on its own line; without it they read as
-/// one, and what failed is shown in full either way.
-#[test]
-fn verbose_shows_every_stock_module() {
-    let config = scenario_config("iis7/module-x86-pool-64bit.config");
-    let args = [
+    [
         "start",
         "--config",
         &config,
@@ -126,7 +105,24 @@ fn verbose_shows_every_stock_module() {
         r"C:\Filters\amd64\mockfilter.dll=amd64",
         "--image",
         r"C:\Modules\x86\mockmodule.dll=x86:module",
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// IIS 7+: an x86 global module in a 64-bit pool fails the worker.
+#[test]
+fn iis7_module_failure_timeline() {
+    let text = timeline(&module_failure_start().iter().map(String::as_str).collect::<Vec<_>>(), 1);
+    assert_timeline("start_iis7_module_failure", &text);
+}
+
+/// `--verbose` shows each stock module that loaded on its own line; without it they read as
+/// one, and what failed is shown in full either way.
+#[test]
+fn verbose_shows_every_stock_module() {
+    let start = module_failure_start();
+    let args: Vec<&str> = start.iter().map(String::as_str).collect();
     let summary = timeline(&args, 1);
     let verbose = timeline(&[&args[..], &["--verbose"]].concat(), 1);
     let stock_lines = |text: &str| {
