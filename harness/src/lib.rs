@@ -32,6 +32,7 @@ pub mod repro;
 pub mod scenario;
 mod text_position;
 pub mod vocab;
+pub mod windows_loader;
 pub mod winpath;
 mod xml_attributes;
 mod xml_spans;

@@ -247,6 +247,7 @@ const WIN32_MESSAGES: &[(Win32Error, &str)] = &[
     (Win32Error::NOT_SUPPORTED, "The request is not supported."),
     (Win32Error::MOD_NOT_FOUND, "The specified module could not be found."),
     (Win32Error::PROC_NOT_FOUND, "The specified procedure could not be found."),
+    (Win32Error::INVALID_ORDINAL, "The operating system cannot run %1."),
     (Win32Error::BAD_EXE_FORMAT, "%1 is not a valid Win32 application."),
     (
         Win32Error::EXE_MACHINE_TYPE_MISMATCH,
@@ -263,6 +264,10 @@ const WIN32_MESSAGES: &[(Win32Error, &str)] = &[
         Win32Error::ACCESS_DISABLED_BY_POLICY,
         "This program is blocked by group policy. For more information, contact your system administrator.",
     ),
+    (
+        Win32Error::SXS_CANT_GEN_ACTCTX,
+        "The application has failed to start because its side-by-side configuration is incorrect. Please see the application event log or use the command-line sxstrace.exe tool for more detail.",
+    ),
 ];
 
 impl Win32Error {
@@ -276,6 +281,9 @@ impl Win32Error {
     pub const MOD_NOT_FOUND: Win32Error = Win32Error(126);
     /// ERROR_PROC_NOT_FOUND: GetProcAddress found no export of that name.
     pub const PROC_NOT_FOUND: Win32Error = Win32Error(127);
+    /// ERROR_INVALID_ORDINAL: an import by ordinal that the dependency does not export
+    /// (STATUS_ORDINAL_NOT_FOUND).
+    pub const INVALID_ORDINAL: Win32Error = Win32Error(182);
     /// ERROR_BAD_EXE_FORMAT: the loader's answer for a wrong-bitness image, and for many others.
     pub const BAD_EXE_FORMAT: Win32Error = Win32Error(193);
     pub const EXE_MACHINE_TYPE_MISMATCH: Win32Error = Win32Error(216);
@@ -291,6 +299,9 @@ impl Win32Error {
     /// ERROR_ACCESS_DISABLED_BY_POLICY: what IIS 6.0 logs (sc-win32-status) beside a 404.2,
     /// a request for an extension the Web Service Extension list prohibits.
     pub const ACCESS_DISABLED_BY_POLICY: Win32Error = Win32Error(1260);
+    /// ERROR_SXS_CANT_GEN_ACTCTX: a manifest depends on a side-by-side assembly the machine
+    /// does not have.
+    pub const SXS_CANT_GEN_ACTCTX: Win32Error = Win32Error(14001);
 
     pub fn code(self) -> u32 {
         self.0

@@ -95,6 +95,24 @@ impl WinPath {
         WinPath::parse(&format!("{drive}:\\{}", components.join("\\"))).ok()
     }
 
+    /// The folder the path is in; None for a file at a drive's root.
+    pub fn parent(&self) -> Option<WinPath> {
+        let (_, folders) = self.components.split_last()?;
+        if folders.is_empty() {
+            return None;
+        }
+        let drive = self.original.chars().next()?;
+        WinPath::parse(&format!("{drive}:\\{}", folders.join("\\"))).ok()
+    }
+
+    /// The path of `name` inside this folder. `name` is one component (a DLL name as an import
+    /// table gives it); one that is no valid component leaves the path as it is.
+    pub fn child(&self, name: &str) -> WinPath {
+        let drive = self.original.chars().next().unwrap_or(self.drive);
+        WinPath::parse(&format!("{drive}:\\{}\\{name}", self.components.join("\\")))
+            .unwrap_or_else(|_| self.clone())
+    }
+
     /// A case-folded form, for comparisons and as a map key.
     pub fn key(&self) -> String {
         format!("{}:\\{}", self.drive, self.components.join("\\")).to_lowercase()

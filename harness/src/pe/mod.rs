@@ -44,9 +44,13 @@ use serde::{Serialize, Serializer};
 
 use crate::arch::Bits;
 
+pub use linkage::{
+    AssemblyDependency, ExportedAs, ImportedDll, ImportedFunction, Linkage, read_linkage,
+};
 pub use predict::{Prediction, PredictionReason};
 pub use roles::{EntryPoint, IsapiRole, RoleExports, isapi_roles};
 
+mod linkage;
 mod predict;
 mod roles;
 #[cfg(test)]

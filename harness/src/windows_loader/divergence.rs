@@ -1,0 +1,184 @@
+//! Where Wine 8's loader is known to answer differently from Windows's, one row per known
+//! difference, each with its source. A row applies only when both answers are the ones it
+//! describes: Wine's, as the host reported it in this run, and Windows's, from the rules of
+//! `resolve`. Anything else keeps Wine's answer (the loader's), however the two compare.
+//!
+//! Each row has a test in `tests/it/dependencies.rs` that measures Wine's side on crafted DLLs,
+//! so a Wine that changes is noticed.
+
+use serde::Serialize;
+
+use super::{DependencyOutcome, Resolution};
+use crate::vocab::Win32Error;
+
+/// One known difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The name the JSON gives (`windows_rule`).
+    pub id: &'static str,
+    /// What Wine does, in a phrase that ends a sentence ("Wine loaded it through a stub").
+    pub wine_does: &'static str,
+    /// Where the difference is documented.
+    pub source: &'static str,
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id)
+    }
+}
+
+/// An import whose function (by name, or by ordinal) its dependency does not export.
+pub const MISSING_IMPORT: Rule = Rule {
+    id: "missing_import",
+    wine_does: "Wine loaded it, binding the import to a stub that fails when called",
+    source: "windows-loader-vs-wine.md, rows 1-2: Wine's ntdll loader.c allocate_stub; Windows: ntdll/tests/error.c (127, 182)",
+};
+
+/// A forwarder whose target DLL or function is missing.
+pub const FORWARDER_TARGET_MISSING: Rule = Rule {
+    id: "forwarder_target_missing",
+    wine_does: "Wine loaded it, binding the forwarded import to a stub",
+    source: "windows-loader-vs-wine.md, row 3 (probable on Windows; no Windows run shows it)",
+};
+
+/// The only copy of a dependency on the search path is of the other machine type.
+pub const DEPENDENCY_WRONG_BITNESS: Rule = Rule {
+    id: "dependency_wrong_bitness",
+    wine_does: "Wine answers 126 for every dependency that fails",
+    source: "windows-loader-vs-wine.md, row 5: Wine's fixup_imports (loader.c 1403); Windows: kernel32/tests/loader.c 651-703",
+};
+
+/// A dependency found on the search path is no image.
+pub const DEPENDENCY_NOT_AN_IMAGE: Rule = Rule {
+    id: "dependency_not_an_image",
+    wine_does: "Wine answers 126 for every dependency that fails",
+    source: "windows-loader-vs-wine.md, row 7: loader.c 1403; Windows: kernel32/tests/loader.c 704-724",
+};
+
+/// A C runtime the target does not have, that Wine has builtin.
+pub const RUNTIME_NOT_INSTALLED: Rule = Rule {
+    id: "runtime_not_installed",
+    wine_does: "Wine loaded its own builtin copy",
+    source: "windows-loader-vs-wine.md, rows 11-12 and \"What a bare server has\"; Microsoft Learn, Universal CRT deployment",
+};
+
+/// A manifest dependency on an assembly the server's WinSxS lacks.
+pub const SIDE_BY_SIDE_MISSING: Rule = Rule {
+    id: "side_by_side_missing",
+    wine_does: "Wine ships the VC80/VC90 assemblies and never fails a load on a manifest",
+    source: "windows-loader-vs-wine.md, row 11: loader.c 1388; Windows: kernel32/tests/actctx.c 1048, 1115",
+};
+
+/// A DLL Windows ships and Wine 8 lacks (`mfc42.dll`).
+pub const WINDOWS_SHIPS_WINE_LACKS: Rule = Rule {
+    id: "windows_ships_wine_lacks",
+    wine_does: "Wine 8 has no such DLL and answered 126",
+    source: "windows-loader-vs-wine.md, row 14 and \"What a bare server has\"",
+};
+
+/// `mscoree.dll`, switched off for every host so Wine never offers to install Mono.
+pub const CLR_SWITCHED_OFF: Rule = Rule {
+    id: "clr_switched_off",
+    wine_does: "the harness switches Wine's mscoree off for every host, so Wine answered 126",
+    source: "windows-loader-vs-wine.md, row 15",
+};
+
+/// Server 2003 and 2008 search on past a file that is no image; Wine stops, as Windows 7 does.
+pub const SEARCH_PAST_A_NON_IMAGE: Rule = Rule {
+    id: "search_past_a_non_image",
+    wine_does: "Wine stops at the file that is no image, as Windows 7 and later do, and answered 193",
+    source: "windows-loader-vs-wine.md, row 8: kernel32/tests/loader.c 720-724 (broken <= vista)",
+};
+
+pub const RULES: [Rule; 9] = [
+    MISSING_IMPORT,
+    FORWARDER_TARGET_MISSING,
+    DEPENDENCY_WRONG_BITNESS,
+    DEPENDENCY_NOT_AN_IMAGE,
+    RUNTIME_NOT_INSTALLED,
+    SIDE_BY_SIDE_MISSING,
+    WINDOWS_SHIPS_WINE_LACKS,
+    CLR_SWITCHED_OFF,
+    SEARCH_PAST_A_NON_IMAGE,
+];
+
+/// What the host's loader answered for the image in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "answer", content = "win32_error")]
+pub enum WineAnswer {
+    Loaded,
+    Refused(Win32Error),
+}
+
+/// The two answers side by side, and which one the run gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Both agree, or they differ in no known way: the loader's answer stands.
+    LoaderStands,
+    /// Windows refuses the image where Wine did something else.
+    WindowsRefuses { error: Win32Error, rule: Rule },
+    /// Windows loads the image where Wine could not: the run cannot call its entry points.
+    WindowsLoads { rule: Rule },
+}
+
+/// Compares Wine's answer with Windows's and names the rule that decides, if one does.
+pub fn reconcile(wine: WineAnswer, windows: &Resolution) -> Reconciled {
+    match (wine, windows.refusal, windows.culprit()) {
+        (WineAnswer::Loaded, Some((error, _)), Some(culprit)) => {
+            let rule = match culprit.outcome {
+                _ if culprit.through_forwarder => FORWARDER_TARGET_MISSING,
+                DependencyOutcome::MissingImport => MISSING_IMPORT,
+                DependencyOutcome::NotInstalled => RUNTIME_NOT_INSTALLED,
+                DependencyOutcome::SideBySideMissing => SIDE_BY_SIDE_MISSING,
+                _ => return Reconciled::LoaderStands,
+            };
+            Reconciled::WindowsRefuses { error, rule }
+        }
+        (WineAnswer::Refused(wine_error), Some((error, _)), Some(culprit))
+            if wine_error != error =>
+        {
+            let rule = match (wine_error, culprit.outcome) {
+                (Win32Error::MOD_NOT_FOUND, DependencyOutcome::WrongBitness) => {
+                    DEPENDENCY_WRONG_BITNESS
+                }
+                (Win32Error::MOD_NOT_FOUND, DependencyOutcome::NotAnImage) => {
+                    DEPENDENCY_NOT_AN_IMAGE
+                }
+                // Wine told to load the runtime only from a real file answers 126; a
+                // manifest's missing assembly is Windows's 14001.
+                (Win32Error::MOD_NOT_FOUND, DependencyOutcome::SideBySideMissing) => {
+                    SIDE_BY_SIDE_MISSING
+                }
+                _ => return Reconciled::LoaderStands,
+            };
+            Reconciled::WindowsRefuses { error, rule }
+        }
+        (WineAnswer::Refused(wine_error), None, _) => {
+            let windows_only = windows.windows_only().next().is_some();
+            let clr = windows
+                .dependencies
+                .iter()
+                .any(|d| super::profile::stem(&d.name) == "mscoree" && !d.outcome.failed());
+            match wine_error {
+                Win32Error::MOD_NOT_FOUND if windows_only => {
+                    Reconciled::WindowsLoads { rule: WINDOWS_SHIPS_WINE_LACKS }
+                }
+                Win32Error::MOD_NOT_FOUND if clr => {
+                    Reconciled::WindowsLoads { rule: CLR_SWITCHED_OFF }
+                }
+                Win32Error::BAD_EXE_FORMAT if passed_a_non_image(windows) => {
+                    Reconciled::WindowsLoads { rule: SEARCH_PAST_A_NON_IMAGE }
+                }
+                _ => Reconciled::LoaderStands,
+            }
+        }
+        _ => Reconciled::LoaderStands,
+    }
+}
+
+/// Whether a search for a dependency passed over a file that is no image and went on (which
+/// only the loaders of Server 2003 and 2008 do).
+fn passed_a_non_image(windows: &Resolution) -> bool {
+    windows.dependencies.iter().any(|d| d.passed_non_image)
+}

@@ -1,0 +1,407 @@
+//! The rules on a disk held in memory. Each expected answer is Windows's, as the row of
+//! `windows-loader-vs-wine.md` (or the source) named beside it says.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::*;
+use crate::pe::test_image::TestImage;
+use crate::pe::{ExportedAs, ImportedDll, inspect_bytes};
+
+#[derive(Default)]
+struct MemoryDisk {
+    files: HashMap<WinPath, Arc<DiskFile>>,
+}
+
+fn path(text: &str) -> WinPath {
+    WinPath::parse(text).expect("a test path")
+}
+
+fn imports(dll: &str, functions: &[&str]) -> ImportedDll {
+    ImportedDll {
+        name: dll.to_owned(),
+        functions: functions
+            .iter()
+            .map(|name| ImportedFunction::Name((*name).to_owned()))
+            .collect(),
+    }
+}
+
+impl MemoryDisk {
+    fn put(&mut self, at: &str, bytes: Vec<u8>, linkage: Linkage) -> &mut Self {
+        let path = path(at);
+        let file = DiskFile { path: path.clone(), info: inspect_bytes(&bytes), linkage };
+        self.files.insert(path, Arc::new(file));
+        self
+    }
+
+    fn image(
+        &mut self,
+        at: &str,
+        bits: Bits,
+        imports: Vec<ImportedDll>,
+        exports: &[&str],
+    ) -> &mut Self {
+        let bytes = match bits {
+            Bits::B32 => TestImage::x86().build(),
+            Bits::B64 => TestImage::amd64().build(),
+        };
+        let linkage = Linkage {
+            imports,
+            exports_by_name: exports
+                .iter()
+                .map(|name| ((*name).to_owned(), ExportedAs::Code))
+                .collect(),
+            exports_by_ordinal: (1..=exports.len() as u16)
+                .map(|ordinal| (ordinal, ExportedAs::Code))
+                .collect(),
+            ..Linkage::default()
+        };
+        self.put(at, bytes, linkage)
+    }
+
+    fn wine_builtin(&mut self, at: &str, bits: Bits) -> &mut Self {
+        self.image(at, bits, Vec::new(), &[]);
+        let file = self.files.get_mut(&path(at)).expect("just put");
+        Arc::make_mut(file).linkage.wine_builtin = true;
+        self
+    }
+}
+
+impl TargetDisk for MemoryDisk {
+    fn file(&self, path: &WinPath) -> Option<Arc<DiskFile>> {
+        self.files.get(path).cloned()
+    }
+}
+
+fn search(windows: WindowsVersion) -> Search {
+    Search { os: Os::X64, profile: Profile::new(windows, []), extra_path: Vec::new() }
+}
+
+const FILTER: &str = r"C:\Filters\vf.dll";
+
+fn resolve_filter(disk: &MemoryDisk, bits: Bits) -> Resolution {
+    resolve(disk, &search(WindowsVersion::Server2019), &path(FILTER), bits)
+}
+
+#[test]
+fn a_dependency_beside_the_filter_that_exports_the_import_binds() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &["GetFilterVersion"])
+        .image(r"C:\Filters\dep.dll", Bits::B64, Vec::new(), &["dep_fn"]);
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), None);
+    let dep = &resolution.dependencies[0];
+    assert_eq!(dep.outcome, DependencyOutcome::Loaded);
+    assert_eq!(dep.found.as_deref(), Some(r"C:\Filters\dep.dll"));
+    assert_eq!(dep.searched, vec![r"C:\Filters".to_owned()], "the image's own folder first");
+}
+
+/// Row 1: Windows 127 (STATUS_ENTRYPOINT_NOT_FOUND), naming the function.
+#[test]
+fn a_name_the_dependency_does_not_export_is_127() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn", "dep_missing"])], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B64,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), Some(Win32Error::PROC_NOT_FOUND));
+    let culprit = resolution.culprit().expect("a culprit");
+    assert_eq!(culprit.outcome, DependencyOutcome::MissingImport);
+    assert_eq!(culprit.missing_functions, vec!["dep_missing".to_owned()]);
+    assert_eq!(culprit.imported_by, "vf.dll");
+}
+
+/// Row 2: Windows 182 (STATUS_ORDINAL_NOT_FOUND).
+#[test]
+fn an_ordinal_the_dependency_does_not_export_is_182() {
+    let mut disk = MemoryDisk::default();
+    let by_ordinal =
+        ImportedDll { name: "dep.dll".to_owned(), functions: vec![ImportedFunction::Ordinal(77)] };
+    disk.image(FILTER, Bits::B32, vec![by_ordinal], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B32,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let resolution = resolve_filter(&disk, Bits::B32);
+    assert_eq!(resolution.error(), Some(Win32Error::INVALID_ORDINAL));
+    assert_eq!(
+        resolution.culprit().map(|d| d.missing_functions.clone()),
+        Some(vec!["ordinal 77".to_owned()])
+    );
+}
+
+/// Row 4: a missing dependency is 126, and the search went through every folder.
+#[test]
+fn a_missing_dependency_is_126_after_the_whole_search() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B32, vec![imports("python311.dll", &["Py_Initialize"])], &[]);
+    let resolution = resolve_filter(&disk, Bits::B32);
+    assert_eq!(resolution.error(), Some(Win32Error::MOD_NOT_FOUND));
+    let culprit = resolution.culprit().expect("a culprit");
+    assert_eq!(culprit.outcome, DependencyOutcome::Missing);
+    assert_eq!(
+        culprit.searched,
+        vec![
+            r"C:\Filters",
+            r"C:\Windows\SysWOW64",
+            r"C:\Windows\System",
+            r"C:\Windows",
+            r"C:\Windows\SysWOW64\Wbem",
+        ],
+        "a 32-bit process on x64: SysWOW64 for the system folder and PATH's system32"
+    );
+}
+
+/// Row 5: the only copy is the other bitness: 193.
+#[test]
+fn a_dependency_only_of_the_other_bitness_is_193() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B32,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), Some(Win32Error::BAD_EXE_FORMAT));
+    let culprit = resolution.culprit().expect("a culprit");
+    assert_eq!(culprit.outcome, DependencyOutcome::WrongBitness);
+    assert_eq!(culprit.machine, Some(Machine::X86));
+}
+
+/// Row 6: a wrong-bitness copy first, a good one later on the path: the good one loads.
+#[test]
+fn a_wrong_bitness_copy_is_passed_over_for_a_good_one_further_on() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &[])
+        .image(r"C:\Filters\dep.dll", Bits::B32, Vec::new(), &["dep_fn"])
+        .image(r"C:\Windows\System32\dep.dll", Bits::B64, Vec::new(), &["dep_fn"]);
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), None);
+    assert_eq!(resolution.dependencies[0].found.as_deref(), Some(r"C:\Windows\System32\dep.dll"));
+}
+
+/// Rows 7-8: a file that is no image: 193 on Windows 7 and later (the search stops), and on
+/// Server 2003 the valid copy further on.
+#[test]
+fn a_dependency_that_is_no_image_stops_the_search_from_windows_7_on() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &[])
+        .put(r"C:\Filters\dep.dll", b"not a DLL".to_vec(), Linkage::default())
+        .image(r"C:\Windows\System32\dep.dll", Bits::B64, Vec::new(), &["dep_fn"]);
+    let on_2019 = resolve(&disk, &search(WindowsVersion::Server2019), &path(FILTER), Bits::B64);
+    assert_eq!(on_2019.error(), Some(Win32Error::BAD_EXE_FORMAT));
+    assert_eq!(on_2019.culprit().map(|d| d.outcome), Some(DependencyOutcome::NotAnImage));
+    let on_2003 = resolve(&disk, &search(WindowsVersion::Server2003), &path(FILTER), Bits::B64);
+    assert_eq!(on_2003.error(), None);
+    assert!(on_2003.dependencies[0].passed_non_image);
+}
+
+/// Raymond Chen (2013): a dependency's own failure is the caller's answer, and the one named
+/// is the one at fault.
+#[test]
+fn a_failure_two_levels_down_is_the_filters_answer_and_names_the_deepest_dll() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("python311.dll", &["Py_Initialize"])], &[]).image(
+        r"C:\Filters\python311.dll",
+        Bits::B64,
+        vec![imports("vcruntime140.dll", &["memcpy"])],
+        &["Py_Initialize"],
+    );
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), Some(Win32Error::MOD_NOT_FOUND));
+    let culprit = resolution.culprit().expect("a culprit");
+    assert_eq!(culprit.name, "vcruntime140.dll");
+    assert_eq!(culprit.imported_by, "python311.dll");
+    assert_eq!(
+        culprit.outcome,
+        DependencyOutcome::NotInstalled,
+        "a VC++ runtime a bare 2019 lacks"
+    );
+}
+
+/// The first failing import in table order is the one Windows's loader stops at.
+#[test]
+fn the_first_failing_import_in_table_order_is_named() {
+    let mut disk = MemoryDisk::default();
+    disk.image(
+        FILTER,
+        Bits::B64,
+        vec![imports("first_missing.dll", &["a"]), imports("second_missing.dll", &["b"])],
+        &[],
+    );
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.culprit().map(|d| d.name.as_str()), Some("first_missing.dll"));
+}
+
+/// Rows 11-12: Wine's builtin C runtime does not count on a server without the
+/// redistributable; a vendor's app-local copy does; `--installed` makes the system's count.
+#[test]
+fn a_wine_builtin_runtime_counts_only_when_the_profile_has_it() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("msvcr100.dll", &["strlen"])], &[])
+        .wine_builtin(r"C:\Windows\System32\msvcr100.dll", Bits::B64);
+    let bare = resolve_filter(&disk, Bits::B64);
+    assert_eq!(bare.error(), Some(Win32Error::MOD_NOT_FOUND));
+    assert_eq!(bare.culprit().map(|d| d.outcome), Some(DependencyOutcome::NotInstalled));
+
+    let installed = Search {
+        profile: Profile::new(WindowsVersion::Server2019, ["vc2010-x64".parse().expect("a name")]),
+        ..search(WindowsVersion::Server2019)
+    };
+    let with_runtime = resolve(&disk, &installed, &path(FILTER), Bits::B64);
+    assert_eq!(with_runtime.error(), None);
+    assert!(with_runtime.dependencies[0].wine_builtin);
+
+    disk.image(r"C:\Filters\msvcr100.dll", Bits::B64, Vec::new(), &["strlen"]);
+    let app_local = resolve_filter(&disk, Bits::B64);
+    assert_eq!(app_local.error(), None);
+    assert_eq!(app_local.dependencies[0].found.as_deref(), Some(r"C:\Filters\msvcr100.dll"));
+}
+
+/// Microsoft Learn, Universal CRT deployment: part of Server 2016 and later, not of 2003.
+#[test]
+fn the_ucrt_is_there_from_server_2016_on() {
+    let mut disk = MemoryDisk::default();
+    disk.image(
+        FILTER,
+        Bits::B32,
+        vec![imports("api-ms-win-crt-runtime-l1-1-0.dll", &["_initterm"])],
+        &[],
+    )
+    .wine_builtin(r"C:\Windows\SysWOW64\api-ms-win-crt-runtime-l1-1-0.dll", Bits::B32);
+    let on_2003 = resolve(&disk, &search(WindowsVersion::Server2003), &path(FILTER), Bits::B32);
+    assert_eq!(on_2003.error(), Some(Win32Error::MOD_NOT_FOUND));
+    let on_2016 = resolve(&disk, &search(WindowsVersion::Server2016), &path(FILTER), Bits::B32);
+    assert_eq!(on_2016.error(), None);
+}
+
+/// Row 11 (kernel32/tests/actctx.c): a VC90 manifest without the VC++ 2008 runtime is 14001.
+#[test]
+fn a_manifest_needing_vc90_without_its_runtime_is_14001() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B32, Vec::new(), &[]);
+    let file = disk.files.get_mut(&path(FILTER)).expect("put");
+    Arc::make_mut(file).linkage.manifest_dependencies = vec![crate::pe::AssemblyDependency {
+        name: "Microsoft.VC90.CRT".to_owned(),
+        version: Some("9.0.21022.8".to_owned()),
+        processor_architecture: Some("x86".to_owned()),
+    }];
+    let resolution = resolve_filter(&disk, Bits::B32);
+    assert_eq!(resolution.error(), Some(Win32Error::SXS_CANT_GEN_ACTCTX));
+    assert_eq!(resolution.culprit().map(|d| d.name.as_str()), Some("Microsoft.VC90.CRT"));
+}
+
+/// Row 10: delay-loaded imports are not resolved at load time.
+#[test]
+fn a_delay_loaded_dll_that_is_missing_does_not_stop_the_load() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, Vec::new(), &[]);
+    let file = disk.files.get_mut(&path(FILTER)).expect("put");
+    Arc::make_mut(file).linkage.delay_imports = vec!["dep_absent.dll".to_owned()];
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), None);
+    assert_eq!(resolution.dependencies[0].outcome, DependencyOutcome::DelayLoad);
+}
+
+/// Row 3: a forwarder is followed; its missing target DLL is 126.
+#[test]
+fn a_forwarder_to_a_missing_dll_is_126_naming_that_dll() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep_forwarder.dll", &["fwd_missing"])], &[]);
+    let mut forwarder = Linkage::default();
+    forwarder.exports_by_name.insert(
+        "fwd_missing".to_owned(),
+        ExportedAs::Forward {
+            dll: "dep_absent".to_owned(),
+            function: ImportedFunction::Name("absent_fn".to_owned()),
+        },
+    );
+    disk.put(r"C:\Filters\dep_forwarder.dll", TestImage::amd64().build(), forwarder);
+    let resolution = resolve_filter(&disk, Bits::B64);
+    assert_eq!(resolution.error(), Some(Win32Error::MOD_NOT_FOUND));
+    let culprit = resolution.culprit().expect("a culprit");
+    assert_eq!(culprit.name, "dep_absent");
+    assert!(culprit.through_forwarder);
+}
+
+/// Row 14: mfc42 ships with Windows, not with Wine 8: Windows loads it.
+#[test]
+fn mfc42_is_windows_own_though_no_disk_here_has_it() {
+    let mut disk = MemoryDisk::default();
+    let by_ordinal =
+        ImportedDll { name: "MFC42.DLL".to_owned(), functions: vec![ImportedFunction::Ordinal(1)] };
+    disk.image(FILTER, Bits::B32, vec![by_ordinal], &[]);
+    let resolution = resolve_filter(&disk, Bits::B32);
+    assert_eq!(resolution.error(), None);
+    assert!(resolution.dependencies[0].windows_only);
+}
+
+/// Wine's own DLLs count as present with no export check: their exports are Wine's.
+#[test]
+fn a_wine_builtin_dll_binds_every_import() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("kernel32.dll", &["NoSuchFunctionInWine"])], &[])
+        .wine_builtin(r"C:\Windows\System32\kernel32.dll", Bits::B64);
+    assert_eq!(resolve_filter(&disk, Bits::B64).error(), None);
+}
+
+#[test]
+fn the_divergence_rules_apply_only_to_the_answers_they_describe() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_missing"])], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B64,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let windows = resolve_filter(&disk, Bits::B64);
+    assert_eq!(
+        reconcile(WineAnswer::Loaded, &windows),
+        Reconciled::WindowsRefuses {
+            error: Win32Error::PROC_NOT_FOUND,
+            rule: divergence::MISSING_IMPORT
+        }
+    );
+    // Wine refused it for a reason of its own: no rule explains that, so Wine's stands.
+    assert_eq!(
+        reconcile(WineAnswer::Refused(Win32Error::DLL_INIT_FAILED), &windows),
+        Reconciled::LoaderStands
+    );
+
+    let mut wrong = MemoryDisk::default();
+    wrong.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B32,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let windows = resolve_filter(&wrong, Bits::B64);
+    assert_eq!(
+        reconcile(WineAnswer::Refused(Win32Error::MOD_NOT_FOUND), &windows),
+        Reconciled::WindowsRefuses {
+            error: Win32Error::BAD_EXE_FORMAT,
+            rule: divergence::DEPENDENCY_WRONG_BITNESS
+        }
+    );
+    // The same answer on both sides needs no rule.
+    assert_eq!(
+        reconcile(WineAnswer::Refused(Win32Error::BAD_EXE_FORMAT), &windows),
+        Reconciled::LoaderStands
+    );
+}
+
+#[test]
+fn redistributable_names_need_their_bitness_and_say_the_known_ones() {
+    assert!("vc2015+-x64".parse::<Redistributable>().is_ok());
+    assert!("msxml4".parse::<Redistributable>().is_ok());
+    let error = "vc2010".parse::<Redistributable>().unwrap_err();
+    assert!(error.contains("vc2010-x86"), "{error}");
+    let error = "vc6-x86".parse::<Redistributable>().unwrap_err();
+    assert!(error.contains("vc2005-x86|-x64"), "{error}");
+}
