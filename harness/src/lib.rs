@@ -18,6 +18,7 @@ pub mod host;
 pub mod http_sys;
 pub mod iis;
 mod input;
+pub mod loader_answer;
 pub mod interrupt;
 pub mod machine;
 pub mod matrix;

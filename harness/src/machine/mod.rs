@@ -14,8 +14,10 @@ mod sandbox;
 mod seccomp;
 mod wine;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::winpath::WinPath;
@@ -139,6 +141,12 @@ impl Machine {
         crate::pe::inspect(&self.backend.existing_file_for(path)?.path).ok()
     }
 
+    /// The simulated disk as Windows's loader rules read it, each file read once for the
+    /// life of the value (one start: the files do not change while its layout is held).
+    pub fn loader_disk(&self) -> LoaderDisk<'_> {
+        LoaderDisk { machine: self, read: std::cell::RefCell::new(HashMap::new()) }
+    }
+
     /// Whether the machine has the folder `path` would be in (before anything is placed).
     pub fn folder_exists_for(&self, path: &WinPath) -> bool {
         self.backend.folder_exists_for(path)
@@ -179,12 +187,25 @@ impl Machine {
     /// line, so it produced no load result, and starting the host again is honest: up to
     /// [`START_ATTEMPTS`] times, counted in [`HostRun::start_attempts`].
     pub fn run_host(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
+        self.run_host_native_only(plan, &[])
+    }
+
+    /// [`Machine::run_host`], with Wine told to load the DLLs `native_only` names only from
+    /// a real file (`WINEDLLOVERRIDES` `name=n`): its builtin copies of C runtimes the target
+    /// server lacks then answer 126 as the server does, and a vendor's own copy beside its DLL
+    /// still loads and runs (`windows-loader-vs-wine.md`, "Making Wine's run agree"). Nothing
+    /// on the windows backend, whose loader has no builtins.
+    pub fn run_host_native_only(
+        &self,
+        plan: &HostPlan,
+        native_only: &[&str],
+    ) -> anyhow::Result<HostRun> {
         let probes = plan
             .probes
             .iter()
             .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.run_host_probing(plan, probes)
+        self.run_host_probing(plan, probes, native_only)
     }
 
     /// [`Machine::run_host`], with the plan's probes looked up in the Windows folder of the OS
@@ -197,7 +218,7 @@ impl Machine {
             .iter()
             .map(|path| self.backend.os_folder_path(path))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.run_host_probing(plan, probes)
+        self.run_host_probing(plan, probes, &[])
     }
 
     /// Whether files placed in the machine's `C:\windows` lie where the OS redirects them.
@@ -205,9 +226,21 @@ impl Machine {
         self.backend.machine_windows_is_the_os_s()
     }
 
-    fn run_host_probing(&self, plan: &HostPlan, probes: Vec<OsString>) -> anyhow::Result<HostRun> {
+    fn run_host_probing(
+        &self,
+        plan: &HostPlan,
+        probes: Vec<OsString>,
+        native_only: &[&str],
+    ) -> anyhow::Result<HostRun> {
         let exe = self.artifacts.host(plan.bits, plan.process);
-        let launch = self.backend.launch(&exe);
+        let mut launch = self.backend.launch(&exe);
+        if !native_only.is_empty() {
+            for (name, value) in &mut launch.env {
+                if name == "WINEDLLOVERRIDES" {
+                    *value = format!("{};{}=n", value.to_string_lossy(), native_only.join(",")).into();
+                }
+            }
+        }
         let confinement = self.backend.confinement();
         let images = plan
             .images
@@ -295,4 +328,25 @@ fn running_as_root() -> bool {
     }
     #[cfg(not(unix))]
     false
+}
+
+/// The machine's files for `windows_loader`: each Windows path looked up on the disk the hosts
+/// load from, read once.
+pub struct LoaderDisk<'m> {
+    machine: &'m Machine,
+    read: std::cell::RefCell<HashMap<WinPath, Option<Arc<crate::windows_loader::DiskFile>>>>,
+}
+
+impl crate::windows_loader::TargetDisk for LoaderDisk<'_> {
+    fn file(&self, path: &WinPath) -> Option<Arc<crate::windows_loader::DiskFile>> {
+        self.read
+            .borrow_mut()
+            .entry(path.clone())
+            .or_insert_with(|| {
+                let opened = self.machine.backend.existing_file_for(path)?;
+                let (info, linkage) = crate::pe::inspect_with_linkage(&opened.path)?;
+                Some(Arc::new(crate::windows_loader::DiskFile { path: path.clone(), info, linkage }))
+            })
+            .clone()
+    }
 }

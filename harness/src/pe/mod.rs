@@ -339,6 +339,19 @@ pub fn inspect(path: &Path) -> Result<ImageInfo, crate::input::Refusal> {
     Ok(inspect_data(&Bounded(&cache)))
 }
 
+/// Reads a file's headers and what it links to (see `linkage`), each part once; None when the
+/// file cannot be read. Only an image of a known bitness has a linkage.
+pub fn inspect_with_linkage(path: &Path) -> Option<(ImageInfo, Linkage)> {
+    let (file, _) = crate::input::open_regular(path).ok()?;
+    let cache = object::ReadCache::new(file);
+    let info = inspect_data(&Bounded(&cache));
+    let linkage = match (info.pe, info.bits) {
+        (true, Some(bits)) => read_linkage(&Bounded(&cache), bits),
+        _ => Linkage::default(),
+    };
+    Some((info, linkage))
+}
+
 /// Inspects an image held in memory. Never panics.
 pub fn inspect_bytes(bytes: &[u8]) -> ImageInfo {
     inspect_data(bytes)

@@ -122,7 +122,7 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    fn new(name: &str, imported_by: &WinPath, outcome: DependencyOutcome) -> Dependency {
+    pub fn new(name: &str, imported_by: &WinPath, outcome: DependencyOutcome) -> Dependency {
         Dependency {
             name: name.to_owned(),
             imported_by: file_name(imported_by),
