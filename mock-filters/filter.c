@@ -16,6 +16,10 @@
  *   MOCK_EXIT_IN_DLLMAIN    DllMain ends the whole process on process attach.
  *   MOCK_READ_RAW_DATA      the filter also asks for SF_NOTIFY_READ_RAW_DATA.
  *   MOCK_IMPORT_ABSENT      the filter imports a function from a DLL that does not exist.
+ *
+ * mock-deps/imports.c includes this file after defining MOCK_DEPENDENCY_USE(), an expression
+ * that uses the one import its filter exists for; it is referenced in GetFilterVersion so that
+ * the linker keeps the import.
  */
 #include "mock_image.h"
 #include <httpfilt.h>
@@ -32,6 +36,12 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *version)
     /* Referenced so that the linker keeps the import; never reached, as the load fails first. */
     if (version == NULL)
         return MockAbsentFunction();
+#endif
+#ifdef MOCK_DEPENDENCY_USE
+    /* As above: the import is what the loader is tested on, and some of them are stubs under
+     * Wine that must never be called. */
+    if (version == NULL)
+        return MOCK_DEPENDENCY_USE();
 #endif
 #ifdef MOCK_CRASH_IN_GFV
     *(volatile int *)0 = 1;

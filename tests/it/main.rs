@@ -7,6 +7,9 @@ mod support;
 mod admin_tools;
 /// The failure catalogue: every way a load fails, and its cause.
 mod catalogue;
+/// Wine's answers for a filter's dependencies, one test per row of the reference sheet.
+#[cfg(unix)]
+mod dependencies;
 /// diagnose --verify: predictions against real loads.
 mod diagnose;
 /// IIS 7+: real applicationHost.config files, the IIS 10 twin of the seed, appcmd.

@@ -10,6 +10,7 @@
 //! target/isapi-harness/filters/<arch>/<variant>.dll           mock-filters/variants.txt
 //! target/isapi-harness/filters/<arch>/module.dll              the mock IIS 7+ native module
 //! target/isapi-harness/extensions/<arch>/<variant>.dll        mock-extensions/variants.txt
+//! target/isapi-harness/deps/<arch>/<name>.dll                  mock-deps/ (mock_deps.rs)
 //! ```
 //!
 //! The `cc` crate only makes static libraries, so it is used to find the right compiler for each
@@ -138,7 +139,7 @@ pub fn build(sh: &Shell) -> anyhow::Result<()> {
         .iter()
         .map(|family| Ok((family, read_variants(family)?)))
         .collect::<anyhow::Result<_>>()?;
-    let mut jobs: Vec<Box<dyn FnOnce() -> anyhow::Result<()> + Send + '_>> = Vec::new();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
     for (family, variants) in &families {
         for arch in Arch::ALL {
             for variant in variants {
@@ -149,6 +150,7 @@ pub fn build(sh: &Shell) -> anyhow::Result<()> {
     for arch in Arch::ALL {
         jobs.push(Box::new(move || build_module(arch)));
     }
+    jobs.extend(crate::mock_deps::jobs());
     run_side_by_side(jobs)?;
     // Images no compiler makes: no code, other machines, not a PE at all, cut short.
     let odd = dir().join("filters").join("odd");
@@ -205,11 +207,12 @@ fn build_hosts(sh: &Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One independent step of the build, run on one of the build's threads.
+pub type Job<'a> = Box<dyn FnOnce() -> anyhow::Result<()> + Send + 'a>;
+
 /// Runs `jobs` on as many threads as the machine has cores; the first error (in job order)
 /// is the build's.
-fn run_side_by_side<'a>(
-    jobs: Vec<Box<dyn FnOnce() -> anyhow::Result<()> + Send + 'a>>,
-) -> anyhow::Result<()> {
+fn run_side_by_side(jobs: Vec<Job<'_>>) -> anyhow::Result<()> {
     let threads =
         std::thread::available_parallelism().map_or(2, usize::from).min(jobs.len().max(1));
     let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
@@ -456,7 +459,7 @@ fn copy_if_newer(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// True when `out` is missing or older than any of `inputs`.
-fn is_stale(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<bool> {
+pub fn is_stale(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<bool> {
     let Ok(built) = std::fs::metadata(out).and_then(|m| m.modified()) else { return Ok(true) };
     for input in inputs {
         let changed: SystemTime = std::fs::metadata(input)
@@ -469,6 +472,6 @@ fn is_stale(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-fn project_file(relative: &str) -> PathBuf {
+pub fn project_file(relative: &str) -> PathBuf {
     crate::project_root().join(relative)
 }

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-/// Folders of `target/isapi-harness/` that hold no images.
-const NOT_IMAGES: &[&str] = &["machine", "obj", "tools"];
+/// Folders of `target/isapi-harness/` that hold no images a user places (`deps/` holds the
+/// dependency fixtures only the test suite places).
+const NOT_IMAGES: &[&str] = &["deps", "machine", "obj", "tools"];
 
 /// Marks a folder this command wrote, so that writing it again may replace it.
 const MARKER: &str = ".isapi-harness-dist";

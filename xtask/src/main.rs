@@ -27,6 +27,7 @@ mod artifacts;
 mod ci;
 mod dist;
 mod fixed_cost;
+mod mock_deps;
 mod odd_images;
 mod release;
 mod setup;
