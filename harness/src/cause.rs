@@ -29,6 +29,19 @@ pub enum Cause {
     Crashed,
     TimedOut,
     RawDataUnsupported,
+    /// Windows's loader: an import (by name, 127; by ordinal, 182) that its dependency does
+    /// not export.
+    MissingImport,
+    /// Windows's loader: the only copy of a dependency is of the other machine type (193).
+    DependencyWrongBitness,
+    /// Windows's loader: a dependency found on the search path is no image (193).
+    DependencyNotAnImage,
+    /// A dependency's DllMain returned FALSE (1114).
+    DependencyInitFailed,
+    /// A manifest dependency the server's WinSxS lacks (14001).
+    SideBySideMissing,
+    /// A C runtime the server lacks (126): its redistributable is not installed.
+    RuntimeNotInstalled,
     /// The host was ended by a limit of the run (memory, processes, disk) before the filter's
     /// step finished: the filter's doing, but no crash of its own.
     LimitReached,
@@ -187,4 +200,19 @@ mod tests {
             );
         }
     }
+}
+
+/// The cause of a load that Windows's loader refuses for the dependency it stopped at.
+pub fn dependency_cause(outcome: crate::windows_loader::DependencyOutcome) -> Option<Cause> {
+    use crate::windows_loader::DependencyOutcome as D;
+    Some(match outcome {
+        D::Missing => Cause::MissingDependency,
+        D::MissingImport => Cause::MissingImport,
+        D::WrongBitness => Cause::DependencyWrongBitness,
+        D::NotAnImage => Cause::DependencyNotAnImage,
+        D::InitFailed => Cause::DependencyInitFailed,
+        D::SideBySideMissing => Cause::SideBySideMissing,
+        D::NotInstalled => Cause::RuntimeNotInstalled,
+        D::Loaded | D::DelayLoad => return None,
+    })
 }

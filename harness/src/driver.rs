@@ -6,24 +6,51 @@
 
 use std::collections::HashMap;
 
+use crate::loader_answer;
 use crate::machine::{Layout, Machine, WinPath};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::StartReport;
+use crate::vocab::BackendKind;
+use crate::windows_loader::{self, Search};
 
 /// Runs `model` on `machine` with the files `layout` places (the scenario's images and
-/// nothing else at the paths the model loads).
+/// nothing else at the paths the model loads). `search` is where Windows's loader would look
+/// for each image's dependencies, and what the server holds: each host's answers then go
+/// through `loader_answer`, which gives Windows's answer where Wine's is known to differ.
 pub fn run<M: ServerModel>(
     machine: &Machine,
     layout: &Layout,
     mut model: M,
+    search: &Search,
 ) -> anyhow::Result<StartReport> {
     let _placed = machine.acquire(layout)?;
     // The files do not change while the layout is held, so each one's headers are read once.
     let mut headers: HashMap<WinPath, Option<ImageInfo>> = HashMap::new();
+    let disk = machine.loader_disk();
+    let rules_apply = machine.backend() == BackendKind::Wine;
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take())? {
-        let run = machine.run_host(&plan)?;
+        let native_only = search.profile.native_only_dlls(plan.bits);
+        let first = machine.run_host_native_only(&plan, &native_only)?;
+        // On the windows backend the loader is Windows's own; the target's profile is not
+        // applied there yet (its System32 is the runner's, not the simulated disk's).
+        let resolutions = if rules_apply {
+            plan.images
+                .iter()
+                .map(|image| windows_loader::resolve(&disk, search, &image.path, plan.bits))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let applied = loader_answer::apply(&plan, first, resolutions);
+        let run = match &applied.rerun {
+            Some(rerun) => {
+                let second = machine.run_host_native_only(&rerun.plan, &native_only)?;
+                loader_answer::merge(applied.run, rerun, second)
+            }
+            None => applied.run,
+        };
         let images = plan
             .images
             .iter()
@@ -34,7 +61,7 @@ pub fn run<M: ServerModel>(
                     .clone()
             })
             .collect();
-        observed = Some(Observation { run, headers: images });
+        observed = Some(Observation { run, headers: images, answers: applied.answers });
     }
     let mut report = model.finish();
     report.backend = Some(machine.backend());

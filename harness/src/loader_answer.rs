@@ -208,20 +208,31 @@ mod tests {
     }
 
     fn missing_import() -> Resolution {
-        let mut dependency = Dependency::new("dep.dll", &WinPath::parse(r"C:\f\1.dll").expect("a path"), DependencyOutcome::Loaded);
+        let mut dependency = Dependency::new(
+            "dep.dll",
+            &WinPath::parse(r"C:\f\1.dll").expect("a path"),
+            DependencyOutcome::Loaded,
+        );
         dependency.outcome = DependencyOutcome::MissingImport;
         dependency.missing_functions = vec!["dep_missing".to_owned()];
-        Resolution { dependencies: vec![dependency], refusal: Some((Win32Error::PROC_NOT_FOUND, 0)) }
+        Resolution {
+            dependencies: vec![dependency],
+            refusal: Some((Win32Error::PROC_NOT_FOUND, 0)),
+        }
     }
 
     #[test]
     fn an_image_wine_loaded_through_a_stub_is_refused_and_the_host_stops_there() {
         let plan = plan(3, true);
-        let first = run(vec![loaded(0), loaded(1), loaded(2)], HostEnd::Crashed { exception_code: 0xc000_0005 });
+        let first = run(
+            vec![loaded(0), loaded(1), loaded(2)],
+            HostEnd::Crashed { exception_code: 0xc000_0005 },
+        );
         let applied = apply(&plan, first, vec![binds(), missing_import(), binds()]);
         assert_eq!(applied.run.images.len(), 2, "the third was never tried on Windows");
         assert_eq!(applied.run.images[1].load, Some(Err(Win32Error::PROC_NOT_FOUND)));
-        let correction = applied.answers[1].as_ref().and_then(|a| a.correction.clone()).expect("corrected");
+        let correction =
+            applied.answers[1].as_ref().and_then(|a| a.correction.clone()).expect("corrected");
         assert_eq!(correction.rule.id, "missing_import");
         assert_eq!(correction.wine.load, Some(Ok(())), "Wine's own answer kept");
         let rerun = applied.rerun.expect("the host is started again");
@@ -252,9 +263,14 @@ mod tests {
         let plan = plan(1, true);
         let mut refused = loaded(0);
         refused.load = Some(Err(Win32Error::PROC_NOT_FOUND));
-        let applied = apply(&plan, run(vec![refused.clone()], HostEnd::Completed), vec![missing_import()]);
+        let applied =
+            apply(&plan, run(vec![refused.clone()], HostEnd::Completed), vec![missing_import()]);
         assert!(applied.rerun.is_none());
         assert_eq!(applied.run.images, vec![refused]);
-        assert!(applied.answers[0].as_ref().is_some_and(|a| a.correction.is_none() && a.windows.culprit().is_some()));
+        assert!(
+            applied.answers[0]
+                .as_ref()
+                .is_some_and(|a| a.correction.is_none() && a.windows.culprit().is_some())
+        );
     }
 }

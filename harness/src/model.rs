@@ -30,6 +30,9 @@ pub enum Next {
 pub struct Observation {
     pub run: HostRun,
     pub headers: Vec<Option<ImageInfo>>,
+    /// For each image, Windows's loader's answer from the same files, and where a rule gave it
+    /// in place of Wine's, Wine's own (`loader_answer`). None where no rule was run.
+    pub answers: Vec<Option<crate::loader_answer::LoaderAnswer>>,
 }
 
 /// A server that can be started on a simulated machine.

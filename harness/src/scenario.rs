@@ -89,6 +89,10 @@ pub struct Scenario {
     /// meets a pool whose worker failed starts another worker, until rapid-fail protection
     /// steps in.
     pub repeat_requests: u32,
+    /// The server's Windows (`--windows`); None for the default of the configuration's kind.
+    pub windows: Option<crate::windows_loader::WindowsVersion>,
+    /// The redistributables installed on the server (`--installed`).
+    pub installed: Vec<crate::windows_loader::Redistributable>,
 }
 
 /// What to put at a Windows path.
@@ -211,6 +215,26 @@ impl Scenario {
             host_timeout: DEFAULT_HOST_TIMEOUT,
             requests: Vec::new(),
             repeat_requests: 1,
+            windows: None,
+            installed: Vec::new(),
+        }
+    }
+
+    /// The server's Windows: the one asked for, or Server 2003 for a MetaBase.xml and Server
+    /// 2019 (x64) or 2008 (x86) for an applicationHost.config.
+    pub fn windows(&self) -> crate::windows_loader::WindowsVersion {
+        let iis6 = matches!(self.config, Configuration::Metabase(_));
+        self.windows
+            .unwrap_or_else(|| crate::windows_loader::WindowsVersion::default_for(iis6, self.os))
+    }
+
+    /// Where Windows's loader looks for the dependencies of this server's images, and what
+    /// the server holds.
+    pub fn loader_search(&self) -> crate::windows_loader::Search {
+        crate::windows_loader::Search {
+            os: self.os,
+            profile: crate::windows_loader::Profile::new(self.windows(), self.installed.clone()),
+            extra_path: Vec::new(),
         }
     }
 

@@ -21,6 +21,7 @@ use crate::scenario::{Configuration, Scenario};
 pub struct CheckedStart<'s> {
     model: Model<'s>,
     layout: Layout,
+    search: crate::windows_loader::Search,
 }
 
 /// The model of the scenario's server generation.
@@ -56,7 +57,8 @@ pub fn check(scenario: &Scenario) -> anyhow::Result<CheckedStart<'_>> {
         Model::Iis7(model) => model.paths(),
     };
     let layout = scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
-    Ok(CheckedStart { model, layout })
+    crate::windows_loader::profile::check_edition(scenario.windows(), scenario.os)?;
+    Ok(CheckedStart { model, layout, search: scenario.loader_search() })
 }
 
 /// The model of a scenario's generation, for a start.
@@ -78,8 +80,8 @@ impl CheckedStart<'_> {
     /// Starts the scenario's web server as IIS would, loading every image for real.
     pub fn start(self, machine: &Machine) -> anyhow::Result<StartReport> {
         match self.model {
-            Model::Iis6(model) => crate::driver::run(machine, &self.layout, model),
-            Model::Iis7(model) => crate::driver::run(machine, &self.layout, model),
+            Model::Iis6(model) => crate::driver::run(machine, &self.layout, model, &self.search),
+            Model::Iis7(model) => crate::driver::run(machine, &self.layout, model, &self.search),
         }
     }
 }

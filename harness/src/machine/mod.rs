@@ -237,7 +237,8 @@ impl Machine {
         if !native_only.is_empty() {
             for (name, value) in &mut launch.env {
                 if name == "WINEDLLOVERRIDES" {
-                    *value = format!("{};{}=n", value.to_string_lossy(), native_only.join(",")).into();
+                    *value =
+                        format!("{};{}=n", value.to_string_lossy(), native_only.join(",")).into();
                 }
             }
         }
@@ -345,7 +346,11 @@ impl crate::windows_loader::TargetDisk for LoaderDisk<'_> {
             .or_insert_with(|| {
                 let opened = self.machine.backend.existing_file_for(path)?;
                 let (info, linkage) = crate::pe::inspect_with_linkage(&opened.path)?;
-                Some(Arc::new(crate::windows_loader::DiskFile { path: path.clone(), info, linkage }))
+                Some(Arc::new(crate::windows_loader::DiskFile {
+                    path: path.clone(),
+                    info,
+                    linkage,
+                }))
             })
             .clone()
     }

@@ -543,10 +543,13 @@ fn filter_result(
     let (kind, text) = match stage {
         Stage::Loaded => (
             StepKind::Ok,
-            format!(
-                "{head}: loaded; GetFilterVersion says \"{}\"",
-                description.unwrap_or_default()
-            ),
+            match description {
+                Some(description) => {
+                    format!("{head}: loaded; GetFilterVersion says \"{description}\"")
+                }
+                // Loaded by Windows's answer, on a machine that could not run it.
+                None => format!("{head}: loaded (by Windows's loader; not run here)"),
+            },
         ),
         Stage::RefusedSilently => (
             StepKind::Info,

@@ -8,6 +8,7 @@
 
 pub mod iis6;
 pub mod iis7;
+mod loader;
 mod outcome;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
@@ -210,6 +211,8 @@ pub enum Happening {
         failures: usize,
         interval_minutes: u32,
     },
+    /// What Windows's loader makes of an image's dependencies (words in `report/loader.rs`).
+    Loader(loader::LoaderNote),
     /// What the IIS 7+ model records (its words are in `report/iis7.rs`).
     Iis7(iis7::Iis7Happening),
     /// What the IIS 6.0 model records (its words are in `report/iis6.rs`).
@@ -265,6 +268,7 @@ impl Happening {
             Happening::PoolDisabled { pool, failures, interval_minutes } => {
                 pool_disabled(pool, failures, interval_minutes)
             }
+            Happening::Loader(note) => loader::note(note),
             Happening::Iis6(happening) => happening.render(),
             Happening::Iis7(happening) => happening.render(),
         }
@@ -602,7 +606,10 @@ impl StartReport {
                         "IIS refuses read-raw-data filters in worker process isolation mode"
                             .to_owned()
                     }
-                    (Some(error), _, None) => error.to_string(),
+                    (Some(error), _, None) => match filter.culprit() {
+                        Some(culprit) => format!("{error}, at `{}`", culprit.name),
+                        None => error.to_string(),
+                    },
                     (None, Some(Cause::TimedOut), None) => {
                         "it stopped answering and was ended".to_owned()
                     }

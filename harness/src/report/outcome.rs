@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use crate::cause::{Cause, HostDeath, ImageSummary, classify};
+use crate::cause::{Cause, HostDeath, ImageSummary, classify, dependency_cause};
 use crate::host::{HostRun, ImageLoad};
+use crate::loader_answer::{LoaderAnswer, WindowsSays};
 use crate::pe::ImageInfo;
 use crate::vocab::{ImageKind, Stage, Win32Error};
+use crate::windows_loader::{Dependency, Rule};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageOutcome {
@@ -39,6 +41,34 @@ pub struct ImageOutcome {
     pub request_notification: Option<u32>,
     /// Set when IIS itself refused a filter that the loader loaded and that initialised.
     pub iis_refused: Option<IisRefusal>,
+    /// Every dependency, direct and indirect, as Windows's loader resolves them from the
+    /// files on the simulated disk (`windows_loader`); empty where none was resolved.
+    pub dependencies: Vec<Dependency>,
+    /// Set where the run gives Windows's answer in place of Wine's: the rule that says Wine
+    /// differs here (`windows_loader::divergence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows_rule: Option<Rule>,
+    /// Wine's own answer, kept beside Windows's where a rule applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wine: Option<WineOutcome>,
+    /// False where Windows loads the image and this machine could not, so its entry points
+    /// were not called here.
+    #[serde(skip_serializing_if = "is_true")]
+    pub run_here: bool,
+    /// The index in `dependencies` of the one Windows's loader stops at.
+    #[serde(skip)]
+    pub culprit: Option<usize>,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// What Wine's loader answered for an image where the run gives Windows's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WineOutcome {
+    pub win32_error: Option<Win32Error>,
+    pub stage: Stage,
 }
 
 impl ImageOutcome {
@@ -65,7 +95,17 @@ impl ImageOutcome {
             cause: None,
             image,
             iis_refused: None,
+            dependencies: Vec::new(),
+            windows_rule: None,
+            wine: None,
+            run_here: true,
+            culprit: None,
         }
+    }
+
+    /// The dependency Windows's loader stops at, for an image it refuses.
+    pub fn culprit(&self) -> Option<&Dependency> {
+        self.culprit.and_then(|index| self.dependencies.get(index))
     }
     /// Reads what the host reported for this image: the one table, for filters, extensions
     /// and modules alike, from a host's answer to how far the image got (`stage`), the error
@@ -73,7 +113,49 @@ impl ImageOutcome {
     /// headers say; `run` is the host's whole report, whose end explains a step that never
     /// finished. What IIS then decides about an image that loaded (its refusal of read-raw-data
     /// filters) is the model's, on top of this.
-    pub fn read_load(&mut self, load: &ImageLoad, image: Option<&ImageInfo>, run: &HostRun) {
+    ///
+    /// `answer` is Windows's loader's, from the same files (`loader_answer`): its dependencies
+    /// are listed, the one it stops at gives the cause, and where a rule gave Windows's answer
+    /// in place of Wine's, Wine's is kept beside it.
+    pub fn read_load(
+        &mut self,
+        load: &ImageLoad,
+        image: Option<&ImageInfo>,
+        run: &HostRun,
+        answer: Option<&LoaderAnswer>,
+    ) {
+        self.read_host(load, image, run);
+        let Some(answer) = answer else { return };
+        self.dependencies = answer.dependencies().to_vec();
+        if let Some(correction) = &answer.correction {
+            let mut wine = self.clone();
+            wine.read_host(&correction.wine, image, run);
+            self.wine = Some(WineOutcome { win32_error: wine.win32_error, stage: wine.stage });
+            self.windows_rule = Some(correction.rule);
+            if correction.windows == WindowsSays::LoadsNotRunHere {
+                self.stage = Stage::Loaded;
+                self.loaded = true;
+                self.win32_error = None;
+                self.cause = Some(Cause::Ok);
+                self.run_here = false;
+            }
+        }
+        // A load refused with the error Windows's rules give: the dependency it stopped at
+        // says why. (Another error is the loader's own, about the image itself.)
+        if self.stage == Stage::LoadLibrary
+            && self.win32_error.is_some()
+            && self.win32_error == answer.windows.error()
+        {
+            self.culprit = answer.windows.refusal.map(|(_, index)| index);
+            if let Some(cause) = answer.windows.culprit().and_then(|d| dependency_cause(d.outcome))
+            {
+                self.cause = Some(cause);
+            }
+        }
+    }
+
+    /// The one table, on the host's own report.
+    fn read_host(&mut self, load: &ImageLoad, image: Option<&ImageInfo>, run: &HostRun) {
         // The step after LoadLibraryExW: the version call, or for a module the lookup of
         // RegisterModule (which is never called).
         let entry_step = match self.kind {
@@ -201,7 +283,7 @@ mod tests {
     fn read(load: &ImageLoad, end: HostEnd) -> ImageOutcome {
         let mut outcome =
             ImageOutcome::not_attempted(load.kind, "x".to_owned(), None, load.path.clone(), None);
-        outcome.read_load(load, None, &run(end));
+        outcome.read_load(load, None, &run(end), None);
         outcome
     }
 

@@ -217,7 +217,11 @@ pub fn resolve(disk: &dyn TargetDisk, search: &Search, image: &WinPath, bits: Bi
         dependencies: Vec::new(),
         refusal: None,
     };
-    if let Some(file) = disk.file(image) {
+    // The image itself is the loader's to judge (the host's answer): a file that is no image
+    // for this process has no dependencies to follow.
+    if let Some(file) =
+        disk.file(image).filter(|file| matches!(image_fits(&file.info, bits), Fit::Fits))
+    {
         walk.check_manifest(&file);
         if walk.refusal.is_none() {
             walk.bind_imports(&file);

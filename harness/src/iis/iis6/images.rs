@@ -11,6 +11,7 @@ pub(super) fn judge(
     run: &HostRun,
     filters: &[ActiveFilter],
     headers: &[Option<ImageInfo>],
+    answers: &[Option<crate::loader_answer::LoaderAnswer>],
     worker: bool,
     keep_going: bool,
 ) -> anyhow::Result<(Vec<ImageOutcome>, Option<HostFailure>)> {
@@ -35,7 +36,12 @@ pub(super) fn judge(
         );
         let load = run.images.get(index).filter(|_| keep_going || failure.is_none());
         if let Some(load) = load {
-            outcome.read_load(load, image.as_ref(), run);
+            outcome.read_load(
+                load,
+                image.as_ref(),
+                run,
+                answers.get(index).and_then(Option::as_ref),
+            );
             let path = filter.path.to_string();
             let site = filter.site.clone();
             let read_raw_data =

@@ -514,10 +514,10 @@ impl<'s> Iis6<'s> {
         chain: &[ActiveFilter],
         app_pool: Option<&str>,
     ) -> anyhow::Result<(HostOutcome, Option<HostFailure>)> {
-        let Observation { run, headers } = observed;
+        let Observation { run, headers, answers } = observed;
         let worker = self.mode == IsolationMode::WorkerProcess;
         let keep_going = self.purpose == Purpose::LoadEveryFilter;
-        let (filters, failure) = judge(&run, chain, &headers, worker, keep_going)?;
+        let (filters, failure) = judge(&run, chain, &headers, &answers, worker, keep_going)?;
         self.happen(Happening::HostStarted {
             process: run.process,
             bits: run.bits,
@@ -534,6 +534,9 @@ impl<'s> Iis6<'s> {
                 win32_error: filter.win32_error,
                 description: filter.description.clone(),
             });
+            if let Some(note) = filter.loader_note(run.bits) {
+                self.happen(note);
+            }
         }
         self.happen(Happening::HostEnded {
             process: run.process,
@@ -605,7 +608,7 @@ pub fn load_every_filter(
 ) -> anyhow::Result<StartReport> {
     let model = Iis6::new(scenario, Purpose::LoadEveryFilter)?;
     let layout = scenario.layout(machine.artifacts(), &model.paths())?;
-    crate::driver::run(machine, &layout, model)
+    crate::driver::run(machine, &layout, model, &scenario.loader_search())
 }
 
 impl ServerModel for Iis6<'_> {

@@ -110,7 +110,7 @@ impl Iis6<'_> {
         request: usize,
         observed: Observation,
     ) -> anyhow::Result<Next> {
-        let Observation { run, headers } = observed;
+        let Observation { run, headers, answers } = observed;
         let Request { url, target, extension, .. } = self.requests[request].clone();
         let (Some(mapped), Target::Site { site, pool }) = (extension, target) else {
             bail!("an extension host started for a request without an extension");
@@ -129,7 +129,12 @@ impl Iis6<'_> {
         );
         let answer = match load {
             Some(load) => {
-                outcome.read_load(load, header.as_ref(), &run);
+                outcome.read_load(
+                    load,
+                    header.as_ref(),
+                    &run,
+                    answers.first().and_then(Option::as_ref),
+                );
                 extensions::answer(&run, load)
             }
             None => {
@@ -163,6 +168,9 @@ impl Iis6<'_> {
             bits: run.bits,
             status: answer.status,
         });
+        if let Some(note) = outcome.loader_note(run.bits) {
+            self.happen(note);
+        }
         self.happen(Happening::HostEnded {
             process: run.process,
             end: run.end,

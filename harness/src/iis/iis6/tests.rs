@@ -83,6 +83,7 @@ fn report_each(plan: &HostPlan, story_of: &dyn Fn(&str) -> Story) -> Observation
             stray_output: Vec::new(),
         },
         headers,
+        answers: Vec::new(),
     }
 }
 

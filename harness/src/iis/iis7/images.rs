@@ -62,6 +62,7 @@ pub(super) fn judge(
     load: Option<&ImageLoad>,
     image: Option<&ImageInfo>,
     run: &HostRun,
+    answer: Option<&crate::loader_answer::LoaderAnswer>,
 ) -> (ImageOutcome, Option<Option<Win32Error>>) {
     let mut outcome = ImageOutcome::not_attempted(
         kind_of(&planned.role),
@@ -74,7 +75,7 @@ pub(super) fn judge(
         // The host never reached it: it ended before, which the worker's end already says.
         return (outcome, (run.end != HostEnd::Completed).then_some(None));
     };
-    outcome.read_load(load, image, run);
+    outcome.read_load(load, image, run, answer);
     let failed = outcome.failed().then_some(outcome.win32_error);
     (outcome, failed)
 }

@@ -247,7 +247,7 @@ impl Iis7<'_> {
         request: usize,
         observed: Observation,
     ) -> anyhow::Result<Next> {
-        let Observation { run, headers } = observed;
+        let Observation { run, headers, answers } = observed;
         let plan = std::mem::take(&mut self.plan);
         let loaded: Vec<&Planned> = plan.iter().filter(|planned| planned.path.is_some()).collect();
         if run.images.len() > loaded.len() {
@@ -278,7 +278,13 @@ impl Iis7<'_> {
                     let at = loaded_index;
                     loaded_index += 1;
                     let header = headers.get(at).cloned().flatten();
-                    judge(planned, run.images.get(at), header.as_ref(), &run)
+                    judge(
+                        planned,
+                        run.images.get(at),
+                        header.as_ref(),
+                        &run,
+                        answers.get(at).and_then(Option::as_ref),
+                    )
                 }
                 None => (unresolved(planned), Some(None)),
             };
@@ -291,6 +297,9 @@ impl Iis7<'_> {
                 stage: outcome.stage,
                 win32_error: outcome.win32_error,
             });
+            if let Some(note) = outcome.loader_note(run.bits) {
+                self.report.timeline.push(note);
+            }
             match (&planned.role, failed) {
                 (Role::Module, Some(error)) => {
                     module_failure.get_or_insert((outcome.path.clone(), error));

@@ -105,6 +105,7 @@ fn drive(scenario: &Scenario, story: impl Fn(ImageKind) -> Story) -> (StartRepor
                 stray_output: Vec::new(),
             },
             headers: vec![None; plan.images.len()],
+            answers: Vec::new(),
         });
         plans.push(plan);
     }

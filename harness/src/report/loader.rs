@@ -1,0 +1,188 @@
+//! The words for what Windows's loader makes of an image's dependencies: the DLL or function
+//! at fault, the next step, and where the run gives Windows's answer in place of Wine's, both
+//! answers and the rule.
+
+use serde::Serialize;
+
+use super::outcome::{ImageOutcome, WineOutcome};
+use super::{Happening, Step, StepKind, step};
+use crate::arch::Bits;
+use crate::windows_loader::{Dependency, DependencyOutcome, Lack, Rule};
+
+/// What the timeline says about one image's dependencies, after its load result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoaderNote {
+    pub image: String,
+    pub bits: Bits,
+    pub culprit: Option<Dependency>,
+    pub win32_error: Option<crate::vocab::Win32Error>,
+    pub rule: Option<Rule>,
+    pub wine: Option<WineOutcome>,
+    /// The DLLs Windows loads that no disk here holds, for an image not run here.
+    pub windows_only: Vec<String>,
+}
+
+impl ImageOutcome {
+    /// The note the timeline carries after this image's result: None when Windows's loader
+    /// binds everything and the run gave the loader's own answer.
+    pub fn loader_note(&self, bits: Bits) -> Option<Happening> {
+        let culprit = self.culprit().filter(|_| !self.loaded).cloned();
+        if culprit.is_none() && self.windows_rule.is_none() {
+            return None;
+        }
+        Some(Happening::Loader(LoaderNote {
+            image: file_name(&self.path),
+            bits,
+            culprit,
+            win32_error: self.win32_error,
+            rule: self.windows_rule,
+            wine: self.wine,
+            windows_only: self
+                .dependencies
+                .iter()
+                .filter(|dependency| dependency.windows_only)
+                .map(|dependency| dependency.name.clone())
+                .collect(),
+        }))
+    }
+}
+
+pub(super) fn note(note: &LoaderNote) -> Option<Step> {
+    let wine = note.rule.map(|rule| format!("; {} ({})", wine_answer(&rule, note.wine), rule.id));
+    let wine = wine.unwrap_or_default();
+    match (&note.culprit, note.win32_error) {
+        (Some(culprit), Some(error)) => {
+            let whose = if note.rule.is_some() {
+                "Windows's loader refuses it"
+            } else {
+                "the loader refuses it"
+            };
+            step(
+                StepKind::Fail,
+                format!(
+                    "  {whose} ({error}): {}{wine}. Next: {}",
+                    what_is_wrong(&note.image, culprit),
+                    next_step(culprit, note.bits)
+                ),
+            )
+        }
+        _ if !note.windows_only.is_empty() => step(
+            StepKind::Info,
+            format!(
+                "  Windows's loader loads `{}` (`{}` ships with Windows){wine}, so its entry points could not be called here",
+                note.image,
+                note.windows_only.join("`, `")
+            ),
+        ),
+        _ => step(
+            StepKind::Info,
+            format!(
+                "  Windows's loader loads `{}`{wine}, so its entry points could not be called here",
+                note.image
+            ),
+        ),
+    }
+}
+
+fn wine_answer(rule: &Rule, wine: Option<WineOutcome>) -> String {
+    match wine.and_then(|wine| wine.win32_error) {
+        Some(error) if !rule.wine_does.contains("answer") => {
+            format!("{}, Win32 error {}", rule.wine_does, error.code())
+        }
+        _ => rule.wine_does.to_owned(),
+    }
+}
+
+/// What is wrong, naming the DLL (and function) Windows's loader stops at.
+fn what_is_wrong(image: &str, culprit: &Dependency) -> String {
+    let importer = if culprit.imported_by.eq_ignore_ascii_case(image) {
+        format!("`{image}`")
+    } else {
+        format!("`{}` (loaded for `{image}`)", culprit.imported_by)
+    };
+    let name = &culprit.name;
+    let found = culprit.found.as_deref().unwrap_or("");
+    match culprit.outcome {
+        DependencyOutcome::Missing => format!(
+            "{importer} imports `{name}`, which is in none of the folders searched ({})",
+            culprit.searched.join("; ")
+        ),
+        DependencyOutcome::NotInstalled => match culprit.lack {
+            Some(Lack::NoUcrt) => format!(
+                "{importer} imports `{name}`, part of the Universal C Runtime, which this Windows has only with the VC++ 2015+ redistributable"
+            ),
+            Some(Lack::NoApiSets) => format!(
+                "{importer} imports `{name}`, an API set, which loaders before Windows 7 (Server 2008 R2) do not know"
+            ),
+            _ => format!(
+                "{importer} imports `{name}`, a C runtime that a server without its redistributable does not have, and no copy is beside it"
+            ),
+        },
+        DependencyOutcome::WrongBitness => format!(
+            "{importer} imports `{name}`, and the only copy found, `{found}`, is {} image",
+            culprit.machine.map_or_else(|| "another machine's".to_owned(), |m| format!("an {m}"))
+        ),
+        DependencyOutcome::NotAnImage => {
+            format!("{importer} imports `{name}`, and `{found}` is not a PE image")
+        }
+        DependencyOutcome::MissingImport => format!(
+            "{importer} imports `{}` from `{name}`, which does not export {}",
+            culprit.missing_functions.join("`, `"),
+            if culprit.missing_functions.len() == 1 { "it" } else { "them" }
+        ),
+        DependencyOutcome::SideBySideMissing => format!(
+            "{importer}'s manifest needs the side-by-side assembly `{name}`, which the server's WinSxS does not have"
+        ),
+        DependencyOutcome::InitFailed => format!("`{name}`'s DllMain failed"),
+        DependencyOutcome::Loaded | DependencyOutcome::DelayLoad => format!("`{name}`"),
+    }
+}
+
+/// What to do about it.
+fn next_step(culprit: &Dependency, bits: Bits) -> String {
+    let name = &culprit.name;
+    let build = match bits {
+        Bits::B32 => "x86",
+        Bits::B64 => "x64",
+    };
+    let system = match bits {
+        Bits::B32 => r"System32 (SysWOW64 on x64)",
+        Bits::B64 => r"System32",
+    };
+    match (culprit.outcome, culprit.lack) {
+        (DependencyOutcome::Missing, _) => {
+            format!(
+                "put `{name}` of the {build} build beside the filter, or install it in {system}"
+            )
+        }
+        (DependencyOutcome::NotInstalled, Some(Lack::NotInstalled(Some(runtime)))) => format!(
+            "install the {} redistributable ({build}) on the server, or ship `{name}` beside the filter; `--installed {}-{build}` says the server has it",
+            runtime.name(),
+            runtime.name()
+        ),
+        (DependencyOutcome::NotInstalled, Some(Lack::NoUcrt)) => format!(
+            "install the VC++ 2015+ redistributable ({build}) or the Universal CRT update; `--installed vc2015+-{build}` says the server has it"
+        ),
+        (DependencyOutcome::NotInstalled, _) => {
+            format!("ship `{name}` beside the filter, or use a build that does not need it")
+        }
+        (DependencyOutcome::WrongBitness, _) => {
+            format!("replace `{}` with the {build} build", culprit.found.as_deref().unwrap_or(name))
+        }
+        (DependencyOutcome::NotAnImage, _) => {
+            format!("replace `{}` with the real DLL", culprit.found.as_deref().unwrap_or(name))
+        }
+        (DependencyOutcome::MissingImport, _) => {
+            format!("use the version of `{name}` the image was built against")
+        }
+        (DependencyOutcome::SideBySideMissing, _) => format!(
+            "install the VC++ redistributable that brings `{name}` ({build}); `--installed vc2008-{build}` says the server has VC90"
+        ),
+        (DependencyOutcome::InitFailed, _) => format!("see why `{name}` refuses to start"),
+        (DependencyOutcome::Loaded | DependencyOutcome::DelayLoad, _) => String::new(),
+    }
+}
+
+fn file_name(path: &str) -> String {
+    path.rsplit(['\\', '/']).next().unwrap_or(path).to_owned()
+}
