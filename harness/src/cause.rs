@@ -168,6 +168,21 @@ impl ImageSummary {
     }
 }
 
+/// The cause of a load that Windows's loader refuses for the dependency it stopped at.
+pub fn dependency_cause(outcome: crate::windows_loader::DependencyOutcome) -> Option<Cause> {
+    use crate::windows_loader::DependencyOutcome as D;
+    Some(match outcome {
+        D::Missing => Cause::MissingDependency,
+        D::MissingImport => Cause::MissingImport,
+        D::WrongBitness => Cause::DependencyWrongBitness,
+        D::NotAnImage => Cause::DependencyNotAnImage,
+        D::InitFailed => Cause::DependencyInitFailed,
+        D::SideBySideMissing => Cause::SideBySideMissing,
+        D::NotInstalled => Cause::RuntimeNotInstalled,
+        D::Loaded | D::DelayLoad => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,19 +215,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The cause of a load that Windows's loader refuses for the dependency it stopped at.
-pub fn dependency_cause(outcome: crate::windows_loader::DependencyOutcome) -> Option<Cause> {
-    use crate::windows_loader::DependencyOutcome as D;
-    Some(match outcome {
-        D::Missing => Cause::MissingDependency,
-        D::MissingImport => Cause::MissingImport,
-        D::WrongBitness => Cause::DependencyWrongBitness,
-        D::NotAnImage => Cause::DependencyNotAnImage,
-        D::InitFailed => Cause::DependencyInitFailed,
-        D::SideBySideMissing => Cause::SideBySideMissing,
-        D::NotInstalled => Cause::RuntimeNotInstalled,
-        D::Loaded | D::DelayLoad => return None,
-    })
 }

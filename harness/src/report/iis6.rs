@@ -125,7 +125,7 @@ pub enum Iis6Happening {
     /// What the loader and the extension did with it, as the host reported.
     ExtensionResult {
         url: String,
-        outcome: ImageOutcome,
+        outcome: Box<ImageOutcome>,
         process: ProcessName,
         bits: Bits,
         status: u16,

@@ -538,7 +538,7 @@ impl StartReport {
                 process,
                 bits,
                 ..
-            }) if answered == url => Some((*process, *bits, outcome)),
+            }) if answered == url => Some((*process, *bits, outcome.as_ref())),
             _ => None,
         })
     }

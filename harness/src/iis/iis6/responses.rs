@@ -163,7 +163,7 @@ impl Iis6<'_> {
         });
         self.happen(Iis6Happening::ExtensionResult {
             url,
-            outcome: outcome.clone(),
+            outcome: Box::new(outcome.clone()),
             process: run.process,
             bits: run.bits,
             status: answer.status,
