@@ -67,5 +67,6 @@ pub fn run<M: ServerModel>(
     report.backend = Some(machine.backend());
     report.sandbox = machine.sandboxed();
     report.limits = machine.limits();
+    report.profile = Some(search.profile.clone());
     Ok(report)
 }

@@ -113,6 +113,15 @@ pub struct ScenarioArgs {
     /// How long a host process may run before it is ended, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub timeout_ms: u64,
+    /// The server's Windows, which decides what its disk holds for Windows's loader rules
+    /// (default: 2003 for a MetaBase.xml; 2019 for an applicationHost.config, 2008 with
+    /// `--os x86`).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub windows: Option<crate::windows_loader::WindowsVersion>,
+    /// A redistributable installed on the server: vc2005, vc2008, vc2010, vc2012, vc2013 or
+    /// vc2015+, each with -x86 or -x64, or msxml4. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub installed: Vec<crate::windows_loader::Redistributable>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -39,5 +39,7 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     }
     scenario.repeat_requests = args.requests;
     scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);
+    scenario.windows = args.windows;
+    scenario.installed = args.installed.clone();
     Ok(scenario)
 }

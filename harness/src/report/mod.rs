@@ -46,6 +46,9 @@ pub struct StartReport {
     pub sandbox: bool,
     /// How each limit of the run was kept, or why it could not be; filled in by the driver.
     pub limits: Option<crate::machine::limits::LimitsReport>,
+    /// The server's Windows and what was installed on it, which Windows's loader rules read;
+    /// filled in by the driver.
+    pub profile: Option<crate::windows_loader::Profile>,
 }
 
 /// The `--json` shape of a [`StartReport`].
@@ -59,6 +62,8 @@ struct StartReportJson<'a> {
     backend: Option<BackendKind>,
     sandbox: bool,
     limits: &'a Option<crate::machine::limits::LimitsReport>,
+    windows: Option<crate::windows_loader::WindowsVersion>,
+    installed: Vec<String>,
     service: &'a ServiceOutcome,
     hosts: &'a [HostOutcome],
     requests: &'a [RequestOutcome],
@@ -76,6 +81,12 @@ impl Serialize for StartReport {
             backend: self.backend,
             sandbox: self.sandbox,
             limits: &self.limits,
+            windows: self.profile.as_ref().map(|profile| profile.windows),
+            installed: self
+                .profile
+                .iter()
+                .flat_map(|profile| profile.installed.iter().map(ToString::to_string))
+                .collect(),
             service: &self.service,
             hosts: &self.hosts,
             requests: &self.requests,
@@ -500,6 +511,7 @@ impl StartReport {
             timeline: Vec::new(),
             sandbox: false,
             limits: None,
+            profile: None,
         }
     }
 
