@@ -22,3 +22,6 @@ mod real_metabases;
 mod scenarios;
 /// Checks on the repository itself.
 mod tidy;
+/// Windows's answer for a filter's dependencies through a whole start, Wine's beside it.
+#[cfg(unix)]
+mod windows_answer;
