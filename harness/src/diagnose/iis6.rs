@@ -31,25 +31,23 @@ pub(super) fn diagnose(
     let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
     let when = if mode == IsolationMode::Iis5 { When::ServiceStart } else { When::FirstRequest };
 
+    let disk = ScenarioDisk::new(machine, scenario, artifacts);
     let mut filters = Vec::new();
     let globals = crate::iis::iis6::active_filters(metabase)?;
     for filter in globals.into_iter().chain(started_site_filters(metabase)?) {
         let path = filter.path.clone();
         let path_text = path.to_string();
         let image = image_for(machine, artifacts, scenario, &path)?;
-        // A dependency counts as there when the machine has it or the scenario places it;
-        // with no machine to ask, it is not checked.
-        let dependency_found = |dll: &str| {
-            machine.is_none_or(|machine| machine.dependency_available(bits, &path, dll))
-                || path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
-        };
+        // Dependencies by Windows's rules, on the scenario's files and the machine's own;
+        // with no machine to ask, they are not checked.
+        let windows = resolve_on(disk.as_ref(), scenario, &path, bits);
         let has_clr = machine.map(Machine::has_clr);
         // The folder is there when the machine has it or the scenario places a file in it;
         // with no machine to ask, only the scenario's files count.
         let folder_exists = machine.is_some_and(|machine| machine.folder_exists_for(&path))
             || scenario.images.iter().any(|(placed, _)| placed.same_folder(&path));
         let predicted =
-            predict(has_clr, image.as_ref(), folder_exists, &dependency_found, process, bits, when);
+            predict(has_clr, image.as_ref(), folder_exists, windows.as_ref(), process, bits, when);
         filters.push(FilterDiagnosis {
             name: filter.name,
             site: filter.site,
@@ -73,16 +71,13 @@ pub(super) fn diagnose(
             None
         } else {
             let image = image_for(machine, artifacts, scenario, &request.path)?;
-            let dependency_found = |dll: &str| {
-                machine.is_none_or(|m| m.dependency_available(request.bits, &request.path, dll))
-                    || request.path.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
-            };
+            let windows = resolve_on(disk.as_ref(), scenario, &request.path, request.bits);
             let has_clr = machine.map(Machine::has_clr);
             Some(predict_image(
                 has_clr,
                 image.as_ref(),
                 FileCheck::LoaderOnly,
-                &dependency_found,
+                windows.as_ref(),
                 request.process,
                 request.bits,
                 When::FirstRequest,

@@ -16,8 +16,8 @@ use crate::scenario::Scenario;
 use crate::vocab::{ImageKind, Win32Error};
 
 use super::{
-    Diagnosis, FilterDiagnosis, ProposedRemedy, RequestDiagnosis, When, image_for, observe,
-    observed_problems, predict,
+    Diagnosis, FilterDiagnosis, ProposedRemedy, RequestDiagnosis, ScenarioDisk, When, image_for,
+    observe, observed_problems, predict, resolve_on,
 };
 
 pub(super) fn diagnose(
@@ -29,6 +29,7 @@ pub(super) fn diagnose(
 ) -> anyhow::Result<Diagnosis> {
     let targets = Iis7::new(scenario, apphost)?.request_targets();
     let plans = Iis7::new(scenario, apphost)?.worker_plans();
+    let disk = ScenarioDisk::new(machine, scenario, artifacts);
     let mut filters = Vec::new();
     // Which worker each diagnosed image belongs to, to find its real load.
     let mut owners = Vec::new();
@@ -41,16 +42,13 @@ pub(super) fn diagnose(
                 _ => path.clone(),
             };
             let header = image_for(machine, artifacts, scenario, &seen)?;
-            let dependency_found = |dll: &str| {
-                machine.is_none_or(|machine| machine.dependency_available(plan.bits, &seen, dll))
-                    || seen.sibling(dll).is_some_and(|p| scenario.image_at(&p).is_some())
-            };
+            let windows = resolve_on(disk.as_ref(), scenario, &seen, plan.bits);
             let has_clr = machine.map(Machine::has_clr);
             let mut predicted = predict(
                 has_clr,
                 header.as_ref(),
                 true,
-                &dependency_found,
+                windows.as_ref(),
                 plan.process,
                 plan.bits,
                 When::FirstRequest,

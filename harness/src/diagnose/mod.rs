@@ -29,6 +29,7 @@ use crate::remedy::Remedy;
 use crate::report::ImageOutcome;
 use crate::scenario::Scenario;
 use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
+use crate::windows_loader::Resolution;
 
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
@@ -266,6 +267,69 @@ impl<'s> crate::iis::PerGeneration<'s> for Diagnose<'_> {
 
 /// The headers of the image the scenario puts at `path`, read from the file it will copy
 /// there (or, for a path the scenario leaves alone, from the machine's own file, if any).
+/// Windows's loader's answer for the image at `path` in a process of `bits`, on the server's
+/// disk as the scenario gives it; None with no machine to read the system's files from.
+fn resolve_on(
+    disk: Option<&ScenarioDisk<'_>>,
+    scenario: &Scenario,
+    path: &WinPath,
+    bits: Bits,
+) -> Option<Resolution> {
+    let disk = disk?;
+    Some(crate::windows_loader::resolve(disk, &scenario.loader_search(), path, bits))
+}
+
+/// The server's disk before anything runs: the scenario's images where it places them, else
+/// the machine's own files; each read once.
+struct ScenarioDisk<'a> {
+    machine: crate::machine::LoaderDisk<'a>,
+    scenario: &'a Scenario,
+    artifacts: &'a Artifacts,
+    read: std::cell::RefCell<
+        std::collections::HashMap<WinPath, Option<std::sync::Arc<crate::windows_loader::DiskFile>>>,
+    >,
+}
+
+impl<'a> ScenarioDisk<'a> {
+    fn new(
+        machine: Option<&'a Machine>,
+        scenario: &'a Scenario,
+        artifacts: &'a Artifacts,
+    ) -> Option<Self> {
+        Some(ScenarioDisk {
+            machine: machine?.loader_disk(),
+            scenario,
+            artifacts,
+            read: std::cell::RefCell::new(std::collections::HashMap::new()),
+        })
+    }
+}
+
+impl crate::windows_loader::TargetDisk for ScenarioDisk<'_> {
+    fn file(&self, path: &WinPath) -> Option<std::sync::Arc<crate::windows_loader::DiskFile>> {
+        if let Some(read) = self.read.borrow().get(path) {
+            return read.clone();
+        }
+        let file = if self.scenario.leaves_empty(path) {
+            None
+        } else {
+            match self.scenario.image_at(path) {
+                Some(spec) => spec.source(self.artifacts).ok().and_then(|source| {
+                    let (info, linkage) = crate::pe::inspect_with_linkage(&source)?;
+                    Some(std::sync::Arc::new(crate::windows_loader::DiskFile {
+                        path: path.clone(),
+                        info,
+                        linkage,
+                    }))
+                }),
+                None => self.machine.file(path),
+            }
+        };
+        self.read.borrow_mut().insert(path.clone(), file.clone());
+        file
+    }
+}
+
 fn image_for(
     machine: Option<&Machine>,
     artifacts: &Artifacts,
@@ -355,13 +419,13 @@ fn predict(
     has_clr: Option<bool>,
     image: Option<&ImageInfo>,
     folder_exists: bool,
-    dependency_found: &dyn Fn(&str) -> bool,
+    windows: Option<&Resolution>,
     process: ProcessName,
     bits: Bits,
     when: When,
 ) -> Predicted {
     let check = FileCheck::Probed { folder_exists };
-    predict_image(has_clr, image, check, dependency_found, process, bits, when, ImageKind::Filter)
+    predict_image(has_clr, image, check, windows, process, bits, when, ImageKind::Filter)
 }
 
 /// How IIS finds out that an image's file is not there.
@@ -379,7 +443,7 @@ fn predict_image(
     has_clr: Option<bool>,
     image: Option<&ImageInfo>,
     check: FileCheck,
-    dependency_found: &dyn Fn(&str) -> bool,
+    windows: Option<&Resolution>,
     process: ProcessName,
     bits: Bits,
     when: When,
@@ -476,14 +540,16 @@ fn predict_image(
             "an IL-only .NET image loads through mscoree.dll, and this machine has no .NET runtime"
                 .to_owned(),
         )
-    } else if let Some(missing) = image.imports.iter().find(|dll| !dependency_found(dll)) {
+    } else if let Some(((error, _), culprit)) =
+        windows.and_then(|windows| windows.refusal.zip(windows.culprit()))
+    {
+        // Windows's loader rules on the files the server would have: the dependency it stops
+        // at, in import-table order.
         verdict(
             false,
-            Some(Win32Error::MOD_NOT_FOUND),
-            Cause::MissingDependency,
-            format!(
-                "it imports {missing}, which is neither beside it nor in the {bits} system folder"
-            ),
+            Some(error),
+            crate::cause::dependency_cause(culprit.outcome).unwrap_or(Cause::MissingDependency),
+            crate::report::dependency_problem(culprit, bits),
         )
     } else if kind == ImageKind::Filter && !image.isapi_exports.get_filter_version.is_present() {
         verdict(false, Some(Win32Error::PROC_NOT_FOUND), Cause::MissingExport, "GetFilterVersion is not exported under that name (a .def file fixes x86 stdcall decoration)".to_owned())

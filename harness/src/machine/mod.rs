@@ -152,25 +152,6 @@ impl Machine {
         self.backend.folder_exists_for(path)
     }
 
-    /// Whether the loader of a `bits` process would find `dll`, imported by the filter at
-    /// `filter`: beside the filter (the search starts there, as the host loads with an altered
-    /// search path) or in the system folder of that bitness. API-set names are resolved by the
-    /// loader itself and always count as found.
-    pub fn dependency_available(
-        &self,
-        bits: crate::arch::Bits,
-        filter: &WinPath,
-        dll: &str,
-    ) -> bool {
-        if dll.to_ascii_lowercase().starts_with("api-ms-win-")
-            || dll.to_ascii_lowercase().starts_with("ext-ms-")
-        {
-            return true;
-        }
-        filter.sibling(dll).is_some_and(|path| self.backend.existing_file_for(&path).is_some())
-            || self.backend.system_dll_exists(bits, dll)
-    }
-
     /// Whether the machine can load IL-only .NET images (through mscoree.dll). The Wine prefix
     /// has no .NET runtime: Wine's own mscoree is switched off so it never offers to install
     /// Mono.

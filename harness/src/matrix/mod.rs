@@ -16,7 +16,9 @@
 //! sends those requests instead of one `GET /` to each started site, and pins each answer.
 //! An optional `"images": {"C:\\Filters\\mine.dll": {"loaded": false, "win32_error": 193}}`
 //! pins facts per image, by its configured name or Windows path, at every place it was loaded
-//! (see [`ExpectedImage`]); only the fields given are checked there.
+//! (see [`ExpectedImage`]); only the fields given are checked there. An optional
+//! `"windows": "2019"` and `"installed": ["vc2015+-x64"]` say what the server holds, as
+//! `--windows` and `--installed` do for `start`.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
@@ -63,6 +65,12 @@ struct CaseFile {
     os: Os,
     #[serde(default)]
     images: Vec<String>,
+    /// The server's Windows (`--windows`); the configuration kind's default when absent.
+    #[serde(default)]
+    windows: Option<crate::windows_loader::WindowsVersion>,
+    /// The redistributables installed on the server (`--installed`).
+    #[serde(default)]
+    installed: Vec<crate::windows_loader::Redistributable>,
     expected: Outcome,
 }
 
@@ -203,6 +211,8 @@ pub fn load_case_allowing(
     let config = partner_of(json_path).with_context(|| format!("in `{}`", json_path.display()))?;
     let config = crate::scenario::Configuration::read(&config)?;
     let mut scenario = Scenario::new(name.clone(), case.os, config);
+    scenario.windows = case.windows;
+    scenario.installed = case.installed.clone();
     let folder = json_path.parent();
     for image in &case.images {
         let (path, mut spec) = crate::scenario::parse_image_arg_in(image, folder)

@@ -93,6 +93,15 @@ fn wine_answer(rule: &Rule, wine: Option<WineOutcome>) -> String {
     }
 }
 
+/// What Windows's loader stops at, in one sentence with its next step (for `diagnose`).
+pub fn dependency_problem(culprit: &Dependency, bits: Bits) -> String {
+    format!(
+        "Windows's loader stops at it: {}. Next: {}",
+        what_is_wrong(&culprit.imported_by, culprit),
+        next_step(culprit, bits)
+    )
+}
+
 /// What is wrong, naming the DLL (and function) Windows's loader stops at.
 fn what_is_wrong(image: &str, culprit: &Dependency) -> String {
     let importer = if culprit.imported_by.eq_ignore_ascii_case(image) {

@@ -16,7 +16,19 @@ use serde::Serialize;
 use crate::arch::{Bits, Os};
 
 /// The Windows Server release a run stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 pub enum WindowsVersion {
     #[serde(rename = "2003")]
     #[value(name = "2003")]
@@ -236,6 +248,13 @@ impl fmt::Display for Redistributable {
                 if self.bits == Bits::B32 { "x86" } else { "x64" }
             ),
         }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Redistributable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
