@@ -248,3 +248,25 @@ fn pyisapi_loader_gets_126_naming_python311_and_its_x86_build_193() {
     assert_eq!(x86.cause, Some(Cause::WrongBitness));
     assert!(x86.culprit().is_none(), "193 is the image's own, not a dependency's");
 }
+
+/// `diagnose --verify` predicts with the same rules from the files, and the real start (with
+/// Windows's answer where Wine's differs) agrees: row 1's 127, naming the function, and row 4's
+/// 126, naming the DLL.
+#[rstest]
+#[case::missing_import("imports_dep_missing_name.dll", true, 127, "dep_missing")]
+#[case::missing_dependency("imports_dep.dll", false, 126, "dep.dll")]
+fn diagnose_predicts_windows_answer_and_the_start_agrees(
+    #[case] filter: &str,
+    #[case] with_dep: bool,
+    #[case] windows: u32,
+    #[case] named: &str,
+) {
+    let beside = if with_dep { vec![("dep.dll", own(Bits::B64, "dep.dll"))] } else { Vec::new() };
+    let scenario = server(Bits::B64, &format!("diag-{windows}"), own(Bits::B64, filter), &beside);
+    let diagnosis = harness::diagnose::diagnose(machine(), &scenario, true).expect("diagnose runs");
+    let filter = &diagnosis.filters[0];
+    assert!(!filter.predicted.loads, "{filter:#?}");
+    assert_eq!(filter.predicted.win32_error, Some(Win32Error(windows)));
+    assert!(filter.predicted.reason.contains(named), "{}", filter.predicted.reason);
+    assert_eq!(diagnosis.agree, Some(true), "{diagnosis:#?}");
+}
