@@ -270,3 +270,40 @@ fn diagnose_predicts_windows_answer_and_the_start_agrees(
     assert!(filter.predicted.reason.contains(named), "{}", filter.predicted.reason);
     assert_eq!(diagnosis.agree, Some(true), "{diagnosis:#?}");
 }
+
+/// A regression scenario that pins the filter as loaded fails, and its row (and so its JUnit
+/// message) names the dependency at fault, not only the error code; `windows` and `installed`
+/// in the scenario file decide what the server holds.
+#[test]
+fn a_failing_scenario_names_the_dependency_and_the_profile_comes_from_the_file() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let built = |name: &str| {
+        machine().artifacts().root().join("deps").join(Arch::Amd64.dir_name()).join(name)
+    };
+    std::fs::copy(built("imports_vcruntime140.dll"), folder.path().join("vf.dll")).expect("copied");
+    let metabase = std::fs::read_to_string(
+        tests_dir().join("scenarios/matrix/x64-iis5-true-e32-absent-amd64.xml"),
+    )
+    .expect("a kept scenario's metabase");
+    let path = r"C:\\Filters\\amd64\\mockfilter.dll";
+    for (name, installed) in [("bare", ""), ("installed", r#", "installed": ["vc2015+-x64"]"#)] {
+        std::fs::write(folder.path().join(format!("{name}.xml")), &metabase).expect("written");
+        std::fs::write(
+            folder.path().join(format!("{name}.json")),
+            format!(
+                r#"{{ "os": "x64", "windows": "2019"{installed}, "images": ["{path}=vf.dll"],
+                    "expected": {{ "started": true, "process": "inetinfo.exe", "bits": 64,
+                                   "loaded": true, "win32_error": null, "status": 200 }} }}"#
+            ),
+        )
+        .expect("written");
+    }
+    let cases = harness::matrix::load(folder.path(), &[]).expect("the scenarios load");
+    let results =
+        harness::matrix::run(harness::matrix::Machines::Borrowed(machine()), &cases, 1, &|_, _| {});
+    let bare = results.iter().find(|result| result.name == "bare").expect("the bare case");
+    let failure = bare.failure().expect("it fails: the server has no VC++ 2015+ runtime");
+    assert!(failure.contains("vcruntime140.dll"), "{failure}");
+    let installed = results.iter().find(|result| result.name == "installed").expect("the other");
+    assert!(installed.pass, "{:?}", installed.failure());
+}

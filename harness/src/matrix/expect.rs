@@ -103,7 +103,23 @@ impl CaseResult {
             return Some(format!("could not be run: {error}"));
         }
         (!self.differences.is_empty()).then(|| {
-            self.differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            let mut facts: Vec<String> = self.differences.iter().map(ToString::to_string).collect();
+            // The DLL (or function) at fault, where a load failed at a dependency: the first
+            // thing to fix, which the bare error code does not say.
+            let culprits = self.observed.iter().flat_map(|report| {
+                report.hosts.iter().flat_map(|host| {
+                    host.filters.iter().chain(&host.modules).chain(&host.extensions)
+                })
+            });
+            for image in culprits {
+                if let Some(culprit) = image.culprit() {
+                    let fact = crate::report::culprit_fact(image, culprit);
+                    if !facts.contains(&fact) {
+                        facts.push(fact);
+                    }
+                }
+            }
+            facts.join("; ")
         })
     }
 }

@@ -93,6 +93,12 @@ fn wine_answer(rule: &Rule, wine: Option<WineOutcome>) -> String {
     }
 }
 
+/// The dependency at fault for an image, as one fact of a failing scenario (the matrix's row
+/// and its JUnit message).
+pub fn culprit_fact(image: &ImageOutcome, culprit: &Dependency) -> String {
+    format!("`{}`: {}", file_name(&image.path), what_is_wrong(&culprit.imported_by, culprit))
+}
+
 /// What Windows's loader stops at, in one sentence with its next step (for `diagnose`).
 pub fn dependency_problem(culprit: &Dependency, bits: Bits) -> String {
     format!(

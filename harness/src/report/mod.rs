@@ -12,7 +12,7 @@ mod loader;
 mod outcome;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
-pub use loader::dependency_problem;
+pub use loader::{culprit_fact, dependency_problem};
 pub use outcome::{IisRefusal, ImageOutcome, RefusalReason};
 
 use std::io::{IsTerminal, Write};
