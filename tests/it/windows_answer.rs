@@ -205,7 +205,10 @@ fn a_vc90_manifest_without_its_runtime_is_14001(#[case] bits: Bits) {
 #[case::host32(Bits::B32)]
 fn an_mfc42_filter_loads_on_windows_and_is_not_run_here(#[case] bits: Bits) {
     let scenario = server(bits, "mfc42", own(bits, "imports_mfc42.dll"), &[]);
-    let (_, outcome) = filter_of(&scenario);
+    let (report, outcome) = filter_of(&scenario);
+    assert!(!report.all_good(), "a start is not good through an image not run here");
+    let verdict = report.steps().last().map(|step| step.text.clone()).unwrap_or_default();
+    assert!(verdict.contains("could not be run here"), "{verdict}");
     assert!(outcome.loaded, "{outcome:#?}");
     assert!(!outcome.run_here);
     assert_eq!(outcome.windows_rule.map(|rule| rule.id), Some("windows_ships_wine_lacks"));

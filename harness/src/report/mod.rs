@@ -522,6 +522,14 @@ impl StartReport {
         self.service.started
             && self.hosts.iter().all(|host| host.images().all(|image| image.loaded))
             && self.requests.iter().all(|request| request.status == Some(200))
+            && self.all_ran_here()
+    }
+
+    /// Whether every image that loaded was run here: one Windows loads and this machine could
+    /// not (`run_here: false`) leaves what its entry points do unverified, so neither a start
+    /// nor a fix counts as good through it.
+    pub fn all_ran_here(&self) -> bool {
+        self.hosts.iter().all(|host| host.images().all(|image| image.run_here))
     }
 
     /// True when the service started, every filter loaded, and every request that reached a
@@ -530,6 +538,7 @@ impl StartReport {
         self.service.started
             && self.hosts.iter().all(|host| host.filters.iter().all(|filter| filter.loaded))
             && self.server_health_requests().all(|request| request.status == Some(200))
+            && self.all_ran_here()
     }
 
     /// The requests that say whether the server works: those a site took. Requests HTTP.sys
@@ -660,6 +669,14 @@ impl StartReport {
             ServerKind::Iis6 => "the Web Service Extension list",
             ServerKind::Iis7Plus => "isapiCgiRestriction",
         };
+        if let Some(image) =
+            self.hosts.iter().flat_map(|host| host.images()).find(|image| !image.run_here)
+        {
+            return format!(
+                "verdict: Windows's loader loads `{}`, which could not be run here, so what it does past its load is not verified",
+                image.path
+            );
+        }
         match (self.service.started, refused, not_run) {
             (true, Some(request), _) => {
                 format!("verdict: every image loaded, but {list} refuses {} (404.2)", request.url)
