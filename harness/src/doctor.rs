@@ -48,6 +48,7 @@ pub fn findings(seen: &Observed) -> Vec<Finding> {
     let mut found = Vec::new();
     if !seen.windows {
         found.push(wine_finding(seen));
+        found.push(loader_rules_finding(seen));
         found.push(i386_finding(seen));
         found.push(sandbox_finding(seen));
         if let Some(limits) = &seen.limits {
@@ -88,7 +89,7 @@ fn wine_finding(seen: &Observed) -> Finding {
             fix: install,
         };
     }
-    match seen.wine_version.as_deref().map(|version| (version, wine_major(version))) {
+    match seen.wine_version.as_deref().map(|version| (version, crate::machine::wine_major_of(version))) {
         Some((version, Some(major))) if major >= WINE_MAJOR => {
             Finding { piece, detail: format!("{version} at `{}`", wine64.display()), fix: Vec::new() }
         }
@@ -106,6 +107,25 @@ fn wine_finding(seen: &Observed) -> Finding {
             fix: install,
         },
     }
+}
+
+/// Whether the rows of Wine's known differences from Windows's loader were measured on this
+/// Wine: on another, a row may no longer hold. The answers still follow Windows's, marked
+/// `rule_verified_on_this_wine: false` where a row is applied, so this is no fault to fix.
+fn loader_rules_finding(seen: &Observed) -> Finding {
+    let piece = "Wine's known differences from Windows's loader";
+    let measured = crate::windows_loader::divergence::MEASURED_ON_WINE;
+    let rows = crate::windows_loader::divergence::RULES.len();
+    let detail = match seen.wine_version.as_deref().and_then(crate::machine::wine_major_of) {
+        Some(major) if major == measured => {
+            format!("the {rows} rows were measured on Wine {measured}, this machine's")
+        }
+        Some(major) => format!(
+            "the {rows} rows were measured on Wine {measured}; this machine has Wine {major}, where a row may no longer hold (`cargo test -p tests --test it dependencies` measures each); where one is applied, the run says rule_verified_on_this_wine: false"
+        ),
+        None => format!("the {rows} rows were measured on Wine {measured}; no Wine answered here"),
+    };
+    Finding { piece, detail, fix: Vec::new() }
 }
 
 fn i386_finding(seen: &Observed) -> Finding {
@@ -188,13 +208,6 @@ fn limits_finding(limits: &crate::machine::limits::LimitsReport) -> Finding {
     }
 }
 
-/// `8` from `wine-8.0 (Debian 8.0~repack-4)` or `wine-10.0-rc1`.
-fn wine_major(version: &str) -> Option<u32> {
-    let digits: String =
-        version.trim().strip_prefix("wine-")?.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 /// Looks at this machine.
 pub fn observe() -> Observed {
     let windows = cfg!(windows);
@@ -268,7 +281,27 @@ mod tests {
     #[test]
     fn a_complete_machine_needs_nothing() {
         assert_eq!(fixes(&complete()), vec![]);
-        assert_eq!(findings(&complete()).len(), 5);
+        assert_eq!(findings(&complete()).len(), 6);
+    }
+
+    #[test]
+    fn another_wine_is_told_its_rows_were_measured_on_wine_8() {
+        let rows = |seen: &Observed| {
+            findings(seen)
+                .into_iter()
+                .find(|f| f.piece.starts_with("Wine's known differences"))
+                .map(|f| f.detail)
+                .unwrap_or_default()
+        };
+        assert!(rows(&complete()).contains("measured on Wine 8, this machine's"));
+        let mut newer = complete();
+        newer.wine_version = Some("wine-9.0 (Ubuntu 9.0~repack-4build3)".to_owned());
+        let detail = rows(&newer);
+        assert!(
+            detail.contains("this machine has Wine 9")
+                && detail.contains("rule_verified_on_this_wine: false"),
+            "{detail}"
+        );
     }
 
     #[test]
@@ -315,8 +348,8 @@ mod tests {
         none.wine = WinePieces { wine64: None, wineserver: None, i386_modules: None };
         assert!(fixes_of(&none).contains("wine64"));
         assert!(fixes_of(&none).contains("libwine:i386"), "no Wine: its 32-bit modules too");
-        assert_eq!(wine_major("wine-8.0 (Debian 8.0~repack-4)"), Some(8));
-        assert_eq!(wine_major("not wine"), None);
+        assert_eq!(crate::machine::wine_major_of("wine-8.0 (Debian 8.0~repack-4)"), Some(8));
+        assert_eq!(crate::machine::wine_major_of("not wine"), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub fn run<M: ServerModel>(
     let mut headers: HashMap<WinPath, Option<ImageInfo>> = HashMap::new();
     let disk = machine.loader_disk();
     let rules_apply = machine.backend() == BackendKind::Wine;
+    let wine_major = if rules_apply { crate::machine::wine_major() } else { None };
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take())? {
         let native_only = search.profile.native_only_dlls(plan.bits);
@@ -43,7 +44,7 @@ pub fn run<M: ServerModel>(
         } else {
             Vec::new()
         };
-        let applied = loader_answer::apply(&plan, first, resolutions);
+        let applied = loader_answer::apply(&plan, first, resolutions, wine_major);
         let run = match &applied.rerun {
             Some(rerun) => {
                 let second = machine.run_host_native_only(&rerun.plan, &native_only)?;

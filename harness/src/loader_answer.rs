@@ -42,6 +42,8 @@ pub struct Correction {
     pub windows: WindowsSays,
     /// Wine's own report of the image, as the host gave it.
     pub wine: ImageLoad,
+    /// Whether this machine's Wine is the one the rule's row was measured on.
+    pub rule_verified_on_this_wine: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +70,13 @@ pub struct Rerun {
 }
 
 /// Applies the rules to one host's run. `resolutions` has one entry per planned image.
-pub fn apply(plan: &HostPlan, mut run: HostRun, resolutions: Vec<Resolution>) -> Applied {
+/// `wine_major` is this machine's Wine's major version.
+pub fn apply(
+    plan: &HostPlan,
+    mut run: HostRun,
+    resolutions: Vec<Resolution>,
+    wine_major: Option<u32>,
+) -> Applied {
     let mut answers: Vec<Option<LoaderAnswer>> = resolutions
         .into_iter()
         .map(|windows| Some(LoaderAnswer { windows, correction: None }))
@@ -103,7 +111,13 @@ pub fn apply(plan: &HostPlan, mut run: HostRun, resolutions: Vec<Resolution>) ->
             last_call: None,
             output: Vec::new(),
         };
-        answer.correction = Some(Correction { rule, windows, wine: original });
+        answer.correction = Some(Correction {
+            rule,
+            windows,
+            wine: original,
+            rule_verified_on_this_wine: wine_major
+                == Some(crate::windows_loader::divergence::MEASURED_ON_WINE),
+        });
         corrected.push(index);
         // A host told to stop at its first failure goes no further on Windows.
         if plan.stop_at_first_failure && matches!(windows, WindowsSays::Refuses(_)) {
@@ -228,7 +242,7 @@ mod tests {
             vec![loaded(0), loaded(1), loaded(2)],
             HostEnd::Crashed { exception_code: 0xc000_0005 },
         );
-        let applied = apply(&plan, first, vec![binds(), missing_import(), binds()]);
+        let applied = apply(&plan, first, vec![binds(), missing_import(), binds()], Some(8));
         assert_eq!(applied.run.images.len(), 2, "the third was never tried on Windows");
         assert_eq!(applied.run.images[1].load, Some(Err(Win32Error::PROC_NOT_FOUND)));
         let correction =
@@ -250,7 +264,7 @@ mod tests {
     fn without_stopping_every_other_image_comes_from_the_second_host() {
         let plan = plan(3, false);
         let first = run(vec![loaded(0), loaded(1), loaded(2)], HostEnd::Completed);
-        let applied = apply(&plan, first, vec![missing_import(), binds(), binds()]);
+        let applied = apply(&plan, first, vec![missing_import(), binds(), binds()], Some(8));
         let rerun = applied.rerun.as_ref().expect("a rerun");
         assert_eq!(rerun.indices, vec![1, 2]);
         let merged = merge(applied.run, rerun, run(vec![loaded(1), loaded(2)], HostEnd::Completed));
@@ -263,8 +277,12 @@ mod tests {
         let plan = plan(1, true);
         let mut refused = loaded(0);
         refused.load = Some(Err(Win32Error::PROC_NOT_FOUND));
-        let applied =
-            apply(&plan, run(vec![refused.clone()], HostEnd::Completed), vec![missing_import()]);
+        let applied = apply(
+            &plan,
+            run(vec![refused.clone()], HostEnd::Completed),
+            vec![missing_import()],
+            Some(8),
+        );
         assert!(applied.rerun.is_none());
         assert_eq!(applied.run.images, vec![refused]);
         assert!(

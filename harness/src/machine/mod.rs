@@ -24,7 +24,9 @@ pub use crate::winpath::WinPath;
 pub use backend::BackendChoice;
 pub use disk::{Content, Layout, LayoutGuard};
 pub use sandbox::probe as probe_sandbox;
-pub use wine::{DEBIAN_I386_MODULE, WinePieces, wine_pieces};
+pub use wine::{
+    DEBIAN_I386_MODULE, WinePieces, major_of as wine_major_of, wine_major, wine_pieces,
+};
 
 use crate::artifacts::Artifacts;
 use crate::host::{HostPlan, HostRun, ReportError};

@@ -51,6 +51,9 @@ pub struct ImageOutcome {
     /// Wine's own answer, kept beside Windows's where a rule applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wine: Option<WineOutcome>,
+    /// Where a rule applied: whether this machine's Wine is the one its row was measured on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_verified_on_this_wine: Option<bool>,
     /// False where Windows loads the image and this machine could not, so its entry points
     /// were not called here.
     #[serde(skip_serializing_if = "is_true")]
@@ -98,6 +101,7 @@ impl ImageOutcome {
             dependencies: Vec::new(),
             windows_rule: None,
             wine: None,
+            rule_verified_on_this_wine: None,
             run_here: true,
             culprit: None,
         }
@@ -132,6 +136,7 @@ impl ImageOutcome {
             wine.read_host(&correction.wine, image, run);
             self.wine = Some(WineOutcome { win32_error: wine.win32_error, stage: wine.stage });
             self.windows_rule = Some(correction.rule);
+            self.rule_verified_on_this_wine = Some(correction.rule_verified_on_this_wine);
             if correction.windows == WindowsSays::LoadsNotRunHere {
                 self.stage = Stage::Loaded;
                 self.loaded = true;

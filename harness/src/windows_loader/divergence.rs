@@ -91,6 +91,10 @@ pub const SEARCH_PAST_A_NON_IMAGE: Rule = Rule {
     source: "windows-loader-vs-wine.md, row 8: kernel32/tests/loader.c 720-724 (broken <= vista)",
 };
 
+/// The Wine whose answers the rows describe (Debian 12's `wine64 8.0`), measured by
+/// `tests/it/dependencies.rs`.
+pub const MEASURED_ON_WINE: u32 = 8;
+
 pub const RULES: [Rule; 9] = [
     MISSING_IMPORT,
     FORWARDER_TARGET_MISSING,
