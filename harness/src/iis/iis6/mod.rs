@@ -53,7 +53,6 @@ use images::{host_death, judge};
 use routing::route_requests;
 pub use routing::{RoutedTo, routed_requests, started_site_filters, with_aspnet_page_requests};
 
-use extensions::ExtensionAnswer;
 pub use processes::filter_host;
 use processes::{Protection, enable_32bit_effect, extension_host};
 
