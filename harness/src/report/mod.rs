@@ -11,14 +11,14 @@
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::iis6::messages` and `iis::iis7::messages` and carried here as data.
 
-pub mod diagnose;
-pub mod doctor;
-pub mod iis6;
-pub mod iis7;
-pub mod inspect;
-pub mod matrix;
+pub(crate) mod diagnose;
+pub(crate) mod doctor;
+pub(crate) mod iis6;
+pub(crate) mod iis7;
+pub(crate) mod inspect;
+pub(crate) mod matrix;
 mod outcome;
-pub mod repro;
+pub(crate) mod repro;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
 pub use outcome::{IisRefusal, ImageOutcome, RefusalReason};

@@ -4,7 +4,7 @@
 //! reproduces the failure, then verifies its fixes from the failing state.
 
 pub mod iis10;
-pub mod iis6;
+pub(crate) mod iis6;
 
 use crate::machine::Machine;
 use std::time::Duration;
