@@ -359,3 +359,120 @@ fn every_scenario_has_its_metabase() {
         );
     }
 }
+
+/// Words are made under `harness/src/report/` only; a subcommand in `harness/src/cli/` gets its
+/// lines from a `report::` function and prints them. Three things would make words in a
+/// subcommand, and each fails here:
+/// - a print macro (`println!`, `eprintln!`, `print!`, `eprint!`, `write!`, `writeln!`) whose
+///   format string holds anything but placeholders (`println!("{line}")` prints; `println!("ok
+///   {piece}")` writes);
+/// - `format!` or `format_args!` outside an error (a line with `anyhow!`, `bail!`, `context(` or
+///   `map_err(`): errors name their object and cause where they arise, as everywhere else;
+/// - a timeline line built by hand (`Step {`, `StepKind::`, `Printer::line`).
+///
+/// The hidden `bench` (`bench.rs`, `parse_bench.rs`) is left out: its figures are for whoever
+/// tunes the harness. A module's `#[cfg(test)]` part is left out too.
+#[test]
+fn the_command_line_prints_what_report_words() {
+    let cli = root().join("harness/src/cli");
+    let mut files = Vec::new();
+    files_with_extension(&cli, "rs", &mut files);
+    let mut offences = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "bench.rs" || name == "parse_bench.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (line_idx, line) in code.lines().enumerate() {
+            let at = format!("harness/src/cli/{name}:{}", line_idx + 1);
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            for made in ["Step {", "StepKind::", ".line("] {
+                if line.contains(made) {
+                    offences.push(format!("{at}: `{made}` builds a line; take it from report/"));
+                }
+            }
+            let error = ["anyhow!(", "bail!(", "context(", "map_err("]
+                .iter()
+                .any(|marker| line.contains(marker));
+            for made in ["format!(", "format_args!("] {
+                if line.contains(made) && !error {
+                    offences.push(format!("{at}: `{made}` makes words; move them to report/"));
+                }
+            }
+        }
+        for printer in ["println!(", "eprintln!(", "print!(", "eprint!(", "writeln!(", "write!("] {
+            for (offset, _) in code.match_indices(printer) {
+                // `eprintln!(` also contains `println!(`: count each macro once, by its name.
+                let before = code[..offset].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &code[offset + printer.len()..];
+                let Some(literal) = first_string_literal(rest) else { continue };
+                let words = strip_placeholders(&literal);
+                if !words.trim().is_empty() {
+                    let line = code[..offset].lines().count();
+                    offences.push(format!(
+                        "harness/src/cli/{name}:{line}: `{printer}\"{literal}\"` writes words of its own ({words:?}); print a report/ function's line"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "words made outside report/:\n{}", offences.join("\n"));
+}
+
+/// The first `"..."` after a macro's opening parenthesis, up to its closing one; None when the
+/// macro has no literal (`writeln!(out)`).
+fn first_string_literal(rest: &str) -> Option<String> {
+    let mut depth = 1;
+    let mut chars = rest.char_indices();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            '"' => {
+                let mut literal = String::new();
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    match (c, escaped) {
+                        ('"', false) => return Some(literal),
+                        ('\\', false) => escaped = true,
+                        _ => {
+                            literal.push(c);
+                            escaped = false;
+                        }
+                    }
+                }
+                return Some(literal);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A format string without its `{...}` placeholders: what it writes of its own.
+fn strip_placeholders(format: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in format.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}

@@ -21,8 +21,8 @@
 //!
 //! Everything else in the file, including sections no schema here knows, is kept as written.
 
-pub mod edit;
-pub mod env;
+pub(crate) mod edit;
+pub(crate) mod env;
 pub(crate) mod parse;
 
 use std::fmt;

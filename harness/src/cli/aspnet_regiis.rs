@@ -28,7 +28,7 @@ pub fn run(args: AspnetRegiisArgs) -> anyhow::Result<ExitCode> {
         Err(error) if error.kind() == MetabaseErrorKind::ToolRefused => {
             println!("{}", tools::ASPNET_REGIIS_START);
             println!("{}", tools::aspnet_regiis_wrong_iis_bitness(args.framework));
-            eprintln!("aspnet-regiis: {error}");
+            eprintln!("{}", crate::report::refused("aspnet-regiis", &error));
             return Ok(ExitCode::from(1));
         }
         Err(error) => return Err(error.into()),

@@ -7,23 +7,8 @@ use crate::doctor::{findings, observe};
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let found = findings(&observe());
-    let mut missing = 0;
-    for finding in &found {
-        if finding.ok() {
-            println!("ok       {}: {}", finding.piece, finding.detail);
-        } else {
-            missing += 1;
-            println!("MISSING  {}: {}", finding.piece, finding.detail);
-            for command in &finding.fix {
-                println!("           {command}");
-            }
-        }
+    for line in crate::report::doctor::lines(&found) {
+        println!("{line}");
     }
-    if missing == 0 {
-        println!("doctor: everything the harness needs is here");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("doctor: {missing} of {} pieces missing; run the commands above", found.len());
-        Ok(ExitCode::from(1))
-    }
+    Ok(if found.iter().all(|finding| finding.ok()) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -8,6 +8,7 @@
 mod adsutil;
 mod appcmd;
 mod aspnet_regiis;
+mod bench;
 mod diagnose;
 mod doctor;
 mod inspect;
@@ -286,7 +287,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repro(args) => repro::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Matrix(args) => matrix::run(args),
-        Command::Bench(args) => matrix::bench(args),
+        Command::Bench(args) => bench::run(args),
         Command::Adsutil(args) => adsutil::run(args),
         Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::machine::Machine;
-use crate::report::{Detail, Printer, replay_verdict};
+use crate::report::{Detail, Printer};
 
 pub fn run(args: super::ReproArgs) -> anyhow::Result<ExitCode> {
     let machine = Machine::open(args.backend)?;
@@ -17,8 +17,7 @@ pub fn run(args: super::ReproArgs) -> anyhow::Result<ExitCode> {
     } else {
         let printer = Printer::stdout();
         printer.steps(replay.timeline());
-        let (reproduced, fixes) = replay.outcome();
-        printer.steps(&[replay_verdict(args.iis, reproduced, &fixes)]);
+        printer.steps(&[crate::report::repro::verdict(&replay)]);
     }
     Ok(if replay.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -8,9 +8,7 @@ use anyhow::Context;
 use crate::arch::{Arch, Bits, Os};
 use crate::artifacts::Artifacts;
 use crate::cause::Cause;
-use crate::iis::iis6::{
-    Iis6, Purpose, RoutedTo, filter_host, isolation_mode, routed_requests, started_site_filters,
-};
+use crate::iis::iis6::{Iis6, Purpose, RoutedTo, routed_requests};
 use crate::machine::{Machine, WinPath};
 use crate::metabase::Metabase;
 use crate::remedy::{self, Remedy};
@@ -26,15 +24,19 @@ pub(super) fn diagnose(
     metabase: &Metabase,
     verify: bool,
 ) -> anyhow::Result<Diagnosis> {
-    let mode = isolation_mode(metabase);
+    // One model answers every question below: which filters load where, and where each
+    // request's extension runs. Without requests of its own, the scenario asks for each
+    // started site's root and, where the root maps .aspx, its ASP.NET page.
+    let scenario = &crate::iis::iis6::with_aspnet_page_requests(scenario)?;
+    let model = Iis6::new(scenario, Purpose::Start)?;
+    let plan = model.filter_plan();
+    let (mode, process, bits) = (plan.mode, plan.process, plan.bits);
     let enable_32bit = metabase.enable_32bit_app_on_win64();
-    let (process, bits) = filter_host(scenario.os, mode, enable_32bit);
     let when = if mode == IsolationMode::Iis5 { When::ServiceStart } else { When::FirstRequest };
 
     let disk = ScenarioDisk::new(machine, scenario, artifacts);
     let mut filters = Vec::new();
-    let globals = crate::iis::iis6::active_filters(metabase)?;
-    for filter in globals.into_iter().chain(started_site_filters(metabase)?) {
+    for filter in plan.filters {
         let path = filter.path.clone();
         let path_text = path.to_string();
         let image = image_for(machine, artifacts, scenario, &path)?;
@@ -56,8 +58,6 @@ pub(super) fn diagnose(
             observed: None,
         });
     }
-    let scenario = &crate::iis::iis6::with_aspnet_page_requests(scenario)?;
-    let model = Iis6::new(scenario, Purpose::Start)?;
     let mut extensions = Vec::new();
     // Requests whose script map names a CGI program, which the harness runs none of: a
     // prohibited one gets IIS's 404.2, an allowed one no status.

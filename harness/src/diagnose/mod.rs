@@ -16,10 +16,8 @@
 mod iis6;
 mod iis7;
 
-use serde::Serialize;
-
 use crate::apphost::Apphost;
-use crate::arch::{Bits, Os, article};
+use crate::arch::{Bits, article};
 use crate::artifacts::Artifacts;
 use crate::cause::{Cause, bad_format_cause};
 use crate::machine::{Machine, WinPath};
@@ -27,165 +25,13 @@ use crate::metabase::Metabase;
 use crate::pe::{ImageInfo, PredictionReason};
 use crate::remedy::Remedy;
 use crate::report::ImageOutcome;
+pub use crate::report::diagnose::{
+    Behaviour, Diagnosis, ExtensionDiagnosis, FilterDiagnosis, Observed, ObservedRequest,
+    Predicted, ProposedRemedy, RequestDiagnosis, When,
+};
 use crate::scenario::Scenario;
-use crate::vocab::{ImageKind, IsolationMode, ProcessName, Stage, Win32Error};
+use crate::vocab::{ImageKind, ProcessName, Stage, Win32Error};
 use crate::windows_loader::Resolution;
-
-#[derive(Debug, Serialize)]
-pub struct Diagnosis {
-    pub os: Os,
-    /// None on IIS 7+, which has no isolation modes.
-    pub isolation_mode: Option<IsolationMode>,
-    pub enable_32bit_app_on_win64: bool,
-    /// True when any filter is predicted not to load or any request is predicted an answer
-    /// other than 200; with `--verify`, also when the real start showed one: a filter or an
-    /// extension that failed, refused, crashed or hung, or a request not answered 200 (what an
-    /// image's own code does is never predicted, but it is still a problem on the server).
-    pub problems: bool,
-    /// With `--verify`: whether every prediction matched the real load. None without it.
-    pub agree: Option<bool>,
-    /// Whether the prediction asked a machine what it has: the DLLs a filter imports, files
-    /// the scenario does not place, a .NET runtime. Without `--verify` no machine is opened
-    /// (so no Wine is needed), and those are not checked.
-    pub machine_checked: bool,
-    /// The global filters, then each started site's own.
-    pub filters: Vec<FilterDiagnosis>,
-    /// Each request the scenario sends (by default one `GET /` per started site, and
-    /// `GET /default.aspx` where the site's root maps `.aspx`): the answer predicted from the
-    /// filters' and extensions' predictions and, with `--verify`, the one a real start got.
-    pub requests: Vec<RequestDiagnosis>,
-    /// The requests that map to an ISAPI extension, each with where IIS would run it.
-    pub extensions: Vec<ExtensionDiagnosis>,
-    /// Fixes, most recommended first.
-    pub remedies: Vec<ProposedRemedy>,
-}
-
-/// A request mapped to an ISAPI extension: what the configuration and the headers say IIS
-/// answers, and with `--verify` what it answered.
-#[derive(Debug, Serialize)]
-pub struct ExtensionDiagnosis {
-    pub url: String,
-    /// The file extension its script map matched (`.aspx`).
-    pub extension: String,
-    pub path: String,
-    /// The Web Service Extension list prohibits it: 404.2, never loaded (no load predicted).
-    pub prohibited: bool,
-    /// The loader's answer in the process that runs the application; None when prohibited.
-    pub predicted: Option<Predicted>,
-    /// Whether the request is predicted to reach the extension at all: the service starts and
-    /// the filters of its site load. When not, IIS never loads the extension.
-    pub reached: bool,
-    pub observed: Option<ObservedRequest>,
-}
-
-/// What a real start answered to an extension's request.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObservedRequest {
-    pub status: Option<u16>,
-    pub substatus: Option<u16>,
-    pub win32_error: Option<Win32Error>,
-    /// The process that loaded the extension, when one did.
-    pub process: Option<ProcessName>,
-    pub bits: Option<Bits>,
-    /// Whether the loader loaded it and resolved its entry point: the level a prediction is at.
-    pub loads: bool,
-    /// Set when the extension's own code decided the answer after the loader had loaded it: it
-    /// refused in GetExtensionVersion, crashed, hung, or HttpExtensionProc answered other than
-    /// 200. Reported, never held against the prediction, as for filters.
-    pub behaviour: Option<Behaviour>,
-    pub agree: bool,
-}
-
-/// What an extension's own code did, once loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Behaviour {
-    /// GetExtensionVersion returned FALSE.
-    Refused,
-    Crashed,
-    TimedOut,
-    /// HttpExtensionProc answered with an error or a status other than 200.
-    AnsweredOtherThan200,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FilterDiagnosis {
-    pub name: String,
-    /// The site whose filter it is; None for a global filter.
-    pub site: Option<String>,
-    pub path: String,
-    pub predicted: Predicted,
-    pub observed: Option<Observed>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RequestDiagnosis {
-    pub url: String,
-    /// The site HTTP.sys routes it to, if any.
-    pub site: Option<String>,
-    pub app_pool: Option<String>,
-    /// None: predicted to get no answer at all.
-    pub predicted_status: Option<u16>,
-    /// With `--verify`: what the request got in a real start (None inside: no answer).
-    pub observed_status: Option<Option<u16>>,
-}
-
-/// What the configuration and the headers say will happen. A prediction, never a result.
-#[derive(Debug, Clone, Serialize)]
-pub struct Predicted {
-    pub process: ProcessName,
-    pub bits: Bits,
-    pub when: When,
-    /// The loader loads the image and GetFilterVersion can be found.
-    pub loads: bool,
-    pub win32_error: Option<Win32Error>,
-    pub cause: Cause,
-    pub reason: String,
-    /// Where Windows versions answer differently for this image, what differs.
-    pub windows_versions_differ: Option<&'static str>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum When {
-    /// IIS 5.0 isolation mode: inetinfo.exe loads the filters when W3SVC starts.
-    ServiceStart,
-    /// Worker process isolation mode: w3wp.exe loads them on the pool's first request.
-    FirstRequest,
-}
-
-/// What the real loader answered, at the level the prediction speaks of.
-#[derive(Debug, Clone, Serialize)]
-pub struct Observed {
-    pub process: ProcessName,
-    pub bits: Bits,
-    pub loads: bool,
-    pub win32_error: Option<Win32Error>,
-    pub cause: Cause,
-    /// What the filter's own code did after the loader was done, when that was not `ok`.
-    pub behaviour: Option<Cause>,
-    pub agree: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProposedRemedy {
-    /// What to run on the server, in order.
-    pub commands: Vec<String>,
-    pub explanation: String,
-    /// With `--verify`: the remedy was applied to a copy of the metabase through the admin
-    /// tools, and a real start then loaded every filter and every request of `verified_with`
-    /// got 200.
-    pub verified: bool,
-    /// The requests of the verifying start whose answers decided it: those a site took and a
-    /// process answered (empty without `--verify`).
-    pub verified_with: Vec<String>,
-    /// The IIS 6.0 remedy, applied through the admin tools.
-    #[serde(skip)]
-    pub remedy: Option<Remedy>,
-    /// The IIS 7+ remedy: appcmd command lines, applied through `apphost::edit`.
-    #[serde(skip)]
-    pub appcmd: Vec<Vec<String>>,
-}
 
 impl ProposedRemedy {
     fn new(remedy: Remedy) -> ProposedRemedy {
@@ -203,17 +49,7 @@ impl ProposedRemedy {
         ProposedRemedy {
             commands: commands
                 .iter()
-                .map(|args| {
-                    let shown: Vec<String> = args
-                        .iter()
-                        .map(
-                            |arg| {
-                                if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() }
-                            },
-                        )
-                        .collect();
-                    format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
-                })
+                .map(|args| crate::iis::iis7::messages::appcmd::command_line(args))
                 .collect(),
             explanation: explanation.to_owned(),
             verified: false,

@@ -4,7 +4,7 @@
 //! (applicationHost.config). Each implements `model::ServerModel`; the scenario's
 //! configuration picks one in [`start`] and [`check`].
 
-pub mod iis6;
+pub(crate) mod iis6;
 pub mod iis7;
 mod was;
 

@@ -33,24 +33,25 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use std::collections::BTreeMap;
-
-use crate::arch::{Bits, Os};
-use crate::cause::Cause;
+use crate::arch::Os;
 use crate::machine::{BackendChoice, Machine};
 use crate::report::{HostOutcome, ImageOutcome, StartReport};
 use crate::scenario::{ImageSpec, Scenario};
-use crate::vocab::{ImageKind, ProcessName, Stage};
+use crate::vocab::ImageKind;
 use crate::winpath::WinPath;
 
 mod expect;
 
-pub use expect::{CaseResult, Difference, ExpectedImage, ExpectedRequest, Outcome, differences};
+use crate::report::matrix::server_ended;
+pub use crate::report::matrix::{
+    CaseResult, Difference, ExpectedImage, ExpectedRequest, Outcome, junit,
+};
+pub use expect::differences;
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -361,10 +362,6 @@ fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
     Attempt { report, error, server_survived: machine.server_running() }
 }
 
-/// Why a scenario's results cannot be trusted when the machine's wineserver ended while it
-/// ran: every host of the scenario shared that server.
-const SERVER_ENDED: &str = "the simulated machine's wineserver ended while this scenario ran (a DLL it loaded can end it), so its results cannot be trusted";
-
 /// Runs the cases on `jobs` threads; `progress` hears of each result as it arrives. Results
 /// come back in the cases' order.
 ///
@@ -450,8 +447,8 @@ fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case
     }
     let error = match (outcome.error, outcome.server_survived) {
         (Some(error), true) => Some(error),
-        (Some(error), false) => Some(format!("{SERVER_ENDED}; the run said: {error}")),
-        (None, false) => Some(SERVER_ENDED.to_owned()),
+        (Some(error), false) => Some(server_ended(Some(&error))),
+        (None, false) => Some(server_ended(None)),
         (None, true) => None,
     };
     let differences = match (&error, &outcome.report) {
@@ -467,47 +464,6 @@ fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case
         differences,
         elapsed: started.elapsed(),
     }
-}
-
-/// A JUnit XML report: one test case per scenario; a failure's message is the words of
-/// [`CaseResult::failure`] (each fact expected against observed, or why the scenario could not
-/// be run), and its body the scenario's timeline.
-pub fn junit(results: &[CaseResult], total: Duration) -> String {
-    let failures = results.iter().filter(|result| !result.pass).count();
-    let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"isapi-harness matrix\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
-        results.len(),
-        total.as_secs_f64()
-    );
-    for result in results {
-        xml.push_str(&format!(
-            "    <testcase classname=\"matrix\" name=\"{}\" time=\"{:.3}\"",
-            escape_xml(&result.name),
-            result.elapsed.as_secs_f64()
-        ));
-        if result.pass {
-            xml.push_str("/>\n");
-        } else {
-            let message = result.failure().unwrap_or_default();
-            let timeline: Vec<String> = result
-                .observed
-                .iter()
-                .flat_map(|observed| observed.steps())
-                .map(|step| step.text)
-                .collect();
-            xml.push_str(&format!(
-                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                escape_xml(&message),
-                escape_xml(&timeline.join("\n"))
-            ));
-        }
-    }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
-}
-
-fn escape_xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -2,14 +2,24 @@
 //! (the `--json` contract in README.md), the typed timeline a model records, its rendering as
 //! an incident timeline for a person, and the printer.
 //!
+//! The other commands' results and their words sit beside it, one file each: `diagnose.rs`,
+//! `repro.rs` (the replays' narration, one function a line), `matrix.rs` (the expectations,
+//! the differences, the table and JUnit), `inspect.rs` and `doctor.rs`. The command line only
+//! prints what these return.
+//!
 //! A model records *what happened* as [`Happening`]s; this module decides how each one reads.
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::iis6::messages` and `iis::iis7::messages` and carried here as data.
 
-pub mod iis6;
-pub mod iis7;
+pub(crate) mod diagnose;
+pub(crate) mod doctor;
+pub(crate) mod iis6;
+pub(crate) mod iis7;
+pub(crate) mod inspect;
 mod loader;
+pub(crate) mod matrix;
 mod outcome;
+pub(crate) mod repro;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
 pub use loader::{culprit_fact, dependency_problem};
@@ -23,8 +33,8 @@ use serde::{Serialize, Serializer};
 use crate::arch::{Bits, Os};
 use crate::cause::Cause;
 use crate::vocab::{
-    BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, Seed,
-    ServerKind, Stage, Win32Error,
+    BackendKind, Event, HostEnd, ImageKind, IsolationMode, PipelineMode, ProcessName, ServerKind,
+    Stage, Win32Error,
 };
 
 /// The outcome of one `start`: what the service, every host process, every filter and every
@@ -690,46 +700,9 @@ impl StartReport {
     }
 }
 
-/// The last line of a replay: whether the failure was reproduced and each fix verified.
-pub fn replay_verdict(seed: Seed, reproduced: bool, fixes: &[(&str, bool)]) -> Step {
-    let command = match seed {
-        Seed::Iis6 => "repro",
-        Seed::Iis10 => "repro --iis 10",
-    };
-    let mut text =
-        format!("{command}: failure {}", if reproduced { "reproduced" } else { "NOT reproduced" });
-    for (fix, verified) in fixes {
-        text.push_str(&format!(", {fix} {}", if *verified { "verified" } else { "NOT verified" }));
-    }
-    let all_verified = fixes.iter().all(|(_, verified)| *verified);
-    let kind = if reproduced && all_verified { StepKind::Ok } else { StepKind::Fail };
-    Step { kind, text }
-}
-
-/// The last line of `diagnose`: what was found, whether the real run agreed, and how many of
-/// the remedies a real start verified (`agree` is None without `--verify`).
-pub fn diagnose_verdict(
-    problems: bool,
-    agree: Option<bool>,
-    verified_remedies: usize,
-    remedies: usize,
-) -> Step {
-    let text = match (agree, problems) {
-        (Some(false), _) => {
-            "verdict: the real run DISAGREES with the prediction (see above); the prediction is wrong"
-                .to_owned()
-        }
-        (Some(true), false) => "verdict: nothing wrong, and the real run agrees".to_owned(),
-        (None, false) => "verdict: nothing wrong predicted (--verify loads for real)".to_owned(),
-        (Some(true), true) => format!(
-            "verdict: problems found, and the real run agrees; {verified_remedies} of {remedies} remedies verified by a real start"
-        ),
-        (None, true) => format!(
-            "verdict: problems predicted; {remedies} remedies proposed (--verify proves them with real starts)"
-        ),
-    };
-    let kind = if agree != Some(false) && !problems { StepKind::Ok } else { StepKind::Fail };
-    Step { kind, text }
+/// An admin-tool subcommand's refusal, after the tool's own output: the subcommand, then why.
+pub fn refused(command: &str, error: &dyn std::fmt::Display) -> String {
+    format!("{command}: {error}")
 }
 
 /// Writes timeline steps for a person; failures in red when the terminal shows colour.
@@ -751,10 +724,6 @@ impl Printer {
         for step in steps {
             let _ = writeln!(out, "{}", self.format(step));
         }
-    }
-
-    pub fn line(&self, kind: StepKind, text: &str) {
-        self.steps(&[Step { kind, text: text.to_owned() }]);
     }
 
     fn format(&self, step: &Step) -> String {

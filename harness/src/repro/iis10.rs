@@ -18,16 +18,17 @@
 //! Every change is an `appcmd` command line applied through the same code as the `appcmd`
 //! subcommand, so a command shown and the edit made cannot differ.
 
-use super::{Fix, ReplayOptions, timeline_of, verdict_kind, verdict_text};
+use super::{Fix, ReplayOptions, timeline_of};
 use std::path::Path;
-
-use serde::Serialize;
 
 use crate::apphost::Apphost;
 use crate::apphost::edit::parse_command;
 use crate::arch::{Arch, Bits, Os};
+use crate::iis::iis7::messages::appcmd::{command_line, output};
 use crate::machine::{Machine, WinPath};
-use crate::report::{StartReport, Step, StepKind};
+use crate::report::repro as words;
+pub use crate::report::repro::Repro10Report;
+use crate::report::{StartReport, Step};
 use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{ProcessName, Win32Error};
 
@@ -37,40 +38,16 @@ pub const SEED10_APPHOST: &str = include_str!("seed10-applicationHost.config");
 const FILTER_64: &str = r"C:\tomcat\amd64\isapi_redirect.dll";
 const FILTER_32: &str = r"C:\tomcat\x86\isapi_redirect.dll";
 
-#[derive(Debug, Serialize)]
-pub struct Repro10Report {
-    /// True when the filter failed with 193 in a 32-bit w3wp.exe and the request got the 500.0.
-    pub reproduced: bool,
-    pub failure: StartReport,
-    pub fix_preconditions: Fix,
-    pub fix_64bit_pool: Fix,
-    pub timeline: Vec<Step>,
-}
-
-impl Repro10Report {
-    pub fn succeeded(&self) -> bool {
-        self.reproduced && self.fix_preconditions.verified && self.fix_64bit_pool.verified
-    }
-}
-
 /// One appcmd command line, as an administrator types it, split as the shell would.
 fn appcmd(args: &[&str]) -> Vec<String> {
     args.iter().map(|arg| (*arg).to_owned()).collect()
 }
 
-fn command_line(args: &[String]) -> String {
-    let shown: Vec<String> = args
-        .iter()
-        .map(|arg| if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() })
-        .collect();
-    format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
-}
-
 pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repro10Report> {
     let mut timeline = Vec::new();
-    let mut say = |kind: StepKind, text: String| timeline.push(Step { kind, text });
+    let mut say = |step: Step| timeline.push(step);
     let mut apphost = Apphost::parse(SEED10_APPHOST, Path::new("seed10-applicationHost.config"))?;
-    say(StepKind::Info, "== the modern twin: IIS 10 on Windows Server x64, a 64-bit Tomcat connector as a global ISAPI filter".to_owned());
+    say(words::iis10_heading());
     let baseline = start(machine, &apphost, "iis10: before the change", options)?;
     timeline_of(&mut say, &baseline, options.detail);
 
@@ -79,19 +56,9 @@ pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repr
     let failure = start(machine, &apphost, "iis10: the pool switched to 32-bit", options)?;
     timeline_of(&mut say, &failure, options.detail);
     let reproduced = is_filter_193_in_32_bit_worker(&failure);
-    say(
-        if reproduced { StepKind::Ok } else { StepKind::Fail },
-        if reproduced {
-            "REPRODUCED: the 32-bit w3wp.exe got error 193 for the 64-bit filter, and the site answers 500.0 \"Calling LoadLibraryEx on ISAPI filter\"".to_owned()
-        } else {
-            "NOT REPRODUCED: no 193 for the filter in a 32-bit w3wp.exe with a 500.0".to_owned()
-        },
-    );
+    say(words::iis10_reproduced(reproduced));
 
-    say(
-        StepKind::Info,
-        "== fix 1: each build of the filter with its bitness precondition".to_owned(),
-    );
+    say(words::fix_1_heading());
     let fix1 = vec![
         appcmd(&["set", "config", "/section:system.webServer/isapiFilters", "/-[name='jakarta']"]),
         appcmd(&[
@@ -119,16 +86,9 @@ pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repr
             .hosts
             .iter()
             .all(|host| host.filters.iter().all(|filter| filter.path == FILTER_32));
-    say(
-        verdict_kind(verified1),
-        verdict_text(
-            "fix 1",
-            verified1,
-            "the 32-bit worker skips the bitness64 filter, loads the x86 build, and the request gets 200",
-        ),
-    );
+    say(words::fix_1_verdict(verified1));
 
-    say(StepKind::Info, "== fix 2: the pool back to 64-bit".to_owned());
+    say(words::fix_2_heading());
     let fix2 = vec![appcmd(&["set", "apppool", "DefaultAppPool", "/enable32BitAppOnWin64:false"])];
     let mut fixed2 = apphost.clone();
     for command in &fix2 {
@@ -137,14 +97,7 @@ pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repr
     let start2 = start(machine, &fixed2, "iis10: fix 2", options)?;
     timeline_of(&mut say, &start2, options.detail);
     let verified2 = start2.all_good() && served_by(&start2, Bits::B64);
-    say(
-        verdict_kind(verified2),
-        verdict_text(
-            "fix 2",
-            verified2,
-            "a 64-bit w3wp.exe loads the AMD64 filter and the request gets 200",
-        ),
-    );
+    say(words::fix_2_verdict(verified2));
 
     Ok(Repro10Report {
         reproduced,
@@ -165,15 +118,11 @@ pub fn replay(machine: &Machine, options: &ReplayOptions) -> anyhow::Result<Repr
     })
 }
 
-fn run(
-    say: &mut impl FnMut(StepKind, String),
-    apphost: &mut Apphost,
-    args: &[String],
-) -> anyhow::Result<()> {
-    say(StepKind::Config, command_line(args));
+fn run(say: &mut impl FnMut(Step), apphost: &mut Apphost, args: &[String]) -> anyhow::Result<()> {
+    say(words::command(command_line(args)));
     let command = parse_command(args).map_err(anyhow::Error::msg)?;
-    for line in crate::iis::iis7::messages::appcmd::output(&apphost.apply(&command)?) {
-        say(StepKind::Console, line);
+    for line in output(&apphost.apply(&command)?) {
+        say(words::console(line));
     }
     Ok(())
 }

@@ -4,24 +4,15 @@
 //! reproduces the failure, then verifies its fixes from the failing state.
 
 pub mod iis10;
-pub mod iis6;
-
-use serde::Serialize;
+pub(crate) mod iis6;
 
 use crate::machine::Machine;
 use std::time::Duration;
 
-use crate::report::{Detail, StartReport, Step, StepKind};
+pub use crate::report::repro::{Fix, Replay};
+use crate::report::{Detail, StartReport, Step};
 use crate::scenario::DEFAULT_HOST_TIMEOUT;
 pub use crate::vocab::Seed;
-
-/// What a replay found: the one seed's report.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Replay {
-    Iis6(iis6::ReproReport),
-    Iis10(iis10::Repro10Report),
-}
 
 /// How a replay runs and reads.
 #[derive(Debug, Clone, Copy)]
@@ -46,69 +37,9 @@ pub fn replay(machine: &Machine, seed: Seed, options: &ReplayOptions) -> anyhow:
     })
 }
 
-impl Replay {
-    /// What exit code 0 of `repro` promises: the failure reproduced and every fix verified.
-    pub fn succeeded(&self) -> bool {
-        match self {
-            Replay::Iis6(report) => report.succeeded(),
-            Replay::Iis10(report) => report.succeeded(),
-        }
-    }
-
-    pub fn timeline(&self) -> &[Step] {
-        match self {
-            Replay::Iis6(report) => &report.timeline,
-            Replay::Iis10(report) => &report.timeline,
-        }
-    }
-
-    /// Whether the failure was reproduced, and each fix's name and whether it was verified.
-    pub fn outcome(&self) -> (bool, Vec<(&'static str, bool)>) {
-        match self {
-            Replay::Iis6(report) => (
-                report.reproduced,
-                vec![("fix A", report.fix_a.verified), ("fix B", report.fix_b.verified)],
-            ),
-            Replay::Iis10(report) => (
-                report.reproduced,
-                vec![
-                    ("fix 1 (bitness preconditions)", report.fix_preconditions.verified),
-                    ("fix 2 (64-bit pool)", report.fix_64bit_pool.verified),
-                ],
-            ),
-        }
-    }
-}
-
-/// One remedy of a replay: the commands an administrator runs, and the start that verified it.
-#[derive(Debug, Serialize)]
-pub struct Fix {
-    pub name: &'static str,
-    /// The commands an administrator runs on the server.
-    pub commands: Vec<String>,
-    pub verified: bool,
-    pub start: StartReport,
-}
-
 /// A start's timeline, as lines of the replay's own (the IIS 10 twin's too).
-pub(crate) fn timeline_of(
-    say: &mut impl FnMut(StepKind, String),
-    report: &StartReport,
-    detail: Detail,
-) {
+pub(crate) fn timeline_of(say: &mut impl FnMut(Step), report: &StartReport, detail: Detail) {
     for step in report.steps_in(detail) {
-        say(step.kind, step.text);
-    }
-}
-
-pub(crate) fn verdict_kind(verified: bool) -> StepKind {
-    if verified { StepKind::Ok } else { StepKind::Fail }
-}
-
-pub(crate) fn verdict_text(fix: &str, verified: bool, what: &str) -> String {
-    if verified {
-        format!("{fix} VERIFIED: {what}")
-    } else {
-        format!("{fix} NOT VERIFIED: expected {what}")
+        say(step);
     }
 }

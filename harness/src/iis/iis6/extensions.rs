@@ -36,33 +36,36 @@
 //! request finds them as before.
 
 use crate::host::{HostRun, ImageLoad};
+use crate::report::RequestOutcome;
 use crate::vocab::{HostEnd, Win32Error};
 
 /// `HSE_STATUS_ERROR` from httpext.h.
 const HSE_STATUS_ERROR: u32 = 4;
 
-/// What the client got for a request handled by an extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExtensionAnswer {
-    pub status: u16,
-    pub substatus: Option<u16>,
-    /// What IIS logs as the request's Win32 status: the loader's or the extension's error.
-    pub win32_error: Option<Win32Error>,
-}
-
-/// The answer to a request whose extension the Web Service Extension list prohibits.
-pub fn prohibited() -> ExtensionAnswer {
-    ExtensionAnswer {
-        status: 404,
+/// The answer to `request` (addressed, not yet answered) when the Web Service Extension list
+/// prohibits its extension.
+pub fn prohibited(request: RequestOutcome) -> RequestOutcome {
+    RequestOutcome {
+        status: Some(404),
         substatus: Some(2),
         win32_error: Some(Win32Error::ACCESS_DISABLED_BY_POLICY),
+        ..request
     }
 }
 
-/// The answer to a request, read from the report of the host that loaded its extension
-/// (`image`, with the host's end in `run`).
-pub fn answer(run: &HostRun, image: &ImageLoad) -> ExtensionAnswer {
-    let error = |status, win32_error| ExtensionAnswer { status, substatus: None, win32_error };
+/// The 500 IIS answers `request` with when its extension failed; `win32_error` is what IIS logs
+/// as the request's Win32 status: the loader's or the extension's error, if any.
+pub fn failed(request: RequestOutcome, win32_error: Option<Win32Error>) -> (u16, RequestOutcome) {
+    (500, RequestOutcome { status: Some(500), substatus: None, win32_error, ..request })
+}
+
+/// The answer to `request` (addressed, not yet answered), read from the report of the host
+/// that loaded its extension (`image`, with the host's end in `run`), with its status apart
+/// for the timeline.
+pub fn answer(request: RequestOutcome, run: &HostRun, image: &ImageLoad) -> (u16, RequestOutcome) {
+    let error = |status: u16, win32_error| {
+        (status, RequestOutcome { status: Some(status), substatus: None, win32_error, ..request })
+    };
     if let Some(load_error) = image.load_error() {
         return error(500, Some(load_error));
     }

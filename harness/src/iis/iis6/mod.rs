@@ -51,9 +51,8 @@ mod workers;
 
 use images::{host_death, judge};
 use routing::route_requests;
-pub use routing::{RoutedTo, routed_requests, started_site_filters, with_aspnet_page_requests};
+pub use routing::{RoutedTo, routed_requests, with_aspnet_page_requests};
 
-use extensions::ExtensionAnswer;
 pub use processes::filter_host;
 use processes::{Protection, enable_32bit_effect, extension_host};
 
@@ -93,6 +92,18 @@ pub struct ActiveFilter {
     pub path: WinPath,
     /// The site whose filter it is; None for a global filter.
     pub site: Option<String>,
+}
+
+/// Which filters IIS 6.0 loads, where: [`Iis6::filter_plan`].
+#[derive(Debug, Clone)]
+pub struct FilterPlan {
+    pub mode: IsolationMode,
+    /// The process that loads them (inetinfo.exe in IIS 5.0 isolation mode, each pool's
+    /// w3wp.exe otherwise), and its bitness.
+    pub process: ProcessName,
+    pub bits: Bits,
+    /// The global filters, then each started site's own, in load order.
+    pub filters: Vec<ActiveFilter>,
 }
 
 /// The enabled global filters with a FilterPath, in load order.
@@ -414,6 +425,16 @@ impl<'s> Iis6<'s> {
             Protection::from_app_isolated(isolated.unwrap_or(2)),
             self.metabase.in_process_isapi_app(&mapped.mapping.executable),
         )
+    }
+
+    /// The filters IIS tries to load here, in load order (the global ones, then each started
+    /// site's own), and the process that loads them: what `diagnose` predicts from, read off
+    /// the same state the start runs on.
+    pub fn filter_plan(&self) -> FilterPlan {
+        let (process, bits) = self.filter_host();
+        let started: Vec<usize> =
+            (0..self.sites.len()).filter(|&i| self.sites[i].config.auto_start).collect();
+        FilterPlan { mode: self.mode, process, bits, filters: self.chain(&started) }
     }
 
     /// The process that loads the filters here, and its bitness.

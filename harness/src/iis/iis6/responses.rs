@@ -10,25 +10,20 @@ impl Iis6<'_> {
         status: Option<u16>,
         win32_error: Option<Win32Error>,
     ) {
-        self.record_response(request, status, None, win32_error, None);
+        self.record(RequestOutcome { status, win32_error, ..self.addressed(request) });
     }
 
     /// A request that reached its site but gets no status here, for `why`.
     pub(super) fn respond_unanswered(&mut self, request: usize, why: NoAnswer) {
-        self.record_response(request, None, None, None, Some(why));
+        self.record(RequestOutcome { no_answer: Some(why), ..self.addressed(request) });
     }
 
-    /// The one place a request's answer goes into the report and onto the timeline.
-    pub(super) fn record_response(
-        &mut self,
-        request: usize,
-        status: Option<u16>,
-        substatus: Option<u16>,
-        win32_error: Option<Win32Error>,
-        unanswered: Option<NoAnswer>,
-    ) {
+    /// Where a request went (its URL, the site that took it and that site's pool), not yet
+    /// answered: what every answer to it is written on. A request HTTP.sys could not route
+    /// carries why it gets no answer.
+    pub(super) fn addressed(&self, request: usize) -> RequestOutcome {
         let Request { url, target, .. } = self.requests[request].clone();
-        let (site, pool, no_answer) = match target {
+        let (site, app_pool, no_answer) = match target {
             Target::Site { site, pool } => (
                 Some(self.sites[site].config.id.clone()),
                 // IIS 5.0 isolation mode has no pools: inetinfo.exe serves every site.
@@ -38,14 +33,27 @@ impl Iis6<'_> {
             Target::InvalidHostname => (None, None, None),
             Target::NoAnswer(reason) => (None, None, Some(reason)),
         };
-        let no_answer = match status {
-            None => unanswered.or(no_answer).or(Some(NoAnswer::ServiceNotRunning)),
+        RequestOutcome {
+            url,
+            site,
+            app_pool,
+            status: None,
+            substatus: None,
+            win32_error: None,
+            no_answer,
+        }
+    }
+
+    /// The one place a request's answer goes into the report and onto the timeline. An answer
+    /// with a status has no reason for a missing one; one without says why, W3SVC not running
+    /// when nothing else does.
+    pub(super) fn record(&mut self, mut answered: RequestOutcome) {
+        answered.no_answer = match answered.status {
+            None => answered.no_answer.or(Some(NoAnswer::ServiceNotRunning)),
             Some(_) => None,
         };
-        let request =
-            RequestOutcome { url, site, app_pool: pool, status, substatus, win32_error, no_answer };
-        self.report.requests.push(request.clone());
-        self.happen(Happening::Response(request));
+        self.report.requests.push(answered.clone());
+        self.happen(Happening::Response(answered));
     }
 
     /// A request that came through the filters with `status` goes on to its ISAPI extension,
@@ -62,7 +70,7 @@ impl Iis6<'_> {
         if let Restriction::Prohibited { entry } = self.metabase.web_service_extension(&executable)
         {
             self.happen(Iis6Happening::ExtensionProhibited { url, executable, entry });
-            self.answer(request, extensions::prohibited());
+            self.record(extensions::prohibited(self.addressed(request)));
             return None;
         }
         if mapped.mapping.is_cgi() {
@@ -94,16 +102,6 @@ impl Iis6<'_> {
         }))
     }
 
-    pub(super) fn answer(&mut self, request: usize, answer: ExtensionAnswer) {
-        self.record_response(
-            request,
-            Some(answer.status),
-            answer.substatus,
-            answer.win32_error,
-            None,
-        );
-    }
-
     /// The extension's host has reported: the request gets what IIS makes of it.
     pub(super) fn extension_reported(
         &mut self,
@@ -127,7 +125,8 @@ impl Iis6<'_> {
             mapped.path.to_string(),
             header.as_ref().map(ImageSummary::of),
         );
-        let answer = match load {
+        let addressed = self.addressed(request);
+        let (status, answered) = match load {
             Some(load) => {
                 outcome.read_load(
                     load,
@@ -135,7 +134,7 @@ impl Iis6<'_> {
                     &run,
                     answers.first().and_then(Option::as_ref),
                 );
-                extensions::answer(&run, load)
+                extensions::answer(addressed, &run, load)
             }
             None => {
                 // The extension was the host's only image: a host that reported nothing of it
@@ -148,11 +147,7 @@ impl Iis6<'_> {
                     run.bits,
                     HostDeath::of(run.end),
                 );
-                ExtensionAnswer {
-                    status: 500,
-                    substatus: None,
-                    win32_error: Some(Win32Error::PROCESS_ABORTED),
-                }
+                extensions::failed(addressed, Some(Win32Error::PROCESS_ABORTED))
             }
         };
         self.happen(Happening::HostStarted {
@@ -166,7 +161,7 @@ impl Iis6<'_> {
             outcome: Box::new(outcome.clone()),
             process: run.process,
             bits: run.bits,
-            status: answer.status,
+            status,
         });
         if let Some(note) = outcome.loader_note(run.bits) {
             self.happen(note);
@@ -190,7 +185,7 @@ impl Iis6<'_> {
             extensions: vec![outcome],
             pipeline_mode: None,
         });
-        self.answer(request, answer);
+        self.record(answered);
         // An extension that crashes or hangs takes the worker it runs in down with it (the
         // host stands in for that worker): WAS counts the failure as for any worker's.
         if in_pool && run.end != HostEnd::Completed {

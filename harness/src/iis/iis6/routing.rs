@@ -37,16 +37,6 @@ pub fn routed_requests(scenario: &Scenario) -> anyhow::Result<Vec<(String, Route
         .collect())
 }
 
-/// The site filters of the sites that start, in site order then load order: after the global
-/// filters, the rest of what `Purpose::LoadEveryFilter` loads.
-pub fn started_site_filters(metabase: &Metabase) -> anyhow::Result<Vec<ActiveFilter>> {
-    let mut filters = Vec::new();
-    for site in metabase.sites()?.into_iter().filter(|site| site.auto_start) {
-        filters.extend(enabled_filters(metabase, site.filters.clone(), Some(&site.id))?);
-    }
-    Ok(filters)
-}
-
 /// The requests the scenario sends, each routed by HTTP.sys and repeated as asked. Without any,
 /// one `GET /` goes to each started site.
 pub(super) fn route_requests(

@@ -108,6 +108,16 @@ pub mod appcmd {
         }
     }
 
+    /// A command line as an administrator types it: appcmd by its full path, each argument
+    /// with a space quoted, as the shell needs it.
+    pub fn command_line(args: &[String]) -> String {
+        let shown: Vec<String> = args
+            .iter()
+            .map(|arg| if arg.contains(' ') { format!("\"{arg}\"") } else { arg.clone() })
+            .collect();
+        format!(r"%windir%\system32\inetsrv\appcmd {}", shown.join(" "))
+    }
+
     pub fn changed(kind: &str, name: &str) -> String {
         format!("{kind} object \"{name}\" changed")
     }
