@@ -94,6 +94,11 @@ pub fn read_linkage<'data, R: ReadRef<'data>>(bytes: R, bits: crate::arch::Bits)
         }),
         ..Linkage::default()
     };
+    // One of Wine's own DLLs is never walked (its imports and exports are Wine's): its mark is
+    // all the rules read, and kernel32's export table is not parsed at every start.
+    if linkage.wine_builtin {
+        return linkage;
+    }
     let read = match bits {
         crate::arch::Bits::B32 => read_pe::<pe::ImageNtHeaders32, R>(bytes, &mut linkage),
         crate::arch::Bits::B64 => read_pe::<pe::ImageNtHeaders64, R>(bytes, &mut linkage),

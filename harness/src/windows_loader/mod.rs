@@ -200,6 +200,30 @@ impl Search {
     }
 }
 
+impl Search {
+    /// Where the simulated disk holds a file of the target's: the machine is always a 64-bit
+    /// Windows (a 64-bit Wine prefix), so an x86 server's System32, which only 32-bit
+    /// processes see, is its SysWOW64.
+    fn on_disk(&self, path: WinPath, bits: Bits) -> WinPath {
+        let system32 = folder(r"C:\Windows\System32");
+        if self.os != Os::X86 || bits != Bits::B32 {
+            return path;
+        }
+        let components = path.components();
+        let inside = components.len() > 2
+            && components[..2]
+                .iter()
+                .zip(system32.components())
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            && path.drive() == 'C';
+        if !inside {
+            return path;
+        }
+        let rest = components[2..].join("\\");
+        WinPath::parse(&format!(r"C:\Windows\SysWOW64\{rest}")).unwrap_or(path)
+    }
+}
+
 fn folder(path: &str) -> WinPath {
     WinPath::parse(path).unwrap_or_else(|_| unreachable!("a constant folder path"))
 }
@@ -444,7 +468,9 @@ impl Walk<'_> {
         let mut passed_non_image = false;
         for folder in &self.folders {
             searched.push(folder.to_string());
-            let Some(file) = self.disk.file(&folder.child(file_name)) else {
+            let Some(file) =
+                self.disk.file(&self.search.on_disk(folder.child(file_name), self.bits))
+            else {
                 continue;
             };
             // Wine's copy of something the server does not have: as if absent.

@@ -405,3 +405,16 @@ fn redistributable_names_need_their_bitness_and_say_the_known_ones() {
     let error = "vc6-x86".parse::<Redistributable>().unwrap_err();
     assert!(error.contains("vc2005-x86|-x64"), "{error}");
 }
+
+/// The simulated machine is a 64-bit Windows: an x86 server's System32 is its SysWOW64.
+#[test]
+fn an_x86_servers_system32_is_read_from_the_machines_syswow64() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B32, vec![imports("kernel32.dll", &["LoadLibraryA"])], &[])
+        .wine_builtin(r"C:\Windows\SysWOW64\kernel32.dll", Bits::B32)
+        .wine_builtin(r"C:\Windows\System32\kernel32.dll", Bits::B64);
+    let x86 = Search { os: Os::X86, ..search(WindowsVersion::Server2003) };
+    let resolution = resolve(&disk, &x86, &path(FILTER), Bits::B32);
+    assert_eq!(resolution.error(), None, "{resolution:?}");
+    assert_eq!(resolution.dependencies[0].searched[1], r"C:\Windows\System32");
+}
