@@ -627,3 +627,28 @@ fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
     let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
     assert!(written.is_empty(), "nothing is written outside through the link: {written:?}");
 }
+
+/// A filter that forks until the system refuses is stopped at `--process-limit`: its host
+/// ends as `process_limit` (the cgroup's count, which takes threads too, refused the fork),
+/// the timeline says so, and the run goes on to report IIS's failure.
+#[test]
+fn sandbox_a_fork_bomb_stops_at_the_process_limit() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("processes.dll"), 9, &[]);
+    let limit = 160;
+    let (output, report) = start_with_attack(&dll, &["--process-limit", &limit.to_string()]);
+    assert_eq!(output.status.code(), Some(1), "a failure observed: {}", stderr(&output));
+    let said = description(&report);
+    let made: u32 = said
+        .strip_prefix("processes: made=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|made| made.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    // The machine's own processes and threads count too, so the filter made fewer.
+    assert!((1..limit).contains(&made), "stopped below the limit: {said}");
+    assert!(said.ends_with("errno=11"), "the fork was refused with EAGAIN: {said}");
+    assert_eq!(report["hosts"][0]["end"], "process_limit", "{report}");
+    assert_eq!(report["limits"]["processes"]["limit"], limit, "{report}");
+    let timeline = report["timeline"].to_string();
+    assert!(timeline.contains(&format!("at the limit of {limit} processes")), "{timeline}");
+}

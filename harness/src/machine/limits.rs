@@ -9,7 +9,9 @@
 //!   reserves about 1.8 GB of address space, and Wine aborts under a 1 GiB one.
 //! - **Processes** also through `RLIMIT_NPROC` of the sandbox's user, which holds where no
 //!   cgroup can be made (it counts every process of that user, which is why the sandbox has a
-//!   uid of its own).
+//!   uid of its own); beside a cgroup it is set at twice the limit, so that the cgroup, whose
+//!   refusals are counted, is the one that refuses. Both count threads as processes: a Wine
+//!   process has several, and the machine's own services take dozens before any filter runs.
 //! - **Disk**: the size of the tmpfs that holds the run's changes (`overlay.rs`); a write past
 //!   it fails with "disk full" inside, and nothing of it outlives the run.
 //!
@@ -220,7 +222,13 @@ impl RunLimits {
             // RLIMIT_NPROC counts the processes of a user; only a user of the sandbox's own
             // makes it a limit of the sandbox.
             if super::running_as_root() {
-                processes.by.push("RLIMIT_NPROC of the sandbox's user".into());
+                processes.by.push(match limits.pids_group {
+                    Some(_) => format!(
+                        "RLIMIT_NPROC of the sandbox's user ({}, behind the cgroup)",
+                        count.saturating_mul(USER_PROCESSES_BEHIND_CGROUP)
+                    ),
+                    None => "RLIMIT_NPROC of the sandbox's user".into(),
+                });
             }
             if processes.by.is_empty() {
                 processes.not_set.get_or_insert_with(|| "no cgroup could be made".into());
@@ -258,6 +266,20 @@ impl RunLimits {
             disk: none(self.disk),
         });
         (self.memory, self.processes, self.disk) = (None, None, None);
+    }
+
+    /// `RLIMIT_NPROC` for the sandbox's user. The kernel checks it before the cgroup's count,
+    /// and it counts every process and thread of that user on the machine (a superset of the
+    /// run's), so at the same number it would refuse first, leaving no trace a host's end
+    /// could be told by (`pids.events` counts the cgroup's refusals only): a fork bomb would
+    /// pass as an ordinary run. With the run's pids cgroup it is a backstop behind it; without
+    /// one it is the limit.
+    pub fn user_processes(&self) -> Option<u64> {
+        let count = self.processes?;
+        Some(match self.pids_group {
+            Some(_) => count.saturating_mul(USER_PROCESSES_BEHIND_CGROUP),
+            None => count,
+        })
     }
 
     /// The files a process of the sandbox writes to, to join the run's cgroups.
@@ -315,6 +337,10 @@ impl RunLimits {
         None
     }
 }
+
+/// How many times the process limit `RLIMIT_NPROC` is, when the run's pids cgroup keeps the
+/// limit itself (see [`RunLimits::user_processes`]).
+const USER_PROCESSES_BEHIND_CGROUP: u64 = 2;
 
 /// Less free space than this on the run's tmpfs is a full disk.
 const DISK_FULL: u64 = 1024 * 1024;

@@ -180,7 +180,7 @@ impl Wine {
             clean_env: true,
             no_new_privs: true,
             syscall_filter: Some(super::seccomp::program().into()),
-            max_processes: self.limits.processes,
+            max_processes: self.limits.user_processes(),
             cgroups: self.limits.cgroup_files(),
             private_mounts: None,
         };

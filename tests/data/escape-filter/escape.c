@@ -24,6 +24,9 @@
  *   6 memory   takes memory 64 MiB at a time, touching every page, up to 8 GiB
  *   7 link     makes C:\Evil a link to LINK_TARGET, a folder outside the machine, for the
  *              harness to place a later scenario's image through
+ *   9 processes forks children that sleep (with raw system calls, as a fork bomb would)
+ *              until the system refuses one, ends and reaps them, and says how many it made
+ *              and the refusal's errno: "processes: made=<n> errno=<e>"
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -64,6 +67,8 @@ static long long sys6(long long n, long long a, long long b, long long c, long l
 #define SYS_close 3
 #define SYS_stat 4
 #define SYS_nanosleep 35
+#define SYS_kill 62
+#define SYS_wait4 61
 #define SYS_getpid 39
 #define SYS_fork 57
 #define SYS_symlink 88
@@ -392,6 +397,29 @@ static void hostile(char *said, size_t size)
         memset(chunk, 'x', 64 << 20);
     }
     snprintf(said, size, "memory: took=%u MiB", mib);
+#elif HOSTILE == 9
+    static long long children[8192];
+    int made = 0, i;
+    long long refused = 0;
+    while (made < (int)(sizeof children / sizeof children[0])) {
+        long long child = sys3(SYS_fork, 0, 0, 0);
+        if (child == 0) {
+            struct { long long sec, nsec; } pause = { 3600, 0 };
+            for (;;)
+                sys3(SYS_nanosleep, &pause, 0, 0);
+        }
+        if (child < 0) {
+            refused = -child;
+            break;
+        }
+        children[made++] = child;
+    }
+    /* The host goes on with its own threads only when the children are gone and reaped. */
+    for (i = 0; i < made; i++)
+        sys3(SYS_kill, children[i], 9, 0);
+    for (i = 0; i < made; i++)
+        sys6(SYS_wait4, children[i], 0, 0, 0, 0, 0);
+    snprintf(said, size, "processes: made=%d errno=%lld", made, refused);
 #elif HOSTILE == 7
     char *unix = unix_name(L"C:\\Evil");
     long long made = unix ? sys3(SYS_symlink, LINK_TARGET, unix, 0) : -1;
