@@ -172,6 +172,24 @@ impl RunLimits {
     /// Makes the run's cgroups and says how each limit is kept. `sandboxed`: whether the run
     /// has a sandbox (without one, nothing here holds).
     pub fn set_up(requested: Requested, sandboxed: bool) -> RunLimits {
+        if sandboxed {
+            remove_stale_groups();
+        }
+        RunLimits::make(requested, sandboxed, format!("isapi-harness-{}", std::process::id()))
+    }
+
+    /// The same limits for another machine of the run (a matrix scenario's, see `Seed`), in
+    /// cgroups of its own: one scenario's processes and memory never count against another
+    /// that runs beside it, and a run of many jobs is not refused processes because each job's
+    /// machine has Wine's services (dozens of threads) of its own.
+    pub fn another(requested: Requested) -> RunLimits {
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let number = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Only a sandboxed run has more machines (see `Seed`).
+        RunLimits::make(requested, true, format!("isapi-harness-{}-{number}", std::process::id()))
+    }
+
+    fn make(requested: Requested, sandboxed: bool, name: String) -> RunLimits {
         let mut limits = RunLimits {
             memory: requested.memory,
             processes: requested.processes,
@@ -184,8 +202,6 @@ impl RunLimits {
             limits.forgo();
             return limits;
         }
-        let name = format!("isapi-harness-{}", std::process::id());
-        remove_stale_groups();
         let mut memory = LimitState { limit: requested.memory, by: Vec::new(), not_set: None };
         if let Some(bytes) = requested.memory {
             match make_group("memory", &name, |dir, version| match version {
@@ -453,7 +469,9 @@ fn remove_stale_groups() {
     for (_, point, _) in hierarchies() {
         for entry in std::fs::read_dir(&point).into_iter().flatten().filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // `isapi-harness-PID`, or `isapi-harness-PID-N` for a run's other machines.
             let Some(pid) = name.strip_prefix("isapi-harness-") else { continue };
+            let pid = pid.split('-').next().unwrap_or(pid);
             if !Path::new("/proc").join(pid).exists() {
                 // rmdir refuses a group that still has processes.
                 let _ = std::fs::remove_dir(entry.path());

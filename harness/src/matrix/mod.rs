@@ -26,7 +26,9 @@
 //!
 //! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
 //! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
-//! and the others run on a machine it cannot have spoiled (see [`run`]).
+//! and the others run on a machine it cannot have spoiled (see [`run`]). With a sandbox every
+//! scenario has a pristine machine of its own, so nothing one scenario's DLLs do reaches
+//! another's.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,7 +42,7 @@ use std::collections::BTreeMap;
 
 use crate::arch::{Bits, Os};
 use crate::cause::Cause;
-use crate::machine::{BackendChoice, Machine};
+use crate::machine::{BackendChoice, Machine, Seed};
 use crate::report::{HostOutcome, ImageOutcome, StartReport};
 use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{ImageKind, ProcessName, Stage};
@@ -277,12 +279,14 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
 
 /// Where a matrix's scenarios run.
 pub enum Machines<'a> {
-    /// A machine the caller keeps (the test suite's shared one, or a benchmark's): it is never
+    /// A machine the caller keeps (the test suite's shared one): it is never
     /// replaced, so a scenario that ends its wineserver fails, and so does every later one.
     Borrowed(&'a Machine),
-    /// A machine the matrix owns, opened with this backend: after a scenario that ends with an
-    /// error, or that leaves the machine without its wineserver, it is closed and a fresh one
-    /// is opened for the next scenario.
+    /// A machine the matrix owns, opened with this backend. With a sandbox, every scenario
+    /// runs on a pristine machine of its own (this one for the first, then one its [`Seed`]
+    /// opens per scenario). Without one there is one prefix to share: after a scenario that
+    /// ends with an error, or that leaves the machine without its wineserver, the machine is
+    /// closed and a fresh one is opened for the next scenario.
     Owned(Box<Machine>, BackendChoice),
 }
 
@@ -344,6 +348,10 @@ fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
         let error = slot.open_error.clone().unwrap_or_else(|| "no machine to run on".to_owned());
         return Attempt { report: None, error: Some(error), server_survived: true };
     };
+    attempt_on(machine, case)
+}
+
+fn attempt_on(machine: &Machine, case: &Case) -> Attempt {
     let (report, error) = match crate::iis::start(machine, &case.scenario) {
         Ok(report) => (Some(report), None),
         Err(error) => (None, Some(format!("{error:#}"))),
@@ -370,6 +378,12 @@ pub fn run(
     jobs: usize,
     progress: &(dyn Fn(usize, &CaseResult) + Sync),
 ) -> Vec<CaseResult> {
+    if let Machines::Owned(machine, _) = &machines
+        && let Some(seed) = machine.seed()
+    {
+        let Machines::Owned(machine, _) = machines else { unreachable!("matched above") };
+        return run_pristine(machine, &seed, cases, jobs, progress);
+    }
     let (held, backend) = match machines {
         Machines::Borrowed(machine) => (Held::Borrowed(machine), None),
         Machines::Owned(machine, backend) => (Held::Owned(machine), Some(backend)),
@@ -387,6 +401,59 @@ pub fn run(
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(index) else { break };
                     let result = run_case(&slot, backend, case);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
+                    results.lock().expect("results lock poisoned")[index] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results lock poisoned")
+        .into_iter()
+        .map(|result| result.expect("every case ran"))
+        .collect()
+}
+
+/// [`run`] with a pristine machine per scenario: each job opens a machine of its own from
+/// `seed` for every scenario (the first job starts with `first`) and closes it when the
+/// scenario is done, so whatever a scenario's DLLs wrote to the disk or the registry, or left
+/// running, ends with it. A scenario that ends its wineserver ran alone, so it is the one that
+/// fails.
+fn run_pristine(
+    first: Box<Machine>,
+    seed: &Seed,
+    cases: &[Case],
+    jobs: usize,
+    progress: &(dyn Fn(usize, &CaseResult) + Sync),
+) -> Vec<CaseResult> {
+    let first = Mutex::new(Some(first));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<CaseResult>>> =
+        Mutex::new((0..cases.len()).map(|_| None).collect());
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(cases.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(index) else { break };
+                    let started = Instant::now();
+                    let machine = match first.lock().expect("first machine poisoned").take() {
+                        Some(machine) => Ok(machine),
+                        None => seed.open().map(Box::new),
+                    };
+                    let outcome = match &machine {
+                        Ok(machine) => attempt_on(machine, case),
+                        Err(error) => Attempt {
+                            report: None,
+                            error: Some(format!("cannot open a fresh machine: {error:#}")),
+                            server_survived: true,
+                        },
+                    };
+                    // Closed before the next scenario: its sandbox ends every process in it.
+                    drop(machine);
+                    let result = case_result(case, outcome, started);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
                     results.lock().expect("results lock poisoned")[index] = Some(result);
                 }
@@ -438,6 +505,12 @@ fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case
             own.fit = false;
         }
     }
+    case_result(case, outcome, started)
+}
+
+/// What a scenario's run comes to: its report checked against its expectation, or why it
+/// could not be run.
+fn case_result(case: &Case, outcome: Attempt, started: Instant) -> CaseResult {
     let error = match (outcome.error, outcome.server_survived) {
         (Some(error), true) => Some(error),
         (Some(error), false) => Some(format!("{SERVER_ENDED}; the run said: {error}")),
