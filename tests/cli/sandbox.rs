@@ -504,8 +504,8 @@ fn sandbox_a_hostile_run_leaves_the_next_run_a_pristine_machine() {
 }
 
 /// A child a filter forks with raw system calls and moves to a session of its own does not
-/// outlive its host: the next host of the same scenario (each scenario of a matrix has a
-/// machine of its own) finds the file it kept rewriting unchanged. Two sites in worker process
+/// outlive its host: the next host of the same scenario (a matrix scenario with a DLL of its
+/// own has a machine of its own) finds the file it kept rewriting unchanged. Two sites in worker process
 /// isolation mode, so two w3wp.exe load the global filter one after the other.
 #[test]
 fn sandbox_a_detached_child_does_not_outlive_its_host() {
@@ -593,7 +593,7 @@ fn sandbox_a_host_out_of_memory_ends_at_the_memory_limit() {
 }
 
 /// A link a filter leaves on the machine's disk (`C:\\Evil`, to a folder outside) is never
-/// followed: it goes with its scenario's machine, so the next scenario's image at
+/// followed: it goes with its scenario's own machine, so the next scenario's image at
 /// `C:\\Evil\\x.dll` lands in a folder of that scenario's own, and nothing is written in the
 /// folder outside. (On a machine that scenarios share, placement resolves no link at all:
 /// `beneath.rs`.)
@@ -636,9 +636,10 @@ fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
 const IIS5_X86: &str = "matrix/x64-iis5-true-e32-absent-x86";
 
 /// Every scenario of a matrix starts from the pristine base: what the first scenario's filter
-/// leaves (a file on C:, a registry value, system32's and syswow64's userenv.dll overwritten)
-/// reaches neither the next scenario (the seed's x86 filter in the 64-bit inetinfo.exe, which
-/// still fails with 193) nor a later one that looks for it. One job, so the order is certain.
+/// (a DLL of unknown origin, so its scenario has a machine of its own) leaves (a file on C:, a
+/// registry value, system32's and syswow64's userenv.dll overwritten) reaches neither the next
+/// scenario (the seed's x86 mock in the 64-bit inetinfo.exe, which still fails with 193) nor a
+/// later one that looks for it. One job, so the order is certain.
 #[test]
 fn sandbox_every_scenario_of_a_matrix_starts_from_a_pristine_machine() {
     let dir = tempfile::tempdir().unwrap();

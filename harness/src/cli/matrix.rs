@@ -155,9 +155,9 @@ pub fn bench(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     let cases = matrix::load(&dir, &[])?;
     let backend = crate::machine::BackendChoice::Auto;
     let quiet = |_: usize, _: &CaseResult| {};
-    // Each pass runs as `matrix` does, every scenario on a pristine machine of its own (see
-    // matrix::run), so opening those machines is part of what is timed; opening the run's
-    // first machine, which `start` pays too, is not.
+    // Each pass runs as `matrix` does (see matrix::run: a scenario with a DLL of unknown
+    // origin would get a machine of its own, whose opening is timed); opening the run's first
+    // machine, which `start` pays too, is not.
     let pass = |jobs: usize| -> anyhow::Result<(Duration, Vec<CaseResult>)> {
         let machine = Machine::open(backend)?;
         let started = Instant::now();

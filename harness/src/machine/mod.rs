@@ -4,7 +4,7 @@
 //! One [`Machine`] is one Wine prefix and one wineserver, for as many scenarios and host
 //! processes as its user gives it. It is `Sync`, so scenarios can run in parallel threads
 //! against it. A sandboxed machine's [`Seed`] opens more machines of the same run over the
-//! same base, each pristine: `matrix` gives every scenario one of its own.
+//! same base, each pristine: `matrix` gives one to every scenario with a DLL of unknown origin.
 
 mod backend;
 mod beneath;
@@ -70,6 +70,10 @@ pub struct Seed {
 }
 
 impl Seed {
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
     /// A machine of its own over the run's base: a fresh overlay, wineserver and sandbox, as
     /// pristine as the run's first. It shares the run's lock, keeps the run's limits in
     /// cgroups of its own, and places files on its own layer only, so it may run beside the

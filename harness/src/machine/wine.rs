@@ -52,8 +52,8 @@ pub struct Wine {
 /// opens another sandbox over the same base, for a scenario of its own. It is a fresh
 /// overlay (the base with no change on it), a fresh wineserver (which reads the registry from
 /// the base again) and Wine's services started by a warm-up host of its own, under the run's
-/// limits in cgroups of its own. Nothing of the run's other sandboxes is looked at or cleaned: they may be running
-/// other scenarios.
+/// limits in cgroups of its own. Nothing of the run's other sandboxes is looked at or cleaned:
+/// they may be running other scenarios.
 #[derive(Debug, Clone)]
 pub struct WineSeed {
     wine64: PathBuf,

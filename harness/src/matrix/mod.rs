@@ -27,8 +27,8 @@
 //! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
 //! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
 //! and the others run on a machine it cannot have spoiled (see [`run`]). With a sandbox every
-//! scenario has a pristine machine of its own, so nothing one scenario's DLLs do reaches
-//! another's.
+//! scenario with a DLL of unknown origin has a pristine machine of its own, so nothing such a
+//! DLL does reaches another scenario.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -282,11 +282,12 @@ pub enum Machines<'a> {
     /// A machine the caller keeps (the test suite's shared one): it is never
     /// replaced, so a scenario that ends its wineserver fails, and so does every later one.
     Borrowed(&'a Machine),
-    /// A machine the matrix owns, opened with this backend. With a sandbox, every scenario
-    /// runs on a pristine machine of its own (this one for the first, then one its [`Seed`]
-    /// opens per scenario). Without one there is one prefix to share: after a scenario that
-    /// ends with an error, or that leaves the machine without its wineserver, the machine is
-    /// closed and a fresh one is opened for the next scenario.
+    /// A machine the matrix owns, opened with this backend. The scenarios whose images are
+    /// all the harness's own share it: after a scenario that ends with an error, or that
+    /// leaves the machine without its wineserver, it is closed and a fresh one is opened for
+    /// the next scenario. With a sandbox, a scenario with any other image (a DLL of unknown
+    /// origin) runs on a pristine machine of its own that its [`Seed`] opens, closed when the
+    /// scenario is done, so it never touches the shared one.
     Owned(Box<Machine>, BackendChoice),
 }
 
@@ -371,22 +372,22 @@ const SERVER_ENDED: &str = "the simulated machine's wineserver ended while this 
 /// On an owned machine the scenario that failed so leaves a fresh machine to the next one. When
 /// the wineserver ends during a scenario, every scenario that shared it is run again, alone, on
 /// a fresh machine: the one that ends the server again is the one that failed, and the others
-/// get the result of their own run.
+/// get the result of their own run. With a sandbox, a scenario with a DLL of unknown origin
+/// never shares: it runs on a pristine machine of its own ([`run_alone`]).
 pub fn run(
     machines: Machines<'_>,
     cases: &[Case],
     jobs: usize,
     progress: &(dyn Fn(usize, &CaseResult) + Sync),
 ) -> Vec<CaseResult> {
-    if let Machines::Owned(machine, _) = &machines
-        && let Some(seed) = machine.seed()
-    {
-        let Machines::Owned(machine, _) = machines else { unreachable!("matched above") };
-        return run_pristine(machine, &seed, cases, jobs, progress);
-    }
     let (held, backend) = match machines {
         Machines::Borrowed(machine) => (Held::Borrowed(machine), None),
         Machines::Owned(machine, backend) => (Held::Owned(machine), Some(backend)),
+    };
+    // With a sandbox, a scenario with a DLL of unknown origin gets a machine of its own.
+    let seed = match (&held, backend) {
+        (Held::Owned(machine), Some(_)) => machine.seed(),
+        _ => None,
     };
     let slot =
         RwLock::new(Slot { machine: Some(held), generation: 0, fit: true, open_error: None });
@@ -400,7 +401,10 @@ pub fn run(
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(index) else { break };
-                    let result = run_case(&slot, backend, case);
+                    let result = match &seed {
+                        Some(seed) if !only_own_images(case, seed) => run_alone(seed, case),
+                        _ => run_case(&slot, backend, case),
+                    };
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
                     results.lock().expect("results lock poisoned")[index] = Some(result);
                 }
@@ -415,57 +419,31 @@ pub fn run(
         .collect()
 }
 
-/// [`run`] with a pristine machine per scenario: each job opens a machine of its own from
-/// `seed` for every scenario (the first job starts with `first`) and closes it when the
-/// scenario is done, so whatever a scenario's DLLs wrote to the disk or the registry, or left
-/// running, ends with it. A scenario that ends its wineserver ran alone, so it is the one that
-/// fails.
-fn run_pristine(
-    first: Box<Machine>,
-    seed: &Seed,
-    cases: &[Case],
-    jobs: usize,
-    progress: &(dyn Fn(usize, &CaseResult) + Sync),
-) -> Vec<CaseResult> {
-    let first = Mutex::new(Some(first));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<CaseResult>>> =
-        Mutex::new((0..cases.len()).map(|_| None).collect());
-    let done = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(cases.len()) {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(case) = cases.get(index) else { break };
-                    let started = Instant::now();
-                    let machine = match first.lock().expect("first machine poisoned").take() {
-                        Some(machine) => Ok(machine),
-                        None => seed.open().map(Box::new),
-                    };
-                    let outcome = match &machine {
-                        Ok(machine) => attempt_on(machine, case),
-                        Err(error) => Attempt {
-                            report: None,
-                            error: Some(format!("cannot open a fresh machine: {error:#}")),
-                            server_survived: true,
-                        },
-                    };
-                    // Closed before the next scenario: its sandbox ends every process in it.
-                    drop(machine);
-                    let result = case_result(case, outcome, started);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
-                    results.lock().expect("results lock poisoned")[index] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("results lock poisoned")
-        .into_iter()
-        .map(|result| result.expect("every case ran"))
-        .collect()
+/// Runs `case` on a machine of its own, opened from `seed` and closed when it is done, so
+/// whatever its DLLs wrote to the disk or the registry, or left running, ends with it. A
+/// scenario that ends its wineserver here ran alone, so it is the one that fails.
+fn run_alone(seed: &Seed, case: &Case) -> CaseResult {
+    let started = Instant::now();
+    let outcome = match seed.open() {
+        Ok(machine) => attempt_on(&machine, case),
+        Err(error) => Attempt {
+            report: None,
+            error: Some(format!("cannot open a machine for the scenario: {error:#}")),
+            server_survived: true,
+        },
+    };
+    case_result(case, outcome, started)
+}
+
+/// Whether every image `case` places is one of the harness's own builds (a mock, a synthetic
+/// image, or a file among the built ones): those write nothing on the machine and leave
+/// nothing running, so the scenario may share the run's machine. Any other file is a DLL of
+/// unknown origin.
+fn only_own_images(case: &Case, seed: &Seed) -> bool {
+    case.scenario.images.iter().all(|(_, spec)| match spec {
+        ImageSpec::File(source) => seed.artifacts().is_own(source),
+        ImageSpec::Mock { .. } | ImageSpec::Synthetic(_) | ImageSpec::Missing => true,
+    })
 }
 
 fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case) -> CaseResult {
