@@ -504,31 +504,31 @@ fn sandbox_a_hostile_run_leaves_the_next_run_a_pristine_machine() {
 }
 
 /// A child a filter forks with raw system calls and moves to a session of its own does not
-/// outlive its host: the next scenario's host finds the file it kept rewriting unchanged.
+/// outlive its host: the next host of the same scenario (a matrix scenario with a DLL of its
+/// own has a machine of its own) finds the file it kept rewriting unchanged. Two sites in worker process
+/// isolation mode, so two w3wp.exe load the global filter one after the other.
 #[test]
-fn sandbox_a_detached_child_does_not_outlive_its_scenario() {
+fn sandbox_a_detached_child_does_not_outlive_its_host() {
     let dir = tempfile::tempdir().unwrap();
     build_attack(&dir.path().join("detach.dll"), 4, &[]);
-    let expectation: Value = serde_json::from_str(
-        &std::fs::read_to_string(iis5_amd64_metabase().with_extension("json")).unwrap(),
-    )
-    .unwrap();
-    // Two scenarios run one after another, by name: the first forks, the second looks.
-    for name in ["a-forks", "b-looks"] {
-        std::fs::copy(iis5_amd64_metabase(), dir.path().join(format!("{name}.xml"))).unwrap();
-        let mut case = expectation.clone();
-        case["images"] = serde_json::json!([format!("{FILTER_PATH}=detach.dll")]);
-        std::fs::write(dir.path().join(format!("{name}.json")), case.to_string()).unwrap();
-    }
-    let output =
-        harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1", "--json"]);
+    let source = scenarios().join("sites/two-sites-worker-mode-site-filter-wrong-bitness");
+    std::fs::copy(source.with_extension("xml"), dir.path().join("two-workers.xml")).unwrap();
+    let mut case: Value =
+        serde_json::from_str(&std::fs::read_to_string(source.with_extension("json")).unwrap())
+            .unwrap();
+    let global = r"C:\Filters\global\amd64.dll";
+    case["images"][0] = format!("{global}=detach.dll").into();
+    std::fs::write(dir.path().join("two-workers.json"), case.to_string()).unwrap();
+    let output = harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json(&output);
-    let said: Vec<String> = report["scenarios"]
+    let said: Vec<String> = report["scenarios"][0]["observed"]["hosts"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|case| description(&case["observed"]))
+        .flat_map(|host| host["filters"].as_array().unwrap())
+        .filter(|filter| filter["path"] == global)
+        .map(|filter| filter["description"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(said, ["detach: forked=yes", "detach: child gone"], "{report}");
 }
@@ -593,8 +593,10 @@ fn sandbox_a_host_out_of_memory_ends_at_the_memory_limit() {
 }
 
 /// A link a filter leaves on the machine's disk (`C:\\Evil`, to a folder outside) is never
-/// followed: the next scenario's image at `C:\\Evil\\x.dll` is refused, naming the link, and
-/// nothing is written in the folder outside.
+/// followed: it goes with its scenario's own machine, so the next scenario's image at
+/// `C:\\Evil\\x.dll` lands in a folder of that scenario's own, and nothing is written in the
+/// folder outside. (On a machine that scenarios share, placement resolves no link at all:
+/// `beneath.rs`.)
 #[test]
 fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
     let dir = tempfile::tempdir().unwrap();
@@ -620,10 +622,83 @@ fn sandbox_a_link_a_filter_leaves_never_steers_a_placement() {
         case["images"] = serde_json::json!(images);
         std::fs::write(dir.path().join(format!("{name}.json")), case.to_string()).unwrap();
     }
-    let output = harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1"]);
-    let message = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
-    assert_ne!(output.status.code(), Some(0), "the placement through the link failed: {message}");
-    assert!(message.contains("Evil"), "the refusal names the link: {message}");
+    let output =
+        harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(description(&report["scenarios"][0]["observed"]), "link: made=0", "{report}");
     let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
     assert!(written.is_empty(), "nothing is written outside through the link: {written:?}");
+}
+
+/// IIS 5.0 isolation mode on x64 with an x86 filter: the seed's failure, 193 in the 64-bit
+/// inetinfo.exe.
+const IIS5_X86: &str = "matrix/x64-iis5-true-e32-absent-x86";
+
+/// Every scenario of a matrix starts from the pristine base: what the first scenario's filter
+/// (a DLL of unknown origin, so its scenario has a machine of its own) leaves (a file on C:, a
+/// registry value, system32's and syswow64's userenv.dll overwritten) reaches neither the next
+/// scenario (the seed's x86 mock in the 64-bit inetinfo.exe, which still fails with 193) nor a
+/// later one that looks for it. One job, so the order is certain.
+#[test]
+fn sandbox_every_scenario_of_a_matrix_starts_from_a_pristine_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    build_attack(&dir.path().join("leave.dll"), 8, &[]);
+    let case = |from: &str| -> (PathBuf, Value) {
+        let source = scenarios().join(from);
+        let json = std::fs::read_to_string(source.with_extension("json")).unwrap();
+        (source.with_extension("xml"), serde_json::from_str(&json).unwrap())
+    };
+    let (iis5_amd64, hostile) = case("matrix/x64-iis5-true-e32-absent-amd64");
+    let (iis5_x86, seed) = case(IIS5_X86);
+    for (name, (xml, json)) in [
+        ("a-leaves", (&iis5_amd64, &hostile)),
+        ("b-seed", (&iis5_x86, &seed)),
+        ("c-looks", (&iis5_amd64, &hostile)),
+    ] {
+        std::fs::copy(xml, dir.path().join(format!("{name}.xml"))).unwrap();
+        let mut json = json.clone();
+        if name != "b-seed" {
+            json["images"] = serde_json::json!([format!("{FILTER_PATH}=leave.dll")]);
+        }
+        std::fs::write(dir.path().join(format!("{name}.json")), json.to_string()).unwrap();
+    }
+    let output =
+        harness(&["matrix", "--scenarios", dir.path().to_str().unwrap(), "--jobs", "1", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let said = |index: usize| description(&scenarios[index]["observed"]);
+    assert_eq!(said(0), "pristine: saw=- left=file,reg,dll64,dll32", "the attack worked");
+    let seed = &scenarios[1]["observed"];
+    assert_eq!(seed["hosts"][0]["bits"], 64, "{seed}");
+    assert_eq!(seed["hosts"][0]["filters"][0]["win32_error"], 193, "{seed}");
+    assert_eq!(seed["service"]["win32_error"], 193, "{seed}");
+    assert_eq!(said(2), "pristine: saw=- left=file,reg,dll64,dll32", "nothing was left");
+    assert!(!prefix().join("drive_c/left-by-a-scenario.txt").exists(), "nothing reaches the base");
+}
+
+/// A filter that forks until the system refuses is stopped at `--process-limit`: its host
+/// ends as `process_limit` (the cgroup's count, which takes threads too, refused the fork),
+/// the timeline says so, and the run goes on to report IIS's failure.
+#[test]
+fn sandbox_a_fork_bomb_stops_at_the_process_limit() {
+    let build = tempfile::tempdir().unwrap();
+    let dll = build_attack(&build.path().join("processes.dll"), 9, &[]);
+    let limit = 160;
+    let (output, report) = start_with_attack(&dll, &["--process-limit", &limit.to_string()]);
+    assert_eq!(output.status.code(), Some(1), "a failure observed: {}", stderr(&output));
+    let said = description(&report);
+    let made: u32 = said
+        .strip_prefix("processes: made=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|made| made.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    // The machine's own processes and threads count too, so the filter made fewer.
+    assert!((1..limit).contains(&made), "stopped below the limit: {said}");
+    assert!(said.ends_with("errno=11"), "the fork was refused with EAGAIN: {said}");
+    assert_eq!(report["hosts"][0]["end"], "process_limit", "{report}");
+    assert_eq!(report["limits"]["processes"]["limit"], limit, "{report}");
+    let timeline = report["timeline"].to_string();
+    assert!(timeline.contains(&format!("at the limit of {limit} processes")), "{timeline}");
 }

@@ -37,13 +37,16 @@ pub struct Cli {
     /// the host programs.
     #[arg(long, global = true, value_name = "DIR")]
     pub machine_dir: Option<PathBuf>,
-    /// The memory every sandboxed run may use in all (e.g. 2G, 512M; 0 for no limit).
+    /// The memory every sandboxed run, or each matrix scenario on a machine of its own, may use in all (e.g. 2G,
+    /// 512M; 0 for no limit).
     #[arg(long, global = true, value_name = "SIZE", default_value = "2G", value_parser = crate::machine::limits::size_argument)]
     pub memory_limit: crate::machine::limits::Limit,
-    /// How many processes a sandboxed run may have at once (0 for no limit).
+    /// How many processes (threads count) a sandboxed run, or each matrix scenario on a machine of its own,
+    /// have at once (0 for no limit).
     #[arg(long, global = true, value_name = "N", default_value = "256", value_parser = crate::machine::limits::count_argument)]
     pub process_limit: crate::machine::limits::Limit,
-    /// How much a sandboxed run may write to its machine's disks (e.g. 1G; 0 for no limit).
+    /// How much a sandboxed run, or each matrix scenario on a machine of its own, may write to its machine's disks
+    /// (e.g. 1G; 0 for no limit).
     #[arg(long, global = true, value_name = "SIZE", default_value = "1G", value_parser = crate::machine::limits::size_argument)]
     pub disk_limit: crate::machine::limits::Limit,
     #[command(subcommand)]

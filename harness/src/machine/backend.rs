@@ -73,6 +73,15 @@ impl Backend {
         }
     }
 
+    /// What opens another sandbox of this run (see `WineSeed`); None where there is no
+    /// sandbox to open again.
+    pub fn seed(&self) -> Option<super::wine::WineSeed> {
+        match self {
+            Backend::Wine(wine) => wine.seed(),
+            Backend::Windows(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> crate::vocab::BackendKind {
         match self {
             Backend::Wine(_) => crate::vocab::BackendKind::Wine,

@@ -74,7 +74,8 @@ struct Holding {
 pub struct Disk {
     holdings: Mutex<HashMap<String, Holding>>,
     released: Condvar,
-    placed_list: PathBuf,
+    /// None on a sandbox's own layer, whose files go with the sandbox.
+    placed_list: Option<PathBuf>,
     /// The machine's folder, resolved: the files of a killed run are removed only inside it.
     root: PathBuf,
     /// The disk files are placed on; paths below are relative to it.
@@ -104,18 +105,36 @@ impl Disk {
         Ok(Disk {
             holdings: Mutex::new(HashMap::new()),
             released: Condvar::new(),
-            placed_list,
+            placed_list: Some(placed_list),
             root,
             disk,
             created_folders: Mutex::new(Vec::new()),
         })
     }
 
+    /// A disk on a sandbox's own layer (see `Seed::open`): what is placed there goes with the
+    /// sandbox, killed or not, so nothing is listed, and nothing an earlier run left is looked
+    /// for (the run's first machine did that).
+    pub fn on_own_layer(disk: std::sync::Arc<DiskRoot>) -> Disk {
+        Disk {
+            holdings: Mutex::new(HashMap::new()),
+            released: Condvar::new(),
+            placed_list: None,
+            root: PathBuf::new(),
+            disk,
+            created_folders: Mutex::new(Vec::new()),
+        }
+    }
+
     /// What removes every file this run placed, for an interrupted run (the guards that would
     /// remove them never drop).
     pub fn emergency_cleanup(&self) -> impl Fn() + Send + 'static {
         let (list, root) = (self.placed_list.clone(), self.root.clone());
-        move || remove_listed(&list, &root)
+        move || {
+            if let Some(list) = &list {
+                remove_listed(list, &root);
+            }
+        }
     }
 
     /// Waits until every path of `layout` is free or already holds what the layout wants, then
@@ -173,9 +192,11 @@ impl Disk {
         let target = backend.target_for(path, &mut created);
         // Recorded at once, so an interrupted run still knows to remove them.
         if !created.is_empty() {
-            let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
-            for folder in &created {
-                writeln!(list, "{FOLDER_MARK}{}", self.disk.show(folder).display())?;
+            if let Some(list) = &self.placed_list {
+                let mut list = std::fs::OpenOptions::new().append(true).open(list)?;
+                for folder in &created {
+                    writeln!(list, "{FOLDER_MARK}{}", self.disk.show(folder).display())?;
+                }
             }
             self.created_folders.lock().expect("disk lock poisoned").extend(created);
         }
@@ -189,8 +210,10 @@ impl Disk {
             ),
         };
         // Recorded before the copy, so an interrupted run still knows to remove it.
-        let mut list = std::fs::OpenOptions::new().append(true).open(&self.placed_list)?;
-        writeln!(list, "{}", self.disk.show(&file).display())?;
+        if let Some(list) = &self.placed_list {
+            let mut list = std::fs::OpenOptions::new().append(true).open(list)?;
+            writeln!(list, "{}", self.disk.show(&file).display())?;
+        }
         // A copy rather than a link: a loaded DLL is locked on Windows, and under Wine a link
         // out of the prefix would show the loader a path it never sees on a real server.
         // The file is created new: a file or link that appeared since the lookup is refused.

@@ -9,7 +9,9 @@
 //!   reserves about 1.8 GB of address space, and Wine aborts under a 1 GiB one.
 //! - **Processes** also through `RLIMIT_NPROC` of the sandbox's user, which holds where no
 //!   cgroup can be made (it counts every process of that user, which is why the sandbox has a
-//!   uid of its own).
+//!   uid of its own); beside a cgroup it is set at twice the limit, so that the cgroup, whose
+//!   refusals are counted, is the one that refuses. Both count threads as processes: a Wine
+//!   process has several, and the machine's own services take dozens before any filter runs.
 //! - **Disk**: the size of the tmpfs that holds the run's changes (`overlay.rs`); a write past
 //!   it fails with "disk full" inside, and nothing of it outlives the run.
 //!
@@ -170,6 +172,24 @@ impl RunLimits {
     /// Makes the run's cgroups and says how each limit is kept. `sandboxed`: whether the run
     /// has a sandbox (without one, nothing here holds).
     pub fn set_up(requested: Requested, sandboxed: bool) -> RunLimits {
+        if sandboxed {
+            remove_stale_groups();
+        }
+        RunLimits::make(requested, sandboxed, format!("isapi-harness-{}", std::process::id()))
+    }
+
+    /// The same limits for another machine of the run (a matrix scenario's, see `Seed`), in
+    /// cgroups of its own: one scenario's processes and memory never count against another
+    /// that runs beside it, and a run of many jobs is not refused processes because each job's
+    /// machine has Wine's services (dozens of threads) of its own.
+    pub fn another(requested: Requested) -> RunLimits {
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let number = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Only a sandboxed run has more machines (see `Seed`).
+        RunLimits::make(requested, true, format!("isapi-harness-{}-{number}", std::process::id()))
+    }
+
+    fn make(requested: Requested, sandboxed: bool, name: String) -> RunLimits {
         let mut limits = RunLimits {
             memory: requested.memory,
             processes: requested.processes,
@@ -182,8 +202,6 @@ impl RunLimits {
             limits.forgo();
             return limits;
         }
-        let name = format!("isapi-harness-{}", std::process::id());
-        remove_stale_groups();
         let mut memory = LimitState { limit: requested.memory, by: Vec::new(), not_set: None };
         if let Some(bytes) = requested.memory {
             match make_group("memory", &name, |dir, version| match version {
@@ -220,7 +238,13 @@ impl RunLimits {
             // RLIMIT_NPROC counts the processes of a user; only a user of the sandbox's own
             // makes it a limit of the sandbox.
             if super::running_as_root() {
-                processes.by.push("RLIMIT_NPROC of the sandbox's user".into());
+                processes.by.push(match limits.pids_group {
+                    Some(_) => format!(
+                        "RLIMIT_NPROC of the sandbox's user ({}, behind the cgroup)",
+                        count.saturating_mul(USER_PROCESSES_BEHIND_CGROUP)
+                    ),
+                    None => "RLIMIT_NPROC of the sandbox's user".into(),
+                });
             }
             if processes.by.is_empty() {
                 processes.not_set.get_or_insert_with(|| "no cgroup could be made".into());
@@ -258,6 +282,20 @@ impl RunLimits {
             disk: none(self.disk),
         });
         (self.memory, self.processes, self.disk) = (None, None, None);
+    }
+
+    /// `RLIMIT_NPROC` for the sandbox's user. The kernel checks it before the cgroup's count,
+    /// and it counts every process and thread of that user on the machine (a superset of the
+    /// run's), so at the same number it would refuse first, leaving no trace a host's end
+    /// could be told by (`pids.events` counts the cgroup's refusals only): a fork bomb would
+    /// pass as an ordinary run. With the run's pids cgroup it is a backstop behind it; without
+    /// one it is the limit.
+    pub fn user_processes(&self) -> Option<u64> {
+        let count = self.processes?;
+        Some(match self.pids_group {
+            Some(_) => count.saturating_mul(USER_PROCESSES_BEHIND_CGROUP),
+            None => count,
+        })
     }
 
     /// The files a process of the sandbox writes to, to join the run's cgroups.
@@ -315,6 +353,10 @@ impl RunLimits {
         None
     }
 }
+
+/// How many times the process limit `RLIMIT_NPROC` is, when the run's pids cgroup keeps the
+/// limit itself (see [`RunLimits::user_processes`]).
+const USER_PROCESSES_BEHIND_CGROUP: u64 = 2;
 
 /// Less free space than this on the run's tmpfs is a full disk.
 const DISK_FULL: u64 = 1024 * 1024;
@@ -427,7 +469,9 @@ fn remove_stale_groups() {
     for (_, point, _) in hierarchies() {
         for entry in std::fs::read_dir(&point).into_iter().flatten().filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // `isapi-harness-PID`, or `isapi-harness-PID-N` for a run's other machines.
             let Some(pid) = name.strip_prefix("isapi-harness-") else { continue };
+            let pid = pid.split('-').next().unwrap_or(pid);
             if !Path::new("/proc").join(pid).exists() {
                 // rmdir refuses a group that still has processes.
                 let _ = std::fs::remove_dir(entry.path());

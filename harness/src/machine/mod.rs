@@ -1,9 +1,10 @@
 //! The simulated Windows machine: a real loader (Wine or Windows), its disks, and the host
 //! processes started on it.
 //!
-//! One [`Machine`] serves a whole run: one Wine prefix and one wineserver, however many
-//! scenarios and host processes the run needs. It is `Sync`, so scenarios run in parallel
-//! threads against it.
+//! One [`Machine`] is one Wine prefix and one wineserver, for as many scenarios and host
+//! processes as its user gives it. It is `Sync`, so scenarios can run in parallel threads
+//! against it. A sandboxed machine's [`Seed`] opens more machines of the same run over the
+//! same base, each pristine: `matrix` gives one to every scenario with a DLL of unknown origin.
 
 mod backend;
 mod beneath;
@@ -56,10 +57,37 @@ pub struct Machine {
     artifacts: Artifacts,
     // First, so it is withdrawn before the backend stops.
     _on_interrupt: crate::interrupt::Registration,
-    // Field order matters: the backend (which stops the wineserver) drops before the lock.
+    // Field order matters: the backend (which stops the wineserver) drops before the lock,
+    // which the run's other machines (see [`Seed`]) share.
     backend: backend::Backend,
     disk: disk::Disk,
-    _lock: File,
+    lock: Arc<File>,
+}
+
+/// What opens further machines of a sandboxed run (see [`Machine::seed`]).
+#[derive(Debug, Clone)]
+pub struct Seed {
+    artifacts: Artifacts,
+    wine: wine::WineSeed,
+    lock: Arc<File>,
+}
+
+impl Seed {
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    /// A machine of its own over the run's base: a fresh overlay, wineserver and sandbox, as
+    /// pristine as the run's first. It shares the run's lock, keeps the run's limits in
+    /// cgroups of its own, and places files on its own layer only, so it may run beside the
+    /// run's other machines.
+    pub fn open(&self) -> anyhow::Result<Machine> {
+        let backend = backend::Backend::Wine(Box::new(self.wine.open()?));
+        // The files it places are on its own layer, which goes with its sandbox: there is no
+        // list to keep, and the run's list is not this machine's to clean.
+        let disk = disk::Disk::on_own_layer(backend.disk().clone());
+        Ok(Machine::assemble(self.artifacts.clone(), backend, disk, self.lock.clone()))
+    }
 }
 
 impl Machine {
@@ -75,6 +103,15 @@ impl Machine {
             backend::Backend::open(choice, &artifacts.machines_dir(), &hosts_built, limits)?;
         let state = artifacts.machines_dir().join(backend.name());
         let disk = disk::Disk::open(&state, backend.disk().clone())?;
+        Ok(Machine::assemble(artifacts, backend, disk, Arc::new(lock)))
+    }
+
+    fn assemble(
+        artifacts: Artifacts,
+        backend: backend::Backend,
+        disk: disk::Disk,
+        lock: Arc<File>,
+    ) -> Machine {
         // An interrupted run ends every process of the run, then removes the files it placed
         // (in that order: a host still running could hold one open).
         let stop = backend.emergency_stop();
@@ -83,7 +120,17 @@ impl Machine {
             stop();
             remove_placed();
         });
-        Ok(Machine { artifacts, _on_interrupt: on_interrupt, backend, disk, _lock: lock })
+        Machine { artifacts, _on_interrupt: on_interrupt, backend, disk, lock }
+    }
+
+    /// What opens further pristine machines of this run, each with a sandbox of its own; None
+    /// without a sandbox (the one prefix is kept, and written by everything that runs on it).
+    pub fn seed(&self) -> Option<Seed> {
+        Some(Seed {
+            artifacts: self.artifacts.clone(),
+            wine: self.backend.seed()?,
+            lock: self.lock.clone(),
+        })
     }
 
     /// Whether every process of the run lives in a sandbox (bubblewrap on Linux): without one,

@@ -165,7 +165,12 @@ pub struct Jail {
     /// The processes kept between hosts: the sandbox's first ones, the wineserver and the
     /// Wine services the warm-up started (see [`Jail::keep_what_runs`]).
     kept: std::sync::Mutex<Vec<u32>>,
+    /// Its report and error files, when they are removed with it.
+    own_files: Vec<PathBuf>,
 }
+
+/// How many sandboxes this process has started, to name each one's files.
+static SANDBOXES_STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Jail {
     /// Starts the sandbox with its wineserver: persistent for a run, or ending by itself a few
@@ -248,8 +253,16 @@ impl Jail {
             arg(&["-p".as_ref()]);
         }
         let launch = Launch { program: spec.bwrap.clone(), args, env: Vec::new() };
-        let info = spec.state.join("sandbox.info");
-        let errors = spec.state.join("sandbox.err");
+        // A run may start several sandboxes at once (a matrix's machines, see `Seed`): each has
+        // files of its own, or one could read another's process id. The first keeps the plain
+        // names; the others' go with their sandbox.
+        let number = SANDBOXES_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = |extension: &str| match number {
+            0 => spec.state.join(format!("sandbox.{extension}")),
+            n => spec.state.join(format!("sandbox-{n}.{extension}")),
+        };
+        let (info, errors) = (name("info"), name("err"));
+        let own_files = if number == 0 { Vec::new() } else { vec![info.clone(), errors.clone()] };
         #[cfg(target_os = "linux")]
         let confinement = {
             let disk = spec.disk.clone();
@@ -308,6 +321,7 @@ impl Jail {
             confinement: spec.confinement.clone(),
             pid_namespace,
             kept: std::sync::Mutex::new(vec![leader]),
+            own_files,
         })
     }
 
@@ -458,6 +472,9 @@ impl Jail {
 impl Drop for Jail {
     fn drop(&mut self) {
         self.server.kill();
+        for file in &self.own_files {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::beneath::DiskRoot;
+use super::limits::Requested;
 use crate::process::{Confinement, Launch};
 
 /// A Wine prefix owned by the harness, playing the Windows machine.
@@ -41,8 +42,64 @@ pub struct Wine {
     pub(super) disk: Arc<DiskRoot>,
     /// The sandbox's base and the run's layer.
     pub(super) layers: super::overlay::Layers,
-    /// The run's limits, and what carries them out.
+    /// The machine's limits, and what carries them out.
     pub(super) limits: super::limits::RunLimits,
+    /// The bubblewrap that made the sandbox, for the sandboxes opened after it.
+    pub(super) bwrap: Option<PathBuf>,
+}
+
+/// What a sandboxed run's machine is made of, apart from its sandbox: [`WineSeed::open`]
+/// opens another sandbox over the same base, for a scenario of its own. It is a fresh
+/// overlay (the base with no change on it), a fresh wineserver (which reads the registry from
+/// the base again) and Wine's services started by a warm-up host of its own, under the run's
+/// limits in cgroups of its own. Nothing of the run's other sandboxes is looked at or cleaned:
+/// they may be running other scenarios.
+#[derive(Debug, Clone)]
+pub struct WineSeed {
+    wine64: PathBuf,
+    wineserver: PathBuf,
+    dir: PathBuf,
+    disk_dir: PathBuf,
+    prefix: PathBuf,
+    drives: PathBuf,
+    hosts_built: PathBuf,
+    hosts: PathBuf,
+    layers: super::overlay::Layers,
+    /// The run's limits, of which each machine gets its own cgroups.
+    limits: Requested,
+    bwrap: PathBuf,
+}
+
+impl WineSeed {
+    pub(super) fn open(&self) -> anyhow::Result<Wine> {
+        let mut wine = Wine {
+            wine64: self.wine64.clone(),
+            wineserver: self.wineserver.clone(),
+            dir: self.dir.clone(),
+            disk_dir: self.disk_dir.clone(),
+            prefix: self.prefix.clone(),
+            drives: self.drives.clone(),
+            hosts_built: self.hosts_built.clone(),
+            hosts: self.hosts.clone(),
+            jail: Err("the sandbox is starting".to_owned()),
+            server: None,
+            disk: Arc::new(DiskRoot::open(None, &self.dir, None)?),
+            layers: self.layers.clone(),
+            limits: super::limits::RunLimits::another(self.limits),
+            bwrap: Some(self.bwrap.clone()),
+        };
+        let spec = wine
+            .jail_spec(&self.bwrap, super::overlay::Mode::Run { disk_limit: self.limits.disk })?;
+        let jail = super::sandbox::Jail::start(&spec, true)?;
+        let owner = super::sandbox::sandbox_user()?;
+        wine.disk = Arc::new(DiskRoot::open(Some(&jail.root()), &wine.disk_dir, owner)?);
+        wine.jail = Ok(jail);
+        wine.warm_up()?;
+        if let Ok(jail) = &wine.jail {
+            jail.keep_what_runs();
+        }
+        Ok(wine)
+    }
 }
 
 /// Where the host programs are inside the prefix: `C:\isapi-harness\hosts`.
@@ -82,6 +139,7 @@ impl Wine {
             disk_dir,
             layers,
             limits,
+            bwrap: bwrap.as_ref().ok().cloned(),
         };
         wine.clean_up_after_earlier_runs();
         match &bwrap {
@@ -115,6 +173,29 @@ impl Wine {
             jail.keep_what_runs();
         }
         Ok(wine)
+    }
+
+    /// What opens more sandboxes of this run (see [`WineSeed`]); None without a sandbox,
+    /// where there is one prefix, written by every scenario.
+    pub(super) fn seed(&self) -> Option<WineSeed> {
+        let bwrap = self.bwrap.clone().filter(|_| self.jail.is_ok())?;
+        Some(WineSeed {
+            wine64: self.wine64.clone(),
+            wineserver: self.wineserver.clone(),
+            dir: self.dir.clone(),
+            disk_dir: self.disk_dir.clone(),
+            prefix: self.prefix.clone(),
+            drives: self.drives.clone(),
+            hosts_built: self.hosts_built.clone(),
+            hosts: self.hosts.clone(),
+            layers: self.layers.clone(),
+            limits: Requested {
+                memory: self.limits.memory,
+                processes: self.limits.processes,
+                disk: self.limits.disk,
+            },
+            bwrap,
+        })
     }
 
     /// Whatever a run that was killed left: its wineserver and Wine's services (an unsandboxed
@@ -180,7 +261,7 @@ impl Wine {
             clean_env: true,
             no_new_privs: true,
             syscall_filter: Some(super::seccomp::program().into()),
-            max_processes: self.limits.processes,
+            max_processes: self.limits.user_processes(),
             cgroups: self.limits.cgroup_files(),
             private_mounts: None,
         };

@@ -28,7 +28,9 @@
 //!
 //! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
 //! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
-//! and the others run on a machine it cannot have spoiled (see [`run`]).
+//! and the others run on a machine it cannot have spoiled (see [`run`]). With a sandbox every
+//! scenario with a DLL of unknown origin has a pristine machine of its own, so nothing such a
+//! DLL does reaches another scenario.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +41,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::arch::Os;
-use crate::machine::{BackendChoice, Machine};
+use crate::machine::{BackendChoice, Machine, Seed};
 use crate::report::{HostOutcome, ImageOutcome, StartReport};
 use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::ImageKind;
@@ -288,12 +290,15 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
 
 /// Where a matrix's scenarios run.
 pub enum Machines<'a> {
-    /// A machine the caller keeps (the test suite's shared one, or a benchmark's): it is never
+    /// A machine the caller keeps (the test suite's shared one): it is never
     /// replaced, so a scenario that ends its wineserver fails, and so does every later one.
     Borrowed(&'a Machine),
-    /// A machine the matrix owns, opened with this backend: after a scenario that ends with an
-    /// error, or that leaves the machine without its wineserver, it is closed and a fresh one
-    /// is opened for the next scenario.
+    /// A machine the matrix owns, opened with this backend. The scenarios whose images are
+    /// all the harness's own share it: after a scenario that ends with an error, or that
+    /// leaves the machine without its wineserver, it is closed and a fresh one is opened for
+    /// the next scenario. With a sandbox, a scenario with any other image (a DLL of unknown
+    /// origin) runs on a pristine machine of its own that its [`Seed`] opens, closed when the
+    /// scenario is done, so it never touches the shared one.
     Owned(Box<Machine>, BackendChoice),
 }
 
@@ -355,6 +360,10 @@ fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
         let error = slot.open_error.clone().unwrap_or_else(|| "no machine to run on".to_owned());
         return Attempt { report: None, error: Some(error), server_survived: true };
     };
+    attempt_on(machine, case)
+}
+
+fn attempt_on(machine: &Machine, case: &Case) -> Attempt {
     let (report, error) = match crate::iis::start(machine, &case.scenario) {
         Ok(report) => (Some(report), None),
         Err(error) => (None, Some(format!("{error:#}"))),
@@ -370,7 +379,8 @@ fn attempt(slot: &Slot<'_>, case: &Case) -> Attempt {
 /// On an owned machine the scenario that failed so leaves a fresh machine to the next one. When
 /// the wineserver ends during a scenario, every scenario that shared it is run again, alone, on
 /// a fresh machine: the one that ends the server again is the one that failed, and the others
-/// get the result of their own run.
+/// get the result of their own run. With a sandbox, a scenario with a DLL of unknown origin
+/// never shares: it runs on a pristine machine of its own ([`run_alone`]).
 pub fn run(
     machines: Machines<'_>,
     cases: &[Case],
@@ -380,6 +390,11 @@ pub fn run(
     let (held, backend) = match machines {
         Machines::Borrowed(machine) => (Held::Borrowed(machine), None),
         Machines::Owned(machine, backend) => (Held::Owned(machine), Some(backend)),
+    };
+    // With a sandbox, a scenario with a DLL of unknown origin gets a machine of its own.
+    let seed = match (&held, backend) {
+        (Held::Owned(machine), Some(_)) => machine.seed(),
+        _ => None,
     };
     let slot =
         RwLock::new(Slot { machine: Some(held), generation: 0, fit: true, open_error: None });
@@ -393,7 +408,10 @@ pub fn run(
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(index) else { break };
-                    let result = run_case(&slot, backend, case);
+                    let result = match &seed {
+                        Some(seed) if !only_own_images(case, seed) => run_alone(seed, case),
+                        _ => run_case(&slot, backend, case),
+                    };
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, &result);
                     results.lock().expect("results lock poisoned")[index] = Some(result);
                 }
@@ -406,6 +424,33 @@ pub fn run(
         .into_iter()
         .map(|result| result.expect("every case ran"))
         .collect()
+}
+
+/// Runs `case` on a machine of its own, opened from `seed` and closed when it is done, so
+/// whatever its DLLs wrote to the disk or the registry, or left running, ends with it. A
+/// scenario that ends its wineserver here ran alone, so it is the one that fails.
+fn run_alone(seed: &Seed, case: &Case) -> CaseResult {
+    let started = Instant::now();
+    let outcome = match seed.open() {
+        Ok(machine) => attempt_on(&machine, case),
+        Err(error) => Attempt {
+            report: None,
+            error: Some(format!("cannot open a machine for the scenario: {error:#}")),
+            server_survived: true,
+        },
+    };
+    case_result(case, outcome, started)
+}
+
+/// Whether every image `case` places is one of the harness's own builds (a mock, a synthetic
+/// image, or a file among the built ones): those write nothing on the machine and leave
+/// nothing running, so the scenario may share the run's machine. Any other file is a DLL of
+/// unknown origin.
+fn only_own_images(case: &Case, seed: &Seed) -> bool {
+    case.scenario.images.iter().all(|(_, spec)| match spec {
+        ImageSpec::File(source) => seed.artifacts().is_own(source),
+        ImageSpec::Mock { .. } | ImageSpec::Synthetic(_) | ImageSpec::Missing => true,
+    })
 }
 
 fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case) -> CaseResult {
@@ -445,6 +490,12 @@ fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case
             own.fit = false;
         }
     }
+    case_result(case, outcome, started)
+}
+
+/// What a scenario's run comes to: its report checked against its expectation, or why it
+/// could not be run.
+fn case_result(case: &Case, outcome: Attempt, started: Instant) -> CaseResult {
     let error = match (outcome.error, outcome.server_survived) {
         (Some(error), true) => Some(error),
         (Some(error), false) => Some(server_ended(Some(&error))),

@@ -24,6 +24,13 @@
  *   6 memory   takes memory 64 MiB at a time, touching every page, up to 8 GiB
  *   7 link     makes C:\Evil a link to LINK_TARGET, a folder outside the machine, for the
  *              harness to place a later scenario's image through
+ *   8 pristine first says what an earlier scenario's DLL left that it can see (a file on
+ *              C:, a registry value, system32's and syswow64's userenv.dll overwritten), then
+ *              leaves all of them itself:
+ *              "pristine: saw=<file,reg,dll64,dll32 or -> left=<the same or ->"
+ *   9 processes forks children that sleep (with raw system calls, as a fork bomb would)
+ *              until the system refuses one, ends and reaps them, and says how many it made
+ *              and the refusal's errno: "processes: made=<n> errno=<e>"
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -64,6 +71,8 @@ static long long sys6(long long n, long long a, long long b, long long c, long l
 #define SYS_close 3
 #define SYS_stat 4
 #define SYS_nanosleep 35
+#define SYS_kill 62
+#define SYS_wait4 61
 #define SYS_getpid 39
 #define SYS_fork 57
 #define SYS_symlink 88
@@ -392,6 +401,78 @@ static void hostile(char *said, size_t size)
         memset(chunk, 'x', 64 << 20);
     }
     snprintf(said, size, "memory: took=%u MiB", mib);
+#elif HOSTILE == 8
+    static const char junk[] = "MZ this is no longer a DLL";
+    static const char *dlls[][2] = {
+        { "dll64", "C:\\windows\\system32\\userenv.dll" },
+        { "dll32", "C:\\windows\\syswow64\\userenv.dll" },
+    };
+    char saw[128] = "", left[128] = "";
+    HKEY key;
+    DWORD value = 0, length = sizeof value, put = 0;
+    HANDLE file;
+    int i;
+    if (GetFileAttributesA("C:\\left-by-a-scenario.txt") != INVALID_FILE_ATTRIBUTES)
+        note(saw, sizeof saw, "file");
+    if (RegOpenKeyExA(HKEY_LOCAL_MACHINE, "Software\\isapi-harness-left", 0, KEY_READ, &key) ==
+        ERROR_SUCCESS) {
+        if (RegQueryValueExA(key, "left", NULL, NULL, (BYTE *)&value, &length) == ERROR_SUCCESS)
+            note(saw, sizeof saw, "reg");
+        RegCloseKey(key);
+    }
+    for (i = 0; i < 2; i++) {
+        char head[sizeof junk] = "";
+        DWORD got = 0;
+        file = CreateFileA(dlls[i][1], GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+        if (file != INVALID_HANDLE_VALUE) {
+            ReadFile(file, head, sizeof head - 1, &got, NULL);
+            CloseHandle(file);
+        }
+        if (got && memcmp(head, junk, got) == 0)
+            note(saw, sizeof saw, dlls[i][0]);
+    }
+    if (try_write("C:\\left-by-a-scenario.txt"))
+        note(left, sizeof left, "file");
+    value = 1;
+    if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, "Software\\isapi-harness-left", 0, NULL, 0,
+                        KEY_WRITE, NULL, &key, NULL) == ERROR_SUCCESS) {
+        if (RegSetValueExA(key, "left", 0, REG_DWORD, (const BYTE *)&value, sizeof value) ==
+            ERROR_SUCCESS)
+            note(left, sizeof left, "reg");
+        RegCloseKey(key);
+    }
+    for (i = 0; i < 2; i++) {
+        file = CreateFileA(dlls[i][1], GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+        if (file == INVALID_HANDLE_VALUE)
+            continue;
+        if (WriteFile(file, junk, sizeof junk - 1, &put, NULL) && put == sizeof junk - 1)
+            note(left, sizeof left, dlls[i][0]);
+        CloseHandle(file);
+    }
+    snprintf(said, size, "pristine: saw=%s left=%s", saw[0] ? saw : "-", left[0] ? left : "-");
+#elif HOSTILE == 9
+    static long long children[8192];
+    int made = 0, i;
+    long long refused = 0;
+    while (made < (int)(sizeof children / sizeof children[0])) {
+        long long child = sys3(SYS_fork, 0, 0, 0);
+        if (child == 0) {
+            struct { long long sec, nsec; } pause = { 3600, 0 };
+            for (;;)
+                sys3(SYS_nanosleep, &pause, 0, 0);
+        }
+        if (child < 0) {
+            refused = -child;
+            break;
+        }
+        children[made++] = child;
+    }
+    /* The host goes on with its own threads only when the children are gone and reaped. */
+    for (i = 0; i < made; i++)
+        sys3(SYS_kill, children[i], 9, 0);
+    for (i = 0; i < made; i++)
+        sys6(SYS_wait4, children[i], 0, 0, 0, 0, 0);
+    snprintf(said, size, "processes: made=%d errno=%lld", made, refused);
 #elif HOSTILE == 7
     char *unix = unix_name(L"C:\\Evil");
     long long made = unix ? sys3(SYS_symlink, LINK_TARGET, unix, 0) : -1;
