@@ -20,7 +20,13 @@ fn main() -> ExitCode {
         Err(error) => {
             // Cut short by SIGINT/SIGTERM: the signal thread is cleaning up and exits itself;
             // should this thread get here first, it still says what happened, never exit 2.
-            if let Some(interrupted) = error.downcast_ref::<harness::interrupt::Interrupted>() {
+            // An error that a signal caused (a warm-up host the clean-up ended, say) is the
+            // interruption's too: the signal, not the error it left behind, ends the run.
+            let interrupted = error
+                .downcast_ref::<harness::interrupt::Interrupted>()
+                .copied()
+                .or_else(|| harness::interrupt::requested().map(harness::interrupt::Interrupted));
+            if let Some(interrupted) = interrupted {
                 std::thread::sleep(std::time::Duration::from_secs(10));
                 eprintln!("isapi-harness: {interrupted}");
                 return ExitCode::from(interrupted.exit_code());
