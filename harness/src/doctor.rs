@@ -6,7 +6,6 @@
 //! it, and is tested in milliseconds with made-up observations.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What [`observe`] saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,19 +212,7 @@ pub fn observe() -> Observed {
     let windows = cfg!(windows);
     let wine = crate::machine::wine_pieces();
     let scratch = std::env::temp_dir();
-    let wine_version = wine.wine64.as_ref().filter(|_| !windows).and_then(|wine64| {
-        let launch = crate::process::Launch {
-            program: wine64.clone(),
-            args: vec!["--version".into()],
-            env: vec![],
-        };
-        let finished =
-            crate::process::run_bounded(&launch, &[], Duration::from_secs(20), &scratch).ok()?;
-        finished
-            .status
-            .is_some_and(|status| status.success())
-            .then(|| finished.stdout.trim().to_owned())
-    });
+    let wine_version = if windows { None } else { crate::machine::wine_version() };
     let sandbox = if windows {
         Err("not used on Windows".to_owned())
     } else {

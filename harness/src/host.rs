@@ -104,6 +104,22 @@ pub struct ImageLoad {
 }
 
 impl ImageLoad {
+    /// An image of `kind` at `path` before any step of its story is known.
+    pub fn new(kind: ImageKind, path: String) -> ImageLoad {
+        ImageLoad {
+            kind,
+            path,
+            absent: None,
+            load: None,
+            exports: None,
+            version: None,
+            request: None,
+            terminated: None,
+            last_call: None,
+            output: Vec::new(),
+        }
+    }
+
     /// Whether LoadLibraryExW returned a module; None when it never returned.
     pub fn loaded(&self) -> Option<bool> {
         self.load.map(|result| result.is_ok())
@@ -419,20 +435,9 @@ impl Reader<'_> {
                         "a load after a failure, though the host was told to stop".to_owned()
                     );
                 }
-                self.run.images.push(ImageLoad {
-                    kind,
-                    // The machine's Windows path: on the windows backend the host was given
-                    // (and has just named) the sandbox's copy, which is no path of the server.
-                    path: planned.path.as_str().to_owned(),
-                    absent: None,
-                    load: None,
-                    exports: None,
-                    version: None,
-                    request: None,
-                    terminated: None,
-                    last_call: None,
-                    output: Vec::new(),
-                });
+                // The machine's Windows path: on the windows backend the host was given (and
+                // has just named) the sandbox's copy, which is no path of the server.
+                self.run.images.push(ImageLoad::new(kind, planned.path.as_str().to_owned()));
             }
             Line::Absent { index, win32_error } => {
                 if !self.plan.probe_before_load {

@@ -96,20 +96,13 @@ pub fn apply(
             Reconciled::WindowsLoads { rule } => (WindowsSays::LoadsNotRunHere, rule),
         };
         let original = load.clone();
+        // Windows's answer alone: none of what the host did after the load happened there.
         *load = ImageLoad {
-            kind: original.kind,
-            path: original.path.clone(),
-            absent: None,
             load: Some(match windows {
                 WindowsSays::Refuses(error) => Err(error),
                 WindowsSays::LoadsNotRunHere => Ok(()),
             }),
-            exports: None,
-            version: None,
-            request: None,
-            terminated: None,
-            last_call: None,
-            output: Vec::new(),
+            ..ImageLoad::new(original.kind, original.path.clone())
         };
         answer.correction = Some(Correction {
             rule,
@@ -190,16 +183,8 @@ mod tests {
 
     fn loaded(i: usize) -> ImageLoad {
         ImageLoad {
-            kind: ImageKind::Filter,
-            path: format!(r"C:\f\{i}.dll"),
-            absent: None,
             load: Some(Ok(())),
-            exports: None,
-            version: None,
-            request: None,
-            terminated: None,
-            last_call: None,
-            output: Vec::new(),
+            ..ImageLoad::new(ImageKind::Filter, format!(r"C:\f\{i}.dll"))
         }
     }
 

@@ -27,6 +27,7 @@ pub use disk::{Content, Layout, LayoutGuard};
 pub use sandbox::probe as probe_sandbox;
 pub use wine::{
     DEBIAN_I386_MODULE, WinePieces, major_of as wine_major_of, wine_major, wine_pieces,
+    wine_version,
 };
 
 use crate::artifacts::Artifacts;

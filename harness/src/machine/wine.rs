@@ -682,18 +682,29 @@ fn find_wine() -> anyhow::Result<(PathBuf, PathBuf)> {
     }
 }
 
-/// The major version of this machine's Wine (`wine64 --version`), asked once per process; None
-/// without Wine, or when it did not answer.
+/// What this machine's `wine64 --version` printed (`wine-8.0 (Debian 8.0~repack-4)`), asked
+/// once per process; None without Wine, or when it did not answer.
+pub fn wine_version() -> Option<String> {
+    static VERSION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let wine64 = wine_pieces().wine64?;
+            let launch = Launch { program: wine64, args: vec!["--version".into()], env: vec![] };
+            let scratch = std::env::temp_dir();
+            let finished =
+                crate::process::run_bounded(&launch, &[], Duration::from_secs(20), &scratch)
+                    .ok()?;
+            finished
+                .status
+                .is_some_and(|status| status.success())
+                .then(|| finished.stdout.trim().to_owned())
+        })
+        .clone()
+}
+
+/// The major version of this machine's Wine; None without one.
 pub fn wine_major() -> Option<u32> {
-    static MAJOR: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *MAJOR.get_or_init(|| {
-        let wine64 = wine_pieces().wine64?;
-        let launch = Launch { program: wine64, args: vec!["--version".into()], env: vec![] };
-        let scratch = std::env::temp_dir();
-        let finished =
-            crate::process::run_bounded(&launch, &[], Duration::from_secs(20), &scratch).ok()?;
-        major_of(finished.stdout.trim())
-    })
+    major_of(&wine_version()?)
 }
 
 /// `8` from `wine-8.0 (Debian 8.0~repack-4)` or `wine-10.0-rc1`.
