@@ -31,6 +31,7 @@ mod remedy;
 pub mod report;
 pub mod repro;
 pub mod scenario;
+pub mod server_copy;
 mod text_position;
 pub mod vocab;
 pub mod windows_loader;
