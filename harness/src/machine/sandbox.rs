@@ -165,8 +165,8 @@ pub struct Jail {
     /// The processes kept between hosts: the sandbox's first ones, the wineserver and the
     /// Wine services the warm-up started (see [`Jail::keep_what_runs`]).
     kept: std::sync::Mutex<Vec<u32>>,
-    /// Its report and error files, when they are removed with it.
-    own_files: Vec<PathBuf>,
+    /// Its report and error files, when they are removed with it (on drop).
+    _own_files: OwnFiles,
 }
 
 /// How many sandboxes this process has started, to name each one's files.
@@ -262,7 +262,13 @@ impl Jail {
             n => spec.state.join(format!("sandbox-{n}.{extension}")),
         };
         let (info, errors) = (name("info"), name("err"));
-        let own_files = if number == 0 { Vec::new() } else { vec![info.clone(), errors.clone()] };
+        // Removed with the sandbox, or here if it never opens: a matrix whose machines keep
+        // failing to open must not leave two files per scenario behind.
+        let own_files = OwnFiles(if number == 0 {
+            Vec::new()
+        } else {
+            vec![info.clone(), errors.clone()]
+        });
         #[cfg(target_os = "linux")]
         let confinement = {
             let disk = spec.disk.clone();
@@ -321,7 +327,7 @@ impl Jail {
             confinement: spec.confinement.clone(),
             pid_namespace,
             kept: std::sync::Mutex::new(vec![leader]),
-            own_files,
+            _own_files: own_files,
         })
     }
 
@@ -471,8 +477,18 @@ impl Jail {
 
 impl Drop for Jail {
     fn drop(&mut self) {
+        // Its own files go after this, with the field.
         self.server.kill();
-        for file in &self.own_files {
+    }
+}
+
+/// Files a sandbox made for itself, removed when dropped unless the sandbox took them over.
+#[derive(Debug)]
+struct OwnFiles(Vec<PathBuf>);
+
+impl Drop for OwnFiles {
+    fn drop(&mut self) {
+        for file in &self.0 {
             let _ = std::fs::remove_file(file);
         }
     }
