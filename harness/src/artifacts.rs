@@ -91,10 +91,22 @@ impl Artifacts {
         Ok(path)
     }
 
+    /// A dependency fixture built from `mock-deps/` for `arch` (`deps/<arch>/NAME`): the
+    /// crafted DLLs each row of Windows's loader rules is measured with.
+    pub fn dependency_fixture(&self, arch: Arch, name: &str) -> anyhow::Result<PathBuf> {
+        let path = self.root.join("deps").join(arch.dir_name()).join(name);
+        if !path.is_file() {
+            bail!("the dependency fixture `{name}` for {arch} is not built at `{}`; run `cargo xtask build`", path.display());
+        }
+        Ok(path)
+    }
+
     /// Whether `source` is one of the harness's own files (a build of `cargo xtask build`, or
     /// a file the harness wrote to probe with), rather than a DLL of the user's.
     pub fn is_own(&self, source: &Path) -> bool {
-        ["filters", "extensions"].iter().any(|folder| source.starts_with(self.root.join(folder)))
+        ["filters", "extensions", "deps"]
+            .iter()
+            .any(|folder| source.starts_with(self.root.join(folder)))
             || source.starts_with(self.probe_files_dir())
     }
 

@@ -22,6 +22,9 @@ pub struct Observed {
     /// How a sandboxed run would keep its default limits (memory, processes, disk), or why
     /// it could not; None on Windows.
     pub limits: Option<crate::machine::limits::LimitsReport>,
+    /// Each row of Wine's known differences measured on this Wine (see `rule_rows`), or why
+    /// they could not be; None where nothing was measured (Windows, or no Wine or built files).
+    pub rows: Option<Result<Vec<crate::rule_rows::RowMeasurement>, String>>,
 }
 
 /// One piece and its state.
@@ -115,6 +118,47 @@ fn loader_rules_finding(seen: &Observed) -> Finding {
     let piece = "Wine's known differences from Windows's loader";
     let measured = crate::windows_loader::divergence::MEASURED_ON_WINE;
     let rows = crate::windows_loader::divergence::RULES.len();
+    match &seen.rows {
+        Some(Ok(measurements)) => {
+            let differing: Vec<String> = measurements
+                .iter()
+                .filter(|row| !row.holds())
+                .map(|row| {
+                    let answered = match row.answered {
+                        Ok(crate::windows_loader::WineAnswer::Loaded) => "loaded".to_owned(),
+                        Ok(crate::windows_loader::WineAnswer::Refused(error)) => {
+                            format!("refused with {}", error.code())
+                        }
+                        Err(end) => format!("gave no answer (the host {})", end.name()),
+                    };
+                    format!("{} in a {} host {answered}", row.rule.id, row.bits)
+                })
+                .collect();
+            let probed = crate::windows_loader::divergence::RULES
+                .iter()
+                .filter(|rule| rule.probe.is_some())
+                .count();
+            let detail = if differing.is_empty() {
+                format!(
+                    "measured here: each of the {} crafted cases ({probed} of the {rows} rows, in 32- and 64-bit hosts) answered as its row says",
+                    measurements.len()
+                )
+            } else {
+                format!(
+                    "measured here: {} of {} crafted cases answer otherwise than their row ({}); this Wine is not the one the rows describe (Wine {measured}), so where such a row applies its correction may be wrong",
+                    differing.len(),
+                    measurements.len(),
+                    differing.join("; ")
+                )
+            };
+            return Finding { piece, detail, fix: Vec::new() };
+        }
+        Some(Err(why)) => {
+            let detail = format!("the rows could not be measured here: {why}");
+            return Finding { piece, detail, fix: Vec::new() };
+        }
+        None => {}
+    }
     let detail = match seen.wine_version.as_deref().and_then(crate::machine::wine_major_of) {
         Some(major) if major == measured => {
             format!("the {rows} rows were measured on Wine {measured}, this machine's")
@@ -229,7 +273,15 @@ pub fn observe() -> Observed {
         );
         limits.report.clone().expect("set_up always reports")
     });
-    Observed { windows, wine, wine_version, sandbox, artifacts, limits }
+    let rows = (!windows && wine.wine64.is_some() && artifacts.is_ok()).then(measure_rows);
+    Observed { windows, wine, wine_version, sandbox, artifacts, limits, rows }
+}
+
+/// Opens this machine and measures each row of Wine's known differences on it.
+fn measure_rows() -> Result<Vec<crate::rule_rows::RowMeasurement>, String> {
+    crate::machine::Machine::open(crate::machine::BackendChoice::Auto)
+        .and_then(|machine| crate::rule_rows::measure(&machine))
+        .map_err(|error| format!("{error:#}"))
 }
 
 #[cfg(test)]
@@ -254,6 +306,7 @@ mod tests {
                 processes: kept(256, "cgroup v1 pids"),
                 disk: kept(1 << 30, "the size of the run's tmpfs"),
             }),
+            rows: None,
         }
     }
 
@@ -289,6 +342,46 @@ mod tests {
                 && detail.contains("rule_verified_on_this_wine: false"),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn rows_measured_here_are_said_and_one_that_differs_is_named() {
+        use crate::arch::Bits;
+        use crate::rule_rows::RowMeasurement;
+        use crate::vocab::{HostEnd, Win32Error};
+        use crate::windows_loader::WineAnswer;
+        use crate::windows_loader::divergence::{DEPENDENCY_WRONG_BITNESS, MISSING_IMPORT};
+        let rows = |seen: &Observed| {
+            let found = findings(seen);
+            let finding = found.iter().find(|f| f.piece.starts_with("Wine's known differences"));
+            let finding = finding.expect("the rows' finding").clone();
+            assert!(finding.ok(), "a differing row is no piece to install: {finding:?}");
+            finding.detail
+        };
+        let holding = vec![
+            RowMeasurement { rule: MISSING_IMPORT, bits: Bits::B32, answered: Ok(WineAnswer::Loaded) },
+            RowMeasurement {
+                rule: DEPENDENCY_WRONG_BITNESS,
+                bits: Bits::B64,
+                answered: Ok(WineAnswer::Refused(Win32Error::MOD_NOT_FOUND)),
+            },
+        ];
+        let mut seen = complete();
+        seen.rows = Some(Ok(holding.clone()));
+        assert!(rows(&seen).contains("each of the 2 crafted cases"), "{}", rows(&seen));
+
+        let mut differing = holding;
+        differing[1].answered = Ok(WineAnswer::Refused(Win32Error::BAD_EXE_FORMAT));
+        differing.push(RowMeasurement {
+            rule: MISSING_IMPORT,
+            bits: Bits::B64,
+            answered: Err(HostEnd::TimedOut),
+        });
+        seen.rows = Some(Ok(differing));
+        let detail = rows(&seen);
+        assert!(detail.contains("2 of 3 crafted cases answer otherwise"), "{detail}");
+        assert!(detail.contains("dependency_wrong_bitness in a 64-bit host refused with 193"), "{detail}");
+        assert!(detail.contains("missing_import in a 64-bit host gave no answer"), "{detail}");
     }
 
     #[test]

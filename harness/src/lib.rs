@@ -28,6 +28,7 @@ mod model;
 pub mod pe;
 pub mod process;
 mod remedy;
+pub mod rule_rows;
 pub mod report;
 pub mod repro;
 pub mod scenario;

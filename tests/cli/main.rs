@@ -636,6 +636,12 @@ fn doctor_finds_everything_here() {
         for piece in ["Wine 8 (64-bit)", "Wine's 32-bit modules", "bubblewrap"] {
             assert!(text.contains(&format!("ok       {piece}")), "{piece}: {text}");
         }
+        // Each row with a crafted case, loaded here in both bitnesses: Wine 8 answers as the
+        // rows say.
+        assert!(
+            text.contains("measured here: each of the 16 crafted cases (8 of the 9 rows, in 32- and 64-bit hosts) answered as its row says"),
+            "{text}"
+        );
     }
 }
 

@@ -272,3 +272,14 @@ fn pywin32_isapi_loader_without_python(
     assert_eq!(run.end, HostEnd::Completed, "{run:?}");
     assert_refused(&run.images[0], error);
 }
+
+/// The rows as `doctor` measures them (`harness::rule_rows`): every row with a crafted case,
+/// in both bitnesses, answers on this Wine as the row says; the cases above are the same rows
+/// measured one by one.
+#[test]
+fn every_row_doctor_measures_holds_on_this_wine() {
+    let measured = harness::rule_rows::measure(machine()).expect("the fixtures are built");
+    assert_eq!(measured.len(), 16, "8 rows with a crafted case, 2 bitnesses: {measured:?}");
+    let differing: Vec<_> = measured.iter().filter(|row| !row.holds()).collect();
+    assert!(differing.is_empty(), "{differing:#?}");
+}

@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-/// Folders of `target/isapi-harness/` that hold no images a user places (`deps/` holds the
-/// dependency fixtures only the test suite places).
-const NOT_IMAGES: &[&str] = &["deps", "machine", "obj", "tools"];
+/// Folders of `target/isapi-harness/` that hold no images a run needs. (`deps/`, the
+/// dependency fixtures, is carried: `doctor` measures Windows's loader rules with them.)
+const NOT_IMAGES: &[&str] = &["machine", "obj", "tools"];
 
 /// Marks a folder this command wrote, so that writing it again may replace it.
 const MARKER: &str = ".isapi-harness-dist";
@@ -39,7 +39,8 @@ of real DLLs in 32- and 64-bit host processes. This folder works wherever it is 
   isapi-harness doctor                      what this machine lacks, and how to install it
 
 hosts/ holds the host programs, filters/ the mock filters, native module and odd images,
-extensions/ the mock ISAPI extensions; the simulated machine is made in machine/ on the first run (10-20 s on Linux), or where --machine-dir says.
+extensions/ the mock ISAPI extensions, deps/ the crafted DLLs `doctor` measures the loader's
+rules with; the simulated machine is made in machine/ on the first run (10-20 s on Linux), or where --machine-dir says.
 On Linux the harness needs Wine 8 with its 32-bit modules and bubblewrap: `isapi-harness
 doctor` says what is missing and the commands that install it. On Windows it needs nothing.
 

@@ -20,6 +20,29 @@ pub struct Rule {
     pub wine_does: &'static str,
     /// Where the difference is documented.
     pub source: &'static str,
+    /// How Wine's side is measured on crafted DLLs; None where no crafted case shows it.
+    pub probe: Option<Probe>,
+}
+
+/// A row's measurement: a crafted filter built from `mock-deps/` (`deps/<arch>/` of the
+/// build), loaded by a real host of its own bitness with `beside` in its folder and nothing
+/// else placed, and the answer Wine gives when the row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub filter: &'static str,
+    pub beside: &'static [(&'static str, Beside)],
+    pub wine_answers: WineAnswer,
+}
+
+/// What a probe puts beside its filter, under the name the probe gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beside {
+    /// A `mock-deps/` build of the host's own architecture.
+    Fixture(&'static str),
+    /// A `mock-deps/` build of the other architecture.
+    OtherArch(&'static str),
+    /// A file that is no image (the build's `odd:text`).
+    NotAnImage,
 }
 
 impl Serialize for Rule {
@@ -33,6 +56,11 @@ pub const MISSING_IMPORT: Rule = Rule {
     id: "missing_import",
     wine_does: "Wine loaded it, binding the import to a stub that fails when called",
     source: "windows-loader-vs-wine.md, rows 1-2: Wine's ntdll loader.c allocate_stub; Windows: ntdll/tests/error.c (127, 182)",
+    probe: Some(Probe {
+        filter: "imports_dep_missing_name.dll",
+        beside: &[("dep.dll", Beside::Fixture("dep.dll"))],
+        wine_answers: WineAnswer::Loaded,
+    }),
 };
 
 /// A forwarder whose target DLL or function is missing.
@@ -40,6 +68,11 @@ pub const FORWARDER_TARGET_MISSING: Rule = Rule {
     id: "forwarder_target_missing",
     wine_does: "Wine loaded it, binding the forwarded import to a stub",
     source: "windows-loader-vs-wine.md, row 3 (probable on Windows; no Windows run shows it)",
+    probe: Some(Probe {
+        filter: "imports_forwarded.dll",
+        beside: &[("dep_forwarder.dll", Beside::Fixture("dep_forwarder.dll"))],
+        wine_answers: WineAnswer::Loaded,
+    }),
 };
 
 /// The only copy of a dependency on the search path is of the other machine type.
@@ -47,6 +80,11 @@ pub const DEPENDENCY_WRONG_BITNESS: Rule = Rule {
     id: "dependency_wrong_bitness",
     wine_does: "Wine answers 126 for every dependency that fails",
     source: "windows-loader-vs-wine.md, row 5: Wine's fixup_imports (loader.c 1403); Windows: kernel32/tests/loader.c 651-703",
+    probe: Some(Probe {
+        filter: "imports_dep.dll",
+        beside: &[("dep.dll", Beside::OtherArch("dep.dll"))],
+        wine_answers: WineAnswer::Refused(Win32Error::MOD_NOT_FOUND),
+    }),
 };
 
 /// A dependency found on the search path is no image.
@@ -54,6 +92,11 @@ pub const DEPENDENCY_NOT_AN_IMAGE: Rule = Rule {
     id: "dependency_not_an_image",
     wine_does: "Wine answers 126 for every dependency that fails",
     source: "windows-loader-vs-wine.md, row 7: loader.c 1403; Windows: kernel32/tests/loader.c 704-724",
+    probe: Some(Probe {
+        filter: "imports_dep.dll",
+        beside: &[("dep.dll", Beside::NotAnImage)],
+        wine_answers: WineAnswer::Refused(Win32Error::MOD_NOT_FOUND),
+    }),
 };
 
 /// A C runtime the target does not have, that Wine has builtin.
@@ -61,6 +104,11 @@ pub const RUNTIME_NOT_INSTALLED: Rule = Rule {
     id: "runtime_not_installed",
     wine_does: "Wine loaded its own builtin copy",
     source: "windows-loader-vs-wine.md, rows 11-12 and \"What a bare server has\"; Microsoft Learn, Universal CRT deployment",
+    probe: Some(Probe {
+        filter: "imports_vcruntime140.dll",
+        beside: &[],
+        wine_answers: WineAnswer::Loaded,
+    }),
 };
 
 /// A manifest dependency on an assembly the server's WinSxS lacks.
@@ -68,6 +116,11 @@ pub const SIDE_BY_SIDE_MISSING: Rule = Rule {
     id: "side_by_side_missing",
     wine_does: "Wine ships the VC80/VC90 assemblies and never fails a load on a manifest",
     source: "windows-loader-vs-wine.md, row 11: loader.c 1388; Windows: kernel32/tests/actctx.c 1048, 1115",
+    probe: Some(Probe {
+        filter: "manifest_vc90.dll",
+        beside: &[],
+        wine_answers: WineAnswer::Loaded,
+    }),
 };
 
 /// A DLL Windows ships and Wine 8 lacks (`mfc42.dll`).
@@ -75,6 +128,11 @@ pub const WINDOWS_SHIPS_WINE_LACKS: Rule = Rule {
     id: "windows_ships_wine_lacks",
     wine_does: "Wine 8 has no such DLL and answered 126",
     source: "windows-loader-vs-wine.md, row 14 and \"What a bare server has\"",
+    probe: Some(Probe {
+        filter: "imports_mfc42.dll",
+        beside: &[],
+        wine_answers: WineAnswer::Refused(Win32Error::MOD_NOT_FOUND),
+    }),
 };
 
 /// `mscoree.dll`, switched off for every host so Wine never offers to install Mono.
@@ -82,6 +140,11 @@ pub const CLR_SWITCHED_OFF: Rule = Rule {
     id: "clr_switched_off",
     wine_does: "the harness switches Wine's mscoree off for every host, so Wine answered 126",
     source: "windows-loader-vs-wine.md, row 15",
+    probe: Some(Probe {
+        filter: "imports_mscoree.dll",
+        beside: &[],
+        wine_answers: WineAnswer::Refused(Win32Error::MOD_NOT_FOUND),
+    }),
 };
 
 /// Server 2003 and 2008 search on past a file that is no image; Wine stops, as Windows 7 does.
@@ -89,6 +152,9 @@ pub const SEARCH_PAST_A_NON_IMAGE: Rule = Rule {
     id: "search_past_a_non_image",
     wine_does: "Wine stops at the file that is no image, as Windows 7 and later do, and answered 193",
     source: "windows-loader-vs-wine.md, row 8: kernel32/tests/loader.c 720-724 (broken <= vista)",
+    // Needs a good copy further down the search path than the image's folder, on a 2003
+    // profile; the resolver's unit tests hold that row.
+    probe: None,
 };
 
 /// The Wine whose answers the rows describe (Debian 12's `wine64 8.0`), measured by
