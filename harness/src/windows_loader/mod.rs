@@ -468,10 +468,17 @@ impl Walk<'_> {
         let mut passed_non_image = false;
         for folder in &self.folders {
             searched.push(folder.to_string());
-            let Some(file) =
-                self.disk.file(&self.search.on_disk(folder.child(file_name), self.bits))
+            let target = folder.child(file_name);
+            let Some(file) = self.disk.file(&self.search.on_disk(target.clone(), self.bits))
             else {
                 continue;
+            };
+            // Named by the server's path where the machine keeps it elsewhere (an x86
+            // server's System32 is the machine's SysWOW64).
+            let file = if file.path.as_str() == target.as_str() {
+                file
+            } else {
+                Arc::new(DiskFile { path: target, ..(*file).clone() })
             };
             // Wine's copy of something the server does not have: as if absent.
             if file.linkage.wine_builtin
