@@ -18,13 +18,7 @@ use harness::scenario::{ImageSpec, Scenario};
 use harness::vocab::{Stage, Win32Error};
 use rstest::rstest;
 
-use crate::support::{machine, one_filter_server, tests_dir, win};
-
-fn fixture(arch: Arch, name: &str) -> ImageSpec {
-    let path = machine().artifacts().root().join("deps").join(arch.dir_name()).join(name);
-    assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
-    ImageSpec::File(path)
-}
+use crate::support::{dependency_fixture as fixture, machine, one_filter_server, tests_dir, win};
 
 /// A server whose global filter is `filter` (a fixture of the host's architecture) with
 /// `beside` in its folder, loaded by a host of `bits`: 64-bit inetinfo.exe in IIS 5.0
