@@ -7,17 +7,20 @@
 use std::collections::HashMap;
 
 use crate::loader_answer;
-use crate::machine::{Layout, Machine, WinPath};
+use crate::machine::{HostEnv, Layout, Machine, WinPath};
 use crate::model::{Next, Observation, ServerModel};
 use crate::pe::ImageInfo;
 use crate::report::StartReport;
 use crate::vocab::BackendKind;
+use crate::windows_loader::divergence::Loader;
 use crate::windows_loader::{self, Search};
 
 /// Runs `model` on `machine` with the files `layout` places (the scenario's images and
 /// nothing else at the paths the model loads). `search` is where Windows's loader would look
 /// for each image's dependencies, and what the server holds: each host's answers then go
-/// through `loader_answer`, which gives Windows's answer where Wine's is known to differ.
+/// through `loader_answer`, which gives the target Windows's answer where the real loader's
+/// is known to differ (Wine's loader, or on the windows backend a computer that is not the
+/// server). Every host's PATH has the folders `search` adds.
 pub fn run<M: ServerModel>(
     machine: &Machine,
     layout: &Layout,
@@ -28,26 +31,26 @@ pub fn run<M: ServerModel>(
     // The files do not change while the layout is held, so each one's headers are read once.
     let mut headers: HashMap<WinPath, Option<ImageInfo>> = HashMap::new();
     let disk = machine.loader_disk();
-    let rules_apply = machine.backend() == BackendKind::Wine;
-    let wine_major = if rules_apply { crate::machine::wine_major() } else { None };
+    let loader = match machine.backend() {
+        BackendKind::Wine => Loader::Wine { major: crate::machine::wine_major() },
+        BackendKind::Windows => Loader::ThisWindows,
+    };
     let mut observed = None;
     while let Next::Start(plan) = model.next(observed.take())? {
-        let native_only = search.profile.native_only_dlls(plan.bits);
-        let first = machine.run_host_native_only(&plan, &native_only)?;
-        // On the windows backend the loader is Windows's own; the target's profile is not
-        // applied there yet (its System32 is the runner's, not the simulated disk's).
-        let resolutions = if rules_apply {
-            plan.images
-                .iter()
-                .map(|image| windows_loader::resolve(&disk, search, &image.path, plan.bits))
-                .collect()
-        } else {
-            Vec::new()
+        let env = HostEnv {
+            native_only: search.profile.native_only_dlls(plan.bits),
+            path: &search.extra_path,
         };
-        let applied = loader_answer::apply(&plan, first, resolutions, wine_major);
+        let first = machine.run_host_in(&plan, &env)?;
+        let resolutions = plan
+            .images
+            .iter()
+            .map(|image| windows_loader::resolve(&disk, search, &image.path, plan.bits))
+            .collect();
+        let applied = loader_answer::apply(&plan, first, resolutions, loader);
         let run = match &applied.rerun {
             Some(rerun) => {
-                let second = machine.run_host_native_only(&rerun.plan, &native_only)?;
+                let second = machine.run_host_in(&rerun.plan, &env)?;
                 loader_answer::merge(applied.run, rerun, second)
             }
             None => applied.run,

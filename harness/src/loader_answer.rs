@@ -5,7 +5,7 @@
 //! from the same files. Where a row of `windows_loader::divergence` says the two answers
 //! differ, the image's load in the run becomes Windows's answer (a refusal with its error, or a
 //! load whose entry points could not be called here), with Wine's own answer kept beside it
-//! ([`Correction::wine`]), so the model acts on Windows's answer as on any other: a filter
+//! ([`Correction::real`]), so the model acts on Windows's answer as on any other: a filter
 //! Windows refuses fails the service or the worker as a 127 would, and a host told to stop at
 //! the first failure stops there. What the host did after a load Windows would not have made
 //! (the stub an import was bound to, called and crashing; the later images in the same
@@ -13,10 +13,16 @@
 //! images ([`Applied::rerun`]) and the run is that second, real host's, with the corrected
 //! images put back in their places ([`merge`]). Nothing here computes an answer that no rule
 //! names: every other image keeps the loader's.
+//!
+//! On the windows backend the real loader is the computer's own Windows: its answer needs no
+//! correction as a loader's, but the computer is not the target, so the rows about what the
+//! server holds (a runtime it lacks) still apply, the computer's answer kept beside in the same
+//! way.
 
 use serde::Serialize;
 
 use crate::host::{HostPlan, HostRun, ImageLoad};
+use crate::windows_loader::divergence::Loader;
 use crate::windows_loader::{Dependency, Reconciled, Resolution, Rule, WineAnswer, reconcile};
 
 /// What the run says about one image's load beyond the host's answer.
@@ -40,10 +46,23 @@ impl LoaderAnswer {
 pub struct Correction {
     pub rule: Rule,
     pub windows: WindowsSays,
-    /// Wine's own report of the image, as the host gave it.
-    pub wine: ImageLoad,
-    /// Whether this machine's Wine is the one the rule's row was measured on.
-    pub rule_verified_on_this_wine: bool,
+    /// The real loader's own report of the image, as the host gave it.
+    pub real: ImageLoad,
+    /// Which loader that was: Wine, or the Windows the harness runs on.
+    pub loader: Loader,
+}
+
+impl Correction {
+    /// Whether this machine's Wine is the one the rule's row was measured on; None when the
+    /// loader is no Wine.
+    pub fn rule_verified_on_this_wine(&self) -> Option<bool> {
+        match self.loader {
+            Loader::Wine { major } => {
+                Some(major == Some(crate::windows_loader::divergence::MEASURED_ON_WINE))
+            }
+            Loader::ThisWindows => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,13 +88,13 @@ pub struct Rerun {
     pub indices: Vec<usize>,
 }
 
-/// Applies the rules to one host's run. `resolutions` has one entry per planned image.
-/// `wine_major` is this machine's Wine's major version.
+/// Applies the rules that can differ for `loader` to one host's run. `resolutions` has one
+/// entry per planned image.
 pub fn apply(
     plan: &HostPlan,
     mut run: HostRun,
     resolutions: Vec<Resolution>,
-    wine_major: Option<u32>,
+    loader: Loader,
 ) -> Applied {
     let mut answers: Vec<Option<LoaderAnswer>> = resolutions
         .into_iter()
@@ -90,7 +109,7 @@ pub fn apply(
             None => continue,
         };
         let Some(Some(answer)) = answers.get_mut(index) else { continue };
-        let (windows, rule) = match reconcile(wine, &answer.windows) {
+        let (windows, rule) = match reconcile(wine, &answer.windows, loader) {
             Reconciled::LoaderStands => continue,
             Reconciled::WindowsRefuses { error, rule } => (WindowsSays::Refuses(error), rule),
             Reconciled::WindowsLoads { rule } => (WindowsSays::LoadsNotRunHere, rule),
@@ -104,13 +123,7 @@ pub fn apply(
             }),
             ..ImageLoad::new(original.kind, original.path.clone())
         };
-        answer.correction = Some(Correction {
-            rule,
-            windows,
-            wine: original,
-            rule_verified_on_this_wine: wine_major
-                == Some(crate::windows_loader::divergence::MEASURED_ON_WINE),
-        });
+        answer.correction = Some(Correction { rule, windows, real: original, loader });
         corrected.push(index);
         // A host told to stop at its first failure goes no further on Windows.
         if plan.stop_at_first_failure && matches!(windows, WindowsSays::Refuses(_)) {
@@ -162,6 +175,8 @@ mod tests {
     use crate::vocab::{HostEnd, ImageKind, ProcessName, Win32Error};
     use crate::windows_loader::DependencyOutcome;
     use crate::winpath::WinPath;
+
+    const WINE_8: Loader = Loader::Wine { major: Some(8) };
 
     fn plan(images: usize, stop: bool) -> HostPlan {
         HostPlan {
@@ -227,13 +242,13 @@ mod tests {
             vec![loaded(0), loaded(1), loaded(2)],
             HostEnd::Crashed { exception_code: 0xc000_0005 },
         );
-        let applied = apply(&plan, first, vec![binds(), missing_import(), binds()], Some(8));
+        let applied = apply(&plan, first, vec![binds(), missing_import(), binds()], WINE_8);
         assert_eq!(applied.run.images.len(), 2, "the third was never tried on Windows");
         assert_eq!(applied.run.images[1].load, Some(Err(Win32Error::PROC_NOT_FOUND)));
         let correction =
             applied.answers[1].as_ref().and_then(|a| a.correction.clone()).expect("corrected");
         assert_eq!(correction.rule.id, "missing_import");
-        assert_eq!(correction.wine.load, Some(Ok(())), "Wine's own answer kept");
+        assert_eq!(correction.real.load, Some(Ok(())), "Wine's own answer kept");
         let rerun = applied.rerun.expect("the host is started again");
         assert_eq!(rerun.indices, vec![0]);
         assert_eq!(rerun.plan.images.len(), 1);
@@ -249,7 +264,7 @@ mod tests {
     fn without_stopping_every_other_image_comes_from_the_second_host() {
         let plan = plan(3, false);
         let first = run(vec![loaded(0), loaded(1), loaded(2)], HostEnd::Completed);
-        let applied = apply(&plan, first, vec![missing_import(), binds(), binds()], Some(8));
+        let applied = apply(&plan, first, vec![missing_import(), binds(), binds()], WINE_8);
         let rerun = applied.rerun.as_ref().expect("a rerun");
         assert_eq!(rerun.indices, vec![1, 2]);
         let merged = merge(applied.run, rerun, run(vec![loaded(1), loaded(2)], HostEnd::Completed));
@@ -266,7 +281,7 @@ mod tests {
             &plan,
             run(vec![refused.clone()], HostEnd::Completed),
             vec![missing_import()],
-            Some(8),
+            WINE_8,
         );
         assert!(applied.rerun.is_none());
         assert_eq!(applied.run.images, vec![refused]);

@@ -93,6 +93,9 @@ pub struct Scenario {
     pub windows: Option<crate::windows_loader::WindowsVersion>,
     /// The redistributables installed on the server (`--installed`).
     pub installed: Vec<crate::windows_loader::Redistributable>,
+    /// The folders the server's PATH has after Windows's default system PATH (`--path`):
+    /// where the loader looks for a dependency last.
+    pub path: Vec<WinPath>,
 }
 
 /// What to put at a Windows path.
@@ -217,6 +220,7 @@ impl Scenario {
             repeat_requests: 1,
             windows: None,
             installed: Vec::new(),
+            path: Vec::new(),
         }
     }
 
@@ -234,7 +238,7 @@ impl Scenario {
         crate::windows_loader::Search {
             os: self.os,
             profile: crate::windows_loader::Profile::new(self.windows(), self.installed.clone()),
-            extra_path: Vec::new(),
+            extra_path: self.path.clone(),
         }
     }
 

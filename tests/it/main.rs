@@ -25,3 +25,6 @@ mod tidy;
 /// Windows's answer for a filter's dependencies through a whole start, Wine's beside it.
 #[cfg(unix)]
 mod windows_answer;
+/// The windows backend: this computer's answers where the server's profile differs.
+#[cfg(windows)]
+mod windows_backend;

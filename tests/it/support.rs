@@ -42,6 +42,13 @@ pub fn win(path: &str) -> WinPath {
     WinPath::parse(path).unwrap_or_else(|error| panic!("bad test path `{path}`: {error}"))
 }
 
+/// A dependency fixture of `mock-deps/` (`cargo xtask build` puts them in `deps/<arch>/`).
+pub fn dependency_fixture(arch: harness::arch::Arch, name: &str) -> ImageSpec {
+    let path = machine().artifacts().root().join("deps").join(arch.dir_name()).join(name);
+    assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
+    ImageSpec::File(path)
+}
+
 /// Places `images` on the machine and loads `load` (in order) as filters in one host process.
 pub fn load_in_host(bits: Bits, images: &[(&str, ImageSpec)], load: &[&str]) -> HostRun {
     load_kind_in_host(bits, ImageKind::Filter, images, load)

@@ -18,13 +18,7 @@ use harness::scenario::{ImageSpec, Scenario};
 use harness::vocab::{Stage, Win32Error};
 use rstest::rstest;
 
-use crate::support::{machine, one_filter_server, tests_dir, win};
-
-fn fixture(arch: Arch, name: &str) -> ImageSpec {
-    let path = machine().artifacts().root().join("deps").join(arch.dir_name()).join(name);
-    assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
-    ImageSpec::File(path)
-}
+use crate::support::{dependency_fixture as fixture, machine, one_filter_server, tests_dir, win};
 
 /// A server whose global filter is `filter` (a fixture of the host's architecture) with
 /// `beside` in its folder, loaded by a host of `bits`: 64-bit inetinfo.exe in IIS 5.0
@@ -309,4 +303,75 @@ fn a_failing_scenario_names_the_dependency_and_the_profile_comes_from_the_file()
     assert!(failure.contains("vcruntime140.dll"), "{failure}");
     let installed = results.iter().find(|result| result.name == "installed").expect("the other");
     assert!(installed.pass, "{:?}", installed.failure());
+}
+
+/// `--path` (and a scenario file's `"path"`): a dependency found only in a folder the server's
+/// PATH adds. Wine searches the same folders (the host's PATH has them), so its real answer is
+/// the load, and Windows's rules agree; without the folder both answer 126, naming the DLL.
+#[rstest]
+#[case::host64(Bits::B64)]
+#[case::host32(Bits::B32)]
+fn a_dependency_only_in_a_path_folder_loads_with_path_and_is_126_without(#[case] bits: Bits) {
+    let lib = |name: &str| win(&format!(r"C:\it\winanswer-path-{name}-{}-lib", bits.number()));
+    let placed = |name: &str| {
+        let mut scenario = server(bits, &format!("path-{name}"), own(bits, "imports_dep.dll"), &[]);
+        scenario.images.push((lib(name).child("dep.dll"), own(bits, "dep.dll")));
+        scenario
+    };
+    let mut with = placed("with");
+    with.path = vec![lib("with")];
+    let (report, outcome) = filter_of(&with);
+    assert!(outcome.loaded, "found through PATH: {outcome:#?}");
+    assert_eq!(outcome.windows_rule, None, "Wine's real answer, not a correction");
+    assert!(outcome.description.is_some(), "its entry point ran here: {outcome:#?}");
+    let dep = outcome.dependencies.iter().find(|d| d.name == "dep.dll").expect("dep.dll");
+    assert_eq!(dep.found.as_deref(), Some(lib("with").child("dep.dll").as_str()));
+    if bits == Bits::B64 {
+        assert!(report.service.started, "{report:#?}");
+    }
+
+    let (_, outcome) = filter_of(&placed("without"));
+    assert_eq!(outcome.win32_error, Some(Win32Error::MOD_NOT_FOUND), "{outcome:#?}");
+    assert_eq!(outcome.cause, Some(Cause::MissingDependency));
+    assert_eq!(outcome.windows_rule, None, "both loaders agree");
+    assert_eq!(outcome.culprit().map(|d| d.name.as_str()), Some("dep.dll"));
+}
+
+/// A scenario file's `"path"` is `--path`: the same dependency, through the matrix.
+#[test]
+fn a_scenario_files_path_is_the_servers_path() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let built = |name: &str| {
+        machine().artifacts().root().join("deps").join(Arch::Amd64.dir_name()).join(name)
+    };
+    std::fs::copy(built("imports_dep.dll"), folder.path().join("vf.dll")).expect("copied");
+    std::fs::copy(built("dep.dll"), folder.path().join("dep.dll")).expect("copied");
+    let metabase = std::fs::read_to_string(
+        tests_dir().join("scenarios/matrix/x64-iis5-true-e32-absent-amd64.xml"),
+    )
+    .expect("a kept scenario's metabase");
+    let filter = r"C:\\Filters\\amd64\\mockfilter.dll";
+    let dep = r"C:\\it\\scenario-path-lib\\dep.dll";
+    for (name, path) in [("with", r#", "path": ["C:\\it\\scenario-path-lib"]"#), ("without", "")] {
+        std::fs::write(folder.path().join(format!("{name}.xml")), &metabase).expect("written");
+        std::fs::write(
+            folder.path().join(format!("{name}.json")),
+            format!(
+                r#"{{ "os": "x64"{path}, "images": ["{filter}=vf.dll", "{dep}=dep.dll"],
+                    "expected": {{ "started": true, "process": "inetinfo.exe", "bits": 64,
+                                   "loaded": true, "win32_error": null, "status": 200 }} }}"#
+            ),
+        )
+        .expect("written");
+    }
+    let cases = harness::matrix::load(folder.path(), &[]).expect("the scenarios load");
+    let with = cases.iter().find(|case| case.name == "with").expect("the case with a PATH");
+    assert_eq!(with.scenario.path, vec![win(r"C:\it\scenario-path-lib")]);
+    let results =
+        harness::matrix::run(harness::matrix::Machines::Borrowed(machine()), &cases, 1, &|_, _| {});
+    let with = results.iter().find(|result| result.name == "with").expect("the case");
+    assert!(with.pass, "{:?}", with.failure());
+    let without = results.iter().find(|result| result.name == "without").expect("the other");
+    let failure = without.failure().expect("it fails: dep.dll is on no path searched");
+    assert!(failure.contains("dep.dll"), "{failure}");
 }

@@ -28,8 +28,9 @@ use xshell::{Shell, cmd};
 
 use crate::artifacts::{Arch, Toolchain};
 
-/// The `it` tests run on the windows backend: the loader quadrants and every scenario file.
-const IT_TESTS: &[&str] = &["loader::", "scenarios::"];
+/// The `it` tests run on the windows backend: the loader quadrants, every scenario file, and
+/// the server's profile against this computer's answers (`windows_backend`, Windows only).
+const IT_TESTS: &[&str] = &["loader::", "scenarios::", "windows_backend::"];
 
 /// The `cli` tests run on the windows backend: the command-line contract, diagnose and
 /// sharding. Left to the Linux runs: `sandbox::` and `hostile_input::` (bubblewrap, Unix

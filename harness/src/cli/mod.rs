@@ -126,6 +126,12 @@ pub struct ScenarioArgs {
     /// vc2015+, each with -x86 or -x64, or msxml4. Repeatable.
     #[arg(long, value_name = "NAME")]
     pub installed: Vec<crate::windows_loader::Redistributable>,
+    /// A folder of the server's PATH, after Windows's default system PATH
+    /// (`%SystemRoot%\system32;%SystemRoot%;%SystemRoot%\System32\Wbem`): searched last for
+    /// an image's dependencies. A Windows path, e.g. `C:\Program Files\Vendor\bin`.
+    /// Repeatable, in order.
+    #[arg(long = "path", value_name = "FOLDER", value_parser = crate::winpath::WinPath::parse)]
+    pub path: Vec<crate::winpath::WinPath>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,5 +41,6 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);
     scenario.windows = args.windows;
     scenario.installed = args.installed.clone();
+    scenario.path = args.path.clone();
     Ok(scenario)
 }

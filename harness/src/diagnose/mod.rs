@@ -132,12 +132,8 @@ impl<'a> ScenarioDisk<'a> {
         scenario: &'a Scenario,
         artifacts: &'a Artifacts,
     ) -> Option<Self> {
-        // On the windows backend the loader is Windows's own and the target's profile is not
-        // applied yet (as in the driver): no rules, and the real start answers.
-        let machine =
-            machine.filter(|machine| machine.backend() == crate::vocab::BackendKind::Wine)?;
         Some(ScenarioDisk {
-            machine: machine.loader_disk(),
+            machine: machine?.loader_disk(),
             scenario,
             artifacts,
             read: std::cell::RefCell::new(std::collections::HashMap::new()),
@@ -160,6 +156,7 @@ impl crate::windows_loader::TargetDisk for ScenarioDisk<'_> {
                         path: path.clone(),
                         info,
                         linkage,
+                        os_own: false,
                     }))
                 }),
                 None => self.machine.file(path),

@@ -196,13 +196,25 @@ impl Backend {
                     .find_ignoring_case(&system, dll)
                     .is_some_and(|path| wine.disk.kind(&path) == Some(Kind::File))
             }
-            Backend::Windows(_) => {
-                let root = std::env::var_os("SystemRoot")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
-                find_ignoring_case(&root.join(folder), dll).is_some_and(|path| path.is_file())
-            }
+            Backend::Windows(_) => find_ignoring_case(&system_root().join(folder), dll)
+                .is_some_and(|path| path.is_file()),
         }
+    }
+
+    /// The names in the real System32 and SysWOW64 of the Windows the hosts run on, which
+    /// its loader searches (see `windows_loader::os_files`); None under Wine, whose system
+    /// folders are the machine's own files. Read once per machine; never written.
+    pub fn os_files(&self) -> Option<crate::windows_loader::OsFiles> {
+        let Backend::Windows(_) = self else { return None };
+        let root = system_root();
+        // A 32-bit harness on a 64-bit Windows is shown SysWOW64 at System32; `Sysnative` is
+        // the real System32 for it, and exists for no other process.
+        let system32 =
+            names_in(&root.join("Sysnative")).or_else(|| names_in(&root.join("System32")));
+        Some(crate::windows_loader::OsFiles::new(
+            system32.unwrap_or_default(),
+            names_in(&root.join("SysWOW64")),
+        ))
     }
 
     pub fn has_clr(&self) -> bool {
@@ -246,9 +258,7 @@ impl Backend {
         match self {
             Backend::Wine(_) => Ok(path.as_str().into()),
             Backend::Windows(_) => {
-                let mut real = std::env::var_os("SystemRoot")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
+                let mut real = system_root();
                 real.extend(&components[1..]);
                 Ok(real.into_os_string())
             }
@@ -275,11 +285,21 @@ impl Backend {
         disk.show(&current)
     }
 
-    /// How to start a Windows executable on this backend.
-    pub fn launch(&self, exe: &Path) -> Launch {
+    /// How to start a Windows executable on this backend, in the environment `host`
+    /// describes. On Windows the host's PATH is Windows's default system PATH and the
+    /// folders `host` adds (in the sandbox), not the harness's own, which may name folders a
+    /// server lacks; there is no builtin to keep from loading.
+    pub fn launch(&self, exe: &Path, host: &super::HostEnv<'_>) -> Launch {
         match self {
-            Backend::Wine(wine) => wine.launch(exe),
-            Backend::Windows(_) => Launch { program: exe.to_owned(), args: vec![], env: vec![] },
+            Backend::Wine(wine) => wine.launch_in(exe, host),
+            Backend::Windows(_) => {
+                let root = system_root();
+                let mut folders =
+                    vec![root.join("system32"), root.clone(), root.join("System32").join("Wbem")];
+                folders.extend(host.path.iter().map(|folder| self.mapped_path(folder)));
+                let path = std::env::join_paths(folders).unwrap_or_default();
+                Launch { program: exe.to_owned(), args: vec![], env: vec![("PATH".into(), path)] }
+            }
         }
     }
 
@@ -406,6 +426,25 @@ fn lock(dir: &Path) -> anyhow::Result<File> {
         file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;
     }
     Ok(file)
+}
+
+/// `%SystemRoot%` of the Windows the harness runs on.
+fn system_root() -> PathBuf {
+    std::env::var_os("SystemRoot")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\Windows"))
+}
+
+/// The names of the files in `dir`; None when it cannot be read.
+fn names_in(dir: &Path) -> Option<Vec<String>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_ok_and(|kind| !kind.is_dir()))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
 }
 
 fn find_ignoring_case(dir: &Path, name: &str) -> Option<PathBuf> {

@@ -63,6 +63,8 @@ pub struct Machine {
     backend: backend::Backend,
     disk: disk::Disk,
     lock: Arc<File>,
+    /// The running Windows's system files on the windows backend, listed at the first use.
+    os_files: std::sync::OnceLock<Option<Arc<crate::windows_loader::OsFiles>>>,
 }
 
 /// What opens further machines of a sandboxed run (see [`Machine::seed`]).
@@ -121,7 +123,14 @@ impl Machine {
             stop();
             remove_placed();
         });
-        Machine { artifacts, _on_interrupt: on_interrupt, backend, disk, lock }
+        Machine {
+            artifacts,
+            _on_interrupt: on_interrupt,
+            backend,
+            disk,
+            lock,
+            os_files: std::sync::OnceLock::new(),
+        }
     }
 
     /// What opens further pristine machines of this run, each with a sandbox of its own; None
@@ -192,9 +201,15 @@ impl Machine {
     }
 
     /// The simulated disk as Windows's loader rules read it, each file read once for the
-    /// life of the value (one start: the files do not change while its layout is held).
+    /// life of the value (one start: the files do not change while its layout is held). On the
+    /// windows backend the target's system folders are the running Windows's
+    /// (`windows_loader::os_files`).
     pub fn loader_disk(&self) -> LoaderDisk<'_> {
-        LoaderDisk { machine: self, read: std::cell::RefCell::new(HashMap::new()) }
+        let os = self.os_files.get_or_init(|| self.backend.os_files().map(Arc::new)).clone();
+        LoaderDisk {
+            files: MachineFiles { machine: self, read: std::cell::RefCell::new(HashMap::new()) },
+            os,
+        }
     }
 
     /// Whether the machine has the folder `path` would be in (before anything is placed).
@@ -218,25 +233,17 @@ impl Machine {
     /// line, so it produced no load result, and starting the host again is honest: up to
     /// [`START_ATTEMPTS`] times, counted in [`HostRun::start_attempts`].
     pub fn run_host(&self, plan: &HostPlan) -> anyhow::Result<HostRun> {
-        self.run_host_native_only(plan, &[])
+        self.run_host_in(plan, &HostEnv::default())
     }
 
-    /// [`Machine::run_host`], with Wine told to load the DLLs `native_only` names only from
-    /// a real file (`WINEDLLOVERRIDES` `name=n`): its builtin copies of C runtimes the target
-    /// server lacks then answer 126 as the server does, and a vendor's own copy beside its DLL
-    /// still loads and runs (`windows-loader-vs-wine.md`, "Making Wine's run agree"). Nothing
-    /// on the windows backend, whose loader has no builtins.
-    pub fn run_host_native_only(
-        &self,
-        plan: &HostPlan,
-        native_only: &[&str],
-    ) -> anyhow::Result<HostRun> {
+    /// [`Machine::run_host`], in the environment `env` describes (see [`HostEnv`]).
+    pub fn run_host_in(&self, plan: &HostPlan, env: &HostEnv<'_>) -> anyhow::Result<HostRun> {
         let probes = plan
             .probes
             .iter()
             .map(|path| self.backend.loader_path(path, plan.bits))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.run_host_probing(plan, probes, native_only)
+        self.run_host_probing(plan, probes, env)
     }
 
     /// [`Machine::run_host`], with the plan's probes looked up in the Windows folder of the OS
@@ -249,7 +256,7 @@ impl Machine {
             .iter()
             .map(|path| self.backend.os_folder_path(path))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.run_host_probing(plan, probes, &[])
+        self.run_host_probing(plan, probes, &HostEnv::default())
     }
 
     /// Whether files placed in the machine's `C:\windows` lie where the OS redirects them.
@@ -261,18 +268,10 @@ impl Machine {
         &self,
         plan: &HostPlan,
         probes: Vec<OsString>,
-        native_only: &[&str],
+        env: &HostEnv<'_>,
     ) -> anyhow::Result<HostRun> {
         let exe = self.artifacts.host(plan.bits, plan.process);
-        let mut launch = self.backend.launch(&exe);
-        if !native_only.is_empty() {
-            for (name, value) in &mut launch.env {
-                if name == "WINEDLLOVERRIDES" {
-                    *value =
-                        format!("{};{}=n", value.to_string_lossy(), native_only.join(",")).into();
-                }
-            }
-        }
+        let launch = self.backend.launch(&exe, env);
         let confinement = self.backend.confinement();
         let images = plan
             .images
@@ -346,6 +345,19 @@ impl Machine {
     }
 }
 
+/// What a host's environment says of the target server beyond the machine's files.
+#[derive(Debug, Clone, Default)]
+pub struct HostEnv<'a> {
+    /// The DLLs Wine must load only from a real file (`WINEDLLOVERRIDES` `name=n`): its
+    /// builtin copies of C runtimes the server lacks then answer 126 as the server does, and
+    /// a vendor's own copy beside its DLL still loads and runs (`windows-loader-vs-wine.md`,
+    /// "Making Wine's run agree"). Nothing on the windows backend, whose loader has no
+    /// builtins.
+    pub native_only: Vec<&'static str>,
+    /// The folders the server's PATH has after Windows's default system PATH.
+    pub path: &'a [WinPath],
+}
+
 /// How many times a host that never started is started (see [`Machine::run_host`]).
 pub const START_ATTEMPTS: u32 = 3;
 
@@ -363,13 +375,30 @@ fn running_as_root() -> bool {
 }
 
 /// The machine's files for `windows_loader`: each Windows path looked up on the disk the hosts
-/// load from, read once.
+/// load from, read once, and on the windows backend the running Windows's system files.
 pub struct LoaderDisk<'m> {
+    files: MachineFiles<'m>,
+    os: Option<Arc<crate::windows_loader::OsFiles>>,
+}
+
+impl crate::windows_loader::TargetDisk for LoaderDisk<'_> {
+    fn file(&self, path: &WinPath) -> Option<Arc<crate::windows_loader::DiskFile>> {
+        match &self.os {
+            Some(os) => {
+                crate::windows_loader::OnThisWindows { machine: &self.files, os }.file(path)
+            }
+            None => self.files.file(path),
+        }
+    }
+}
+
+/// The files of the machine's own disk, each read once.
+struct MachineFiles<'m> {
     machine: &'m Machine,
     read: std::cell::RefCell<HashMap<WinPath, Option<Arc<crate::windows_loader::DiskFile>>>>,
 }
 
-impl crate::windows_loader::TargetDisk for LoaderDisk<'_> {
+impl crate::windows_loader::TargetDisk for MachineFiles<'_> {
     fn file(&self, path: &WinPath) -> Option<Arc<crate::windows_loader::DiskFile>> {
         self.read
             .borrow_mut()
@@ -381,6 +410,7 @@ impl crate::windows_loader::TargetDisk for LoaderDisk<'_> {
                     path: path.clone(),
                     info,
                     linkage,
+                    os_own: false,
                 }))
             })
             .clone()

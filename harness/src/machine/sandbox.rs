@@ -344,6 +344,19 @@ impl Jail {
     /// `program` with `args`, to be run inside this sandbox, confined by
     /// [`Jail::confinement`].
     pub fn enter(&self, program: &Path, args: &[OsString]) -> Launch {
+        self.enter_with(program, args, &[])
+    }
+
+    /// [`Jail::enter`], with `changes` set in the sandbox's environment (each replacing a
+    /// variable of the same name).
+    pub fn enter_with(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        changes: &[(OsString, OsString)],
+    ) -> Launch {
+        let mut env = self.env.clone();
+        set_env(&mut env, changes);
         let mut all: Vec<OsString> = vec!["--target".into(), self.leader.to_string().into()];
         for namespace in ["--user", "--mount", "--pid", "--net", "--ipc", "--uts"] {
             all.push(namespace.into());
@@ -359,7 +372,7 @@ impl Jail {
         // Nothing of the harness's environment goes in: only the sandbox's own.
         all.push("/usr/bin/env".into());
         all.push("-i".into());
-        for (key, value) in &self.env {
+        for (key, value) in &env {
             let mut pair = key.clone();
             pair.push("=");
             pair.push(value);
@@ -538,4 +551,14 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// Sets each of `changes` in `env`, replacing a variable of the same name.
+pub(super) fn set_env(env: &mut Vec<(OsString, OsString)>, changes: &[(OsString, OsString)]) {
+    for (key, value) in changes {
+        match env.iter_mut().find(|(name, _)| name == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((key.clone(), value.clone())),
+        }
+    }
 }

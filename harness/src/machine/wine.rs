@@ -289,17 +289,24 @@ impl Wine {
 
     /// How to start a Windows program (a Unix path) of this machine.
     pub(super) fn launch(&self, exe: &Path) -> Launch {
+        self.launch_in(exe, &super::HostEnv::default())
+    }
+
+    /// [`Wine::launch`], in the environment `host` describes: the runtimes Wine must load
+    /// only from a real file, and the folders the target's PATH adds.
+    pub(super) fn launch_in(&self, exe: &Path, host: &super::HostEnv<'_>) -> Launch {
         let exe = match exe.strip_prefix(&self.hosts_built) {
             Ok(relative) => self.hosts.join(relative),
             Err(_) => exe.to_owned(),
         };
+        let changes = host_env(host);
         match &self.jail {
-            Ok(jail) => jail.enter(&self.wine64, &[exe.into_os_string()]),
-            Err(_) => Launch {
-                program: self.wine64.clone(),
-                args: vec![exe.into_os_string()],
-                env: unsandboxed_env(&self.prefix),
-            },
+            Ok(jail) => jail.enter_with(&self.wine64, &[exe.into_os_string()], &changes),
+            Err(_) => {
+                let mut env = unsandboxed_env(&self.prefix);
+                super::sandbox::set_env(&mut env, &changes);
+                Launch { program: self.wine64.clone(), args: vec![exe.into_os_string()], env }
+            }
         }
     }
 
@@ -544,10 +551,34 @@ fn common_env(prefix: &Path) -> Vec<(OsString, OsString)> {
         // Wine's errors stay on (they go to the host's stderr, which is shown only when a
         // host fails to start); its fixme lines are noise.
         ("WINEDEBUG".into(), "fixme-all".into()),
-        // Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no
-        // one could answer the prompt.
-        ("WINEDLLOVERRIDES".into(), "mscoree,mshtml=".into()),
+        ("WINEDLLOVERRIDES".into(), DLL_OVERRIDES.into()),
     ]
+}
+
+/// Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no one
+/// could answer the prompt.
+const DLL_OVERRIDES: &str = "mscoree,mshtml=";
+
+/// What a host's environment adds to every Wine process's: `WINEDLLOVERRIDES` `name=n` for
+/// each runtime Wine must load only from a real file (its builtin copy then answers 126, as
+/// the server without the runtime does; a vendor's copy beside its DLL still loads), and
+/// `WINEPATH`, the folders Wine puts into the Windows PATH beside its default system PATH
+/// (`C:\windows\system32;C:\windows;C:\windows\system32\wbem`). Wine puts them first where
+/// Windows would put them last; the loader searches the system folders before PATH, so only a
+/// DLL in both `Wbem` and such a folder could tell the two apart.
+fn host_env(host: &super::HostEnv<'_>) -> Vec<(OsString, OsString)> {
+    let mut env = Vec::new();
+    if !host.native_only.is_empty() {
+        env.push((
+            "WINEDLLOVERRIDES".into(),
+            format!("{DLL_OVERRIDES};{}=n", host.native_only.join(",")).into(),
+        ));
+    }
+    if !host.path.is_empty() {
+        let folders: Vec<&str> = host.path.iter().map(|folder| folder.as_str()).collect();
+        env.push(("WINEPATH".into(), folders.join(";").into()));
+    }
+    env
 }
 
 /// Without a sandbox, Wine processes get the harness's own environment plus Wine's.

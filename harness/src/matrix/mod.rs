@@ -18,7 +18,8 @@
 //! pins facts per image, by its configured name or Windows path, at every place it was loaded
 //! (see [`ExpectedImage`]); only the fields given are checked there. An optional
 //! `"windows": "2019"` and `"installed": ["vc2015+-x64"]` say what the server holds, as
-//! `--windows` and `--installed` do for `start`.
+//! `--windows` and `--installed` do for `start`, and `"path": ["C:\\Vendor\\bin"]` the folders
+//! its PATH adds, as `--path` does.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
 //! an applicationHost.config), or a configuration without its JSON, is an error rather than a
@@ -74,6 +75,9 @@ struct CaseFile {
     /// The redistributables installed on the server (`--installed`).
     #[serde(default)]
     installed: Vec<crate::windows_loader::Redistributable>,
+    /// The folders the server's PATH adds (`--path`), Windows paths.
+    #[serde(default)]
+    path: Vec<String>,
     expected: Outcome,
 }
 
@@ -216,6 +220,11 @@ pub fn load_case_allowing(
     let mut scenario = Scenario::new(name.clone(), case.os, config);
     scenario.windows = case.windows;
     scenario.installed = case.installed.clone();
+    for folder in &case.path {
+        let folder = crate::winpath::WinPath::parse(folder)
+            .with_context(|| format!("in `{}`, `path`", json_path.display()))?;
+        scenario.path.push(folder);
+    }
     let folder = json_path.parent();
     for image in &case.images {
         let (path, mut spec) = crate::scenario::parse_image_arg_in(image, folder)

@@ -44,6 +44,27 @@ pub enum PredictionReason {
 }
 
 impl ImageInfo {
+    /// A DLL of `machine` whose headers were not read: one of the running Windows's own system
+    /// files, known by its folder (System32 or SysWOW64) and listed by name only.
+    pub fn unread_dll(machine: Machine) -> ImageInfo {
+        let bits = machine.bits();
+        ImageInfo {
+            mz: true,
+            pe: true,
+            machine: Some(machine),
+            machine_code: None,
+            bits,
+            has_code: Some(true),
+            is_dll: Some(true),
+            magic_matches_machine: Some(bits.is_some()),
+            clr: None,
+            isapi_exports: super::IsapiExports::none(),
+            exports: Vec::new(),
+            imports: Vec::new(),
+            problem: None,
+        }
+    }
+
     /// Predicts from the headers which processes would load the image.
     pub fn predict(&self) -> Prediction {
         let neither = |reason| Prediction { loads_in_32bit: false, loads_in_64bit: false, reason };

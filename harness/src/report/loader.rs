@@ -4,9 +4,10 @@
 
 use serde::Serialize;
 
-use super::outcome::{ImageOutcome, WineOutcome};
+use super::outcome::{ImageOutcome, RealOutcome};
 use super::{Happening, Step, StepKind, step};
 use crate::arch::Bits;
+use crate::windows_loader::divergence::Loader;
 use crate::windows_loader::{Dependency, DependencyOutcome, Lack, Rule};
 
 /// What the timeline says about one image's dependencies, after its load result.
@@ -17,7 +18,10 @@ pub struct LoaderNote {
     pub culprit: Option<Dependency>,
     pub win32_error: Option<crate::vocab::Win32Error>,
     pub rule: Option<Rule>,
-    pub wine: Option<WineOutcome>,
+    pub wine: Option<RealOutcome>,
+    /// The windows backend's own answer, where a rule gave the target's in its place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub this_computer: Option<RealOutcome>,
     /// The DLLs Windows loads that no disk here holds, for an image not run here.
     pub windows_only: Vec<String>,
 }
@@ -30,25 +34,26 @@ impl ImageOutcome {
         if culprit.is_none() && self.windows_rule.is_none() {
             return None;
         }
-        Some(Happening::Loader(LoaderNote {
+        Some(Happening::Loader(Box::new(LoaderNote {
             image: file_name(&self.path),
             bits,
             culprit,
             win32_error: self.win32_error,
             rule: self.windows_rule,
             wine: self.wine,
+            this_computer: self.this_computer,
             windows_only: self
                 .dependencies
                 .iter()
                 .filter(|dependency| dependency.windows_only)
                 .map(|dependency| dependency.name.clone())
                 .collect(),
-        }))
+        })))
     }
 }
 
 pub(super) fn note(note: &LoaderNote) -> Option<Step> {
-    let wine = note.rule.map(|rule| format!("; {} ({})", wine_answer(&rule, note.wine), rule.id));
+    let wine = note.rule.map(|rule| format!("; {} ({})", real_answer(&rule, note), rule.id));
     let wine = wine.unwrap_or_default();
     match (&note.culprit, note.win32_error) {
         (Some(culprit), Some(error)) => {
@@ -84,12 +89,18 @@ pub(super) fn note(note: &LoaderNote) -> Option<Step> {
     }
 }
 
-fn wine_answer(rule: &Rule, wine: Option<WineOutcome>) -> String {
-    match wine.and_then(|wine| wine.win32_error) {
-        Some(error) if !rule.wine_does.contains("answer") => {
-            format!("{}, Win32 error {}", rule.wine_does, error.code())
-        }
-        _ => rule.wine_does.to_owned(),
+/// What the real loader did instead: Wine, or on the windows backend this computer's Windows.
+fn real_answer(rule: &Rule, note: &LoaderNote) -> String {
+    let (did, real) = match note.this_computer {
+        Some(real) => (Loader::ThisWindows.did(rule), real),
+        None => match note.wine {
+            Some(real) => (rule.wine_does, real),
+            None => return rule.wine_does.to_owned(),
+        },
+    };
+    match real.win32_error {
+        Some(error) if !did.contains("answer") => format!("{did}, Win32 error {}", error.code()),
+        _ => did.to_owned(),
     }
 }
 

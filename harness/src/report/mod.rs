@@ -234,7 +234,7 @@ pub enum Happening {
         interval_minutes: u32,
     },
     /// What Windows's loader makes of an image's dependencies (words in `report/loader.rs`).
-    Loader(loader::LoaderNote),
+    Loader(Box<loader::LoaderNote>),
     /// What the IIS 7+ model records (its words are in `report/iis7.rs`).
     Iis7(iis7::Iis7Happening),
     /// What the IIS 6.0 model records (its words are in `report/iis6.rs`).

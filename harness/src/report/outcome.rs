@@ -8,6 +8,7 @@ use crate::host::{HostRun, ImageLoad};
 use crate::loader_answer::{LoaderAnswer, WindowsSays};
 use crate::pe::ImageInfo;
 use crate::vocab::{ImageKind, Stage, Win32Error};
+use crate::windows_loader::divergence::Loader;
 use crate::windows_loader::{Dependency, Rule};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,9 +49,14 @@ pub struct ImageOutcome {
     /// differs here (`windows_loader::divergence`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows_rule: Option<Rule>,
-    /// Wine's own answer, kept beside Windows's where a rule applied.
+    /// Wine's own answer, kept beside Windows's where a rule applied (the Wine backend).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wine: Option<WineOutcome>,
+    pub wine: Option<RealOutcome>,
+    /// On the windows backend, the answer of the Windows the harness runs on, kept beside the
+    /// target's where a rule applied: that computer is not the server (it may have runtimes
+    /// the server lacks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub this_computer: Option<RealOutcome>,
     /// Where a rule applied: whether this machine's Wine is the one its row was measured on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_verified_on_this_wine: Option<bool>,
@@ -67,9 +73,10 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
-/// What Wine's loader answered for an image where the run gives Windows's answer.
+/// What the real loader (Wine's, or this computer's Windows's) answered for an image where the
+/// run gives the target Windows's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct WineOutcome {
+pub struct RealOutcome {
     pub win32_error: Option<Win32Error>,
     pub stage: Stage,
 }
@@ -101,6 +108,7 @@ impl ImageOutcome {
             dependencies: Vec::new(),
             windows_rule: None,
             wine: None,
+            this_computer: None,
             rule_verified_on_this_wine: None,
             run_here: true,
             culprit: None,
@@ -132,11 +140,15 @@ impl ImageOutcome {
         let Some(answer) = answer else { return };
         self.dependencies = answer.dependencies().to_vec();
         if let Some(correction) = &answer.correction {
-            let mut wine = self.clone();
-            wine.read_host(&correction.wine, image, run);
-            self.wine = Some(WineOutcome { win32_error: wine.win32_error, stage: wine.stage });
+            let mut real = self.clone();
+            real.read_host(&correction.real, image, run);
+            let real = Some(RealOutcome { win32_error: real.win32_error, stage: real.stage });
+            match correction.loader {
+                Loader::Wine { .. } => self.wine = real,
+                Loader::ThisWindows => self.this_computer = real,
+            }
             self.windows_rule = Some(correction.rule);
-            self.rule_verified_on_this_wine = Some(correction.rule_verified_on_this_wine);
+            self.rule_verified_on_this_wine = correction.rule_verified_on_this_wine();
             if correction.windows == WindowsSays::LoadsNotRunHere {
                 self.stage = Stage::Loaded;
                 self.loaded = true;

@@ -3,6 +3,11 @@
 //! describes: Wine's, as the host reported it in this run, and Windows's, from the rules of
 //! `resolve`. Anything else keeps Wine's answer (the loader's), however the two compare.
 //!
+//! On the windows backend the loader is Windows's own and answers as the target's would, but
+//! the computer is not the target: it may have runtimes and assemblies the server lacks, and a
+//! newer loader. Only the rows about what the server holds apply there ([`Rule::runner_does`]
+//! says what such a computer did instead); the rows about Wine's loader never do.
+//!
 //! Each row has a test in `tests/it/dependencies.rs` that measures Wine's side on crafted DLLs,
 //! so a Wine that changes is noticed.
 
@@ -18,6 +23,9 @@ pub struct Rule {
     pub id: &'static str,
     /// What Wine does, in a phrase that ends a sentence ("Wine loaded it through a stub").
     pub wine_does: &'static str,
+    /// What a Windows computer that is not the target (the windows backend's) does, likewise;
+    /// None for a row about Wine's loader, which does not apply there.
+    pub runner_does: Option<&'static str>,
     /// Where the difference is documented.
     pub source: &'static str,
     /// How Wine's side is measured on crafted DLLs; None where no crafted case shows it.
@@ -55,6 +63,7 @@ impl Serialize for Rule {
 pub const MISSING_IMPORT: Rule = Rule {
     id: "missing_import",
     wine_does: "Wine loaded it, binding the import to a stub that fails when called",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, rows 1-2: Wine's ntdll loader.c allocate_stub; Windows: ntdll/tests/error.c (127, 182)",
     probe: Some(Probe {
         filter: "imports_dep_missing_name.dll",
@@ -67,6 +76,7 @@ pub const MISSING_IMPORT: Rule = Rule {
 pub const FORWARDER_TARGET_MISSING: Rule = Rule {
     id: "forwarder_target_missing",
     wine_does: "Wine loaded it, binding the forwarded import to a stub",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, row 3 (probable on Windows; no Windows run shows it)",
     probe: Some(Probe {
         filter: "imports_forwarded.dll",
@@ -79,6 +89,7 @@ pub const FORWARDER_TARGET_MISSING: Rule = Rule {
 pub const DEPENDENCY_WRONG_BITNESS: Rule = Rule {
     id: "dependency_wrong_bitness",
     wine_does: "Wine answers 126 for every dependency that fails",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, row 5: Wine's fixup_imports (loader.c 1403); Windows: kernel32/tests/loader.c 651-703",
     probe: Some(Probe {
         filter: "imports_dep.dll",
@@ -91,6 +102,7 @@ pub const DEPENDENCY_WRONG_BITNESS: Rule = Rule {
 pub const DEPENDENCY_NOT_AN_IMAGE: Rule = Rule {
     id: "dependency_not_an_image",
     wine_does: "Wine answers 126 for every dependency that fails",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, row 7: loader.c 1403; Windows: kernel32/tests/loader.c 704-724",
     probe: Some(Probe {
         filter: "imports_dep.dll",
@@ -103,6 +115,7 @@ pub const DEPENDENCY_NOT_AN_IMAGE: Rule = Rule {
 pub const RUNTIME_NOT_INSTALLED: Rule = Rule {
     id: "runtime_not_installed",
     wine_does: "Wine loaded its own builtin copy",
+    runner_does: Some("this computer has the runtime and loaded it"),
     source: "windows-loader-vs-wine.md, rows 11-12 and \"What a bare server has\"; Microsoft Learn, Universal CRT deployment",
     probe: Some(Probe {
         filter: "imports_vcruntime140.dll",
@@ -115,6 +128,7 @@ pub const RUNTIME_NOT_INSTALLED: Rule = Rule {
 pub const SIDE_BY_SIDE_MISSING: Rule = Rule {
     id: "side_by_side_missing",
     wine_does: "Wine ships the VC80/VC90 assemblies and never fails a load on a manifest",
+    runner_does: Some("this computer's WinSxS has the assembly and loaded it"),
     source: "windows-loader-vs-wine.md, row 11: loader.c 1388; Windows: kernel32/tests/actctx.c 1048, 1115",
     probe: Some(Probe {
         filter: "manifest_vc90.dll",
@@ -127,6 +141,7 @@ pub const SIDE_BY_SIDE_MISSING: Rule = Rule {
 pub const WINDOWS_SHIPS_WINE_LACKS: Rule = Rule {
     id: "windows_ships_wine_lacks",
     wine_does: "Wine 8 has no such DLL and answered 126",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, row 14 and \"What a bare server has\"",
     probe: Some(Probe {
         filter: "imports_mfc42.dll",
@@ -139,6 +154,7 @@ pub const WINDOWS_SHIPS_WINE_LACKS: Rule = Rule {
 pub const CLR_SWITCHED_OFF: Rule = Rule {
     id: "clr_switched_off",
     wine_does: "the harness switches Wine's mscoree off for every host, so Wine answered 126",
+    runner_does: None,
     source: "windows-loader-vs-wine.md, row 15",
     probe: Some(Probe {
         filter: "imports_mscoree.dll",
@@ -151,6 +167,9 @@ pub const CLR_SWITCHED_OFF: Rule = Rule {
 pub const SEARCH_PAST_A_NON_IMAGE: Rule = Rule {
     id: "search_past_a_non_image",
     wine_does: "Wine stops at the file that is no image, as Windows 7 and later do, and answered 193",
+    runner_does: Some(
+        "this computer's loader, Windows 7's or later, stops at the file that is no image and answered 193",
+    ),
     source: "windows-loader-vs-wine.md, row 8: kernel32/tests/loader.c 720-724 (broken <= vista)",
     // Needs a good copy further down the search path than the image's folder, on a 2003
     // profile; the resolver's unit tests hold that row.
@@ -173,6 +192,33 @@ pub const RULES: [Rule; 9] = [
     SEARCH_PAST_A_NON_IMAGE,
 ];
 
+/// Which real loader answered in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loader {
+    /// Wine's, of this major version where it is known.
+    Wine { major: Option<u32> },
+    /// The Windows the harness runs on (the windows backend), which is not the target.
+    ThisWindows,
+}
+
+impl Loader {
+    /// Whether `rule` can apply to this loader's answers.
+    pub fn may_differ_by(self, rule: &Rule) -> bool {
+        match self {
+            Loader::Wine { .. } => true,
+            Loader::ThisWindows => rule.runner_does.is_some(),
+        }
+    }
+
+    /// What this loader did where `rule` applies, in a phrase that ends a sentence.
+    pub fn did(self, rule: &Rule) -> &'static str {
+        match self {
+            Loader::Wine { .. } => rule.wine_does,
+            Loader::ThisWindows => rule.runner_does.unwrap_or(rule.wine_does),
+        }
+    }
+}
+
 /// What the host's loader answered for the image in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "answer", content = "win32_error")]
@@ -192,8 +238,21 @@ pub enum Reconciled {
     WindowsLoads { rule: Rule },
 }
 
-/// Compares Wine's answer with Windows's and names the rule that decides, if one does.
-pub fn reconcile(wine: WineAnswer, windows: &Resolution) -> Reconciled {
+/// Compares the real loader's answer with the target Windows's and names the rule that
+/// decides, if one applies to that loader.
+pub fn reconcile(wine: WineAnswer, windows: &Resolution, loader: Loader) -> Reconciled {
+    match reconcile_any(wine, windows) {
+        Reconciled::WindowsRefuses { rule, .. } | Reconciled::WindowsLoads { rule }
+            if !loader.may_differ_by(&rule) =>
+        {
+            Reconciled::LoaderStands
+        }
+        reconciled => reconciled,
+    }
+}
+
+/// [`reconcile`] by every row.
+fn reconcile_any(wine: WineAnswer, windows: &Resolution) -> Reconciled {
     match (wine, windows.refusal, windows.culprit()) {
         (WineAnswer::Loaded, Some((error, _)), Some(culprit)) => {
             let rule = match culprit.outcome {

@@ -41,11 +41,13 @@ use crate::vocab::Win32Error;
 use crate::winpath::WinPath;
 
 pub mod divergence;
+pub mod os_files;
 pub mod profile;
 #[cfg(test)]
 mod tests;
 
 pub use divergence::{Reconciled, Rule, WineAnswer, reconcile};
+pub use os_files::{OnThisWindows, OsFiles};
 pub use profile::{Lack, Profile, Redistributable, WindowsVersion};
 
 /// One file on the target's disk, read once.
@@ -56,6 +58,9 @@ pub struct DiskFile {
     pub info: ImageInfo,
     /// Empty for a file that is no image.
     pub linkage: Linkage,
+    /// One of the running Windows's own system files (the windows backend, [`os_files`]):
+    /// present on the target unless the profile lacks it, its imports and exports not read.
+    pub os_own: bool,
 }
 
 /// The files of the simulated machine, as Windows paths.
@@ -269,8 +274,8 @@ struct Walk<'a> {
 #[derive(Clone)]
 enum Bound {
     File(Arc<DiskFile>),
-    /// Present on the target without a file to read (one of Wine's own DLLs, an API set, a
-    /// Windows-only DLL): every import from it binds.
+    /// Present on the target without a file to read (one of Wine's own DLLs, a system file of
+    /// the running Windows, an API set, a Windows-only DLL): every import from it binds.
     Opaque,
     Failed,
 }
@@ -395,7 +400,11 @@ impl Walk<'_> {
                 dependency.found = Some(file.path.to_string());
                 dependency.machine = file.info.machine;
                 dependency.wine_builtin = file.linkage.wine_builtin;
-                if file.linkage.wine_builtin { Bound::Opaque } else { Bound::File(file) }
+                if file.linkage.wine_builtin || file.os_own {
+                    Bound::Opaque
+                } else {
+                    Bound::File(file)
+                }
             }
             Found::WrongBitness(file) => {
                 dependency.outcome = DependencyOutcome::WrongBitness;
@@ -480,8 +489,9 @@ impl Walk<'_> {
             } else {
                 Arc::new(DiskFile { path: target, ..(*file).clone() })
             };
-            // Wine's copy of something the server does not have: as if absent.
-            if file.linkage.wine_builtin
+            // Wine's copy, or the running Windows's, of something the server does not have: as
+            // if absent.
+            if (file.linkage.wine_builtin || file.os_own)
                 && let Some(lack) = self.search.profile.lacks(file_name, self.bits)
             {
                 lacking.get_or_insert(lack);

@@ -30,7 +30,8 @@ fn imports(dll: &str, functions: &[&str]) -> ImportedDll {
 impl MemoryDisk {
     fn put(&mut self, at: &str, bytes: Vec<u8>, linkage: Linkage) -> &mut Self {
         let path = path(at);
-        let file = DiskFile { path: path.clone(), info: inspect_bytes(&bytes), linkage };
+        let file =
+            DiskFile { path: path.clone(), info: inspect_bytes(&bytes), linkage, os_own: false };
         self.files.insert(path, Arc::new(file));
         self
     }
@@ -79,6 +80,8 @@ fn search(windows: WindowsVersion) -> Search {
 }
 
 const FILTER: &str = r"C:\Filters\vf.dll";
+
+const WINE: divergence::Loader = divergence::Loader::Wine { major: Some(8) };
 
 fn resolve_filter(disk: &MemoryDisk, bits: Bits) -> Resolution {
     resolve(disk, &search(WindowsVersion::Server2019), &path(FILTER), bits)
@@ -362,7 +365,7 @@ fn the_divergence_rules_apply_only_to_the_answers_they_describe() {
     );
     let windows = resolve_filter(&disk, Bits::B64);
     assert_eq!(
-        reconcile(WineAnswer::Loaded, &windows),
+        reconcile(WineAnswer::Loaded, &windows, WINE),
         Reconciled::WindowsRefuses {
             error: Win32Error::PROC_NOT_FOUND,
             rule: divergence::MISSING_IMPORT
@@ -370,7 +373,7 @@ fn the_divergence_rules_apply_only_to_the_answers_they_describe() {
     );
     // Wine refused it for a reason of its own: no rule explains that, so Wine's stands.
     assert_eq!(
-        reconcile(WineAnswer::Refused(Win32Error::DLL_INIT_FAILED), &windows),
+        reconcile(WineAnswer::Refused(Win32Error::DLL_INIT_FAILED), &windows, WINE),
         Reconciled::LoaderStands
     );
 
@@ -383,7 +386,7 @@ fn the_divergence_rules_apply_only_to_the_answers_they_describe() {
     );
     let windows = resolve_filter(&wrong, Bits::B64);
     assert_eq!(
-        reconcile(WineAnswer::Refused(Win32Error::MOD_NOT_FOUND), &windows),
+        reconcile(WineAnswer::Refused(Win32Error::MOD_NOT_FOUND), &windows, WINE),
         Reconciled::WindowsRefuses {
             error: Win32Error::BAD_EXE_FORMAT,
             rule: divergence::DEPENDENCY_WRONG_BITNESS
@@ -391,7 +394,7 @@ fn the_divergence_rules_apply_only_to_the_answers_they_describe() {
     );
     // The same answer on both sides needs no rule.
     assert_eq!(
-        reconcile(WineAnswer::Refused(Win32Error::BAD_EXE_FORMAT), &windows),
+        reconcile(WineAnswer::Refused(Win32Error::BAD_EXE_FORMAT), &windows, WINE),
         Reconciled::LoaderStands
     );
 }
@@ -419,4 +422,156 @@ fn an_x86_servers_system32_is_read_from_the_machines_syswow64() {
     assert_eq!(resolution.dependencies[0].searched[1], r"C:\Windows\System32");
     // Found where the server has it, not where the machine keeps it.
     assert_eq!(resolution.dependencies[0].found.as_deref(), Some(r"C:\Windows\System32\kernel32.dll"));
+}
+
+/// The windows backend: a 64-bit computer's System32 and SysWOW64, by name.
+fn this_windows() -> OsFiles {
+    let names = |list: &[&str]| list.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+    OsFiles::new(
+        names(&["KERNEL32.dll", "ntdll.dll", "vcruntime140.dll", "ucrtbase.dll", "msvcr100.dll"]),
+        Some(names(&["kernel32.dll", "vcruntime140.dll"])),
+    )
+}
+
+/// The running Windows's system files are the target's: present by name, of their folder's
+/// machine, never read; the machine's own files come first.
+#[test]
+fn on_this_windows_the_system_folders_are_the_computers_and_count_as_the_servers() {
+    let os = this_windows();
+    let mut own = MemoryDisk::default();
+    own.image(FILTER, Bits::B64, vec![imports("kernel32.dll", &["Sleep"])], &[]);
+    let disk = OnThisWindows { machine: &own, os: &os };
+    let loads = resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64);
+    assert_eq!(loads.error(), None, "{loads:#?}");
+    let kernel32 = &loads.dependencies[0];
+    assert_eq!(kernel32.found.as_deref(), Some(r"C:\Windows\System32\kernel32.dll"));
+    assert_eq!(kernel32.machine, Some(Machine::Amd64));
+    assert!(!kernel32.wine_builtin, "this computer's file, not Wine's");
+
+    // A 32-bit process's system folder is SysWOW64, and its files are x86.
+    let mut own32 = MemoryDisk::default();
+    own32.image(FILTER, Bits::B32, vec![imports("kernel32.dll", &["Sleep"])], &[]);
+    let disk32 = OnThisWindows { machine: &own32, os: &os };
+    let loads32 = resolve_filter_on(&disk32, WindowsVersion::Server2019, &[], Bits::B32);
+    assert_eq!(loads32.error(), None, "{loads32:#?}");
+    assert_eq!(loads32.dependencies[0].machine, Some(Machine::X86));
+
+    // Nothing of that name in either: 126, as on the target.
+    let mut missing = MemoryDisk::default();
+    missing.image(FILTER, Bits::B64, vec![imports("python311.dll", &["Py_Main"])], &[]);
+    let disk = OnThisWindows { machine: &missing, os: &os };
+    let refused = resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64);
+    assert_eq!(refused.error(), Some(Win32Error::MOD_NOT_FOUND));
+    assert_eq!(refused.culprit().map(|d| d.outcome), Some(DependencyOutcome::Missing));
+
+    // Only direct children of the two folders are the computer's.
+    assert!(os.file(&path(r"C:\Windows\System32\drivers\kernel32.dll")).is_none());
+    assert!(os.file(&path(r"D:\Windows\System32\kernel32.dll")).is_none());
+    assert!(os.file(&path(r"C:\Windows\SysWOW64\ntdll.dll")).is_none());
+}
+
+/// Item "the computer is not the target": a runtime this computer has and the profile lacks
+/// counts as absent (126, runtime not installed) unless installed on the server; the UCRT is
+/// absent on Server 2003 and there on 2019.
+#[test]
+fn on_this_windows_the_runtimes_the_profile_lacks_are_absent() {
+    let os = this_windows();
+    let mut own = MemoryDisk::default();
+    own.image(FILTER, Bits::B64, vec![imports("vcruntime140.dll", &["memset"])], &[]);
+    let disk = OnThisWindows { machine: &own, os: &os };
+    let bare = resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64);
+    assert_eq!(bare.error(), Some(Win32Error::MOD_NOT_FOUND), "{bare:#?}");
+    let culprit = bare.culprit().expect("the runtime");
+    assert_eq!(culprit.outcome, DependencyOutcome::NotInstalled);
+    assert_eq!(culprit.lack, Some(Lack::NotInstalled(Some(profile::Runtime::Vc2015Plus))));
+    let installed =
+        resolve_filter_on(&disk, WindowsVersion::Server2019, &["vc2015+-x64"], Bits::B64);
+    assert_eq!(installed.error(), None, "{installed:#?}");
+    // The other bitness's redistributable is not this process's.
+    let other = resolve_filter_on(&disk, WindowsVersion::Server2019, &["vc2015+-x86"], Bits::B64);
+    assert_eq!(other.error(), Some(Win32Error::MOD_NOT_FOUND));
+
+    let mut ucrt = MemoryDisk::default();
+    ucrt.image(FILTER, Bits::B64, vec![imports("ucrtbase.dll", &["strlen"])], &[]);
+    let disk = OnThisWindows { machine: &ucrt, os: &os };
+    let on_2003 = resolve_filter_on(&disk, WindowsVersion::Server2003, &[], Bits::B64);
+    assert_eq!(on_2003.culprit().and_then(|d| d.lack), Some(Lack::NoUcrt));
+    assert_eq!(resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64).error(), None);
+
+    // A vendor's copy beside the filter is found first and loads.
+    own.image(r"C:\Filters\vcruntime140.dll", Bits::B64, Vec::new(), &["memset"]);
+    let disk = OnThisWindows { machine: &own, os: &os };
+    let app_local = resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64);
+    assert_eq!(app_local.error(), None);
+    assert_eq!(app_local.dependencies[0].found.as_deref(), Some(r"C:\Filters\vcruntime140.dll"));
+}
+
+/// On the windows backend only the rows about what the server holds apply: this computer's
+/// loader is Windows's, so a missing import it loaded is not Wine's stub.
+#[test]
+fn on_this_windows_only_the_servers_holdings_correct_the_answer() {
+    let os = this_windows();
+    let mut own = MemoryDisk::default();
+    own.image(FILTER, Bits::B64, vec![imports("vcruntime140.dll", &["memset"])], &[]);
+    let disk = OnThisWindows { machine: &own, os: &os };
+    let windows = resolve_filter_on(&disk, WindowsVersion::Server2019, &[], Bits::B64);
+    let this = divergence::Loader::ThisWindows;
+    assert_eq!(
+        reconcile(WineAnswer::Loaded, &windows, this),
+        Reconciled::WindowsRefuses {
+            error: Win32Error::MOD_NOT_FOUND,
+            rule: divergence::RUNTIME_NOT_INSTALLED
+        }
+    );
+
+    let mut stub = MemoryDisk::default();
+    stub.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_missing"])], &[]).image(
+        r"C:\Filters\dep.dll",
+        Bits::B64,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let windows = resolve_filter(&stub, Bits::B64);
+    assert_eq!(reconcile(WineAnswer::Loaded, &windows, this), Reconciled::LoaderStands);
+    assert!(matches!(
+        reconcile(WineAnswer::Loaded, &windows, WINE),
+        Reconciled::WindowsRefuses { .. }
+    ));
+    // Every row says what it is about on either loader.
+    for rule in divergence::RULES {
+        let applies = this.may_differ_by(&rule);
+        assert_eq!(applies, rule.runner_does.is_some(), "{}", rule.id);
+    }
+}
+
+/// PATH: the folders a scenario names are searched after Windows's default system PATH.
+#[test]
+fn extra_path_folders_are_searched_last() {
+    let mut disk = MemoryDisk::default();
+    disk.image(FILTER, Bits::B64, vec![imports("dep.dll", &["dep_fn"])], &[]).image(
+        r"C:\Libs\dep.dll",
+        Bits::B64,
+        Vec::new(),
+        &["dep_fn"],
+    );
+    let without = resolve_filter(&disk, Bits::B64);
+    assert_eq!(without.error(), Some(Win32Error::MOD_NOT_FOUND));
+    let with = Search { extra_path: vec![path(r"C:\Libs")], ..search(WindowsVersion::Server2019) };
+    let found = resolve(&disk, &with, &path(FILTER), Bits::B64);
+    assert_eq!(found.error(), None, "{found:#?}");
+    assert_eq!(found.dependencies[0].found.as_deref(), Some(r"C:\Libs\dep.dll"));
+    assert_eq!(found.dependencies[0].searched.last().map(String::as_str), Some(r"C:\Libs"));
+}
+
+fn resolve_filter_on(
+    disk: &dyn TargetDisk,
+    windows: WindowsVersion,
+    installed: &[&str],
+    bits: Bits,
+) -> Resolution {
+    let profile = Profile::new(
+        windows,
+        installed.iter().map(|name| name.parse::<Redistributable>().expect("a name")),
+    );
+    resolve(disk, &Search { profile, ..search(windows) }, &path(FILTER), bits)
 }
