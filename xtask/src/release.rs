@@ -185,7 +185,7 @@ fn check_action(sh: &Shell, scratch: &Path, archive: &Path) -> anyhow::Result<()
         let text = sh.read_file(&outputs)?;
         text.lines()
             .filter_map(|line| line.strip_prefix(&format!("{key}=")))
-            .last()
+            .next_back()
             .map(str::to_owned)
             .with_context(|| format!("the action's steps gave no output `{key}`:\n{text}"))
     };
