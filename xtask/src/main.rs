@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
             build(&sh)?;
             windows_gnu::run(&sh)
         }
-        // Cargo's target runner for the windows-gnu builds; not meant to be typed.
+        // How the windows-gnu step starts its Windows programs; not meant to be typed.
         "wine-runner" => windows_gnu::run_one(rest),
         other => bail!(
             "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, release, windows-gnu or ci"
