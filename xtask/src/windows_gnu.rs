@@ -24,6 +24,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
@@ -78,11 +79,17 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     if cfg!(windows) {
         bail!("`cargo xtask windows-gnu` runs the Windows builds under Wine, on Linux");
     }
+    // Each phase says how long it took, so that the step's time in CI's log can be split.
+    let started = Instant::now();
     let built = build(sh)?;
+    println!("windows-gnu: built in {:.1} s", started.elapsed().as_secs_f64());
     let server = Server::start(sh)?;
     let result = (|| {
         for (arch, built) in &built {
+            let started = Instant::now();
             run_target(sh, *arch, built)?;
+            let target = arch.rust_target(Toolchain::Gnu);
+            println!("windows-gnu: {target} ran in {:.1} s", started.elapsed().as_secs_f64());
         }
         Ok(())
     })();
