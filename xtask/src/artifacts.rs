@@ -132,14 +132,20 @@ pub fn dir() -> PathBuf {
 }
 
 pub fn build(sh: &Shell) -> anyhow::Result<()> {
+    build_with(sh, Vec::new())
+}
+
+/// The build, with `first` run beside the mock images (after the hosts, whose cargo build
+/// holds the target folder's lock).
+pub fn build_with<'a>(sh: &Shell, first: Vec<Job<'a>>) -> anyhow::Result<()> {
     build_hosts(sh)?;
-    // About sixty small DLLs, each a compiler and a linker run: they are independent, so they
+    // About a hundred small DLLs, each a compiler and a linker run: they are independent, so they
     // are built side by side, one per core, and an up-to-date one is skipped.
     let families: Vec<(&MockFamily, Vec<Variant>)> = MOCK_FAMILIES
         .iter()
         .map(|family| Ok((family, read_variants(family)?)))
         .collect::<anyhow::Result<_>>()?;
-    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let mut jobs: Vec<Job<'_>> = first;
     for (family, variants) in &families {
         for arch in Arch::ALL {
             for variant in variants {

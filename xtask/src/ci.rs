@@ -65,13 +65,15 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     step("check-msvc", || check_msvc_targets(sh))?;
     step("build", || crate::build(sh))?;
     step("test", || crate::test(sh, &[]))?;
-    step("repro", || crate::harness(sh, "repro", &[]))?;
+    // The seed replay and the matrix run the binary the test step built and tested, rather
+    // than a build of their own.
+    step("repro", || crate::tested_harness(sh, "repro", &[]))?;
 
     // The matrix once more through the CLI, as a user runs it, for the JUnit report the
     // workflow uploads.
     let junit = crate::artifacts::dir().join("junit.xml");
     let junit = junit.to_string_lossy().into_owned();
-    step("matrix", || crate::harness(sh, "matrix", &["--junit".to_owned(), junit.clone()]))?;
+    step("matrix", || crate::tested_harness(sh, "matrix", &["--junit".to_owned(), junit.clone()]))?;
 
     step("release", || crate::release::check(sh))?;
 

@@ -52,16 +52,30 @@ fn main() -> anyhow::Result<()> {
         "setup" => setup::run(&sh),
         "build" => build(&sh),
         "repro" => {
-            build(&sh)?;
+            // The harness compiles while the mock DLLs do: on a fresh clone the two are most of
+            // the wait, and neither needs the other. A dev build: the seed replay starts a few
+            // hosts, and optimising the harness would cost more than it saves.
+            setup::ensure(&sh)?;
+            artifacts::build_with(
+                &sh,
+                vec![Box::new(|| {
+                    let sh = Shell::new()?;
+                    sh.change_dir(project_root());
+                    let cargo = cargo();
+                    cmd!(sh, "{cargo} build --quiet --package harness --bin isapi-harness")
+                        .run()?;
+                    Ok(())
+                })],
+            )?;
+            let repro = |extra: &[String]| harness(&sh, Profile::Dev, "repro", extra);
             // Without --iis, both seeds: the IIS 6.0 case and its IIS 10 twin.
             if rest.iter().any(|arg| arg.starts_with("--iis")) {
-                harness(&sh, "repro", rest)
+                repro(rest)
             } else {
-                let iis6 = harness(&sh, "repro", rest);
+                let iis6 = repro(rest);
                 let mut iis10 = rest.to_vec();
                 iis10.extend(["--iis".to_owned(), "10".to_owned()]);
-                let iis10 = harness(&sh, "repro", &iis10);
-                iis6.and(iis10)
+                iis6.and(repro(&iis10))
             }
         }
         "test" => {
@@ -70,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => {
             build(&sh)?;
-            harness(&sh, "bench", rest)?;
+            harness(&sh, Profile::Release, "bench", rest)?;
             if rest.iter().any(|arg| arg == "--parse-only") || cfg!(windows) {
                 return Ok(());
             }
@@ -95,7 +109,7 @@ fn main() -> anyhow::Result<()> {
             build(&sh)?;
             windows_gnu::run(&sh)
         }
-        // Cargo's target runner for the windows-gnu builds; not meant to be typed.
+        // How the windows-gnu step starts its Windows programs; not meant to be typed.
         "wine-runner" => windows_gnu::run_one(rest),
         other => bail!(
             "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, release, windows-gnu or ci"
@@ -110,18 +124,59 @@ fn build(sh: &Shell) -> anyhow::Result<()> {
 }
 
 /// The test command README.md shows. The suite loads real DLLs in real 32- and 64-bit processes.
+///
+/// The `cli` suite runs the real binary. Built here, in one cargo run with the suites, it gets
+/// their feature resolution (their dev-dependencies turn on more of syn's features, which
+/// reaches serde and clap); built by the suite itself (`cargo build -p harness`), it was a
+/// second build of the harness and half its dependencies. CI's later steps run it too.
 fn test(sh: &Shell, extra: &[String]) -> anyhow::Result<()> {
     let cargo = cargo();
-    cmd!(sh, "{cargo} test --workspace {extra...}")
+    // Another profile or target than the plain one: the suite builds what it needs itself.
+    let plain =
+        !extra.iter().any(|arg| ["--release", "--profile", "--target"].contains(&arg.as_str()));
+    let mut test =
+        cmd!(sh, "{cargo} test --workspace {extra...}").env("ISAPI_HARNESS_DIR", artifacts::dir());
+    if plain {
+        cmd!(sh, "{cargo} build --quiet --workspace --tests --bin isapi-harness").run()?;
+        test = test.env("ISAPI_HARNESS_BIN", tested_binary());
+    }
+    test.run()?;
+    Ok(())
+}
+
+/// The binary `test` builds beside the suites, which CI's seed replay and matrix run as well.
+pub fn tested_binary() -> PathBuf {
+    artifacts::dir()
+        .with_file_name("debug")
+        .join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// How the harness CLI is built for a command.
+#[derive(Debug, Clone, Copy)]
+enum Profile {
+    /// The seed replay: a few host starts, so compile time is what counts.
+    Dev,
+    /// The benchmark: the build users run, timed.
+    Release,
+}
+
+/// Runs the harness CLI, built first if needed.
+fn harness(sh: &Shell, profile: Profile, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
+    let cargo = cargo();
+    let release = match profile {
+        Profile::Dev => None,
+        Profile::Release => Some("--release"),
+    };
+    cmd!(sh, "{cargo} run --quiet {release...} --package harness --bin isapi-harness -- {subcommand} {extra...}")
         .env("ISAPI_HARNESS_DIR", artifacts::dir())
         .run()?;
     Ok(())
 }
 
-/// Runs the harness CLI (release build: the matrix and the benchmark start many processes).
-fn harness(sh: &Shell, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
-    let cargo = cargo();
-    cmd!(sh, "{cargo} run --quiet --release --package harness --bin isapi-harness -- {subcommand} {extra...}")
+/// Runs the binary the test step built (`tested_binary`).
+fn tested_harness(sh: &Shell, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
+    let binary = tested_binary();
+    cmd!(sh, "{binary} {subcommand} {extra...}")
         .env("ISAPI_HARNESS_DIR", artifacts::dir())
         .run()?;
     Ok(())

@@ -135,5 +135,99 @@ pub fn check(sh: &Shell) -> anyhow::Result<()> {
         bail!("the unpacked release's doctor did not find its files in `{folder_text}`:\n{doctor}");
     }
     println!("release: `{}` unpacks and runs: {version}", archive.display());
+    if cfg!(not(windows)) {
+        check_action(sh, scratch.path(), &archive)?;
+    }
+    Ok(())
+}
+
+/// The action's script (`ci/action`, every step of `action.yml`) run as a workflow runs it from
+/// `uses: OWNER/isapi-harness@vX.Y.Z`, offline: the action's folder is a copy of only the files
+/// it may need, without `.git` (as a download is), and the releases are a `file://` folder
+/// holding the archive just built. It must download and verify the archive, find nothing to
+/// install, and run a matrix shard that writes its JUnit report; and it must refuse an archive
+/// that does not match its `.sha256`. (Linux only: the Windows branch runs on the Windows row
+/// of the workflow's action job.)
+fn check_action(sh: &Shell, scratch: &Path, archive: &Path) -> anyhow::Result<()> {
+    let root = crate::project_root();
+    // Named as the runner names a downloaded action's folder: after its ref.
+    let action = scratch.join("action").join(format!("v{VERSION}"));
+    for file in ["action.yml", "ci/action", "Cargo.toml"] {
+        let to = action.join(file);
+        sh.create_dir(to.parent().expect("a file has a folder"))?;
+        sh.copy_file(root.join(file), &to)?;
+    }
+    let releases = scratch.join("releases");
+    let assets = releases.join(format!("v{VERSION}"));
+    sh.create_dir(&assets)?;
+    let name = archive.file_name().expect("the archive has a name");
+    sh.copy_file(archive, assets.join(name))?;
+    sh.copy_file(sha256_path(archive), sha256_path(&assets.join(name)))?;
+    let runner_temp = scratch.join("runner-temp");
+    let workspace = scratch.join("workspace");
+    let outputs = scratch.join("github-output");
+    sh.create_dir(&runner_temp)?;
+    sh.create_dir(&workspace)?;
+    let script = action.join("ci").join("action");
+    let step = |subcommand: &str| {
+        cmd!(sh, "bash {script} {subcommand}")
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_WORKSPACE", &workspace)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("ISAPI_HARNESS_RELEASES_URL", format!("file://{}", releases.display()))
+            .env_remove("ISAPI_HARNESS_DIR")
+            .env_remove("CARGO")
+    };
+    step("prepare").run().context("the action's prepare step failed")?;
+    let output = |key: &str| -> anyhow::Result<String> {
+        let text = sh.read_file(&outputs)?;
+        text.lines()
+            .filter_map(|line| line.strip_prefix(&format!("{key}=")))
+            .next_back()
+            .map(str::to_owned)
+            .with_context(|| format!("the action's steps gave no output `{key}`:\n{text}"))
+    };
+    if !output("key")?.starts_with("isapi-harness-Linux-X64-download-") {
+        bail!(
+            "the action did not take the download path, or keyed its cache wrongly: {}",
+            output("key")?
+        );
+    }
+    step("install").run().context("the action's install step failed")?;
+    let dist = PathBuf::from(output("dist")?);
+    if !dist.join("isapi-harness").is_file() {
+        bail!("the action's install step left no `isapi-harness` in `{}`", dist.display());
+    }
+    // Everything is installed here already, so this only checks.
+    step("provision").run().context("the action's provision step failed")?;
+    step("run")
+        .env("INPUT_SCENARIOS", root.join("tests").join("scenarios"))
+        .env("INPUT_JUNIT", "junit-action.xml")
+        .env("INPUT_SHARD", "2/6")
+        .env("INPUT_JOBS", "2")
+        .env("INPUT_UNSANDBOXED", "false")
+        .env("INPUT_ARGS", "--timeout-ms 20000")
+        .run()
+        .context("the action's run step failed")?;
+    let junit = workspace.join("junit-action.xml");
+    if output("junit")? != junit.display().to_string() {
+        bail!("the action's output junit is `{}`, not `{}`", output("junit")?, junit.display());
+    }
+    let report = std::fs::read_to_string(&junit)
+        .with_context(|| format!("the action wrote no JUnit report at `{}`", junit.display()))?;
+    if !report.contains("<testsuite") {
+        bail!("the action's JUnit report has no test suite:\n{report}");
+    }
+
+    // An archive that is not the one its digest names is refused before anything is unpacked.
+    let recorded = std::fs::read_to_string(sha256_path(archive))?;
+    let forged = format!("{}{}", "0".repeat(64), &recorded[64..]);
+    std::fs::write(sha256_path(&assets.join(name)), forged)?;
+    if step("install").quiet().ignore_stderr().ignore_stdout().run().is_ok() {
+        bail!("the action installed an archive that does not match its .sha256");
+    }
+    println!("release: the action downloads, verifies and runs `{}`", name.to_string_lossy());
     Ok(())
 }

@@ -10,18 +10,21 @@
 //! folder to the Windows programs. (The prefix in which hosts load users' DLLs under the Wine
 //! backend has no `Z:`; that one is `harness/src/machine/backend.rs`'s.)
 //!
-//! Cargo runs every Windows executable through [`run_one`] (`xtask wine-runner`, set as the
-//! target runner): it puts the `bcryptprimitives.dll` shim beside the executable when Wine
-//! lacks the DLL, then starts it with `wine64`. One wineserver serves every run and is stopped
-//! by its prefix (`wineserver -k`) when the step ends, failing or not.
+//! One cargo build makes the harness and the three test executables that run, for both targets
+//! (only those, with one feature resolution, both targets side by side); each executable is
+//! then started through [`run_one`] (`xtask wine-runner`), from its package's folder as `cargo
+//! test` would: it puts the `bcryptprimitives.dll` shim beside the executable when Wine lacks
+//! the DLL, then starts it with `wine64`. One wineserver serves every run and is stopped by its
+//! prefix (`wineserver -k`) when the step ends, failing or not.
 //!
 //! What runs is named here, not found: the library's unit tests, the loader quadrants and the
-//! scenario matrix of the `it` suite, the command-line contract of the `cli` suite, the seed
-//! replay and the matrix through the binary. The Linux-only parts (bubblewrap, signals) stay
-//! with the Linux runs.
+//! scenario matrix of the `it` suite, and the command-line contract of the `cli` suite, whose
+//! tests run the binary's seed replay (`repro --json`, both fixes verified) and its matrix. The
+//! Linux-only parts (bubblewrap, signals) stay with the Linux runs.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
@@ -32,8 +35,8 @@ use crate::artifacts::{Arch, Toolchain};
 /// the server's profile against this computer's answers (`windows_backend`, Windows only).
 const IT_TESTS: &[&str] = &["loader::", "scenarios::", "windows_backend::"];
 
-/// The `cli` tests run on the windows backend: the command-line contract, diagnose and
-/// sharding. Left to the Linux runs: `sandbox::` and `hostile_input::` (bubblewrap, Unix
+/// The `cli` tests run on the windows backend: the command-line contract, the seed replay and
+/// the matrix through the binary, diagnose and sharding. Left to the Linux runs: `sandbox::` and `hostile_input::` (bubblewrap, Unix
 /// signals, Unix file kinds) and the test of a user's own filter, which compiles that filter
 /// with the C compiler of the machine the test runs on (there is none inside Wine).
 const CLI_TESTS: &[&str] = &[
@@ -77,10 +80,17 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     if cfg!(windows) {
         bail!("`cargo xtask windows-gnu` runs the Windows builds under Wine, on Linux");
     }
+    // Each phase says how long it took, so that the step's time in CI's log can be split.
+    let started = Instant::now();
+    let built = build(sh)?;
+    println!("windows-gnu: built in {:.1} s", started.elapsed().as_secs_f64());
     let server = Server::start(sh)?;
     let result = (|| {
-        for arch in [Arch::Amd64, Arch::X86] {
-            run_target(sh, arch)?;
+        for (arch, built) in &built {
+            let started = Instant::now();
+            run_target(sh, *arch, built)?;
+            let target = arch.rust_target(Toolchain::Gnu);
+            println!("windows-gnu: {target} ran in {:.1} s", started.elapsed().as_secs_f64());
         }
         Ok(())
     })();
@@ -88,67 +98,110 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     result
 }
 
-/// One target: build, then the named tests, the seed replay and the matrix.
-fn run_target(sh: &Shell, arch: Arch) -> anyhow::Result<()> {
-    let target = arch.rust_target(Toolchain::Gnu);
+/// Amd64 first: its runs are the quicker to fail.
+const ARCHES: [Arch; 2] = [Arch::Amd64, Arch::X86];
+
+/// What the build made for one target: the programs the runs start.
+#[derive(Debug, Default)]
+struct Built {
+    harness: Option<PathBuf>,
+    unit_tests: Option<PathBuf>,
+    it: Option<PathBuf>,
+    cli: Option<PathBuf>,
+}
+
+/// The harness and exactly the test executables that run, for both targets, in one cargo
+/// invocation: one feature resolution (a `cargo build` of the binary and a `cargo test` per
+/// suite each resolved the dependencies' features differently, and each rebuilt the harness and
+/// half its dependencies), and both targets compiled side by side.
+fn build(sh: &Shell) -> anyhow::Result<[(Arch, Built); 2]> {
     let cargo = crate::cargo();
-    let xtask = std::env::current_exe().context("cannot find the xtask executable")?;
-    let with_env = |command| for_target(command, arch, &xtask);
-    println!("windows-gnu: building for {target}");
-    with_env(cmd!(
+    let targets: Vec<String> = ARCHES
+        .iter()
+        .flat_map(|arch| ["--target".to_owned(), arch.rust_target(Toolchain::Gnu).to_owned()])
+        .collect();
+    println!(
+        "windows-gnu: building the harness and its suites for {}",
+        ARCHES.map(|arch| arch.rust_target(Toolchain::Gnu)).join(" and ")
+    );
+    // `--lib --test` under `build` makes the library's unit tests and the two suites as test
+    // executables, and `--bin` the harness itself, all with the features `cargo test` would use.
+    let mut command = cmd!(
         sh,
-        "{cargo} build --quiet --target {target} --package harness --bin isapi-harness"
-    ))
-    .run()?;
-    let target_dir = crate::artifacts::dir().parent().expect("inside target").to_owned();
-    let harness = target_dir.join(target).join("debug").join("isapi-harness.exe");
+        "{cargo} build --quiet --message-format=json-render-diagnostics {targets...} --package harness --package tests --bin isapi-harness --tests"
+    );
+    for arch in ARCHES {
+        command = command.env(linker_variable(arch), format!("{}-gcc", arch.mingw_prefix()));
+    }
+    let messages =
+        command.read().context("cannot build the harness for the windows-gnu targets")?;
+    let mut built = ARCHES.map(|arch| (arch, Built::default()));
+    for line in messages.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Some(executable) = message["executable"].as_str() else { continue };
+        let executable = PathBuf::from(executable);
+        let Some((_, slot)) = built.iter_mut().find(|(arch, _)| {
+            executable.components().any(|part| part.as_os_str() == arch.rust_target(Toolchain::Gnu))
+        }) else {
+            continue;
+        };
+        let test = message["profile"]["test"].as_bool() == Some(true);
+        match (message["target"]["name"].as_str(), test) {
+            (Some("isapi-harness"), false) => slot.harness = Some(executable),
+            (Some("harness"), true) => slot.unit_tests = Some(executable),
+            (Some("it"), true) => slot.it = Some(executable),
+            (Some("cli"), true) => slot.cli = Some(executable),
+            _ => {}
+        }
+    }
+    Ok(built)
+}
+
+fn linker_variable(arch: Arch) -> String {
+    let target = arch.rust_target(Toolchain::Gnu).to_uppercase().replace('-', "_");
+    format!("CARGO_TARGET_{target}_LINKER")
+}
+
+/// One target: the named tests, each executable started as `cargo test` starts it (from its
+/// package's folder), through the runner.
+fn run_target(sh: &Shell, arch: Arch, built: &Built) -> anyhow::Result<()> {
+    let target = arch.rust_target(Toolchain::Gnu);
+    let need = |path: &Option<PathBuf>, what: &str| {
+        path.clone().with_context(|| format!("cargo reported no {what} for {target}"))
+    };
+    let harness = need(&built.harness, "isapi-harness.exe")?;
+    // The cli suite starts the harness itself from inside Wine, not through the runner.
     place_shim(&harness)?;
+    let xtask = std::env::current_exe().context("cannot find the xtask executable")?;
+    let root = crate::project_root();
+    let run = |exe: PathBuf, package: &str, args: &[&str]| -> anyhow::Result<()> {
+        let _dir = sh.push_dir(root.join(package));
+        let mut command = cmd!(sh, "{xtask} wine-runner {exe} --quiet {args...}")
+            .env("ISAPI_HARNESS_BIN", &harness)
+            // The Windows programs find the built hosts from their own path, as a user's would.
+            .env_remove("ISAPI_HARNESS_DIR");
+        for (key, value) in wine_env() {
+            command = command.env(key, value);
+        }
+        Ok(command.run()?)
+    };
 
     println!("windows-gnu: {target}: the library's unit tests");
-    with_env(cmd!(sh, "{cargo} test --quiet --target {target} --package harness --lib")).run()?;
+    run(need(&built.unit_tests, "unit tests")?, "harness", &[])?;
     println!("windows-gnu: {target}: loader quadrants and scenarios ({})", IT_TESTS.join(" "));
-    with_env(cmd!(
-        sh,
-        "{cargo} test --quiet --target {target} --package tests --test it -- {IT_TESTS...}"
-    ))
-    .run()?;
-    println!("windows-gnu: {target}: the command-line contract");
-    with_env(cmd!(
-        sh,
-        "{cargo} test --quiet --target {target} --package tests --test cli -- --exact {CLI_TESTS...}"
-    ))
-    .env("ISAPI_HARNESS_BIN", &harness)
-    .run()?;
-
-    println!("windows-gnu: {target}: isapi-harness.exe repro --backend windows");
-    with_env(cmd!(sh, "{xtask} wine-runner {harness} repro --backend windows")).run()?;
-    println!("windows-gnu: {target}: isapi-harness.exe matrix --backend windows");
-    with_env(cmd!(sh, "{xtask} wine-runner {harness} matrix --backend windows")).run()?;
+    run(need(&built.it, "`it` suite")?, "tests", IT_TESTS)?;
+    println!("windows-gnu: {target}: the command-line contract, the seed replay and the matrix");
+    let mut exact = vec!["--exact"];
+    exact.extend(CLI_TESTS);
+    run(need(&built.cli, "`cli` suite")?, "tests", &exact)?;
     Ok(())
 }
 
-/// `command` with what every cargo and Wine run of `arch`'s target needs.
-fn for_target<'a>(command: xshell::Cmd<'a>, arch: Arch, xtask: &Path) -> xshell::Cmd<'a> {
-    let variable = |what: &str| {
-        let target = arch.rust_target(Toolchain::Gnu).to_uppercase().replace('-', "_");
-        format!("CARGO_TARGET_{target}_{what}")
-    };
-    let mut command = command
-        .env(variable("RUNNER"), format!("{} wine-runner", xtask.display()))
-        .env(variable("LINKER"), format!("{}-gcc", arch.mingw_prefix()))
-        // The Windows programs find the built hosts from their own path, as a user's would.
-        .env_remove("ISAPI_HARNESS_DIR");
-    for (key, value) in wine_env() {
-        command = command.env(key, value);
-    }
-    command
-}
-
-/// `xtask wine-runner EXE ARGS...`: how cargo runs a Windows executable. Exits with the
+/// `xtask wine-runner EXE ARGS...`: how every Windows executable of the step is started. Exits with the
 /// program's own exit code.
 pub fn run_one(args: &[String]) -> anyhow::Result<()> {
     let Some((exe, rest)) = args.split_first() else {
-        bail!("usage: xtask wine-runner EXE [ARGS...] (cargo calls it as the target runner)");
+        bail!("usage: xtask wine-runner EXE [ARGS...] (`cargo xtask windows-gnu` calls it)");
     };
     if std::env::var_os("WINEPREFIX").is_none_or(|prefix| prefix != prefix_os()) {
         bail!(
