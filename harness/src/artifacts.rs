@@ -96,7 +96,10 @@ impl Artifacts {
     pub fn dependency_fixture(&self, arch: Arch, name: &str) -> anyhow::Result<PathBuf> {
         let path = self.root.join("deps").join(arch.dir_name()).join(name);
         if !path.is_file() {
-            bail!("the dependency fixture `{name}` for {arch} is not built at `{}`; run `cargo xtask build`", path.display());
+            bail!(
+                "the dependency fixture `{name}` for {arch} is not built at `{}`; run `cargo xtask build`",
+                path.display()
+            );
         }
         Ok(path)
     }

@@ -359,7 +359,11 @@ mod tests {
             finding.detail
         };
         let holding = vec![
-            RowMeasurement { rule: MISSING_IMPORT, bits: Bits::B32, answered: Ok(WineAnswer::Loaded) },
+            RowMeasurement {
+                rule: MISSING_IMPORT,
+                bits: Bits::B32,
+                answered: Ok(WineAnswer::Loaded),
+            },
             RowMeasurement {
                 rule: DEPENDENCY_WRONG_BITNESS,
                 bits: Bits::B64,
@@ -380,7 +384,10 @@ mod tests {
         seen.rows = Some(Ok(differing));
         let detail = rows(&seen);
         assert!(detail.contains("2 of 3 crafted cases answer otherwise"), "{detail}");
-        assert!(detail.contains("dependency_wrong_bitness in a 64-bit host refused with 193"), "{detail}");
+        assert!(
+            detail.contains("dependency_wrong_bitness in a 64-bit host refused with 193"),
+            "{detail}"
+        );
         assert!(detail.contains("missing_import in a 64-bit host gave no answer"), "{detail}");
     }
 

@@ -62,7 +62,9 @@ fn measure_one(
     for (name, beside) in probe.beside {
         let source = match beside {
             Beside::Fixture(fixture) => artifacts.dependency_fixture(arch, fixture)?,
-            Beside::OtherArch(fixture) => artifacts.dependency_fixture(bits.other().host_arch(), fixture)?,
+            Beside::OtherArch(fixture) => {
+                artifacts.dependency_fixture(bits.other().host_arch(), fixture)?
+            }
             Beside::NotAnImage => artifacts.odd_image("text")?,
         };
         layout.set(WinPath::parse(&format!(r"{folder}\{name}"))?, Content::Copy(source));

@@ -264,11 +264,8 @@ impl Jail {
         let (info, errors) = (name("info"), name("err"));
         // Removed with the sandbox, or here if it never opens: a matrix whose machines keep
         // failing to open must not leave two files per scenario behind.
-        let own_files = OwnFiles(if number == 0 {
-            Vec::new()
-        } else {
-            vec![info.clone(), errors.clone()]
-        });
+        let own_files =
+            OwnFiles(if number == 0 { Vec::new() } else { vec![info.clone(), errors.clone()] });
         #[cfg(target_os = "linux")]
         let confinement = {
             let disk = spec.disk.clone();

@@ -478,8 +478,7 @@ impl Walk<'_> {
         for folder in &self.folders {
             searched.push(folder.to_string());
             let target = folder.child(file_name);
-            let Some(file) = self.disk.file(&self.search.on_disk(target.clone(), self.bits))
-            else {
+            let Some(file) = self.disk.file(&self.search.on_disk(target.clone(), self.bits)) else {
                 continue;
             };
             // Named by the server's path where the machine keeps it elsewhere (an x86

@@ -421,7 +421,10 @@ fn an_x86_servers_system32_is_read_from_the_machines_syswow64() {
     assert_eq!(resolution.error(), None, "{resolution:?}");
     assert_eq!(resolution.dependencies[0].searched[1], r"C:\Windows\System32");
     // Found where the server has it, not where the machine keeps it.
-    assert_eq!(resolution.dependencies[0].found.as_deref(), Some(r"C:\Windows\System32\kernel32.dll"));
+    assert_eq!(
+        resolution.dependencies[0].found.as_deref(),
+        Some(r"C:\Windows\System32\kernel32.dll")
+    );
 }
 
 /// The windows backend: a 64-bit computer's System32 and SysWOW64, by name.
