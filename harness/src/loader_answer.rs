@@ -291,4 +291,33 @@ mod tests {
                 .is_some_and(|a| a.correction.is_none() && a.windows.culprit().is_some())
         );
     }
+
+    /// On the windows backend only a row about what the server holds corrects the answer:
+    /// this computer's Windows loaded through no stub, and no Wine was measured.
+    #[test]
+    fn on_this_windows_only_the_servers_holdings_correct_and_no_wine_is_claimed() {
+        let plan = plan(2, false);
+        let mut runtime = Dependency::new(
+            "vcruntime140.dll",
+            &WinPath::parse(r"C:\f\0.dll").expect("a path"),
+            DependencyOutcome::NotInstalled,
+        );
+        runtime.lack = Some(crate::windows_loader::Lack::NotInstalled(None));
+        let not_installed = Resolution {
+            dependencies: vec![runtime],
+            refusal: Some((Win32Error::MOD_NOT_FOUND, 0)),
+        };
+        let first = run(vec![loaded(0), loaded(1)], HostEnd::Completed);
+        let applied =
+            apply(&plan, first, vec![not_installed, missing_import()], Loader::ThisWindows);
+        assert_eq!(applied.run.images[0].load, Some(Err(Win32Error::MOD_NOT_FOUND)));
+        assert_eq!(applied.run.images[1].load, Some(Ok(())), "this computer's answer stands");
+        let correction =
+            applied.answers[0].as_ref().and_then(|a| a.correction.clone()).expect("corrected");
+        assert_eq!(correction.rule.id, "runtime_not_installed");
+        assert_eq!(correction.loader, Loader::ThisWindows);
+        assert_eq!(correction.rule_verified_on_this_wine(), None);
+        assert!(applied.answers[1].as_ref().is_some_and(|a| a.correction.is_none()));
+        assert_eq!(applied.rerun.map(|rerun| rerun.indices), Some(vec![1]));
+    }
 }

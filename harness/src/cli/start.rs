@@ -44,3 +44,25 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     scenario.path = args.path.clone();
     Ok(scenario)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    /// `--path` is repeatable and keeps its order; each folder must be a Windows path.
+    #[test]
+    fn path_folders_become_the_servers_extra_path_in_order() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["isapi-harness", "start", "--config", "MetaBase.xml"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        let cli = parse(&["--path", r"C:\Vendor\bin", "--path", "D:/Libs"]).expect("it parses");
+        let Command::Start(start) = cli.command else { panic!("start") };
+        let folders: Vec<&str> = start.scenario.path.iter().map(|path| path.as_str()).collect();
+        assert_eq!(folders, [r"C:\Vendor\bin", "D:/Libs"]);
+        assert!(parse(&["--path", "Vendor/bin"]).is_err(), "a relative folder is refused");
+    }
+}
