@@ -93,6 +93,9 @@ pub struct Scenario {
     pub windows: Option<crate::windows_loader::WindowsVersion>,
     /// The redistributables installed on the server (`--installed`).
     pub installed: Vec<crate::windows_loader::Redistributable>,
+    /// A copy of a real server (`--server`): its files are placed at their Windows paths,
+    /// under the images the user names, and nothing stands in for a file it lacks.
+    pub server: Option<crate::server_copy::ServerCopy>,
 }
 
 /// What to put at a Windows path.
@@ -205,7 +208,54 @@ pub fn parse_image_arg_in(
     Ok((path, spec))
 }
 
+/// What a command line or a scenario file says of the server. What it leaves out, a server
+/// copy's `server.json` says: the command line's flags win over a scenario's keys, and both
+/// over the copy ([`Scenario::with_server`]).
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub config: Option<PathBuf>,
+    pub os: Option<Os>,
+    pub windows: Option<crate::windows_loader::WindowsVersion>,
+    /// Empty when not given.
+    pub installed: Vec<crate::windows_loader::Redistributable>,
+}
+
 impl Scenario {
+    /// A scenario from what was `given`, with what it leaves out taken from the server copy,
+    /// if any: its configuration, OS, Windows and redistributables. Without either, the OS is
+    /// x64 and the configuration must be given.
+    pub fn with_server(
+        name: Option<String>,
+        given: Given,
+        server: Option<crate::server_copy::ServerCopy>,
+    ) -> anyhow::Result<Scenario> {
+        let manifest = server.as_ref().map(|copy| &copy.manifest);
+        let Some(config_path) =
+            given.config.or_else(|| server.as_ref().map(|copy| copy.config.clone()))
+        else {
+            bail!(
+                "no configuration: give the server's MetaBase.xml or applicationHost.config with --config FILE, or a copy of the server with --server DIR"
+            );
+        };
+        let config = Configuration::read(&config_path)?;
+        let name = name.unwrap_or_else(|| {
+            config_path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let os = given.os.or(manifest.map(|manifest| manifest.os)).unwrap_or(Os::X64);
+        let mut scenario = Scenario::new(name, os, config);
+        scenario.windows = given.windows.or(manifest.and_then(|manifest| manifest.windows));
+        scenario.installed = if given.installed.is_empty() {
+            manifest.map(|manifest| manifest.installed.clone()).unwrap_or_default()
+        } else {
+            given.installed
+        };
+        scenario.server = server;
+        Ok(scenario)
+    }
+
     pub fn new(name: impl Into<String>, os: Os, config: impl Into<Configuration>) -> Scenario {
         Scenario {
             name: name.into(),
@@ -217,6 +267,7 @@ impl Scenario {
             repeat_requests: 1,
             windows: None,
             installed: Vec::new(),
+            server: None,
         }
     }
 
@@ -252,12 +303,23 @@ impl Scenario {
         Ok(())
     }
 
-    /// The image at `path`: the user's choice, else the default for a standard Framework path.
+    /// The image at `path`: the user's choice, else the server copy's file, else the default
+    /// for a standard path.
     pub fn image_at(&self, path: &WinPath) -> Option<ImageSpec> {
         if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
             return (*spec != ImageSpec::Missing).then(|| spec.clone());
         }
+        if let Some(file) = self.copy_file_at(path) {
+            return Some(ImageSpec::File(file.to_owned()));
+        }
         self.default_image(path)
+    }
+
+    /// The server copy's file for `path`, unless the user placed an image there (or said it
+    /// is missing): what the command line says wins over the copy.
+    pub fn copy_file_at(&self, path: &WinPath) -> Option<&Path> {
+        let named = self.images.iter().any(|(placed, _)| placed == path);
+        self.server.as_ref().filter(|_| !named)?.file_at(path)
     }
 
     /// Whether the scenario says `path` holds nothing (`=missing`): whatever the machine's
@@ -267,11 +329,19 @@ impl Scenario {
     }
 
     /// What a real server of this scenario's kind has at `path` without anyone placing it.
+    /// With a server copy, only IIS 7+'s stock modules: they are the OS's own files, which a
+    /// copy does not carry and the machine plays; anything else the copy lacks is missing.
     pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
+        if self.copy_file_at(path).is_some() {
+            return None;
+        }
         if let Configuration::Apphost(apphost) = &self.config
             && let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path)
         {
             return Some(ImageSpec::Mock { arch, mock: Mock::Module });
+        }
+        if self.server.is_some() {
+            return None;
         }
         default_image(self.os, path)
     }
@@ -283,6 +353,12 @@ impl Scenario {
         filter_paths: &[WinPath],
     ) -> anyhow::Result<Layout> {
         let mut layout = Layout::default();
+        // The copy's every file, at its Windows path, where the user placed nothing else.
+        for (path, file) in self.server.iter().flat_map(|copy| &copy.files) {
+            if self.copy_file_at(path).is_some() {
+                layout.set(path.clone(), Content::Shadow(file.clone()));
+            }
+        }
         for (path, spec) in &self.images {
             match spec {
                 ImageSpec::Missing => layout.require_nothing_unless_set(path.clone()),
