@@ -602,8 +602,7 @@ impl StartReport {
     /// the IIS 7+ stock modules a worker loaded one after another read as one line; whatever
     /// failed is always shown in full.
     pub fn steps_in(&self, detail: Detail) -> Vec<Step> {
-        let mut steps: Vec<Step> =
-            self.server_copy.iter().flat_map(ServerCopyRun::steps).collect();
+        let mut steps: Vec<Step> = self.server_copy.iter().flat_map(ServerCopyRun::steps).collect();
         let mut stock: Option<(ProcessName, Bits, usize)> = None;
         for happening in &self.timeline {
             if detail == Detail::Summary
