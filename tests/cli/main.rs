@@ -12,6 +12,9 @@ mod hostile_input;
 mod matrix;
 /// The sandbox, hostile filters, placement over the machine's own files and killed runs.
 mod sandbox;
+/// `start --server`, the command line over `server.json`, a copy in a matrix, a remediation
+/// validated on a copy.
+mod server_copy;
 /// The rendered timelines a user reads, pinned.
 mod snapshots;
 

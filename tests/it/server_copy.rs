@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::arch::Arch;
+use harness::arch::{Arch, Os};
 use harness::report::{ImageOutcome, StartReport};
 use harness::scenario::{Given, ImageSpec, Scenario};
-use harness::server_copy::{FORMAT, Manifest, ServerCopy, disk_path};
+use harness::server_copy::ServerCopy;
 use harness::vocab::Win32Error;
 
 use crate::support::{machine, tests_dir, win};
@@ -23,36 +23,14 @@ const URLSCAN: &str = r"C:\WINDOWS\system32\inetsrv\urlscan\urlscan.dll";
 const METABASE: &str = r"C:\WINDOWS\system32\inetsrv\MetaBase.xml";
 
 fn fixture(arch: Arch, name: &str) -> PathBuf {
-    let path = machine().artifacts().root().join("deps").join(arch.dir_name()).join(name);
-    assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
-    path
+    tests::mock_dep(arch, name)
 }
 
 /// A server copy in a temporary folder: `config` kept at `config_at`, and each file at its
 /// Windows path.
 fn copy(config: &Path, config_at: &str, files: &[(&str, PathBuf)]) -> tempfile::TempDir {
     let folder = tempfile::tempdir().unwrap();
-    let mut place = |at: &str, from: &Path| {
-        let here = disk_path(folder.path(), &win(at));
-        std::fs::create_dir_all(here.parent().unwrap()).unwrap();
-        std::fs::copy(from, here).unwrap();
-    };
-    place(config_at, config);
-    for (at, from) in files {
-        place(at, from);
-    }
-    let relative = disk_path(Path::new(""), &win(config_at));
-    Manifest {
-        format: FORMAT,
-        config: relative.to_str().unwrap().replace('\\', "/"),
-        windows: None,
-        os: harness::arch::Os::X64,
-        installed: Vec::new(),
-        system_files: Vec::new(),
-        left_out: Vec::new(),
-    }
-    .write(folder.path())
-    .unwrap();
+    tests::write_server_copy(folder.path(), (config, config_at), files, Os::X64, None);
     folder
 }
 
@@ -139,7 +117,7 @@ fn a_configured_image_the_copy_lacks_is_missing_not_a_mock() {
         "{steps:#?}"
     );
     // Without the copy the same metabase gets the mock there.
-    let bare = Scenario::new("bare", harness::arch::Os::X64, scenario.config.clone());
+    let bare = Scenario::new("bare", Os::X64, scenario.config.clone());
     assert!(matches!(bare.image_at(&win(framework)), Some(ImageSpec::Mock { .. })));
 }
 
