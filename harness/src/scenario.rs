@@ -437,6 +437,82 @@ mod tests {
         assert_eq!(default_image(Os::X86, &isapi), None);
     }
 
+    /// A copy with a metabase (its filter at ASP.NET's standard path, which a bare run fills
+    /// with the mock) and a vendor DLL, read back.
+    fn copy_with_vendor_dll(folder: &Path) -> crate::server_copy::ServerCopy {
+        use crate::server_copy::{FORMAT, Manifest, disk_path};
+        let metabase = folder.join("MetaBase.xml");
+        std::fs::write(
+            &metabase,
+            "<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\"><MBProperty>\
+             <IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"A\"></IIsFilters>\
+             <IIsFilter Location=\"/LM/W3SVC/Filters/A\" FilterPath=\"C:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"></IIsFilter>\
+             </MBProperty></configuration>",
+        )
+        .unwrap();
+        let vendor = disk_path(folder, &WinPath::parse(r"C:\WINDOWS\system32\vendor.dll").unwrap());
+        std::fs::create_dir_all(vendor.parent().unwrap()).unwrap();
+        std::fs::write(&vendor, b"MZ").unwrap();
+        Manifest {
+            format: FORMAT,
+            config: "MetaBase.xml".into(),
+            windows: Some(crate::windows_loader::WindowsVersion::Server2003),
+            os: Os::X86,
+            installed: vec!["vc2008-x86".parse().unwrap()],
+            system_files: Vec::new(),
+            left_out: Vec::new(),
+        }
+        .write(folder)
+        .unwrap();
+        crate::server_copy::ServerCopy::read(folder).unwrap()
+    }
+
+    #[test]
+    fn what_is_given_wins_over_the_server_copy() {
+        use crate::windows_loader::WindowsVersion;
+        let folder = tempfile::tempdir().unwrap();
+        let copy = copy_with_vendor_dll(folder.path());
+        let from_copy = Scenario::with_server(None, Given::default(), Some(copy.clone())).unwrap();
+        assert_eq!(from_copy.os, Os::X86);
+        assert_eq!(from_copy.windows, Some(WindowsVersion::Server2003));
+        assert_eq!(from_copy.installed, vec!["vc2008-x86".parse().unwrap()]);
+        let given = Given {
+            config: None,
+            os: Some(Os::X64),
+            windows: Some(WindowsVersion::Server2008),
+            installed: vec!["vc2010-x64".parse().unwrap()],
+        };
+        let flags = Scenario::with_server(None, given, Some(copy)).unwrap();
+        assert_eq!(flags.os, Os::X64);
+        assert_eq!(flags.windows, Some(WindowsVersion::Server2008));
+        assert_eq!(flags.installed, vec!["vc2010-x64".parse().unwrap()]);
+        let error = Scenario::with_server(None, Given::default(), None).unwrap_err();
+        assert!(error.to_string().contains("--config FILE"), "{error}");
+    }
+
+    #[test]
+    fn a_copy_places_its_files_and_lacks_what_it_does_not_hold() {
+        let folder = tempfile::tempdir().unwrap();
+        let copy = copy_with_vendor_dll(folder.path());
+        let vendor = WinPath::parse(r"c:\windows\SYSTEM32\Vendor.dll").unwrap();
+        let framework =
+            WinPath::parse(r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll")
+                .unwrap();
+        let mut scenario = Scenario::with_server(None, Given::default(), Some(copy)).unwrap();
+        let artifacts = Artifacts::unchecked(folder.path().to_owned());
+        let layout = scenario.layout(&artifacts, std::slice::from_ref(&framework)).unwrap();
+        assert!(
+            matches!(layout.content_at(&vendor), Some(Content::Shadow(file)) if file.ends_with("vendor.dll"))
+        );
+        assert_eq!(layout.content_at(&framework), Some(&Content::Nothing), "no mock for it");
+        assert!(matches!(scenario.image_at(&vendor), Some(ImageSpec::File(_))));
+        // The command line's image wins over the copy's file, `=missing` too.
+        scenario.add_image(vendor.clone(), ImageSpec::Missing).unwrap();
+        let layout = scenario.layout(&artifacts, &[]).unwrap();
+        assert_eq!(layout.content_at(&vendor), Some(&Content::Nothing));
+        assert_eq!(scenario.image_at(&vendor), None);
+    }
+
     #[test]
     fn image_specs_parse() {
         assert_eq!(
