@@ -143,6 +143,29 @@ fn start_server_flags_win_over_the_copy() {
     assert_eq!(report["hosts"][0]["process"], "w3wp.exe", "--config wins: {report:#}");
 }
 
+/// `diagnose --server --verify` predicts from the copy's files and proves it with a real start
+/// that places them: the vendor filter and its dependency load, and both agree.
+#[test]
+fn diagnose_server_predicts_and_verifies_from_the_copy() {
+    let folder = tempfile::tempdir().unwrap();
+    tests::write_server_copy(
+        folder.path(),
+        (&iis5_amd64_metabase(), METABASE),
+        &[
+            (FILTER, tests::mock_dep(Arch::Amd64, "imports_dep.dll")),
+            (r"C:\Filters\amd64\dep.dll", tests::mock_dep(Arch::Amd64, "dep.dll")),
+        ],
+        Os::X64,
+        None,
+    );
+    let copy = folder.path().to_str().unwrap();
+    let output = harness(&["diagnose", "--server", copy, "--verify", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let diagnosis = json(&output);
+    assert_eq!(diagnosis["agree"], true, "{diagnosis:#}");
+    assert_eq!(diagnosis["problems"], false, "{diagnosis:#}");
+}
+
 /// A matrix scenario names a copy beside it, with no configuration or `os` of its own: it runs
 /// as `start --server` does and passes. A copy outside the scenario's folder is refused before
 /// anything runs, and allowed with `--image-root`.

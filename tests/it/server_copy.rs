@@ -147,3 +147,24 @@ fn iis7_stock_modules_are_played_by_the_machine_and_the_timeline_says_so() {
         "{steps:#?}"
     );
 }
+
+/// The shared machine serves every test, so a copy's file is never placed over the machine's
+/// own there: the start is refused, naming the path, and the machine's file stays.
+#[test]
+fn on_a_shared_machine_a_copy_never_replaces_the_machines_own_files() {
+    let runtime = r"C:\windows\system32\msvcr100.dll";
+    let before = machine().inspect_existing(&win(runtime)).expect("the machine's own runtime");
+    let folder = copy(
+        &modsic(),
+        METABASE,
+        &[
+            (URLSCAN, fixture(Arch::Amd64, "imports_msvcr100.dll")),
+            (runtime, fixture(Arch::Amd64, "msvcr100.dll")),
+        ],
+    );
+    let error = harness::iis::start(machine(), &scenario_of(folder.path()))
+        .expect_err("placing over the machine's own file is refused");
+    let message = format!("{error:#}");
+    assert!(message.contains("not pristine") && message.contains(runtime), "{message}");
+    assert_eq!(machine().inspect_existing(&win(runtime)), Some(before), "the file stays");
+}
