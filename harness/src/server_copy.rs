@@ -311,7 +311,10 @@ mod tests {
             write_copy(folder.path(), &manifest());
             Manifest { config: config.into(), ..manifest() }.write(folder.path()).unwrap();
             let error = ServerCopy::read(folder.path()).unwrap_err().to_string();
-            assert!(error.contains("is not a relative path inside the folder"), "{config}: {error}");
+            assert!(
+                error.contains("is not a relative path inside the folder"),
+                "{config}: {error}"
+            );
         }
     }
 

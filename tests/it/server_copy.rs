@@ -20,7 +20,12 @@ use crate::support::{machine, tests_dir, win};
 /// Where the real IIS 6.0 metabase (`data/real/iis6/modsic-metabase-sample.xml`) keeps its one
 /// global filter, URLScan; it runs worker process isolation mode, so a 64-bit w3wp.exe loads it.
 const URLSCAN: &str = r"C:\WINDOWS\system32\inetsrv\urlscan\urlscan.dll";
-const METABASE: &str = r"C:\WINDOWS\system32\inetsrv\MetaBase.xml";
+
+/// Each test's own folder on the shared machine: tests run in parallel, and another test's
+/// prediction may read the machine's disk at a path it does not hold.
+fn own(test: &str, file: &str) -> String {
+    format!(r"C:\it\copy-{test}\{file}")
+}
 
 fn fixture(arch: Arch, name: &str) -> PathBuf {
     tests::mock_dep(arch, name)
@@ -34,8 +39,15 @@ fn copy(config: &Path, config_at: &str, files: &[(&str, PathBuf)]) -> tempfile::
     folder
 }
 
-fn modsic() -> PathBuf {
-    tests_dir().join("data/real/iis6/modsic-metabase-sample.xml")
+/// The real metabase, its URLScan moved to `filter` (the rest as the server wrote it), in `dir`.
+fn modsic(dir: &Path, filter: &str) -> PathBuf {
+    let real =
+        std::fs::read_to_string(tests_dir().join("data/real/iis6/modsic-metabase-sample.xml"))
+            .unwrap();
+    assert!(real.contains(URLSCAN));
+    let path = dir.join("MetaBase.xml");
+    std::fs::write(&path, real.replace(URLSCAN, filter)).unwrap();
+    path
 }
 
 fn scenario_of(copy: &Path) -> Scenario {
@@ -61,21 +73,23 @@ fn image<'r>(report: &'r StartReport, path: &str) -> &'r ImageOutcome {
 /// Windows's loader rules find `dep.dll` where the copy put it.
 #[test]
 fn a_vendor_filter_and_its_dependency_from_the_copy_load_for_real() {
+    let config = tempfile::tempdir().unwrap();
+    let (urlscan, beside) = (own("vendor", "urlscan.dll"), own("vendor", "dep.dll"));
     let folder = copy(
-        &modsic(),
-        METABASE,
+        &modsic(config.path(), &urlscan),
+        &own("vendor", "MetaBase.xml"),
         &[
-            (URLSCAN, fixture(Arch::Amd64, "imports_dep.dll")),
-            (r"C:\WINDOWS\system32\inetsrv\urlscan\dep.dll", fixture(Arch::Amd64, "dep.dll")),
+            (urlscan.as_str(), fixture(Arch::Amd64, "imports_dep.dll")),
+            (beside.as_str(), fixture(Arch::Amd64, "dep.dll")),
         ],
     );
     let report = start(&scenario_of(folder.path()));
-    let filter = image(&report, URLSCAN);
+    let filter = image(&report, &urlscan);
     assert!(filter.loaded, "{filter:#?}");
     assert_eq!(filter.description.as_deref(), Some("Mock ISAPI filter (AMD64, imports_dep)"));
     let dep = filter.dependencies.iter().find(|dep| dep.name.eq_ignore_ascii_case("dep.dll"));
     let found = dep.and_then(|dep| dep.found.clone()).expect("dep.dll is resolved");
-    assert_eq!(win(&found), win(r"C:\WINDOWS\system32\inetsrv\urlscan\dep.dll"));
+    assert_eq!(win(&found), win(&beside));
     let copy = report.server_copy.as_ref().expect("the report names the copy");
     assert_eq!(copy.folder, std::fs::canonicalize(folder.path()).unwrap().display().to_string());
     assert_eq!(copy.placed.len(), 3, "{copy:#?}");
@@ -86,9 +100,15 @@ fn a_vendor_filter_and_its_dependency_from_the_copy_load_for_real() {
 /// The same copy without the dependency: the real loader's 126, naming `dep.dll`.
 #[test]
 fn a_dependency_the_copy_lacks_is_126_naming_it() {
-    let folder = copy(&modsic(), METABASE, &[(URLSCAN, fixture(Arch::Amd64, "imports_dep.dll"))]);
+    let config = tempfile::tempdir().unwrap();
+    let urlscan = own("no-dep", "urlscan.dll");
+    let folder = copy(
+        &modsic(config.path(), &urlscan),
+        &own("no-dep", "MetaBase.xml"),
+        &[(urlscan.as_str(), fixture(Arch::Amd64, "imports_dep.dll"))],
+    );
     let report = start(&scenario_of(folder.path()));
-    let filter = image(&report, URLSCAN);
+    let filter = image(&report, &urlscan);
     assert!(!filter.loaded);
     assert_eq!(filter.win32_error, Some(Win32Error(126)), "{filter:#?}");
     assert_eq!(filter.culprit().map(|dep| dep.name.to_ascii_lowercase()), Some("dep.dll".into()));
@@ -100,7 +120,7 @@ fn a_dependency_the_copy_lacks_is_126_naming_it() {
 fn a_configured_image_the_copy_lacks_is_missing_not_a_mock() {
     let framework = r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll";
     let metabase = tests_dir().join("scenarios/quirks/lowercase-key-paths.xml");
-    let folder = copy(&metabase, METABASE, &[]);
+    let folder = copy(&metabase, &own("lacks", "MetaBase.xml"), &[]);
     let scenario = scenario_of(folder.path());
     assert_eq!(scenario.image_at(&win(framework)), None, "no mock stands in for it");
     let report = start(&scenario);
@@ -126,7 +146,7 @@ fn a_configured_image_the_copy_lacks_is_missing_not_a_mock() {
 #[test]
 fn iis7_stock_modules_are_played_by_the_machine_and_the_timeline_says_so() {
     let config = tests_dir().join("data/real/iis7/full-aspnet-iisintegration-build-iis.config");
-    let folder = copy(&config, r"C:\Windows\System32\inetsrv\config\applicationHost.config", &[]);
+    let folder = copy(&config, &own("iis7", "applicationHost.config"), &[]);
     let report = start(&scenario_of(folder.path()));
     let copy = report.server_copy.as_ref().unwrap();
     assert!(copy.stock_modules > 0, "{copy:#?}");
@@ -154,11 +174,13 @@ fn iis7_stock_modules_are_played_by_the_machine_and_the_timeline_says_so() {
 fn on_a_shared_machine_a_copy_never_replaces_the_machines_own_files() {
     let runtime = r"C:\windows\system32\msvcr100.dll";
     let before = machine().inspect_existing(&win(runtime)).expect("the machine's own runtime");
+    let config = tempfile::tempdir().unwrap();
+    let urlscan = own("shared", "urlscan.dll");
     let folder = copy(
-        &modsic(),
-        METABASE,
+        &modsic(config.path(), &urlscan),
+        &own("shared", "MetaBase.xml"),
         &[
-            (URLSCAN, fixture(Arch::Amd64, "imports_msvcr100.dll")),
+            (urlscan.as_str(), fixture(Arch::Amd64, "imports_msvcr100.dll")),
             (runtime, fixture(Arch::Amd64, "msvcr100.dll")),
         ],
     );
