@@ -48,3 +48,45 @@ pub fn harness_binary() -> &'static Path {
         profile_dir.join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX))
     })
 }
+
+/// A `mock-deps/` fixture, as `cargo xtask build` left it in `target/isapi-harness/deps/<arch>/`.
+pub fn mock_dep(arch: harness::arch::Arch, name: &str) -> PathBuf {
+    let artifacts = harness::artifacts::Artifacts::locate().expect("the built files are there");
+    let path = artifacts.root().join("deps").join(arch.dir_name()).join(name);
+    assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
+    path
+}
+
+/// Writes a server copy into `folder` (see `harness::server_copy`): `config` kept at the Windows
+/// path `config_at`, and each file at its Windows path; `server.json` says `os` and `windows`.
+pub fn write_server_copy(
+    folder: &Path,
+    (config, config_at): (&Path, &str),
+    files: &[(&str, PathBuf)],
+    os: harness::arch::Os,
+    windows: Option<harness::windows_loader::WindowsVersion>,
+) {
+    use harness::server_copy::{FORMAT, Manifest, disk_path};
+    let windows_path = |at: &str| harness::winpath::WinPath::parse(at).expect("a Windows path");
+    let place = |at: &str, from: &Path| {
+        let here = disk_path(folder, &windows_path(at));
+        std::fs::create_dir_all(here.parent().expect("a folder")).expect("the folder is made");
+        std::fs::copy(from, here).expect("the file is copied");
+    };
+    place(config_at, config);
+    for (at, from) in files {
+        place(at, from);
+    }
+    let relative = disk_path(Path::new(""), &windows_path(config_at));
+    Manifest {
+        format: FORMAT,
+        config: relative.to_string_lossy().replace('\\', "/"),
+        windows,
+        os,
+        installed: Vec::new(),
+        system_files: Vec::new(),
+        left_out: Vec::new(),
+    }
+    .write(folder)
+    .expect("server.json is written");
+}

@@ -22,6 +22,12 @@ impl Artifacts {
     /// Finds the artifacts: from `ISAPI_HARNESS_DIR` when set (the xtask sets it); beside this
     /// executable when it sits in a dist folder (`hosts/` next to it); otherwise the
     /// `target/isapi-harness` of the `target` folder it was built into.
+    /// Artifacts at `root`, unchecked: for unit tests that never reach a built file.
+    #[cfg(test)]
+    pub(crate) fn unchecked(root: PathBuf) -> Artifacts {
+        Artifacts { root }
+    }
+
     pub fn locate() -> anyhow::Result<Artifacts> {
         let root = match std::env::var_os("ISAPI_HARNESS_DIR") {
             Some(dir) => PathBuf::from(dir),

@@ -96,6 +96,9 @@ pub struct Scenario {
     /// The folders the server's PATH has after Windows's default system PATH (`--path`):
     /// where the loader looks for a dependency last.
     pub path: Vec<WinPath>,
+    /// A copy of a real server (`--server`): its files are placed at their Windows paths,
+    /// under the images the user names, and nothing stands in for a file it lacks.
+    pub server: Option<crate::server_copy::ServerCopy>,
 }
 
 /// What to put at a Windows path.
@@ -208,7 +211,54 @@ pub fn parse_image_arg_in(
     Ok((path, spec))
 }
 
+/// What a command line or a scenario file says of the server. What it leaves out, a server
+/// copy's `server.json` says: the command line's flags win over a scenario's keys, and both
+/// over the copy ([`Scenario::with_server`]).
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub config: Option<PathBuf>,
+    pub os: Option<Os>,
+    pub windows: Option<crate::windows_loader::WindowsVersion>,
+    /// Empty when not given.
+    pub installed: Vec<crate::windows_loader::Redistributable>,
+}
+
 impl Scenario {
+    /// A scenario from what was `given`, with what it leaves out taken from the server copy,
+    /// if any: its configuration, OS, Windows and redistributables. Without either, the OS is
+    /// x64 and the configuration must be given.
+    pub fn with_server(
+        name: Option<String>,
+        given: Given,
+        server: Option<crate::server_copy::ServerCopy>,
+    ) -> anyhow::Result<Scenario> {
+        let manifest = server.as_ref().map(|copy| &copy.manifest);
+        let Some(config_path) =
+            given.config.or_else(|| server.as_ref().map(|copy| copy.config.clone()))
+        else {
+            bail!(
+                "no configuration: give the server's MetaBase.xml or applicationHost.config with --config FILE, or a copy of the server with --server DIR"
+            );
+        };
+        let config = Configuration::read(&config_path)?;
+        let name = name.unwrap_or_else(|| {
+            config_path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let os = given.os.or(manifest.map(|manifest| manifest.os)).unwrap_or(Os::X64);
+        let mut scenario = Scenario::new(name, os, config);
+        scenario.windows = given.windows.or(manifest.and_then(|manifest| manifest.windows));
+        scenario.installed = if given.installed.is_empty() {
+            manifest.map(|manifest| manifest.installed.clone()).unwrap_or_default()
+        } else {
+            given.installed
+        };
+        scenario.server = server;
+        Ok(scenario)
+    }
+
     pub fn new(name: impl Into<String>, os: Os, config: impl Into<Configuration>) -> Scenario {
         Scenario {
             name: name.into(),
@@ -221,6 +271,7 @@ impl Scenario {
             windows: None,
             installed: Vec::new(),
             path: Vec::new(),
+            server: None,
         }
     }
 
@@ -256,12 +307,23 @@ impl Scenario {
         Ok(())
     }
 
-    /// The image at `path`: the user's choice, else the default for a standard Framework path.
+    /// The image at `path`: the user's choice, else the server copy's file, else the default
+    /// for a standard path.
     pub fn image_at(&self, path: &WinPath) -> Option<ImageSpec> {
         if let Some((_, spec)) = self.images.iter().find(|(placed, _)| placed == path) {
             return (*spec != ImageSpec::Missing).then(|| spec.clone());
         }
+        if let Some(file) = self.copy_file_at(path) {
+            return Some(ImageSpec::File(file.to_owned()));
+        }
         self.default_image(path)
+    }
+
+    /// The server copy's file for `path`, unless the user placed an image there (or said it
+    /// is missing): what the command line says wins over the copy.
+    pub fn copy_file_at(&self, path: &WinPath) -> Option<&Path> {
+        let named = self.images.iter().any(|(placed, _)| placed == path);
+        self.server.as_ref().filter(|_| !named)?.file_at(path)
     }
 
     /// Whether the scenario says `path` holds nothing (`=missing`): whatever the machine's
@@ -271,11 +333,19 @@ impl Scenario {
     }
 
     /// What a real server of this scenario's kind has at `path` without anyone placing it.
+    /// With a server copy, only IIS 7+'s stock modules: they are the OS's own files, which a
+    /// copy does not carry and the machine plays; anything else the copy lacks is missing.
     pub fn default_image(&self, path: &WinPath) -> Option<ImageSpec> {
+        if self.copy_file_at(path).is_some() {
+            return None;
+        }
         if let Configuration::Apphost(apphost) = &self.config
             && let Some(arch) = crate::apphost::env::standard_module_arch(apphost, self.os, path)
         {
             return Some(ImageSpec::Mock { arch, mock: Mock::Module });
+        }
+        if self.server.is_some() {
+            return None;
         }
         default_image(self.os, path)
     }
@@ -287,6 +357,12 @@ impl Scenario {
         filter_paths: &[WinPath],
     ) -> anyhow::Result<Layout> {
         let mut layout = Layout::default();
+        // The copy's every file, at its Windows path, where the user placed nothing else.
+        for (path, file) in self.server.iter().flat_map(|copy| &copy.files) {
+            if self.copy_file_at(path).is_some() {
+                layout.set(path.clone(), Content::Shadow(file.clone()));
+            }
+        }
         for (path, spec) in &self.images {
             match spec {
                 ImageSpec::Missing => layout.require_nothing_unless_set(path.clone()),
@@ -363,6 +439,82 @@ mod tests {
             Some(ImageSpec::Mock { arch: Arch::Amd64, mock: Mock::EXTENSION })
         );
         assert_eq!(default_image(Os::X86, &isapi), None);
+    }
+
+    /// A copy with a metabase (its filter at ASP.NET's standard path, which a bare run fills
+    /// with the mock) and a vendor DLL, read back.
+    fn copy_with_vendor_dll(folder: &Path) -> crate::server_copy::ServerCopy {
+        use crate::server_copy::{FORMAT, Manifest, disk_path};
+        let metabase = folder.join("MetaBase.xml");
+        std::fs::write(
+            &metabase,
+            "<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\"><MBProperty>\
+             <IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"A\"></IIsFilters>\
+             <IIsFilter Location=\"/LM/W3SVC/Filters/A\" FilterPath=\"C:\\WINDOWS\\Microsoft.NET\\Framework\\v2.0.50727\\aspnet_filter.dll\"></IIsFilter>\
+             </MBProperty></configuration>",
+        )
+        .unwrap();
+        let vendor = disk_path(folder, &WinPath::parse(r"C:\WINDOWS\system32\vendor.dll").unwrap());
+        std::fs::create_dir_all(vendor.parent().unwrap()).unwrap();
+        std::fs::write(&vendor, b"MZ").unwrap();
+        Manifest {
+            format: FORMAT,
+            config: "MetaBase.xml".into(),
+            windows: Some(crate::windows_loader::WindowsVersion::Server2003),
+            os: Os::X86,
+            installed: vec!["vc2008-x86".parse().unwrap()],
+            system_files: Vec::new(),
+            left_out: Vec::new(),
+        }
+        .write(folder)
+        .unwrap();
+        crate::server_copy::ServerCopy::read(folder).unwrap()
+    }
+
+    #[test]
+    fn what_is_given_wins_over_the_server_copy() {
+        use crate::windows_loader::WindowsVersion;
+        let folder = tempfile::tempdir().unwrap();
+        let copy = copy_with_vendor_dll(folder.path());
+        let from_copy = Scenario::with_server(None, Given::default(), Some(copy.clone())).unwrap();
+        assert_eq!(from_copy.os, Os::X86);
+        assert_eq!(from_copy.windows, Some(WindowsVersion::Server2003));
+        assert_eq!(from_copy.installed, vec!["vc2008-x86".parse().unwrap()]);
+        let given = Given {
+            config: None,
+            os: Some(Os::X64),
+            windows: Some(WindowsVersion::Server2008),
+            installed: vec!["vc2010-x64".parse().unwrap()],
+        };
+        let flags = Scenario::with_server(None, given, Some(copy)).unwrap();
+        assert_eq!(flags.os, Os::X64);
+        assert_eq!(flags.windows, Some(WindowsVersion::Server2008));
+        assert_eq!(flags.installed, vec!["vc2010-x64".parse().unwrap()]);
+        let error = Scenario::with_server(None, Given::default(), None).unwrap_err();
+        assert!(error.to_string().contains("--config FILE"), "{error}");
+    }
+
+    #[test]
+    fn a_copy_places_its_files_and_lacks_what_it_does_not_hold() {
+        let folder = tempfile::tempdir().unwrap();
+        let copy = copy_with_vendor_dll(folder.path());
+        let vendor = WinPath::parse(r"c:\windows\SYSTEM32\Vendor.dll").unwrap();
+        let framework =
+            WinPath::parse(r"C:\WINDOWS\Microsoft.NET\Framework\v2.0.50727\aspnet_filter.dll")
+                .unwrap();
+        let mut scenario = Scenario::with_server(None, Given::default(), Some(copy)).unwrap();
+        let artifacts = Artifacts::unchecked(folder.path().to_owned());
+        let layout = scenario.layout(&artifacts, std::slice::from_ref(&framework)).unwrap();
+        assert!(
+            matches!(layout.content_at(&vendor), Some(Content::Shadow(file)) if file.ends_with("vendor.dll"))
+        );
+        assert_eq!(layout.content_at(&framework), Some(&Content::Nothing), "no mock for it");
+        assert!(matches!(scenario.image_at(&vendor), Some(ImageSpec::File(_))));
+        // The command line's image wins over the copy's file, `=missing` too.
+        scenario.add_image(vendor.clone(), ImageSpec::Missing).unwrap();
+        let layout = scenario.layout(&artifacts, &[]).unwrap();
+        assert_eq!(layout.content_at(&vendor), Some(&Content::Nothing));
+        assert_eq!(scenario.image_at(&vendor), None);
     }
 
     #[test]

@@ -12,6 +12,9 @@ mod hostile_input;
 mod matrix;
 /// The sandbox, hostile filters, placement over the machine's own files and killed runs.
 mod sandbox;
+/// `start --server`, the command line over `server.json`, a copy in a matrix, a remediation
+/// validated on a copy.
+mod server_copy;
 /// The rendered timelines a user reads, pinned.
 mod snapshots;
 
@@ -230,6 +233,15 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
         "<?xml version=\"1.0\"?>\n<configuration>\n  <configSections>\n    <section name=\"log4net\" type=\"log4net.Config.Log4NetConfigurationSectionHandler\" />\n  </configSections>\n  <system.webServer>\n    <modules runAllManagedModulesForAllRequests=\"true\" />\n  </system.webServer>\n</configuration>\n",
     )
     .unwrap();
+    // A server copy whose server.json has an OS no Windows has, on its third line.
+    let bad_copy = dir.path().join("bad-copy");
+    std::fs::create_dir(&bad_copy).unwrap();
+    std::fs::write(
+        bad_copy.join("server.json"),
+        "{\n  \"format\": 1,\n  \"os\": \"arm\",\n  \"config\": \"MetaBase.xml\"\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(&good, bad_copy.join("MetaBase.xml")).unwrap();
     // Every file of every simulated machine, with its time: opening a machine takes its lock
     // (and creates one where there was none), so any change here means a machine was opened.
     let machines = harness::artifacts::Artifacts::locate().unwrap().machines_dir();
@@ -288,6 +300,15 @@ fn bad_input_exits_2_naming_the_file_and_touches_nothing() {
             vec!["diagnose".into(), "--config".into(), web_config.display().to_string()],
             "web.config: neither a MetaBase.xml nor an applicationHost.config".into(),
         ),
+        (
+            vec!["start".into(), "--server".into(), bad_copy.display().to_string()],
+            "server.json:3:".into(),
+        ),
+        (
+            vec!["diagnose".into(), "--server".into(), bad_copy.display().to_string()],
+            "server.json:3:".into(),
+        ),
+        (vec!["start".into()], "no configuration: give".into()),
         // What bash passes for an unquoted C:\Inetpub\filter.dll.
         (
             vec![

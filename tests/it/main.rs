@@ -20,6 +20,8 @@ mod loader;
 mod real_metabases;
 /// The regression matrix and the metabase quirks, one test per scenario file.
 mod scenarios;
+/// A copy of a server: its files placed, its dependencies carried, what it lacks missing.
+mod server_copy;
 /// Checks on the repository itself.
 mod tidy;
 /// Windows's answer for a filter's dependencies through a whole start, Wine's beside it.

@@ -16,7 +16,7 @@ pub fn run(args: super::DiagnoseArgs) -> anyhow::Result<ExitCode> {
     crate::iis::check(&scenario)?;
     // Only --verify loads anything, so only --verify needs a machine (and Wine, off Windows).
     let diagnosis = if args.verify {
-        let machine = Machine::open(args.scenario.backend)?;
+        let machine = Machine::open_for_one_run(args.scenario.backend)?;
         diagnose(&machine, &scenario, true)?
     } else {
         predict_only(&Artifacts::locate()?, &scenario)?

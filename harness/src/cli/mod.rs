@@ -94,11 +94,17 @@ pub struct InspectArgs {
 pub struct ScenarioArgs {
     /// The configuration of the simulated server: an IIS 6.0 MetaBase.xml or an IIS 7+
     /// applicationHost.config, told apart by content (`--metabase` is the same option).
+    /// Required unless --server names a copy of the server, whose configuration it replaces.
     #[arg(long = "config", visible_alias = "metabase", value_name = "FILE")]
-    pub config: PathBuf,
-    /// The bitness of the simulated Windows.
-    #[arg(long, value_enum, default_value = "x64")]
-    pub os: crate::arch::Os,
+    pub config: Option<PathBuf>,
+    /// A copy of a real server: a folder with server.json and disk/<drive>/<path> (README, "A
+    /// copy of your server"). Its files are placed at their Windows paths; --config, --os,
+    /// --windows, --installed and --image win over what it says.
+    #[arg(long, value_name = "DIR")]
+    pub server: Option<PathBuf>,
+    /// The bitness of the simulated Windows (default: the server copy's, else x64).
+    #[arg(long, value_enum)]
+    pub os: Option<crate::arch::Os>,
     /// Place an image at a Windows path: WINPATH=x86, WINPATH=amd64, WINPATH=x86:VARIANT,
     /// WINPATH=odd:NAME, or WINPATH=FILE (your own DLL). Repeatable.
     #[arg(long = "image", value_name = "WINPATH=SPEC")]

@@ -11,7 +11,7 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
     // Everything the user gave is checked before the machine is touched, so bad input writes
     // nothing.
     let checked = crate::iis::check(&scenario)?;
-    let machine = Machine::open(args.scenario.backend)?;
+    let machine = Machine::open_for_one_run(args.scenario.backend)?;
     let report = checked.start(&machine)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -24,10 +24,14 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds a scenario from the options `start` and `diagnose` share.
 pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
-    let config = crate::scenario::Configuration::read(&args.config)?;
-    let name =
-        args.config.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut scenario = Scenario::new(name, args.os, config);
+    let server = args.server.as_deref().map(crate::server_copy::ServerCopy::read).transpose()?;
+    let given = crate::scenario::Given {
+        config: args.config.clone(),
+        os: args.os,
+        windows: args.windows,
+        installed: args.installed.clone(),
+    };
+    let mut scenario = Scenario::with_server(None, given, server)?;
     for image in &args.images {
         let (path, spec) = crate::scenario::parse_image_arg(image)?;
         scenario.add_image(path, spec)?;
@@ -39,8 +43,6 @@ pub fn scenario_from(args: &super::ScenarioArgs) -> anyhow::Result<Scenario> {
     }
     scenario.repeat_requests = args.requests;
     scenario.host_timeout = std::time::Duration::from_millis(args.timeout_ms);
-    scenario.windows = args.windows;
-    scenario.installed = args.installed.clone();
     scenario.path = args.path.clone();
     Ok(scenario)
 }

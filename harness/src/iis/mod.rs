@@ -13,7 +13,7 @@ use crate::arch::Bits;
 use crate::machine::{Layout, Machine};
 use crate::metabase::Metabase;
 use crate::model::ServerModel;
-use crate::report::StartReport;
+use crate::report::{ServerCopyRun, StartReport};
 use crate::scenario::{Configuration, Scenario};
 
 /// A scenario whose configuration made a model and whose images all exist: what `start`
@@ -22,6 +22,15 @@ pub struct CheckedStart<'s> {
     model: Model<'s>,
     layout: Layout,
     search: crate::windows_loader::Search,
+    /// What the start does with the scenario's server copy, if it has one.
+    server_copy: Option<CopyOnMachine>,
+}
+
+/// A server copy as a start places it: the report's section, less what only the run tells
+/// (which images it loaded), and the paths the copy lacks that the run may load.
+struct CopyOnMachine {
+    run: ServerCopyRun,
+    lacking: Vec<crate::machine::WinPath>,
 }
 
 /// The model of the scenario's server generation.
@@ -58,7 +67,49 @@ pub fn check(scenario: &Scenario) -> anyhow::Result<CheckedStart<'_>> {
     };
     let layout = scenario.layout(&crate::artifacts::Artifacts::locate()?, &paths)?;
     crate::windows_loader::profile::check_edition(scenario.windows(), scenario.os)?;
-    Ok(CheckedStart { model, layout, search: scenario.loader_search() })
+    let server_copy = copy_on_machine(scenario, &layout, &paths);
+    Ok(CheckedStart { model, layout, search: scenario.loader_search(), server_copy })
+}
+
+/// What the start places of the scenario's server copy, and which of the paths it may load
+/// the copy lacks (the user's `=missing` aside: the command line said so, not the copy).
+fn copy_on_machine(
+    scenario: &Scenario,
+    layout: &Layout,
+    paths: &[crate::machine::WinPath],
+) -> Option<CopyOnMachine> {
+    let copy = scenario.server.as_ref()?;
+    let placed = layout
+        .entries()
+        .iter()
+        .filter(|(_, content)| matches!(content, crate::machine::Content::Shadow(_)))
+        .map(|(path, _)| path.to_string())
+        .collect();
+    let lacking = paths
+        .iter()
+        .filter(|path| {
+            layout.content_at(path) == Some(&crate::machine::Content::Nothing)
+                && !scenario.leaves_empty(path)
+        })
+        .cloned()
+        .collect();
+    let stock_modules = paths
+        .iter()
+        .filter(|path| {
+            matches!(
+                scenario.default_image(path),
+                Some(crate::scenario::ImageSpec::Mock { mock: crate::mock::Mock::Module, .. })
+            )
+        })
+        .count();
+    let run = ServerCopyRun {
+        folder: copy.folder.display().to_string(),
+        placed,
+        missing: Vec::new(),
+        system_files: copy.manifest.system_files.iter().map(|file| file.path.clone()).collect(),
+        stock_modules,
+    };
+    Some(CopyOnMachine { run, lacking })
 }
 
 /// The model of a scenario's generation, for a start.
@@ -79,10 +130,26 @@ impl<'s> PerGeneration<'s> for BuildModel {
 impl CheckedStart<'_> {
     /// Starts the scenario's web server as IIS would, loading every image for real.
     pub fn start(self, machine: &Machine) -> anyhow::Result<StartReport> {
-        match self.model {
+        let mut report = match self.model {
             Model::Iis6(model) => crate::driver::run(machine, &self.layout, model, &self.search),
             Model::Iis7(model) => crate::driver::run(machine, &self.layout, model, &self.search),
+        }?;
+        if let Some(CopyOnMachine { mut run, lacking }) = self.server_copy {
+            // What the copy lacks matters where the run tried to load it.
+            let loaded: Vec<crate::machine::WinPath> = report
+                .hosts
+                .iter()
+                .flat_map(|host| host.images())
+                .filter_map(|image| crate::machine::WinPath::parse(&image.path).ok())
+                .collect();
+            run.missing = lacking
+                .iter()
+                .filter(|path| loaded.contains(path))
+                .map(ToString::to_string)
+                .collect();
+            report.server_copy = Some(run);
         }
+        Ok(report)
     }
 }
 

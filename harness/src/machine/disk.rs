@@ -16,6 +16,12 @@
 //! `placed.list` (outside the sandbox, so a filter cannot edit the list) and removed when the
 //! next run opens the machine (only a run without a sandbox leaves any: a sandboxed run's
 //! files are on the run's own layer, which ends with it).
+//!
+//! A server copy's file ([`Content::Shadow`]) is the one exception: a real server keeps C
+//! runtimes and vendor DLLs in its System32, so the copy's file takes the place of the
+//! machine's own there. That is allowed only on a machine whose disk ends with the run and
+//! serves no other scenario ([`Disk::allow_shadowing`]); anywhere else it is refused as any
+//! other placement over the machine's files is.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -35,6 +41,19 @@ pub enum Content {
     Copy(PathBuf),
     /// Nothing the harness placed: the loader should find no file (or the machine's own).
     Nothing,
+    /// A server copy's file: placed like [`Content::Copy`], and over the machine's own file
+    /// of that path where the machine allows it (see [`Disk::allow_shadowing`]).
+    Shadow(PathBuf),
+}
+
+impl Content {
+    /// The file to copy onto the disk, if this content is one.
+    pub fn source(&self) -> Option<&Path> {
+        match self {
+            Content::Copy(source) | Content::Shadow(source) => Some(source),
+            Content::Nothing => None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -84,6 +103,9 @@ pub struct Disk {
     /// again: a folder left over from an earlier scenario would change what the next one's
     /// file check answers (ERROR_FILE_NOT_FOUND in an existing folder, else ERROR_PATH_NOT_FOUND).
     created_folders: Mutex<Vec<PathBuf>>,
+    /// Whether a server copy's file may take the place of the machine's own (see
+    /// [`Disk::allow_shadowing`]).
+    shadowing: std::sync::atomic::AtomicBool,
 }
 
 /// Keeps a layout in place; dropping it releases the paths.
@@ -109,6 +131,7 @@ impl Disk {
             root,
             disk,
             created_folders: Mutex::new(Vec::new()),
+            shadowing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -123,7 +146,15 @@ impl Disk {
             root: PathBuf::new(),
             disk,
             created_folders: Mutex::new(Vec::new()),
+            shadowing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Lets a server copy's file take the place of the machine's own file of its path. Only
+    /// for a disk that is discarded when its machine closes and that no other scenario uses:
+    /// the machine's file is gone for the rest of the machine's life, which is this run's.
+    pub fn allow_shadowing(&self) {
+        self.shadowing.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// What removes every file this run placed, for an interrupted run (the guards that would
@@ -163,14 +194,16 @@ impl Disk {
                 continue;
             }
             let placed_file = match content {
-                Content::Copy(source) => match self.place(backend, path, source) {
-                    Ok(file) => Some(file),
-                    Err(error) => {
-                        drop(holdings);
-                        self.release(&keys);
-                        return Err(error);
+                Content::Copy(source) | Content::Shadow(source) => {
+                    match self.place(backend, path, source, matches!(content, Content::Shadow(_))) {
+                        Ok(file) => Some(file),
+                        Err(error) => {
+                            drop(holdings);
+                            self.release(&keys);
+                            return Err(error);
+                        }
                     }
-                },
+                }
                 Content::Nothing => {
                     // A file of ours from a scenario that has finished would answer for a path
                     // that is meant to be missing; the holdings say none is in use, so any
@@ -185,7 +218,13 @@ impl Disk {
         Ok(LayoutGuard { disk: self, keys })
     }
 
-    fn place(&self, backend: &Backend, path: &WinPath, source: &Path) -> anyhow::Result<PathBuf> {
+    fn place(
+        &self,
+        backend: &Backend,
+        path: &WinPath,
+        source: &Path,
+        shadow: bool,
+    ) -> anyhow::Result<PathBuf> {
         // Counted as under way, so an interruption waits for it before removing files.
         let _placing = crate::interrupt::placing()?;
         let mut created = Vec::new();
@@ -204,6 +243,7 @@ impl Disk {
         // runs went when the machine opened), so anything here is someone else's.
         let file = match target? {
             Target::Free(file) => file,
+            Target::Taken(file) if shadow => self.shadow(path, file)?,
             Target::Taken(file) => anyhow::bail!(
                 "refusing to place an image at {path}: `{}` already holds a file the harness did not put there (the machine's own Windows, or someone else's); choose another path",
                 self.disk.show(&file).display()
@@ -230,6 +270,27 @@ impl Disk {
                 self.disk.show(&file).display()
             )
         })?;
+        Ok(file)
+    }
+
+    /// Makes way for a server copy's file at `file`, which holds the machine's own: its entry
+    /// is removed (a file or a link, never followed; never a folder), so the copy's file is
+    /// created in its place.
+    fn shadow(&self, path: &WinPath, file: PathBuf) -> anyhow::Result<PathBuf> {
+        if !self.shadowing.load(std::sync::atomic::Ordering::Relaxed) {
+            anyhow::bail!(
+                "refusing to place the server copy's file at {path}: `{}` holds the machine's own file, and this machine is not pristine (its disk outlives the run, or other scenarios share it); run the copy with a sandbox, where every run's machine is its own",
+                self.disk.show(&file).display()
+            );
+        }
+        if self.disk.kind(&file) == Some(super::beneath::Kind::Folder)
+            || !self.disk.remove_entry(&file)
+        {
+            anyhow::bail!(
+                "cannot place the server copy's file at {path}: `{}` is a folder, or cannot be removed",
+                self.disk.show(&file).display()
+            );
+        }
         Ok(file)
     }
 

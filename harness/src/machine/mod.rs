@@ -89,6 +89,8 @@ impl Seed {
         // The files it places are on its own layer, which goes with its sandbox: there is no
         // list to keep, and the run's list is not this machine's to clean.
         let disk = disk::Disk::on_own_layer(backend.disk().clone());
+        // Its disk ends with it, and it serves one scenario.
+        disk.allow_shadowing();
         Ok(Machine::assemble(self.artifacts.clone(), backend, disk, self.lock.clone()))
     }
 }
@@ -133,6 +135,18 @@ impl Machine {
         }
     }
 
+    /// A machine for one run only, as `start` and `diagnose` use it: with a sandbox its disk is
+    /// the run's own overlay, discarded when it closes, so a server copy's files may take the
+    /// place of the machine's own (see `disk.rs`). Without a sandbox the prefix is kept, and
+    /// the machine's own files are never replaced.
+    pub fn open_for_one_run(choice: BackendChoice) -> anyhow::Result<Machine> {
+        let machine = Machine::open(choice)?;
+        if machine.sandboxed() {
+            machine.disk.allow_shadowing();
+        }
+        Ok(machine)
+    }
+
     /// What opens further pristine machines of this run, each with a sandbox of its own; None
     /// without a sandbox (the one prefix is kept, and written by everything that runs on it).
     pub fn seed(&self) -> Option<Seed> {
@@ -175,7 +189,7 @@ impl Machine {
     pub fn acquire(&self, layout: &Layout) -> anyhow::Result<LayoutGuard<'_>> {
         if !self.sandboxed() && cfg!(unix) && !UNSANDBOXED.load(Ordering::Relaxed) {
             for (path, content) in layout.entries() {
-                if let Content::Copy(source) = content
+                if let Some(source) = content.source()
                     && !self.artifacts.is_own(source)
                 {
                     anyhow::bail!(

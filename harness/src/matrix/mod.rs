@@ -19,13 +19,16 @@
 //! (see [`ExpectedImage`]); only the fields given are checked there. An optional
 //! `"windows": "2019"` and `"installed": ["vc2015+-x64"]` say what the server holds, as
 //! `--windows` and `--installed` do for `start`, and `"path": ["C:\\Vendor\\bin"]` the folders
-//! its PATH adds, as `--path` does.
+//! its PATH adds, as `--path` does. An optional `"server": "copy"` names a copy of a
+//! server (a folder, relative to the JSON; see `server_copy.rs`), run as `start --server` runs
+//! it: the scenario's own keys, its configuration file and its images win over what the copy
+//! says, and with a copy both the configuration beside the JSON and `os` may be left out.
 //!
 //! Both halves are required: a JSON without its configuration (`NAME.xml`, or `NAME.config` for
-//! an applicationHost.config), or a configuration without its JSON, is an error rather than a
-//! case skipped in silence. An image given as a relative file path is found beside the JSON,
-//! and an image file must lie in the scenario's folder or under a folder allowed with
-//! `--image-root` (see `confine_image`).
+//! an applicationHost.config) and without a server copy, or a configuration without its JSON, is
+//! an error rather than a case skipped in silence. An image given as a relative file path is
+//! found beside the JSON, and an image file, like a server copy's folder, must lie in the
+//! scenario's folder or under a folder allowed with `--image-root` (see `confine_image`).
 //!
 //! A scenario is a unit of failure: whatever goes wrong while it runs (a host that cannot start,
 //! a report that does not parse, a wineserver a DLL ended) fails that scenario with its reason,
@@ -66,7 +69,12 @@ pub struct Case {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaseFile {
-    os: Os,
+    /// Required unless a server copy says it.
+    #[serde(default)]
+    os: Option<Os>,
+    /// A copy of a server, relative to the JSON (`start --server`).
+    #[serde(default)]
+    server: Option<String>,
     #[serde(default)]
     images: Vec<String>,
     /// The server's Windows (`--windows`); the configuration kind's default when absent.
@@ -121,18 +129,29 @@ fn confine_image(
     source: &Path,
     image_roots: &[PathBuf],
 ) -> anyhow::Result<PathBuf> {
+    confine(name, json_path, source, image_roots, "image")
+}
+
+/// [`confine_image`] for any of a scenario's own files or folders, `what` naming it.
+fn confine(
+    name: &str,
+    json_path: &Path,
+    source: &Path,
+    image_roots: &[PathBuf],
+    what: &str,
+) -> anyhow::Result<PathBuf> {
     let folder = json_path.parent().unwrap_or(Path::new("."));
     let folder = std::fs::canonicalize(folder).with_context(|| {
         format!("scenario `{name}`: cannot resolve its folder `{}`", folder.display())
     })?;
     let resolved = std::fs::canonicalize(source).with_context(|| {
-        format!("scenario `{name}`: cannot resolve its image `{}`", source.display())
+        format!("scenario `{name}`: cannot resolve its {what} `{}`", source.display())
     })?;
     if resolved.starts_with(&folder) || image_roots.iter().any(|root| resolved.starts_with(root)) {
         return Ok(resolved);
     }
     bail!(
-        "scenario `{name}` (`{}`): its image `{}` is outside the scenario's folder `{}`; move the file into that folder, or allow its folder with `matrix --image-root DIR`",
+        "scenario `{name}` (`{}`): its {what} `{}` is outside the scenario's folder `{}`; move it into that folder, or allow its folder with `matrix --image-root DIR`",
         json_path.display(),
         resolved.display(),
         folder.display()
@@ -215,17 +234,44 @@ pub fn load_case_allowing(
             error.line()
         )
     })?;
-    let config = partner_of(json_path).with_context(|| format!("in `{}`", json_path.display()))?;
-    let config = crate::scenario::Configuration::read(&config)?;
-    let mut scenario = Scenario::new(name.clone(), case.os, config);
-    scenario.windows = case.windows;
-    scenario.installed = case.installed.clone();
+    let folder = json_path.parent();
+    let server = match &case.server {
+        Some(relative) => {
+            let at = folder.unwrap_or(Path::new(".")).join(relative);
+            let at = confine(&name, json_path, &at, image_roots, "server copy")?;
+            Some(
+                crate::server_copy::ServerCopy::read(&at)
+                    .with_context(|| format!("in `{}`", json_path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let config = match (partner(json_path)?, &server) {
+        (None, None) => bail!(
+            "`{}` has no configuration beside it: add `{}` (or `.config`), name a server copy with \"server\", or remove the JSON",
+            json_path.display(),
+            json_path.with_extension("xml").display()
+        ),
+        (config, _) => config,
+    };
+    if case.os.is_none() && server.is_none() {
+        bail!(
+            "{}: no \"os\": say \"x64\" or \"x86\" (only a scenario with a server copy may leave it to the copy)",
+            json_path.display()
+        );
+    }
+    let given = crate::scenario::Given {
+        config,
+        os: case.os,
+        windows: case.windows,
+        installed: case.installed.clone(),
+    };
+    let mut scenario = Scenario::with_server(Some(name.clone()), given, server)?;
     for folder in &case.path {
-        let folder = crate::winpath::WinPath::parse(folder)
+        let folder = WinPath::parse(folder)
             .with_context(|| format!("in `{}`, `path`", json_path.display()))?;
         scenario.path.push(folder);
     }
-    let folder = json_path.parent();
     for image in &case.images {
         let (path, mut spec) = crate::scenario::parse_image_arg_in(image, folder)
             .with_context(|| format!("in `{}`", json_path.display()))?;
@@ -247,20 +293,17 @@ pub fn load_case_allowing(
 /// `NAME.config` (an applicationHost.config), beside `NAME.json`.
 const CONFIG_EXTENSIONS: [&str; 2] = ["xml", "config"];
 
-/// The configuration file beside a scenario's JSON: exactly one must be there.
-fn partner_of(json_path: &Path) -> anyhow::Result<PathBuf> {
+/// The configuration file beside a scenario's JSON: one at most (none only for a scenario whose
+/// server copy has it).
+fn partner(json_path: &Path) -> anyhow::Result<Option<PathBuf>> {
     let present: Vec<PathBuf> = CONFIG_EXTENSIONS
         .iter()
         .map(|ext| json_path.with_extension(ext))
         .filter(|path| path.exists())
         .collect();
     match present.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => bail!(
-            "`{}` has no configuration beside it: add `{}` (or `.config`), or remove the JSON",
-            json_path.display(),
-            json_path.with_extension("xml").display()
-        ),
+        [one] => Ok(Some(one.clone())),
+        [] => Ok(None),
         _ => bail!(
             "`{}` has both `{}` and `{}` beside it; a scenario has one configuration, keep one",
             json_path.display(),
@@ -282,9 +325,13 @@ fn collect_case_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()
             .path();
         let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or_default();
         if path.is_dir() {
-            collect_case_files(&path, files)?;
+            // A server copy's folder (it holds server.json) is a scenario's data: its JSON and
+            // its configuration files are no scenarios.
+            if !path.join(crate::server_copy::MANIFEST).is_file() {
+                collect_case_files(&path, files)?;
+            }
         } else if extension == "json" {
-            partner_of(&path)?;
+            partner(&path)?;
             files.push(path);
         } else if CONFIG_EXTENSIONS.contains(&extension) && !path.with_extension("json").exists() {
             bail!(
@@ -456,10 +503,12 @@ fn run_alone(seed: &Seed, case: &Case) -> CaseResult {
 /// nothing running, so the scenario may share the run's machine. Any other file is a DLL of
 /// unknown origin.
 fn only_own_images(case: &Case, seed: &Seed) -> bool {
-    case.scenario.images.iter().all(|(_, spec)| match spec {
-        ImageSpec::File(source) => seed.artifacts().is_own(source),
-        ImageSpec::Mock { .. } | ImageSpec::Synthetic(_) | ImageSpec::Missing => true,
-    })
+    // A server copy's files are someone's real DLLs.
+    case.scenario.server.is_none()
+        && case.scenario.images.iter().all(|(_, spec)| match spec {
+            ImageSpec::File(source) => seed.artifacts().is_own(source),
+            ImageSpec::Mock { .. } | ImageSpec::Synthetic(_) | ImageSpec::Missing => true,
+        })
 }
 
 fn run_case(slot: &RwLock<Slot<'_>>, backend: Option<BackendChoice>, case: &Case) -> CaseResult {

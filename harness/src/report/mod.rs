@@ -20,10 +20,12 @@ mod loader;
 pub(crate) mod matrix;
 mod outcome;
 pub(crate) mod repro;
+mod server_copy;
 
 pub use iis6::{Enable32BitEffect, ExtensionProcess, FilterState, Iis6Happening};
 pub use loader::{culprit_fact, dependency_problem};
 pub use outcome::{IisRefusal, ImageOutcome, RefusalReason};
+pub use server_copy::ServerCopyRun;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -60,6 +62,8 @@ pub struct StartReport {
     /// The server's Windows and what was installed on it, which Windows's loader rules read;
     /// filled in by the driver.
     pub profile: Option<crate::windows_loader::Profile>,
+    /// The server copy the start ran (`--server`), if any; filled in by `iis::CheckedStart`.
+    pub server_copy: Option<ServerCopyRun>,
 }
 
 /// The `--json` shape of a [`StartReport`].
@@ -75,6 +79,8 @@ struct StartReportJson<'a> {
     limits: &'a Option<crate::machine::limits::LimitsReport>,
     windows: Option<crate::windows_loader::WindowsVersion>,
     installed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_copy: &'a Option<ServerCopyRun>,
     service: &'a ServiceOutcome,
     hosts: &'a [HostOutcome],
     requests: &'a [RequestOutcome],
@@ -98,6 +104,7 @@ impl Serialize for StartReport {
                 .iter()
                 .flat_map(|profile| profile.installed.iter().map(ToString::to_string))
                 .collect(),
+            server_copy: &self.server_copy,
             service: &self.service,
             hosts: &self.hosts,
             requests: &self.requests,
@@ -523,6 +530,7 @@ impl StartReport {
             sandbox: false,
             limits: None,
             profile: None,
+            server_copy: None,
         }
     }
 
@@ -594,7 +602,7 @@ impl StartReport {
     /// the IIS 7+ stock modules a worker loaded one after another read as one line; whatever
     /// failed is always shown in full.
     pub fn steps_in(&self, detail: Detail) -> Vec<Step> {
-        let mut steps = Vec::new();
+        let mut steps: Vec<Step> = self.server_copy.iter().flat_map(ServerCopyRun::steps).collect();
         let mut stock: Option<(ProcessName, Bits, usize)> = None;
         for happening in &self.timeline {
             if detail == Detail::Summary
