@@ -20,7 +20,17 @@ use crate::process::{Confinement, Launch};
 use crate::winpath::WinPath;
 
 /// What the user asked for with `--backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// Windows on Windows, Wine elsewhere.

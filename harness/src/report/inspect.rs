@@ -5,24 +5,28 @@
 use crate::arch::Bits;
 use crate::pe::{self, ExportStatus, ImageInfo, RoleExports};
 
-/// The ImageInfo object with the file as given first, the ISAPI roles its exports show, and
-/// the labelled prediction last.
+/// `inspect --json`: the ImageInfo object with the file as given first, the ISAPI roles its
+/// exports show, and the labelled prediction last.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct InspectReport<'a> {
+    /// The file as it was given on the command line.
+    file: &'a str,
+    #[serde(flatten)]
+    info: &'a ImageInfo,
+    /// Every ISAPI role the exports show, with its entry points.
+    isapi_roles: Vec<RoleExports>,
+    /// Which processes would accept the image, from its headers alone: a prediction, not a load.
+    predicted_from_headers: pe::Prediction,
+}
+
 pub fn json(file: &str, info: &ImageInfo) -> anyhow::Result<String> {
-    #[derive(serde::Serialize)]
-    struct Report<'a> {
-        file: &'a str,
-        #[serde(flatten)]
-        info: &'a ImageInfo,
-        isapi_roles: Vec<RoleExports>,
-        predicted_from_headers: pe::Prediction,
-    }
-    let report = Report {
+    let report = InspectReport {
         file,
         info,
         isapi_roles: pe::isapi_roles(&info.exports),
         predicted_from_headers: info.predict(),
     };
-    Ok(serde_json::to_string_pretty(&report)?)
+    Ok(super::json::render(&report)?)
 }
 
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {

@@ -10,7 +10,7 @@ use crate::pe::ImageInfo;
 use crate::vocab::{ImageKind, Stage, Win32Error};
 use crate::windows_loader::{Dependency, Rule};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ImageOutcome {
     /// A filter, an extension or a module: where the image sits in its host's report.
     pub kind: ImageKind,
@@ -68,7 +68,7 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// What Wine's loader answered for an image where the run gives Windows's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WineOutcome {
     pub win32_error: Option<Win32Error>,
     pub stage: Stage,
@@ -217,7 +217,7 @@ impl ImageOutcome {
 }
 
 /// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IisRefusal {
     pub reason: RefusalReason,
     /// The event IIS logs for the refusal.
@@ -226,7 +226,7 @@ pub struct IisRefusal {
     pub data: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     /// HTTP.sys hands raw data to one process only, so worker processes cannot serve

@@ -28,6 +28,18 @@ impl Serialize for Rule {
     }
 }
 
+/// Its id, as [`Rule`] serialises: one of [`RULES`]'.
+impl schemars::JsonSchema for Rule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = RULES.iter().map(|rule| rule.id).collect();
+        schemars::json_schema!({ "type": "string", "enum": ids })
+    }
+}
+
 /// An import whose function (by name, or by ordinal) its dependency does not export.
 pub const MISSING_IMPORT: Rule = Rule {
     id: "missing_import",
@@ -108,7 +120,7 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// What the host's loader answered for the image in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "answer", content = "win32_error")]
 pub enum WineAnswer {
     Loaded,

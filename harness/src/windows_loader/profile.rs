@@ -27,6 +27,7 @@ use crate::arch::{Bits, Os};
     Hash,
     Serialize,
     serde::Deserialize,
+    schemars::JsonSchema,
     clap::ValueEnum,
 )]
 pub enum WindowsVersion {
@@ -264,6 +265,26 @@ impl Serialize for Redistributable {
     }
 }
 
+/// Its name, as [`Redistributable`] serialises (`vc2008-x86`, `msxml4`).
+impl schemars::JsonSchema for Redistributable {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Redistributable".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names: Vec<String> = Vec::new();
+        for (family, _) in Runtime::NAMES {
+            for bits in [Bits::B32, Bits::B64] {
+                let name = Redistributable { family, bits }.to_string();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        schemars::json_schema!({ "type": "string", "enum": names })
+    }
+}
+
 /// Why the target Windows has no DLL of a name, although this machine's Wine does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lack {
@@ -276,7 +297,7 @@ pub enum Lack {
 }
 
 /// The server a run stands for: its Windows and what was installed on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Profile {
     pub windows: WindowsVersion,
     pub installed: BTreeSet<Redistributable>,
