@@ -19,14 +19,13 @@ pub struct InspectReport<'a> {
     predicted_from_headers: pe::Prediction,
 }
 
-pub fn json(file: &str, info: &ImageInfo) -> anyhow::Result<String> {
-    let report = InspectReport {
+pub fn report<'a>(file: &'a str, info: &'a ImageInfo) -> InspectReport<'a> {
+    InspectReport {
         file,
         info,
         isapi_roles: pe::isapi_roles(&info.exports),
         predicted_from_headers: info.predict(),
-    };
-    Ok(super::json::render(&report)?)
+    }
 }
 
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
@@ -310,8 +309,7 @@ mod tests {
     #[test]
     fn json_adds_the_file_and_the_labelled_prediction() {
         let info = pe::inspect_bytes(&TestImage::amd64().isapi_filter().build());
-        let json: serde_json::Value =
-            serde_json::from_str(&json("filter.dll", &info).expect("renders")).expect("valid JSON");
+        let json = serde_json::to_value(report("filter.dll", &info)).expect("serialises");
         assert_eq!(json["file"], "filter.dll");
         assert_eq!(json["pe"], true);
         assert_eq!(json["machine"], "amd64");

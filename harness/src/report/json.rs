@@ -12,12 +12,12 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
 use serde::Serialize;
 
-use super::StartReport;
-use super::diagnose::Diagnosis;
-use super::doctor::DoctorReport;
-use super::inspect::InspectReport;
-use super::matrix::MatrixReport;
-use super::repro::Replay;
+use crate::report::StartReport;
+use crate::report::diagnose::Diagnosis;
+use crate::report::doctor::DoctorReport;
+use crate::report::inspect::InspectReport;
+use crate::report::matrix::MatrixReport;
+use crate::report::repro::Replay;
 
 /// The contract's version: raised by a removal, a rename or a changed type, never by an
 /// addition.
