@@ -4,11 +4,11 @@
 //! validated; the tests here are the ones no other test runs (doctor's, an empty shard's).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use super::{harness, harness_binary, stderr};
+use super::{harness, stderr};
 
 /// The version every output of this contract carries.
 const SCHEMA_VERSION: u64 = 1;
@@ -57,7 +57,7 @@ fn doctor_json_says_every_piece_is_here() {
 #[test]
 #[expect(clippy::disallowed_methods, reason = "tests run the real binary, as a user does")]
 fn doctor_json_names_what_is_missing_with_its_commands() {
-    let output = Command::new(harness_binary())
+    let output = std::process::Command::new(super::harness_binary())
         .args(["doctor", "--json"])
         .env("ISAPI_HARNESS_WINE", "/nonexistent/wine64")
         .env("ISAPI_HARNESS_BWRAP", "/nonexistent/bwrap")
