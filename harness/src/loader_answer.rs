@@ -46,7 +46,7 @@ pub struct Correction {
     pub rule_verified_on_this_wine: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum WindowsSays {
     Refuses(crate::vocab::Win32Error),
     /// Windows loads it; this machine could not, so its entry points were not called.

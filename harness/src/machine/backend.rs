@@ -20,17 +20,7 @@ use crate::process::{Confinement, Launch};
 use crate::winpath::WinPath;
 
 /// What the user asked for with `--backend`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// Windows on Windows, Wine elsewhere.

@@ -124,7 +124,7 @@ impl From<StartReport> for StartReportJson {
     }
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceOutcome {
     pub started: bool,
     /// The error the service reported to the service control manager.
@@ -132,7 +132,7 @@ pub struct ServiceOutcome {
     pub net_start_output: String,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HostOutcome {
     pub process: ProcessName,
     pub bits: Bits,
@@ -164,7 +164,7 @@ impl HostOutcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RequestOutcome {
     /// The URL as asked for (`http://host/path`, or `/path` for the first site).
     pub url: String,
@@ -199,7 +199,7 @@ impl RequestOutcome {
 }
 
 /// Why a request got no HTTP answer at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoAnswer {
     /// No started site has a binding on the request's port: TCP refuses the connection.
@@ -267,13 +267,13 @@ pub enum Detail {
 }
 
 /// One line of the timeline, as a person and a script read it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Step {
     pub kind: StepKind,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
     /// A configuration fact or change.

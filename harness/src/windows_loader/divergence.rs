@@ -120,7 +120,7 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// What the host's loader answered for the image in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "answer", content = "win32_error")]
 pub enum WineAnswer {
     Loaded,

@@ -297,7 +297,7 @@ pub enum Lack {
 }
 
 /// The server a run stands for: its Windows and what was installed on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub windows: WindowsVersion,
     pub installed: BTreeSet<Redistributable>,
