@@ -110,6 +110,20 @@ impl Serialize for Bits {
     }
 }
 
+/// The number, as [`Bits`] serialises.
+impl schemars::JsonSchema for Bits {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bits".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "enum": [Bits::B32.number(), Bits::B64.number()],
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Bits {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match u32::deserialize(deserializer)? {
@@ -127,7 +141,18 @@ impl fmt::Display for Bits {
 }
 
 /// The bitness of the simulated Windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
     X64,

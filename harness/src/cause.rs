@@ -14,7 +14,9 @@ use crate::arch::Bits;
 use crate::pe::ImageInfo;
 use crate::vocab::{HostEnd, Stage, Win32Error};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     Ok,
@@ -146,7 +148,7 @@ pub fn bad_format_cause(image: Option<&ImageInfo>, bits: Bits) -> Cause {
 }
 
 /// The part of the headers a filter result carries in `start --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImageSummary {
     pub pe: bool,
     pub machine: Option<crate::pe::Machine>,

@@ -8,7 +8,9 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 /// The processes a server model plays with the host program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub enum ProcessName {
     /// IIS Admin, which hosts the worker-process core in IIS 5.0 isolation mode.
     #[serde(rename = "inetinfo.exe")]
@@ -46,7 +48,7 @@ impl fmt::Display for ProcessName {
 }
 
 /// The real loader a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Wine on Linux, in the harness's own prefix.
@@ -71,7 +73,7 @@ impl fmt::Display for BackendKind {
 }
 
 /// Which IIS a report models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum ServerKind {
     /// IIS 6.0, configured by MetaBase.xml.
     #[serde(rename = "iis6")]
@@ -82,7 +84,7 @@ pub enum ServerKind {
 }
 
 /// An IIS 7+ application pool's `managedPipelineMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PipelineMode {
     Integrated,
@@ -99,7 +101,7 @@ impl fmt::Display for PipelineMode {
 }
 
 /// IIS 6.0's two ways of running web applications (`IIs5IsolationModeEnabled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum IsolationMode {
     #[serde(rename = "iis5")]
     Iis5,
@@ -117,7 +119,7 @@ impl fmt::Display for IsolationMode {
 }
 
 /// What an image is loaded as, which decides the entry points the host calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageKind {
     /// An ISAPI filter: `GetFilterVersion`, `HttpFilterProc`, `TerminateFilter`.
@@ -160,7 +162,9 @@ impl fmt::Display for ImageKind {
 }
 
 /// How far a filter got on its way to being usable by IIS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Loaded,
@@ -199,6 +203,18 @@ pub enum HostEnd {
 }
 
 impl HostEnd {
+    /// One of each end (the values inside do not matter): the names the JSON Schema lists.
+    pub const EACH: [HostEnd; 8] = [
+        HostEnd::Completed,
+        HostEnd::Crashed { exception_code: 0 },
+        HostEnd::Died { exit_code: None },
+        HostEnd::TimedOut,
+        HostEnd::Flooded,
+        HostEnd::MemoryLimit { limit: 0 },
+        HostEnd::ProcessLimit { limit: 0 },
+        HostEnd::DiskLimit { limit: 0 },
+    ];
+
     /// The one name of each end, in JSON and wherever a machine reads it.
     pub fn name(self) -> &'static str {
         match self {
@@ -232,8 +248,22 @@ impl Serialize for HostEnd {
     }
 }
 
+/// Its name, as [`HostEnd`] serialises: one of [`HostEnd::EACH`]'s.
+impl schemars::JsonSchema for HostEnd {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostEnd".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = HostEnd::EACH.iter().map(|end| end.name()).collect();
+        schemars::json_schema!({ "type": "string", "enum": names })
+    }
+}
+
 /// A Win32 error code, as `GetLastError` returns it and event data carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Win32Error(pub u32);
 
@@ -341,7 +371,7 @@ pub fn dword_data(value: u32) -> String {
 
 /// One event-log entry, as Event Viewer shows it. The texts are IIS's and Windows's own and
 /// are written beside each model, in `iis::iis6::messages` and `iis::iis7::messages`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Event {
     pub log: Log,
     pub source: &'static str,
@@ -353,7 +383,7 @@ pub struct Event {
     pub data: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Log {
     System,
     Application,
@@ -368,7 +398,7 @@ impl fmt::Display for Log {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum EventType {
     Error,
     Warning,
@@ -432,18 +462,20 @@ mod tests {
 
     #[test]
     fn host_ends_have_one_name_each() {
-        let ends = [
-            HostEnd::Completed,
-            HostEnd::Crashed { exception_code: 0xC000_0005 },
-            HostEnd::Died { exit_code: Some(3) },
-            HostEnd::TimedOut,
-            HostEnd::Flooded,
-        ];
         let names: Vec<String> =
-            ends.iter().map(|end| serde_json::to_string(end).unwrap()).collect();
+            HostEnd::EACH.iter().map(|end| serde_json::to_string(end).unwrap()).collect();
         assert_eq!(
             names,
-            ["\"completed\"", "\"crashed\"", "\"died\"", "\"timed_out\"", "\"flooded\""]
+            [
+                "\"completed\"",
+                "\"crashed\"",
+                "\"died\"",
+                "\"timed_out\"",
+                "\"flooded\"",
+                "\"memory_limit\"",
+                "\"process_limit\"",
+                "\"disk_limit\""
+            ]
         );
     }
 }

@@ -6,6 +6,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use contract::contract;
+
+/// The `--json` contract: `schema_version` and the schemas kept in `schema/`.
+mod contract;
 mod hostile_input;
 /// `matrix`: scenarios as units of failure, where their images may come from, per-image
 /// expectations.
@@ -54,7 +58,7 @@ fn start_json_reports_the_seed_failure() {
     let metabase = scenarios().join("quirks/bom-crlf-v64-namespace.xml");
     let output = harness(&["start", "--metabase", metabase.to_str().unwrap(), "--json"]);
     assert_eq!(output.status.code(), Some(1), "a failure was observed: {}", stderr(&output));
-    let report = json(&output);
+    let report = contract("start", &output);
     assert_eq!(report["os"], "x64");
     assert_eq!(report["isolation_mode"], "iis5");
     assert_eq!(report["service"]["started"], false);
@@ -109,7 +113,7 @@ fn start_exits_0_when_everything_loads_and_shows_a_timeline() {
 fn repro_reproduces_and_verifies_both_fixes() {
     let output = harness(&["repro", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report = json(&output);
+    let report = contract("repro", &output);
     assert_eq!(report["reproduced"], true);
     assert_eq!(report["failure"]["service"]["win32_error"], 193);
     assert_eq!(report["failure"]["hosts"][0]["process"], "inetinfo.exe");
@@ -166,7 +170,7 @@ fn matrix_prints_json_and_junit() {
     let output =
         harness(&["matrix", "--filter", "quirks/", "--json", "--junit", junit.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report = json(&output);
+    let report = contract("matrix", &output);
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 10, "generate.py writes 10 quirks");
     for scenario in scenarios {
@@ -430,7 +434,7 @@ fn diagnose_predicts_proves_and_ranks_remedies() {
     let output =
         harness(&["diagnose", "--metabase", failing.to_str().unwrap(), "--verify", "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let report = json(&output);
+    let report = contract("diagnose", &output);
     assert_eq!(report["agree"], true);
     let filter = &report["filters"][0];
     assert_eq!(filter["predicted"]["win32_error"], 193);
@@ -485,7 +489,7 @@ fn diagnose_counts_a_crashing_filter_as_a_problem() {
         let output =
             harness(&["diagnose", "--config", config, "--image", image, "--verify", "--json"]);
         assert_eq!(output.status.code(), Some(1), "{config}: {}", stderr(&output));
-        let report = json(&output);
+        let report = contract("diagnose", &output);
         assert_eq!(report["problems"], true, "{config}: {report:#}");
         assert_eq!(report["agree"], true, "{config}: {report:#}");
         let filters = report["filters"].as_array().unwrap();
@@ -589,7 +593,7 @@ fn inspect_reports_every_isapi_role_and_the_imports() {
         let imports = lines.iter().find(|line| line.starts_with("imports:")).expect("imports");
         assert!(imports.to_ascii_lowercase().contains("kernel32.dll"), "{text}");
 
-        let report = json(&harness(&["inspect", image, "--json"]));
+        let report = contract("inspect", &harness(&["inspect", image, "--json"]));
         let roles = report["isapi_roles"].as_array().unwrap();
         assert_eq!(roles.len(), 1, "{report:#}");
         assert_eq!(roles[0]["role"], role, "{report:#}");
@@ -716,7 +720,7 @@ fn start_routes_requests_by_url_to_sites() {
         "http://localhost:81/",
     ]);
     assert_eq!(output.status.code(), Some(1), "a site failed: {}", stderr(&output));
-    let report = json(&output);
+    let report = contract("start", &output);
     let requests = report["requests"].as_array().unwrap();
     let seen: Vec<(Value, Value, Value, Value)> = requests
         .iter()

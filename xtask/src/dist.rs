@@ -4,6 +4,7 @@
 //! DIR/isapi-harness(.exe)   the CLI, release build
 //! DIR/hosts/ filters/ ...   every image folder `cargo xtask build` made, copied as they are
 //! DIR/scenarios/            the regression scenarios (tests/scenarios), matrix's default
+//! DIR/schema/               the JSON Schema of each command's `--json` document (schema/)
 //! DIR/README.txt            what the folder is and what it still needs
 //! DIR/LICENSE-MIT, LICENSE-APACHE   the licence the folder's programs are shipped under
 //! DIR/machine/              made by the first run: the simulated machines (--machine-dir moves it)
@@ -41,6 +42,9 @@ of real DLLs in 32- and 64-bit host processes. This folder works wherever it is 
 hosts/ holds the host programs, filters/ the mock filters, native module and odd images,
 extensions/ the mock ISAPI extensions, deps/ the crafted DLLs `doctor` measures the loader's
 rules with; the simulated machine is made in machine/ on the first run (10-20 s on Linux), or where --machine-dir says.
+schema/ holds the JSON Schema of each command's --json output (start.json, repro.json,
+diagnose.json, matrix.json, inspect.json, doctor.json); every output carries its
+`schema_version`, which additions keep and removals, renames and type changes raise.
 On Linux the harness needs Wine 8 with its 32-bit modules and bubblewrap: `isapi-harness
 doctor` says what is missing and the commands that install it. On Windows it needs nothing.
 
@@ -84,6 +88,7 @@ pub fn write(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
         }
     }
     copy_tree(&crate::project_root().join("tests").join("scenarios"), &dir.join("scenarios"))?;
+    copy_tree(&crate::project_root().join("schema"), &dir.join("schema"))?;
     std::fs::write(dir.join("README.txt"), README)?;
     // A binary handed on must carry its licence (MIT OR Apache-2.0, both texts).
     for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {

@@ -17,6 +17,8 @@
 //!   (`isapi-harness-X.Y.Z-x86_64-linux.tar.gz`; the zip on Windows); `release --check` builds
 //!   it, unpacks it in a temporary folder and runs the seed replay, a matrix shard and `doctor`
 //!   from there.
+//! - `schema`: the JSON Schema of every command's `--json` document, generated from the types
+//!   that serialise it, written into `schema/` (a test of the harness fails while they differ).
 //! - `windows-gnu`: the harness and its tests built for both `*-pc-windows-gnu` targets and run
 //!   under Wine on the windows backend (Linux only).
 //! - `ci`: everything CI checks, in order.
@@ -45,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         bail!(
-            "usage: cargo xtask <setup|build|repro|test|bench|stress|dist|release|windows-gnu|ci>"
+            "usage: cargo xtask <setup|build|repro|test|bench|stress|dist|release|schema|windows-gnu|ci>"
         );
     };
     match command.as_str() {
@@ -105,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             None => release::write(&sh, &release::default_dir()).map(drop),
         },
         "ci" => ci::run(&sh),
+        "schema" => schema(&sh),
         "windows-gnu" => {
             build(&sh)?;
             windows_gnu::run(&sh)
@@ -112,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         // How the windows-gnu step starts its Windows programs; not meant to be typed.
         "wine-runner" => windows_gnu::run_one(rest),
         other => bail!(
-            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, release, windows-gnu or ci"
+            "unknown xtask command `{other}`: expected setup, build, repro, test, bench, stress, dist, release, schema, windows-gnu or ci"
         ),
     }
 }
@@ -170,6 +173,16 @@ fn harness(sh: &Shell, profile: Profile, subcommand: &str, extra: &[String]) -> 
     cmd!(sh, "{cargo} run --quiet {release...} --package harness --bin isapi-harness -- {subcommand} {extra...}")
         .env("ISAPI_HARNESS_DIR", artifacts::dir())
         .run()?;
+    Ok(())
+}
+
+/// Writes `schema/` from the types (a debug build: it only serialises schemas; no toolchain for
+/// Windows is needed, so no setup either).
+fn schema(sh: &Shell) -> anyhow::Result<()> {
+    let cargo = cargo();
+    let dir = project_root().join("schema");
+    cmd!(sh, "{cargo} run --quiet --package harness --bin isapi-harness -- schema {dir}").run()?;
+    println!("schema: wrote `{}`", dir.display());
     Ok(())
 }
 

@@ -134,6 +134,14 @@ pub fn check(sh: &Shell) -> anyhow::Result<()> {
     if !doctor.contains(&folder_text) {
         bail!("the unpacked release's doctor did not find its files in `{folder_text}`:\n{doctor}");
     }
+    // The contract a script reads the outputs by travels with them, as the repository keeps it.
+    for entry in std::fs::read_dir(crate::project_root().join("schema"))? {
+        let kept = entry?.path();
+        let shipped = folder.join("schema").join(kept.file_name().expect("a file"));
+        if std::fs::read(&shipped).ok() != Some(std::fs::read(&kept)?) {
+            bail!("the unpacked release lacks `{}` as the repository keeps it", shipped.display());
+        }
+    }
     println!("release: `{}` unpacks and runs: {version}", archive.display());
     if cfg!(not(windows)) {
         check_action(sh, scratch.path(), &archive)?;

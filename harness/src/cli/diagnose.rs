@@ -22,7 +22,7 @@ pub fn run(args: super::DiagnoseArgs) -> anyhow::Result<ExitCode> {
         predict_only(&Artifacts::locate()?, &scenario)?
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&diagnosis)?);
+        println!("{}", crate::report::json::render(&diagnosis)?);
     } else {
         Printer::stdout().steps(&crate::report::diagnose::steps(&diagnosis));
     }

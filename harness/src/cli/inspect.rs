@@ -31,7 +31,7 @@ pub fn run(args: super::InspectArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let out = if args.json {
-        report::inspect::json(&shown, &info)? + "\n"
+        report::json::render(&report::inspect::report(&shown, &info))? + "\n"
     } else {
         report::inspect::text(&shown, &info)
     };

@@ -42,7 +42,10 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
                 write_junit(junit, &matrix::junit(&[], Duration::ZERO))?;
             }
             if args.json {
-                println!("{}", serde_json::json!({ "scenarios": [] }));
+                println!(
+                    "{}",
+                    report::json::render(&report::matrix::MatrixReport { scenarios: &[] })?
+                );
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -67,7 +70,10 @@ pub fn run(args: super::MatrixArgs) -> anyhow::Result<ExitCode> {
     }
     let all_passed = results.iter().all(|result| result.pass);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "scenarios": results }))?);
+        println!(
+            "{}",
+            report::json::render(&report::matrix::MatrixReport { scenarios: &results })?
+        );
     } else {
         Printer::stdout().steps(&report::matrix::table(&results));
         eprintln!("{}", report::matrix::timing(results.len(), elapsed, jobs, backend));

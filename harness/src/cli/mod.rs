@@ -15,6 +15,7 @@ mod inspect;
 mod matrix;
 mod parse_bench;
 mod repro;
+mod schema;
 pub(crate) mod start;
 
 use std::path::PathBuf;
@@ -77,7 +78,23 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Say what this machine lacks to run the harness (Wine, bubblewrap, the built files) and
     /// the commands that install it.
-    Doctor,
+    Doctor(DoctorArgs),
+    /// Write the JSON Schema of every `--json` document into DIR (`cargo xtask schema`).
+    #[command(hide = true)]
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// The folder to write `start.json`, `repro.json`, ... into (the repository's `schema/`).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -307,6 +324,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
-        Command::Doctor => doctor::run(),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

@@ -13,7 +13,7 @@ pub fn run(args: super::ReproArgs) -> anyhow::Result<ExitCode> {
     };
     let replay = crate::repro::replay(&machine, args.iis, &options)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&replay)?);
+        println!("{}", crate::report::json::render(&replay)?);
     } else {
         let printer = Printer::stdout();
         printer.steps(replay.timeline());

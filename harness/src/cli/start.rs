@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::machine::Machine;
-use crate::report::{Detail, Printer};
+use crate::report::{self, Detail, Printer};
 use crate::scenario::Scenario;
 
 pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
@@ -14,7 +14,7 @@ pub fn run(args: super::StartArgs) -> anyhow::Result<ExitCode> {
     let machine = Machine::open_for_one_run(args.scenario.backend)?;
     let report = checked.start(&machine)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", report::json::render(&report)?);
     } else {
         let detail = if args.verbose { Detail::Verbose } else { Detail::Summary };
         Printer::stdout().steps(&report.steps_in(detail));

@@ -116,7 +116,7 @@ impl Hit {
 }
 
 /// How one limit is kept, for `doctor` and `start --json`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LimitState {
     /// The limit (bytes, or processes); null for none.
     pub limit: Option<u64>,
@@ -127,7 +127,7 @@ pub struct LimitState {
 }
 
 /// Every limit's state.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LimitsReport {
     pub memory: LimitState,
     pub processes: LimitState,

@@ -59,7 +59,7 @@ pub(crate) mod test_image;
 mod tests;
 
 /// Everything `inspect` reports about one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImageInfo {
     /// The file starts with the DOS header's `MZ`: it means to be an executable image, even
     /// when the rest cannot be read.
@@ -176,8 +176,24 @@ impl Serialize for Machine {
     }
 }
 
+/// Its name, as [`Machine`] serialises: a known machine's, or any other's raw code in hex.
+impl schemars::JsonSchema for Machine {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Machine".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let known = [Machine::X86, Machine::Amd64, Machine::Arm64, Machine::Arm, Machine::Ia64];
+        let names: Vec<String> = known.iter().map(Machine::json_name).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "anyOf": [{ "enum": names }, { "pattern": "^0x[0-9a-f]{4}$" }],
+        })
+    }
+}
+
 /// What the COR20 header's `Flags` and runtime version say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClrInfo {
     /// COMIMAGE_FLAGS_ILONLY: no native code besides the IL.
     pub il_only: bool,
@@ -232,7 +248,7 @@ impl IsapiEntryPoint {
 }
 
 /// How one ISAPI entry point is exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", content = "exported_as", rename_all = "lowercase")]
 pub enum ExportStatus {
     /// Exported under the exact name IIS asks for.
@@ -251,7 +267,7 @@ impl ExportStatus {
 }
 
 /// The export status of the three ISAPI entry points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IsapiExports {
     #[serde(rename = "GetFilterVersion")]
     pub get_filter_version: ExportStatus,

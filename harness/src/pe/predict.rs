@@ -6,7 +6,8 @@ use super::*;
 
 /// Which processes the headers say the loader would accept the image in, on x86 and x64
 /// Windows (and Wine). A prediction: only a real load decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "PredictionJson")]
 pub struct Prediction {
     pub loads_in_32bit: bool,
     pub loads_in_64bit: bool,
@@ -166,13 +167,32 @@ impl fmt::Display for PredictionReason {
     }
 }
 
-impl Serialize for Prediction {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut state = serializer.serialize_struct("Prediction", 3)?;
-        state.serialize_field("loads_in_32bit", &self.loads_in_32bit)?;
-        state.serialize_field("loads_in_64bit", &self.loads_in_64bit)?;
-        state.serialize_field("reason", &self.reason.to_string())?;
-        state.end()
+/// A [`Prediction`] as its JSON has it: the reason in words.
+#[derive(Serialize, schemars::JsonSchema)]
+struct PredictionJson {
+    loads_in_32bit: bool,
+    loads_in_64bit: bool,
+    /// Why, in words: the row of the ground-truth table the headers fall under.
+    reason: String,
+}
+
+/// Described as what it serialises into.
+impl schemars::JsonSchema for Prediction {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Prediction".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        PredictionJson::json_schema(generator)
+    }
+}
+
+impl From<Prediction> for PredictionJson {
+    fn from(prediction: Prediction) -> PredictionJson {
+        PredictionJson {
+            loads_in_32bit: prediction.loads_in_32bit,
+            loads_in_64bit: prediction.loads_in_64bit,
+            reason: prediction.reason.to_string(),
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{ExportStatus, export_status};
 
 /// A way IIS loads an image, each with the entry points it asks GetProcAddress for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IsapiRole {
     /// An ISAPI filter (httpfilt.h), configured in the metabase's `Filters` or IIS 7+'s
@@ -50,7 +50,7 @@ impl IsapiRole {
 }
 
 /// How one entry point of a role is exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EntryPoint {
     pub name: &'static str,
     pub required: bool,
@@ -59,7 +59,7 @@ pub struct EntryPoint {
 }
 
 /// A role the image's exports show, with every one of its entry points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RoleExports {
     pub role: IsapiRole,
     pub entry_points: Vec<EntryPoint>,

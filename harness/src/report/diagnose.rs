@@ -10,7 +10,7 @@ use crate::cause::Cause;
 use crate::remedy::Remedy;
 use crate::vocab::{IsolationMode, ProcessName, Win32Error};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     pub os: Os,
     /// None on IIS 7+, which has no isolation modes.
@@ -41,7 +41,7 @@ pub struct Diagnosis {
 
 /// A request mapped to an ISAPI extension: what the configuration and the headers say IIS
 /// answers, and with `--verify` what it answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ExtensionDiagnosis {
     pub url: String,
     /// The file extension its script map matched (`.aspx`).
@@ -58,7 +58,7 @@ pub struct ExtensionDiagnosis {
 }
 
 /// What a real start answered to an extension's request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ObservedRequest {
     pub status: Option<u16>,
     pub substatus: Option<u16>,
@@ -76,7 +76,7 @@ pub struct ObservedRequest {
 }
 
 /// What an extension's own code did, once loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
     /// GetExtensionVersion returned FALSE.
@@ -87,7 +87,7 @@ pub enum Behaviour {
     AnsweredOtherThan200,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct FilterDiagnosis {
     pub name: String,
     /// The site whose filter it is; None for a global filter.
@@ -97,7 +97,7 @@ pub struct FilterDiagnosis {
     pub observed: Option<Observed>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RequestDiagnosis {
     pub url: String,
     /// The site HTTP.sys routes it to, if any.
@@ -110,7 +110,7 @@ pub struct RequestDiagnosis {
 }
 
 /// What the configuration and the headers say will happen. A prediction, never a result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Predicted {
     pub process: ProcessName,
     pub bits: Bits,
@@ -124,7 +124,7 @@ pub struct Predicted {
     pub windows_versions_differ: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     /// IIS 5.0 isolation mode: inetinfo.exe loads the filters when W3SVC starts.
@@ -134,7 +134,7 @@ pub enum When {
 }
 
 /// What the real loader answered, at the level the prediction speaks of.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Observed {
     pub process: ProcessName,
     pub bits: Bits,
@@ -146,7 +146,7 @@ pub struct Observed {
     pub agree: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProposedRemedy {
     /// What to run on the server, in order.
     pub commands: Vec<String>,

@@ -5,24 +5,27 @@
 use crate::arch::Bits;
 use crate::pe::{self, ExportStatus, ImageInfo, RoleExports};
 
-/// The ImageInfo object with the file as given first, the ISAPI roles its exports show, and
-/// the labelled prediction last.
-pub fn json(file: &str, info: &ImageInfo) -> anyhow::Result<String> {
-    #[derive(serde::Serialize)]
-    struct Report<'a> {
-        file: &'a str,
-        #[serde(flatten)]
-        info: &'a ImageInfo,
-        isapi_roles: Vec<RoleExports>,
-        predicted_from_headers: pe::Prediction,
-    }
-    let report = Report {
+/// `inspect --json`: the ImageInfo object with the file as given first, the ISAPI roles its
+/// exports show, and the labelled prediction last.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct InspectReport<'a> {
+    /// The file as it was given on the command line.
+    file: &'a str,
+    #[serde(flatten)]
+    info: &'a ImageInfo,
+    /// Every ISAPI role the exports show, with its entry points.
+    isapi_roles: Vec<RoleExports>,
+    /// Which processes would accept the image, from its headers alone: a prediction, not a load.
+    predicted_from_headers: pe::Prediction,
+}
+
+pub fn report<'a>(file: &'a str, info: &'a ImageInfo) -> InspectReport<'a> {
+    InspectReport {
         file,
         info,
         isapi_roles: pe::isapi_roles(&info.exports),
         predicted_from_headers: info.predict(),
-    };
-    Ok(serde_json::to_string_pretty(&report)?)
+    }
 }
 
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
@@ -306,8 +309,7 @@ mod tests {
     #[test]
     fn json_adds_the_file_and_the_labelled_prediction() {
         let info = pe::inspect_bytes(&TestImage::amd64().isapi_filter().build());
-        let json: serde_json::Value =
-            serde_json::from_str(&json("filter.dll", &info).expect("renders")).expect("valid JSON");
+        let json = serde_json::to_value(report("filter.dll", &info)).expect("serialises");
         assert_eq!(json["file"], "filter.dll");
         assert_eq!(json["pe"], true);
         assert_eq!(json["machine"], "amd64");

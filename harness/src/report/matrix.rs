@@ -14,7 +14,7 @@ use crate::cause::Cause;
 use crate::vocab::{ImageKind, ProcessName, Stage};
 
 /// The facts a matrix case pins down.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Outcome {
     pub started: bool,
@@ -39,7 +39,7 @@ pub struct Outcome {
 /// What a case pins about one image. `kind` and `process` choose the places it is checked at
 /// (a DLL can be a filter and an extension, and be loaded by several workers); the other
 /// fields are checked at each of them. A field left out is not checked; `null` pins "none".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +69,7 @@ where
 }
 
 /// One request a case sends, and its expected answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedRequest {
     pub url: String,
@@ -87,7 +87,13 @@ pub struct ExpectedRequest {
     pub extension_ran_in: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// `matrix --json`: every scenario's result, in the order they were given.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct MatrixReport<'a> {
+    pub scenarios: &'a [CaseResult],
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CaseResult {
     pub name: String,
     pub expected: Outcome,
@@ -134,7 +140,7 @@ impl CaseResult {
 }
 
 /// One pinned fact that the run did not match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     /// The fact: `loaded`, `request 2 (http://shop/) status`, `image `C:\f.dll` as a filter in
     /// 32-bit w3wp.exe (pool ShopPool): win32_error`.

@@ -16,6 +16,7 @@ pub(crate) mod doctor;
 pub(crate) mod iis6;
 pub(crate) mod iis7;
 pub(crate) mod inspect;
+pub(crate) mod json;
 mod loader;
 pub(crate) mod matrix;
 mod outcome;
@@ -30,7 +31,8 @@ pub use server_copy::ServerCopyRun;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::arch::{Bits, Os};
 use crate::cause::Cause;
@@ -42,7 +44,8 @@ use crate::vocab::{
 /// The outcome of one `start`: what the service, every host process, every filter and every
 /// request did, and the events IIS would have logged. It serialises with its timeline rendered
 /// as steps, the verdict last.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "StartReportJson")]
 pub struct StartReport {
     pub server: ServerKind,
     pub os: Os,
@@ -66,56 +69,70 @@ pub struct StartReport {
     pub server_copy: Option<ServerCopyRun>,
 }
 
-/// The `--json` shape of a [`StartReport`].
-#[derive(Serialize)]
-struct StartReportJson<'a> {
+/// The `--json` shape of a [`StartReport`]: what a start did, with its timeline as steps.
+#[derive(Serialize, JsonSchema)]
+struct StartReportJson {
     server: ServerKind,
     os: Os,
     /// Null on IIS 7+, which has no isolation modes.
     isolation_mode: Option<IsolationMode>,
     enable_32bit_app_on_win64: bool,
+    /// The loader that ran the hosts.
     backend: Option<BackendKind>,
+    /// Whether the hosts ran inside the sandbox.
     sandbox: bool,
-    limits: &'a Option<crate::machine::limits::LimitsReport>,
+    /// How each limit of the run was kept, or why it could not be.
+    limits: Option<crate::machine::limits::LimitsReport>,
+    /// The server's Windows, which Windows's loader rules read.
     windows: Option<crate::windows_loader::WindowsVersion>,
-    installed: Vec<String>,
+    /// The redistributables installed on the server (`vc2008-x86`, `msxml4`).
+    installed: Vec<crate::windows_loader::Redistributable>,
+    /// The server copy the start ran (`--server`); absent when none did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    server_copy: &'a Option<ServerCopyRun>,
-    service: &'a ServiceOutcome,
-    hosts: &'a [HostOutcome],
-    requests: &'a [RequestOutcome],
-    events: &'a [Event],
+    server_copy: Option<ServerCopyRun>,
+    service: ServiceOutcome,
+    hosts: Vec<HostOutcome>,
+    requests: Vec<RequestOutcome>,
+    events: Vec<Event>,
+    /// The whole start as a person reads it, every happening a step, the verdict last.
     timeline: Vec<Step>,
 }
 
-impl Serialize for StartReport {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StartReportJson {
-            server: self.server,
-            os: self.os,
-            isolation_mode: (self.server == ServerKind::Iis6).then_some(self.isolation_mode),
-            enable_32bit_app_on_win64: self.enable_32bit_app_on_win64,
-            backend: self.backend,
-            sandbox: self.sandbox,
-            limits: &self.limits,
-            windows: self.profile.as_ref().map(|profile| profile.windows),
-            installed: self
-                .profile
-                .iter()
-                .flat_map(|profile| profile.installed.iter().map(ToString::to_string))
-                .collect(),
-            server_copy: &self.server_copy,
-            service: &self.service,
-            hosts: &self.hosts,
-            requests: &self.requests,
-            events: &self.events,
-            timeline: self.steps(),
-        }
-        .serialize(serializer)
+/// Described as what it serialises into.
+impl JsonSchema for StartReport {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StartReport".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        StartReportJson::json_schema(generator)
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl From<StartReport> for StartReportJson {
+    fn from(report: StartReport) -> StartReportJson {
+        let timeline = report.steps();
+        StartReportJson {
+            server: report.server,
+            os: report.os,
+            isolation_mode: (report.server == ServerKind::Iis6).then_some(report.isolation_mode),
+            enable_32bit_app_on_win64: report.enable_32bit_app_on_win64,
+            backend: report.backend,
+            sandbox: report.sandbox,
+            limits: report.limits,
+            windows: report.profile.as_ref().map(|profile| profile.windows),
+            installed: report.profile.into_iter().flat_map(|profile| profile.installed).collect(),
+            server_copy: report.server_copy,
+            service: report.service,
+            hosts: report.hosts,
+            requests: report.requests,
+            events: report.events,
+            timeline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceOutcome {
     pub started: bool,
     /// The error the service reported to the service control manager.
@@ -123,7 +140,7 @@ pub struct ServiceOutcome {
     pub net_start_output: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HostOutcome {
     pub process: ProcessName,
     pub bits: Bits,
@@ -155,7 +172,7 @@ impl HostOutcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RequestOutcome {
     /// The URL as asked for (`http://host/path`, or `/path` for the first site).
     pub url: String,
@@ -190,7 +207,7 @@ impl RequestOutcome {
 }
 
 /// Why a request got no HTTP answer at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoAnswer {
     /// No started site has a binding on the request's port: TCP refuses the connection.
@@ -258,13 +275,13 @@ pub enum Detail {
 }
 
 /// One line of the timeline, as a person and a script read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Step {
     pub kind: StepKind,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
     /// A configuration fact or change.

@@ -11,7 +11,7 @@ use crate::vocab::{ImageKind, Stage, Win32Error};
 use crate::windows_loader::divergence::Loader;
 use crate::windows_loader::{Dependency, Rule};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ImageOutcome {
     /// A filter, an extension or a module: where the image sits in its host's report.
     pub kind: ImageKind,
@@ -75,7 +75,7 @@ fn is_true(value: &bool) -> bool {
 
 /// What the real loader (Wine's, or this computer's Windows's) answered for an image where the
 /// run gives the target Windows's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RealOutcome {
     pub win32_error: Option<Win32Error>,
     pub stage: Stage,
@@ -229,7 +229,7 @@ impl ImageOutcome {
 }
 
 /// A decision IIS makes itself, reported as IIS's, beside the loader's real result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IisRefusal {
     pub reason: RefusalReason,
     /// The event IIS logs for the refusal.
@@ -238,7 +238,7 @@ pub struct IisRefusal {
     pub data: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     /// HTTP.sys hands raw data to one process only, so worker processes cannot serve

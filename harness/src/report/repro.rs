@@ -9,7 +9,7 @@ use crate::arch::Bits;
 use crate::vocab::Seed;
 
 /// What a replay found: the one seed's report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Replay {
     Iis6(ReproReport),
@@ -58,7 +58,7 @@ impl Replay {
 }
 
 /// One remedy of a replay: the commands an administrator runs, and the start that verified it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Fix {
     pub name: &'static str,
     /// The commands an administrator runs on the server.
@@ -68,7 +68,7 @@ pub struct Fix {
 }
 
 /// The seed case's replay (`repro`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ReproReport {
     /// True when W3SVC failed with Win32 error 193 in a 64-bit inetinfo.exe, as in the report.
     pub reproduced: bool,
@@ -89,7 +89,7 @@ impl ReproReport {
 }
 
 /// The IIS 10 twin's replay (`repro --iis 10`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Repro10Report {
     /// True when the filter failed with 193 in a 32-bit w3wp.exe and the request got the 500.0.
     pub reproduced: bool,
@@ -117,7 +117,7 @@ pub(crate) const KERNEL32_IN_SYSTEM32: &str = r"C:\windows\system32\kernel32.dll
 
 /// What a 64-bit and a 32-bit host found at the same System32 paths (the metabase's first,
 /// then kernel32.dll's).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Wow64Redirection {
     /// The 64-bit host first.
     pub hosts: Vec<Wow64Host>,
@@ -128,13 +128,13 @@ pub struct Wow64Redirection {
     pub metabase_placed: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Wow64Host {
     pub bits: Bits,
     pub probes: Vec<Wow64Probe>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Wow64Probe {
     pub path: String,
     /// The file the host really opened, by its final path; None where it found no file.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Step, StepKind};
 
 /// Which server copy a start ran, and what became of it on the machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ServerCopyRun {
     /// The copy's folder.
     pub folder: String,

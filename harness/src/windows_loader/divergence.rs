@@ -59,6 +59,18 @@ impl Serialize for Rule {
     }
 }
 
+/// Its id, as [`Rule`] serialises: one of [`RULES`]'.
+impl schemars::JsonSchema for Rule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = RULES.iter().map(|rule| rule.id).collect();
+        schemars::json_schema!({ "type": "string", "enum": ids })
+    }
+}
+
 /// An import whose function (by name, or by ordinal) its dependency does not export.
 pub const MISSING_IMPORT: Rule = Rule {
     id: "missing_import",

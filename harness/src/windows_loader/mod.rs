@@ -70,7 +70,7 @@ pub trait TargetDisk {
 }
 
 /// What became of one dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DependencyOutcome {
     Loaded,
@@ -92,7 +92,7 @@ impl DependencyOutcome {
 
 /// One DLL (or side-by-side assembly) an image needs, and what Windows's loader would make of
 /// it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Dependency {
     pub name: String,
     /// The file name of the image whose import (or manifest) names it.

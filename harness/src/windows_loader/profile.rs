@@ -27,6 +27,7 @@ use crate::arch::{Bits, Os};
     Hash,
     Serialize,
     serde::Deserialize,
+    schemars::JsonSchema,
     clap::ValueEnum,
 )]
 pub enum WindowsVersion {
@@ -261,6 +262,26 @@ impl<'de> serde::Deserialize<'de> for Redistributable {
 impl Serialize for Redistributable {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// Its name, as [`Redistributable`] serialises (`vc2008-x86`, `msxml4`).
+impl schemars::JsonSchema for Redistributable {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Redistributable".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names: Vec<String> = Vec::new();
+        for (family, _) in Runtime::NAMES {
+            for bits in [Bits::B32, Bits::B64] {
+                let name = Redistributable { family, bits }.to_string();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        schemars::json_schema!({ "type": "string", "enum": names })
     }
 }
 
