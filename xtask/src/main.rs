@@ -55,8 +55,8 @@ fn main() -> anyhow::Result<()> {
         "build" => build(&sh),
         "repro" => {
             // The harness compiles while the mock DLLs do: on a fresh clone the two are most of
-            // the wait, and neither needs the other. A dev build: the seed replay starts a few
-            // hosts, and optimising the harness would cost more than it saves.
+            // the wait, and neither needs the other. (A dev build was tried and cost more CPU
+            // time: its full debug info outweighs the optimisation it skips.)
             setup::ensure(&sh)?;
             artifacts::build_with(
                 &sh,
@@ -64,12 +64,15 @@ fn main() -> anyhow::Result<()> {
                     let sh = Shell::new()?;
                     sh.change_dir(project_root());
                     let cargo = cargo();
-                    cmd!(sh, "{cargo} build --quiet --package harness --bin isapi-harness")
-                        .run()?;
+                    cmd!(
+                        sh,
+                        "{cargo} build --quiet --release --package harness --bin isapi-harness"
+                    )
+                    .run()?;
                     Ok(())
                 })],
             )?;
-            let repro = |extra: &[String]| harness(&sh, Profile::Dev, "repro", extra);
+            let repro = |extra: &[String]| harness(&sh, "repro", extra);
             // Without --iis, both seeds: the IIS 6.0 case and its IIS 10 twin.
             if rest.iter().any(|arg| arg.starts_with("--iis")) {
                 repro(rest)
@@ -86,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => {
             build(&sh)?;
-            harness(&sh, Profile::Release, "bench", rest)?;
+            harness(&sh, "bench", rest)?;
             if rest.iter().any(|arg| arg == "--parse-only") || cfg!(windows) {
                 return Ok(());
             }
@@ -154,23 +157,10 @@ pub fn tested_binary() -> PathBuf {
         .join(format!("isapi-harness{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// How the harness CLI is built for a command.
-#[derive(Debug, Clone, Copy)]
-enum Profile {
-    /// The seed replay: a few host starts, so compile time is what counts.
-    Dev,
-    /// The benchmark: the build users run, timed.
-    Release,
-}
-
-/// Runs the harness CLI, built first if needed.
-fn harness(sh: &Shell, profile: Profile, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
+/// Runs the harness CLI (release build: the matrix and the benchmark start many processes).
+fn harness(sh: &Shell, subcommand: &str, extra: &[String]) -> anyhow::Result<()> {
     let cargo = cargo();
-    let release = match profile {
-        Profile::Dev => None,
-        Profile::Release => Some("--release"),
-    };
-    cmd!(sh, "{cargo} run --quiet {release...} --package harness --bin isapi-harness -- {subcommand} {extra...}")
+    cmd!(sh, "{cargo} run --quiet --release --package harness --bin isapi-harness -- {subcommand} {extra...}")
         .env("ISAPI_HARNESS_DIR", artifacts::dir())
         .run()?;
     Ok(())
