@@ -49,10 +49,12 @@ pub use linkage::{
 };
 pub use predict::{Prediction, PredictionReason};
 pub use roles::{EntryPoint, IsapiRole, RoleExports, isapi_roles};
+pub use version::{VersionInfo, read_version};
 
 mod linkage;
 mod predict;
 mod roles;
+mod version;
 #[cfg(test)]
 pub(crate) mod test_image;
 #[cfg(test)]
