@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// `collect --from` on a laid-out system drive.
+mod collect;
 mod hostile_input;
 /// `matrix`: scenarios as units of failure, where their images may come from, per-image
 /// expectations.
