@@ -294,3 +294,34 @@ fn start_server_runs_a_collected_copy() {
     assert_eq!(filter["path"], r"C:\Filters\vendor.dll", "{report:#}");
     assert_eq!(filter["loaded"], true, "{report:#}");
 }
+
+/// The Windows build's live collect, run under Wine by `cargo xtask windows-gnu`: the prefix
+/// plays the server (its `C:\windows\system32` and registry), with a MetaBase.xml put into its
+/// inetsrv folder naming a vendor filter and its dependency. Wine reports a Windows 10 build,
+/// which has no server profile, so the test names the server's Windows.
+#[cfg(windows)]
+#[test]
+fn collect_on_windows_reads_the_machine_it_runs_on() {
+    let windir = PathBuf::from(std::env::var_os("windir").expect("%windir% under Wine"));
+    let inetsrv = windir.join("system32").join("inetsrv");
+    std::fs::create_dir_all(&inetsrv).unwrap();
+    let metabase = inetsrv.join("MetaBase.xml");
+    assert!(!metabase.exists(), "{} is the server's own; the test does not overwrite it", metabase.display());
+    let filters = Path::new(r"C:\collect-test\Filters");
+    std::fs::create_dir_all(filters).unwrap();
+    std::fs::copy(fixture("imports_dep.dll"), filters.join("vendor.dll")).unwrap();
+    std::fs::copy(fixture("dep.dll"), filters.join("dep.dll")).unwrap();
+    std::fs::write(&metabase, METABASE.replace(r"C:\Filters\", r"C:\collect-test\Filters\")).unwrap();
+    let out = scratch("live");
+    let output = harness(&["collect", "--out", out.join("copy").to_str().unwrap(), "--windows", "2019"]);
+    std::fs::remove_file(&metabase).unwrap();
+    std::fs::remove_dir_all(r"C:\collect-test").unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let copy = ServerCopy::read(&out.join("copy")).expect("the copy reads back");
+    let held: Vec<String> = copy.files.iter().map(|(path, _)| path.as_str().to_ascii_lowercase()).collect();
+    assert!(held.contains(&r"c:\collect-test\filters\vendor.dll".to_owned()), "{held:?}");
+    assert!(held.contains(&r"c:\collect-test\filters\dep.dll".to_owned()), "{held:?}");
+    let recorded: Vec<String> =
+        copy.manifest.system_files.iter().map(|file| file.path.to_ascii_lowercase()).collect();
+    assert!(recorded.contains(&r"c:\windows\system32\kernel32.dll".to_owned()), "{recorded:?}");
+}

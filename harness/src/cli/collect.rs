@@ -26,7 +26,10 @@ pub fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(windows)]
 fn live(drives: &[(char, PathBuf)], options: &Options) -> anyhow::Result<crate::report::collect::Collected> {
-    crate::collect::live(drives, options)
+    if let Some((letter, _)) = drives.first() {
+        anyhow::bail!("--drive {letter}=... goes with --from: a live collect reads this machine's own drives");
+    }
+    crate::collect::live(options)
 }
 
 #[cfg(not(windows))]

@@ -20,6 +20,8 @@ use crate::winpath::WinPath;
 
 /// The source's drives: a folder of this computer for each drive letter.
 pub struct Drives {
+    /// The letter of the drive Windows is on.
+    system: char,
     roots: BTreeMap<char, PathBuf>,
     /// Each folder's entries read once: (name folded, name, is a folder, is a file).
     listings: RefCell<HashMap<PathBuf, Arc<Vec<Entry>>>>,
@@ -36,8 +38,13 @@ struct Entry {
 impl Drives {
     /// `system` is drive C:; `others` the other letters. Each must be a folder.
     pub fn new(system: &Path, others: &[(char, PathBuf)]) -> anyhow::Result<Drives> {
+        Drives::with_system('C', system, others)
+    }
+
+    /// Drives whose system drive is `letter` (a live server's may not be C:).
+    pub fn with_system(letter: char, system: &Path, others: &[(char, PathBuf)]) -> anyhow::Result<Drives> {
         let mut roots = BTreeMap::new();
-        for (letter, root) in std::iter::once(('C', system.to_owned())).chain(others.iter().cloned()) {
+        for (letter, root) in std::iter::once((letter, system.to_owned())).chain(others.iter().cloned()) {
             let letter = letter.to_ascii_uppercase();
             let real = std::fs::canonicalize(&root)
                 .ok()
@@ -52,7 +59,7 @@ impl Drives {
                 bail!("drive {letter}: is given twice; give each drive letter once");
             }
         }
-        Ok(Drives { roots, listings: RefCell::new(HashMap::new()) })
+        Ok(Drives { system: letter.to_ascii_uppercase(), roots, listings: RefCell::new(HashMap::new()) })
     }
 
     /// The drives' folders on this computer.
@@ -117,23 +124,24 @@ impl Drives {
         self.locate(path, true)
     }
 
-    /// The Windows folder of drive C:, as the source spells it: `WINDOWS`, `Windows` or
-    /// `WINNT`, whichever holds a System32.
+    /// The Windows folder of the system drive, as the source spells it: `WINDOWS`, `Windows`
+    /// or `WINNT`, whichever holds a System32.
     pub fn windir(&self) -> anyhow::Result<WinPath> {
+        let drive = self.system;
         for name in ["Windows", "WINNT"] {
-            let windir = WinPath::parse(&format!(r"C:\{name}")).expect("a constant path");
+            let windir = WinPath::parse(&format!(r"{drive}:\{name}"))?;
             if let Some(found) = self.folder(&windir.child("System32")) {
                 let spelled = found
                     .parent()
                     .and_then(Path::file_name)
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_else(|| name.to_owned());
-                return Ok(WinPath::parse(&format!(r"C:\{spelled}"))?);
+                return Ok(WinPath::parse(&format!(r"{drive}:\{spelled}"))?);
             }
         }
         bail!(
             "{}: no Windows folder (WINDOWS or WINNT with a System32 inside); give the server's system drive C: as --from",
-            self.roots[&'C'].display()
+            self.roots.get(&drive).map_or_else(String::new, |root| root.display().to_string())
         )
     }
 }
@@ -182,6 +190,12 @@ impl Source for MountedSource<'_> {
 /// Refuses an output folder that exists with something in it, or lies on a source drive:
 /// nothing is ever written to the source.
 pub fn check_out(out: &Path, drives: &Drives) -> anyhow::Result<()> {
+    check_empty(out)?;
+    check_not_on(out, drives)
+}
+
+/// Refuses an output folder that exists with something in it.
+pub fn check_empty(out: &Path) -> anyhow::Result<()> {
     if out.exists() {
         let empty = std::fs::read_dir(out)
             .with_context(|| format!("{}: cannot read the output folder", out.display()))?
@@ -191,6 +205,11 @@ pub fn check_out(out: &Path, drives: &Drives) -> anyhow::Result<()> {
             bail!("{}: the output folder is not empty; give a new or empty folder to --out", out.display());
         }
     }
+    Ok(())
+}
+
+/// Refuses an output folder on one of the source's drives.
+fn check_not_on(out: &Path, drives: &Drives) -> anyhow::Result<()> {
     // Where the folder would be, its nearest existing ancestor resolved.
     let mut existing = out.to_owned();
     let mut rest = Vec::new();

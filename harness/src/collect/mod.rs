@@ -8,6 +8,8 @@
 //! server's Windows and runtimes from its offline registry hives.
 
 pub mod drive;
+#[cfg(windows)]
+pub mod live;
 pub mod plan;
 pub mod registry;
 #[cfg(test)]
@@ -46,6 +48,50 @@ pub fn from_drives(drives: &drive::Drives, options: &Options) -> anyhow::Result<
     drive::check_out(&options.out, drives)?;
     let windir = drives.windir()?;
     let below = |relative: &str| WinPath::parse(&format!(r"{windir}\{relative}"));
+    let software = drives.file(&below(r"System32\config\SOFTWARE")?);
+    let system = drives.file(&below(r"System32\config\SYSTEM")?);
+    let facts = if software.is_some() || system.is_some() {
+        let mut hives = registry::OfflineHives::open(software.as_deref(), system.as_deref())?;
+        registry::facts(&mut hives, os_by_folders(drives, &windir)?)
+    } else {
+        registry::Facts::default()
+    };
+    collect(drives, &windir, facts, options)
+}
+
+/// Collects a copy of the machine this runs on: its Windows folder is `%windir%`, its drives
+/// every letter that exists, its facts the live registry's. The copy is written on the
+/// machine itself, which is the one write a live collect makes.
+#[cfg(windows)]
+pub fn live(options: &Options) -> anyhow::Result<Collected> {
+    let windir = std::env::var("windir").map_err(|_| {
+        anyhow::anyhow!("%windir% is not set, so this is not a Windows session to collect from; give --from ROOT")
+    })?;
+    let windir = WinPath::parse(&windir)?;
+    let mut roots = live::drives();
+    roots.retain(|(letter, _)| *letter != windir.drive());
+    let system = std::path::PathBuf::from(format!("{}:\\", windir.drive()));
+    let drives = drive::Drives::with_system(windir.drive(), &system, &roots)?;
+    drive::check_empty(&options.out)?;
+    let facts = registry::facts(&mut live::LiveRegistry, os_by_folders(&drives, &windir)?);
+    collect(&drives, &windir, facts, options)
+}
+
+/// A SysWOW64 folder makes a 64-bit Windows, where the registry does not say.
+fn os_by_folders(drives: &drive::Drives, windir: &WinPath) -> anyhow::Result<Os> {
+    let syswow64 = WinPath::parse(&format!(r"{windir}\SysWOW64"))?;
+    Ok(if drives.folder(&syswow64).is_some() { Os::X64 } else { Os::X86 })
+}
+
+/// The copy of the server whose Windows folder is `windir`, with what its registry said.
+fn collect(
+    drives: &drive::Drives,
+    windir: &WinPath,
+    facts: registry::Facts,
+    options: &Options,
+) -> anyhow::Result<Collected> {
+    let windir = windir.clone();
+    let below = |relative: &str| WinPath::parse(&format!(r"{windir}\{relative}"));
     let mut config_path = None;
     for relative in CONFIGURATIONS {
         let path = below(relative)?;
@@ -64,15 +110,7 @@ pub fn from_drives(drives: &drive::Drives, options: &Options) -> anyhow::Result<
     let config = Configuration::read(&config_here)?;
     let iis6 = matches!(config, Configuration::Metabase(_));
 
-    let os_by_folders = if drives.folder(&below("SysWOW64")?).is_some() { Os::X64 } else { Os::X86 };
-    let software = drives.file(&below(r"System32\config\SOFTWARE")?);
-    let system = drives.file(&below(r"System32\config\SYSTEM")?);
-    let facts = if software.is_some() || system.is_some() {
-        let mut hives = registry::OfflineHives::open(software.as_deref(), system.as_deref())?;
-        registry::facts(&mut hives, os_by_folders)
-    } else {
-        registry::Facts::default()
-    };
+    let os_by_folders = os_by_folders(drives, &windir)?;
     let os = options.os.or(facts.os).unwrap_or(os_by_folders);
     let windows = options.windows.or(facts.windows);
     let windows_unknown = match (windows, &facts.windows_named) {

@@ -137,8 +137,8 @@ fn what_is_absent_is_left_out_with_who_named_it() {
     assert_eq!(
         left,
         [
-            (r"D:\Filters\missing.dll", NOT_FOUND),
             ("gone.dll", &*format!("{NOT_FOUND} (imported by vendor.dll)")),
+            (r"D:\Filters\missing.dll", NOT_FOUND),
         ]
     );
     assert_eq!(copies(&plan), [r"C:\Filters\vendor.dll"]);
