@@ -28,8 +28,8 @@ enum Missing {
     Wine,
     WineI386Modules,
     Bubblewrap,
-    /// `hivexregedit` (Debian's `libhivex-bin`), which the tests of `collect --from` make
-    /// registry hives with from `.reg` text.
+    /// `hivexregedit` (Debian's `libwin-hivex-perl`, beside `libhivex-bin`'s hivexsh), which
+    /// the tests of `collect --from` make registry hives with from `.reg` text.
     Hivex,
     RustTarget(Arch),
 }
@@ -211,9 +211,16 @@ fn install(sh: &Shell, missing: &[Missing]) -> anyhow::Result<()> {
         as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     }
     if system.contains(&Missing::Hivex) {
-        println!("setup: installing libhivex-bin (hivexregedit) with apt-get");
+        println!("setup: installing libhivex-bin and libwin-hivex-perl (hivexregedit) with apt-get");
         apt_update(sh)?;
-        let packages = ["install", "-y", "-qq", "--no-install-recommends", "libhivex-bin"];
+        let packages = [
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "libhivex-bin",
+            "libwin-hivex-perl",
+        ];
         as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     }
     if system.contains(&Missing::WineI386Modules) {
@@ -275,7 +282,7 @@ fn install_wine_i386_modules(
 
 fn manual_commands() -> String {
     format!(
-        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64 bubblewrap libhivex-bin\n  \
+        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64 bubblewrap libhivex-bin libwin-hivex-perl\n  \
          dpkg --add-architecture i386 && apt-get update\n  apt-get download libwine:i386\n  \
          dpkg-deb -x libwine_*_i386.deb unpacked\n  \
          cp -n unpacked/usr/lib/i386-linux-gnu/wine/i386-windows/* {WINE_I386_MODULES}/\n  \
