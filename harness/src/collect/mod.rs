@@ -108,7 +108,6 @@ fn collect(
         );
     };
     let config = Configuration::read(&config_here)?;
-    let iis6 = matches!(config, Configuration::Metabase(_));
 
     let os_by_folders = os_by_folders(drives, &windir)?;
     let os = options.os.or(facts.os).unwrap_or(os_by_folders);
@@ -124,14 +123,18 @@ fn collect(
         crate::windows_loader::profile::check_edition(windows, os)?;
     }
     let installed = options.installed.clone().unwrap_or(facts.installed);
+    // The server as a scenario: its configuration picks the generation, and its Windows (the
+    // configuration kind's default where none is known) the loader's rules.
+    let mut scenario = crate::scenario::Scenario::new("collect", os, config);
+    scenario.windows = windows;
     let server = Server {
         os,
-        profile: Profile::new(windows.unwrap_or(WindowsVersion::default_for(iis6, os)), installed.clone()),
+        profile: Profile::new(scenario.windows(), installed.clone()),
         windir: windir.clone(),
         extra_path: facts.path.as_deref().map(|path| system_path(path, &windir)).unwrap_or_default(),
     };
 
-    let (named, config_left_out) = named_images(&config, os)?;
+    let (named, config_left_out) = named_images(&scenario)?;
     let source = drive::MountedSource::new(drives);
     let mut decided = plan(&named, &server, &source);
     let mut left_out: Vec<LeftOut> = config_left_out;

@@ -24,7 +24,7 @@ use crate::apphost::env::{Environment, wow64_twin};
 use crate::arch::{Bits, Os};
 use crate::metabase::Metabase;
 use crate::pe::{Machine, VersionInfo};
-use crate::scenario::Configuration;
+use crate::scenario::Scenario;
 use crate::server_copy::{LeftOut, SystemFile};
 use crate::windows_loader::{self, DependencyOutcome, DiskFile, Profile, Search, TargetDisk};
 use crate::winpath::WinPath;
@@ -82,17 +82,32 @@ pub const SECRET: &str =
 pub const CGI: &str = "a CGI program, which IIS runs as a process of its own: not loaded by the harness, not copied";
 pub const NOT_A_PATH: &str = "not an absolute Windows path once expanded: nothing to copy";
 
-/// The images the configuration names, in the order the models list them.
-pub fn named_images(config: &Configuration, os: Os) -> anyhow::Result<(Vec<NamedImage>, Vec<LeftOut>)> {
-    let mut named = Vec::new();
-    let mut left_out = Vec::new();
-    match config {
-        Configuration::Metabase(metabase) => metabase_images(metabase, &mut named, &mut left_out)?,
-        Configuration::Apphost(apphost) => apphost_images(apphost, os, &mut named, &mut left_out)?,
-    }
+/// The images the scenario's configuration names, in the order the models list them, and
+/// what is named but cannot be carried.
+pub fn named_images(scenario: &Scenario) -> anyhow::Result<(Vec<NamedImage>, Vec<LeftOut>)> {
+    let (mut named, left_out) = crate::iis::by_generation(scenario, NameImages)?;
     let mut seen = std::collections::HashSet::new();
     named.retain(|image: &NamedImage| seen.insert(image.candidates.clone()));
     Ok((named, left_out))
+}
+
+/// Each generation's own enumeration of the images its configuration names.
+struct NameImages;
+
+impl<'s> crate::iis::PerGeneration<'s> for NameImages {
+    type Output = anyhow::Result<(Vec<NamedImage>, Vec<LeftOut>)>;
+
+    fn iis6(self, _: &'s Scenario, metabase: &'s Metabase) -> Self::Output {
+        let (mut named, mut left_out) = (Vec::new(), Vec::new());
+        metabase_images(metabase, &mut named, &mut left_out)?;
+        Ok((named, left_out))
+    }
+
+    fn iis7(self, scenario: &'s Scenario, apphost: &'s Apphost) -> Self::Output {
+        let (mut named, mut left_out) = (Vec::new(), Vec::new());
+        apphost_images(apphost, scenario.os, &mut named, &mut left_out)?;
+        Ok((named, left_out))
+    }
 }
 
 fn literal(written: &str, named: &mut Vec<NamedImage>, left_out: &mut Vec<LeftOut>) {

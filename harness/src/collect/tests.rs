@@ -92,6 +92,10 @@ fn metabase(filters: &[&str], script_maps: &str) -> Configuration {
     Configuration::Metabase(crate::metabase::Metabase::parse(&text, Path::new("MetaBase.xml")).unwrap())
 }
 
+fn scenario(config: Configuration, os: Os) -> crate::scenario::Scenario {
+    crate::scenario::Scenario::new("collect", os, config)
+}
+
 fn copies(plan: &Plan) -> Vec<&str> {
     plan.copies.iter().map(WinPath::as_str).collect()
 }
@@ -107,7 +111,7 @@ fn a_vendor_filter_is_copied_with_its_dependency_and_the_os_files_are_recorded()
         .text(r"C:\Filters\web.config")
         .text(r"C:\Filters\readme.txt");
     let config = metabase(&[r"C:\Filters\vendor.dll"], "");
-    let (named, left_out) = named_images(&config, Os::X86).unwrap();
+    let (named, left_out) = named_images(&scenario(config, Os::X86)).unwrap();
     assert!(left_out.is_empty());
     let plan = plan(&named, &server(Os::X86, r"C:\WINDOWS"), &source);
     assert_eq!(
@@ -130,7 +134,7 @@ fn what_is_absent_is_left_out_with_who_named_it() {
     let mut source = MemorySource::default();
     source.put(r"C:\Filters\vendor.dll", Bits::B64, &["gone.dll"], None);
     let config = metabase(&[r"C:\Filters\vendor.dll", r"D:\Filters\missing.dll"], "");
-    let (named, _) = named_images(&config, Os::X64).unwrap();
+    let (named, _) = named_images(&scenario(config, Os::X64)).unwrap();
     let plan = plan(&named, &server(Os::X64, r"C:\WINDOWS"), &source);
     let left: Vec<(&str, &str)> =
         plan.left_out.iter().map(|out| (out.path.as_str(), out.why.as_str())).collect();
@@ -156,7 +160,7 @@ fn a_vendors_dll_in_system32_is_copied_and_windows_own_images_are_only_recorded(
         r".asp,C:\WINDOWS\system32\inetsrv\asp.dll,5,GET,HEAD
 .pl,C:\Perl\bin\perl.exe &quot;%s&quot; %s,5",
     );
-    let (named, left_out) = named_images(&config, Os::X86).unwrap();
+    let (named, left_out) = named_images(&scenario(config, Os::X86)).unwrap();
     assert_eq!(left_out.len(), 1);
     assert_eq!((left_out[0].path.as_str(), left_out[0].why.as_str()), (r"C:\Perl\bin\perl.exe", CGI));
     let plan = plan(&named, &server(Os::X86, r"C:\WINDOWS"), &source);
@@ -177,7 +181,7 @@ fn the_search_finds_the_servers_own_windows_folder_and_an_x86_servers_system32()
         .put(r"D:\Filters\vendor.dll", Bits::B32, &["helper.dll"], None)
         .put(r"C:\WINNT\system32\helper.dll", Bits::B32, &[], None);
     let config = metabase(&[r"D:\Filters\vendor.dll"], "");
-    let (named, _) = named_images(&config, Os::X86).unwrap();
+    let (named, _) = named_images(&scenario(config, Os::X86)).unwrap();
     let plan = plan(&named, &server(Os::X86, r"C:\WINNT"), &source);
     assert_eq!(copies(&plan), [r"C:\WINNT\system32\helper.dll", r"D:\Filters\vendor.dll"]);
     assert!(plan.left_out.is_empty(), "{:?}", plan.left_out);
@@ -191,7 +195,7 @@ fn a_64_bit_servers_32_bit_filter_finds_its_dependencies_in_syswow64() {
         .put(r"C:\Windows\System32\helper.dll", Bits::B64, &[], None)
         .put(r"C:\Windows\SysWOW64\helper.dll", Bits::B32, &[], None);
     let config = metabase(&[r"C:\Filters\vendor.dll"], "");
-    let (named, _) = named_images(&config, Os::X64).unwrap();
+    let (named, _) = named_images(&scenario(config, Os::X64)).unwrap();
     let plan = plan(&named, &server(Os::X64, r"C:\Windows"), &source);
     assert_eq!(copies(&plan), [r"C:\Filters\vendor.dll", r"C:\Windows\SysWOW64\helper.dll"]);
 }
@@ -217,7 +221,7 @@ fn an_apphost_names_its_modules_for_both_bitnesses_its_filters_and_its_handlers(
 </configuration>
 "#;
     let config = Configuration::Apphost(crate::apphost::Apphost::parse(text, Path::new("applicationHost.config")).unwrap());
-    let (named, left_out) = named_images(&config, Os::X64).unwrap();
+    let (named, left_out) = named_images(&scenario(config, Os::X64)).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
     let candidates: Vec<Vec<&str>> = named
         .iter()
