@@ -97,9 +97,9 @@ fn empty_hive() -> Vec<u8> {
     put32(&mut hive, 0x24, 0x20);
     put32(&mut hive, 0x28, 4096);
     put32(&mut hive, 0x2C, 1);
-    let checksum = (0..0x1FC).step_by(4).fold(0u32, |sum, at| {
-        sum ^ u32::from_le_bytes(hive[at..at + 4].try_into().unwrap())
-    });
+    let checksum = (0..0x1FC)
+        .step_by(4)
+        .fold(0u32, |sum, at| sum ^ u32::from_le_bytes(hive[at..at + 4].try_into().unwrap()));
     put32(&mut hive, 0x1FC, checksum);
     let bin = 4096;
     hive[bin..bin + 4].copy_from_slice(b"hbin");
@@ -157,7 +157,8 @@ fn wine_dlls() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    let path = harness::artifacts::Artifacts::locate().unwrap().root().join("deps/amd64").join(name);
+    let path =
+        harness::artifacts::Artifacts::locate().unwrap().root().join("deps/amd64").join(name);
     assert!(path.is_file(), "`{}` is not built: run `cargo xtask build`", path.display());
     path
 }
@@ -237,12 +238,18 @@ fn collect_from_a_laid_out_drive_writes_a_copy_and_leaves_the_drive_unchanged() 
     let held: Vec<&str> = copy.files.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(
         held,
-        [r"C:\Filters\dep.dll", r"C:\Filters\vendor.dll", r"C:\WINDOWS\system32\inetsrv\MetaBase.xml"]
+        [
+            r"C:\Filters\dep.dll",
+            r"C:\Filters\vendor.dll",
+            r"C:\WINDOWS\system32\inetsrv\MetaBase.xml"
+        ]
     );
     assert_eq!(std::fs::read_to_string(&copy.config).unwrap(), METABASE);
-    let recorded: Vec<&str> = copy.manifest.system_files.iter().map(|file| file.path.as_str()).collect();
+    let recorded: Vec<&str> =
+        copy.manifest.system_files.iter().map(|file| file.path.as_str()).collect();
     assert!(recorded.contains(&r"C:\WINDOWS\system32\kernel32.dll"), "{recorded:?}");
-    let kernel32 = copy.manifest.system_files.iter().find(|file| file.path.ends_with("kernel32.dll")).unwrap();
+    let kernel32 =
+        copy.manifest.system_files.iter().find(|file| file.path.ends_with("kernel32.dll")).unwrap();
     assert_eq!(kernel32.machine.as_deref(), Some("amd64"));
     assert!(kernel32.version.is_some(), "{kernel32:?}");
     let left: Vec<&str> = copy.manifest.left_out.iter().map(|out| out.path.as_str()).collect();
@@ -263,7 +270,8 @@ fn collect_from_a_laid_out_drive_writes_a_copy_and_leaves_the_drive_unchanged() 
 
     // The copy runs: its configuration with its files at their Windows paths. The filter's
     // real answer needs its dependency, which the copy carried.
-    let mut args: Vec<String> = vec!["start".into(), "--config".into(), copy.config.display().to_string()];
+    let mut args: Vec<String> =
+        vec!["start".into(), "--config".into(), copy.config.display().to_string()];
     for (path, here) in &copy.files {
         if path.as_str().to_ascii_lowercase().ends_with(".dll") {
             args.push("--image".into());
@@ -285,7 +293,9 @@ fn collect_from_a_laid_out_drive_writes_a_copy_and_leaves_the_drive_unchanged() 
 fn start_server_runs_a_collected_copy() {
     let help = harness(&["start", "--help"]);
     if !String::from_utf8_lossy(&help.stdout).contains("--server") {
-        eprintln!("start has no --server in this build: the collected copy is run through --config and --image instead");
+        eprintln!(
+            "start has no --server in this build: the collected copy is run through --config and --image instead"
+        );
         return;
     }
     let work = scratch("start-server");
@@ -311,19 +321,26 @@ fn collect_on_windows_reads_the_machine_it_runs_on() {
     let inetsrv = windir.join("system32").join("inetsrv");
     std::fs::create_dir_all(&inetsrv).unwrap();
     let metabase = inetsrv.join("MetaBase.xml");
-    assert!(!metabase.exists(), "{} is the server's own; the test does not overwrite it", metabase.display());
+    assert!(
+        !metabase.exists(),
+        "{} is the server's own; the test does not overwrite it",
+        metabase.display()
+    );
     let filters = Path::new(r"C:\collect-test\Filters");
     std::fs::create_dir_all(filters).unwrap();
     std::fs::copy(fixture("imports_dep.dll"), filters.join("vendor.dll")).unwrap();
     std::fs::copy(fixture("dep.dll"), filters.join("dep.dll")).unwrap();
-    std::fs::write(&metabase, METABASE.replace(r"C:\Filters\", r"C:\collect-test\Filters\")).unwrap();
+    std::fs::write(&metabase, METABASE.replace(r"C:\Filters\", r"C:\collect-test\Filters\"))
+        .unwrap();
     let out = scratch("live");
-    let output = harness(&["collect", "--out", out.join("copy").to_str().unwrap(), "--windows", "2019"]);
+    let output =
+        harness(&["collect", "--out", out.join("copy").to_str().unwrap(), "--windows", "2019"]);
     std::fs::remove_file(&metabase).unwrap();
     std::fs::remove_dir_all(r"C:\collect-test").unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let copy = ServerCopy::read(&out.join("copy")).expect("the copy reads back");
-    let held: Vec<String> = copy.files.iter().map(|(path, _)| path.as_str().to_ascii_lowercase()).collect();
+    let held: Vec<String> =
+        copy.files.iter().map(|(path, _)| path.as_str().to_ascii_lowercase()).collect();
     assert!(held.contains(&r"c:\collect-test\filters\vendor.dll".to_owned()), "{held:?}");
     assert!(held.contains(&r"c:\collect-test\filters\dep.dll".to_owned()), "{held:?}");
     let recorded: Vec<String> =

@@ -211,7 +211,9 @@ fn install(sh: &Shell, missing: &[Missing]) -> anyhow::Result<()> {
         as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     }
     if system.contains(&Missing::Hivex) {
-        println!("setup: installing libhivex-bin and libwin-hivex-perl (hivexregedit) with apt-get");
+        println!(
+            "setup: installing libhivex-bin and libwin-hivex-perl (hivexregedit) with apt-get"
+        );
         apt_update(sh)?;
         let packages = [
             "install",

@@ -25,9 +25,14 @@ pub fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(windows)]
-fn live(drives: &[(char, PathBuf)], options: &Options) -> anyhow::Result<crate::report::collect::Collected> {
+fn live(
+    drives: &[(char, PathBuf)],
+    options: &Options,
+) -> anyhow::Result<crate::report::collect::Collected> {
     if let Some((letter, _)) = drives.first() {
-        anyhow::bail!("--drive {letter}=... goes with --from: a live collect reads this machine's own drives");
+        anyhow::bail!(
+            "--drive {letter}=... goes with --from: a live collect reads this machine's own drives"
+        );
     }
     crate::collect::live(options)
 }

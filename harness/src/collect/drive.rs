@@ -42,9 +42,15 @@ impl Drives {
     }
 
     /// Drives whose system drive is `letter` (a live server's may not be C:).
-    pub fn with_system(letter: char, system: &Path, others: &[(char, PathBuf)]) -> anyhow::Result<Drives> {
+    pub fn with_system(
+        letter: char,
+        system: &Path,
+        others: &[(char, PathBuf)],
+    ) -> anyhow::Result<Drives> {
         let mut roots = BTreeMap::new();
-        for (letter, root) in std::iter::once((letter, system.to_owned())).chain(others.iter().cloned()) {
+        for (letter, root) in
+            std::iter::once((letter, system.to_owned())).chain(others.iter().cloned())
+        {
             let letter = letter.to_ascii_uppercase();
             let real = std::fs::canonicalize(&root)
                 .ok()
@@ -59,7 +65,11 @@ impl Drives {
                 bail!("drive {letter}: is given twice; give each drive letter once");
             }
         }
-        Ok(Drives { system: letter.to_ascii_uppercase(), roots, listings: RefCell::new(HashMap::new()) })
+        Ok(Drives {
+            system: letter.to_ascii_uppercase(),
+            roots,
+            listings: RefCell::new(HashMap::new()),
+        })
     }
 
     /// The drives' folders on this computer.
@@ -136,7 +146,7 @@ impl Drives {
                     .and_then(Path::file_name)
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_else(|| name.to_owned());
-                return Ok(WinPath::parse(&format!(r"{drive}:\{spelled}"))?);
+                return WinPath::parse(&format!(r"{drive}:\{spelled}"));
             }
         }
         bail!(
@@ -202,7 +212,10 @@ pub fn check_empty(out: &Path) -> anyhow::Result<()> {
             .next()
             .is_none();
         if !empty {
-            bail!("{}: the output folder is not empty; give a new or empty folder to --out", out.display());
+            bail!(
+                "{}: the output folder is not empty; give a new or empty folder to --out",
+                out.display()
+            );
         }
     }
     Ok(())
@@ -253,7 +266,8 @@ pub fn write_copy(
                 .with_context(|| format!("`{path}` is no longer on the source"))?;
             let to = disk_path(out, path);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
             }
             let (mut reader, _) = crate::input::open_regular(&from)
                 .map_err(|refusal| anyhow::anyhow!("{}: {refusal}", from.display()))?;
@@ -272,7 +286,8 @@ pub fn write_copy(
             let _ = std::fs::remove_dir_all(out);
         } else if let Ok(entries) = std::fs::read_dir(out) {
             for entry in entries.flatten() {
-                let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+                let _ = std::fs::remove_dir_all(entry.path())
+                    .or_else(|_| std::fs::remove_file(entry.path()));
             }
         }
     }
@@ -282,13 +297,21 @@ pub fn write_copy(
 /// The manifest's `config`: the configuration's place in the copy, relative, with `/`.
 pub fn config_entry(config: &WinPath) -> String {
     let place = disk_path(Path::new(""), config);
-    place.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    place
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `--drive LETTER=DIR` on the command line.
 pub fn drive_argument(text: &str) -> Result<(char, PathBuf), String> {
     match text.split_once('=') {
-        Some((letter, dir)) if letter.len() == 1 && letter.chars().all(|c| c.is_ascii_alphabetic()) && !dir.is_empty() => {
+        Some((letter, dir))
+            if letter.len() == 1
+                && letter.chars().all(|c| c.is_ascii_alphabetic())
+                && !dir.is_empty() =>
+        {
             Ok((letter.chars().next().unwrap_or('C').to_ascii_uppercase(), PathBuf::from(dir)))
         }
         _ => Err(format!("`{text}` should be LETTER=DIR, e.g. D=/mnt/server-d")),

@@ -33,7 +33,13 @@ impl Key {
         let mut key: HKEY = std::ptr::null_mut();
         // SAFETY: `name` is NUL-terminated and outlives the call; `key` receives the handle.
         let status = unsafe {
-            RegOpenKeyExW(HKEY_LOCAL_MACHINE, name.as_ptr(), 0, KEY_READ | KEY_WOW64_64KEY, &mut key)
+            RegOpenKeyExW(
+                HKEY_LOCAL_MACHINE,
+                name.as_ptr(),
+                0,
+                KEY_READ | KEY_WOW64_64KEY,
+                &mut key,
+            )
         };
         (status == ERROR_SUCCESS).then_some(Key(key))
     }
@@ -56,7 +62,14 @@ impl Registry for LiveRegistry {
         let mut size = 0u32;
         // SAFETY: a size query: no data pointer, `kind` and `size` receive the answer.
         let status = unsafe {
-            RegQueryValueExW(key.0, name.as_ptr(), std::ptr::null(), &mut kind, std::ptr::null_mut(), &mut size)
+            RegQueryValueExW(
+                key.0,
+                name.as_ptr(),
+                std::ptr::null(),
+                &mut kind,
+                std::ptr::null_mut(),
+                &mut size,
+            )
         };
         if status != ERROR_SUCCESS || size > 64 * 1024 {
             return None;
@@ -64,7 +77,14 @@ impl Registry for LiveRegistry {
         let mut data = vec![0u8; size as usize];
         // SAFETY: `data` holds `size` bytes, as the call is told.
         let status = unsafe {
-            RegQueryValueExW(key.0, name.as_ptr(), std::ptr::null(), &mut kind, data.as_mut_ptr(), &mut size)
+            RegQueryValueExW(
+                key.0,
+                name.as_ptr(),
+                std::ptr::null(),
+                &mut kind,
+                data.as_mut_ptr(),
+                &mut size,
+            )
         };
         if status != ERROR_SUCCESS {
             return None;
@@ -79,7 +99,9 @@ impl Registry for LiveRegistry {
                     .collect();
                 Some(Value::Text(String::from_utf16_lossy(&units)))
             }
-            REG_DWORD => Some(Value::Number(u64::from(u32::from_le_bytes(data.get(..4)?.try_into().ok()?)))),
+            REG_DWORD => {
+                Some(Value::Number(u64::from(u32::from_le_bytes(data.get(..4)?.try_into().ok()?))))
+            }
             REG_QWORD => Some(Value::Number(u64::from_le_bytes(data.get(..8)?.try_into().ok()?))),
             _ => None,
         }

@@ -40,7 +40,8 @@ pub struct Options {
 
 /// The server's configuration files, where IIS keeps them below the Windows folder, the
 /// IIS 7+ one first (a server upgraded from IIS 6.0 may keep its old MetaBase.xml).
-const CONFIGURATIONS: [&str; 2] = [r"System32\inetsrv\config\applicationHost.config", r"System32\inetsrv\MetaBase.xml"];
+const CONFIGURATIONS: [&str; 2] =
+    [r"System32\inetsrv\config\applicationHost.config", r"System32\inetsrv\MetaBase.xml"];
 
 /// Collects a copy of the server whose drives are mounted here. Everything is read and decided
 /// before the first byte is written; bad input writes nothing.
@@ -131,7 +132,11 @@ fn collect(
         os,
         profile: Profile::new(scenario.windows(), installed.clone()),
         windir: windir.clone(),
-        extra_path: facts.path.as_deref().map(|path| system_path(path, &windir)).unwrap_or_default(),
+        extra_path: facts
+            .path
+            .as_deref()
+            .map(|path| system_path(path, &windir))
+            .unwrap_or_default(),
     };
 
     let (named, config_left_out) = named_images(&scenario)?;

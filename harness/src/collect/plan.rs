@@ -79,7 +79,8 @@ pub struct NamedImage {
 pub const NOT_FOUND: &str = "not found on the server";
 pub const SECRET: &str =
     "a configuration or key file, which may hold secrets and no load needs: not copied";
-pub const CGI: &str = "a CGI program, which IIS runs as a process of its own: not loaded by the harness, not copied";
+pub const CGI: &str =
+    "a CGI program, which IIS runs as a process of its own: not loaded by the harness, not copied";
 pub const NOT_A_PATH: &str = "not an absolute Windows path once expanded: nothing to copy";
 
 /// The images the scenario's configuration names, in the order the models list them, and
@@ -265,7 +266,10 @@ pub fn plan(named: &[NamedImage], server: &Server, source: &dyn Source) -> Plan 
     for folder in folders {
         for name in source.file_names(&folder) {
             if is_secret(&name) {
-                plan.left_out.push(LeftOut { path: folder.child(&name).to_string(), why: SECRET.to_owned() });
+                plan.left_out.push(LeftOut {
+                    path: folder.child(&name).to_string(),
+                    why: SECRET.to_owned(),
+                });
             }
         }
     }
@@ -310,7 +314,8 @@ pub fn spelled(path: &WinPath, here: &std::path::Path) -> WinPath {
         .into_iter()
         .rev()
         .collect();
-    WinPath::parse(&format!("{}:\\{}", path.drive(), names.join("\\"))).unwrap_or_else(|_| path.clone())
+    WinPath::parse(&format!("{}:\\{}", path.drive(), names.join("\\")))
+        .unwrap_or_else(|_| path.clone())
 }
 
 /// The name `server.json` gives a machine type.

@@ -70,8 +70,10 @@ const UNINSTALL: [&str; 2] = [
 /// Reads the facts. `os` is the bitness when it is known otherwise (a SysWOW64 folder).
 pub fn facts(registry: &mut dyn Registry, os_by_folders: Os) -> Facts {
     let mut facts = Facts::default();
-    let build = registry.value(Hive::Software, CURRENT_VERSION, "CurrentBuildNumber").map(|v| v.text());
-    let version = registry.value(Hive::Software, CURRENT_VERSION, "CurrentVersion").map(|v| v.text());
+    let build =
+        registry.value(Hive::Software, CURRENT_VERSION, "CurrentBuildNumber").map(|v| v.text());
+    let version =
+        registry.value(Hive::Software, CURRENT_VERSION, "CurrentVersion").map(|v| v.text());
     let product = registry.value(Hive::Software, CURRENT_VERSION, "ProductName").map(|v| v.text());
     facts.windows = windows_version(version.as_deref(), build.as_deref());
     if version.is_some() || build.is_some() || product.is_some() {
@@ -90,12 +92,13 @@ pub fn facts(registry: &mut dyn Registry, os_by_folders: Os) -> Facts {
         })
         .unwrap_or(1);
     let environment = format!(r"ControlSet{control_set:03}\Control\Session Manager\Environment");
-    facts.os = registry
-        .value(Hive::System, &environment, "PROCESSOR_ARCHITECTURE")
-        .and_then(|value| match value.text().to_ascii_uppercase().as_str() {
-            "AMD64" => Some(Os::X64),
-            "X86" => Some(Os::X86),
-            _ => None,
+    facts.os =
+        registry.value(Hive::System, &environment, "PROCESSOR_ARCHITECTURE").and_then(|value| {
+            match value.text().to_ascii_uppercase().as_str() {
+                "AMD64" => Some(Os::X64),
+                "X86" => Some(Os::X86),
+                _ => None,
+            }
         });
     facts.path = registry.value(Hive::System, &environment, "Path").map(|value| value.text());
     let os = facts.os.unwrap_or(os_by_folders);
@@ -229,7 +232,9 @@ impl Registry for OfflineHives {
         let value = node.get_value(name)?;
         match value.get_content().0 {
             notatin::cell_value::CellValue::String(text) => Some(Value::Text(text)),
-            notatin::cell_value::CellValue::MultiString(lines) => Some(Value::Text(lines.join("\n"))),
+            notatin::cell_value::CellValue::MultiString(lines) => {
+                Some(Value::Text(lines.join("\n")))
+            }
             notatin::cell_value::CellValue::U32(number) => Some(Value::Number(u64::from(number))),
             notatin::cell_value::CellValue::U64(number) => Some(Value::Number(number)),
             notatin::cell_value::CellValue::I32(number) => Some(Value::Number(number as u64)),
@@ -277,7 +282,10 @@ mod tests {
             named("Microsoft Visual C++ 2015-2019 Redistributable (x64) - 14.29.30133").as_deref(),
             Some("vc2015+-x64")
         );
-        assert_eq!(named("Microsoft Visual C++ 2005 Redistributable").as_deref(), Some("vc2005-x86"));
+        assert_eq!(
+            named("Microsoft Visual C++ 2005 Redistributable").as_deref(),
+            Some("vc2005-x86")
+        );
         assert_eq!(named("MSXML 4.0 SP3 Parser").as_deref(), Some("msxml4"));
         assert_eq!(named("Microsoft Visual Studio 2010 Tools"), None);
     }
@@ -308,8 +316,16 @@ mod tests {
         set("Select", "Current", Value::Number(2));
         let environment = r"ControlSet002\Control\Session Manager\Environment";
         set(environment, "PROCESSOR_ARCHITECTURE", Value::Text("AMD64".into()));
-        set(r"WOW6432Node\Microsoft\VisualStudio\14.0\VC\Runtimes\x86", "Installed", Value::Number(1));
-        set(&format!(r"{}\{{X}}", UNINSTALL[1]), "DisplayName", Value::Text("Microsoft Visual C++ 2008 Redistributable - x86 9.0".into()));
+        set(
+            r"WOW6432Node\Microsoft\VisualStudio\14.0\VC\Runtimes\x86",
+            "Installed",
+            Value::Number(1),
+        );
+        set(
+            &format!(r"{}\{{X}}", UNINSTALL[1]),
+            "DisplayName",
+            Value::Text("Microsoft Visual C++ 2008 Redistributable - x86 9.0".into()),
+        );
         registry.subkeys.insert(UNINSTALL[1].to_owned(), vec!["{X}".to_owned()]);
         let facts = facts(&mut registry, Os::X86);
         assert_eq!(facts.windows, Some(WindowsVersion::Server2003));

@@ -33,7 +33,10 @@ impl MemorySource {
         let linkage = Linkage {
             imports: imports
                 .iter()
-                .map(|dll| ImportedDll { name: (*dll).to_owned(), functions: Vec::<ImportedFunction>::new() })
+                .map(|dll| ImportedDll {
+                    name: (*dll).to_owned(),
+                    functions: Vec::<ImportedFunction>::new(),
+                })
                 .collect(),
             ..Linkage::default()
         };
@@ -47,7 +50,11 @@ impl MemorySource {
     }
 
     fn text(&mut self, at: &str) -> &mut Self {
-        let disk = DiskFile { path: path(at), info: inspect_bytes(b"<configuration/>"), linkage: Linkage::default() };
+        let disk = DiskFile {
+            path: path(at),
+            info: inspect_bytes(b"<configuration/>"),
+            linkage: Linkage::default(),
+        };
         self.files.insert(path(at), Arc::new(SourceFile { disk, version: None }));
         self
     }
@@ -89,7 +96,9 @@ fn metabase(filters: &[&str], script_maps: &str) -> Configuration {
         "<?xml version =\"1.0\"?>\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\n<MBProperty>\n<IIsWebService Location=\"/LM/W3SVC\" ScriptMaps=\"{script_maps}\"/>\n<IIsFilters Location=\"/LM/W3SVC/Filters\" FilterLoadOrder=\"{}\"/>\n{keys}</MBProperty>\n</configuration>\n",
         order.join(",")
     );
-    Configuration::Metabase(crate::metabase::Metabase::parse(&text, Path::new("MetaBase.xml")).unwrap())
+    Configuration::Metabase(
+        crate::metabase::Metabase::parse(&text, Path::new("MetaBase.xml")).unwrap(),
+    )
 }
 
 fn scenario(config: Configuration, os: Os) -> crate::scenario::Scenario {
@@ -104,7 +113,12 @@ fn copies(plan: &Plan) -> Vec<&str> {
 fn a_vendor_filter_is_copied_with_its_dependency_and_the_os_files_are_recorded() {
     let mut source = MemorySource::default();
     source
-        .put(r"C:\Filters\vendor.dll", Bits::B32, &["dep.dll", "kernel32.dll", "msvcr100.dll"], None)
+        .put(
+            r"C:\Filters\vendor.dll",
+            Bits::B32,
+            &["dep.dll", "kernel32.dll", "msvcr100.dll"],
+            None,
+        )
         .put(r"C:\Filters\dep.dll", Bits::B32, &["kernel32.dll"], Some("Vendor Inc."))
         .put(r"C:\WINDOWS\system32\kernel32.dll", Bits::B32, &[], Some(MICROSOFT))
         .put(r"C:\WINDOWS\system32\msvcr100.dll", Bits::B32, &[], Some(MICROSOFT))
@@ -152,7 +166,12 @@ fn what_is_absent_is_left_out_with_who_named_it() {
 fn a_vendors_dll_in_system32_is_copied_and_windows_own_images_are_only_recorded() {
     let mut source = MemorySource::default();
     source
-        .put(r"C:\WINDOWS\system32\vendorfilter.dll", Bits::B32, &["kernel32.dll"], Some("Vendor Inc."))
+        .put(
+            r"C:\WINDOWS\system32\vendorfilter.dll",
+            Bits::B32,
+            &["kernel32.dll"],
+            Some("Vendor Inc."),
+        )
         .put(r"C:\WINDOWS\system32\inetsrv\asp.dll", Bits::B32, &["never.dll"], Some(MICROSOFT))
         .put(r"C:\WINDOWS\system32\kernel32.dll", Bits::B32, &[], Some(MICROSOFT));
     let config = metabase(
@@ -162,7 +181,10 @@ fn a_vendors_dll_in_system32_is_copied_and_windows_own_images_are_only_recorded(
     );
     let (named, left_out) = named_images(&scenario(config, Os::X86)).unwrap();
     assert_eq!(left_out.len(), 1);
-    assert_eq!((left_out[0].path.as_str(), left_out[0].why.as_str()), (r"C:\Perl\bin\perl.exe", CGI));
+    assert_eq!(
+        (left_out[0].path.as_str(), left_out[0].why.as_str()),
+        (r"C:\Perl\bin\perl.exe", CGI)
+    );
     let plan = plan(&named, &server(Os::X86, r"C:\WINDOWS"), &source);
     assert_eq!(copies(&plan), [r"C:\WINDOWS\system32\vendorfilter.dll"]);
     let recorded: Vec<&str> = plan.system_files.iter().map(|file| file.path.as_str()).collect();
@@ -177,9 +199,12 @@ fn a_vendors_dll_in_system32_is_copied_and_windows_own_images_are_only_recorded(
 #[test]
 fn the_search_finds_the_servers_own_windows_folder_and_an_x86_servers_system32() {
     let mut source = MemorySource::default();
-    source
-        .put(r"D:\Filters\vendor.dll", Bits::B32, &["helper.dll"], None)
-        .put(r"C:\WINNT\system32\helper.dll", Bits::B32, &[], None);
+    source.put(r"D:\Filters\vendor.dll", Bits::B32, &["helper.dll"], None).put(
+        r"C:\WINNT\system32\helper.dll",
+        Bits::B32,
+        &[],
+        None,
+    );
     let config = metabase(&[r"D:\Filters\vendor.dll"], "");
     let (named, _) = named_images(&scenario(config, Os::X86)).unwrap();
     let plan = plan(&named, &server(Os::X86, r"C:\WINNT"), &source);
@@ -220,17 +245,20 @@ fn an_apphost_names_its_modules_for_both_bitnesses_its_filters_and_its_handlers(
   </system.webServer>
 </configuration>
 "#;
-    let config = Configuration::Apphost(crate::apphost::Apphost::parse(text, Path::new("applicationHost.config")).unwrap());
+    let config = Configuration::Apphost(
+        crate::apphost::Apphost::parse(text, Path::new("applicationHost.config")).unwrap(),
+    );
     let (named, left_out) = named_images(&scenario(config, Os::X64)).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
-    let candidates: Vec<Vec<&str>> = named
-        .iter()
-        .map(|image| image.candidates.iter().map(WinPath::as_str).collect())
-        .collect();
+    let candidates: Vec<Vec<&str>> =
+        named.iter().map(|image| image.candidates.iter().map(WinPath::as_str).collect()).collect();
     assert_eq!(
         candidates,
         [
-            vec![r"C:\Windows\System32\inetsrv\vendor.dll", r"C:\Windows\SysWOW64\inetsrv\vendor.dll"],
+            vec![
+                r"C:\Windows\System32\inetsrv\vendor.dll",
+                r"C:\Windows\SysWOW64\inetsrv\vendor.dll"
+            ],
             vec![r"C:\Filters\f.dll"],
             vec![r"C:\Ext\x.dll"],
         ]

@@ -54,11 +54,11 @@ pub use version::{VersionInfo, read_version};
 mod linkage;
 mod predict;
 mod roles;
-mod version;
 #[cfg(test)]
 pub(crate) mod test_image;
 #[cfg(test)]
 mod tests;
+mod version;
 
 /// Everything `inspect` reports about one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -71,7 +71,10 @@ fn resource<'data, Pe: ImageNtHeaders, R: ReadRef<'data>>(bytes: R) -> Option<Ve
 
 /// Reads a `VS_VERSIONINFO` block.
 pub fn parse_version_info(data: &[u8]) -> VersionInfo {
-    VersionInfo { file_version: fixed_file_version(data), company: string_value(data, "CompanyName") }
+    VersionInfo {
+        file_version: fixed_file_version(data),
+        company: string_value(data, "CompanyName"),
+    }
 }
 
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {

@@ -37,7 +37,9 @@ pub fn lines(collected: &Collected) -> Vec<String> {
         }
         lines.push(line);
     }
-    lines.extend(collected.left_out.iter().map(|out| format!("left out  {}: {}", out.path, out.why)));
+    lines.extend(
+        collected.left_out.iter().map(|out| format!("left out  {}: {}", out.path, out.why)),
+    );
     if let Some(why) = &collected.windows_unknown {
         lines.push(format!(
             "note      the server's Windows is not known ({why}); a run takes the configuration's default, or give --windows"

@@ -440,8 +440,5 @@ fn the_closure_goes_past_the_first_failure_and_resolve_does_not() {
     assert_eq!(closure.culprit().map(|d| d.name.as_str()), Some("absent.dll"));
     let found: Vec<Option<&str>> =
         closure.dependencies.iter().map(|d| d.found.as_deref()).collect();
-    assert_eq!(
-        found,
-        [None, Some(r"C:\Filters\dep.dll"), Some(r"C:\Windows\System32\inner.dll")]
-    );
+    assert_eq!(found, [None, Some(r"C:\Filters\dep.dll"), Some(r"C:\Windows\System32\inner.dll")]);
 }
