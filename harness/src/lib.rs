@@ -11,6 +11,7 @@ pub mod arch;
 pub mod artifacts;
 pub mod cause;
 pub mod cli;
+pub mod collect;
 pub mod diagnose;
 mod doctor;
 mod driver;

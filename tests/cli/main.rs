@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use contract::contract;
 
+/// `collect --from` on a laid-out system drive.
+mod collect;
 /// The `--json` contract: `schema_version` and the schemas kept in `schema/`.
 mod contract;
 mod hostile_input;

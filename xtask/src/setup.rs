@@ -2,7 +2,8 @@
 //!
 //! On Linux that is mingw-w64 (the C compilers and linkers for both Windows targets), Wine 8 with
 //! its 32-bit PE modules (the real loader, for 64-bit and WoW64 processes), bubblewrap (the
-//! sandbox every Wine process of a run lives in) and the Rust `*-pc-windows-gnu` targets. On Windows it is the `*-pc-windows-msvc` targets and a check that
+//! sandbox every Wine process of a run lives in), hivexregedit (the registry hives of
+//! `collect`'s tests) and the Rust `*-pc-windows-gnu` targets. On Windows it is the `*-pc-windows-msvc` targets and a check that
 //! the MSVC x86 and x64 toolsets are installed.
 
 use std::path::Path;
@@ -27,6 +28,9 @@ enum Missing {
     Wine,
     WineI386Modules,
     Bubblewrap,
+    /// `hivexregedit` (Debian's `libwin-hivex-perl`, beside `libhivex-bin`'s hivexsh), which
+    /// the tests of `collect --from` make registry hives with from `.reg` text.
+    Hivex,
     RustTarget(Arch),
 }
 
@@ -115,7 +119,7 @@ fn describe_present() -> &'static str {
     if cfg!(windows) {
         "Rust *-pc-windows-msvc targets, MSVC x86 and x64 toolsets"
     } else {
-        "mingw-w64, Wine 64-bit with its 32-bit modules, bubblewrap, Rust *-pc-windows-gnu targets"
+        "mingw-w64, Wine 64-bit with its 32-bit modules, bubblewrap, hivexregedit, Rust *-pc-windows-gnu targets"
     }
 }
 
@@ -143,6 +147,9 @@ fn missing(sh: &Shell) -> anyhow::Result<Vec<Missing>> {
     }
     if which("bwrap").is_none() {
         missing.push(Missing::Bubblewrap);
+    }
+    if which("hivexregedit").is_none() {
+        missing.push(Missing::Hivex);
     }
     // A single file from the package proves the folder was filled, not just created: Wine's own
     // package already ships that folder with one DLL in it.
@@ -201,6 +208,21 @@ fn install(sh: &Shell, missing: &[Missing]) -> anyhow::Result<()> {
         println!("setup: installing bubblewrap with apt-get");
         apt_update(sh)?;
         let packages = ["install", "-y", "-qq", "--no-install-recommends", "bubblewrap"];
+        as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    }
+    if system.contains(&Missing::Hivex) {
+        println!(
+            "setup: installing libhivex-bin and libwin-hivex-perl (hivexregedit) with apt-get"
+        );
+        apt_update(sh)?;
+        let packages = [
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "libhivex-bin",
+            "libwin-hivex-perl",
+        ];
         as_root(sh, sudo, "apt-get", &packages).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     }
     if system.contains(&Missing::WineI386Modules) {
@@ -262,7 +284,7 @@ fn install_wine_i386_modules(
 
 fn manual_commands() -> String {
     format!(
-        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64 bubblewrap\n  \
+        "  apt-get update\n  apt-get install -y --no-install-recommends mingw-w64 wine64 bubblewrap libhivex-bin libwin-hivex-perl\n  \
          dpkg --add-architecture i386 && apt-get update\n  apt-get download libwine:i386\n  \
          dpkg-deb -x libwine_*_i386.deb unpacked\n  \
          cp -n unpacked/usr/lib/i386-linux-gnu/wine/i386-windows/* {WINE_I386_MODULES}/\n  \

@@ -49,6 +49,7 @@ const CLI_TESTS: &[&str] = &[
     "diagnose_predicts_proves_and_ranks_remedies",
     "an_empty_shard_exits_0_and_says_so",
     "doctor_finds_everything_here",
+    "collect::collect_on_windows_reads_the_machine_it_runs_on",
 ];
 
 /// The Wine prefix the Windows builds of the harness run in.

@@ -9,6 +9,7 @@ mod adsutil;
 mod appcmd;
 mod aspnet_regiis;
 mod bench;
+mod collect;
 mod diagnose;
 mod doctor;
 mod inspect;
@@ -54,6 +55,33 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `collect`: the server's drives (its live disks on Windows, else `--from`) and the folder to
+/// write.
+#[derive(Debug, clap::Args)]
+pub struct CollectArgs {
+    /// The folder to write: new, or empty.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The server's system drive C:, mounted here (a VM disk, a backup); read, never written.
+    /// Without it, the Windows build reads the machine it runs on.
+    #[arg(long, value_name = "ROOT")]
+    pub from: Option<PathBuf>,
+    /// Another drive of the server the configuration names, mounted here (`D=/mnt/d`).
+    /// Repeatable.
+    #[arg(long = "drive", value_name = "LETTER=DIR", value_parser = crate::collect::drive::drive_argument)]
+    pub drives: Vec<(char, PathBuf)>,
+    /// The server's Windows, in place of what its registry says (or where it has none).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub windows: Option<crate::windows_loader::WindowsVersion>,
+    /// The server's bitness, in place of what its registry says.
+    #[arg(long, value_enum)]
+    pub os: Option<crate::arch::Os>,
+    /// A redistributable installed on the server, in place of the registry's list (as
+    /// `start --installed`). Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub installed: Vec<crate::windows_loader::Redistributable>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start W3SVC on a simulated machine and load every filter for real.
@@ -76,6 +104,9 @@ pub enum Command {
     AspnetRegiis(AspnetRegiisArgs),
     /// Print what a DLL's headers say: architecture, code, ISAPI exports, .NET flags.
     Inspect(InspectArgs),
+    /// Copy a server's configuration, its filters, extensions and modules and their
+    /// dependencies into a folder that `start --server` runs (OS files recorded, not copied).
+    Collect(CollectArgs),
     /// Say what this machine lacks to run the harness (Wine, bubblewrap, the built files) and
     /// the commands that install it.
     Doctor(DoctorArgs),
@@ -324,6 +355,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Appcmd(args) => appcmd::run(args),
         Command::AspnetRegiis(args) => aspnet_regiis::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Collect(args) => collect::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Schema(args) => schema::run(args),
     }

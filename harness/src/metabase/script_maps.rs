@@ -66,6 +66,28 @@ fn program_of(field: &str) -> String {
     }
 }
 
+/// The entries of one ScriptMaps list, set at the key whose `Location` is `set_at`.
+fn mappings(set_at: &str, prop: &super::parse::Prop) -> Vec<ScriptMapping> {
+    schema::list_items(&prop.value)
+        .iter()
+        .filter_map(|item| {
+            let mut fields = item.split(',');
+            let extension = fields.next()?.trim().to_owned();
+            let executable = program_of(fields.next()?);
+            let flags = fields.next().and_then(schema::parse_u32);
+            let verbs = fields.map(|verb| verb.trim().to_owned()).collect();
+            Some(ScriptMapping {
+                extension,
+                executable,
+                flags,
+                verbs,
+                set_at: set_at.to_owned(),
+                line: prop.line,
+            })
+        })
+        .collect()
+}
+
 /// What the Web Service Extension list says about one executable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Restriction {
@@ -98,29 +120,23 @@ impl Metabase {
         file_extension: Option<&str>,
     ) -> Option<ScriptMapping> {
         let (key, prop) = self.inherited_property(key_id, "ScriptMaps")?;
-        let maps: Vec<ScriptMapping> = schema::list_items(&prop.value)
-            .iter()
-            .filter_map(|item| {
-                let mut fields = item.split(',');
-                let extension = fields.next()?.trim().to_owned();
-                let executable = program_of(fields.next()?);
-                let flags = fields.next().and_then(schema::parse_u32);
-                let verbs = fields.map(|verb| verb.trim().to_owned()).collect();
-                Some(ScriptMapping {
-                    extension,
-                    executable,
-                    flags,
-                    verbs,
-                    set_at: key.clone(),
-                    line: prop.line,
-                })
-            })
-            .collect();
+        let maps = mappings(&key, prop);
         let wanted = file_extension.map(fold);
         maps.iter()
             .find(|map| map.extension == "*")
             .or_else(|| maps.iter().find(|map| Some(fold(&map.extension)) == wanted))
             .cloned()
+    }
+
+    /// Every entry of every ScriptMaps list, at whatever key it is set, in document order:
+    /// each program some URL may reach, which is what a copy of the server must carry.
+    pub fn every_script_mapping(&self) -> Vec<ScriptMapping> {
+        self.doc
+            .keys
+            .iter()
+            .filter_map(|key| Some(mappings(&key.location, key.property("ScriptMaps")?)))
+            .flatten()
+            .collect()
     }
 
     /// What `WebSvcExtRestrictionList` at `/LM/W3SVC` says about running `executable`: its own

@@ -49,6 +49,7 @@ pub use linkage::{
 };
 pub use predict::{Prediction, PredictionReason};
 pub use roles::{EntryPoint, IsapiRole, RoleExports, isapi_roles};
+pub use version::{VersionInfo, read_version};
 
 mod linkage;
 mod predict;
@@ -57,6 +58,7 @@ mod roles;
 pub(crate) mod test_image;
 #[cfg(test)]
 mod tests;
+mod version;
 
 /// Everything `inspect` reports about one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]

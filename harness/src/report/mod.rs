@@ -11,6 +11,7 @@
 //! IIS's and Windows's own texts (event texts, `net start` output) are written in
 //! `iis::iis6::messages` and `iis::iis7::messages` and carried here as data.
 
+pub mod collect;
 pub(crate) mod diagnose;
 pub(crate) mod doctor;
 pub(crate) mod iis6;

@@ -237,10 +237,28 @@ fn folder(path: &str) -> WinPath {
 /// loader would. The image itself is what the host loaded (its own bitness is the loader's
 /// answer, not this module's); only what it needs is followed.
 pub fn resolve(disk: &dyn TargetDisk, search: &Search, image: &WinPath, bits: Bits) -> Resolution {
+    walk(disk, search, image, bits, false)
+}
+
+/// Every dependency the loader could reach from the image at `image`, past the first that
+/// fails: what a copy of the server must carry, where [`resolve`] stops where the loader
+/// stops. The refusal is still the first failure's.
+pub fn closure(disk: &dyn TargetDisk, search: &Search, image: &WinPath, bits: Bits) -> Resolution {
+    walk(disk, search, image, bits, true)
+}
+
+fn walk(
+    disk: &dyn TargetDisk,
+    search: &Search,
+    image: &WinPath,
+    bits: Bits,
+    keep_going: bool,
+) -> Resolution {
     let mut walk = Walk {
         disk,
         search,
         bits,
+        keep_going,
         folders: search.folders(image, bits),
         bound: HashMap::new(),
         dependencies: Vec::new(),
@@ -252,7 +270,7 @@ pub fn resolve(disk: &dyn TargetDisk, search: &Search, image: &WinPath, bits: Bi
         disk.file(image).filter(|file| matches!(image_fits(&file.info, bits), Fit::Fits))
     {
         walk.check_manifest(&file);
-        if walk.refusal.is_none() {
+        if !walk.stopped() {
             walk.bind_imports(&file);
         }
     }
@@ -263,6 +281,8 @@ struct Walk<'a> {
     disk: &'a dyn TargetDisk,
     search: &'a Search,
     bits: Bits,
+    /// Go on past a failure (for [`closure`]) rather than stop where the loader does.
+    keep_going: bool,
     folders: Vec<WinPath>,
     /// Each DLL name the process has loaded (or failed to), lower case: a process loads a name
     /// once, and a second import of it binds to the same file.
@@ -298,6 +318,11 @@ impl Walk<'_> {
         self.refusal.get_or_insert((error, index));
     }
 
+    /// Whether the walk ends here: the loader stops at the first failure.
+    fn stopped(&self) -> bool {
+        self.refusal.is_some() && !self.keep_going
+    }
+
     /// The image's manifest dependencies: the activation context is made before its imports
     /// are bound.
     fn check_manifest(&mut self, file: &DiskFile) {
@@ -322,17 +347,17 @@ impl Walk<'_> {
 
     fn bind_imports(&mut self, file: &Arc<DiskFile>) {
         for import in &file.linkage.imports {
-            if self.refusal.is_some() {
+            if self.stopped() {
                 return;
             }
             let index = self.load(&import.name, &file.path, false);
             if self.dependencies[index].outcome.failed() {
                 let error = self.error_of(index);
                 self.fail(error, index);
-                return;
+                continue;
             }
             let missing = self.missing_functions(&import.name, &import.functions);
-            if self.refusal.is_some() {
+            if self.stopped() {
                 // A forwarder's target DLL failed to load.
                 return;
             }
@@ -349,8 +374,11 @@ impl Walk<'_> {
                     missing.iter().map(|(function, _)| function.to_string()).collect();
                 dependency.through_forwarder |= missing.iter().any(|(_, forwarded)| *forwarded);
                 self.fail(error, index);
-                return;
             }
+        }
+        // The loader stops at the first failure: what the image delay-loads is never reached.
+        if self.stopped() {
+            return;
         }
         for name in &file.linkage.delay_imports {
             self.dependencies.push(Dependency::new(name, &file.path, DependencyOutcome::DelayLoad));
@@ -448,7 +476,7 @@ impl Walk<'_> {
             self.check_manifest(&file);
             // A failure down there is this dependency's, and so its importer's: the walk
             // ends with the refusal naming the one at fault.
-            if self.refusal.is_none() {
+            if !self.stopped() {
                 self.bind_imports(&file);
             }
         }
@@ -537,7 +565,7 @@ impl Walk<'_> {
             if !self.exports(&file, function, 0) {
                 missing.push((function.clone(), forwarded));
             }
-            if self.refusal.is_some() {
+            if self.stopped() {
                 break;
             }
         }

@@ -350,6 +350,18 @@ impl Profile {
         None
     }
 
+    /// Whether `dll` is a C runtime that a redistributable (or a vendor's installer) brings
+    /// rather than this Windows itself: a DLL of one of the families above, a VC++ 7 runtime,
+    /// or the UCRT on a Windows that does not ship it. A server's copy of one belongs to the
+    /// server even in System32, since a bare server of this Windows lacks it.
+    pub fn redistributed(&self, dll: &str) -> bool {
+        let stem = stem(dll);
+        UNREDISTRIBUTED_RUNTIMES.contains(&stem.as_str())
+            || Runtime::NAMES.iter().any(|(family, _)| family.dlls().contains(&stem.as_str()))
+            || (!self.windows.ships_ucrt()
+                && (stem == "ucrtbase" || stem.starts_with("api-ms-win-crt-")))
+    }
+
     /// Windows has this DLL in its system folder and Wine 8 has none.
     pub fn windows_only(dll: &str) -> bool {
         WINDOWS_ONLY.contains(&stem(dll).as_str())

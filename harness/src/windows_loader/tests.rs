@@ -578,3 +578,27 @@ fn resolve_filter_on(
     );
     resolve(disk, &Search { profile, ..search(windows) }, &path(FILTER), bits)
 }
+
+/// The closure goes past the first failure (what a copy of the server must carry), while the
+/// loader's answer still names the first one.
+#[test]
+fn the_closure_goes_past_the_first_failure_and_resolve_does_not() {
+    let mut disk = MemoryDisk::default();
+    disk.image(
+        FILTER,
+        Bits::B64,
+        vec![imports("absent.dll", &["f"]), imports("dep.dll", &["dep_fn"])],
+        &[],
+    )
+    .image(r"C:\Filters\dep.dll", Bits::B64, vec![imports("inner.dll", &["g"])], &["dep_fn"])
+    .image(r"C:\Windows\System32\inner.dll", Bits::B64, Vec::new(), &["g"]);
+    let search = search(WindowsVersion::Server2019);
+    let stopped = resolve(&disk, &search, &path(FILTER), Bits::B64);
+    assert_eq!(stopped.dependencies.len(), 1);
+    let closure = closure(&disk, &search, &path(FILTER), Bits::B64);
+    assert_eq!(closure.error(), Some(Win32Error::MOD_NOT_FOUND));
+    assert_eq!(closure.culprit().map(|d| d.name.as_str()), Some("absent.dll"));
+    let found: Vec<Option<&str>> =
+        closure.dependencies.iter().map(|d| d.found.as_deref()).collect();
+    assert_eq!(found, [None, Some(r"C:\Filters\dep.dll"), Some(r"C:\Windows\System32\inner.dll")]);
+}
