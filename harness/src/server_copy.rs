@@ -318,6 +318,9 @@ mod tests {
         }
     }
 
+    /// Only where names differing in case are two files (a copy made on Linux); on Windows
+    /// the file system itself keeps one of them.
+    #[cfg(unix)]
     #[test]
     fn links_and_case_twins_under_disk_are_refused() {
         let folder = tempfile::tempdir().unwrap();
@@ -329,13 +332,10 @@ mod tests {
         assert!(error.contains("one Windows path"), "{error}");
         std::fs::remove_dir_all(twin.parent().unwrap()).unwrap();
 
-        #[cfg(unix)]
-        {
-            let link = folder.path().join("disk/C/Filters/p.dll");
-            std::os::unix::fs::symlink("/etc/passwd", link).unwrap();
-            let error = ServerCopy::read(folder.path()).unwrap_err().to_string();
-            assert!(error.contains("a symbolic link"), "{error}");
-        }
+        let link = folder.path().join("disk/C/Filters/p.dll");
+        std::os::unix::fs::symlink("/etc/passwd", link).unwrap();
+        let error = ServerCopy::read(folder.path()).unwrap_err().to_string();
+        assert!(error.contains("a symbolic link"), "{error}");
     }
 
     #[test]
