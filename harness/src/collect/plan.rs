@@ -23,7 +23,7 @@ use crate::apphost::Apphost;
 use crate::apphost::env::{Environment, wow64_twin};
 use crate::arch::{Bits, Os};
 use crate::metabase::Metabase;
-use crate::pe::{Machine, VersionInfo};
+use crate::pe::VersionInfo;
 use crate::scenario::Scenario;
 use crate::server_copy::{LeftOut, SystemFile};
 use crate::windows_loader::{self, DependencyOutcome, DiskFile, Profile, Search, TargetDisk};
@@ -251,7 +251,8 @@ pub fn plan(named: &[NamedImage], server: &Server, source: &dyn Source) -> Plan 
             plan.system_files.push(SystemFile {
                 path: file.disk.path.to_string(),
                 version: file.version.as_ref().and_then(|version| version.file_version.clone()),
-                machine: file.disk.info.machine.map(machine_name),
+                // The name the JSON gives a machine type everywhere.
+                machine: file.disk.info.machine.map(|machine| machine.json_name()),
             });
         } else {
             plan.copies.push(file.disk.path.clone());
@@ -316,18 +317,6 @@ pub fn spelled(path: &WinPath, here: &std::path::Path) -> WinPath {
         .collect();
     WinPath::parse(&format!("{}:\\{}", path.drive(), names.join("\\")))
         .unwrap_or_else(|_| path.clone())
-}
-
-/// The name `server.json` gives a machine type.
-pub fn machine_name(machine: Machine) -> String {
-    match machine {
-        Machine::X86 => "x86".to_owned(),
-        Machine::Amd64 => "amd64".to_owned(),
-        Machine::Arm64 => "arm64".to_owned(),
-        Machine::Arm => "arm".to_owned(),
-        Machine::Ia64 => "ia64".to_owned(),
-        Machine::Other(code) => format!("0x{code:04x}"),
-    }
 }
 
 /// The source as the loader's rules see it. The rules search `C:\Windows` (the simulated

@@ -146,8 +146,8 @@ impl Machine {
         }
     }
 
-    /// The lowercase name used in JSON.
-    fn json_name(&self) -> String {
+    /// The lowercase name used in JSON (and in a server copy's `system_files`).
+    pub fn json_name(&self) -> String {
         match self {
             Machine::X86 => "x86".to_owned(),
             Machine::Amd64 => "amd64".to_owned(),
