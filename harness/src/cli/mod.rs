@@ -251,7 +251,7 @@ pub struct MatrixArgs {
     /// k mod N = I - 1, after --filter.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::matrix::Shard>,
-    /// How many scenarios run at once (default: twice the number of cores).
+    /// How many scenarios run at once (default: three per core).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Which real loader to use.
