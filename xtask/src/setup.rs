@@ -321,19 +321,15 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
 }
 
-/// Adds the `*-pc-windows-msvc` targets, which `cargo xtask ci` type-checks the harness for on
-/// every machine so that Windows-only code cannot rot unnoticed on Linux. `cargo check` needs only
-/// the targets' standard library: no MSVC, no linker.
-pub fn ensure_check_targets(sh: &Shell) -> anyhow::Result<()> {
+/// Adds the MSVC target `cargo xtask ci` type-checks the harness for on every machine (see
+/// `ci::check_msvc`). `cargo check` needs only the target's standard library: no MSVC, no linker.
+pub fn ensure_check_target(sh: &Shell, target: &str) -> anyhow::Result<()> {
     let installed = installed_targets(sh)?;
-    for arch in Arch::ALL {
-        let target = arch.rust_target(Toolchain::Msvc);
-        if !installed.iter().any(|line| line == target) {
-            println!("setup: adding the Rust target {target} (for `cargo check`)");
-            cmd!(sh, "rustup target add {target}")
-                .run()
-                .with_context(|| format!("cannot add the Rust target {target} with rustup"))?;
-        }
+    if !installed.iter().any(|line| line == target) {
+        println!("setup: adding the Rust target {target} (for `cargo check`)");
+        cmd!(sh, "rustup target add {target}")
+            .run()
+            .with_context(|| format!("cannot add the Rust target {target} with rustup"))?;
     }
     Ok(())
 }
