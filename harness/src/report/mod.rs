@@ -774,3 +774,24 @@ impl Printer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The process's line says when Wine needed more than one start (the snapshots leave the
+    /// note out: whether Wine needs it depends on how busy the machine is).
+    #[test]
+    fn a_host_started_again_says_how_many_starts_it_took() {
+        let line = |attempts: u32| {
+            host_started(&ProcessName::W3wp, &Bits::B64, &Some(7), &attempts)
+                .expect("a process that started has a line")
+                .text
+        };
+        assert_eq!(line(1), "w3wp.exe started (64-bit, pid 7)");
+        assert_eq!(
+            line(2),
+            "w3wp.exe started (64-bit, pid 7); Wine needed 2 starts before the process ran"
+        );
+    }
+}
