@@ -8,6 +8,7 @@
 //! server's Windows and runtimes from its offline registry hives.
 
 pub mod drive;
+mod hive;
 #[cfg(windows)]
 pub mod live;
 pub mod plan;

@@ -1,5 +1,5 @@
 //! The server's Windows, bitness, runtimes and PATH, from its registry: the offline hives of a
-//! mounted drive (`Windows\System32\config\SOFTWARE` and `SYSTEM`, read with notatin), or the
+//! mounted drive (`Windows\System32\config\SOFTWARE` and `SYSTEM`, read by `hive.rs`), or the
 //! live registry on Windows. Both answer the same questions through [`Registry`], so the keys
 //! read and what they mean are written once, here.
 //!
@@ -15,6 +15,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::hive::{Data, HiveFile};
 use crate::arch::{Bits, Os};
 use crate::windows_loader::profile::Runtime;
 use crate::windows_loader::{Redistributable, WindowsVersion};
@@ -190,63 +191,53 @@ pub fn redistributable_named(name: &str) -> Option<Redistributable> {
     Some(Redistributable { family, bits })
 }
 
-/// The offline hives of a mounted system drive, read with notatin; either may be absent.
+/// The offline hives of a mounted system drive (see `hive.rs`); either may be absent.
 pub struct OfflineHives {
-    software: Option<notatin::parser::Parser>,
-    system: Option<notatin::parser::Parser>,
+    software: Option<HiveFile>,
+    system: Option<HiveFile>,
 }
 
 impl OfflineHives {
-    /// Opens the hives that exist (read-only: the files are opened for reading, and the
-    /// transaction logs beside them are not applied, which would need writing).
+    /// Reads the hives that exist (the files only: the transaction logs beside them are not
+    /// applied).
     pub fn open(software: Option<&Path>, system: Option<&Path>) -> anyhow::Result<OfflineHives> {
-        let open = |path: Option<&Path>| -> anyhow::Result<Option<notatin::parser::Parser>> {
+        let open = |path: Option<&Path>| -> anyhow::Result<Option<HiveFile>> {
             let Some(path) = path else { return Ok(None) };
-            let file = std::fs::File::open(path)
-                .with_context(|| format!("{}: cannot open the registry hive", path.display()))?;
-            let parser = notatin::parser_builder::ParserBuilder::from_file(file)
-                .build()
-                .map_err(|error| {
-                    anyhow::anyhow!(
-                        "{}: not a registry hive notatin can read ({error}); give the server's Windows with --windows",
-                        path.display()
-                    )
-                })?;
-            Ok(Some(parser))
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the registry hive", path.display()))?;
+            let hive = HiveFile::parse(bytes).map_err(|error| {
+                anyhow::anyhow!(
+                    "{}: not a registry hive ({error}); give the server's Windows with --windows",
+                    path.display()
+                )
+            })?;
+            Ok(Some(hive))
         };
         Ok(OfflineHives { software: open(software)?, system: open(system)? })
     }
 
-    fn parser(&mut self, hive: Hive) -> Option<&mut notatin::parser::Parser> {
+    fn hive(&self, hive: Hive) -> Option<&HiveFile> {
         match hive {
-            Hive::Software => self.software.as_mut(),
-            Hive::System => self.system.as_mut(),
+            Hive::Software => self.software.as_ref(),
+            Hive::System => self.system.as_ref(),
         }
     }
 }
 
 impl Registry for OfflineHives {
     fn value(&mut self, hive: Hive, key: &str, name: &str) -> Option<Value> {
-        let parser = self.parser(hive)?;
-        let node = parser.get_key(key, false).ok()??;
-        let value = node.get_value(name)?;
-        match value.get_content().0 {
-            notatin::cell_value::CellValue::String(text) => Some(Value::Text(text)),
-            notatin::cell_value::CellValue::MultiString(lines) => {
-                Some(Value::Text(lines.join("\n")))
-            }
-            notatin::cell_value::CellValue::U32(number) => Some(Value::Number(u64::from(number))),
-            notatin::cell_value::CellValue::U64(number) => Some(Value::Number(number)),
-            notatin::cell_value::CellValue::I32(number) => Some(Value::Number(number as u64)),
-            notatin::cell_value::CellValue::I64(number) => Some(Value::Number(number as u64)),
-            _ => None,
+        let hive = self.hive(hive)?;
+        match hive.value(hive.key(key)?, name)? {
+            Data::Text(text) => Some(Value::Text(text)),
+            Data::Lines(lines) => Some(Value::Text(lines.join("\n"))),
+            Data::Number(number) => Some(Value::Number(number)),
+            Data::Other => None,
         }
     }
 
     fn subkeys(&mut self, hive: Hive, key: &str) -> Vec<String> {
-        let Some(parser) = self.parser(hive) else { return Vec::new() };
-        let Ok(Some(mut node)) = parser.get_key(key, false) else { return Vec::new() };
-        node.read_sub_keys(parser).into_iter().map(|sub| sub.key_name).collect()
+        let Some(hive) = self.hive(hive) else { return Vec::new() };
+        hive.key(key).map(|key| hive.subkey_names(key)).unwrap_or_default()
     }
 }
 
