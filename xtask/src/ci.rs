@@ -51,11 +51,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     // The linters' venv (on a new machine, about 15 s of downloads from PyPI) is made while
     // clippy compiles; the `lint-tools` step is then what is left to wait for.
     let tools = std::thread::scope(|scope| {
-        let tools = scope.spawn(|| {
-            let sh = Shell::new()?;
-            sh.change_dir(crate::project_root());
-            LintTools::ensure(&sh)
-        });
+        let tools = scope.spawn(|| LintTools::ensure(&crate::project_shell()?));
         // Clippy also keeps the rule that only harness::process starts processes (clippy.toml).
         step("clippy", || {
             Ok(cmd!(sh, "{cargo} clippy --quiet --workspace --all-targets -- -D warnings").run()?)

@@ -42,8 +42,7 @@ use anyhow::bail;
 use xshell::{Shell, cmd};
 
 fn main() -> anyhow::Result<()> {
-    let sh = Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = project_shell()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         bail!(
@@ -63,8 +62,7 @@ fn main() -> anyhow::Result<()> {
             artifacts::build_with(
                 &sh,
                 vec![Box::new(|| {
-                    let sh = Shell::new()?;
-                    sh.change_dir(project_root());
+                    let sh = project_shell()?;
                     let cargo = cargo();
                     cmd!(sh, "{cargo} build --quiet --package harness --bin isapi-harness")
                         .run()?;
@@ -193,6 +191,14 @@ fn tested_harness(sh: &Shell, subcommand: &str, extra: &[String]) -> anyhow::Res
 
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// A shell in the workspace's root: the xtask's own, and one per thread that runs commands
+/// beside it (a `Shell` keeps its folder and environment for one thread).
+fn project_shell() -> anyhow::Result<Shell> {
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
 }
 
 fn project_root() -> PathBuf {

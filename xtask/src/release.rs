@@ -103,9 +103,7 @@ pub fn check(sh: &Shell) -> anyhow::Result<()> {
             if cfg!(windows) {
                 return Ok(());
             }
-            let sh = Shell::new()?;
-            sh.change_dir(crate::project_root());
-            check_action(&sh, scratch.path(), &archive)
+            check_action(&crate::project_shell()?, scratch.path(), &archive)
         });
         let unpacked = check_unpacked(sh, scratch.path(), &archive);
         let action = action.join().expect("the action's check panicked");

@@ -86,17 +86,20 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     // A new prefix (about 20 s of wineboot, mostly on one core) is made while both targets
     // compile, rather than after.
     let (built, server) = std::thread::scope(|scope| {
-        let server = scope.spawn(|| Server::start(&Shell::new()?));
+        let server = scope.spawn(|| Server::start(&crate::project_shell()?));
         let built = build(sh);
         (built, server.join().expect("the thread that starts the wineserver panicked"))
     });
-    let server = server?;
-    let built = match built {
-        Ok(built) => built,
-        Err(error) => {
-            server.stop(sh);
+    // A failed build is the error to report, whatever became of the server.
+    let (built, server) = match (built, server) {
+        (Ok(built), Ok(server)) => (built, server),
+        (Err(error), server) => {
+            if let Ok(server) = server {
+                server.stop(sh);
+            }
             return Err(error);
         }
+        (Ok(_), Err(error)) => return Err(error),
     };
     println!("windows-gnu: built in {:.1} s", started.elapsed().as_secs_f64());
     let result = (|| {
