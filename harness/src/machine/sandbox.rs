@@ -10,7 +10,7 @@
 //! the foreground, so bwrap's child *is* the server) and every other Wine process of the run
 //! (wineboot, the warm-up, each host) is entered into that sandbox's namespaces with
 //! `nsenter`: the same mounts, root, user, PID namespace, network (none), IPC and host name,
-//! with an environment of the sandbox's own (`env -i`), in a session of its own (no terminal
+//! with an environment of the sandbox's own (nothing of the harness's), in a session of its own (no terminal
 //! to type into). A process entered this way starts as the sandbox's unprivileged user, so it
 //! keeps no capability across its `exec`. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
 //! reach an outside process through `/proc/PID/root`, and when the sandbox's first process
@@ -366,18 +366,11 @@ impl Jail {
         wd.push(&self.cwd);
         all.push(wd);
         all.push("--".into());
-        // Nothing of the harness's environment goes in: only the sandbox's own.
-        all.push("/usr/bin/env".into());
-        all.push("-i".into());
-        for (key, value) in &env {
-            let mut pair = key.clone();
-            pair.push("=");
-            pair.push(value);
-            all.push(pair);
-        }
         all.push(program.into());
         all.extend(args.iter().cloned());
-        Launch { program: self.nsenter.clone(), args: all, env: Vec::new() }
+        // Nothing of the harness's environment goes in: the confinement clears it before
+        // nsenter starts, so nsenter holds only the sandbox's own variables and hands them on.
+        Launch { program: self.nsenter.clone(), args: all, env }
     }
 
     /// Whether the sandbox and its wineserver still run: a DLL loaded inside can end them,

@@ -207,7 +207,7 @@ impl Wine {
         let stop = Launch {
             program: self.wineserver.clone(),
             args: vec!["-k".into()],
-            env: unsandboxed_env(&prefix),
+            env: unsandboxed_env(&prefix, &self.wine64),
         };
         let _ = crate::process::run_to_end(&stop, Duration::from_secs(10), &self.scratch());
         // Wine's services outlive a server that was killed; an unsandboxed run's are found by
@@ -227,7 +227,7 @@ impl Wine {
     /// the private /tmp, and USER keeps the profile folder's name (`C:\users\<name>`) the same
     /// with and without the sandbox.
     pub(super) fn sandbox_env(&self) -> Vec<(OsString, OsString)> {
-        let mut env = common_env(&self.prefix);
+        let mut env = common_env(&self.prefix, &self.wine64);
         let user = std::env::var_os("USER")
             .or_else(|| std::env::var_os("LOGNAME"))
             .unwrap_or_else(|| "user".into());
@@ -303,7 +303,7 @@ impl Wine {
         match &self.jail {
             Ok(jail) => jail.enter_with(&self.wine64, &[exe.into_os_string()], &changes),
             Err(_) => {
-                let mut env = unsandboxed_env(&self.prefix);
+                let mut env = unsandboxed_env(&self.prefix, &self.wine64);
                 super::sandbox::set_env(&mut env, &changes);
                 Launch { program: self.wine64.clone(), args: vec![exe.into_os_string()], env }
             }
@@ -371,7 +371,7 @@ impl Wine {
         let boot = Launch {
             program: self.wine64.clone(),
             args: vec!["wineboot".into(), "--init".into()],
-            env: unsandboxed_env(&self.prefix),
+            env: unsandboxed_env(&self.prefix, &self.wine64),
         };
         crate::process::run_to_end(&boot, limit, &scratch)
             .context("cannot create the Wine prefix")?;
@@ -379,7 +379,7 @@ impl Wine {
         let wait = Launch {
             program: self.wineserver.clone(),
             args: vec!["-w".into()],
-            env: unsandboxed_env(&self.prefix),
+            env: unsandboxed_env(&self.prefix, &self.wine64),
         };
         crate::process::run_to_end(&wait, limit, &scratch)?;
         if !self.prefix.join("drive_c/windows/system32").is_dir() {
@@ -444,7 +444,7 @@ impl Wine {
         let launch = Launch {
             program: self.wineserver.clone(),
             args: vec!["-f".into(), "-p".into()],
-            env: unsandboxed_env(&self.prefix),
+            env: unsandboxed_env(&self.prefix, &self.wine64),
         };
         let out = self.dir.join("wineserver.out");
         let err = self.dir.join("wineserver.err");
@@ -545,14 +545,24 @@ impl Wine {
 }
 
 /// The environment of every Wine process, inside the sandbox or not.
-fn common_env(prefix: &Path) -> Vec<(OsString, OsString)> {
-    vec![
+fn common_env(prefix: &Path, wine64: &Path) -> Vec<(OsString, OsString)> {
+    let mut env = vec![
         ("WINEPREFIX".into(), prefix.into()),
         // Wine's errors stay on (they go to the host's stderr, which is shown only when a
         // host fails to start); its fixme lines are noise.
         ("WINEDEBUG".into(), "fixme-all".into()),
         ("WINEDLLOVERRIDES".into(), DLL_OVERRIDES.into()),
-    ]
+    ];
+    // Wine's loader starts by executing itself again through its preloader, after setting
+    // this very variable, so every Wine process has it either way. Where there is no preloader
+    // beside the loader (Debian's Wine ships none), that second `exec` only loads the same
+    // program and ntdll.so again; set from the start, each process skips it.
+    let mut preloader = wine64.as_os_str().to_owned();
+    preloader.push("-preloader");
+    if !Path::new(&preloader).exists() {
+        env.push(("WINELOADERNOEXEC".into(), "1".into()));
+    }
+    env
 }
 
 /// Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no one
@@ -582,8 +592,8 @@ fn host_env(host: &super::HostEnv<'_>) -> Vec<(OsString, OsString)> {
 }
 
 /// Without a sandbox, Wine processes get the harness's own environment plus Wine's.
-fn unsandboxed_env(prefix: &Path) -> Vec<(OsString, OsString)> {
-    common_env(prefix)
+fn unsandboxed_env(prefix: &Path, wine64: &Path) -> Vec<(OsString, OsString)> {
+    common_env(prefix, wine64)
 }
 
 /// `WINEPREFIX=<prefix>`, as every Wine process of that prefix has it in its environment.
