@@ -294,3 +294,24 @@ fn a_user_s_wrong_bitness_extension_is_fixed_by_the_worker_s_bitness() {
     assert!(remedy.verified, "{remedy:?}");
     assert!(remedy.verified_with.iter().any(|url| url.ends_with("/default.aspx")), "{remedy:?}");
 }
+
+/// A filter path the scenario says is missing places nothing, not even its folder: IIS's file
+/// check then answers ERROR_PATH_NOT_FOUND, and the prediction must say the same.
+#[rstest]
+#[case::nothing_else_in_the_folder(None, Win32Error::PATH_NOT_FOUND)]
+#[case::another_image_in_the_folder(Some("amd64:filter"), Win32Error::FILE_NOT_FOUND)]
+fn a_filter_said_missing_is_predicted_as_the_file_check_answers(
+    #[case] neighbour: Option<&str>,
+    #[case] answer: Win32Error,
+) {
+    let name = format!("said-missing-{}", neighbour.is_some());
+    let mut scenario = one_filter_server(&name, Os::X64, true, false, Some(ImageSpec::Missing));
+    if let Some(spec) = neighbour {
+        let beside = harness::winpath::WinPath::parse(&format!(r"C:\it\{name}\other.dll")).unwrap();
+        scenario.add_image(beside, ImageSpec::parse(spec).unwrap()).unwrap();
+    }
+    let diagnosis = diagnose(machine(), &scenario, true).unwrap();
+    assert_eq!(diagnosis.agree, Some(true), "{:#?}", diagnosis.filters);
+    let predicted = &diagnosis.filters[0].predicted;
+    assert_eq!((predicted.loads, predicted.win32_error), (false, Some(answer)));
+}

@@ -15,18 +15,21 @@ use rstest::rstest;
 use crate::support::{machine, win};
 
 /// A scenario for a real metabase with `image` (a mock filter spec) at every global filter's
-/// path, or nothing there.
+/// path, or nothing there. "Nothing" is said explicitly (`=missing`): the path is then held
+/// empty for the run, so a file another test places at the same path on the shared machine
+/// (the server-copy tests use urlscan's) can neither answer the load nor the prediction.
 fn real_scenario(path: &std::path::Path, image: Option<&str>) -> Scenario {
     let metabase = Metabase::read(path).unwrap_or_else(|error| panic!("{error}"));
     let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned());
     let mut scenario = Scenario::new(name.unwrap_or_default(), harness::arch::Os::X64, metabase);
-    if let Some(spec) = image {
-        let spec = ImageSpec::parse(spec).expect("a mock filter spec");
-        let filters = scenario.config.metabase().unwrap().global_filters();
-        for filter in filters.iter().filter(|filter| filter.enabled) {
-            let path = filter.path.as_deref().expect("a real filter has a FilterPath");
-            scenario.add_image(win(path), spec.clone()).expect("one image per path");
-        }
+    let spec = match image {
+        Some(spec) => ImageSpec::parse(spec).expect("a mock filter spec"),
+        None => ImageSpec::Missing,
+    };
+    let filters = scenario.config.metabase().unwrap().global_filters();
+    for filter in filters.iter().filter(|filter| filter.enabled) {
+        let path = filter.path.as_deref().expect("a real filter has a FilterPath");
+        scenario.add_image(win(path), spec.clone()).expect("one image per path");
     }
     scenario
 }

@@ -12,7 +12,7 @@ use crate::iis::iis6::{Iis6, Purpose, RoutedTo, routed_requests};
 use crate::machine::{Machine, WinPath};
 use crate::metabase::Metabase;
 use crate::remedy::{self, Remedy};
-use crate::scenario::Scenario;
+use crate::scenario::{ImageSpec, Scenario};
 use crate::vocab::{ImageKind, IsolationMode};
 
 use super::*;
@@ -44,10 +44,14 @@ pub(super) fn diagnose(
         // with no machine to ask, they are not checked.
         let windows = resolve_on(disk.as_ref(), scenario, &path, bits);
         let has_clr = machine.map(Machine::has_clr);
-        // The folder is there when the machine has it or the scenario places a file in it;
-        // with no machine to ask, only the scenario's files count.
+        // The folder is there when the machine has it or the scenario places a file in it (a
+        // path it says is missing places nothing); with no machine to ask, only the
+        // scenario's files count.
         let folder_exists = machine.is_some_and(|machine| machine.folder_exists_for(&path))
-            || scenario.images.iter().any(|(placed, _)| placed.same_folder(&path));
+            || scenario
+                .images
+                .iter()
+                .any(|(placed, spec)| *spec != ImageSpec::Missing && placed.same_folder(&path));
         let predicted =
             predict(has_clr, image.as_ref(), folder_exists, windows.as_ref(), process, bits, when);
         filters.push(FilterDiagnosis {
