@@ -7,6 +7,7 @@
 //! target/isapi-harness/hosts/<arch>/inetinfo.exe, w3wp.exe, dllhost.exe, iisexpress.exe
 //!                                                             the host, once per process name
 //! target/isapi-harness/hosts/<arch>/bcryptprimitives.dll      only where the loader lacks it
+//! target/isapi-harness/hosts/amd64/start-wow64.exe             mingw only: starts 32-bit hosts
 //! target/isapi-harness/filters/<arch>/<variant>.dll           mock-filters/variants.txt
 //! target/isapi-harness/filters/<arch>/module.dll              the mock IIS 7+ native module
 //! target/isapi-harness/extensions/<arch>/<variant>.dll        mock-extensions/variants.txt
@@ -84,6 +85,9 @@ impl Arch {
 /// extensions there or, for an out-of-process application in IIS 5.0 isolation mode, in
 /// dllhost.exe; IIS 7+ loads everything in w3wp.exe, IIS Express in iisexpress.exe.
 const HOST_PROCESS_NAMES: [&str; 4] = ["inetinfo.exe", "w3wp.exe", "dllhost.exe", "iisexpress.exe"];
+
+/// The file name the harness looks for beside the 64-bit hosts (`machine/wine.rs`).
+const WOW64_STARTER: &str = "start-wow64.exe";
 
 /// A family of mock images: one C source with its `.def` files and its list of variants.
 struct MockFamily {
@@ -209,6 +213,9 @@ fn build_hosts(sh: &Shell) -> anyhow::Result<()> {
         } else if shim.exists() {
             std::fs::remove_file(&shim)?;
         }
+    }
+    if toolchain == Toolchain::Gnu {
+        build_wow64_starter()?;
     }
     Ok(())
 }
@@ -382,23 +389,10 @@ fn link_dll(
     system_libs: &[&str],
     out: &Path,
 ) -> anyhow::Result<()> {
-    let toolchain = Toolchain::current();
     let obj_dir = dir().join("obj").join(arch.dir_name());
     std::fs::create_dir_all(&obj_dir)?;
     std::fs::create_dir_all(out.parent().unwrap())?;
-    let compiler = cc::Build::new()
-        .target(arch.rust_target(toolchain))
-        .host(env!("XTASK_HOST_TRIPLE"))
-        .opt_level(2)
-        .debug(false)
-        .out_dir(&obj_dir)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .emit_rerun_if_env_changed(false)
-        .try_get_compiler()
-        .with_context(|| {
-            format!("no C compiler for {}: run `cargo xtask setup`", arch.rust_target(toolchain))
-        })?;
+    let compiler = c_compiler(arch, &obj_dir)?;
     let absent_lib = defines
         .iter()
         .any(|d| d == "MOCK_IMPORT_ABSENT")
@@ -435,6 +429,39 @@ fn link_dll(
             command.arg("-Wl,--enable-stdcall-fixup");
         }
     }
+    run(&mut command)
+}
+
+/// The C compiler `cc` finds for `arch`'s Windows target, writing objects to `obj_dir`.
+fn c_compiler(arch: Arch, obj_dir: &Path) -> anyhow::Result<cc::Tool> {
+    let toolchain = Toolchain::current();
+    cc::Build::new()
+        .target(arch.rust_target(toolchain))
+        .host(env!("XTASK_HOST_TRIPLE"))
+        .opt_level(2)
+        .debug(false)
+        .out_dir(obj_dir)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .emit_rerun_if_env_changed(false)
+        .try_get_compiler()
+        .with_context(|| {
+            format!("no C compiler for {}: run `cargo xtask setup`", arch.rust_target(toolchain))
+        })
+}
+
+/// Under Wine, the 64-bit program that starts the 32-bit hosts (its source says why). mingw
+/// only: on Windows the harness starts every host itself.
+fn build_wow64_starter() -> anyhow::Result<()> {
+    let source = project_file("harness/host/starter/start-wow64.c");
+    let out = dir().join("hosts").join(Arch::Amd64.dir_name()).join(WOW64_STARTER);
+    if !is_stale(&out, std::slice::from_ref(&source))? {
+        return Ok(());
+    }
+    let obj_dir = dir().join("obj").join(Arch::Amd64.dir_name());
+    std::fs::create_dir_all(&obj_dir)?;
+    let mut command = c_compiler(Arch::Amd64, &obj_dir)?.to_command();
+    command.arg("-s").arg("-o").arg(&out).arg(&source);
     run(&mut command)
 }
 

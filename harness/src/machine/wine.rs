@@ -105,6 +105,10 @@ impl WineSeed {
 /// Where the host programs are inside the prefix: `C:\isapi-harness\hosts`.
 const HOSTS_IN_PREFIX: &str = "drive_c/isapi-harness/hosts";
 
+/// The 64-bit program beside the 64-bit hosts that starts the 32-bit ones
+/// ([`Wine::program_and_starter`]).
+const WOW64_STARTER: &str = "start-wow64.exe";
+
 /// What marks a prefix made without a sandbox as complete.
 const UNSANDBOXED_READY: &str = ".isapi-harness-ready";
 
@@ -295,18 +299,40 @@ impl Wine {
     /// [`Wine::launch`], in the environment `host` describes: the runtimes Wine must load
     /// only from a real file, and the folders the target's PATH adds.
     pub(super) fn launch_in(&self, exe: &Path, host: &super::HostEnv<'_>) -> Launch {
-        let exe = match exe.strip_prefix(&self.hosts_built) {
-            Ok(relative) => self.hosts.join(relative),
-            Err(_) => exe.to_owned(),
-        };
+        let args = self.program_and_starter(exe);
         let changes = host_env(host);
         match &self.jail {
-            Ok(jail) => jail.enter_with(&self.wine64, &[exe.into_os_string()], &changes),
+            Ok(jail) => jail.enter_with(&self.wine64, &args, &changes),
             Err(_) => {
                 let mut env = unsandboxed_env(&self.prefix, &self.wine64);
                 super::sandbox::set_env(&mut env, &changes);
-                Launch { program: self.wine64.clone(), args: vec![exe.into_os_string()], env }
+                Launch { program: self.wine64.clone(), args, env }
             }
+        }
+    }
+
+    /// What Wine is given to start `exe`: the host programs from their copy in the prefix,
+    /// and a 32-bit host through the 64-bit starter beside the 64-bit hosts, by its Windows
+    /// path. Wine 8 given a 32-bit program itself first runs its start.exe as a 64-bit
+    /// process that loads the shell and the fonts (about 40 ms a host start); the starter
+    /// only creates the process, as a 64-bit IIS service would (`host/starter/`).
+    fn program_and_starter(&self, exe: &Path) -> Vec<OsString> {
+        let Ok(relative) = exe.strip_prefix(&self.hosts_built) else {
+            return vec![exe.into()];
+        };
+        let in_prefix = self.hosts.join(relative);
+        let starter = Path::new("amd64").join(WOW64_STARTER);
+        let windows_path = in_prefix.strip_prefix(self.prefix.join("drive_c")).ok().map(|path| {
+            let parts: Vec<_> = path.iter().map(|part| part.to_string_lossy()).collect();
+            format!("C:\\{}", parts.join("\\"))
+        });
+        match windows_path {
+            Some(windows_path)
+                if relative.starts_with("x86") && self.hosts_built.join(&starter).is_file() =>
+            {
+                vec![self.hosts.join(starter).into(), windows_path.into()]
+            }
+            _ => vec![in_prefix.into()],
         }
     }
 
