@@ -51,8 +51,8 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let machine = Machine::open(backend)?;
 
-    // The baseline: the very host processes the matrix started, with the same filters and
-    // flags, one after another, with their files already in place. What the matrix costs
+    // The baseline: the very host processes the matrix started, with the same images (each
+    // loaded as its kind) and flags, one after another, with their files already in place. What the matrix costs
     // beyond it is the harness (model, layout, reports) and what parallel runs win back.
     let mut same_hosts = Duration::ZERO;
     // Windows's loader rules for the same images, each start with a fresh read of the files,
@@ -62,11 +62,19 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     let mut n_hosts = 0u32;
     for (case, result) in cases.iter().zip(&one_job_results) {
         for host in result.observed.iter().flat_map(|observed| &observed.hosts) {
-            let paths: Vec<WinPath> = host
-                .filters
-                .iter()
-                .map(|filter| WinPath::parse(&filter.path))
+            // Every image the process was asked for, each as its kind: modules, filters and
+            // extensions, in load order.
+            let kinds = [
+                (ImageKind::Module, &host.modules),
+                (ImageKind::Filter, &host.filters),
+                (ImageKind::Extension, &host.extensions),
+            ];
+            let images: Vec<PlannedImage> = kinds
+                .into_iter()
+                .flat_map(|(kind, outcomes)| outcomes.iter().map(move |image| (kind, image)))
+                .map(|(kind, image)| Ok(PlannedImage { kind, path: WinPath::parse(&image.path)? }))
                 .collect::<anyhow::Result<_>>()?;
+            let paths: Vec<WinPath> = images.iter().map(|image| image.path.clone()).collect();
             let layout = case.scenario.layout(machine.artifacts(), &paths)?;
             let _guard = machine.acquire(&layout)?;
             let started = Instant::now();
@@ -80,10 +88,7 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
                 bits: host.bits,
                 process: host.process,
                 probes: Vec::new(),
-                images: paths
-                    .iter()
-                    .map(|path| PlannedImage { kind: ImageKind::Filter, path: path.clone() })
-                    .collect(),
+                images,
                 stop_at_first_failure: true,
                 probe_before_load: true,
                 request: true,
