@@ -52,8 +52,9 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     let machine = Machine::open(backend)?;
 
     // The baseline: the very host processes the matrix started, with the same images (each
-    // loaded as its kind) and flags, one after another, with their files already in place. What the matrix costs
-    // beyond it is the harness (model, layout, reports) and what parallel runs win back.
+    // loaded as its kind) and flags, one after another, with their files already in place.
+    // What the matrix costs beyond it is the harness (model, layout, reports) and what
+    // parallel runs win back.
     let mut same_hosts = Duration::ZERO;
     // Windows's loader rules for the same images, each start with a fresh read of the files,
     // as a start does: what the rules add to a start.

@@ -10,8 +10,8 @@
 //! the foreground, so bwrap's child *is* the server) and every other Wine process of the run
 //! (wineboot, the warm-up, each host) is entered into that sandbox's namespaces with
 //! `nsenter`: the same mounts, root, user, PID namespace, network (none), IPC and host name,
-//! with an environment of the sandbox's own (nothing of the harness's), in a session of its own (no terminal
-//! to type into). A process entered this way starts as the sandbox's unprivileged user, so it
+//! with an environment of the sandbox's own (nothing of the harness's), in a session of its
+//! own (no terminal to type into). A process entered this way starts as the sandbox's unprivileged user, so it
 //! keeps no capability across its `exec`. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
 //! reach an outside process through `/proc/PID/root`, and when the sandbox's first process
 //! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel

@@ -320,20 +320,15 @@ impl Wine {
         let Ok(relative) = exe.strip_prefix(&self.hosts_built) else {
             return vec![exe.into()];
         };
-        let in_prefix = self.hosts.join(relative);
         let starter = Path::new("amd64").join(WOW64_STARTER);
-        let windows_path = in_prefix.strip_prefix(self.prefix.join("drive_c")).ok().map(|path| {
-            let parts: Vec<_> = path.iter().map(|part| part.to_string_lossy()).collect();
-            format!("C:\\{}", parts.join("\\"))
-        });
-        match windows_path {
-            Some(windows_path)
-                if relative.starts_with("x86") && self.hosts_built.join(&starter).is_file() =>
-            {
-                vec![self.hosts.join(starter).into(), windows_path.into()]
-            }
-            _ => vec![in_prefix.into()],
+        if !relative.starts_with("x86") || !self.hosts_built.join(&starter).is_file() {
+            return vec![self.hosts.join(relative).into()];
         }
+        // CreateProcess knows no Unix path: the host by its place on C:.
+        let on_c = Path::new(HOSTS_IN_PREFIX).strip_prefix("drive_c").expect("the hosts lie on C:");
+        let parts: Vec<String> =
+            on_c.join(relative).iter().map(|part| part.to_string_lossy().into_owned()).collect();
+        vec![self.hosts.join(starter).into(), format!("C:\\{}", parts.join("\\")).into()]
     }
 
     /// Builds the sandbox's base: `wineboot` in a sandbox of its own, as the sandbox's user,
