@@ -28,12 +28,13 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     // Each pass runs as `matrix` does (see matrix::run: a scenario with a DLL of unknown
     // origin would get a machine of its own, whose opening is timed); opening the run's first
     // machine, which `start` pays too, is not.
-    let pass = |jobs: usize| -> anyhow::Result<(Duration, Vec<CaseResult>)> {
+    let pass = |jobs: usize| -> anyhow::Result<(Duration, CpuTime, Vec<CaseResult>)> {
         let machine = Machine::open(backend)?;
+        let cpu = CpuTime::now();
         let started = Instant::now();
         let results =
             matrix::run(Machines::Owned(Box::new(machine), backend), &cases, jobs, &quiet);
-        Ok((started.elapsed(), results))
+        Ok((started.elapsed(), CpuTime::now() - cpu, results))
     };
     // One warm-up pass: the first copy of each image and of Wine's files fills the page cache.
     pass(super::matrix::default_jobs())?;
@@ -42,9 +43,9 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     let mut one_job_results = Vec::new();
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     for jobs in [1, cores, super::matrix::default_jobs()] {
-        let (wall, results) = pass(jobs)?;
+        let (wall, cpu, results) = pass(jobs)?;
         let failed = results.iter().filter(|result| !result.pass).count();
-        figures.push((jobs, wall, failed));
+        figures.push((jobs, wall, cpu, failed));
         if jobs == 1 {
             one_job_results = results;
         }
@@ -56,6 +57,7 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     // What the matrix costs beyond it is the harness (model, layout, reports) and what
     // parallel runs win back.
     let mut same_hosts = Duration::ZERO;
+    let mut same_hosts_cpu = CpuTime::default();
     // Windows's loader rules for the same images, each start with a fresh read of the files,
     // as a start does: what the rules add to a start.
     let mut resolving = Duration::ZERO;
@@ -95,9 +97,11 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
                 request: true,
                 timeout: case.scenario.host_timeout,
             };
+            let cpu = CpuTime::now();
             let started = Instant::now();
             machine.run_host(&plan)?;
             same_hosts += started.elapsed();
+            same_hosts_cpu = same_hosts_cpu + (CpuTime::now() - cpu);
             n_hosts += 1;
             // And the same process with nothing to load: the floor a backend sets.
             let bare = HostPlan { images: Vec::new(), request: false, ..plan };
@@ -130,9 +134,19 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     }
     writeln!(
         out,
-        "bench: the same host starts with the same loads, one after another: {:.3} s",
-        same_hosts.as_secs_f64()
+        "bench: the same host starts with the same loads, one after another: {:.3} s{}",
+        same_hosts.as_secs_f64(),
+        same_hosts_cpu.busy_cores(cores)
     )?;
+    // A run on every core with no cost of its own would take the CPU time the host starts
+    // need, spread over all cores: the lowest ratio the matrix could reach on this machine.
+    if let Some(busy) = same_hosts_cpu.busy_seconds() {
+        writeln!(
+            out,
+            "bench: the lowest ratio a matrix on {cores} cores could reach (the host starts' CPU time spread over every core): {:.2}",
+            busy / cores as f64 / same_hosts.as_secs_f64().max(1e-9)
+        )?;
+    }
     let bare_total: Duration = bare_by_bits.iter().map(|(_, total, _)| *total).sum();
     writeln!(
         out,
@@ -140,11 +154,12 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         resolving.as_secs_f64() * 1000.0,
         100.0 * resolving.as_secs_f64() / bare_total.as_secs_f64().max(1e-9)
     )?;
-    for (jobs, wall, failed) in figures {
+    for (jobs, wall, cpu, failed) in figures {
         writeln!(
             out,
-            "bench: matrix on {jobs} job(s): {:.3} s, ratio to the host starts alone {:.2}{}",
+            "bench: matrix on {jobs} job(s): {:.3} s{}, ratio to the host starts alone {:.2}{}",
             wall.as_secs_f64(),
+            cpu.busy_cores(cores),
             wall.as_secs_f64() / same_hosts.as_secs_f64().max(1e-9),
             if failed > 0 { format!(" ({failed} scenarios FAILED)") } else { String::new() }
         )?;
@@ -155,6 +170,72 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
     // exec), so parsing first made each later fork copy that much more and the matrix figures
     // slower than a `matrix` run's.
     print_parse_figures()
+}
+
+/// The whole machine's CPU time, busy and in all, from the kernel's counters (`/proc/stat`,
+/// in clock ticks), where there are such counters. The host processes are not all the
+/// harness's children (the wineserver is the sandbox's), so only the machine's counters see
+/// all of their work; the bench runs on a quiet machine.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTime {
+    ticks: Option<(u64, u64)>,
+}
+
+impl CpuTime {
+    fn now() -> Self {
+        let ticks = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+            let line = stat.lines().next()?;
+            let fields: Vec<u64> =
+                line.split_whitespace().skip(1).map_while(|field| field.parse().ok()).collect();
+            // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+            let total: u64 = fields.iter().take(8).sum();
+            let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+            Some((total - idle, total))
+        });
+        CpuTime { ticks }
+    }
+
+    fn busy_seconds(self) -> Option<f64> {
+        // Linux reports these counters in USER_HZ, 100 a second on every architecture.
+        self.ticks.map(|(busy, _)| busy as f64 / 100.0)
+    }
+
+    /// ", N.NN of C cores busy", or nothing where the counters are missing.
+    fn busy_cores(self, cores: usize) -> String {
+        match self.ticks {
+            Some((busy, total)) if total > 0 => {
+                format!(", {:.2} of {cores} cores busy", cores as f64 * busy as f64 / total as f64)
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, earlier: CpuTime) -> CpuTime {
+        let ticks = match (self.ticks, earlier.ticks) {
+            (Some((busy, total)), Some((was_busy, was_total))) => {
+                Some((busy.saturating_sub(was_busy), total.saturating_sub(was_total)))
+            }
+            _ => None,
+        };
+        CpuTime { ticks }
+    }
+}
+
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+    fn add(self, other: CpuTime) -> CpuTime {
+        let ticks = match (self.ticks, other.ticks) {
+            (Some((busy, total)), Some((more_busy, more_total))) => {
+                Some((busy + more_busy, total + more_total))
+            }
+            (Some(ticks), None) | (None, Some(ticks)) => Some(ticks),
+            (None, None) => None,
+        };
+        CpuTime { ticks }
+    }
 }
 
 fn print_parse_figures() -> anyhow::Result<ExitCode> {
