@@ -586,9 +586,12 @@ fn common_env(prefix: &Path, wine64: &Path) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// Keeps Wine from offering to install Mono and Gecko: nothing here needs them and no one
-/// could answer the prompt.
-const DLL_OVERRIDES: &str = "mscoree,mshtml=";
+/// Keeps Wine from offering to install Mono and Gecko (nothing here needs them and no one
+/// could answer the prompt), and from starting `winemenubuilder` at each machine's first
+/// program (Wine's `wine.inf` lists it among the services wineboot runs, to write desktop
+/// menu entries and file associations for the prefix: a 64-bit process per machine that
+/// nothing here uses).
+const DLL_OVERRIDES: &str = "mscoree,mshtml=;winemenubuilder.exe=d";
 
 /// What a host's environment adds to every Wine process's: `WINEDLLOVERRIDES` `name=n` for
 /// each runtime Wine must load only from a real file (its builtin copy then answers 126, as
