@@ -145,6 +145,12 @@ impl DiskRoot {
             return Some(dir.join(name));
         }
         let wanted = name.to_lowercase();
+        // Wine makes its folders in lower case (`windows`, `system32`) and configurations
+        // spell them `WINDOWS` or `System32`: one more look spares reading the folder, the
+        // costliest step of laying out a scenario.
+        if wanted != name && self.kind(&dir.join(&wanted)).is_some() {
+            return Some(dir.join(wanted));
+        }
         self.names(dir)?
             .into_iter()
             .find(|entry| entry.to_lowercase() == wanted)
@@ -405,4 +411,28 @@ pub enum Kind {
 fn split(relative: &Path) -> Option<(&Path, &str)> {
     let name = relative.file_name()?.to_str()?;
     Some((relative.parent().unwrap_or(Path::new("")), name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_found_whatever_their_case() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::create_dir_all(dir.path().join("windows/system32")).expect("folders");
+        std::fs::create_dir_all(dir.path().join("windows/Microsoft.NET")).expect("folders");
+        let disk = DiskRoot::open(None, dir.path(), None).expect("the disk opens");
+        let windows = Path::new("windows");
+        // Exactly as on the disk; in upper case where the disk has lower case; mixed case
+        // that only a reading of the folder finds.
+        assert_eq!(disk.find_ignoring_case(Path::new(""), "windows"), Some(windows.into()));
+        assert_eq!(disk.find_ignoring_case(Path::new(""), "WINDOWS"), Some(windows.into()));
+        assert_eq!(disk.find_ignoring_case(windows, "System32"), Some(windows.join("system32")));
+        assert_eq!(
+            disk.find_ignoring_case(windows, "MICROSOFT.net"),
+            Some(windows.join("Microsoft.NET"))
+        );
+        assert_eq!(disk.find_ignoring_case(windows, "SysWOW64"), None);
+    }
 }
