@@ -127,6 +127,16 @@ const SHARED_HEADER: &str = "mock-filters/mock_image.h";
 const ABSENT_DEF: &str = "mock-filters/absent.def";
 
 /// `target/isapi-harness`, where every artifact and the simulated machines live.
+/// The temporary folder for the mingw-w64 tools, under `target/`: binutils 2.40's dlltool,
+/// which the build runs for import libraries and rustc runs for the windows-gnu targets,
+/// leaves two empty `ccXXXXXX` files in the temporary folder each time it runs, about 150 a
+/// fresh build, which would pile up in the machine's `/tmp`.
+pub fn tools_tmp() -> anyhow::Result<PathBuf> {
+    let tmp = dir().parent().expect("artifacts live inside the target folder").join("tools-tmp");
+    std::fs::create_dir_all(&tmp)?;
+    Ok(tmp)
+}
+
 pub fn dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -180,6 +190,7 @@ fn build_hosts(sh: &Shell) -> anyhow::Result<()> {
         .collect();
     let mut build = cmd!(sh, "{cargo} build --quiet --release --package isapi-host {targets...}");
     if toolchain == Toolchain::Gnu {
+        build = build.env("TMPDIR", tools_tmp()?);
         // Rust's windows-gnu targets link with gcc; name the mingw driver for each explicitly so
         // that a machine with several cross compilers cannot pick the wrong one.
         for arch in Arch::ALL {
@@ -360,7 +371,12 @@ fn import_library(arch: Arch, def: &Path) -> anyhow::Result<PathBuf> {
         Toolchain::Gnu => {
             let lib = out_dir.join(format!("lib{stem}.a"));
             let dlltool = format!("{}-dlltool", arch.mingw_prefix());
-            run(std::process::Command::new(&dlltool).arg("-d").arg(def).arg("-l").arg(&lib))?;
+            run(std::process::Command::new(&dlltool)
+                .env("TMPDIR", tools_tmp()?)
+                .arg("-d")
+                .arg(def)
+                .arg("-l")
+                .arg(&lib))?;
             Ok(lib)
         }
         Toolchain::Msvc => {

@@ -155,9 +155,14 @@ fn build(fixture: &Fixture, arch: Arch) -> anyhow::Result<()> {
     if let (Some(import), Some(import_def)) = (fixture.import, &import_def) {
         let lib = obj_dir.join(format!("lib{}.a", stem(import_def)));
         let dlltool = format!("{prefix}-dlltool");
+        let tmp = crate::artifacts::tools_tmp()?;
         match import {
-            Import::Load(_) => cmd!(sh, "{dlltool} -d {import_def} -l {lib}").quiet().run()?,
-            Import::Delay(_) => cmd!(sh, "{dlltool} -d {import_def} -y {lib}").quiet().run()?,
+            Import::Load(_) => {
+                cmd!(sh, "{dlltool} -d {import_def} -l {lib}").env("TMPDIR", tmp).quiet().run()?
+            }
+            Import::Delay(_) => {
+                cmd!(sh, "{dlltool} -d {import_def} -y {lib}").env("TMPDIR", tmp).quiet().run()?
+            }
         }
         link_inputs.push(lib);
     }

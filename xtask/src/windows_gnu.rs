@@ -153,6 +153,7 @@ fn build(sh: &Shell) -> anyhow::Result<[(Arch, Built); 2]> {
     for arch in ARCHES {
         command = command.env(linker_variable(arch), format!("{}-gcc", arch.mingw_prefix()));
     }
+    let command = command.env("TMPDIR", crate::artifacts::tools_tmp()?);
     let messages =
         command.read().context("cannot build the harness for the windows-gnu targets")?;
     let mut built = ARCHES.map(|arch| (arch, Built::default()));
