@@ -136,7 +136,7 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
         out,
         "bench: the same host starts with the same loads, one after another: {:.3} s{}",
         same_hosts.as_secs_f64(),
-        same_hosts_cpu.busy_cores(cores)
+        same_hosts_cpu.busy_cores()
     )?;
     // A run on every core with no cost of its own would take the CPU time the host starts
     // need, spread over all cores: the lowest ratio the matrix could reach on this machine.
@@ -159,7 +159,7 @@ pub fn run(args: super::BenchArgs) -> anyhow::Result<ExitCode> {
             out,
             "bench: matrix on {jobs} job(s): {:.3} s{}, ratio to the host starts alone {:.2}{}",
             wall.as_secs_f64(),
-            cpu.busy_cores(cores),
+            cpu.busy_cores(),
             wall.as_secs_f64() / same_hosts.as_secs_f64().max(1e-9),
             if failed > 0 { format!(" ({failed} scenarios FAILED)") } else { String::new() }
         )?;
@@ -184,6 +184,7 @@ struct CpuTime {
 impl CpuTime {
     fn now() -> Self {
         let ticks = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+            // The first line sums every CPU of the machine.
             let line = stat.lines().next()?;
             let fields: Vec<u64> =
                 line.split_whitespace().skip(1).map_while(|field| field.parse().ok()).collect();
@@ -200,11 +201,21 @@ impl CpuTime {
         self.ticks.map(|(busy, _)| busy as f64 / 100.0)
     }
 
-    /// ", N.NN of C cores busy", or nothing where the counters are missing.
-    fn busy_cores(self, cores: usize) -> String {
+    /// ", N.NN of C cores busy", or nothing where the counters are missing. C is the
+    /// machine's CPUs that the counters sum (`cpuN` lines), which a run restricted to fewer
+    /// cores would not use all of.
+    fn busy_cores(self) -> String {
+        let cpus = std::fs::read_to_string("/proc/stat").map_or(0, |stat| {
+            stat.lines()
+                .filter(|line| {
+                    line.strip_prefix("cpu")
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+                .count()
+        });
         match self.ticks {
-            Some((busy, total)) if total > 0 => {
-                format!(", {:.2} of {cores} cores busy", cores as f64 * busy as f64 / total as f64)
+            Some((busy, total)) if total > 0 && cpus > 0 => {
+                format!(", {:.2} of {cpus} cores busy", cpus as f64 * busy as f64 / total as f64)
             }
             _ => String::new(),
         }
