@@ -702,3 +702,43 @@ fn sandbox_a_fork_bomb_stops_at_the_process_limit() {
     let timeline = report["timeline"].to_string();
     assert!(timeline.contains(&format!("at the limit of {limit} processes")), "{timeline}");
 }
+
+/// A run removes the cgroups it made for its limits when it ends. The kernel ends the
+/// sandbox's processes one by one after the kill, and a group can be removed only once the
+/// last has gone; a run that did not wait left its groups to the next run's clean-up.
+#[test]
+fn sandbox_a_run_leaves_no_cgroup_behind() {
+    let metabase = iis5_amd64_metabase();
+    let child = Command::new(harness_binary())
+        .args(["start", "--metabase", metabase.to_str().unwrap(), "--json"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("isapi-harness runs");
+    let group = format!("isapi-harness-{}", child.id());
+    let output = child.wait_with_output().expect("the run ends");
+    let report = json(&output);
+    assert_eq!(report["sandbox"], true, "the run must be sandboxed: {}", stderr(&output));
+    // The run's own words: which of its limits a cgroup set (as root, on this machine kind,
+    // cgroup v1's memory and pids).
+    let by_cgroup = ["memory", "processes"].iter().any(|limit| {
+        report["limits"][limit]["by"].as_array().is_some_and(|by| {
+            by.iter().any(|way| way.as_str().is_some_and(|way| way.starts_with("cgroup")))
+        })
+    });
+    assert!(by_cgroup, "the run set its limits with cgroups: {}", report["limits"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let left: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let kind = after.split(' ').next()?;
+            let point = before.split(' ').nth(4)?;
+            (kind == "cgroup" || kind == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .map(|point| point.join(&group))
+        .filter(|dir| dir.exists())
+        .collect();
+    assert!(left.is_empty(), "the run's cgroups are still there: {left:?}");
+}

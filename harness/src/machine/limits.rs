@@ -371,10 +371,19 @@ pub struct Counters {
 
 impl Drop for RunLimits {
     fn drop(&mut self) {
+        // Every process of the run has been killed (the sandbox went first), but the kernel
+        // ends them one by one after the kill, and rmdir refuses a group (EBUSY) until the
+        // last has gone: without waiting, each run left its groups to the next run's clean-up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         for (group, _) in [&self.memory_group, &self.pids_group].into_iter().flatten() {
-            // Every process of the run has ended (the sandbox went first), so the group is
-            // empty and may go.
-            let _ = std::fs::remove_dir(&group.dir);
+            while let Err(error) = std::fs::remove_dir(&group.dir) {
+                if error.kind() != std::io::ErrorKind::ResourceBusy
+                    || std::time::Instant::now() > deadline
+                {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
     }
 }
