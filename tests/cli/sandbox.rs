@@ -707,6 +707,7 @@ fn sandbox_a_fork_bomb_stops_at_the_process_limit() {
 /// sandbox's processes one by one after the kill, and a group can be removed only once the
 /// last has gone; a run that did not wait left its groups to the next run's clean-up.
 #[test]
+#[expect(clippy::disallowed_methods, reason = "the test needs the run's process id")]
 fn sandbox_a_run_leaves_no_cgroup_behind() {
     let metabase = iis5_amd64_metabase();
     let child = Command::new(harness_binary())
