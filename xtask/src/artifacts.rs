@@ -126,7 +126,6 @@ const SHARED_HEADER: &str = "mock-filters/mock_image.h";
 /// The import library of a DLL that never exists, shared by both families' `missing_dependency`.
 const ABSENT_DEF: &str = "mock-filters/absent.def";
 
-/// `target/isapi-harness`, where every artifact and the simulated machines live.
 /// The temporary folder for the mingw-w64 tools, under `target/`: binutils 2.40's dlltool,
 /// which the build runs for import libraries and rustc runs for the windows-gnu targets,
 /// leaves two empty `ccXXXXXX` files in the temporary folder each time it runs, about 150 a
@@ -137,6 +136,7 @@ pub fn tools_tmp() -> anyhow::Result<PathBuf> {
     Ok(tmp)
 }
 
+/// `target/isapi-harness`, where every artifact and the simulated machines live.
 pub fn dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -70,10 +70,10 @@ pub fn wine_env() -> Vec<(&'static str, OsString)> {
     vec![
         ("WINEPREFIX", prefix().into_os_string()),
         ("WINEDEBUG", "-all".into()),
-        // Nothing here needs Mono or Gecko, and no one could answer Wine's offer to install them;
-        // nor the desktop menu entries `winemenubuilder` writes at each server's first program
-        // (the harness's own machines leave it out too, so the bench's cold Wine process is
-        // the same floor).
+        // Nothing here needs Mono or Gecko (no one could answer Wine's offer to install them),
+        // nor the desktop menu entries `winemenubuilder` writes at each server's first program;
+        // the harness's machines leave it out too, so the bench's cold Wine process is the
+        // same Wine.
         ("WINEDLLOVERRIDES", "mscoree,mshtml=;winemenubuilder.exe=d".into()),
     ]
 }
