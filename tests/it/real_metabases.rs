@@ -29,7 +29,7 @@ fn hold_real_filter_paths() -> std::sync::MutexGuard<'static, ()> {
 /// A scenario for a real metabase with `image` (a mock filter spec) at every global filter's
 /// path, or nothing there. "Nothing" is said explicitly (`=missing`): the path is then held
 /// empty for the run, so a file another test places at the same path on the shared machine
-/// (the server-copy tests use urlscan's) can neither answer the load nor the prediction.
+/// can neither answer the load nor the prediction (its folder is [`REAL_FILTER_PATHS`]'s).
 fn real_scenario(path: &std::path::Path, image: Option<&str>) -> Scenario {
     let metabase = Metabase::read(path).unwrap_or_else(|error| panic!("{error}"));
     let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned());

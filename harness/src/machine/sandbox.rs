@@ -11,11 +11,12 @@
 //! (wineboot, the warm-up, each host) is entered into that sandbox's namespaces with
 //! `nsenter`: the same mounts, root, user, PID namespace, network (none), IPC and host name,
 //! with an environment of the sandbox's own (nothing of the harness's), in a session of its
-//! own (no terminal to type into). A process entered this way starts as the sandbox's unprivileged user, so it
-//! keeps no capability across its `exec`. A fresh PID namespace also means a fresh `/proc`, so nothing inside can
-//! reach an outside process through `/proc/PID/root`, and when the sandbox's first process
-//! dies (bwrap's `--die-with-parent` kills it with the harness, `SIGKILL` included) the kernel
-//! kills every process left in the namespace: hosts, Wine's services and the server.
+//! own (no terminal to type into). A process entered this way starts as the sandbox's
+//! unprivileged user, so it keeps no capability across its `exec`. A fresh PID namespace also
+//! means a fresh `/proc`, so nothing inside can reach an outside process through
+//! `/proc/PID/root`, and when the sandbox's first process dies (bwrap's `--die-with-parent`
+//! kills it with the harness, `SIGKILL` included) the kernel kills every process left in the
+//! namespace: hosts, Wine's services and the server.
 //!
 //! Inside, the only writable places are the machine's disk (the prefix and the other drives'
 //! folders, an overlay over a base no run writes, see `overlay.rs`) and a private `/tmp`, both
